@@ -1,0 +1,9 @@
+//! Coverdesk: the domain crate shared by every Lambda function, the local server and the tests.
+//!
+//! - [`store`]: the storage port and its DynamoDB and embedded adapters.
+//! - [`accounts`]: the account domain (seed 001): rules, status machine, merge, validation.
+//! - [`auth`]: teams and their credentials.
+//! - [`api`]: HTTP handlers over plain requests, the route table, the error envelope.
+//! - [`lambda`] and [`local`]: the two ways the handlers are served.
+
+pub mod store;

@@ -1,0 +1,420 @@
+//! The DynamoDB backend.
+//!
+//! One table, keys `pk` (S) and `sk` (S); the number attribute `v` is the item's version; the map
+//! attribute `body` holds the item's JSON as native DynamoDB types (so the table stays readable in
+//! the console); the global secondary index `gsi1` is keyed on `gsi1pk`/`gsi1sk`. Counters are
+//! items with a number attribute `n`, bumped with `ADD`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use serde_json::{Map, Number, Value};
+
+use super::{
+    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write,
+    MAX_PAGE,
+};
+
+pub const INDEX_NAME: &str = "gsi1";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+type Attrs = HashMap<String, AttributeValue>;
+
+/// JSON to a DynamoDB attribute value. Numbers keep their exact decimal text.
+pub fn to_attr(v: &Value) -> AttributeValue {
+    match v {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
+        Value::Object(o) => AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect()),
+    }
+}
+
+/// A DynamoDB attribute value back to JSON; types this crate never writes are an error.
+pub fn from_attr(a: &AttributeValue) -> Result<Value, String> {
+    Ok(match a {
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::N(n) => match serde_json::from_str::<Number>(n) {
+            Ok(n) => Value::Number(n),
+            Err(_) => return Err(format!("number {n:?} is not JSON")),
+        },
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::L(l) => Value::Array(l.iter().map(from_attr).collect::<Result<_, _>>()?),
+        AttributeValue::M(m) => {
+            let mut o = Map::with_capacity(m.len());
+            for (k, v) in m {
+                o.insert(k.clone(), from_attr(v)?);
+            }
+            Value::Object(o)
+        }
+        other => return Err(format!("unexpected attribute type {other:?}")),
+    })
+}
+
+/// The stored form of an item.
+pub fn item_to_attrs(item: &Item) -> Attrs {
+    let mut m = Attrs::with_capacity(6);
+    m.insert("pk".into(), AttributeValue::S(item.pk.clone()));
+    m.insert("sk".into(), AttributeValue::S(item.sk.clone()));
+    m.insert("v".into(), AttributeValue::N(item.version.to_string()));
+    m.insert("body".into(), to_attr(&item.body));
+    if let Some(ik) = &item.index {
+        m.insert("gsi1pk".into(), AttributeValue::S(ik.pk.clone()));
+        m.insert("gsi1sk".into(), AttributeValue::S(ik.sk.clone()));
+    }
+    m
+}
+
+/// Reads an item back; anything malformed is [`StoreError::Corrupt`], never skipped.
+pub fn item_from_attrs(m: &Attrs) -> Result<Item, StoreError> {
+    let s = |k: &str| match m.get(k) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (pk, sk) = match (s("pk"), s("sk")) {
+        (Some(pk), Some(sk)) => (pk, sk),
+        _ => {
+            return Err(StoreError::Corrupt { pk: "?".into(), sk: "?".into(), reason: "missing keys".into() })
+        }
+    };
+    let corrupt = |reason: String| StoreError::Corrupt { pk: pk.clone(), sk: sk.clone(), reason };
+    let version = match m.get("v") {
+        Some(AttributeValue::N(n)) => n.parse::<u64>().map_err(|e| corrupt(format!("version: {e}")))?,
+        _ => return Err(corrupt("missing version".into())),
+    };
+    let body = match m.get("body") {
+        Some(b) => from_attr(b).map_err(corrupt)?,
+        None => return Err(corrupt("missing body".into())),
+    };
+    let index = match (s("gsi1pk"), s("gsi1sk")) {
+        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
+        _ => None,
+    };
+    Ok(Item { pk, sk, version, index, body })
+}
+
+fn key_attrs(pk: &str, sk: &str) -> Attrs {
+    HashMap::from([("pk".to_string(), AttributeValue::S(pk.into())), ("sk".to_string(), AttributeValue::S(sk.into()))])
+}
+
+/// The condition expression, with its names and values, for one write.
+fn condition(cond: Cond) -> (String, HashMap<String, String>, Option<Attrs>) {
+    let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
+    match cond {
+        Cond::Any => ("attribute_exists(#pk) OR attribute_not_exists(#pk)".into(), names, None),
+        Cond::Absent => ("attribute_not_exists(#pk)".into(), names, None),
+        Cond::Exists => ("attribute_exists(#pk)".into(), names, None),
+        Cond::Version(v) => (
+            "#v = :v".into(),
+            HashMap::from([("#v".to_string(), "v".to_string())]),
+            Some(HashMap::from([(":v".to_string(), AttributeValue::N(v.to_string()))])),
+        ),
+    }
+}
+
+fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: &SdkError<E, R>) -> StoreError {
+    match e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("Unknown");
+            match code {
+                "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "ThrottlingException" => {
+                    StoreError::Unavailable(code.to_string())
+                }
+                "TransactionConflictException" | "TransactionInProgressException" => StoreError::Contention,
+                _ => StoreError::Backend(format!("{code}: {}", se.err().message().unwrap_or(""))),
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{e}"))
+        }
+        other => StoreError::Backend(format!("{other}")),
+    }
+}
+
+fn build_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore { client, table: table.into() }
+    }
+
+    /// A client from the standard AWS environment (region, credentials, and
+    /// `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        DynamoStore::new(Client::new(&config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table with its index (on-demand billing), as `template.yaml` declares it. For
+    /// DynamoDB Local and tests; production tables come from the SAM template.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let s = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_err)
+        };
+        let k = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().map_err(build_err);
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(INDEX_NAME)
+            .key_schema(k("gsi1pk", KeyType::Hash)?)
+            .key_schema(k("gsi1sk", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(build_err)?;
+        let res = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(s("pk")?)
+            .attribute_definitions(s("sk")?)
+            .attribute_definitions(s("gsi1pk")?)
+            .attribute_definitions(s("gsi1sk")?)
+            .key_schema(k("pk", KeyType::Hash)?)
+            .key_schema(k("sk", KeyType::Range)?)
+            .global_secondary_indexes(gsi)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+
+    fn page(&self, items: Option<&[Attrs]>, last: Option<&Attrs>, index: bool) -> Result<Page, StoreError> {
+        let items = items
+            .unwrap_or_default()
+            .iter()
+            .map(item_from_attrs)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match last {
+            None => None,
+            Some(m) => {
+                let s = |k: &str| match m.get(k) {
+                    Some(AttributeValue::S(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                match (s("pk"), s("sk")) {
+                    (Some(pk), Some(sk)) => Some(Cursor { pk, sk, index_sk: if index { s("gsi1sk") } else { None } }),
+                    _ => return Err(StoreError::Backend("LastEvaluatedKey without keys".into())),
+                }
+            }
+        };
+        Ok(Page { items, next })
+    }
+}
+
+fn to_transact_item(table: &str, w: Write) -> Result<TransactWriteItem, StoreError> {
+    let (expr, names, values) = condition(w.cond());
+    Ok(match w {
+        Write::Put { item, .. } => TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item_to_attrs(&item)))
+                    .condition_expression(expr)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build(),
+        Write::Delete { pk, sk, .. } => TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(key_attrs(&pk, &sk)))
+                    .condition_expression(expr)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build(),
+        Write::Check { pk, sk, .. } => TransactWriteItem::builder()
+            .condition_check(
+                ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key_attrs(&pk, &sk)))
+                    .condition_expression(expr)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build(),
+    })
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        validate_key(pk, sk)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        out.item().map(item_from_attrs).transpose()
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(limit.clamp(1, MAX_PAGE) as i32)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.into()));
+        q = if sk_prefix.is_empty() {
+            q.key_condition_expression("pk = :pk")
+        } else {
+            q.key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(sk_prefix.into()))
+        };
+        if let Some(c) = after {
+            q = q.set_exclusive_start_key(Some(key_attrs(&c.pk, &c.sk)));
+        }
+        let out = q.send().await.map_err(|e| unavailable(&e))?;
+        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), false)
+    }
+
+    async fn query_index(
+        &self,
+        index_pk: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_NAME)
+            .limit(limit.clamp(1, MAX_PAGE) as i32)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(index_pk.into()));
+        if let Some(c) = after {
+            let mut k = key_attrs(&c.pk, &c.sk);
+            k.insert("gsi1pk".into(), AttributeValue::S(index_pk.into()));
+            k.insert("gsi1sk".into(), AttributeValue::S(c.index_sk.clone().unwrap_or_default()));
+            q = q.set_exclusive_start_key(Some(k));
+        }
+        let out = q.send().await.map_err(|e| unavailable(&e))?;
+        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), true)
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        validate_transaction(&writes)?;
+        let items = writes
+            .into_iter()
+            .map(|w| to_transact_item(&self.table, w))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let SdkError::ServiceError(se) = &e {
+                    if let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() {
+                        let reasons = tc.cancellation_reasons();
+                        if let Some(index) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+                            return Err(StoreError::ConditionFailed { index });
+                        }
+                        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                            return Err(StoreError::Contention);
+                        }
+                        if reasons
+                            .iter()
+                            .any(|r| matches!(r.code(), Some("ThrottlingError") | Some("ProvisionedThroughputExceeded")))
+                        {
+                            return Err(StoreError::Unavailable("throttled".into()));
+                        }
+                        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+                        return Err(StoreError::Backend(format!("transaction cancelled: {codes:?}")));
+                    }
+                }
+                Err(unavailable(&e))
+            }
+        }
+    }
+
+    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
+        validate_key(pk, sk)?;
+        if count == 0 {
+            return Err(StoreError::Invalid("count must be at least 1".into()));
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(pk, sk)))
+            .update_expression("ADD #n :c")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_values(":c", AttributeValue::N(count.to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match out.attributes().and_then(|a| a.get("n")) {
+            Some(AttributeValue::N(n)) => {
+                let last: u64 = n.parse().map_err(|_| StoreError::Backend("counter is not a number".into()))?;
+                Ok(last + 1 - count)
+            }
+            _ => Err(StoreError::Backend("counter update returned no value".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn items_round_trip_through_attribute_values() {
+        let item = Item::new("A#1", "B", 7, json!({"s": "x", "n": 12.50, "b": true, "z": null, "l": [1, "2"], "m": {"k": "v"}}))
+            .with_index("I", "0001");
+        let back = item_from_attrs(&item_to_attrs(&item)).unwrap();
+        assert_eq!(back, item);
+    }
+
+    #[test]
+    fn an_item_without_a_version_is_corrupt_not_skipped() {
+        let mut m = item_to_attrs(&Item::new("p", "s", 1, json!({})));
+        m.remove("v");
+        assert!(matches!(item_from_attrs(&m), Err(StoreError::Corrupt { .. })));
+    }
+}

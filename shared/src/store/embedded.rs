@@ -1,0 +1,310 @@
+//! The embedded backend: one redb file, durable on every commit (fsync), for the local server.
+//!
+//! Layout: `items` maps `pk \0 sk` to the stored record; `index` maps
+//! `index_pk \0 index_sk \0 pk \0 sk` to nothing; `counters` maps `pk \0 sk` to a number. A
+//! transaction is one redb write transaction: every condition is checked, then every write applied,
+//! then one commit, so a crash leaves all or nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write,
+    MAX_PAGE,
+};
+
+const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
+const INDEX: TableDefinition<&str, ()> = TableDefinition::new("index");
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    v: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ipk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    isk: Option<String>,
+    body: Value,
+}
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+fn key(pk: &str, sk: &str) -> String {
+    format!("{pk}\0{sk}")
+}
+
+fn index_key(ipk: &str, isk: &str, pk: &str, sk: &str) -> String {
+    format!("{ipk}\0{isk}\0{pk}\0{sk}")
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn decode(pk: &str, sk: &str, bytes: &[u8]) -> Result<Item, StoreError> {
+    let s: Stored = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        reason: e.to_string(),
+    })?;
+    let index = match (s.ipk, s.isk) {
+        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
+        _ => None,
+    };
+    Ok(Item { pk: pk.to_string(), sk: sk.to_string(), version: s.v, index, body: s.body })
+}
+
+fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
+    let s = Stored {
+        v: item.version,
+        ipk: item.index.as_ref().map(|i| i.pk.clone()),
+        isk: item.index.as_ref().map(|i| i.sk.clone()),
+        body: item.body.clone(),
+    };
+    serde_json::to_vec(&s).map_err(backend)
+}
+
+fn holds(cond: Cond, current: Option<u64>) -> bool {
+    match (cond, current) {
+        (Cond::Any, _) => true,
+        (Cond::Absent, None) => true,
+        (Cond::Exists, Some(_)) => true,
+        (Cond::Version(want), Some(have)) => want == have,
+        _ => false,
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store file at `path`, creating its folder.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(backend)?;
+        }
+        let db = Database::create(path).map_err(backend)?;
+        let tx = db.begin_write().map_err(backend)?;
+        {
+            tx.open_table(ITEMS).map_err(backend)?;
+            tx.open_table(INDEX).map_err(backend)?;
+            tx.open_table(COUNTERS).map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(EmbeddedStore { db: Arc::new(db) })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db)).await.map_err(backend)?
+    }
+}
+
+fn split_item_key(k: &str) -> Option<(&str, &str)> {
+    k.split_once('\0')
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        validate_key(pk, sk)?;
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let t = tx.open_table(ITEMS).map_err(backend)?;
+            match t.get(key(&pk, &sk).as_str()).map_err(backend)? {
+                Some(v) => Ok(Some(decode(&pk, &sk, v.value())?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        if pk.is_empty() || pk.contains('\0') || sk_prefix.contains('\0') {
+            return Err(StoreError::Invalid("bad query key".into()));
+        }
+        let limit = limit.clamp(1, MAX_PAGE);
+        let prefix = format!("{pk}\0{sk_prefix}");
+        let start = match after {
+            Some(c) => key(pk, &c.sk),
+            None => prefix.clone(),
+        };
+        let skip_first = after.is_some();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let t = tx.open_table(ITEMS).map_err(backend)?;
+            let mut page = Page::default();
+            for entry in t.range(start.as_str()..).map_err(backend)? {
+                let (k, v) = entry.map_err(backend)?;
+                let k = k.value();
+                if skip_first && k == start {
+                    continue;
+                }
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                if page.items.len() == limit {
+                    let last = page.items.last().expect("limit is at least 1");
+                    page.next = Some(Cursor { pk: last.pk.clone(), sk: last.sk.clone(), index_sk: None });
+                    break;
+                }
+                let (ipk, isk) = split_item_key(k).ok_or_else(|| backend("malformed key"))?;
+                page.items.push(decode(ipk, isk, v.value())?);
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn query_index(
+        &self,
+        index_pk: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        if index_pk.is_empty() || index_pk.contains('\0') {
+            return Err(StoreError::Invalid("bad index key".into()));
+        }
+        let limit = limit.clamp(1, MAX_PAGE);
+        let prefix = format!("{index_pk}\0");
+        let start = match after {
+            Some(c) => index_key(index_pk, c.index_sk.as_deref().unwrap_or(""), &c.pk, &c.sk),
+            None => prefix.clone(),
+        };
+        let skip_first = after.is_some();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let index = tx.open_table(INDEX).map_err(backend)?;
+            let items = tx.open_table(ITEMS).map_err(backend)?;
+            let mut page = Page::default();
+            for entry in index.range(start.as_str()..).map_err(backend)? {
+                let (k, _) = entry.map_err(backend)?;
+                let k = k.value();
+                if skip_first && k == start {
+                    continue;
+                }
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                if page.items.len() == limit {
+                    let last = page.items.last().expect("limit is at least 1");
+                    page.next = Some(Cursor {
+                        pk: last.pk.clone(),
+                        sk: last.sk.clone(),
+                        index_sk: last.index.as_ref().map(|i| i.sk.clone()),
+                    });
+                    break;
+                }
+                let mut parts = k[prefix.len()..].splitn(3, '\0');
+                let (_isk, pk, sk) = match (parts.next(), parts.next(), parts.next()) {
+                    (Some(a), Some(b), Some(c)) => (a, b, c),
+                    _ => return Err(backend("malformed index key")),
+                };
+                let v = items
+                    .get(key(pk, sk).as_str())
+                    .map_err(backend)?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        pk: pk.to_string(),
+                        sk: sk.to_string(),
+                        reason: "index entry without item".into(),
+                    })?;
+                page.items.push(decode(pk, sk, v.value())?);
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        validate_transaction(&writes)?;
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(backend)?;
+            {
+                let mut items = tx.open_table(ITEMS).map_err(backend)?;
+                let mut index = tx.open_table(INDEX).map_err(backend)?;
+                // Check every condition first; an early return drops (aborts) the transaction.
+                let mut current: Vec<Option<Item>> = Vec::with_capacity(writes.len());
+                for (i, w) in writes.iter().enumerate() {
+                    let (pk, sk) = w.key();
+                    let existing = match items.get(key(pk, sk).as_str()).map_err(backend)? {
+                        Some(v) => Some(decode(pk, sk, v.value())?),
+                        None => None,
+                    };
+                    if !holds(w.cond(), existing.as_ref().map(|e| e.version)) {
+                        return Err(StoreError::ConditionFailed { index: i });
+                    }
+                    current.push(existing);
+                }
+                for (w, existing) in writes.iter().zip(current) {
+                    if matches!(w, Write::Check { .. }) {
+                        continue;
+                    }
+                    if let Some(old) = &existing {
+                        if let Some(ik) = &old.index {
+                            index
+                                .remove(index_key(&ik.pk, &ik.sk, &old.pk, &old.sk).as_str())
+                                .map_err(backend)?;
+                        }
+                    }
+                    match w {
+                        Write::Put { item, .. } => {
+                            let bytes = encode(item)?;
+                            items.insert(key(&item.pk, &item.sk).as_str(), bytes.as_slice()).map_err(backend)?;
+                            if let Some(ik) = &item.index {
+                                if ik.pk.contains('\0') || ik.sk.contains('\0') || ik.pk.is_empty() {
+                                    return Err(StoreError::Invalid("bad index key".into()));
+                                }
+                                index
+                                    .insert(index_key(&ik.pk, &ik.sk, &item.pk, &item.sk).as_str(), ())
+                                    .map_err(backend)?;
+                            }
+                        }
+                        Write::Delete { pk, sk, .. } => {
+                            items.remove(key(pk, sk).as_str()).map_err(backend)?;
+                        }
+                        Write::Check { .. } => {}
+                    }
+                }
+            }
+            tx.commit().map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
+        validate_key(pk, sk)?;
+        if count == 0 {
+            return Err(StoreError::Invalid("count must be at least 1".into()));
+        }
+        let k = key(pk, sk);
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(backend)?;
+            let first = {
+                let mut t = tx.open_table(COUNTERS).map_err(backend)?;
+                let last = t.get(k.as_str()).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+                t.insert(k.as_str(), last + count).map_err(backend)?;
+                last + 1
+            };
+            tx.commit().map_err(backend)?;
+            Ok(first)
+        })
+        .await
+    }
+}

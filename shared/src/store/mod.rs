@@ -1,0 +1,186 @@
+//! The storage port: a small conditional item store shaped like DynamoDB's single-table model.
+//!
+//! Every backend (the embedded [`embedded::EmbeddedStore`] and [`dynamo::DynamoStore`]) gives the
+//! same guarantees, checked by one contract suite (`tests/store_contract.rs`):
+//! - items live under a partition key `pk` and sort key `sk`, and carry a `version` and a JSON body;
+//! - `query` returns one partition's items whose `sk` starts with a prefix, in `sk` order, paged;
+//! - `query_index` returns items by their secondary key (`index_pk`, ordered by `index_sk`);
+//! - `transact` applies up to [`MAX_TRANSACT_ITEMS`] conditional writes all or nothing, and names the
+//!   first write whose condition failed;
+//! - `next_sequence` hands out increasing numbers, never the same one twice.
+//!
+//! All business rules live above this port; a backend only stores.
+
+pub mod dynamo;
+pub mod embedded;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// DynamoDB's TransactWriteItems takes at most 100 actions; the embedded backend enforces the
+/// same bound so that no rule can come to depend on a larger transaction.
+pub const MAX_TRANSACT_ITEMS: usize = 100;
+
+/// The longest page a query returns; callers ask for less.
+pub const MAX_PAGE: usize = 1000;
+
+/// A stored item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub pk: String,
+    pub sk: String,
+    /// Bumped by the writer on every change; conditions compare it.
+    pub version: u64,
+    /// Secondary index keys, when the item is listed in the index.
+    pub index: Option<IndexKey>,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Item {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>, version: u64, body: Value) -> Self {
+        Item { pk: pk.into(), sk: sk.into(), version, index: None, body }
+    }
+
+    pub fn with_index(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.index = Some(IndexKey { pk: pk.into(), sk: sk.into() });
+        self
+    }
+}
+
+/// What must hold of the stored item before a write applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cond {
+    /// No condition.
+    Any,
+    /// The item must not exist.
+    Absent,
+    /// The item must exist.
+    Exists,
+    /// The item must exist with exactly this version.
+    Version(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Put { item: Item, cond: Cond },
+    Delete { pk: String, sk: String, cond: Cond },
+    Check { pk: String, sk: String, cond: Cond },
+}
+
+impl Write {
+    pub fn key(&self) -> (&str, &str) {
+        match self {
+            Write::Put { item, .. } => (&item.pk, &item.sk),
+            Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => (pk, sk),
+        }
+    }
+
+    pub fn cond(&self) -> Cond {
+        match self {
+            Write::Put { cond, .. } | Write::Delete { cond, .. } | Write::Check { cond, .. } => *cond,
+        }
+    }
+}
+
+/// Where a query page ended; hand it back to continue after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub pk: String,
+    pub sk: String,
+    /// Set for index queries.
+    pub index_sk: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Present when more items may follow.
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The condition of write number `index` (0-based, in the order given) did not hold; nothing
+    /// was written.
+    #[error("condition failed on write {index}")]
+    ConditionFailed { index: usize },
+    /// Another transaction touched the same items at the same time; nothing was written and the
+    /// whole operation may be retried.
+    #[error("transaction conflict")]
+    Contention,
+    /// The store is throttling or out of reach; nothing is known to have been written.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A caller bug: too many writes, one item twice, a key with a NUL byte, ...
+    #[error("invalid store request: {0}")]
+    Invalid(String),
+    /// Stored data that cannot be read back: never silently skipped.
+    #[error("corrupt item {pk}/{sk}: {reason}")]
+    Corrupt { pk: String, sk: String, reason: String },
+    #[error("store failure: {0}")]
+    Backend(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A strongly consistent read of one item.
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError>;
+
+    /// Items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order, after
+    /// `after` when given, at most `limit` (capped at [`MAX_PAGE`]).
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+
+    /// Items whose index key has partition `index_pk`, in index sort-key order. Eventually
+    /// consistent in DynamoDB: a caller that must see its own write reads the item by key.
+    async fn query_index(
+        &self,
+        index_pk: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+
+    /// Applies every write or none.
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// Reserves `count` consecutive numbers of the counter at (`pk`, `sk`) and returns the first.
+    /// Counters start at 1.
+    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError>;
+}
+
+/// Checks that a transaction is one DynamoDB would accept: 1..=100 writes, each item at most once.
+pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.is_empty() || writes.len() > MAX_TRANSACT_ITEMS {
+        return Err(StoreError::Invalid(format!(
+            "a transaction takes 1 to {MAX_TRANSACT_ITEMS} writes, not {}",
+            writes.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(writes.len());
+    for w in writes {
+        let (pk, sk) = w.key();
+        validate_key(pk, sk)?;
+        if !seen.insert((pk, sk)) {
+            return Err(StoreError::Invalid(format!("item {pk}/{sk} appears twice in one transaction")));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
+    if pk.is_empty() || sk.is_empty() || pk.contains('\0') || sk.contains('\0') {
+        return Err(StoreError::Invalid("keys are non-empty and hold no NUL byte".into()));
+    }
+    Ok(())
+}

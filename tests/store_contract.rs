@@ -1,0 +1,185 @@
+//! One contract suite for the storage port, run against every backend: the embedded store and
+//! DynamoDB Local. A behaviour the domain relies on is asserted here, so backends cannot drift.
+
+mod support;
+
+use coverdesk::store::{Cond, Item, Store, StoreError, Write, MAX_TRANSACT_ITEMS};
+use serde_json::json;
+use support::{store_for, Backend};
+
+fn put(item: Item, cond: Cond) -> Write {
+    Write::Put { item, cond }
+}
+
+async fn conditional_put_and_get(s: &dyn Store) {
+    let item = Item::new("P#1", "A", 1, json!({"name": "x", "amount": "12.50", "n": 3}));
+    s.transact(vec![put(item.clone(), Cond::Absent)]).await.unwrap();
+    assert_eq!(s.get("P#1", "A").await.unwrap(), Some(item.clone()));
+    // A second create of the same key fails its condition and changes nothing.
+    let other = Item::new("P#1", "A", 1, json!({"name": "y"}));
+    let err = s.transact(vec![put(other, Cond::Absent)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { index: 0 }), "{err:?}");
+    assert_eq!(s.get("P#1", "A").await.unwrap(), Some(item));
+    assert_eq!(s.get("P#1", "missing").await.unwrap(), None);
+}
+
+async fn version_conditions_guard_updates(s: &dyn Store) {
+    s.transact(vec![put(Item::new("P#2", "A", 1, json!({"n": 1})), Cond::Absent)]).await.unwrap();
+    s.transact(vec![put(Item::new("P#2", "A", 2, json!({"n": 2})), Cond::Version(1))]).await.unwrap();
+    let stale = s.transact(vec![put(Item::new("P#2", "A", 2, json!({"n": 3})), Cond::Version(1))]).await;
+    assert!(matches!(stale, Err(StoreError::ConditionFailed { index: 0 })));
+    assert_eq!(s.get("P#2", "A").await.unwrap().unwrap().body, json!({"n": 2}));
+    // A version condition on a missing item fails.
+    let missing = s.transact(vec![put(Item::new("P#2", "Z", 2, json!({})), Cond::Version(1))]).await;
+    assert!(matches!(missing, Err(StoreError::ConditionFailed { index: 0 })));
+}
+
+async fn a_failed_condition_writes_nothing(s: &dyn Store) {
+    s.transact(vec![put(Item::new("P#3", "A", 1, json!({})), Cond::Absent)]).await.unwrap();
+    let err = s
+        .transact(vec![
+            put(Item::new("P#3", "B", 1, json!({})), Cond::Absent),
+            Write::Delete { pk: "P#3".into(), sk: "A".into(), cond: Cond::Any },
+            Write::Check { pk: "P#3".into(), sk: "C".into(), cond: Cond::Exists },
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { index: 2 }), "{err:?}");
+    assert!(s.get("P#3", "B").await.unwrap().is_none());
+    assert!(s.get("P#3", "A").await.unwrap().is_some());
+}
+
+async fn deletes_and_checks(s: &dyn Store) {
+    s.transact(vec![put(Item::new("P#4", "A", 5, json!({})), Cond::Absent)]).await.unwrap();
+    let wrong = s.transact(vec![Write::Delete { pk: "P#4".into(), sk: "A".into(), cond: Cond::Version(4) }]).await;
+    assert!(matches!(wrong, Err(StoreError::ConditionFailed { index: 0 })));
+    s.transact(vec![
+        Write::Check { pk: "P#4".into(), sk: "A".into(), cond: Cond::Exists },
+        put(Item::new("P#4", "B", 1, json!({})), Cond::Any),
+    ])
+    .await
+    .unwrap();
+    s.transact(vec![Write::Delete { pk: "P#4".into(), sk: "A".into(), cond: Cond::Version(5) }]).await.unwrap();
+    assert!(s.get("P#4", "A").await.unwrap().is_none());
+    let gone = s.transact(vec![Write::Check { pk: "P#4".into(), sk: "A".into(), cond: Cond::Exists }]).await;
+    assert!(matches!(gone, Err(StoreError::ConditionFailed { index: 0 })));
+}
+
+async fn queries_page_in_sort_key_order_within_a_prefix(s: &dyn Store) {
+    let mut writes = Vec::new();
+    for i in (0..25).rev() {
+        writes.push(put(Item::new("P#5", format!("N#{i:03}"), 1, json!({"i": i})), Cond::Absent));
+    }
+    writes.push(put(Item::new("P#5", "A", 1, json!({})), Cond::Absent));
+    writes.push(put(Item::new("P#5", "O#1", 1, json!({})), Cond::Absent));
+    writes.push(put(Item::new("P#50", "N#000", 1, json!({})), Cond::Absent));
+    s.transact(writes).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.query("P#5", "N#", after.as_ref(), 10).await.unwrap();
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.iter().map(|i| i.body["i"].as_u64().unwrap()));
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..25).collect::<Vec<_>>());
+    let all = s.query("P#5", "", None, 100).await.unwrap();
+    assert_eq!(all.items.len(), 27);
+    assert!(all.next.is_none());
+}
+
+async fn the_index_lists_items_by_index_key_and_follows_changes(s: &dyn Store) {
+    for i in [3u32, 1, 2] {
+        let item = Item::new(format!("ACC#{i}"), "A", 1, json!({"i": i})).with_index("TEAM#x", format!("{i:05}"));
+        s.transact(vec![put(item, Cond::Absent)]).await.unwrap();
+    }
+    s.transact(vec![put(Item::new("ACC#9", "A", 1, json!({})).with_index("TEAM#y", "00009"), Cond::Absent)])
+        .await
+        .unwrap();
+    let first = s.query_index("TEAM#x", None, 2).await.unwrap();
+    let got: Vec<_> = first.items.iter().map(|i| i.body["i"].as_u64().unwrap()).collect();
+    assert_eq!(got, vec![1, 2]);
+    let rest = s.query_index("TEAM#x", first.next.as_ref(), 2).await.unwrap();
+    assert_eq!(rest.items.iter().map(|i| i.body["i"].as_u64().unwrap()).collect::<Vec<_>>(), vec![3]);
+    // Deleting an item drops it from the index; an update moves it.
+    s.transact(vec![
+        Write::Delete { pk: "ACC#1".into(), sk: "A".into(), cond: Cond::Version(1) },
+        put(Item::new("ACC#2", "A", 2, json!({"i": 2})).with_index("TEAM#y", "00002"), Cond::Version(1)),
+    ])
+    .await
+    .unwrap();
+    let x = s.query_index("TEAM#x", None, 10).await.unwrap();
+    assert_eq!(x.items.len(), 1);
+    let y = s.query_index("TEAM#y", None, 10).await.unwrap();
+    assert_eq!(y.items.iter().map(|i| i.pk.as_str()).collect::<Vec<_>>(), vec!["ACC#2", "ACC#9"]);
+}
+
+async fn transactions_are_bounded_like_dynamodb(s: &dyn Store) {
+    let too_many: Vec<_> =
+        (0..=MAX_TRANSACT_ITEMS).map(|i| put(Item::new("P#6", format!("{i}"), 1, json!({})), Cond::Any)).collect();
+    assert!(matches!(s.transact(too_many).await, Err(StoreError::Invalid(_))));
+    let twice = vec![
+        put(Item::new("P#6", "A", 1, json!({})), Cond::Any),
+        Write::Check { pk: "P#6".into(), sk: "A".into(), cond: Cond::Any },
+    ];
+    assert!(matches!(s.transact(twice).await, Err(StoreError::Invalid(_))));
+    let full: Vec<_> =
+        (0..MAX_TRANSACT_ITEMS).map(|i| put(Item::new("P#6", format!("{i:03}"), 1, json!({})), Cond::Absent)).collect();
+    s.transact(full).await.unwrap();
+    assert_eq!(s.query("P#6", "", None, 1000).await.unwrap().items.len(), MAX_TRANSACT_ITEMS);
+}
+
+async fn sequences_never_repeat(s: &dyn Store) {
+    assert_eq!(s.next_sequence("T#1", "SEQ", 1).await.unwrap(), 1);
+    assert_eq!(s.next_sequence("T#1", "SEQ", 5).await.unwrap(), 2);
+    assert_eq!(s.next_sequence("T#1", "SEQ", 1).await.unwrap(), 7);
+    assert_eq!(s.next_sequence("T#2", "SEQ", 1).await.unwrap(), 1);
+}
+
+async fn concurrent_sequences_are_unique(s: std::sync::Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.next_sequence("T#c", "SEQ", 1).await.unwrap() }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    got.sort();
+    assert_eq!(got, (1..=20).collect::<Vec<_>>());
+}
+
+async fn nul_bytes_in_keys_are_refused(s: &dyn Store) {
+    assert!(matches!(s.get("a\0b", "c").await, Err(StoreError::Invalid(_))));
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            use super::*;
+            $(#[tokio::test] async fn $name() { let s = store_for(Backend::Embedded).await; super::$name(&*s.store).await; })*
+            #[tokio::test] async fn concurrent_sequences() { let s = store_for(Backend::Embedded).await; concurrent_sequences_are_unique(s.store.clone()).await; }
+        }
+        mod dynamodb {
+            use super::*;
+            $(#[tokio::test] async fn $name() { let s = store_for(Backend::Dynamo).await; super::$name(&*s.store).await; })*
+            #[tokio::test] async fn concurrent_sequences() { let s = store_for(Backend::Dynamo).await; concurrent_sequences_are_unique(s.store.clone()).await; }
+        }
+    };
+}
+
+contract!(
+    conditional_put_and_get,
+    version_conditions_guard_updates,
+    a_failed_condition_writes_nothing,
+    deletes_and_checks,
+    queries_page_in_sort_key_order_within_a_prefix,
+    the_index_lists_items_by_index_key_and_follows_changes,
+    transactions_are_bounded_like_dynamodb,
+    sequences_never_repeat,
+    nul_bytes_in_keys_are_refused,
+);

@@ -1,0 +1,67 @@
+//! Shared test helpers: store backends and (for the API suite) a client per way of serving.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use coverdesk::store::dynamo::DynamoStore;
+use coverdesk::store::embedded::EmbeddedStore;
+use coverdesk::store::Store;
+
+/// The DynamoDB-API server the test command starts (DynamoDB Local); override with
+/// `COVERDESK_TEST_DYNAMODB_ENDPOINT`.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("COVERDESK_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8000".into())
+}
+
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh table on DynamoDB Local.
+pub async fn dynamo_store() -> Arc<DynamoStore> {
+    let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(dynamodb_endpoint())
+        .credentials_provider(creds)
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), unique("coverdesk-test"));
+    store.create_table().await.unwrap_or_else(|e| {
+        panic!(
+            "cannot create a table on DynamoDB Local at {} ({e}); the README's test command starts it",
+            dynamodb_endpoint()
+        )
+    });
+    Arc::new(store)
+}
+
+/// A fresh embedded store in a temporary folder (kept alive by the returned guard).
+pub fn embedded_store() -> (Arc<EmbeddedStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("store.redb")).unwrap();
+    (Arc::new(store), dir)
+}
+
+pub enum Backend {
+    Embedded,
+    Dynamo,
+}
+
+pub struct StoreUnderTest {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn store_for(backend: Backend) -> StoreUnderTest {
+    match backend {
+        Backend::Embedded => {
+            let (s, d) = embedded_store();
+            StoreUnderTest { store: s, _dir: Some(d) }
+        }
+        Backend::Dynamo => StoreUnderTest { store: dynamo_store().await, _dir: None },
+    }
+}
