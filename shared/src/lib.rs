@@ -7,3 +7,9 @@
 //! - [`lambda`] and [`local`]: the two ways the handlers are served.
 
 pub mod store;
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod deps;
+pub mod lambda;
+pub mod local;

@@ -1,1 +1,98 @@
-fn main() {}
+//! `coverdesk`: the local server and the operator commands.
+//!
+//! ```text
+//! coverdesk serve                                  # every route on 127.0.0.1:$PORT (3000), embedded store
+//! coverdesk team create --name NAME [--client-id ID] [--store embedded|dynamodb]
+//! coverdesk team rotate-secret --client-id ID [--store embedded|dynamodb]
+//! coverdesk dynamodb create-table                  # for DynamoDB Local; uses COVERDESK_TABLE
+//! ```
+//! The embedded store lives in `COVERDESK_DATA_DIR` (default `.coverdesk/`); `--store dynamodb`
+//! uses `COVERDESK_TABLE` and the standard AWS environment.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use coverdesk::auth;
+use coverdesk::deps::Deps;
+use coverdesk::store::dynamo::DynamoStore;
+
+/// The local team the README names.
+pub const LOCAL_CLIENT_ID: &str = "local";
+pub const LOCAL_SECRET: &str = "local-secret";
+
+fn data_dir() -> String {
+    std::env::var("COVERDESK_DATA_DIR").unwrap_or_else(|_| ".coverdesk".into())
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+async fn deps_for(args: &[String]) -> Result<Deps, String> {
+    match flag(args, "--store").as_deref().unwrap_or("embedded") {
+        "embedded" => Deps::embedded(data_dir()).map_err(|e| e.to_string()),
+        "dynamodb" => Deps::from_env().await.map_err(|e| e.to_string()),
+        other => Err(format!("unknown store {other:?}: embedded or dynamodb")),
+    }
+}
+
+async fn run(args: Vec<String>) -> Result<(), String> {
+    let words: Vec<&str> = args.iter().take_while(|a| !a.starts_with("--")).map(String::as_str).collect();
+    match words.as_slice() {
+        [] | ["serve"] => {
+            let deps = deps_for(&args).await?;
+            auth::ensure_team(deps.store.as_ref(), "local", LOCAL_CLIENT_ID, LOCAL_SECRET).await.map_err(|e| e.to_string())?;
+            let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+            let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+            let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad HOST/PORT: {e}"))?;
+            let listener = coverdesk::local::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            eprintln!(
+                "coverdesk: serving every route on http://{addr} (data in {}/); local team {LOCAL_CLIENT_ID}:{LOCAL_SECRET}; OpenAPI at /openapi.json",
+                data_dir()
+            );
+            tokio::select! {
+                r = coverdesk::local::serve(listener, deps) => r.map_err(|e| e.to_string()),
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }
+        ["team", "create"] => {
+            let deps = deps_for(&args).await?;
+            let name = flag(&args, "--name").ok_or("--name is required")?;
+            let (team, secret) = auth::create_team(deps.store.as_ref(), &name, flag(&args, "--client-id").as_deref(), None, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            // The secret is printed once, to the operator's terminal, and stored only as a hash.
+            println!("team_id={}\nclient_id={}\nclient_secret={secret}", team.team_id, team.client_id);
+            Ok(())
+        }
+        ["team", "rotate-secret"] => {
+            let deps = deps_for(&args).await?;
+            let id = flag(&args, "--client-id").ok_or("--client-id is required")?;
+            let secret = auth::rotate_secret(deps.store.as_ref(), &id).await.map_err(|e| e.to_string())?;
+            println!("client_id={id}\nclient_secret={secret}");
+            Ok(())
+        }
+        ["dynamodb", "create-table"] => {
+            let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
+            let store = Arc::new(DynamoStore::from_env(table).await);
+            store.create_table().await.map_err(|e| e.to_string())
+        }
+        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | dynamodb create-table  (--store embedded|dynamodb)".into()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(std::env::args().skip(1).collect()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coverdesk: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

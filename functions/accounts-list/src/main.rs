@@ -1,0 +1,6 @@
+//! GET /account/v1/accounts
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk::lambda::run(coverdesk::api::Route::ListAccounts).await
+}

@@ -1,0 +1,66 @@
+//! The account API's errors; mapped to HTTP and the original's envelope in `api::errors`.
+
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// One entry of the error body's `details`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    pub message: String,
+    /// The offending input, as a path like `data.attributes.preferredCoverageCurrency.code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Detail {
+    pub fn new(message: impl Into<String>) -> Self {
+        Detail { message: message.into(), field: None }
+    }
+    pub fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Detail { message: message.into(), field: Some(field.into()) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// 400: the request is malformed or breaks a rule; nothing was changed.
+    #[error("bad input: {user_message}")]
+    BadInput { user_message: String, details: Vec<Detail> },
+    /// 400: the action is not allowed in the resource's current status.
+    #[error("cannot take action '{action}'")]
+    WrongStatus { action: &'static str, resource: String, current: &'static str, allowed: Vec<&'static str> },
+    /// 401: no or wrong credentials.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// 404: unknown, or not this team's.
+    #[error("not found: {uri}")]
+    NotFound { uri: String },
+    /// 409: the client's checksum is stale.
+    #[error("checksum mismatch on {uri}")]
+    ChecksumMismatch { supplied: String, current: String, uri: String },
+    /// 409: the client transaction id was used before.
+    #[error("transaction already executed")]
+    AlreadyExecuted { transaction_id: String },
+    /// 409: the change collides with another one (a merge under way, a duplicate policy number).
+    #[error("conflict: {message}")]
+    Conflict { message: String },
+    /// 503 or 500: the store failed; the client sees no internals.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// 500: a bug or corrupt data.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AccountError {
+    pub fn bad_input(details: Vec<Detail>) -> Self {
+        AccountError::BadInput {
+            user_message: "The request is not valid. See the details element for further information.".into(),
+            details,
+        }
+    }
+    pub fn bad(field: &str, message: impl Into<String>) -> Self {
+        Self::bad_input(vec![Detail::at(field, message)])
+    }
+}

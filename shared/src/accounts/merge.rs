@@ -1,0 +1,276 @@
+//! Merging a source account into a target (seed 001), crash-safe beyond one transaction's limit.
+//!
+//! A merge can move more children than one DynamoDB transaction takes (100), so it runs in steps,
+//! each one transaction, and every step can be repeated:
+//! 1. **begin**: both accounts are locked with a merge id (their versions change, so no other
+//!    change slips in) and a merge record is written.
+//! 2. **copy**: the source's children are copied under the target, 99 a transaction, marked with
+//!    the merge id. Readers of the target skip copies whose merge id is the target's lock, so they
+//!    see none of the merge yet; readers of the source still see it whole.
+//! 3. **commit**: one transaction deletes the source account, unlocks the target with its new
+//!    counts and status, and marks the merge record committed. From here readers see all of it.
+//! 4. **cleanup**: the source's leftover children, invisible since the source is gone, are
+//!    deleted.
+//!
+//! A crash anywhere leaves a state that the same merge request, repeated, completes: before the
+//! commit it copies again (copies are overwritten, never duplicated); after it, it only cleans up.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::{AccountError, Detail};
+use super::keys;
+use super::model::*;
+use super::service::{account_uri, decode, encode, Accounts, ClientTxn, Versioned};
+use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACT_ITEMS};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MergeRecord {
+    merge_id: String,
+    target: u64,
+    committed: bool,
+}
+
+/// For crash tests: stop a merge after this many copy transactions, as if the process died.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MergeFault {
+    pub stop_after_copy_batches: Option<usize>,
+}
+
+const COPY_BATCH: usize = MAX_TRANSACT_ITEMS - 1;
+
+impl<'a> Accounts<'a> {
+    pub async fn merge(&self, target: u64, source: u64, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+        self.merge_with_fault(target, source, checksum, txn, MergeFault::default()).await
+    }
+
+    pub async fn merge_with_fault(
+        &self,
+        target: u64,
+        source: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+        fault: MergeFault,
+    ) -> Result<Versioned<Account>, AccountError> {
+        self.check_txn(txn).await?;
+        const SOURCE_FIELD: &str = "body.data.attributes.account.id";
+        if target == source {
+            return Err(AccountError::bad(SOURCE_FIELD, "An account cannot be merged into itself."));
+        }
+        let t = self.load(target).await?;
+        let record_pk = keys::merge_record(self.team, source);
+        let record = self.store.get(&record_pk, keys::MERGE_SK).await?;
+        if let Some(item) = &record {
+            let r: MergeRecord = decode(item)?;
+            if r.committed && r.target == target {
+                // Committed before: finish the cleanup a crash may have cut short.
+                self.cleanup(source).await?;
+                return Ok(t);
+            }
+        }
+        let s = match self.store.get(&keys::account_pk(self.team, source), keys::ACCOUNT_SK).await? {
+            Some(item) => Versioned { value: decode::<Account>(&item)?, version: item.version },
+            None => return Err(AccountError::bad(SOURCE_FIELD, format!("No account {} exists to merge.", format_id(source)))),
+        };
+
+        let (merge_id, t, s) = match (&t.value.merge, &s.value.merge) {
+            (Some(a), Some(b)) if a == b && a.source == source && a.target == target => {
+                // The same merge, interrupted: resume it.
+                (a.merge_id.clone(), t, s)
+            }
+            (None, None) => self.begin(t, s, checksum).await?,
+            _ => {
+                return Err(AccountError::Conflict {
+                    message: format!(
+                        "Account {} or {} is part of another merge in progress; complete that merge first.",
+                        format_id(target),
+                        format_id(source)
+                    ),
+                })
+            }
+        };
+
+        let moved = self.copy(&t.value, source, &merge_id, fault).await?;
+
+        // Commit: the source disappears and the target shows everything, in one transaction.
+        let mut merged = t.value.clone();
+        merged.merge = None;
+        merged.contact_count += moved.contacts;
+        merged.location_count += moved.locations;
+        merged.policy_count += moved.policies;
+        if moved.policies > 0 && merged.status == AccountStatus::Pending {
+            merged.status = AccountStatus::Active;
+        }
+        merged.updated_at = self.now;
+        let version = t.version + 1;
+        let record_version = self.store.get(&record_pk, keys::MERGE_SK).await?.map(|i| i.version).unwrap_or(0);
+        let writes = vec![
+            Write::Put { item: self.account_item(&merged, version)?, cond: Cond::Version(t.version) },
+            Write::Delete { pk: keys::account_pk(self.team, source), sk: keys::ACCOUNT_SK.into(), cond: Cond::Version(s.version) },
+            Write::Put {
+                item: Item::new(
+                    record_pk.clone(),
+                    keys::MERGE_SK,
+                    record_version + 1,
+                    encode(&MergeRecord { merge_id: merge_id.clone(), target, committed: true })?,
+                ),
+                cond: Cond::Version(record_version),
+            },
+            Write::Delete { pk: keys::account_number(self.team, &s.value.number), sk: keys::GUARD_SK.into(), cond: Cond::Any },
+        ];
+        let uri = account_uri(target);
+        match self.commit(writes, txn.map(|x| (x, 200, uri.as_str()))).await {
+            Ok(()) => {}
+            Err(AccountError::Store(StoreError::ConditionFailed { .. })) | Err(AccountError::Store(StoreError::Contention)) => {
+                return Err(AccountError::Conflict {
+                    message: "The accounts changed while merging; retry the merge to complete it.".into(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        self.cleanup(source).await?;
+        Ok(Versioned { value: merged, version })
+    }
+
+    /// Checks the merge rules and locks both accounts.
+    async fn begin(
+        &self,
+        t: Versioned<Account>,
+        s: Versioned<Account>,
+        checksum: Option<&str>,
+    ) -> Result<(String, Versioned<Account>, Versioned<Account>), AccountError> {
+        if let Some(c) = checksum {
+            if c != t.version.to_string() {
+                return Err(AccountError::ChecksumMismatch {
+                    supplied: c.to_string(),
+                    current: t.version.to_string(),
+                    uri: account_uri(t.value.id),
+                });
+            }
+        }
+        for a in [&t.value, &s.value] {
+            if a.status == AccountStatus::Withdrawn {
+                return Err(AccountError::WrongStatus {
+                    action: "merge",
+                    resource: format_id(a.id),
+                    current: a.status.code(),
+                    allowed: vec![AccountStatus::Pending.code(), AccountStatus::Active.code()],
+                });
+            }
+        }
+        if t.value.holder.subtype != s.value.holder.subtype {
+            return Err(AccountError::bad_input(vec![Detail::at(
+                "body.data.attributes.account.id",
+                format!(
+                    "The account holders must have the same contact subtype: target {} is {}, source {} is {}.",
+                    format_id(t.value.id),
+                    t.value.holder.subtype.code(),
+                    format_id(s.value.id),
+                    s.value.holder.subtype.code()
+                ),
+            )]));
+        }
+        let mut id = [0u8; 12];
+        getrandom::fill(&mut id).map_err(|e| AccountError::Internal(e.to_string()))?;
+        let merge_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let lock = MergeLock { merge_id: merge_id.clone(), source: s.value.id, target: t.value.id };
+        let mut tl = t.value.clone();
+        tl.merge = Some(lock.clone());
+        let mut sl = s.value.clone();
+        sl.merge = Some(lock);
+        let writes = vec![
+            Write::Put { item: self.account_item(&tl, t.version + 1)?, cond: Cond::Version(t.version) },
+            Write::Put { item: self.account_item(&sl, s.version + 1)?, cond: Cond::Version(s.version) },
+            Write::Put {
+                item: Item::new(
+                    keys::merge_record(self.team, s.value.id),
+                    keys::MERGE_SK,
+                    1,
+                    encode(&MergeRecord { merge_id: merge_id.clone(), target: t.value.id, committed: false })?,
+                ),
+                cond: Cond::Any,
+            },
+        ];
+        match self.store.transact(writes).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Contention) => {
+                return Err(AccountError::Conflict {
+                    message: "One of the accounts changed while the merge began; read them again and retry.".into(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok((
+            merge_id,
+            Versioned { value: tl, version: t.version + 1 },
+            Versioned { value: sl, version: s.version + 1 },
+        ))
+    }
+
+    /// Copies every child of the source under the target, marked with the merge id. Repeatable:
+    /// a copy overwrites the copy an earlier attempt made.
+    async fn copy(&self, target: &Account, source: u64, merge_id: &str, fault: MergeFault) -> Result<Moved, AccountError> {
+        let source_pk = keys::account_pk(self.team, source);
+        let target_pk = keys::account_pk(self.team, target.id);
+        let mut moved = Moved::default();
+        let mut after = None;
+        let mut batches = 0;
+        loop {
+            let page = self.store.query(&source_pk, "CH#", after.as_ref(), COPY_BATCH).await?;
+            let mut writes = Vec::with_capacity(page.items.len());
+            for item in &page.items {
+                let kind = item.sk.split('#').nth(1).and_then(ChildKind::from_key).ok_or_else(|| {
+                    AccountError::Store(StoreError::Corrupt { pk: item.pk.clone(), sk: item.sk.clone(), reason: "unknown child kind".into() })
+                })?;
+                let mut body = item.body.clone();
+                body["pending_merge"] = Value::String(merge_id.to_string());
+                match kind {
+                    ChildKind::Contact => moved.contacts += 1,
+                    ChildKind::Policy => moved.policies += 1,
+                    ChildKind::Location => {
+                        moved.locations += 1;
+                        // Location codes number an account's locations: continue the target's.
+                        body["data"]["code"] = Value::String((target.location_count + moved.locations).to_string());
+                    }
+                    _ => {}
+                }
+                writes.push(Write::Put { item: Item::new(target_pk.clone(), item.sk.clone(), item.version, body), cond: Cond::Any });
+            }
+            if !writes.is_empty() {
+                self.store.transact(writes).await?;
+                batches += 1;
+                if fault.stop_after_copy_batches == Some(batches) {
+                    return Err(AccountError::Internal("merge interrupted by a test fault".into()));
+                }
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(moved),
+            }
+        }
+    }
+
+    /// Deletes what is left of a merged source, 100 items a transaction.
+    async fn cleanup(&self, source: u64) -> Result<(), AccountError> {
+        let pk = keys::account_pk(self.team, source);
+        loop {
+            let page = self.store.query(&pk, "", None, MAX_TRANSACT_ITEMS).await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            let writes = page
+                .items
+                .iter()
+                .map(|i| Write::Delete { pk: i.pk.clone(), sk: i.sk.clone(), cond: Cond::Any })
+                .collect();
+            self.store.transact(writes).await?;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Moved {
+    contacts: u32,
+    locations: u32,
+    policies: u32,
+}

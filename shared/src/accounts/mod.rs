@@ -1,0 +1,68 @@
+//! The account domain of seed 001: accounts, their children, the status machine and the merge.
+//!
+//! Everything is scoped by team: every key starts with `T#<team>`, so one team's requests can
+//! never name another team's items. Key layout (one table):
+//!
+//! | item | pk | sk | index (gsi1) |
+//! |---|---|---|---|
+//! | account | `T#<team>#A#<n>` | `ACCOUNT` | `T#<team>#ACCOUNTS` / `<n:012>` |
+//! | child (contact, location, note, policy, job, activity) | `T#<team>#A#<n>` | `CH#<kind>#<id:012>` | - |
+//! | id counter | `T#<team>` | `SEQ` | - |
+//! | account-number guard | `T#<team>#ACCTNO#<number>` | `U` | - |
+//! | policy-number guard | `T#<team>#POLNO#<number>` | `U` | - |
+//! | client transaction id | `T#<team>#TXN#<id>` | `TXN` | - |
+//! | merge record | `T#<team>#MERGE#<source n>` | `M` | - |
+
+pub mod error;
+pub mod input;
+pub mod merge;
+pub mod model;
+pub mod render;
+pub mod service;
+
+pub use error::{AccountError, Detail};
+pub use model::*;
+pub use service::{Accounts, ListQuery, ListResult};
+
+/// A team's opaque identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TeamId(pub String);
+
+pub(crate) mod keys {
+    use super::{ChildKind, TeamId};
+
+    pub fn account_pk(team: &TeamId, n: u64) -> String {
+        format!("T#{}#A#{n}", team.0)
+    }
+    pub const ACCOUNT_SK: &str = "ACCOUNT";
+    pub fn accounts_index(team: &TeamId) -> String {
+        format!("T#{}#ACCOUNTS", team.0)
+    }
+    pub fn account_index_sk(n: u64) -> String {
+        format!("{n:012}")
+    }
+    pub fn child_prefix(kind: ChildKind) -> String {
+        format!("CH#{}#", kind.key())
+    }
+    pub fn child_sk(kind: ChildKind, id: u64) -> String {
+        format!("CH#{}#{id:012}", kind.key())
+    }
+    pub fn sequence(team: &TeamId) -> (String, &'static str) {
+        (format!("T#{}", team.0), "SEQ")
+    }
+    pub fn account_number(team: &TeamId, number: &str) -> String {
+        format!("T#{}#ACCTNO#{number}", team.0)
+    }
+    pub fn policy_number(team: &TeamId, number: &str) -> String {
+        format!("T#{}#POLNO#{number}", team.0)
+    }
+    pub const GUARD_SK: &str = "U";
+    pub fn transaction(team: &TeamId, id: &str) -> String {
+        format!("T#{}#TXN#{id}", team.0)
+    }
+    pub const TRANSACTION_SK: &str = "TXN";
+    pub fn merge_record(team: &TeamId, source: u64) -> String {
+        format!("T#{}#MERGE#{source}", team.0)
+    }
+    pub const MERGE_SK: &str = "M";
+}

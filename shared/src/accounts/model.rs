@@ -1,0 +1,339 @@
+//! Stored shapes of accounts and their children. Renamed fields would break stored data: add, never
+//! rename.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Account ids are `pc:<n>` as in seed 001; `n` comes from the team's counter.
+pub fn format_id(n: u64) -> String {
+    format!("pc:{n}")
+}
+
+/// Parses `pc:<n>`; anything else names no resource.
+pub fn parse_id(s: &str) -> Option<u64> {
+    let n = s.strip_prefix("pc:")?;
+    if n.is_empty() || n.len() > 15 || !n.bytes().all(|b| b.is_ascii_digit()) || n.starts_with('0') {
+        return None;
+    }
+    n.parse().ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountStatus {
+    Pending,
+    Active,
+    Withdrawn,
+}
+
+impl AccountStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "Pending",
+            AccountStatus::Active => "Active",
+            AccountStatus::Withdrawn => "Withdrawn",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContactSubtype {
+    Person,
+    Company,
+}
+
+impl ContactSubtype {
+    pub fn code(self) -> &'static str {
+        match self {
+            ContactSubtype::Person => "Person",
+            ContactSubtype::Company => "Company",
+        }
+    }
+}
+
+/// The kinds of item an account owns; a merge moves every kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChildKind {
+    Contact,
+    Location,
+    Note,
+    Policy,
+    Job,
+    Activity,
+}
+
+impl ChildKind {
+    pub const ALL: [ChildKind; 6] = [
+        ChildKind::Contact,
+        ChildKind::Location,
+        ChildKind::Note,
+        ChildKind::Policy,
+        ChildKind::Job,
+        ChildKind::Activity,
+    ];
+    pub fn key(self) -> &'static str {
+        match self {
+            ChildKind::Contact => "contact",
+            ChildKind::Location => "location",
+            ChildKind::Note => "note",
+            ChildKind::Policy => "policy",
+            ChildKind::Job => "job",
+            ChildKind::Activity => "activity",
+        }
+    }
+    pub fn from_key(s: &str) -> Option<Self> {
+        ChildKind::ALL.into_iter().find(|k| k.key() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+impl Address {
+    pub fn display(&self) -> String {
+        format!("{}, {}, {} {}", self.line1, self.city, self.state, self.postal_code)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderSummary {
+    pub contact_id: u64,
+    pub subtype: ContactSubtype,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationSummary {
+    pub id: u64,
+    pub display_name: String,
+}
+
+/// A merge under way, marked on both accounts until it commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeLock {
+    pub merge_id: String,
+    pub source: u64,
+    pub target: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: u64,
+    pub number: String,
+    pub status: AccountStatus,
+    pub holder: HolderSummary,
+    pub primary_location: LocationSummary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_type: Option<String>,
+    pub producer_codes: Vec<String>,
+    pub coverage_currency: String,
+    pub settlement_currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_operations_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year_business_started: Option<i32>,
+    pub contact_count: u32,
+    pub location_count: u32,
+    pub policy_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeLock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub subtype: ContactSubtype,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Contact {
+    pub fn display_name(&self) -> String {
+        match self.subtype {
+            ContactSubtype::Company => self.company_name.clone().unwrap_or_default(),
+            ContactSubtype::Person => format!(
+                "{} {}",
+                self.first_name.as_deref().unwrap_or_default(),
+                self.last_name.as_deref().unwrap_or_default()
+            )
+            .trim()
+            .to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub code: String,
+    pub address: Address,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Location {
+    pub fn display_name(&self) -> String {
+        format!("{}: {}", self.code, self.address.display())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub body: String,
+    pub topic: String,
+    pub confidential: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub priority: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A policy transaction ("job"); adding a policy records its issuance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub job_number: String,
+    pub job_type: String,
+    pub policy_id: u64,
+    pub policy_number: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+/// The insured as named on the policy, with the contact details servicing edits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Insured {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mortgagee {
+    pub id: u64,
+    pub name: String,
+    pub mortgagee_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loan_number: Option<String>,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Driver {
+    pub id: u64,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LienHolder {
+    pub id: u64,
+    pub name: String,
+    pub lien_type: String,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vehicle {
+    pub id: u64,
+    pub vin: String,
+    pub make: String,
+    pub model: String,
+    pub model_year: i32,
+    pub lien_holders: Vec<LienHolder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub policy_number: String,
+    pub line_of_business: String,
+    pub status: String,
+    pub effective_date: NaiveDate,
+    pub expiration_date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_premium: Option<Money>,
+    pub insured: Insured,
+    pub mortgagees: Vec<Mortgagee>,
+    pub drivers: Vec<Driver>,
+    pub vehicles: Vec<Vehicle>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A child item as stored: its id, and the merge that copied it here, while that merge has not
+/// committed (readers skip such copies).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stored<T> {
+    pub id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_merge: Option<String>,
+    pub data: T,
+}
+
+/// Lines of business a policy may carry, and what servicing may edit on each.
+pub const PROPERTY_LINES: &[&str] = &["Homeowners", "Dwelling", "Condo", "Renters", "CommercialProperty"];
+pub const AUTO_LINES: &[&str] = &["PersonalAuto", "BusinessAuto"];
+pub const OTHER_LINES: &[&str] = &["GeneralLiability", "Umbrella", "WorkersComp", "ProfessionalLiability"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_reject_anything_else() {
+        assert_eq!(parse_id(&format_id(477)), Some(477));
+        for bad in ["477", "pc:", "pc:0", "pc:007", "pc:-1", "pc:1a", "xx:1", "pc:9999999999999999"] {
+            assert_eq!(parse_id(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The original's JSON shapes: `{"data": {"attributes", "checksum", "links"}}` for one resource,
+//! `{count, data, links, total}` for collections, typekeys as `{code, name}`.
+
+use serde_json::{json, Map, Value};
+
+use super::error::AccountError;
+use super::model::*;
+use super::service::{account_uri, Versioned};
+
+pub fn typekey(code: &str) -> Value {
+    json!({"code": code, "name": typekey_name(code)})
+}
+
+fn typekey_name(code: &str) -> String {
+    match code {
+        "InForce" => "In Force".into(),
+        "soleprop" => "Sole proprietorship".into(),
+        "llc" => "LLC".into(),
+        "jointventure" => "Joint venture".into(),
+        "nonprofit" => "Non-profit".into(),
+        c if c.len() == 3 && c.chars().all(|c| c.is_ascii_lowercase()) => c.to_uppercase(),
+        c => {
+            let mut s = c.to_string();
+            if let Some(f) = s.get_mut(0..1) {
+                f.make_ascii_uppercase();
+            }
+            s
+        }
+    }
+}
+
+fn link(href: &str, methods: &[&str]) -> Value {
+    json!({"href": href, "methods": methods})
+}
+
+pub fn address_attrs(a: &Address, m: &mut Map<String, Value>) {
+    m.insert("addressLine1".into(), json!(a.line1));
+    if let Some(l2) = &a.line2 {
+        m.insert("addressLine2".into(), json!(l2));
+    }
+    m.insert("city".into(), json!(a.city));
+    m.insert("state".into(), json!({"code": a.state, "name": a.state}));
+    m.insert("postalCode".into(), json!(a.postal_code));
+    m.insert("country".into(), json!({"code": a.country, "name": a.country}));
+    m.insert("displayName".into(), json!(a.display()));
+}
+
+fn address(a: &Address) -> Value {
+    let mut m = Map::new();
+    address_attrs(a, &mut m);
+    Value::Object(m)
+}
+
+pub fn account_attributes(a: &Account) -> Value {
+    let uri = account_uri(a.id);
+    let mut m = Map::new();
+    m.insert("id".into(), json!(format_id(a.id)));
+    m.insert("accountNumber".into(), json!(a.number));
+    m.insert("accountStatus".into(), typekey(a.status.code()));
+    m.insert(
+        "accountHolder".into(),
+        json!({"displayName": a.holder.display_name, "id": format_id(a.holder.contact_id), "type": a.holder.subtype.code(),
+               "uri": format!("{uri}/contacts/{}", format_id(a.holder.contact_id))}),
+    );
+    if let Some(o) = &a.organization_type {
+        m.insert("organizationType".into(), typekey(o));
+    }
+    m.insert(
+        "primaryLocation".into(),
+        json!({"displayName": a.primary_location.display_name, "id": format_id(a.primary_location.id), "type": "AccountLocation",
+               "uri": format!("{uri}/locations/{}", format_id(a.primary_location.id))}),
+    );
+    m.insert(
+        "producerCodes".into(),
+        Value::Array(a.producer_codes.iter().map(|p| json!({"displayName": p, "id": p})).collect()),
+    );
+    m.insert("numberOfContacts".into(), json!(a.contact_count.to_string()));
+    m.insert("preferredCoverageCurrency".into(), typekey(&a.coverage_currency));
+    m.insert("preferredSettlementCurrency".into(), typekey(&a.settlement_currency));
+    if let Some(d) = &a.business_operations_description {
+        m.insert("businessOperationsDescription".into(), json!(d));
+    }
+    if let Some(y) = a.year_business_started {
+        m.insert("yearBusinessStarted".into(), json!(y));
+    }
+    m.insert("createdDate".into(), json!(a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    m.insert("updatedDate".into(), json!(a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    Value::Object(m)
+}
+
+fn account_links(a: &Account) -> Value {
+    let uri = account_uri(a.id);
+    let mut links = Map::new();
+    links.insert("self".into(), link(&uri, &["get", "patch"]));
+    match a.status {
+        AccountStatus::Pending if a.policy_count == 0 => {
+            links.insert("withdraw".into(), link(&format!("{uri}/withdraw"), &["post"]));
+        }
+        AccountStatus::Withdrawn => {
+            links.insert("reopen".into(), link(&format!("{uri}/reopen"), &["post"]));
+        }
+        _ => {}
+    }
+    if a.status != AccountStatus::Withdrawn {
+        links.insert("merge".into(), link(&format!("{uri}/merge"), &["post"]));
+    }
+    for sub in ["contacts", "locations", "notes", "policies", "activities"] {
+        links.insert(sub.into(), link(&format!("{uri}/{sub}"), &["get", "post"]));
+    }
+    links.insert("jobs".into(), link(&format!("{uri}/jobs"), &["get"]));
+    Value::Object(links)
+}
+
+pub fn account_element(a: &Versioned<Account>) -> Value {
+    json!({"attributes": account_attributes(&a.value), "checksum": a.version.to_string(), "links": account_links(&a.value)})
+}
+
+pub fn single(element: Value) -> Value {
+    json!({ "data": element })
+}
+
+pub fn child_element(account: u64, kind_path: &str, id: u64, version: u64, attributes: Value) -> Value {
+    let href = format!("{}/{kind_path}/{}", account_uri(account), format_id(id));
+    json!({"attributes": attributes, "checksum": version.to_string(), "links": {"self": link(&href, &["get"])}})
+}
+
+pub fn contact_attributes(account: &Account, c: &Stored<Contact>) -> Value {
+    let d = &c.data;
+    let mut m = Map::new();
+    m.insert("id".into(), json!(format_id(c.id)));
+    m.insert("contactSubtype".into(), json!(d.subtype.code()));
+    m.insert("displayName".into(), json!(d.display_name()));
+    for (k, v) in [
+        ("firstName", &d.first_name),
+        ("lastName", &d.last_name),
+        ("companyName", &d.company_name),
+        ("emailAddress1", &d.email),
+        ("homePhone", &d.home_phone),
+        ("workPhone", &d.work_phone),
+        ("cellPhone", &d.cell_phone),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(a) = &d.address {
+        m.insert("primaryAddress".into(), address(a));
+    }
+    m.insert("accountHolder".into(), json!(account.holder.contact_id == c.id));
+    Value::Object(m)
+}
+
+pub fn location_attributes(account: &Account, l: &Stored<Location>) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(format_id(l.id)));
+    m.insert("locationCode".into(), json!(l.data.code));
+    address_attrs(&l.data.address, &mut m);
+    m.insert("displayName".into(), json!(l.data.display_name()));
+    m.insert("primaryLocation".into(), json!(account.primary_location.id == l.id));
+    Value::Object(m)
+}
+
+pub fn note_attributes(n: &Stored<Note>) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(format_id(n.id)));
+    if let Some(s) = &n.data.subject {
+        m.insert("subject".into(), json!(s));
+    }
+    m.insert("body".into(), json!(n.data.body));
+    m.insert("topic".into(), typekey(&n.data.topic));
+    m.insert("confidential".into(), json!(n.data.confidential));
+    m.insert("createdDate".into(), json!(n.data.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    Value::Object(m)
+}
+
+pub fn activity_attributes(a: &Stored<Activity>) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(format_id(a.id)));
+    m.insert("subject".into(), json!(a.data.subject));
+    if let Some(d) = &a.data.description {
+        m.insert("description".into(), json!(d));
+    }
+    m.insert("priority".into(), typekey(&a.data.priority));
+    m.insert("status".into(), typekey("open"));
+    if let Some(d) = a.data.due_date {
+        m.insert("dueDate".into(), json!(d.to_string()));
+    }
+    m.insert("createdDate".into(), json!(a.data.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    Value::Object(m)
+}
+
+pub fn job_attributes(account: u64, j: &Stored<Job>) -> Value {
+    json!({
+        "id": format_id(j.id),
+        "jobNumber": j.data.job_number,
+        "jobType": typekey(&j.data.job_type),
+        "policy": {"id": format_id(j.data.policy_id), "displayName": j.data.policy_number,
+                   "uri": format!("{}/policies/{}", account_uri(account), format_id(j.data.policy_id))},
+        "createdDate": j.data.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+pub fn policy_attributes(p: &Stored<Policy>) -> Value {
+    let d = &p.data;
+    let mut m = Map::new();
+    m.insert("id".into(), json!(format_id(p.id)));
+    m.insert("policyNumber".into(), json!(d.policy_number));
+    m.insert("lineOfBusiness".into(), typekey(&d.line_of_business));
+    m.insert("status".into(), typekey(&d.status));
+    m.insert("effectiveDate".into(), json!(d.effective_date.to_string()));
+    m.insert("expirationDate".into(), json!(d.expiration_date.to_string()));
+    if let Some(money) = &d.total_premium {
+        m.insert("totalPremium".into(), json!({"amount": money.amount.to_string(), "currency": money.currency}));
+    }
+    let mut ins = Map::new();
+    for (k, v) in [
+        ("firstName", &d.insured.first_name),
+        ("lastName", &d.insured.last_name),
+        ("companyName", &d.insured.company_name),
+        ("emailAddress1", &d.insured.email),
+        ("primaryPhone", &d.insured.phone),
+    ] {
+        if let Some(v) = v {
+            ins.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(a) = &d.insured.address {
+        ins.insert("primaryAddress".into(), address(a));
+    }
+    m.insert("insured".into(), Value::Object(ins));
+    m.insert(
+        "mortgagees".into(),
+        Value::Array(
+            d.mortgagees
+                .iter()
+                .map(|x| {
+                    let mut o = json!({"id": format_id(x.id), "name": x.name, "mortgageeType": typekey(&x.mortgagee_type), "address": address(&x.address)});
+                    if let Some(l) = &x.loan_number {
+                        o["loanNumber"] = json!(l);
+                    }
+                    o
+                })
+                .collect(),
+        ),
+    );
+    m.insert(
+        "drivers".into(),
+        Value::Array(
+            d.drivers
+                .iter()
+                .map(|x| {
+                    let mut o = json!({"id": format_id(x.id), "firstName": x.first_name, "lastName": x.last_name});
+                    if let Some(v) = x.date_of_birth {
+                        o["dateOfBirth"] = json!(v.to_string());
+                    }
+                    if let Some(v) = &x.license_number {
+                        o["licenseNumber"] = json!(v);
+                    }
+                    if let Some(v) = &x.license_state {
+                        o["licenseState"] = json!({"code": v, "name": v});
+                    }
+                    o
+                })
+                .collect(),
+        ),
+    );
+    m.insert(
+        "vehicles".into(),
+        Value::Array(
+            d.vehicles
+                .iter()
+                .map(|v| {
+                    json!({"id": format_id(v.id), "vin": v.vin, "make": v.make, "model": v.model, "modelYear": v.model_year,
+                       "lienHolders": v.lien_holders.iter().map(|l| json!({"id": format_id(l.id), "name": l.name, "type": typekey(&l.lien_type), "address": address(&l.address)})).collect::<Vec<_>>()})
+                })
+                .collect(),
+        ),
+    );
+    m.insert("createdDate".into(), json!(d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    Value::Object(m)
+}
+
+// ---- filters ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    In,
+    Ni,
+    Sw,
+    Cn,
+}
+
+/// One `filter=field:op:value` of a collection GET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub field: String,
+    pub op: Op,
+    pub values: Vec<String>,
+}
+
+pub const FILTER_FIELDS: &[&str] = &[
+    "id",
+    "accountNumber",
+    "accountStatus",
+    "organizationType",
+    "preferredCoverageCurrency",
+    "preferredSettlementCurrency",
+    "createdDate",
+];
+
+impl Filter {
+    pub fn parse(s: &str) -> Result<Filter, AccountError> {
+        let bad = |m: String| AccountError::bad("query.filter", m);
+        let mut parts = s.splitn(3, ':');
+        let (field, op, value) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(f), Some(o), Some(v)) => (f, o, v),
+            _ => return Err(bad("must be of the form field:op:value".into())),
+        };
+        if !FILTER_FIELDS.contains(&field) {
+            return Err(bad(format!("cannot filter on that field; filterable fields: {}", FILTER_FIELDS.join(", "))));
+        }
+        let op = match op {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "lt" => Op::Lt,
+            "gt" => Op::Gt,
+            "le" => Op::Le,
+            "ge" => Op::Ge,
+            "in" => Op::In,
+            "ni" => Op::Ni,
+            "sw" => Op::Sw,
+            "cn" => Op::Cn,
+            _ => return Err(bad("the operator must be one of eq, ne, lt, gt, le, ge, in, ni, sw, cn".into())),
+        };
+        let values: Vec<String> = if matches!(op, Op::In | Op::Ni) {
+            value.split(',').map(str::to_string).collect()
+        } else {
+            vec![value.to_string()]
+        };
+        if values.iter().any(String::is_empty) || values.len() > 100 {
+            return Err(bad("the value must not be empty".into()));
+        }
+        Ok(Filter { field: field.to_string(), op, values })
+    }
+
+    fn value_of(&self, a: &Account) -> String {
+        match self.field.as_str() {
+            "id" => format_id(a.id),
+            "accountNumber" => a.number.clone(),
+            "accountStatus" => a.status.code().to_string(),
+            "organizationType" => a.organization_type.clone().unwrap_or_default(),
+            "preferredCoverageCurrency" => a.coverage_currency.clone(),
+            "preferredSettlementCurrency" => a.settlement_currency.clone(),
+            "createdDate" => a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            _ => String::new(),
+        }
+    }
+
+    pub fn matches(&self, a: &Account) -> bool {
+        let have = self.value_of(a);
+        // Ids order by their number, not as text.
+        let cmp = |want: &str| -> std::cmp::Ordering {
+            if self.field == "id" {
+                match (parse_id(&have), parse_id(want)) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    _ => have.as_str().cmp(want),
+                }
+            } else {
+                have.as_str().cmp(want)
+            }
+        };
+        let v = self.values[0].as_str();
+        match self.op {
+            Op::Eq => have == v,
+            Op::Ne => have != v,
+            Op::Lt => cmp(v).is_lt(),
+            Op::Gt => cmp(v).is_gt(),
+            Op::Le => cmp(v).is_le(),
+            Op::Ge => cmp(v).is_ge(),
+            Op::In => self.values.iter().any(|x| *x == have),
+            Op::Ni => !self.values.iter().any(|x| *x == have),
+            Op::Sw => have.starts_with(v),
+            Op::Cn => have.to_lowercase().contains(&v.to_lowercase()),
+        }
+    }
+}

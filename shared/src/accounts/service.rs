@@ -1,0 +1,625 @@
+//! Account operations over the store port. Each state change is one conditional transaction:
+//! the account's version guards every read-check-write, and a client transaction id, when given,
+//! is recorded in the same transaction so a retried request cannot act twice.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::error::{AccountError, Detail};
+use super::input::{AccountPatch, ContactFields, NewAccount, NewActivity, NewPolicy};
+use super::keys;
+use super::model::*;
+use super::TeamId;
+use crate::store::{Cond, Item, Store, StoreError, Write};
+
+/// How often an operation re-reads and retries when a concurrent writer got there first.
+const MAX_ATTEMPTS: usize = 8;
+
+/// A client-supplied transaction id (header `GW-DBTransaction-ID`) and what it was used for.
+#[derive(Debug, Clone)]
+pub struct ClientTxn {
+    pub id: String,
+    pub operation: String,
+}
+
+pub struct Accounts<'a> {
+    pub store: &'a dyn Store,
+    pub team: &'a TeamId,
+    pub now: DateTime<Utc>,
+}
+
+/// A stored account and its version (the client's `checksum`).
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filters: Vec<super::render::Filter>,
+    pub page_size: usize,
+    pub page_offset: usize,
+    pub include_total: bool,
+}
+
+pub struct ListResult<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+    pub total: Option<usize>,
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, AccountError> {
+    serde_json::from_value(item.body.clone()).map_err(|e| {
+        AccountError::Store(StoreError::Corrupt { pk: item.pk.clone(), sk: item.sk.clone(), reason: e.to_string() })
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Value, AccountError> {
+    serde_json::to_value(v).map_err(|e| AccountError::Internal(e.to_string()))
+}
+
+pub fn account_uri(n: u64) -> String {
+    format!("/account/v1/accounts/{}", format_id(n))
+}
+
+impl<'a> Accounts<'a> {
+    pub fn new(store: &'a dyn Store, team: &'a TeamId) -> Self {
+        Accounts { store, team, now: Utc::now() }
+    }
+
+    pub(crate) fn account_item(&self, a: &Account, version: u64) -> Result<Item, AccountError> {
+        Ok(Item::new(keys::account_pk(self.team, a.id), keys::ACCOUNT_SK, version, encode(a)?)
+            .with_index(keys::accounts_index(self.team), keys::account_index_sk(a.id)))
+    }
+
+    pub(crate) fn child_item<T: Serialize>(
+        &self,
+        account: u64,
+        kind: ChildKind,
+        child: &Stored<T>,
+        version: u64,
+    ) -> Result<Item, AccountError> {
+        Ok(Item::new(keys::account_pk(self.team, account), keys::child_sk(kind, child.id), version, encode(child)?))
+    }
+
+    /// Reads an account, or 404.
+    pub async fn load(&self, n: u64) -> Result<Versioned<Account>, AccountError> {
+        match self.store.get(&keys::account_pk(self.team, n), keys::ACCOUNT_SK).await? {
+            Some(item) => Ok(Versioned { value: decode(&item)?, version: item.version }),
+            None => Err(AccountError::NotFound { uri: account_uri(n) }),
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Versioned<Account>, AccountError> {
+        let n = parse_id(id).ok_or_else(|| AccountError::NotFound { uri: format!("/account/v1/accounts/{id}") })?;
+        self.load(n).await
+    }
+
+    pub(crate) fn txn_write(&self, txn: &ClientTxn, status: u16, uri: &str) -> Write {
+        Write::Put {
+            item: Item::new(
+                keys::transaction(self.team, &txn.id),
+                keys::TRANSACTION_SK,
+                1,
+                json!({"operation": txn.operation, "status": status, "uri": uri, "executedAt": self.now}),
+            ),
+            cond: Cond::Absent,
+        }
+    }
+
+    /// Refuses a transaction id that was already used, before any work is done.
+    pub(crate) async fn check_txn(&self, txn: Option<&ClientTxn>) -> Result<(), AccountError> {
+        if let Some(t) = txn {
+            if self.store.get(&keys::transaction(self.team, &t.id), keys::TRANSACTION_SK).await?.is_some() {
+                return Err(AccountError::AlreadyExecuted { transaction_id: t.id.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a transaction whose last write may be the client transaction record; a failed
+    /// condition on that record means the id was used meanwhile.
+    pub(crate) async fn commit(&self, mut writes: Vec<Write>, txn: Option<(&ClientTxn, u16, &str)>) -> Result<(), AccountError> {
+        let txn_index = txn.map(|(t, status, uri)| {
+            writes.push(self.txn_write(t, status, uri));
+            writes.len() - 1
+        });
+        match self.store.transact(writes).await {
+            Err(StoreError::ConditionFailed { index }) if Some(index) == txn_index => {
+                Err(AccountError::AlreadyExecuted { transaction_id: txn.map(|t| t.0.id.clone()).unwrap_or_default() })
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn check_checksum(&self, supplied: Option<&str>, current: u64, uri: &str) -> Result<(), AccountError> {
+        match supplied {
+            Some(s) if s != current.to_string() => Err(AccountError::ChecksumMismatch {
+                supplied: s.to_string(),
+                current: current.to_string(),
+                uri: uri.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn not_merging(a: &Account) -> Result<(), AccountError> {
+        match &a.merge {
+            Some(m) => Err(AccountError::Conflict {
+                message: format!(
+                    "Account {} is part of a merge in progress (source {}, target {}); retry that merge to complete it.",
+                    format_id(a.id),
+                    format_id(m.source),
+                    format_id(m.target)
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn new_account_number(&self) -> Result<String, AccountError> {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(|e| AccountError::Internal(e.to_string()))?;
+        let n = 1_000_000_000 + u64::from_le_bytes(b) % 9_000_000_000;
+        Ok(n.to_string())
+    }
+
+    pub async fn create(&self, input: NewAccount, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+        self.check_txn(txn).await?;
+        let (seq_pk, _) = keys::sequence(self.team);
+        let id = self.store.next_sequence(&seq_pk, "SEQ#account", 1).await?;
+        let child = self.store.next_sequence(&seq_pk, "SEQ#child", 2).await?;
+        let (contact_id, location_id) = (child, child + 1);
+        let holder = contact_from(input.holder_subtype, input.holder, self.now);
+        let location = Location { code: "1".into(), address: input.location, created_at: self.now };
+        let uri = account_uri(id);
+        for _ in 0..MAX_ATTEMPTS {
+            let number = self.new_account_number().await?;
+            let account = Account {
+                id,
+                number: number.clone(),
+                status: AccountStatus::Pending,
+                holder: HolderSummary { contact_id, subtype: holder.subtype, display_name: holder.display_name() },
+                primary_location: LocationSummary { id: location_id, display_name: location.display_name() },
+                organization_type: input.organization_type.clone(),
+                producer_codes: input.producer_codes.clone(),
+                coverage_currency: input.coverage_currency.clone(),
+                settlement_currency: input.settlement_currency.clone(),
+                business_operations_description: None,
+                year_business_started: None,
+                contact_count: 1,
+                location_count: 1,
+                policy_count: 0,
+                created_at: self.now,
+                updated_at: self.now,
+                merge: None,
+            };
+            let writes = vec![
+                Write::Put { item: self.account_item(&account, 1)?, cond: Cond::Absent },
+                Write::Put {
+                    item: self.child_item(id, ChildKind::Contact, &Stored { id: contact_id, pending_merge: None, data: holder.clone() }, 1)?,
+                    cond: Cond::Absent,
+                },
+                Write::Put {
+                    item: self.child_item(id, ChildKind::Location, &Stored { id: location_id, pending_merge: None, data: location.clone() }, 1)?,
+                    cond: Cond::Absent,
+                },
+                Write::Put {
+                    item: Item::new(keys::account_number(self.team, &number), keys::GUARD_SK, 1, json!({"account": id})),
+                    cond: Cond::Absent,
+                },
+            ];
+            match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
+                Ok(()) => return Ok(Versioned { value: account, version: 1 }),
+                // The random account number is taken: draw another.
+                Err(AccountError::Store(StoreError::ConditionFailed { index: 3 })) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AccountError::Internal("no free account number after several draws".into()))
+    }
+
+    /// Reads one account after another, in creation order, applying the filters.
+    pub async fn list(&self, q: &ListQuery) -> Result<ListResult<Versioned<Account>>, AccountError> {
+        let mut out = ListResult { items: Vec::new(), has_more: false, total: None };
+        let mut matched = 0usize;
+        let mut after = None;
+        loop {
+            let page = self.store.query_index(&keys::accounts_index(self.team), after.as_ref(), 200).await?;
+            for item in &page.items {
+                let a: Account = decode(item)?;
+                if !q.filters.iter().all(|f| f.matches(&a)) {
+                    continue;
+                }
+                if matched >= q.page_offset {
+                    if out.items.len() < q.page_size {
+                        out.items.push(Versioned { value: a, version: item.version });
+                    } else {
+                        out.has_more = true;
+                    }
+                }
+                matched += 1;
+                if out.has_more && !q.include_total {
+                    return Ok(out);
+                }
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        if q.include_total {
+            out.total = Some(matched);
+        }
+        Ok(out)
+    }
+
+    /// Re-reads and retries `f` while a concurrent writer changes the account under it. With a
+    /// client checksum, a concurrent change is the client's conflict instead (409).
+    async fn update_account<F>(
+        &self,
+        n: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+        mut f: F,
+    ) -> Result<Versioned<Account>, AccountError>
+    where
+        F: FnMut(&mut Account) -> Result<Vec<Write>, AccountError>,
+    {
+        self.check_txn(txn).await?;
+        let uri = account_uri(n);
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.load(n).await?;
+            self.check_checksum(checksum, current.version, &uri)?;
+            let mut a = current.value.clone();
+            Self::not_merging(&a)?;
+            let mut writes = f(&mut a)?;
+            a.updated_at = self.now;
+            let version = current.version + 1;
+            writes.insert(0, Write::Put { item: self.account_item(&a, version)?, cond: Cond::Version(current.version) });
+            match self.commit(writes, txn.map(|t| (t, 200, uri.as_str()))).await {
+                Ok(()) => return Ok(Versioned { value: a, version }),
+                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 })) | Err(AccountError::Store(StoreError::Contention)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AccountError::Store(StoreError::Contention))
+    }
+
+    pub async fn patch(&self, n: u64, patch: AccountPatch, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+        let location = match patch.primary_location {
+            Some(loc) => Some(self.get_child::<Location>(n, ChildKind::Location, loc).await.map_err(|e| match e {
+                AccountError::NotFound { .. } => AccountError::bad(
+                    "body.data.attributes.primaryLocation.id",
+                    "is not a location of this account",
+                ),
+                other => other,
+            })?),
+            None => None,
+        };
+        self.update_account(n, checksum, txn, |a| {
+            if let Some(c) = &patch.coverage_currency {
+                a.coverage_currency = c.clone();
+            }
+            if let Some(c) = &patch.settlement_currency {
+                a.settlement_currency = c.clone();
+            }
+            if let Some(o) = &patch.organization_type {
+                a.organization_type = Some(o.clone());
+            }
+            if let Some(p) = &patch.producer_codes {
+                a.producer_codes = p.clone();
+            }
+            if let Some(d) = &patch.business_operations_description {
+                a.business_operations_description = Some(d.clone());
+            }
+            if let Some(y) = patch.year_business_started {
+                a.year_business_started = Some(y);
+            }
+            let mut writes = Vec::new();
+            if let Some(loc) = &location {
+                a.primary_location = LocationSummary { id: loc.value.id, display_name: loc.value.data.display_name() };
+                writes.push(Write::Check {
+                    pk: keys::account_pk(self.team, n),
+                    sk: keys::child_sk(ChildKind::Location, loc.value.id),
+                    cond: Cond::Exists,
+                });
+            }
+            Ok(writes)
+        })
+        .await
+    }
+
+    pub async fn withdraw(&self, n: u64, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+        self.update_account(n, checksum, txn, |a| {
+            if a.status != AccountStatus::Pending {
+                return Err(AccountError::WrongStatus {
+                    action: "withdraw",
+                    resource: format_id(a.id),
+                    current: a.status.code(),
+                    allowed: vec![AccountStatus::Pending.code()],
+                });
+            }
+            if a.policy_count > 0 {
+                return Err(AccountError::bad_input(vec![Detail::new(format!(
+                    "Account {} has {} policies; only an account without policies can be withdrawn.",
+                    format_id(a.id),
+                    a.policy_count
+                ))]));
+            }
+            a.status = AccountStatus::Withdrawn;
+            Ok(Vec::new())
+        })
+        .await
+    }
+
+    pub async fn reopen(&self, n: u64, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+        self.update_account(n, checksum, txn, |a| {
+            if a.status != AccountStatus::Withdrawn {
+                return Err(AccountError::WrongStatus {
+                    action: "reopen",
+                    resource: format_id(a.id),
+                    current: a.status.code(),
+                    allowed: vec![AccountStatus::Withdrawn.code()],
+                });
+            }
+            a.status = AccountStatus::Pending;
+            Ok(Vec::new())
+        })
+        .await
+    }
+
+    // ---- children ----
+
+    /// All visible children of one kind, in id order. Copies written by a merge that has not
+    /// committed are hidden, so a reader sees either all of a merge or none of it.
+    pub async fn list_children<T: DeserializeOwned>(&self, n: u64, kind: ChildKind) -> Result<Vec<Versioned<Stored<T>>>, AccountError> {
+        let account = self.load(n).await?.value;
+        let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
+        let pk = keys::account_pk(self.team, n);
+        let prefix = keys::child_prefix(kind);
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.query(&pk, &prefix, after.as_ref(), 500).await?;
+            for item in &page.items {
+                let child: Stored<T> = decode(item)?;
+                if child.pending_merge.is_some() && child.pending_merge == hidden {
+                    continue;
+                }
+                out.push(Versioned { value: child, version: item.version });
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn get_child<T: DeserializeOwned>(&self, n: u64, kind: ChildKind, id: u64) -> Result<Versioned<Stored<T>>, AccountError> {
+        let account = self.load(n).await?.value;
+        let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
+        let not_found = || AccountError::NotFound { uri: format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id)) };
+        let item = self.store.get(&keys::account_pk(self.team, n), &keys::child_sk(kind, id)).await?.ok_or_else(not_found)?;
+        let child: Stored<T> = decode(&item)?;
+        if child.pending_merge.is_some() && child.pending_merge == hidden {
+            return Err(not_found());
+        }
+        Ok(Versioned { value: child, version: item.version })
+    }
+
+    async fn child_ids(&self, count: u64) -> Result<u64, AccountError> {
+        let (seq_pk, _) = keys::sequence(self.team);
+        Ok(self.store.next_sequence(&seq_pk, "SEQ#child", count).await?)
+    }
+
+    /// Adds a child that does not change the account's attributes (notes, activities): the account
+    /// is only checked, so its checksum stays as it was.
+    async fn add_plain_child<T: Serialize + Clone>(
+        &self,
+        n: u64,
+        kind: ChildKind,
+        action: &'static str,
+        data: T,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Stored<T>>, AccountError> {
+        self.check_txn(txn).await?;
+        let id = self.child_ids(1).await?;
+        let child = Stored { id, pending_merge: None, data };
+        let uri = format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id));
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.load(n).await?;
+            Self::not_merging(&current.value)?;
+            refuse_if_withdrawn(&current.value, action)?;
+            let writes = vec![
+                Write::Check { pk: keys::account_pk(self.team, n), sk: keys::ACCOUNT_SK.into(), cond: Cond::Version(current.version) },
+                Write::Put { item: self.child_item(n, kind, &child, 1)?, cond: Cond::Absent },
+            ];
+            match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
+                Ok(()) => return Ok(Versioned { value: child, version: 1 }),
+                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 })) | Err(AccountError::Store(StoreError::Contention)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AccountError::Store(StoreError::Contention))
+    }
+
+    pub async fn add_note(&self, n: u64, note: (Option<String>, String, String, bool), txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Note>>, AccountError> {
+        let (subject, body, topic, confidential) = note;
+        let note = Note { subject, body, topic, confidential, created_at: self.now };
+        self.add_plain_child(n, ChildKind::Note, "createNote", note, txn).await
+    }
+
+    pub async fn add_activity(&self, n: u64, a: NewActivity, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Activity>>, AccountError> {
+        let act = Activity { subject: a.subject, description: a.description, priority: a.priority, due_date: a.due_date, created_at: self.now };
+        self.add_plain_child(n, ChildKind::Activity, "createActivity", act, txn).await
+    }
+
+    pub async fn add_contact(&self, n: u64, subtype: ContactSubtype, fields: ContactFields, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Contact>>, AccountError> {
+        let id = self.child_ids(1).await?;
+        let child = Stored { id, pending_merge: None, data: contact_from(subtype, fields, self.now) };
+        let item = self.child_item(n, ChildKind::Contact, &child, 1)?;
+        self.update_account(n, None, txn, |a| {
+            a.contact_count += 1;
+            Ok(vec![Write::Put { item: item.clone(), cond: Cond::Absent }])
+        })
+        .await?;
+        Ok(Versioned { value: child, version: 1 })
+    }
+
+    pub async fn patch_contact(
+        &self,
+        n: u64,
+        contact_id: u64,
+        subtype_fields: impl FnOnce(ContactSubtype) -> Result<(ContactFields, Option<String>), AccountError>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Stored<Contact>>, AccountError> {
+        let current = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
+        let (fields, checksum) = subtype_fields(current.value.data.subtype)?;
+        let uri = format!("{}/contacts/{}", account_uri(n), format_id(contact_id));
+        self.check_checksum(checksum.as_deref(), current.version, &uri)?;
+        let mut c = current.value.clone();
+        apply_contact(&mut c.data, fields);
+        let version = current.version + 1;
+        let item = self.child_item(n, ChildKind::Contact, &c, version)?;
+        let write = Write::Put { item, cond: Cond::Version(current.version) };
+        let display = c.data.display_name();
+        let result = self
+            .update_account(n, None, txn, |a| {
+                if a.holder.contact_id == contact_id {
+                    a.holder.display_name = display.clone();
+                }
+                Ok(vec![write.clone()])
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(Versioned { value: c, version }),
+            Err(AccountError::Store(StoreError::ConditionFailed { index: 1 })) => Err(AccountError::ChecksumMismatch {
+                supplied: checksum.unwrap_or_else(|| current.version.to_string()),
+                current: "changed".into(),
+                uri,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn add_location(&self, n: u64, address: Address, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Location>>, AccountError> {
+        let id = self.child_ids(1).await?;
+        let mut stored = None;
+        self.update_account(n, None, txn, |a| {
+            a.location_count += 1;
+            let child = Stored {
+                id,
+                pending_merge: None,
+                data: Location { code: a.location_count.to_string(), address: address.clone(), created_at: self.now },
+            };
+            let item = self.child_item(n, ChildKind::Location, &child, 1)?;
+            stored = Some(child);
+            Ok(vec![Write::Put { item, cond: Cond::Absent }])
+        })
+        .await?;
+        Ok(Versioned { value: stored.expect("set by the successful attempt"), version: 1 })
+    }
+
+    /// Adds a bound policy (our extension) with its issuance job; a Pending account becomes Active.
+    pub async fn add_policy(&self, n: u64, new: NewPolicy, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Policy>>, AccountError> {
+        self.check_txn(txn).await?;
+        let mut policy = new.policy;
+        policy.created_at = self.now;
+        let number_pk = keys::policy_number(self.team, &policy.policy_number);
+        if self.store.get(&number_pk, keys::GUARD_SK).await?.is_some() {
+            return Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() });
+        }
+        let first = self.child_ids(2 + new.sub_ids).await?;
+        let (policy_id, job_id) = (first, first + 1);
+        let mut next = first + 2;
+        let mut take = || {
+            let id = next;
+            next += 1;
+            id
+        };
+        for m in &mut policy.mortgagees {
+            m.id = take();
+        }
+        for d in &mut policy.drivers {
+            d.id = take();
+        }
+        for v in &mut policy.vehicles {
+            v.id = take();
+            for l in &mut v.lien_holders {
+                l.id = take();
+            }
+        }
+        let child = Stored { id: policy_id, pending_merge: None, data: policy.clone() };
+        let job = Stored {
+            id: job_id,
+            pending_merge: None,
+            data: Job {
+                job_number: format!("J{job_id:010}"),
+                job_type: "Issuance".into(),
+                policy_id,
+                policy_number: policy.policy_number.clone(),
+                created_at: self.now,
+            },
+        };
+        let writes = vec![
+            Write::Put { item: self.child_item(n, ChildKind::Policy, &child, 1)?, cond: Cond::Absent },
+            Write::Put { item: self.child_item(n, ChildKind::Job, &job, 1)?, cond: Cond::Absent },
+            Write::Put { item: Item::new(number_pk, keys::GUARD_SK, 1, json!({"policy": policy_id})), cond: Cond::Absent },
+        ];
+        let result = self
+            .update_account(n, None, txn, |a| {
+                refuse_if_withdrawn(a, "createPolicy")?;
+                a.policy_count += 1;
+                if a.status == AccountStatus::Pending {
+                    a.status = AccountStatus::Active;
+                }
+                Ok(writes.clone())
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(Versioned { value: child, version: 1 }),
+            Err(AccountError::Store(StoreError::ConditionFailed { index: 3 })) => {
+                Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn refuse_if_withdrawn(a: &Account, action: &'static str) -> Result<(), AccountError> {
+    if a.status == AccountStatus::Withdrawn {
+        return Err(AccountError::WrongStatus {
+            action,
+            resource: format_id(a.id),
+            current: a.status.code(),
+            allowed: vec![AccountStatus::Pending.code(), AccountStatus::Active.code()],
+        });
+    }
+    Ok(())
+}
+
+fn contact_from(subtype: ContactSubtype, f: ContactFields, now: DateTime<Utc>) -> Contact {
+    Contact {
+        subtype,
+        first_name: f.first_name,
+        last_name: f.last_name,
+        company_name: f.company_name,
+        email: f.email,
+        home_phone: f.home_phone,
+        work_phone: f.work_phone,
+        cell_phone: f.cell_phone,
+        address: f.address,
+        created_at: now,
+    }
+}
+
+fn apply_contact(c: &mut Contact, f: ContactFields) {
+    macro_rules! set {
+        ($($field:ident),*) => { $( if f.$field.is_some() { c.$field = f.$field; } )* };
+    }
+    set!(first_name, last_name, company_name, email, home_phone, work_phone, cell_phone, address);
+}

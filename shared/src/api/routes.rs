@@ -1,0 +1,163 @@
+//! The route table. `template.yaml` declares one function per entry, `functions/<name>` holds
+//! its binary, `events/<name>.json` its sample event; `tests/layout.rs` checks all three agree.
+
+use http::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    CreateAccount,
+    ListAccounts,
+    GetAccount,
+    PatchAccount,
+    MergeAccounts,
+    WithdrawAccount,
+    ReopenAccount,
+    ListContacts,
+    CreateContact,
+    GetContact,
+    PatchContact,
+    ListLocations,
+    CreateLocation,
+    GetLocation,
+    ListNotes,
+    CreateNote,
+    ListActivities,
+    CreateActivity,
+    ListPolicies,
+    CreatePolicy,
+    GetPolicy,
+    ListJobs,
+}
+
+pub struct RouteDef {
+    pub route: Route,
+    /// The function crate and binary name, e.g. `accounts-create`.
+    pub name: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+
+macro_rules! routes {
+    ($($route:ident $name:literal $method:literal $path:literal;)*) => {
+        pub const ROUTES: &[RouteDef] = &[$(RouteDef { route: Route::$route, name: $name, method: $method, path: $path },)*];
+    };
+}
+
+routes! {
+    CreateAccount "accounts-create" "POST" "/account/v1/accounts";
+    ListAccounts "accounts-list" "GET" "/account/v1/accounts";
+    GetAccount "accounts-get" "GET" "/account/v1/accounts/{accountId}";
+    PatchAccount "accounts-patch" "PATCH" "/account/v1/accounts/{accountId}";
+    MergeAccounts "accounts-merge" "POST" "/account/v1/accounts/{accountId}/merge";
+    WithdrawAccount "accounts-withdraw" "POST" "/account/v1/accounts/{accountId}/withdraw";
+    ReopenAccount "accounts-reopen" "POST" "/account/v1/accounts/{accountId}/reopen";
+    ListContacts "contacts-list" "GET" "/account/v1/accounts/{accountId}/contacts";
+    CreateContact "contacts-create" "POST" "/account/v1/accounts/{accountId}/contacts";
+    GetContact "contacts-get" "GET" "/account/v1/accounts/{accountId}/contacts/{contactId}";
+    PatchContact "contacts-patch" "PATCH" "/account/v1/accounts/{accountId}/contacts/{contactId}";
+    ListLocations "locations-list" "GET" "/account/v1/accounts/{accountId}/locations";
+    CreateLocation "locations-create" "POST" "/account/v1/accounts/{accountId}/locations";
+    GetLocation "locations-get" "GET" "/account/v1/accounts/{accountId}/locations/{locationId}";
+    ListNotes "notes-list" "GET" "/account/v1/accounts/{accountId}/notes";
+    CreateNote "notes-create" "POST" "/account/v1/accounts/{accountId}/notes";
+    ListActivities "activities-list" "GET" "/account/v1/accounts/{accountId}/activities";
+    CreateActivity "activities-create" "POST" "/account/v1/accounts/{accountId}/activities";
+    ListPolicies "policies-list" "GET" "/account/v1/accounts/{accountId}/policies";
+    CreatePolicy "policies-create" "POST" "/account/v1/accounts/{accountId}/policies";
+    GetPolicy "policies-get" "GET" "/account/v1/accounts/{accountId}/policies/{policyId}";
+    ListJobs "jobs-list" "GET" "/account/v1/accounts/{accountId}/jobs";
+}
+
+
+impl Route {
+    pub fn def(self) -> &'static RouteDef {
+        ROUTES.iter().find(|d| d.route == self).expect("every route is in the table")
+    }
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+    pub fn by_name(name: &str) -> Option<Route> {
+        ROUTES.iter().find(|d| d.name == name).map(|d| d.route)
+    }
+}
+
+/// Matches a percent-encoded path against a pattern; returns the decoded parameters.
+fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let mut params = Vec::new();
+    let mut pp = pattern.split('/');
+    let mut sp = path.split('/');
+    loop {
+        match (pp.next(), sp.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) => {
+                if p.starts_with('{') {
+                    let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?.into_owned();
+                    if decoded.is_empty() {
+                        return None;
+                    }
+                    params.push(decoded);
+                } else if p != s {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+pub enum Match {
+    Found(Route, Vec<String>),
+    WrongMethod(Vec<&'static str>),
+    None,
+}
+
+pub fn match_path(method: &Method, path: &str) -> Match {
+    let mut allowed = Vec::new();
+    for d in ROUTES {
+        if let Some(params) = match_pattern(d.path, path) {
+            if d.method == method.as_str() {
+                return Match::Found(d.route, params);
+            }
+            allowed.push(d.method);
+        }
+    }
+    if allowed.is_empty() {
+        Match::None
+    } else {
+        Match::WrongMethod(allowed)
+    }
+}
+
+pub fn match_route(route: Route, method: &Method, path: &str) -> Option<Vec<String>> {
+    let d = route.def();
+    if d.method != method.as_str() {
+        return None;
+    }
+    match_pattern(d.path, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_with_encoded_ids() {
+        match match_path(&Method::POST, "/account/v1/accounts/pc%3A33/merge") {
+            Match::Found(Route::MergeAccounts, p) => assert_eq!(p, vec!["pc:33"]),
+            _ => panic!("no match"),
+        }
+        assert!(matches!(match_path(&Method::DELETE, "/account/v1/accounts/pc:1"), Match::WrongMethod(_)));
+        assert!(matches!(match_path(&Method::GET, "/account/v1/nothing"), Match::None));
+        assert!(matches!(match_path(&Method::GET, "/account/v1/accounts/"), Match::Found(Route::ListAccounts, _)));
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = ROUTES.iter().map(|d| d.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ROUTES.len());
+    }
+}

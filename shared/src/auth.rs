@@ -1,0 +1,176 @@
+//! Teams and their credentials. A team calls with HTTP Basic `client_id:client_secret`; the
+//! secret is stored only as SHA-256 over a per-team salt and the secret.
+//!
+//! Why not a slow password hash: secrets are 256 random bits generated here, not passwords a
+//! person chose, so guessing is hopeless at any hash speed, and a slow hash would cost every
+//! request tens of milliseconds of Lambda time.
+
+use base64::Engine;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::accounts::{AccountError, TeamId};
+use crate::store::{Cond, Item, Store, StoreError, Write};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Team {
+    pub team_id: String,
+    pub client_id: String,
+    pub name: String,
+    salt: String,
+    secret_hash: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub rotated_at: chrono::DateTime<Utc>,
+}
+
+fn team_pk(client_id: &str) -> String {
+    format!("TEAM#{client_id}")
+}
+const TEAM_SK: &str = "TEAM";
+
+fn random_hex(bytes: usize) -> Result<String, AccountError> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).map_err(|e| AccountError::Internal(e.to_string()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn hash(salt: &str, secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update([0u8]);
+    h.update(secret.as_bytes());
+    h.finalize().iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn new_secret() -> Result<String, AccountError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| AccountError::Internal(e.to_string()))?;
+    Ok(format!("cds_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)))
+}
+
+fn valid_client_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Creates a team; with no secret given, a random one. Returns the team and its secret, which is
+/// shown this once and never stored.
+pub async fn create_team(
+    store: &dyn Store,
+    name: &str,
+    client_id: Option<&str>,
+    secret: Option<&str>,
+    team_id: Option<&str>,
+) -> Result<(Team, String), AccountError> {
+    let client_id = match client_id {
+        Some(c) if valid_client_id(c) => c.to_string(),
+        Some(_) => return Err(AccountError::bad("client_id", "may hold 1 to 64 letters, digits, - and _")),
+        None => format!("cd_{}", random_hex(10)?),
+    };
+    let secret = match secret {
+        Some(s) => s.to_string(),
+        None => new_secret()?,
+    };
+    let salt = random_hex(16)?;
+    let now = Utc::now();
+    let team = Team {
+        team_id: team_id.map(str::to_string).unwrap_or(random_hex(12)?),
+        client_id: client_id.clone(),
+        name: name.to_string(),
+        secret_hash: hash(&salt, &secret),
+        salt,
+        created_at: now,
+        rotated_at: now,
+    };
+    let item = Item::new(team_pk(&client_id), TEAM_SK, 1, serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?);
+    match store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await {
+        Ok(()) => Ok((team, secret)),
+        Err(StoreError::ConditionFailed { .. }) => Err(AccountError::Conflict { message: format!("A team with client id {client_id} exists.") }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replaces a team's secret with a new random one; the old one stops working at once.
+pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<String, AccountError> {
+    let item = store
+        .get(&team_pk(client_id), TEAM_SK)
+        .await?
+        .ok_or_else(|| AccountError::NotFound { uri: format!("team {client_id}") })?;
+    let mut team: Team = serde_json::from_value(item.body.clone()).map_err(|e| AccountError::Internal(e.to_string()))?;
+    let secret = new_secret()?;
+    team.salt = random_hex(16)?;
+    team.secret_hash = hash(&team.salt, &secret);
+    team.rotated_at = Utc::now();
+    let new = Item::new(item.pk.clone(), TEAM_SK, item.version + 1, serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?);
+    store.transact(vec![Write::Put { item: new, cond: Cond::Version(item.version) }]).await?;
+    Ok(secret)
+}
+
+/// Makes sure a team exists (the local server's team); an existing one is left as it is.
+pub async fn ensure_team(store: &dyn Store, team_id: &str, client_id: &str, secret: &str) -> Result<(), AccountError> {
+    if store.get(&team_pk(client_id), TEAM_SK).await?.is_some() {
+        return Ok(());
+    }
+    match create_team(store, "Local team", Some(client_id), Some(secret), Some(team_id)).await {
+        Ok(_) | Err(AccountError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The team named by an `Authorization: Basic ...` header, or 401.
+pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Result<TeamId, AccountError> {
+    let encoded = authorization
+        .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
+        .ok_or(AccountError::Unauthenticated)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| AccountError::Unauthenticated)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| AccountError::Unauthenticated)?;
+    let (client_id, secret) = decoded.split_once(':').ok_or(AccountError::Unauthenticated)?;
+    if !valid_client_id(client_id) || secret.is_empty() || secret.len() > 256 {
+        return Err(AccountError::Unauthenticated);
+    }
+    let item = store.get(&team_pk(client_id), TEAM_SK).await?.ok_or(AccountError::Unauthenticated)?;
+    let team: Team = serde_json::from_value(item.body).map_err(|e| AccountError::Internal(e.to_string()))?;
+    let given = hash(&team.salt, secret);
+    if given.as_bytes().ct_eq(team.secret_hash.as_bytes()).into() {
+        Ok(TeamId(team.team_id))
+    } else {
+        Err(AccountError::Unauthenticated)
+    }
+}
+
+/// What the local server's team looks like, for the README.
+pub fn describe(team: &Team) -> serde_json::Value {
+    json!({"team_id": team.team_id, "client_id": team.client_id, "name": team.name})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[tokio::test]
+    async fn secrets_are_stored_hashed_and_rotation_revokes_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path().join("s.redb")).unwrap();
+        let (team, secret) = create_team(&store, "Acme", None, None, None).await.unwrap();
+        let stored = store.get(&team_pk(&team.client_id), TEAM_SK).await.unwrap().unwrap();
+        assert!(!stored.body.to_string().contains(&secret));
+        let id = authenticate(&store, Some(&basic(&team.client_id, &secret))).await.unwrap();
+        assert_eq!(id.0, team.team_id);
+        assert!(authenticate(&store, Some(&basic(&team.client_id, "wrong"))).await.is_err());
+        let new = rotate_secret(&store, &team.client_id).await.unwrap();
+        assert!(authenticate(&store, Some(&basic(&team.client_id, &secret))).await.is_err());
+        assert!(authenticate(&store, Some(&basic(&team.client_id, &new))).await.is_ok());
+        for bad in [None, Some("Bearer x"), Some("Basic !!!"), Some("Basic Zm9v")] {
+            assert!(matches!(authenticate(&store, bad).await, Err(AccountError::Unauthenticated)));
+        }
+    }
+}
