@@ -65,3 +65,4 @@ pub async fn store_for(backend: Backend) -> StoreUnderTest {
         Backend::Dynamo => StoreUnderTest { store: dynamo_store().await, _dir: None },
     }
 }
+pub mod api;

@@ -260,6 +260,19 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// In a PATCH, `null` would mean "clear this"; no attribute here may be cleared, so it is refused
+/// rather than silently ignored.
+fn refuse_nulls(a: &Obj, p: &mut Problems) {
+    for (k, v) in a.map {
+        if v.is_null() {
+            p.add(&a.field(k), "cannot be null");
+        }
+    }
+    if a.map.is_empty() {
+        p.add(&a.path, "names no attribute to change");
+    }
+}
+
 /// Reads `{"data": {"attributes": {...}, "checksum": "..."}}`.
 pub fn envelope<'a>(body: &'a Value, p: &mut Problems) -> Option<(Obj<'a>, Option<String>)> {
     let mut root = Obj::new("body", body, p)?;
@@ -504,6 +517,7 @@ const READ_ONLY: &[&str] =
 pub fn account_patch(body: &Value) -> Result<(AccountPatch, Option<String>), AccountError> {
     let mut p = Problems::default();
     let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
+    refuse_nulls(&a, &mut p);
     for ro in READ_ONLY {
         if a.has(ro) {
             let f = a.field(ro);
@@ -586,6 +600,7 @@ pub fn new_contact_body(body: &Value) -> Result<(ContactSubtype, ContactFields),
 pub fn contact_patch_body(body: &Value, subtype: ContactSubtype) -> Result<(ContactFields, Option<String>), AccountError> {
     let mut p = Problems::default();
     let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
+    refuse_nulls(&a, &mut p);
     let f = contact_patch(&mut a, &mut p, subtype);
     a.end(&mut p);
     p.into_result((f, checksum))

@@ -344,6 +344,34 @@ impl Store for DynamoStore {
             .into_iter()
             .map(|w| to_transact_item(&self.table, w))
             .collect::<Result<Vec<_>, _>>()?;
+        // DynamoDB cancels a transaction that overlaps another one in flight
+        // (TransactionConflict) and the SDK does not retry cancelled transactions: retry here,
+        // with jittered exponential backoff, since nothing was written.
+        let mut attempt = 0u32;
+        loop {
+            match self.transact_once(items.clone()).await {
+                Err(StoreError::Contention) if attempt < CONTENTION_RETRIES => {
+                    attempt += 1;
+                    let mut b = [0u8; 1];
+                    let _ = getrandom::fill(&mut b);
+                    let ms = (5u64 << attempt.min(6)) + u64::from(b[0] % 16);
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
+        self.next_sequence_impl(pk, sk, count).await
+    }
+}
+
+/// How often a transaction cancelled by a conflict is retried before the caller sees it.
+const CONTENTION_RETRIES: u32 = 6;
+
+impl DynamoStore {
+    async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -371,7 +399,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
+    async fn next_sequence_impl(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
         validate_key(pk, sk)?;
         if count == 0 {
             return Err(StoreError::Invalid("count must be at least 1".into()));

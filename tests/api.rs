@@ -1,0 +1,685 @@
+//! Black-box tests of the account API. Every test runs twice: against the local server (HTTP,
+//! embedded store) and against the Lambda handlers (API Gateway v2 events, DynamoDB Local).
+
+mod support;
+
+use coverdesk::accounts::merge::MergeFault;
+use coverdesk::accounts::{parse_id, Accounts};
+use serde_json::{json, Value};
+use support::api::{address, basic, new_account_body, Resp, TestApi, Transport};
+
+const A: &str = "/account/v1/accounts";
+
+fn detail_messages(r: &Resp) -> String {
+    r.body["details"].as_array().map(|d| d.iter().map(|x| x["message"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join(" | ")).unwrap_or_default()
+}
+
+fn assert_error(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.body["status"], json!(status));
+    assert_eq!(r.body["errorCode"], json!(format!("gw.api.rest.exceptions.{code}")), "{}", r.body);
+    assert!(r.body["userMessage"].is_string() && r.body["developerMessage"].is_string() && r.body["details"].is_array());
+}
+
+async fn total(api: &TestApi) -> u64 {
+    api.get(&format!("{A}?includeTotal=true&pageSize=1")).await.body["total"].as_u64().unwrap()
+}
+
+fn auto_policy(number: &str) -> Value {
+    json!({"data": {"attributes": {
+        "policyNumber": number, "lineOfBusiness": {"code": "PersonalAuto"},
+        "effectiveDate": "2026-01-01", "expirationDate": "2027-01-01",
+        "totalPremium": {"amount": "1250.40", "currency": "usd"},
+        "insured": {"firstName": "Ray", "lastName": "Newton", "emailAddress1": "ray@example.com", "primaryPhone": "+1 650-555-0100", "primaryAddress": address("1 Main St")},
+        "drivers": [{"firstName": "Ray", "lastName": "Newton", "dateOfBirth": "1980-04-02", "licenseNumber": "D1234567", "licenseState": {"code": "CA"}}],
+        "vehicles": [{"vin": "1M8GDM9AXKP042788", "make": "Honda", "model": "Civic", "modelYear": 2020,
+                      "lienHolders": [{"name": "First Auto Credit", "address": address("9 Bank Rd")}]}]
+    }}})
+}
+
+fn home_policy(number: &str) -> Value {
+    json!({"data": {"attributes": {
+        "policyNumber": number, "lineOfBusiness": {"code": "Homeowners"},
+        "effectiveDate": "2026-01-01", "expirationDate": "2027-01-01",
+        "insured": {"firstName": "Ray", "lastName": "Newton"},
+        "mortgagees": [{"name": "Big Bank", "mortgageeType": {"code": "FIRST"}, "loanNumber": "L-1", "address": address("5 Loan Ln")}]
+    }}})
+}
+
+// ---- create, read, list ----
+
+async fn creating_an_account_returns_201_in_the_original_envelope(api: &TestApi) {
+    let r = api.post(A, new_account_body("Ray Newton", false)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let a = r.attrs();
+    let id = a["id"].as_str().unwrap();
+    assert!(parse_id(id).is_some(), "{id}");
+    assert_eq!(r.header("location"), Some(format!("{A}/{id}").as_str()));
+    let number = a["accountNumber"].as_str().unwrap();
+    assert!(number.len() == 10 && number.bytes().all(|b| b.is_ascii_digit()), "{number}");
+    assert_eq!(a["accountStatus"], json!({"code": "Pending", "name": "Pending"}));
+    assert_eq!(a["accountHolder"]["displayName"], "Ray Newton");
+    assert_eq!(a["organizationType"]["code"], "individual");
+    assert_eq!(a["numberOfContacts"], "1");
+    assert_eq!(a["producerCodes"][0]["id"], "pc:16");
+    assert_eq!(a["preferredCoverageCurrency"]["code"], "usd");
+    assert!(a["primaryLocation"]["displayName"].as_str().unwrap().starts_with("1: 1253 Paloma Ave"));
+    assert_eq!(r.checksum(), "1");
+    let got = api.get(&format!("{A}/{id}")).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, r.body);
+    // The holder and the primary location are real sub-resources.
+    let holder = api.get(a["accountHolder"]["uri"].as_str().unwrap()).await;
+    assert_eq!(holder.status, 200);
+    assert_eq!(holder.attrs()["accountHolder"], true);
+    assert_eq!(holder.attrs()["emailAddress1"], "holder@example.com");
+    let loc = api.get(a["primaryLocation"]["uri"].as_str().unwrap()).await;
+    assert_eq!(loc.attrs()["primaryLocation"], true);
+}
+
+async fn a_company_account_needs_a_company_name(api: &TestApi) {
+    let id = api.create_account("Acme Roofing LLC", true).await;
+    let r = api.get(&format!("{A}/{id}")).await;
+    assert_eq!(r.attrs()["accountHolder"]["type"], "Company");
+    assert!(r.attrs().get("organizationType").is_none());
+    let mut body = new_account_body("x", true);
+    body["data"]["attributes"]["initialAccountHolder"]["firstName"] = json!("Bob");
+    let r = api.post(A, body).await;
+    assert_error(&r, 400, "BadInputException");
+    assert!(detail_messages(&r).contains("Person"), "{}", r.body);
+}
+
+async fn invalid_creates_get_400_with_every_problem_and_write_nothing(api: &TestApi) {
+    let before = total(api).await;
+    let bodies = vec![
+        json!({}),
+        json!({"data": {"attributes": {}}}),
+        json!({"data": {"attributes": {"initialAccountHolder": {"contactSubtype": "Robot"}, "initialPrimaryLocation": address("x"), "producerCodes": [{"id": "p"}]}}}),
+        json!({"data": {"attributes": {"initialAccountHolder": {"contactSubtype": "Person", "firstName": "A", "lastName": "B", "primaryAddress": {"addressLine1": "1", "city": "c", "state": {"code": "ZZ"}, "postalCode": "123"}}, "initialPrimaryLocation": address("x"), "producerCodes": []}}}),
+        json!({"data": {"attributes": {"initialAccountHolder": {"contactSubtype": "Person", "firstName": 7, "lastName": "B"}, "initialPrimaryLocation": address("x"), "producerCodes": [{"id": "p"}], "extra": 1}}}),
+        json!([1, 2, 3]),
+        json!({"data": {"attributes": {"initialAccountHolder": null, "initialPrimaryLocation": "here", "producerCodes": {"id": 1}}}}),
+    ];
+    for b in bodies {
+        let r = api.post(A, b.clone()).await;
+        assert_error(&r, 400, "BadInputException");
+        assert!(!r.body["details"].as_array().unwrap().is_empty(), "{b} -> {}", r.body);
+    }
+    let r = api.call("POST", A, Some("{not json".into()), &[]).await;
+    assert_error(&r, 400, "BadInputException");
+    let r = api.call("POST", A, None, &[]).await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(total(api).await, before);
+}
+
+async fn listing_pages_filters_and_links(api: &TestApi) {
+    let api = api.new_team().await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(api.create_account(&format!("Person{i} Test"), i == 6).await);
+    }
+    api.post_empty(&format!("{A}/{}/withdraw", ids[1])).await;
+    let r = api.get(&format!("{A}?pageSize=3&includeTotal=true")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["count"], 3);
+    assert_eq!(r.body["total"], 7);
+    let got: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|d| d["attributes"]["id"].as_str().unwrap()).collect();
+    assert_eq!(got, ids[..3].iter().map(String::as_str).collect::<Vec<_>>());
+    let next = r.body["links"]["next"]["href"].as_str().unwrap().to_string();
+    assert!(r.body["links"].get("prev").is_none());
+    let r2 = api.get(&next).await;
+    assert_eq!(r2.body["data"][0]["attributes"]["id"], json!(ids[3]));
+    assert!(r2.body["links"]["prev"].is_object());
+    let last = api.get(&format!("{A}?pageSize=3&pageOffset=6")).await;
+    assert_eq!(last.body["count"], 1);
+    assert!(last.body["links"].get("next").is_none());
+
+    let w = api.get(&format!("{A}?filter=accountStatus:eq:Withdrawn")).await;
+    assert_eq!(w.body["count"], 1);
+    assert_eq!(w.body["data"][0]["attributes"]["id"], json!(ids[1]));
+    let ne = api.get(&format!("{A}?filter=accountStatus:ne:Withdrawn&includeTotal=true")).await;
+    assert_eq!(ne.body["total"], 6);
+    let inn = api.get(&format!("{A}?filter=id:in:{},{}", ids[0], ids[4])).await;
+    assert_eq!(inn.body["count"], 2);
+    let number = api.get(&format!("{A}/{}", ids[2])).await.attrs()["accountNumber"].as_str().unwrap().to_string();
+    let sw = api.get(&format!("{A}?filter=accountNumber:sw:{}", &number[..9])).await;
+    assert!(sw.body["data"].as_array().unwrap().iter().any(|d| d["attributes"]["accountNumber"] == json!(number)));
+    let both = api.get(&format!("{A}?filter=accountStatus:eq:Pending&filter=organizationType:eq:individual&includeTotal=true")).await;
+    assert_eq!(both.body["total"], 5);
+    let filtered_next = api.get(&format!("{A}?filter=accountStatus:eq:Pending&pageSize=2")).await;
+    let href = filtered_next.body["links"]["next"]["href"].as_str().unwrap();
+    assert!(href.contains("filter=accountStatus%3Aeq%3APending"), "{href}");
+    assert_eq!(api.get(href).await.body["count"], 2);
+
+    for bad in ["pageSize=0", "pageSize=101", "pageOffset=-1", "includeTotal=yes", "filter=colour:eq:red", "filter=accountStatus:like:x", "filter=nonsense", "sort=id"] {
+        let r = api.get(&format!("{A}?{bad}")).await;
+        assert_error(&r, 400, "BadInputException");
+    }
+}
+
+// ---- PATCH and checksums ----
+
+async fn the_seed_patch_changes_both_currencies_to_cad(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let r = api.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "cad"}, "preferredSettlementCurrency": {"code": "cad"}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["preferredCoverageCurrency"], json!({"code": "cad", "name": "CAD"}));
+    assert_eq!(r.attrs()["preferredSettlementCurrency"], json!({"code": "cad", "name": "CAD"}));
+    assert_eq!(r.checksum(), "2");
+    assert_eq!(api.get(&format!("{A}/{id}")).await.body, r.body);
+}
+
+async fn patch_sets_other_attributes_and_refuses_unknown_ones_changing_nothing(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let loc = api.post(&format!("{A}/{id}/locations"), json!({"data": {"attributes": address("77 Second St")}})).await;
+    assert_eq!(loc.status, 201, "{}", loc.body);
+    assert_eq!(loc.attrs()["locationCode"], "2");
+    let loc_id = loc.attrs()["id"].as_str().unwrap().to_string();
+    let r = api.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {
+        "organizationType": {"code": "llc"}, "producerCodes": [{"id": "P-1"}, {"id": "P-2"}], "primaryLocation": {"id": loc_id},
+        "businessOperationsDescription": "Roofing", "yearBusinessStarted": 1999}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["organizationType"]["code"], "llc");
+    assert_eq!(r.attrs()["producerCodes"].as_array().unwrap().len(), 2);
+    assert_eq!(r.attrs()["primaryLocation"]["id"], json!(loc_id));
+    assert_eq!(r.attrs()["yearBusinessStarted"], 1999);
+    let before = api.get(&format!("{A}/{id}")).await.body;
+    for bad in [
+        json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "cad"}, "favouriteColour": "red"}}}),
+        json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "cad"}, "preferredSettlementCurrency": {"code": "xyz"}}}}),
+        json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "CAD"}}}}),
+        json!({"data": {"attributes": {"preferredCoverageCurrency": "cad"}}}),
+        json!({"data": {"attributes": {"accountStatus": {"code": "Active"}}}}),
+        json!({"data": {"attributes": {"accountNumber": "1234567890"}}}),
+        json!({"data": {"attributes": {"primaryLocation": {"id": "pc:999999"}}}}),
+        json!({"data": {"attributes": {"yearBusinessStarted": 3000}}}),
+        json!({"data": {}}),
+        json!({"attributes": {}}),
+    ] {
+        let r = api.patch(&format!("{A}/{id}"), bad.clone()).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(api.get(&format!("{A}/{id}")).await.body, before, "{bad} changed the account");
+    }
+}
+
+async fn a_stale_checksum_gets_409_and_changes_nothing(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let fresh = api.get(&format!("{A}/{id}")).await.checksum();
+    let ok = api.patch(&format!("{A}/{id}"), json!({"data": {"checksum": fresh, "attributes": {"preferredCoverageCurrency": {"code": "eur"}}}})).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let before = api.get(&format!("{A}/{id}")).await.body;
+    let stale = api.patch(&format!("{A}/{id}"), json!({"data": {"checksum": fresh, "attributes": {"preferredCoverageCurrency": {"code": "gbp"}}}})).await;
+    assert_error(&stale, 409, "ChecksumMismatchException");
+    assert!(stale.body["developerMessage"].as_str().unwrap().contains(&format!("The supplied checksum '{fresh}' does not match the current checksum")));
+    let w = api.call("POST", &format!("{A}/{id}/withdraw"), None, &[("GW-Checksum", &fresh)]).await;
+    assert_error(&w, 409, "ChecksumMismatchException");
+    assert_eq!(api.get(&format!("{A}/{id}")).await.body, before);
+    let current = api.get(&format!("{A}/{id}")).await.checksum();
+    let w = api.call("POST", &format!("{A}/{id}/withdraw"), None, &[("GW-Checksum", &current)]).await;
+    assert_eq!(w.status, 200, "{}", w.body);
+}
+
+// ---- withdraw and reopen ----
+
+async fn withdraw_and_reopen_follow_the_status_rules(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let r = api.post_empty(&format!("{A}/{id}/reopen")).await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(r.body["userMessage"], "Cannot take action 'reopen'. See the details element for further information.");
+    assert!(detail_messages(&r).contains("status is 'Pending' but must be in one of the following statuses: Withdrawn."), "{}", r.body);
+    let w = api.post_empty(&format!("{A}/{id}/withdraw")).await;
+    assert_eq!(w.status, 200, "{}", w.body);
+    assert_eq!(w.attrs()["accountStatus"]["code"], "Withdrawn");
+    assert!(w.body["data"]["links"]["reopen"].is_object());
+    let again = api.post_empty(&format!("{A}/{id}/withdraw")).await;
+    assert_error(&again, 400, "BadInputException");
+    assert!(detail_messages(&again).contains("status is 'Withdrawn' but must be in one of the following statuses: Pending."));
+    let o = api.post_empty(&format!("{A}/{id}/reopen")).await;
+    assert_eq!(o.status, 200);
+    assert_eq!(o.attrs()["accountStatus"]["code"], "Pending");
+    let body = api.call("POST", &format!("{A}/{id}/withdraw"), Some("{\"x\":1}".into()), &[]).await;
+    assert_error(&body, 400, "BadInputException");
+}
+
+async fn an_account_with_a_policy_is_active_and_cannot_be_withdrawn(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let p = api.post(&format!("{A}/{id}/policies"), auto_policy(&format!("PA-{}", support::unique("n")))).await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    let a = api.get(&format!("{A}/{id}")).await;
+    assert_eq!(a.attrs()["accountStatus"]["code"], "Active");
+    let r = api.post_empty(&format!("{A}/{id}/withdraw")).await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(r.body["userMessage"], "Cannot take action 'withdraw'. See the details element for further information.");
+    assert!(detail_messages(&r).contains("status is 'Active' but must be in one of the following statuses: Pending."), "{}", r.body);
+    assert_eq!(api.get(&format!("{A}/{id}")).await.body, a.body);
+}
+
+async fn a_withdrawn_account_refuses_notes_policies_activities_and_merges(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let other = api.create_account("Ann Other", false).await;
+    api.post_empty(&format!("{A}/{id}/withdraw")).await;
+    let n = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"body": "hello"}}})).await;
+    assert_error(&n, 400, "BadInputException");
+    assert!(n.body["userMessage"].as_str().unwrap().starts_with("Cannot take action 'createNote'"));
+    let p = api.post(&format!("{A}/{id}/policies"), home_policy(&support::unique("H"))).await;
+    assert_error(&p, 400, "BadInputException");
+    let act = api.post(&format!("{A}/{id}/activities"), json!({"data": {"attributes": {"subject": "call"}}})).await;
+    assert_error(&act, 400, "BadInputException");
+    for (t, s) in [(&id, &other), (&other, &id)] {
+        let m = api.post(&format!("{A}/{t}/merge"), json!({"data": {"attributes": {"account": {"id": s}}}})).await;
+        assert_error(&m, 400, "BadInputException");
+        assert!(m.body["userMessage"].as_str().unwrap().starts_with("Cannot take action 'merge'"));
+        assert!(detail_messages(&m).contains("'Withdrawn' but must be in one of the following statuses: Pending, Active."));
+    }
+    assert_eq!(api.get(&format!("{A}/{id}/notes")).await.body["count"], 0);
+    assert_eq!(api.get(&format!("{A}/{other}")).await.status, 200);
+}
+
+// ---- merge ----
+
+async fn populate(api: &TestApi, id: &str, tag: &str) {
+    assert_eq!(api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"body": format!("note {tag}"), "subject": "s", "topic": {"code": "underwriting"}}}})).await.status, 201);
+    assert_eq!(api.post(&format!("{A}/{id}/activities"), json!({"data": {"attributes": {"subject": format!("call {tag}"), "priority": {"code": "high"}, "dueDate": "2026-12-01"}}})).await.status, 201);
+    assert_eq!(api.post(&format!("{A}/{id}/contacts"), json!({"data": {"attributes": {"contactSubtype": "Person", "firstName": "Co", "lastName": tag}}})).await.status, 201);
+    assert_eq!(api.post(&format!("{A}/{id}/policies"), home_policy(&support::unique(tag))).await.status, 201);
+}
+
+async fn count(api: &TestApi, id: &str, sub: &str) -> u64 {
+    let r = api.get(&format!("{A}/{id}/{sub}?includeTotal=true&pageSize=1")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["total"].as_u64().unwrap()
+}
+
+async fn merging_moves_everything_and_deletes_the_source(api: &TestApi) {
+    let target = api.create_account("Tara Target", false).await;
+    let source = api.create_account("Sam Source", false).await;
+    populate(api, &target, "t").await;
+    populate(api, &source, "s").await;
+    let r = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["id"], json!(target));
+    assert_eq!(r.attrs()["numberOfContacts"], "4");
+    assert_eq!(api.get(&format!("{A}/{source}")).await.status, 404);
+    assert_eq!(api.get(&format!("{A}/{source}/notes")).await.status, 404);
+    for (sub, n) in [("notes", 2), ("activities", 2), ("contacts", 4), ("policies", 2), ("jobs", 2), ("locations", 2)] {
+        assert_eq!(count(api, &target, sub).await, n, "{sub}");
+    }
+    let locs = api.get(&format!("{A}/{target}/locations")).await;
+    let codes: Vec<&str> = locs.body["data"].as_array().unwrap().iter().map(|l| l["attributes"]["locationCode"].as_str().unwrap()).collect();
+    assert_eq!(codes, vec!["1", "2"]);
+    let listed = api.get(&format!("{A}?filter=id:eq:{source}")).await;
+    assert_eq!(listed.body["count"], 0);
+    // The source's account number is free again and its holder is now a contact of the target.
+    let contacts = api.get(&format!("{A}/{target}/contacts")).await;
+    assert!(contacts.body["data"].as_array().unwrap().iter().any(|c| c["attributes"]["displayName"] == "Sam Source"));
+}
+
+async fn merge_refuses_itself_unknown_sources_and_mixed_subtypes(api: &TestApi) {
+    let person = api.create_account("Pat Person", false).await;
+    let company = api.create_account("Co Inc", true).await;
+    let body = |id: &str| json!({"data": {"attributes": {"account": {"id": id}}}});
+    let r = api.post(&format!("{A}/{person}/merge"), body(&person)).await;
+    assert_error(&r, 400, "BadInputException");
+    assert!(detail_messages(&r).contains("itself"));
+    let r = api.post(&format!("{A}/{person}/merge"), body(&company)).await;
+    assert_error(&r, 400, "BadInputException");
+    assert!(detail_messages(&r).contains("same contact subtype"), "{}", r.body);
+    let r = api.post(&format!("{A}/{person}/merge"), body("pc:99999999")).await;
+    assert_error(&r, 400, "BadInputException");
+    let r = api.post(&format!("{A}/pc:99999999/merge"), body(&person)).await;
+    assert_error(&r, 404, "NotFoundException");
+    for bad in [json!({}), json!({"data": {"attributes": {"account": {"id": "477"}}}}), json!({"data": {"attributes": {"account": "pc:1"}}})] {
+        assert_error(&api.post(&format!("{A}/{person}/merge"), bad).await, 400, "BadInputException");
+    }
+    assert_eq!(api.get(&format!("{A}/{company}")).await.status, 200);
+    assert_eq!(api.get(&format!("{A}/{person}")).await.attrs()["numberOfContacts"], "1");
+}
+
+async fn a_merge_of_500_children_moves_them_all(api: &TestApi) {
+    let target = api.create_account("Tara Target", false).await;
+    let source = api.create_account("Sam Source", false).await;
+    for i in 0..250 {
+        let r = api.post(&format!("{A}/{source}/notes"), json!({"data": {"attributes": {"body": format!("n{i}")}}})).await;
+        assert_eq!(r.status, 201);
+        let r = api.post(&format!("{A}/{source}/activities"), json!({"data": {"attributes": {"subject": format!("a{i}")}}})).await;
+        assert_eq!(r.status, 201);
+    }
+    let r = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(count(api, &target, "notes").await, 250);
+    assert_eq!(count(api, &target, "activities").await, 250);
+    assert_eq!(api.get(&format!("{A}/{source}")).await.status, 404);
+    // Nothing of the source is left in the store.
+    let left = api.store().query(&format!("T#{}#A#{}", api.team.0, parse_id(&source).unwrap()), "", None, 10).await.unwrap();
+    assert!(left.items.is_empty(), "{:?}", left.items.len());
+}
+
+async fn a_merge_interrupted_half_way_is_invisible_and_completes_when_retried(api: &TestApi) {
+    let target = api.create_account("Tara Target", false).await;
+    let source = api.create_account("Sam Source", false).await;
+    for i in 0..230 {
+        assert_eq!(api.post(&format!("{A}/{source}/notes"), json!({"data": {"attributes": {"body": format!("n{i}")}}})).await.status, 201);
+    }
+    let (t, s) = (parse_id(&target).unwrap(), parse_id(&source).unwrap());
+    let store = api.store();
+    let svc = Accounts::new(store.as_ref(), &api.team);
+    // The process "dies" after the first of three copy transactions.
+    let cut = svc.merge_with_fault(t, s, None, None, MergeFault { stop_after_copy_batches: Some(1) }).await;
+    assert!(cut.is_err());
+    // Readers see the merge not at all: the source whole, the target without copies.
+    assert_eq!(api.get(&format!("{A}/{source}")).await.status, 200);
+    assert_eq!(count(api, &source, "notes").await, 230);
+    assert_eq!(count(api, &target, "notes").await, 0);
+    assert_eq!(api.get(&format!("{A}/{target}")).await.attrs()["numberOfContacts"], "1");
+    // Writers are told to finish the merge first.
+    let n = api.post(&format!("{A}/{target}/notes"), json!({"data": {"attributes": {"body": "x"}}})).await;
+    assert_error(&n, 409, "ConflictException");
+    let w = api.post_empty(&format!("{A}/{source}/withdraw")).await;
+    assert_error(&w, 409, "ConflictException");
+    let third = api.create_account("Third Party", false).await;
+    let other = api.post(&format!("{A}/{third}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    assert_error(&other, 409, "ConflictException");
+    // The same request again completes it, exactly once.
+    let r = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(count(api, &target, "notes").await, 230);
+    assert_eq!(r.attrs()["numberOfContacts"], "2");
+    assert_eq!(api.get(&format!("{A}/{source}")).await.status, 404);
+    // A retry after success is harmless too.
+    let again = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(count(api, &target, "notes").await, 230);
+    assert_eq!(api.post(&format!("{A}/{target}/notes"), json!({"data": {"attributes": {"body": "after"}}})).await.status, 201);
+}
+
+// ---- idempotency, auth ----
+
+async fn a_retried_post_with_the_same_transaction_id_acts_once(api: &TestApi) {
+    let api = api.new_team().await;
+    let body = new_account_body("Ray Newton", false).to_string();
+    let h = [("GW-DBTransaction-ID", "create-ray-1")];
+    let first = api.call("POST", A, Some(body.clone()), &h).await;
+    assert_eq!(first.status, 201);
+    let second = api.call("POST", A, Some(body), &h).await;
+    assert_error(&second, 409, "AlreadyExecutedException");
+    assert_eq!(total(&api).await, 1);
+    let id = first.attrs()["id"].as_str().unwrap().to_string();
+    let note = json!({"data": {"attributes": {"body": "once"}}}).to_string();
+    let h = [("GW-DBTransaction-ID", "note-1")];
+    assert_eq!(api.call("POST", &format!("{A}/{id}/notes"), Some(note.clone()), &h).await.status, 201);
+    assert_error(&api.call("POST", &format!("{A}/{id}/notes"), Some(note), &h).await, 409, "AlreadyExecutedException");
+    assert_eq!(count(&api, &id, "notes").await, 1);
+    let h = [("GW-DBTransaction-ID", "wd-1")];
+    assert_eq!(api.call("POST", &format!("{A}/{id}/withdraw"), None, &h).await.status, 200);
+    assert_error(&api.call("POST", &format!("{A}/{id}/reopen"), None, &h).await, 409, "AlreadyExecutedException");
+    assert_eq!(api.get(&format!("{A}/{id}")).await.attrs()["accountStatus"]["code"], "Withdrawn");
+    // Another team may use the same id: ids are per team.
+    let other = api.new_team().await;
+    assert_eq!(other.call("POST", A, Some(new_account_body("X Y", false).to_string()), &[("GW-DBTransaction-ID", "create-ray-1")]).await.status, 201);
+    assert_error(&api.call("POST", A, Some("{}".into()), &[("GW-DBTransaction-ID", "")]).await, 400, "BadInputException");
+}
+
+async fn every_route_needs_credentials_and_teams_never_see_each_other(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let anon = api.without_auth();
+    for d in coverdesk::api::ROUTES {
+        let path = d.path.replace("{accountId}", &id).replace("{contactId}", "pc:1").replace("{locationId}", "pc:1").replace("{policyId}", "pc:1");
+        let body = if d.method == "GET" { None } else { Some("{}".to_string()) };
+        let r = anon.call(d.method, &path, body, &[]).await;
+        assert_error(&r, 401, "RestAuthenticationException");
+        assert!(r.header("www-authenticate").is_some());
+    }
+    let mut wrong = api.clone();
+    wrong.auth = Some(basic("local", "not-the-secret"));
+    assert_error(&wrong.get(A).await, 401, "RestAuthenticationException");
+    let mut garbage = api.clone();
+    garbage.auth = Some("Basic %%%".into());
+    assert_error(&garbage.get(A).await, 401, "RestAuthenticationException");
+    let other = api.new_team().await;
+    assert_error(&other.get(&format!("{A}/{id}")).await, 404, "NotFoundException");
+    assert_error(&other.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "cad"}}}})).await, 404, "NotFoundException");
+    assert_error(&other.post_empty(&format!("{A}/{id}/withdraw")).await, 404, "NotFoundException");
+    assert_error(&other.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"body": "x"}}})).await, 404, "NotFoundException");
+    assert_eq!(other.get(A).await.body["count"], 0);
+    let mine = other.create_account("Other Team", false).await;
+    let m = api.post(&format!("{A}/{id}/merge"), json!({"data": {"attributes": {"account": {"id": mine}}}})).await;
+    assert!(m.status == 400 || m.status == 404, "{}", m.body);
+    assert_eq!(other.get(&format!("{A}/{mine}")).await.status, 200);
+    assert_eq!(api.get(&format!("{A}/{id}")).await.attrs()["accountStatus"]["code"], "Pending");
+}
+
+async fn unknown_ids_and_bad_paths_are_404_never_500(api: &TestApi) {
+    for p in ["pc:0", "pc:abc", "477", "pc:99999999", "pc:1%00", "%ZZ"] {
+        let r = api.get(&format!("{A}/{p}")).await;
+        assert!(r.status == 404, "{p}: {}", r.body);
+    }
+    let id = api.create_account("Ray Newton", false).await;
+    for sub in ["contacts/pc:999999", "locations/nope", "policies/pc:999999"] {
+        assert_error(&api.get(&format!("{A}/{id}/{sub}")).await, 404, "NotFoundException");
+    }
+    assert_error(&api.get(&format!("{A}/{id}?pageSize=2")).await, 400, "BadInputException");
+}
+
+async fn hostile_bodies_never_cause_a_5xx_or_a_write(api: &TestApi) {
+    let api = api.new_team().await;
+    let id = api.create_account("Ray Newton", false).await;
+    let before = api.get(&format!("{A}/{id}")).await.body;
+    let values = [json!(null), json!(true), json!(-1), json!(1e308), json!(""), json!(" "), json!("\u{0}"), json!("a".repeat(5000)), json!([]), json!({}), json!([{}]), json!({"code": null}), json!({"id": "pc:1"})];
+    let fields = ["preferredCoverageCurrency", "organizationType", "producerCodes", "primaryLocation", "yearBusinessStarted", "businessOperationsDescription", "checksum"];
+    for f in fields {
+        for v in &values {
+            let r = api.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {f: v}}})).await;
+            assert!(r.status == 400 || r.status == 200, "{f}={v}: {}", r.body);
+            if r.status == 200 {
+                panic!("{f}={v} was accepted");
+            }
+        }
+    }
+    assert_eq!(api.get(&format!("{A}/{id}")).await.body, before);
+    for raw in ["", "null", "[]", "\"x\"", "{\"data\": 5}", "{\"data\": {\"attributes\": []}}", "\u{feff}{}", "{\"data\":{\"attributes\":{\"body\":\"x\"}}}}"] {
+        for path in [A.to_string(), format!("{A}/{id}/notes"), format!("{A}/{id}/policies"), format!("{A}/{id}/contacts"), format!("{A}/{id}/locations"), format!("{A}/{id}/merge"), format!("{A}/{id}/activities")] {
+            let r = api.call("POST", &path, Some(raw.to_string()), &[]).await;
+            assert_eq!(r.status, 400, "{path} {raw:?}: {}", r.body);
+        }
+    }
+    assert_eq!(total(&api).await, 1);
+    for sub in ["notes", "policies", "activities", "locations"] {
+        let expect = if sub == "locations" { 1 } else { 0 };
+        assert_eq!(count(&api, &id, sub).await, expect, "{sub}");
+    }
+}
+
+// ---- sub-resources ----
+
+async fn policies_carry_what_servicing_edits_and_are_validated(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let number = support::unique("PA");
+    let r = api.post(&format!("{A}/{id}/policies"), auto_policy(&number)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let p = r.attrs();
+    assert_eq!(p["lineOfBusiness"]["code"], "PersonalAuto");
+    assert_eq!(p["status"]["code"], "InForce");
+    assert_eq!(p["totalPremium"], json!({"amount": "1250.40", "currency": "usd"}));
+    assert_eq!(p["vehicles"][0]["lienHolders"][0]["type"]["code"], "LIEN_HOLDER");
+    assert_eq!(p["drivers"][0]["licenseState"]["code"], "CA");
+    assert!(p["insured"]["emailAddress1"].is_string());
+    let ids: Vec<&str> = [&p["id"], &p["drivers"][0]["id"], &p["vehicles"][0]["id"], &p["vehicles"][0]["lienHolders"][0]["id"]].iter().map(|v| v.as_str().unwrap()).collect();
+    let mut dedup = ids.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), 4, "{ids:?}");
+    let got = api.get(&format!("{A}/{id}/policies/{}", p["id"].as_str().unwrap())).await;
+    assert_eq!(got.body, r.body);
+    let jobs = api.get(&format!("{A}/{id}/jobs")).await;
+    assert_eq!(jobs.body["data"][0]["attributes"]["jobType"]["code"], "Issuance");
+    assert_eq!(jobs.body["data"][0]["attributes"]["policy"]["displayName"], json!(number));
+    let home = api.post(&format!("{A}/{id}/policies"), home_policy(&support::unique("HO"))).await;
+    assert_eq!(home.status, 201, "{}", home.body);
+    assert_eq!(home.attrs()["mortgagees"][0]["mortgageeType"]["code"], "FIRST");
+
+    let dup = api.post(&format!("{A}/{id}/policies"), auto_policy(&number)).await;
+    assert_error(&dup, 409, "ConflictException");
+    let mut bad_vin = auto_policy(&support::unique("PA"));
+    bad_vin["data"]["attributes"]["vehicles"][0]["vin"] = json!("1M8GDM9A1KP042788");
+    let mut mortgagee_on_auto = auto_policy(&support::unique("PA"));
+    mortgagee_on_auto["data"]["attributes"]["mortgagees"] = home_policy("x")["data"]["attributes"]["mortgagees"].clone();
+    let mut driver_on_home = home_policy(&support::unique("HO"));
+    driver_on_home["data"]["attributes"]["drivers"] = auto_policy("x")["data"]["attributes"]["drivers"].clone();
+    let mut two_firsts = home_policy(&support::unique("HO"));
+    let m = two_firsts["data"]["attributes"]["mortgagees"][0].clone();
+    two_firsts["data"]["attributes"]["mortgagees"] = json!([m.clone(), m]);
+    let mut dates = home_policy(&support::unique("HO"));
+    dates["data"]["attributes"]["expirationDate"] = json!("2025-01-01");
+    let mut money = home_policy(&support::unique("HO"));
+    money["data"]["attributes"]["totalPremium"] = json!({"amount": 12.5, "currency": "usd"});
+    let mut money3 = home_policy(&support::unique("HO"));
+    money3["data"]["attributes"]["totalPremium"] = json!({"amount": "12.505", "currency": "usd"});
+    let mut lob = home_policy(&support::unique("HO"));
+    lob["data"]["attributes"]["lineOfBusiness"] = json!({"code": "Pets"});
+    for (name, body) in [("vin", bad_vin), ("mortgagee on auto", mortgagee_on_auto), ("driver on home", driver_on_home), ("two firsts", two_firsts), ("dates", dates), ("float money", money), ("3 decimals", money3), ("line", lob)] {
+        let r = api.post(&format!("{A}/{id}/policies"), body).await;
+        assert_eq!(r.status, 400, "{name}: {}", r.body);
+    }
+    assert_eq!(count(api, &id, "policies").await, 2);
+    assert_eq!(count(api, &id, "jobs").await, 2);
+}
+
+async fn contacts_can_be_added_and_edited_and_the_holder_name_follows(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let a = api.get(&format!("{A}/{id}")).await;
+    let holder_uri = a.attrs()["accountHolder"]["uri"].as_str().unwrap().to_string();
+    let r = api.patch(&holder_uri, json!({"data": {"attributes": {"lastName": "Newton-Smith", "cellPhone": "(650) 555-0101", "primaryAddress": address("2 New Rd")}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["displayName"], "Ray Newton-Smith");
+    let a2 = api.get(&format!("{A}/{id}")).await;
+    assert_eq!(a2.attrs()["accountHolder"]["displayName"], "Ray Newton-Smith");
+    for bad in [
+        json!({"data": {"attributes": {"companyName": "Acme"}}}),
+        json!({"data": {"attributes": {"contactSubtype": "Company"}}}),
+        json!({"data": {"attributes": {"emailAddress1": "not-an-email"}}}),
+        json!({"data": {"attributes": {"cellPhone": "call me"}}}),
+        json!({"data": {"attributes": {"lastName": ""}}}),
+        json!({"data": {"checksum": "99", "attributes": {"lastName": "X"}}}),
+    ] {
+        let r = api.patch(&holder_uri, bad.clone()).await;
+        assert!(r.status == 400 || r.status == 409, "{bad}: {}", r.body);
+    }
+    assert_eq!(api.get(&holder_uri).await.attrs()["displayName"], "Ray Newton-Smith");
+    let c = api.post(&format!("{A}/{id}/contacts"), json!({"data": {"attributes": {"contactSubtype": "Company", "companyName": "Big Bank", "workPhone": "650-555-0199"}}})).await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    assert_eq!(c.attrs()["accountHolder"], false);
+    assert_eq!(api.get(&format!("{A}/{id}")).await.attrs()["numberOfContacts"], "2");
+    let list = api.get(&format!("{A}/{id}/contacts?pageSize=1")).await;
+    assert_eq!(list.body["count"], 1);
+    assert!(list.body["links"]["next"].is_object());
+}
+
+async fn notes_need_a_body_and_keep_their_fields(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let r = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"subject": "Call", "body": "Discussed renewal", "topic": {"code": "general"}, "confidential": true}}})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.attrs()["confidential"], true);
+    for bad in [json!({"data": {"attributes": {"subject": "x"}}}), json!({"data": {"attributes": {"body": "x", "topic": {"code": "gossip"}}}}), json!({"data": {"attributes": {"body": "x", "confidential": "yes"}}})] {
+        assert_error(&api.post(&format!("{A}/{id}/notes"), bad).await, 400, "BadInputException");
+    }
+    let list = api.get(&format!("{A}/{id}/notes")).await;
+    assert_eq!(list.body["count"], 1);
+    assert_eq!(list.body["data"][0]["attributes"]["body"], "Discussed renewal");
+    // Notes do not change the account's checksum.
+    assert_eq!(api.get(&format!("{A}/{id}")).await.checksum(), "1");
+}
+
+/// Seed 001's four examples, literally, after creating the accounts they name (pc:33, pc:477,
+/// pc:1010 are the 33rd, 477th and 1010th account of a new team).
+async fn seed_001_examples_work_literally(api: &TestApi) {
+    let api = api.new_team().await;
+    for i in 1..=1010u32 {
+        let r = api.post(A, new_account_body(&format!("Holder {i}"), false)).await;
+        assert_eq!(r.status, 201);
+        assert_eq!(r.attrs()["id"], json!(format!("pc:{i}")));
+    }
+    let r = api.call("PATCH", "/account/v1/accounts/pc:477", Some(r#"{
+  "data": {
+    "attributes": {
+        "preferredCoverageCurrency": {
+            "code": "cad"
+        },
+        "preferredSettlementCurrency": {
+            "code": "cad"
+        }
+    }
+  }
+}"#.into()), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["preferredCoverageCurrency"]["code"], "cad");
+    assert_eq!(r.attrs()["preferredSettlementCurrency"]["code"], "cad");
+    let r = api.call("POST", "/account/v1/accounts/pc:33/merge", Some(r#"{
+  "data": {
+    "attributes": {
+        "account": {
+            "id": "pc:1010"
+        }
+    }
+  }
+}"#.into()), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(api.get("/account/v1/accounts/pc:1010").await.status, 404);
+    assert_eq!(api.get("/account/v1/accounts/pc:33").await.attrs()["numberOfContacts"], "2");
+    let r = api.call("POST", "/account/v1/accounts/pc:477/withdraw", None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["accountStatus"]["code"], "Withdrawn");
+    let r = api.call("POST", "/account/v1/accounts/pc:477/reopen", None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["accountStatus"]["code"], "Pending");
+    assert_eq!(total(&api).await, 1009);
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod local_server {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Local).await).await; })*
+        }
+        mod lambda_on_dynamodb {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Lambda).await).await; })*
+        }
+    };
+}
+
+both!(
+    creating_an_account_returns_201_in_the_original_envelope,
+    a_company_account_needs_a_company_name,
+    invalid_creates_get_400_with_every_problem_and_write_nothing,
+    listing_pages_filters_and_links,
+    the_seed_patch_changes_both_currencies_to_cad,
+    patch_sets_other_attributes_and_refuses_unknown_ones_changing_nothing,
+    a_stale_checksum_gets_409_and_changes_nothing,
+    withdraw_and_reopen_follow_the_status_rules,
+    an_account_with_a_policy_is_active_and_cannot_be_withdrawn,
+    a_withdrawn_account_refuses_notes_policies_activities_and_merges,
+    merging_moves_everything_and_deletes_the_source,
+    merge_refuses_itself_unknown_sources_and_mixed_subtypes,
+    a_merge_of_500_children_moves_them_all,
+    a_merge_interrupted_half_way_is_invisible_and_completes_when_retried,
+    a_retried_post_with_the_same_transaction_id_acts_once,
+    every_route_needs_credentials_and_teams_never_see_each_other,
+    unknown_ids_and_bad_paths_are_404_never_500,
+    hostile_bodies_never_cause_a_5xx_or_a_write,
+    policies_carry_what_servicing_edits_and_are_validated,
+    contacts_can_be_added_and_edited_and_the_holder_name_follows,
+    notes_need_a_body_and_keep_their_fields,
+    seed_001_examples_work_literally,
+);
+
+#[tokio::test]
+async fn the_local_server_serves_its_openapi_document() {
+    let api = TestApi::new(Transport::Local).await;
+    let r = api.get("/openapi.json").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["openapi"], "3.1.0");
+    // Every route of the table is documented, with its method.
+    for d in coverdesk::api::ROUTES {
+        assert!(r.body["paths"][d.path][d.method.to_lowercase()].is_object(), "{} {}", d.method, d.path);
+    }
+}
