@@ -11,14 +11,19 @@ use support::api::{address, basic, new_account_body, Resp, TestApi, Transport};
 const A: &str = "/account/v1/accounts";
 
 fn detail_messages(r: &Resp) -> String {
-    r.body["details"].as_array().map(|d| d.iter().map(|x| x["message"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join(" | ")).unwrap_or_default()
+    r.body["details"]
+        .as_array()
+        .map(|d| d.iter().map(|x| x["message"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join(" | "))
+        .unwrap_or_default()
 }
 
 fn assert_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     assert_eq!(r.body["status"], json!(status));
     assert_eq!(r.body["errorCode"], json!(format!("gw.api.rest.exceptions.{code}")), "{}", r.body);
-    assert!(r.body["userMessage"].is_string() && r.body["developerMessage"].is_string() && r.body["details"].is_array());
+    assert!(
+        r.body["userMessage"].is_string() && r.body["developerMessage"].is_string() && r.body["details"].is_array()
+    );
 }
 
 async fn total(api: &TestApi) -> u64 {
@@ -123,7 +128,8 @@ async fn listing_pages_filters_and_links(api: &TestApi) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["count"], 3);
     assert_eq!(r.body["total"], 7);
-    let got: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|d| d["attributes"]["id"].as_str().unwrap()).collect();
+    let got: Vec<&str> =
+        r.body["data"].as_array().unwrap().iter().map(|d| d["attributes"]["id"].as_str().unwrap()).collect();
     assert_eq!(got, ids[..3].iter().map(String::as_str).collect::<Vec<_>>());
     let next = r.body["links"]["next"]["href"].as_str().unwrap().to_string();
     assert!(r.body["links"].get("prev").is_none());
@@ -144,14 +150,25 @@ async fn listing_pages_filters_and_links(api: &TestApi) {
     let number = api.get(&format!("{A}/{}", ids[2])).await.attrs()["accountNumber"].as_str().unwrap().to_string();
     let sw = api.get(&format!("{A}?filter=accountNumber:sw:{}", &number[..9])).await;
     assert!(sw.body["data"].as_array().unwrap().iter().any(|d| d["attributes"]["accountNumber"] == json!(number)));
-    let both = api.get(&format!("{A}?filter=accountStatus:eq:Pending&filter=organizationType:eq:individual&includeTotal=true")).await;
+    let both = api
+        .get(&format!("{A}?filter=accountStatus:eq:Pending&filter=organizationType:eq:individual&includeTotal=true"))
+        .await;
     assert_eq!(both.body["total"], 5);
     let filtered_next = api.get(&format!("{A}?filter=accountStatus:eq:Pending&pageSize=2")).await;
     let href = filtered_next.body["links"]["next"]["href"].as_str().unwrap();
     assert!(href.contains("filter=accountStatus%3Aeq%3APending"), "{href}");
     assert_eq!(api.get(href).await.body["count"], 2);
 
-    for bad in ["pageSize=0", "pageSize=101", "pageOffset=-1", "includeTotal=yes", "filter=colour:eq:red", "filter=accountStatus:like:x", "filter=nonsense", "sort=id"] {
+    for bad in [
+        "pageSize=0",
+        "pageSize=101",
+        "pageOffset=-1",
+        "includeTotal=yes",
+        "filter=colour:eq:red",
+        "filter=accountStatus:like:x",
+        "filter=nonsense",
+        "sort=id",
+    ] {
         let r = api.get(&format!("{A}?{bad}")).await;
         assert_error(&r, 400, "BadInputException");
     }
@@ -205,12 +222,25 @@ async fn patch_sets_other_attributes_and_refuses_unknown_ones_changing_nothing(a
 async fn a_stale_checksum_gets_409_and_changes_nothing(api: &TestApi) {
     let id = api.create_account("Ray Newton", false).await;
     let fresh = api.get(&format!("{A}/{id}")).await.checksum();
-    let ok = api.patch(&format!("{A}/{id}"), json!({"data": {"checksum": fresh, "attributes": {"preferredCoverageCurrency": {"code": "eur"}}}})).await;
+    let ok = api
+        .patch(
+            &format!("{A}/{id}"),
+            json!({"data": {"checksum": fresh, "attributes": {"preferredCoverageCurrency": {"code": "eur"}}}}),
+        )
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let before = api.get(&format!("{A}/{id}")).await.body;
-    let stale = api.patch(&format!("{A}/{id}"), json!({"data": {"checksum": fresh, "attributes": {"preferredCoverageCurrency": {"code": "gbp"}}}})).await;
+    let stale = api
+        .patch(
+            &format!("{A}/{id}"),
+            json!({"data": {"checksum": fresh, "attributes": {"preferredCoverageCurrency": {"code": "gbp"}}}}),
+        )
+        .await;
     assert_error(&stale, 409, "ChecksumMismatchException");
-    assert!(stale.body["developerMessage"].as_str().unwrap().contains(&format!("The supplied checksum '{fresh}' does not match the current checksum")));
+    assert!(stale.body["developerMessage"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("The supplied checksum '{fresh}' does not match the current checksum")));
     let w = api.call("POST", &format!("{A}/{id}/withdraw"), None, &[("GW-Checksum", &fresh)]).await;
     assert_error(&w, 409, "ChecksumMismatchException");
     assert_eq!(api.get(&format!("{A}/{id}")).await.body, before);
@@ -226,14 +256,19 @@ async fn withdraw_and_reopen_follow_the_status_rules(api: &TestApi) {
     let r = api.post_empty(&format!("{A}/{id}/reopen")).await;
     assert_error(&r, 400, "BadInputException");
     assert_eq!(r.body["userMessage"], "Cannot take action 'reopen'. See the details element for further information.");
-    assert!(detail_messages(&r).contains("status is 'Pending' but must be in one of the following statuses: Withdrawn."), "{}", r.body);
+    assert!(
+        detail_messages(&r).contains("status is 'Pending' but must be in one of the following statuses: Withdrawn."),
+        "{}",
+        r.body
+    );
     let w = api.post_empty(&format!("{A}/{id}/withdraw")).await;
     assert_eq!(w.status, 200, "{}", w.body);
     assert_eq!(w.attrs()["accountStatus"]["code"], "Withdrawn");
     assert!(w.body["data"]["links"]["reopen"].is_object());
     let again = api.post_empty(&format!("{A}/{id}/withdraw")).await;
     assert_error(&again, 400, "BadInputException");
-    assert!(detail_messages(&again).contains("status is 'Withdrawn' but must be in one of the following statuses: Pending."));
+    assert!(detail_messages(&again)
+        .contains("status is 'Withdrawn' but must be in one of the following statuses: Pending."));
     let o = api.post_empty(&format!("{A}/{id}/reopen")).await;
     assert_eq!(o.status, 200);
     assert_eq!(o.attrs()["accountStatus"]["code"], "Pending");
@@ -249,8 +284,15 @@ async fn an_account_with_a_policy_is_active_and_cannot_be_withdrawn(api: &TestAp
     assert_eq!(a.attrs()["accountStatus"]["code"], "Active");
     let r = api.post_empty(&format!("{A}/{id}/withdraw")).await;
     assert_error(&r, 400, "BadInputException");
-    assert_eq!(r.body["userMessage"], "Cannot take action 'withdraw'. See the details element for further information.");
-    assert!(detail_messages(&r).contains("status is 'Active' but must be in one of the following statuses: Pending."), "{}", r.body);
+    assert_eq!(
+        r.body["userMessage"],
+        "Cannot take action 'withdraw'. See the details element for further information."
+    );
+    assert!(
+        detail_messages(&r).contains("status is 'Active' but must be in one of the following statuses: Pending."),
+        "{}",
+        r.body
+    );
     assert_eq!(api.get(&format!("{A}/{id}")).await.body, a.body);
 }
 
@@ -269,7 +311,9 @@ async fn a_withdrawn_account_refuses_notes_policies_activities_and_merges(api: &
         let m = api.post(&format!("{A}/{t}/merge"), json!({"data": {"attributes": {"account": {"id": s}}}})).await;
         assert_error(&m, 400, "BadInputException");
         assert!(m.body["userMessage"].as_str().unwrap().starts_with("Cannot take action 'merge'"));
-        assert!(detail_messages(&m).contains("'Withdrawn' but must be in one of the following statuses: Pending, Active."));
+        assert!(
+            detail_messages(&m).contains("'Withdrawn' but must be in one of the following statuses: Pending, Active.")
+        );
     }
     assert_eq!(api.get(&format!("{A}/{id}/notes")).await.body["count"], 0);
     assert_eq!(api.get(&format!("{A}/{other}")).await.status, 200);
@@ -280,7 +324,15 @@ async fn a_withdrawn_account_refuses_notes_policies_activities_and_merges(api: &
 async fn populate(api: &TestApi, id: &str, tag: &str) {
     assert_eq!(api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"body": format!("note {tag}"), "subject": "s", "topic": {"code": "underwriting"}}}})).await.status, 201);
     assert_eq!(api.post(&format!("{A}/{id}/activities"), json!({"data": {"attributes": {"subject": format!("call {tag}"), "priority": {"code": "high"}, "dueDate": "2026-12-01"}}})).await.status, 201);
-    assert_eq!(api.post(&format!("{A}/{id}/contacts"), json!({"data": {"attributes": {"contactSubtype": "Person", "firstName": "Co", "lastName": tag}}})).await.status, 201);
+    assert_eq!(
+        api.post(
+            &format!("{A}/{id}/contacts"),
+            json!({"data": {"attributes": {"contactSubtype": "Person", "firstName": "Co", "lastName": tag}}})
+        )
+        .await
+        .status,
+        201
+    );
     assert_eq!(api.post(&format!("{A}/{id}/policies"), home_policy(&support::unique(tag))).await.status, 201);
 }
 
@@ -295,7 +347,8 @@ async fn merging_moves_everything_and_deletes_the_source(api: &TestApi) {
     let source = api.create_account("Sam Source", false).await;
     populate(api, &target, "t").await;
     populate(api, &source, "s").await;
-    let r = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    let r =
+        api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.attrs()["id"], json!(target));
     assert_eq!(r.attrs()["numberOfContacts"], "4");
@@ -305,7 +358,12 @@ async fn merging_moves_everything_and_deletes_the_source(api: &TestApi) {
         assert_eq!(count(api, &target, sub).await, n, "{sub}");
     }
     let locs = api.get(&format!("{A}/{target}/locations")).await;
-    let codes: Vec<&str> = locs.body["data"].as_array().unwrap().iter().map(|l| l["attributes"]["locationCode"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = locs.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["attributes"]["locationCode"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, vec!["1", "2"]);
     let listed = api.get(&format!("{A}?filter=id:eq:{source}")).await;
     assert_eq!(listed.body["count"], 0);
@@ -328,7 +386,11 @@ async fn merge_refuses_itself_unknown_sources_and_mixed_subtypes(api: &TestApi) 
     assert_error(&r, 400, "BadInputException");
     let r = api.post(&format!("{A}/pc:99999999/merge"), body(&person)).await;
     assert_error(&r, 404, "NotFoundException");
-    for bad in [json!({}), json!({"data": {"attributes": {"account": {"id": "477"}}}}), json!({"data": {"attributes": {"account": "pc:1"}}})] {
+    for bad in [
+        json!({}),
+        json!({"data": {"attributes": {"account": {"id": "477"}}}}),
+        json!({"data": {"attributes": {"account": "pc:1"}}}),
+    ] {
         assert_error(&api.post(&format!("{A}/{person}/merge"), bad).await, 400, "BadInputException");
     }
     assert_eq!(api.get(&format!("{A}/{company}")).await.status, 200);
@@ -339,18 +401,23 @@ async fn a_merge_of_500_children_moves_them_all(api: &TestApi) {
     let target = api.create_account("Tara Target", false).await;
     let source = api.create_account("Sam Source", false).await;
     for i in 0..250 {
-        let r = api.post(&format!("{A}/{source}/notes"), json!({"data": {"attributes": {"body": format!("n{i}")}}})).await;
+        let r =
+            api.post(&format!("{A}/{source}/notes"), json!({"data": {"attributes": {"body": format!("n{i}")}}})).await;
         assert_eq!(r.status, 201);
-        let r = api.post(&format!("{A}/{source}/activities"), json!({"data": {"attributes": {"subject": format!("a{i}")}}})).await;
+        let r = api
+            .post(&format!("{A}/{source}/activities"), json!({"data": {"attributes": {"subject": format!("a{i}")}}}))
+            .await;
         assert_eq!(r.status, 201);
     }
-    let r = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    let r =
+        api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(count(api, &target, "notes").await, 250);
     assert_eq!(count(api, &target, "activities").await, 250);
     assert_eq!(api.get(&format!("{A}/{source}")).await.status, 404);
     // Nothing of the source is left in the store.
-    let left = api.store().query(&format!("T#{}#A#{}", api.team.0, parse_id(&source).unwrap()), "", None, 10).await.unwrap();
+    let left =
+        api.store().query(&format!("T#{}#A#{}", api.team.0, parse_id(&source).unwrap()), "", None, 10).await.unwrap();
     assert!(left.items.is_empty(), "{:?}", left.items.len());
 }
 
@@ -358,7 +425,12 @@ async fn a_merge_interrupted_half_way_is_invisible_and_completes_when_retried(ap
     let target = api.create_account("Tara Target", false).await;
     let source = api.create_account("Sam Source", false).await;
     for i in 0..230 {
-        assert_eq!(api.post(&format!("{A}/{source}/notes"), json!({"data": {"attributes": {"body": format!("n{i}")}}})).await.status, 201);
+        assert_eq!(
+            api.post(&format!("{A}/{source}/notes"), json!({"data": {"attributes": {"body": format!("n{i}")}}}))
+                .await
+                .status,
+            201
+        );
     }
     let (t, s) = (parse_id(&target).unwrap(), parse_id(&source).unwrap());
     let store = api.store();
@@ -377,19 +449,25 @@ async fn a_merge_interrupted_half_way_is_invisible_and_completes_when_retried(ap
     let w = api.post_empty(&format!("{A}/{source}/withdraw")).await;
     assert_error(&w, 409, "ConflictException");
     let third = api.create_account("Third Party", false).await;
-    let other = api.post(&format!("{A}/{third}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    let other =
+        api.post(&format!("{A}/{third}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
     assert_error(&other, 409, "ConflictException");
     // The same request again completes it, exactly once.
-    let r = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    let r =
+        api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(count(api, &target, "notes").await, 230);
     assert_eq!(r.attrs()["numberOfContacts"], "2");
     assert_eq!(api.get(&format!("{A}/{source}")).await.status, 404);
     // A retry after success is harmless too.
-    let again = api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
+    let again =
+        api.post(&format!("{A}/{target}/merge"), json!({"data": {"attributes": {"account": {"id": source}}}})).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(count(api, &target, "notes").await, 230);
-    assert_eq!(api.post(&format!("{A}/{target}/notes"), json!({"data": {"attributes": {"body": "after"}}})).await.status, 201);
+    assert_eq!(
+        api.post(&format!("{A}/{target}/notes"), json!({"data": {"attributes": {"body": "after"}}})).await.status,
+        201
+    );
 }
 
 // ---- idempotency, auth ----
@@ -415,15 +493,35 @@ async fn a_retried_post_with_the_same_transaction_id_acts_once(api: &TestApi) {
     assert_eq!(api.get(&format!("{A}/{id}")).await.attrs()["accountStatus"]["code"], "Withdrawn");
     // Another team may use the same id: ids are per team.
     let other = api.new_team().await;
-    assert_eq!(other.call("POST", A, Some(new_account_body("X Y", false).to_string()), &[("GW-DBTransaction-ID", "create-ray-1")]).await.status, 201);
-    assert_error(&api.call("POST", A, Some("{}".into()), &[("GW-DBTransaction-ID", "")]).await, 400, "BadInputException");
+    assert_eq!(
+        other
+            .call(
+                "POST",
+                A,
+                Some(new_account_body("X Y", false).to_string()),
+                &[("GW-DBTransaction-ID", "create-ray-1")]
+            )
+            .await
+            .status,
+        201
+    );
+    assert_error(
+        &api.call("POST", A, Some("{}".into()), &[("GW-DBTransaction-ID", "")]).await,
+        400,
+        "BadInputException",
+    );
 }
 
 async fn every_route_needs_credentials_and_teams_never_see_each_other(api: &TestApi) {
     let id = api.create_account("Ray Newton", false).await;
     let anon = api.without_auth();
     for d in coverdesk::api::ROUTES {
-        let path = d.path.replace("{accountId}", &id).replace("{contactId}", "pc:1").replace("{locationId}", "pc:1").replace("{policyId}", "pc:1");
+        let path = d
+            .path
+            .replace("{accountId}", &id)
+            .replace("{contactId}", "pc:1")
+            .replace("{locationId}", "pc:1")
+            .replace("{policyId}", "pc:1");
         let body = if d.method == "GET" { None } else { Some("{}".to_string()) };
         let r = anon.call(d.method, &path, body, &[]).await;
         assert_error(&r, 401, "RestAuthenticationException");
@@ -437,9 +535,22 @@ async fn every_route_needs_credentials_and_teams_never_see_each_other(api: &Test
     assert_error(&garbage.get(A).await, 401, "RestAuthenticationException");
     let other = api.new_team().await;
     assert_error(&other.get(&format!("{A}/{id}")).await, 404, "NotFoundException");
-    assert_error(&other.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "cad"}}}})).await, 404, "NotFoundException");
+    assert_error(
+        &other
+            .patch(
+                &format!("{A}/{id}"),
+                json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "cad"}}}}),
+            )
+            .await,
+        404,
+        "NotFoundException",
+    );
     assert_error(&other.post_empty(&format!("{A}/{id}/withdraw")).await, 404, "NotFoundException");
-    assert_error(&other.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"body": "x"}}})).await, 404, "NotFoundException");
+    assert_error(
+        &other.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"body": "x"}}})).await,
+        404,
+        "NotFoundException",
+    );
     assert_eq!(other.get(A).await.body["count"], 0);
     let mine = other.create_account("Other Team", false).await;
     let m = api.post(&format!("{A}/{id}/merge"), json!({"data": {"attributes": {"account": {"id": mine}}}})).await;
@@ -464,8 +575,30 @@ async fn hostile_bodies_never_cause_a_5xx_or_a_write(api: &TestApi) {
     let api = api.new_team().await;
     let id = api.create_account("Ray Newton", false).await;
     let before = api.get(&format!("{A}/{id}")).await.body;
-    let values = [json!(null), json!(true), json!(-1), json!(1e308), json!(""), json!(" "), json!("\u{0}"), json!("a".repeat(5000)), json!([]), json!({}), json!([{}]), json!({"code": null}), json!({"id": "pc:1"})];
-    let fields = ["preferredCoverageCurrency", "organizationType", "producerCodes", "primaryLocation", "yearBusinessStarted", "businessOperationsDescription", "checksum"];
+    let values = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1e308),
+        json!(""),
+        json!(" "),
+        json!("\u{0}"),
+        json!("a".repeat(5000)),
+        json!([]),
+        json!({}),
+        json!([{}]),
+        json!({"code": null}),
+        json!({"id": "pc:1"}),
+    ];
+    let fields = [
+        "preferredCoverageCurrency",
+        "organizationType",
+        "producerCodes",
+        "primaryLocation",
+        "yearBusinessStarted",
+        "businessOperationsDescription",
+        "checksum",
+    ];
     for f in fields {
         for v in &values {
             let r = api.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {f: v}}})).await;
@@ -476,8 +609,25 @@ async fn hostile_bodies_never_cause_a_5xx_or_a_write(api: &TestApi) {
         }
     }
     assert_eq!(api.get(&format!("{A}/{id}")).await.body, before);
-    for raw in ["", "null", "[]", "\"x\"", "{\"data\": 5}", "{\"data\": {\"attributes\": []}}", "\u{feff}{}", "{\"data\":{\"attributes\":{\"body\":\"x\"}}}}"] {
-        for path in [A.to_string(), format!("{A}/{id}/notes"), format!("{A}/{id}/policies"), format!("{A}/{id}/contacts"), format!("{A}/{id}/locations"), format!("{A}/{id}/merge"), format!("{A}/{id}/activities")] {
+    for raw in [
+        "",
+        "null",
+        "[]",
+        "\"x\"",
+        "{\"data\": 5}",
+        "{\"data\": {\"attributes\": []}}",
+        "\u{feff}{}",
+        "{\"data\":{\"attributes\":{\"body\":\"x\"}}}}",
+    ] {
+        for path in [
+            A.to_string(),
+            format!("{A}/{id}/notes"),
+            format!("{A}/{id}/policies"),
+            format!("{A}/{id}/contacts"),
+            format!("{A}/{id}/locations"),
+            format!("{A}/{id}/merge"),
+            format!("{A}/{id}/activities"),
+        ] {
             let r = api.call("POST", &path, Some(raw.to_string()), &[]).await;
             assert_eq!(r.status, 400, "{path} {raw:?}: {}", r.body);
         }
@@ -503,7 +653,11 @@ async fn policies_carry_what_servicing_edits_and_are_validated(api: &TestApi) {
     assert_eq!(p["vehicles"][0]["lienHolders"][0]["type"]["code"], "LIEN_HOLDER");
     assert_eq!(p["drivers"][0]["licenseState"]["code"], "CA");
     assert!(p["insured"]["emailAddress1"].is_string());
-    let ids: Vec<&str> = [&p["id"], &p["drivers"][0]["id"], &p["vehicles"][0]["id"], &p["vehicles"][0]["lienHolders"][0]["id"]].iter().map(|v| v.as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        [&p["id"], &p["drivers"][0]["id"], &p["vehicles"][0]["id"], &p["vehicles"][0]["lienHolders"][0]["id"]]
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
     let mut dedup = ids.clone();
     dedup.sort();
     dedup.dedup();
@@ -522,7 +676,8 @@ async fn policies_carry_what_servicing_edits_and_are_validated(api: &TestApi) {
     let mut bad_vin = auto_policy(&support::unique("PA"));
     bad_vin["data"]["attributes"]["vehicles"][0]["vin"] = json!("1M8GDM9A1KP042788");
     let mut mortgagee_on_auto = auto_policy(&support::unique("PA"));
-    mortgagee_on_auto["data"]["attributes"]["mortgagees"] = home_policy("x")["data"]["attributes"]["mortgagees"].clone();
+    mortgagee_on_auto["data"]["attributes"]["mortgagees"] =
+        home_policy("x")["data"]["attributes"]["mortgagees"].clone();
     let mut driver_on_home = home_policy(&support::unique("HO"));
     driver_on_home["data"]["attributes"]["drivers"] = auto_policy("x")["data"]["attributes"]["drivers"].clone();
     let mut two_firsts = home_policy(&support::unique("HO"));
@@ -536,7 +691,16 @@ async fn policies_carry_what_servicing_edits_and_are_validated(api: &TestApi) {
     money3["data"]["attributes"]["totalPremium"] = json!({"amount": "12.505", "currency": "usd"});
     let mut lob = home_policy(&support::unique("HO"));
     lob["data"]["attributes"]["lineOfBusiness"] = json!({"code": "Pets"});
-    for (name, body) in [("vin", bad_vin), ("mortgagee on auto", mortgagee_on_auto), ("driver on home", driver_on_home), ("two firsts", two_firsts), ("dates", dates), ("float money", money), ("3 decimals", money3), ("line", lob)] {
+    for (name, body) in [
+        ("vin", bad_vin),
+        ("mortgagee on auto", mortgagee_on_auto),
+        ("driver on home", driver_on_home),
+        ("two firsts", two_firsts),
+        ("dates", dates),
+        ("float money", money),
+        ("3 decimals", money3),
+        ("line", lob),
+    ] {
         let r = api.post(&format!("{A}/{id}/policies"), body).await;
         assert_eq!(r.status, 400, "{name}: {}", r.body);
     }
@@ -579,7 +743,11 @@ async fn notes_need_a_body_and_keep_their_fields(api: &TestApi) {
     let r = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"subject": "Call", "body": "Discussed renewal", "topic": {"code": "general"}, "confidential": true}}})).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.attrs()["confidential"], true);
-    for bad in [json!({"data": {"attributes": {"subject": "x"}}}), json!({"data": {"attributes": {"body": "x", "topic": {"code": "gossip"}}}}), json!({"data": {"attributes": {"body": "x", "confidential": "yes"}}})] {
+    for bad in [
+        json!({"data": {"attributes": {"subject": "x"}}}),
+        json!({"data": {"attributes": {"body": "x", "topic": {"code": "gossip"}}}}),
+        json!({"data": {"attributes": {"body": "x", "confidential": "yes"}}}),
+    ] {
         assert_error(&api.post(&format!("{A}/{id}/notes"), bad).await, 400, "BadInputException");
     }
     let list = api.get(&format!("{A}/{id}/notes")).await;
@@ -598,7 +766,12 @@ async fn seed_001_examples_work_literally(api: &TestApi) {
         assert_eq!(r.status, 201);
         assert_eq!(r.attrs()["id"], json!(format!("pc:{i}")));
     }
-    let r = api.call("PATCH", "/account/v1/accounts/pc:477", Some(r#"{
+    let r = api
+        .call(
+            "PATCH",
+            "/account/v1/accounts/pc:477",
+            Some(
+                r#"{
   "data": {
     "attributes": {
         "preferredCoverageCurrency": {
@@ -609,11 +782,21 @@ async fn seed_001_examples_work_literally(api: &TestApi) {
         }
     }
   }
-}"#.into()), &[]).await;
+}"#
+                .into(),
+            ),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.attrs()["preferredCoverageCurrency"]["code"], "cad");
     assert_eq!(r.attrs()["preferredSettlementCurrency"]["code"], "cad");
-    let r = api.call("POST", "/account/v1/accounts/pc:33/merge", Some(r#"{
+    let r = api
+        .call(
+            "POST",
+            "/account/v1/accounts/pc:33/merge",
+            Some(
+                r#"{
   "data": {
     "attributes": {
         "account": {
@@ -621,7 +804,12 @@ async fn seed_001_examples_work_literally(api: &TestApi) {
         }
     }
   }
-}"#.into()), &[]).await;
+}"#
+                .into(),
+            ),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(api.get("/account/v1/accounts/pc:1010").await.status, 404);
     assert_eq!(api.get("/account/v1/accounts/pc:33").await.attrs()["numberOfContacts"], "2");

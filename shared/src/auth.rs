@@ -84,10 +84,17 @@ pub async fn create_team(
         created_at: now,
         rotated_at: now,
     };
-    let item = Item::new(team_pk(&client_id), TEAM_SK, 1, serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?);
+    let item = Item::new(
+        team_pk(&client_id),
+        TEAM_SK,
+        1,
+        serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?,
+    );
     match store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await {
         Ok(()) => Ok((team, secret)),
-        Err(StoreError::ConditionFailed { .. }) => Err(AccountError::Conflict { message: format!("A team with client id {client_id} exists.") }),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(AccountError::Conflict { message: format!("A team with client id {client_id} exists.") })
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -98,12 +105,18 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<String,
         .get(&team_pk(client_id), TEAM_SK)
         .await?
         .ok_or_else(|| AccountError::NotFound { uri: format!("team {client_id}") })?;
-    let mut team: Team = serde_json::from_value(item.body.clone()).map_err(|e| AccountError::Internal(e.to_string()))?;
+    let mut team: Team =
+        serde_json::from_value(item.body.clone()).map_err(|e| AccountError::Internal(e.to_string()))?;
     let secret = new_secret()?;
     team.salt = random_hex(16)?;
     team.secret_hash = hash(&team.salt, &secret);
     team.rotated_at = Utc::now();
-    let new = Item::new(item.pk.clone(), TEAM_SK, item.version + 1, serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?);
+    let new = Item::new(
+        item.pk.clone(),
+        TEAM_SK,
+        item.version + 1,
+        serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?,
+    );
     store.transact(vec![Write::Put { item: new, cond: Cond::Version(item.version) }]).await?;
     Ok(secret)
 }
@@ -124,9 +137,8 @@ pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Res
     let encoded = authorization
         .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
         .ok_or(AccountError::Unauthenticated)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| AccountError::Unauthenticated)?;
+    let decoded =
+        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| AccountError::Unauthenticated)?;
     let decoded = String::from_utf8(decoded).map_err(|_| AccountError::Unauthenticated)?;
     let (client_id, secret) = decoded.split_once(':').ok_or(AccountError::Unauthenticated)?;
     if !valid_client_id(client_id) || secret.is_empty() || secret.len() > 256 {

@@ -48,5 +48,6 @@ pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let deps = Deps::from_env().await?;
     let deps = &deps;
-    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(invoke(deps, route, req).await) })).await
+    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(invoke(deps, route, req).await) }))
+        .await
 }

@@ -6,10 +6,11 @@
 //! - [`api`]: HTTP handlers over plain requests, the route table, the error envelope.
 //! - [`lambda`] and [`local`]: the two ways the handlers are served.
 
-pub mod store;
 pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod deps;
+pub mod examples;
 pub mod lambda;
 pub mod local;
+pub mod store;

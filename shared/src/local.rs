@@ -11,8 +11,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::api::{self, ApiRequest, ApiResponse, MAX_BODY};
 use crate::accounts::AccountError;
+use crate::api::{self, ApiRequest, ApiResponse, MAX_BODY};
 use crate::deps::Deps;
 
 async fn serve_one(deps: Deps, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {

@@ -84,9 +84,10 @@ impl TestApi {
 
     /// The same server, called by a newly created team.
     pub async fn new_team(&self) -> TestApi {
-        let (team, secret) = coverdesk::auth::create_team(self.deps.store.as_ref(), "test", Some(&unique("t")), None, None)
-            .await
-            .unwrap();
+        let (team, secret) =
+            coverdesk::auth::create_team(self.deps.store.as_ref(), "test", Some(&unique("t")), None, None)
+                .await
+                .unwrap();
         let mut other = self.clone();
         other.auth = Some(basic(&team.client_id, &secret));
         other.team = TeamId(team.team_id);
@@ -116,7 +117,13 @@ impl TestApi {
         self.call("PATCH", path, Some(body.to_string()), &[]).await
     }
 
-    pub async fn call(&self, method: &str, path_and_query: &str, body: Option<String>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut all: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         if let Some(a) = &self.auth {
             if !all.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
@@ -136,7 +143,8 @@ impl TestApi {
 
     async fn call_http(&self, method: &str, pq: &str, body: Option<String>, headers: &[(String, String)]) -> Resp {
         let stream = tokio::net::TcpStream::connect(self.addr.unwrap()).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
         tokio::spawn(conn);
         let mut b = http::Request::builder().method(method).uri(pq).header("host", "localhost");
         for (k, v) in headers {
@@ -145,7 +153,8 @@ impl TestApi {
         let req = b.body(Full::new(Bytes::from(body.unwrap_or_default()))).unwrap();
         let res = sender.send_request(req).await.unwrap();
         let status = res.status().as_u16();
-        let headers = res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+        let headers =
+            res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         Resp { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
     }
@@ -158,8 +167,14 @@ impl TestApi {
             _ => return Resp { status: 404, headers: vec![], body: json!({"message": "Not Found"}) },
         };
         let def = route.def();
-        let names: Vec<&str> = def.path.split('/').filter(|s| s.starts_with('{')).map(|s| s.trim_matches(|c| c == '{' || c == '}')).collect();
-        let path_parameters: serde_json::Map<String, Value> = names.iter().zip(&params).map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let names: Vec<&str> = def
+            .path
+            .split('/')
+            .filter(|s| s.starts_with('{'))
+            .map(|s| s.trim_matches(|c| c == '{' || c == '}'))
+            .collect();
+        let path_parameters: serde_json::Map<String, Value> =
+            names.iter().zip(&params).map(|(k, v)| (k.to_string(), json!(v))).collect();
         let event = json!({
             "version": "2.0",
             "routeKey": format!("{} {}", def.method, def.path),
@@ -179,7 +194,8 @@ impl TestApi {
         let req = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
         let res = coverdesk::lambda::invoke(&self.deps, route, req).await;
         let status = res.status().as_u16();
-        let headers = res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+        let headers =
+            res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
         let body = match res.body() {
             lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
             lambda_http::Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
@@ -241,7 +257,9 @@ fn check_against_openapi(method: &str, pq: &str, resp: &Resp) {
     assert!(op.is_object(), "openapi.json documents no {method} {}", def.path);
     let status = resp.status.to_string();
     let mut pointer = format!("/paths/{}/{}/responses/{status}", escape(def.path), method.to_lowercase());
-    let mut response = doc.pointer(&pointer).unwrap_or_else(|| panic!("openapi.json documents no {status} for {method} {}: {}", def.path, resp.body));
+    let mut response = doc
+        .pointer(&pointer)
+        .unwrap_or_else(|| panic!("openapi.json documents no {status} for {method} {}: {}", def.path, resp.body));
     if let Some(r) = response.get("$ref").and_then(Value::as_str) {
         pointer = r.trim_start_matches('#').to_string();
         response = doc.pointer(&pointer).expect("response $ref resolves");
@@ -263,6 +281,7 @@ fn check_against_openapi(method: &str, pq: &str, resp: &Resp) {
             })
             .clone()
     };
-    let errors: Vec<String> = validator.iter_errors(&resp.body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(&resp.body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{method} {path} -> {status} does not match openapi.json: {errors:?}\n{}", resp.body);
 }

@@ -11,11 +11,19 @@ use super::error::{AccountError, Detail};
 use super::model::*;
 
 pub const CURRENCIES: &[&str] = &[
-    "usd", "cad", "eur", "gbp", "aud", "nzd", "jpy", "chf", "mxn", "brl", "cny", "hkd", "sgd", "inr", "krw",
-    "sek", "nok", "dkk", "pln", "zar",
+    "usd", "cad", "eur", "gbp", "aud", "nzd", "jpy", "chf", "mxn", "brl", "cny", "hkd", "sgd", "inr", "krw", "sek",
+    "nok", "dkk", "pln", "zar",
 ];
 pub const ORGANIZATION_TYPES: &[&str] = &[
-    "individual", "soleprop", "partnership", "llc", "corporation", "jointventure", "nonprofit", "trust", "government",
+    "individual",
+    "soleprop",
+    "partnership",
+    "llc",
+    "corporation",
+    "jointventure",
+    "nonprofit",
+    "trust",
+    "government",
     "other",
 ];
 pub const US_STATES: &[&str] = &[
@@ -327,7 +335,11 @@ fn email(o: &mut Obj, p: &mut Problems, name: &str) -> Option<String> {
     let e = o.string(p, name, false, 254)?;
     let valid = match e.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !e.contains(' ')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.contains(' ')
         }
         None => false,
     };
@@ -484,13 +496,15 @@ pub fn new_account(body: &Value) -> Result<NewAccount, AccountError> {
     if !p.0.is_empty() {
         return Err(AccountError::bad_input(p.0));
     }
-    let (holder_subtype, holder) = holder.ok_or_else(|| AccountError::bad("body.data.attributes.initialAccountHolder", "is invalid"))?;
+    let (holder_subtype, holder) =
+        holder.ok_or_else(|| AccountError::bad("body.data.attributes.initialAccountHolder", "is invalid"))?;
     let organization_type =
         org.or_else(|| (holder_subtype == ContactSubtype::Person).then(|| "individual".to_string()));
     Ok(NewAccount {
         holder_subtype,
         holder,
-        location: location.ok_or_else(|| AccountError::bad("body.data.attributes.initialPrimaryLocation", "is invalid"))?,
+        location: location
+            .ok_or_else(|| AccountError::bad("body.data.attributes.initialPrimaryLocation", "is invalid"))?,
         producer_codes: codes.unwrap_or_default(),
         organization_type,
         coverage_currency: cov.unwrap_or_else(|| "usd".into()),
@@ -597,7 +611,10 @@ pub fn new_contact_body(body: &Value) -> Result<(ContactSubtype, ContactFields),
     p.into_result(c)?.ok_or_else(|| AccountError::bad("body.data.attributes", "is not a contact"))
 }
 
-pub fn contact_patch_body(body: &Value, subtype: ContactSubtype) -> Result<(ContactFields, Option<String>), AccountError> {
+pub fn contact_patch_body(
+    body: &Value,
+    subtype: ContactSubtype,
+) -> Result<(ContactFields, Option<String>), AccountError> {
     let mut p = Problems::default();
     let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
     refuse_nulls(&a, &mut p);
@@ -679,11 +696,14 @@ pub fn new_policy(body: &Value) -> Result<NewPolicy, AccountError> {
         };
         Some(Money { amount, currency: currency? })
     });
-    let insured = a.object(&mut p, "insured", true).and_then(|mut o| {
+    let insured = a.object(&mut p, "insured", true).map(|mut o| {
         let first_name = o.string(&mut p, "firstName", false, 60);
         let last_name = o.string(&mut p, "lastName", false, 60);
         let company_name = o.string(&mut p, "companyName", false, 120);
-        if company_name.is_none() && (first_name.is_none() || last_name.is_none()) && !p.0.iter().any(|d| d.field.as_deref().is_some_and(|f| f.starts_with(&o.path))) {
+        if company_name.is_none()
+            && (first_name.is_none() || last_name.is_none())
+            && !p.0.iter().any(|d| d.field.as_deref().is_some_and(|f| f.starts_with(&o.path)))
+        {
             p.add(&o.path, "needs firstName and lastName, or companyName");
         }
         let ins = Insured {
@@ -695,7 +715,7 @@ pub fn new_policy(body: &Value) -> Result<NewPolicy, AccountError> {
             address: address(&mut o, &mut p, "primaryAddress", false),
         };
         o.end(&mut p);
-        Some(ins)
+        ins
     });
     let is_property = line.as_deref().is_some_and(|l| PROPERTY_LINES.contains(&l));
     let is_auto = line.as_deref().is_some_and(|l| AUTO_LINES.contains(&l));
@@ -734,7 +754,14 @@ pub fn new_policy(body: &Value) -> Result<NewPolicy, AccountError> {
         let st = d.typekey(&mut p, "licenseState", false, US_STATES);
         d.end(&mut p);
         if let (Some(first_name), Some(last_name)) = (first, last) {
-            drivers.push(Driver { id: 0, first_name, last_name, date_of_birth: dob, license_number: lic, license_state: st });
+            drivers.push(Driver {
+                id: 0,
+                first_name,
+                last_name,
+                date_of_birth: dob,
+                license_number: lic,
+                license_state: st,
+            });
         }
     }
     let max_year = Utc::now().year() as i64 + 2;
@@ -754,7 +781,8 @@ pub fn new_policy(body: &Value) -> Result<NewPolicy, AccountError> {
         let mut liens = Vec::new();
         for mut l in v.array(&mut p, "lienHolders", false, 3).unwrap_or_default() {
             let name = l.string(&mut p, "name", true, 120);
-            let t = if l.has("type") { l.typekey(&mut p, "type", false, LIEN_TYPES) } else { Some("LIEN_HOLDER".into()) };
+            let t =
+                if l.has("type") { l.typekey(&mut p, "type", false, LIEN_TYPES) } else { Some("LIEN_HOLDER".into()) };
             let addr = address(&mut l, &mut p, "address", true);
             l.end(&mut p);
             if let (Some(name), Some(lien_type), Some(address)) = (name, t, addr) {
@@ -775,7 +803,8 @@ pub fn new_policy(body: &Value) -> Result<NewPolicy, AccountError> {
     else {
         return Err(AccountError::bad("body.data.attributes", "is not a policy"));
     };
-    let sub_ids = (mortgagees.len() + drivers.len() + vehicles.iter().map(|v| 1 + v.lien_holders.len()).sum::<usize>()) as u64;
+    let sub_ids =
+        (mortgagees.len() + drivers.len() + vehicles.iter().map(|v| 1 + v.lien_holders.len()).sum::<usize>()) as u64;
     Ok(NewPolicy {
         policy: Policy {
             policy_number,

@@ -40,7 +40,13 @@ pub struct MergeFault {
 const COPY_BATCH: usize = MAX_TRANSACT_ITEMS - 1;
 
 impl<'a> Accounts<'a> {
-    pub async fn merge(&self, target: u64, source: u64, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+    pub async fn merge(
+        &self,
+        target: u64,
+        source: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Account>, AccountError> {
         self.merge_with_fault(target, source, checksum, txn, MergeFault::default()).await
     }
 
@@ -70,7 +76,12 @@ impl<'a> Accounts<'a> {
         }
         let s = match self.store.get(&keys::account_pk(self.team, source), keys::ACCOUNT_SK).await? {
             Some(item) => Versioned { value: decode::<Account>(&item)?, version: item.version },
-            None => return Err(AccountError::bad(SOURCE_FIELD, format!("No account {} exists to merge.", format_id(source)))),
+            None => {
+                return Err(AccountError::bad(
+                    SOURCE_FIELD,
+                    format!("No account {} exists to merge.", format_id(source)),
+                ))
+            }
         };
 
         let (merge_id, t, s) = match (&t.value.merge, &s.value.merge) {
@@ -106,7 +117,11 @@ impl<'a> Accounts<'a> {
         let record_version = self.store.get(&record_pk, keys::MERGE_SK).await?.map(|i| i.version).unwrap_or(0);
         let writes = vec![
             Write::Put { item: self.account_item(&merged, version)?, cond: Cond::Version(t.version) },
-            Write::Delete { pk: keys::account_pk(self.team, source), sk: keys::ACCOUNT_SK.into(), cond: Cond::Version(s.version) },
+            Write::Delete {
+                pk: keys::account_pk(self.team, source),
+                sk: keys::ACCOUNT_SK.into(),
+                cond: Cond::Version(s.version),
+            },
             Write::Put {
                 item: Item::new(
                     record_pk.clone(),
@@ -116,12 +131,17 @@ impl<'a> Accounts<'a> {
                 ),
                 cond: Cond::Version(record_version),
             },
-            Write::Delete { pk: keys::account_number(self.team, &s.value.number), sk: keys::GUARD_SK.into(), cond: Cond::Any },
+            Write::Delete {
+                pk: keys::account_number(self.team, &s.value.number),
+                sk: keys::GUARD_SK.into(),
+                cond: Cond::Any,
+            },
         ];
         let uri = account_uri(target);
         match self.commit(writes, txn.map(|x| (x, 200, uri.as_str()))).await {
             Ok(()) => {}
-            Err(AccountError::Store(StoreError::ConditionFailed { .. })) | Err(AccountError::Store(StoreError::Contention)) => {
+            Err(AccountError::Store(StoreError::ConditionFailed { .. }))
+            | Err(AccountError::Store(StoreError::Contention)) => {
                 return Err(AccountError::Conflict {
                     message: "The accounts changed while merging; retry the merge to complete it.".into(),
                 })
@@ -200,16 +220,18 @@ impl<'a> Accounts<'a> {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok((
-            merge_id,
-            Versioned { value: tl, version: t.version + 1 },
-            Versioned { value: sl, version: s.version + 1 },
-        ))
+        Ok((merge_id, Versioned { value: tl, version: t.version + 1 }, Versioned { value: sl, version: s.version + 1 }))
     }
 
     /// Copies every child of the source under the target, marked with the merge id. Repeatable:
     /// a copy overwrites the copy an earlier attempt made.
-    async fn copy(&self, target: &Account, source: u64, merge_id: &str, fault: MergeFault) -> Result<Moved, AccountError> {
+    async fn copy(
+        &self,
+        target: &Account,
+        source: u64,
+        merge_id: &str,
+        fault: MergeFault,
+    ) -> Result<Moved, AccountError> {
         let source_pk = keys::account_pk(self.team, source);
         let target_pk = keys::account_pk(self.team, target.id);
         let mut moved = Moved::default();
@@ -220,7 +242,11 @@ impl<'a> Accounts<'a> {
             let mut writes = Vec::with_capacity(page.items.len());
             for item in &page.items {
                 let kind = item.sk.split('#').nth(1).and_then(ChildKind::from_key).ok_or_else(|| {
-                    AccountError::Store(StoreError::Corrupt { pk: item.pk.clone(), sk: item.sk.clone(), reason: "unknown child kind".into() })
+                    AccountError::Store(StoreError::Corrupt {
+                        pk: item.pk.clone(),
+                        sk: item.sk.clone(),
+                        reason: "unknown child kind".into(),
+                    })
                 })?;
                 let mut body = item.body.clone();
                 body["pending_merge"] = Value::String(merge_id.to_string());
@@ -234,7 +260,10 @@ impl<'a> Accounts<'a> {
                     }
                     _ => {}
                 }
-                writes.push(Write::Put { item: Item::new(target_pk.clone(), item.sk.clone(), item.version, body), cond: Cond::Any });
+                writes.push(Write::Put {
+                    item: Item::new(target_pk.clone(), item.sk.clone(), item.version, body),
+                    cond: Cond::Any,
+                });
             }
             if !writes.is_empty() {
                 self.store.transact(writes).await?;

@@ -383,8 +383,8 @@ impl Filter {
             Op::Gt => cmp(v).is_gt(),
             Op::Le => cmp(v).is_le(),
             Op::Ge => cmp(v).is_ge(),
-            Op::In => self.values.iter().any(|x| *x == have),
-            Op::Ni => !self.values.iter().any(|x| *x == have),
+            Op::In => self.values.contains(&have),
+            Op::Ni => !self.values.contains(&have),
             Op::Sw => have.starts_with(v),
             Op::Cn => have.to_lowercase().contains(&v.to_lowercase()),
         }

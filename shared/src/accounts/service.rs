@@ -122,7 +122,11 @@ impl<'a> Accounts<'a> {
 
     /// Runs a transaction whose last write may be the client transaction record; a failed
     /// condition on that record means the id was used meanwhile.
-    pub(crate) async fn commit(&self, mut writes: Vec<Write>, txn: Option<(&ClientTxn, u16, &str)>) -> Result<(), AccountError> {
+    pub(crate) async fn commit(
+        &self,
+        mut writes: Vec<Write>,
+        txn: Option<(&ClientTxn, u16, &str)>,
+    ) -> Result<(), AccountError> {
         let txn_index = txn.map(|(t, status, uri)| {
             writes.push(self.txn_write(t, status, uri));
             writes.len() - 1
@@ -200,15 +204,30 @@ impl<'a> Accounts<'a> {
             let writes = vec![
                 Write::Put { item: self.account_item(&account, 1)?, cond: Cond::Absent },
                 Write::Put {
-                    item: self.child_item(id, ChildKind::Contact, &Stored { id: contact_id, pending_merge: None, data: holder.clone() }, 1)?,
+                    item: self.child_item(
+                        id,
+                        ChildKind::Contact,
+                        &Stored { id: contact_id, pending_merge: None, data: holder.clone() },
+                        1,
+                    )?,
                     cond: Cond::Absent,
                 },
                 Write::Put {
-                    item: self.child_item(id, ChildKind::Location, &Stored { id: location_id, pending_merge: None, data: location.clone() }, 1)?,
+                    item: self.child_item(
+                        id,
+                        ChildKind::Location,
+                        &Stored { id: location_id, pending_merge: None, data: location.clone() },
+                        1,
+                    )?,
                     cond: Cond::Absent,
                 },
                 Write::Put {
-                    item: Item::new(keys::account_number(self.team, &number), keys::GUARD_SK, 1, json!({"account": id})),
+                    item: Item::new(
+                        keys::account_number(self.team, &number),
+                        keys::GUARD_SK,
+                        1,
+                        json!({"account": id}),
+                    ),
                     cond: Cond::Absent,
                 },
             ];
@@ -279,23 +298,30 @@ impl<'a> Accounts<'a> {
             let mut writes = f(&mut a)?;
             a.updated_at = self.now;
             let version = current.version + 1;
-            writes.insert(0, Write::Put { item: self.account_item(&a, version)?, cond: Cond::Version(current.version) });
+            writes
+                .insert(0, Write::Put { item: self.account_item(&a, version)?, cond: Cond::Version(current.version) });
             match self.commit(writes, txn.map(|t| (t, 200, uri.as_str()))).await {
                 Ok(()) => return Ok(Versioned { value: a, version }),
-                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 })) | Err(AccountError::Store(StoreError::Contention)) => continue,
+                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 }))
+                | Err(AccountError::Store(StoreError::Contention)) => continue,
                 Err(e) => return Err(e),
             }
         }
         Err(AccountError::Store(StoreError::Contention))
     }
 
-    pub async fn patch(&self, n: u64, patch: AccountPatch, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+    pub async fn patch(
+        &self,
+        n: u64,
+        patch: AccountPatch,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Account>, AccountError> {
         let location = match patch.primary_location {
             Some(loc) => Some(self.get_child::<Location>(n, ChildKind::Location, loc).await.map_err(|e| match e {
-                AccountError::NotFound { .. } => AccountError::bad(
-                    "body.data.attributes.primaryLocation.id",
-                    "is not a location of this account",
-                ),
+                AccountError::NotFound { .. } => {
+                    AccountError::bad("body.data.attributes.primaryLocation.id", "is not a location of this account")
+                }
                 other => other,
             })?),
             None => None,
@@ -333,7 +359,12 @@ impl<'a> Accounts<'a> {
         .await
     }
 
-    pub async fn withdraw(&self, n: u64, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+    pub async fn withdraw(
+        &self,
+        n: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Account>, AccountError> {
         self.update_account(n, checksum, txn, |a| {
             if a.status != AccountStatus::Pending {
                 return Err(AccountError::WrongStatus {
@@ -356,7 +387,12 @@ impl<'a> Accounts<'a> {
         .await
     }
 
-    pub async fn reopen(&self, n: u64, checksum: Option<&str>, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
+    pub async fn reopen(
+        &self,
+        n: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Account>, AccountError> {
         self.update_account(n, checksum, txn, |a| {
             if a.status != AccountStatus::Withdrawn {
                 return Err(AccountError::WrongStatus {
@@ -376,7 +412,11 @@ impl<'a> Accounts<'a> {
 
     /// All visible children of one kind, in id order. Copies written by a merge that has not
     /// committed are hidden, so a reader sees either all of a merge or none of it.
-    pub async fn list_children<T: DeserializeOwned>(&self, n: u64, kind: ChildKind) -> Result<Vec<Versioned<Stored<T>>>, AccountError> {
+    pub async fn list_children<T: DeserializeOwned>(
+        &self,
+        n: u64,
+        kind: ChildKind,
+    ) -> Result<Vec<Versioned<Stored<T>>>, AccountError> {
         let account = self.load(n).await?.value;
         let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
         let pk = keys::account_pk(self.team, n);
@@ -399,11 +439,18 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    pub async fn get_child<T: DeserializeOwned>(&self, n: u64, kind: ChildKind, id: u64) -> Result<Versioned<Stored<T>>, AccountError> {
+    pub async fn get_child<T: DeserializeOwned>(
+        &self,
+        n: u64,
+        kind: ChildKind,
+        id: u64,
+    ) -> Result<Versioned<Stored<T>>, AccountError> {
         let account = self.load(n).await?.value;
         let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
-        let not_found = || AccountError::NotFound { uri: format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id)) };
-        let item = self.store.get(&keys::account_pk(self.team, n), &keys::child_sk(kind, id)).await?.ok_or_else(not_found)?;
+        let not_found =
+            || AccountError::NotFound { uri: format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id)) };
+        let item =
+            self.store.get(&keys::account_pk(self.team, n), &keys::child_sk(kind, id)).await?.ok_or_else(not_found)?;
         let child: Stored<T> = decode(&item)?;
         if child.pending_merge.is_some() && child.pending_merge == hidden {
             return Err(not_found());
@@ -435,30 +482,57 @@ impl<'a> Accounts<'a> {
             Self::not_merging(&current.value)?;
             refuse_if_withdrawn(&current.value, action)?;
             let writes = vec![
-                Write::Check { pk: keys::account_pk(self.team, n), sk: keys::ACCOUNT_SK.into(), cond: Cond::Version(current.version) },
+                Write::Check {
+                    pk: keys::account_pk(self.team, n),
+                    sk: keys::ACCOUNT_SK.into(),
+                    cond: Cond::Version(current.version),
+                },
                 Write::Put { item: self.child_item(n, kind, &child, 1)?, cond: Cond::Absent },
             ];
             match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
                 Ok(()) => return Ok(Versioned { value: child, version: 1 }),
-                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 })) | Err(AccountError::Store(StoreError::Contention)) => continue,
+                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 }))
+                | Err(AccountError::Store(StoreError::Contention)) => continue,
                 Err(e) => return Err(e),
             }
         }
         Err(AccountError::Store(StoreError::Contention))
     }
 
-    pub async fn add_note(&self, n: u64, note: (Option<String>, String, String, bool), txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Note>>, AccountError> {
+    pub async fn add_note(
+        &self,
+        n: u64,
+        note: (Option<String>, String, String, bool),
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Stored<Note>>, AccountError> {
         let (subject, body, topic, confidential) = note;
         let note = Note { subject, body, topic, confidential, created_at: self.now };
         self.add_plain_child(n, ChildKind::Note, "createNote", note, txn).await
     }
 
-    pub async fn add_activity(&self, n: u64, a: NewActivity, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Activity>>, AccountError> {
-        let act = Activity { subject: a.subject, description: a.description, priority: a.priority, due_date: a.due_date, created_at: self.now };
+    pub async fn add_activity(
+        &self,
+        n: u64,
+        a: NewActivity,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Stored<Activity>>, AccountError> {
+        let act = Activity {
+            subject: a.subject,
+            description: a.description,
+            priority: a.priority,
+            due_date: a.due_date,
+            created_at: self.now,
+        };
         self.add_plain_child(n, ChildKind::Activity, "createActivity", act, txn).await
     }
 
-    pub async fn add_contact(&self, n: u64, subtype: ContactSubtype, fields: ContactFields, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Contact>>, AccountError> {
+    pub async fn add_contact(
+        &self,
+        n: u64,
+        subtype: ContactSubtype,
+        fields: ContactFields,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Stored<Contact>>, AccountError> {
         let id = self.child_ids(1).await?;
         let child = Stored { id, pending_merge: None, data: contact_from(subtype, fields, self.now) };
         let item = self.child_item(n, ChildKind::Contact, &child, 1)?;
@@ -506,7 +580,12 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    pub async fn add_location(&self, n: u64, address: Address, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Location>>, AccountError> {
+    pub async fn add_location(
+        &self,
+        n: u64,
+        address: Address,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Stored<Location>>, AccountError> {
         let id = self.child_ids(1).await?;
         let mut stored = None;
         self.update_account(n, None, txn, |a| {
@@ -525,7 +604,12 @@ impl<'a> Accounts<'a> {
     }
 
     /// Adds a bound policy (our extension) with its issuance job; a Pending account becomes Active.
-    pub async fn add_policy(&self, n: u64, new: NewPolicy, txn: Option<&ClientTxn>) -> Result<Versioned<Stored<Policy>>, AccountError> {
+    pub async fn add_policy(
+        &self,
+        n: u64,
+        new: NewPolicy,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Stored<Policy>>, AccountError> {
         self.check_txn(txn).await?;
         let mut policy = new.policy;
         policy.created_at = self.now;
@@ -568,7 +652,10 @@ impl<'a> Accounts<'a> {
         let writes = vec![
             Write::Put { item: self.child_item(n, ChildKind::Policy, &child, 1)?, cond: Cond::Absent },
             Write::Put { item: self.child_item(n, ChildKind::Job, &job, 1)?, cond: Cond::Absent },
-            Write::Put { item: Item::new(number_pk, keys::GUARD_SK, 1, json!({"policy": policy_id})), cond: Cond::Absent },
+            Write::Put {
+                item: Item::new(number_pk, keys::GUARD_SK, 1, json!({"policy": policy_id})),
+                cond: Cond::Absent,
+            },
         ];
         let result = self
             .update_account(n, None, txn, |a| {

@@ -57,7 +57,11 @@ impl ApiResponse {
 /// Serves any route of the table (the local server), and the OpenAPI document.
 pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
     if req.method == Method::GET && (req.path == "/openapi.json" || req.path == "/account/v1/openapi.json") {
-        return ApiResponse { status: 200, headers: vec![("content-type", "application/json".into())], body: OPENAPI.as_bytes().to_vec() };
+        return ApiResponse {
+            status: 200,
+            headers: vec![("content-type", "application/json".into())],
+            body: OPENAPI.as_bytes().to_vec(),
+        };
     }
     match routes::match_path(&req.method, &req.path) {
         routes::Match::Found(route, params) => run(deps, route, params, req).await,
@@ -98,7 +102,12 @@ async fn run(deps: &Deps, route: Route, params: Vec<String>, req: ApiRequest) ->
         }
     };
     // Never the path, query, headers or body: they carry ids, credentials and personal data.
-    tracing::info!(route = route.name(), status = response.status, ms = started.elapsed().as_millis() as u64, "request");
+    tracing::info!(
+        route = route.name(),
+        status = response.status,
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
     response
 }
 
@@ -110,9 +119,13 @@ fn client_txn(req: &ApiRequest, route: Route) -> Result<Option<ClientTxn>, Accou
     match req.headers.get(TRANSACTION_HEADER) {
         None => Ok(None),
         Some(v) => {
-            let s = v.to_str().map_err(|_| AccountError::bad("header.GW-DBTransaction-ID", "must be printable ASCII"))?;
+            let s =
+                v.to_str().map_err(|_| AccountError::bad("header.GW-DBTransaction-ID", "must be printable ASCII"))?;
             if s.is_empty() || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic()) {
-                return Err(AccountError::bad("header.GW-DBTransaction-ID", "must be 1 to 128 printable ASCII characters"));
+                return Err(AccountError::bad(
+                    "header.GW-DBTransaction-ID",
+                    "must be 1 to 128 printable ASCII characters",
+                ));
             }
             Ok(Some(ClientTxn { id: s.to_string(), operation: route.name().to_string() }))
         }
@@ -267,7 +280,12 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
         }
         ListAccounts => {
             let p = paging(req, true)?;
-            let q = ListQuery { filters: p.filters.clone(), page_size: p.size, page_offset: p.offset, include_total: p.include_total };
+            let q = ListQuery {
+                filters: p.filters.clone(),
+                page_size: p.size,
+                page_offset: p.offset,
+                include_total: p.include_total,
+            };
             let res = svc.list(&q).await?;
             let data = res.items.iter().map(render::account_element).collect();
             ok(collection("/account/v1/accounts", &p, data, res.has_more, res.total))
@@ -292,7 +310,11 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let n = account_id(params)?;
             no_body(req)?;
             let checksum = header(req, CHECKSUM_HEADER);
-            let a = if route == WithdrawAccount { svc.withdraw(n, checksum, txn).await? } else { svc.reopen(n, checksum, txn).await? };
+            let a = if route == WithdrawAccount {
+                svc.withdraw(n, checksum, txn).await?
+            } else {
+                svc.reopen(n, checksum, txn).await?
+            };
             ok(render::single(render::account_element(&a)))
         }
         ListContacts => {
@@ -301,14 +323,26 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let account = svc.load(n).await?.value;
             let items = svc.list_children(n, ChildKind::Contact).await?;
             ok(page_children(&format!("{}/contacts", base(n)), &p, items, |c| {
-                render::child_element(n, "contacts", c.value.id, c.version, render::contact_attributes(&account, &c.value))
+                render::child_element(
+                    n,
+                    "contacts",
+                    c.value.id,
+                    c.version,
+                    render::contact_attributes(&account, &c.value),
+                )
             }))
         }
         GetContact => {
             let n = account_id(params)?;
             let c = svc.get_child(n, ChildKind::Contact, child_id(params, &format!("{}/contacts", base(n)))?).await?;
             let account = svc.load(n).await?.value;
-            ok(render::single(render::child_element(n, "contacts", c.value.id, c.version, render::contact_attributes(&account, &c.value))))
+            ok(render::single(render::child_element(
+                n,
+                "contacts",
+                c.value.id,
+                c.version,
+                render::contact_attributes(&account, &c.value),
+            )))
         }
         CreateContact => {
             let n = account_id(params)?;
@@ -316,7 +350,16 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let c = svc.add_contact(n, st, fields, txn).await?;
             let account = svc.load(n).await?.value;
             let uri = format!("{}/contacts/{}", base(n), crate::accounts::format_id(c.value.id));
-            created(render::single(render::child_element(n, "contacts", c.value.id, c.version, render::contact_attributes(&account, &c.value))), uri)
+            created(
+                render::single(render::child_element(
+                    n,
+                    "contacts",
+                    c.value.id,
+                    c.version,
+                    render::contact_attributes(&account, &c.value),
+                )),
+                uri,
+            )
         }
         PatchContact => {
             let n = account_id(params)?;
@@ -324,7 +367,13 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let body = json_body(req)?;
             let c = svc.patch_contact(n, cid, |st| input::contact_patch_body(&body, st), txn).await?;
             let account = svc.load(n).await?.value;
-            ok(render::single(render::child_element(n, "contacts", c.value.id, c.version, render::contact_attributes(&account, &c.value))))
+            ok(render::single(render::child_element(
+                n,
+                "contacts",
+                c.value.id,
+                c.version,
+                render::contact_attributes(&account, &c.value),
+            )))
         }
         ListLocations => {
             let n = account_id(params)?;
@@ -332,14 +381,26 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let account = svc.load(n).await?.value;
             let items = svc.list_children(n, ChildKind::Location).await?;
             ok(page_children(&format!("{}/locations", base(n)), &p, items, |l| {
-                render::child_element(n, "locations", l.value.id, l.version, render::location_attributes(&account, &l.value))
+                render::child_element(
+                    n,
+                    "locations",
+                    l.value.id,
+                    l.version,
+                    render::location_attributes(&account, &l.value),
+                )
             }))
         }
         GetLocation => {
             let n = account_id(params)?;
             let l = svc.get_child(n, ChildKind::Location, child_id(params, &format!("{}/locations", base(n)))?).await?;
             let account = svc.load(n).await?.value;
-            ok(render::single(render::child_element(n, "locations", l.value.id, l.version, render::location_attributes(&account, &l.value))))
+            ok(render::single(render::child_element(
+                n,
+                "locations",
+                l.value.id,
+                l.version,
+                render::location_attributes(&account, &l.value),
+            )))
         }
         CreateLocation => {
             let n = account_id(params)?;
@@ -347,7 +408,16 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let l = svc.add_location(n, address, txn).await?;
             let account = svc.load(n).await?.value;
             let uri = format!("{}/locations/{}", base(n), crate::accounts::format_id(l.value.id));
-            created(render::single(render::child_element(n, "locations", l.value.id, l.version, render::location_attributes(&account, &l.value))), uri)
+            created(
+                render::single(render::child_element(
+                    n,
+                    "locations",
+                    l.value.id,
+                    l.version,
+                    render::location_attributes(&account, &l.value),
+                )),
+                uri,
+            )
         }
         ListNotes => {
             let n = account_id(params)?;
@@ -362,7 +432,16 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let note = input::new_note(&json_body(req)?)?;
             let x = svc.add_note(n, note, txn).await?;
             let uri = format!("{}/notes/{}", base(n), crate::accounts::format_id(x.value.id));
-            created(render::single(render::child_element(n, "notes", x.value.id, x.version, render::note_attributes(&x.value))), uri)
+            created(
+                render::single(render::child_element(
+                    n,
+                    "notes",
+                    x.value.id,
+                    x.version,
+                    render::note_attributes(&x.value),
+                )),
+                uri,
+            )
         }
         ListActivities => {
             let n = account_id(params)?;
@@ -377,7 +456,16 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             let a = input::new_activity(&json_body(req)?)?;
             let x = svc.add_activity(n, a, txn).await?;
             let uri = format!("{}/activities/{}", base(n), crate::accounts::format_id(x.value.id));
-            created(render::single(render::child_element(n, "activities", x.value.id, x.version, render::activity_attributes(&x.value))), uri)
+            created(
+                render::single(render::child_element(
+                    n,
+                    "activities",
+                    x.value.id,
+                    x.version,
+                    render::activity_attributes(&x.value),
+                )),
+                uri,
+            )
         }
         ListPolicies => {
             let n = account_id(params)?;
@@ -390,14 +478,29 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
         GetPolicy => {
             let n = account_id(params)?;
             let x = svc.get_child(n, ChildKind::Policy, child_id(params, &format!("{}/policies", base(n)))?).await?;
-            ok(render::single(render::child_element(n, "policies", x.value.id, x.version, render::policy_attributes(&x.value))))
+            ok(render::single(render::child_element(
+                n,
+                "policies",
+                x.value.id,
+                x.version,
+                render::policy_attributes(&x.value),
+            )))
         }
         CreatePolicy => {
             let n = account_id(params)?;
             let policy = input::new_policy(&json_body(req)?)?;
             let x = svc.add_policy(n, policy, txn).await?;
             let uri = format!("{}/policies/{}", base(n), crate::accounts::format_id(x.value.id));
-            created(render::single(render::child_element(n, "policies", x.value.id, x.version, render::policy_attributes(&x.value))), uri)
+            created(
+                render::single(render::child_element(
+                    n,
+                    "policies",
+                    x.value.id,
+                    x.version,
+                    render::policy_attributes(&x.value),
+                )),
+                uri,
+            )
         }
         ListJobs => {
             let n = account_id(params)?;

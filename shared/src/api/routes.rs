@@ -37,7 +37,6 @@ pub struct RouteDef {
     pub path: &'static str,
 }
 
-
 macro_rules! routes {
     ($($route:ident $name:literal $method:literal $path:literal;)*) => {
         pub const ROUTES: &[RouteDef] = &[$(RouteDef { route: Route::$route, name: $name, method: $method, path: $path },)*];
@@ -68,7 +67,6 @@ routes! {
     GetPolicy "policies-get" "GET" "/account/v1/accounts/{accountId}/policies/{policyId}";
     ListJobs "jobs-list" "GET" "/account/v1/accounts/{accountId}/jobs";
 }
-
 
 impl Route {
     pub fn def(self) -> &'static RouteDef {

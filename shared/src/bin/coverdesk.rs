@@ -4,6 +4,7 @@
 //! coverdesk serve                                  # every route on 127.0.0.1:$PORT (3000), embedded store
 //! coverdesk team create --name NAME [--client-id ID] [--store embedded|dynamodb]
 //! coverdesk team rotate-secret --client-id ID [--store embedded|dynamodb]
+//! coverdesk seed [--store embedded|dynamodb]       # the local team and the example accounts the events use
 //! coverdesk dynamodb create-table                  # for DynamoDB Local; uses COVERDESK_TABLE
 //! ```
 //! The embedded store lives in `COVERDESK_DATA_DIR` (default `.coverdesk/`); `--store dynamodb`
@@ -17,9 +18,7 @@ use coverdesk::auth;
 use coverdesk::deps::Deps;
 use coverdesk::store::dynamo::DynamoStore;
 
-/// The local team the README names.
-pub const LOCAL_CLIENT_ID: &str = "local";
-pub const LOCAL_SECRET: &str = "local-secret";
+use coverdesk::examples::{LOCAL_CLIENT_ID, LOCAL_SECRET};
 
 fn data_dir() -> String {
     std::env::var("COVERDESK_DATA_DIR").unwrap_or_else(|_| ".coverdesk".into())
@@ -42,7 +41,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     match words.as_slice() {
         [] | ["serve"] => {
             let deps = deps_for(&args).await?;
-            auth::ensure_team(deps.store.as_ref(), "local", LOCAL_CLIENT_ID, LOCAL_SECRET).await.map_err(|e| e.to_string())?;
+            coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
             let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
             let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
             let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad HOST/PORT: {e}"))?;
@@ -73,12 +72,22 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             println!("client_id={id}\nclient_secret={secret}");
             Ok(())
         }
+        ["seed"] => {
+            let deps = deps_for(&args).await?;
+            let wrote = coverdesk::examples::seed(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
+            if wrote {
+                eprintln!("coverdesk: wrote accounts pc:1 (Active, policy pc:7), pc:2 (Pending), pc:3 (Withdrawn) for team {LOCAL_CLIENT_ID}");
+            } else {
+                eprintln!("coverdesk: team {LOCAL_CLIENT_ID} already has accounts; nothing written");
+            }
+            Ok(())
+        }
         ["dynamodb", "create-table"] => {
             let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
             let store = Arc::new(DynamoStore::from_env(table).await);
             store.create_table().await.map_err(|e| e.to_string())
         }
-        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | dynamodb create-table  (--store embedded|dynamodb)".into()),
+        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | seed | dynamodb create-table  (--store embedded|dynamodb)".into()),
     }
 }
 

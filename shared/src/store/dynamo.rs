@@ -11,16 +11,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Number, Value};
 
 use super::{
-    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write,
-    MAX_PAGE,
+    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write, MAX_PAGE,
 };
 
 pub const INDEX_NAME: &str = "gsi1";
@@ -89,9 +87,7 @@ pub fn item_from_attrs(m: &Attrs) -> Result<Item, StoreError> {
     };
     let (pk, sk) = match (s("pk"), s("sk")) {
         (Some(pk), Some(sk)) => (pk, sk),
-        _ => {
-            return Err(StoreError::Corrupt { pk: "?".into(), sk: "?".into(), reason: "missing keys".into() })
-        }
+        _ => return Err(StoreError::Corrupt { pk: "?".into(), sk: "?".into(), reason: "missing keys".into() }),
     };
     let corrupt = |reason: String| StoreError::Corrupt { pk: pk.clone(), sk: sk.clone(), reason };
     let version = match m.get("v") {
@@ -177,7 +173,8 @@ impl DynamoStore {
                 .build()
                 .map_err(build_err)
         };
-        let k = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().map_err(build_err);
+        let k =
+            |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().map_err(build_err);
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(INDEX_NAME)
             .key_schema(k("gsi1pk", KeyType::Hash)?)
@@ -207,11 +204,7 @@ impl DynamoStore {
     }
 
     fn page(&self, items: Option<&[Attrs]>, last: Option<&Attrs>, index: bool) -> Result<Page, StoreError> {
-        let items = items
-            .unwrap_or_default()
-            .iter()
-            .map(item_from_attrs)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = items.unwrap_or_default().iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
         let next = match last {
             None => None,
             Some(m) => {
@@ -287,13 +280,7 @@ impl Store for DynamoStore {
         out.item().map(item_from_attrs).transpose()
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
+    async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
         let mut q = self
             .client
             .query()
@@ -314,12 +301,7 @@ impl Store for DynamoStore {
         self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), false)
     }
 
-    async fn query_index(
-        &self,
-        index_pk: &str,
-        after: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
+    async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
         let mut q = self
             .client
             .query()
@@ -340,10 +322,7 @@ impl Store for DynamoStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
-        let items = writes
-            .into_iter()
-            .map(|w| to_transact_item(&self.table, w))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = writes.into_iter().map(|w| to_transact_item(&self.table, w)).collect::<Result<Vec<_>, _>>()?;
         // DynamoDB cancels a transaction that overlaps another one in flight
         // (TransactionConflict) and the SDK does not retry cancelled transactions: retry here,
         // with jittered exponential backoff, since nothing was written.
@@ -384,10 +363,9 @@ impl DynamoStore {
                         if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
                             return Err(StoreError::Contention);
                         }
-                        if reasons
-                            .iter()
-                            .any(|r| matches!(r.code(), Some("ThrottlingError") | Some("ProvisionedThroughputExceeded")))
-                        {
+                        if reasons.iter().any(|r| {
+                            matches!(r.code(), Some("ThrottlingError") | Some("ProvisionedThroughputExceeded"))
+                        }) {
                             return Err(StoreError::Unavailable("throttled".into()));
                         }
                         let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
@@ -433,8 +411,13 @@ mod tests {
 
     #[test]
     fn items_round_trip_through_attribute_values() {
-        let item = Item::new("A#1", "B", 7, json!({"s": "x", "n": 12.50, "b": true, "z": null, "l": [1, "2"], "m": {"k": "v"}}))
-            .with_index("I", "0001");
+        let item = Item::new(
+            "A#1",
+            "B",
+            7,
+            json!({"s": "x", "n": 12.50, "b": true, "z": null, "l": [1, "2"], "m": {"k": "v"}}),
+        )
+        .with_index("I", "0001");
         let back = item_from_attrs(&item_to_attrs(&item)).unwrap();
         assert_eq!(back, item);
     }

@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write,
-    MAX_PAGE,
+    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write, MAX_PAGE,
 };
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
@@ -129,13 +128,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
+    async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
         if pk.is_empty() || pk.contains('\0') || sk_prefix.contains('\0') {
             return Err(StoreError::Invalid("bad query key".into()));
         }
@@ -172,12 +165,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn query_index(
-        &self,
-        index_pk: &str,
-        after: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
+    async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
         if index_pk.is_empty() || index_pk.contains('\0') {
             return Err(StoreError::Invalid("bad index key".into()));
         }
@@ -216,14 +204,11 @@ impl Store for EmbeddedStore {
                     (Some(a), Some(b), Some(c)) => (a, b, c),
                     _ => return Err(backend("malformed index key")),
                 };
-                let v = items
-                    .get(key(pk, sk).as_str())
-                    .map_err(backend)?
-                    .ok_or_else(|| StoreError::Corrupt {
-                        pk: pk.to_string(),
-                        sk: sk.to_string(),
-                        reason: "index entry without item".into(),
-                    })?;
+                let v = items.get(key(pk, sk).as_str()).map_err(backend)?.ok_or_else(|| StoreError::Corrupt {
+                    pk: pk.to_string(),
+                    sk: sk.to_string(),
+                    reason: "index entry without item".into(),
+                })?;
                 page.items.push(decode(pk, sk, v.value())?);
             }
             Ok(page)
@@ -257,9 +242,7 @@ impl Store for EmbeddedStore {
                     }
                     if let Some(old) = &existing {
                         if let Some(ik) = &old.index {
-                            index
-                                .remove(index_key(&ik.pk, &ik.sk, &old.pk, &old.sk).as_str())
-                                .map_err(backend)?;
+                            index.remove(index_key(&ik.pk, &ik.sk, &old.pk, &old.sk).as_str()).map_err(backend)?;
                         }
                     }
                     match w {

@@ -134,22 +134,11 @@ pub trait Store: Send + Sync {
 
     /// Items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order, after
     /// `after` when given, at most `limit` (capped at [`MAX_PAGE`]).
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Page, StoreError>;
+    async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError>;
 
     /// Items whose index key has partition `index_pk`, in index sort-key order. Eventually
     /// consistent in DynamoDB: a caller that must see its own write reads the item by key.
-    async fn query_index(
-        &self,
-        index_pk: &str,
-        after: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Page, StoreError>;
+    async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError>;
 
     /// Applies every write or none.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;

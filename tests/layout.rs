@@ -1,0 +1,111 @@
+//! The route table is the one source of truth: every route has its function crate, its function
+//! in `template.yaml` with the same method and path, and a sample event in `events/` that API
+//! Gateway would send and that the function answers as expected.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use coverdesk::api::{Route, ROUTES};
+use coverdesk::deps::Deps;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn every_route_has_exactly_one_function_crate() {
+    let mut dirs: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    dirs.sort();
+    let mut names: Vec<String> = ROUTES.iter().map(|d| d.name.to_string()).collect();
+    names.sort();
+    assert_eq!(dirs, names);
+    for d in ROUTES {
+        let main = std::fs::read_to_string(root().join("functions").join(d.name).join("src/main.rs")).unwrap();
+        assert!(main.contains(&format!("Route::{:?}", d.route)), "{} serves another route", d.name);
+        assert!(main.lines().count() < 12, "{} is not thin", d.name);
+    }
+}
+
+/// The resource blocks of `template.yaml` (two-space indented names under `Resources:`).
+fn template_blocks() -> Vec<(String, String)> {
+    let t = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut in_resources = false;
+    for line in t.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_resources = line.starts_with("Resources:");
+            continue;
+        }
+        if !in_resources {
+            continue;
+        }
+        if line.starts_with("  ")
+            && !line.starts_with("   ")
+            && line.trim_end().ends_with(':')
+            && !line.trim().starts_with('#')
+        {
+            blocks.push((line.trim().trim_end_matches(':').to_string(), String::new()));
+        } else if let Some(b) = blocks.last_mut() {
+            b.1.push_str(line.trim());
+            b.1.push('\n');
+        }
+    }
+    blocks
+}
+
+#[test]
+fn template_declares_one_function_per_route_with_its_method_and_path() {
+    let blocks = template_blocks();
+    let functions: Vec<&(String, String)> =
+        blocks.iter().filter(|(_, b)| b.contains("Type: AWS::Serverless::Function")).collect();
+    assert_eq!(functions.len(), ROUTES.len());
+    for d in ROUTES {
+        let (name, body) = functions
+            .iter()
+            .find(|(_, b)| b.contains(&format!("Binary: {}\n", d.name)))
+            .unwrap_or_else(|| panic!("no function builds {}", d.name));
+        assert!(body.contains(&format!("Method: {}\n", d.method)), "{name}");
+        assert!(body.contains(&format!("Path: {}\n", d.path)), "{name}");
+        assert!(body.contains("Resource: !GetAtt DataTable.Arn"), "{name} is not limited to its table");
+        assert!(!body.contains("dynamodb:*"), "{name}");
+        // Read-only routes get no write action.
+        if d.method == "GET" {
+            for w in ["PutItem", "DeleteItem", "UpdateItem"] {
+                assert!(!body.contains(w), "{name} may {w}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
+    for d in ROUTES {
+        let path = root().join("events").join(format!("{}.json", d.name));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+        let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+        // A fresh store with the example data, as `coverdesk seed` writes it.
+        let (store, _dir) = support::embedded_store();
+        assert!(coverdesk::examples::seed(store.as_ref()).await.unwrap());
+        let deps = Deps::new(store);
+        let res = coverdesk::lambda::invoke(&deps, Route::by_name(d.name).unwrap(), req).await;
+        let expected = if d.method == "POST"
+            && !d.path.ends_with("/merge")
+            && !d.path.ends_with("/withdraw")
+            && !d.path.ends_with("/reopen")
+        {
+            201
+        } else {
+            200
+        };
+        let body = match res.body() {
+            lambda_http::Body::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        assert_eq!(res.status().as_u16(), expected, "{}: {body}", d.name);
+        assert_eq!(res.headers()["content-type"], "application/json");
+    }
+}

