@@ -871,3 +871,18 @@ async fn the_local_server_serves_its_openapi_document() {
         assert!(r.body["paths"][d.path][d.method.to_lowercase()].is_object(), "{} {}", d.method, d.path);
     }
 }
+
+#[tokio::test]
+async fn the_local_server_answers_wrong_methods_and_huge_bodies_in_the_envelope() {
+    let api = TestApi::new(Transport::Local).await;
+    let id = api.create_account("Ray Newton", false).await;
+    let r = api.call("DELETE", &format!("{A}/{id}"), None, &[]).await;
+    assert_error(&r, 405, "MethodNotAllowedException");
+    assert_eq!(r.header("allow"), Some("GET, PATCH"));
+    let huge = format!("{{\"data\": {{\"attributes\": {{\"body\": \"{}\"}}}}}}", "x".repeat(2 << 20));
+    let r = api.call("POST", &format!("{A}/{id}/notes"), Some(huge), &[]).await;
+    assert_error(&r, 413, "RequestEntityTooLargeException");
+    assert_eq!(api.get(&format!("{A}/{id}/notes")).await.body["count"], 0);
+    let r = api.get("/nowhere").await;
+    assert_error(&r, 404, "NotFoundException");
+}

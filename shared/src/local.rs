@@ -11,7 +11,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::accounts::AccountError;
 use crate::api::{self, ApiRequest, ApiResponse, MAX_BODY};
 use crate::deps::Deps;
 
@@ -28,11 +27,11 @@ async fn serve_one(deps: Deps, req: Request<Incoming>) -> Result<Response<Full<B
             };
             api::handle(&deps, req).await
         }
-        Err(_) => {
-            let mut r = api::error_response(&AccountError::bad("body", format!("must be at most {MAX_BODY} bytes")));
-            r.status = 413;
-            r
-        }
+        Err(_) => api::plain_error(
+            413,
+            "RequestEntityTooLargeException",
+            &format!("The body must be at most {MAX_BODY} bytes."),
+        ),
     };
     Ok(to_hyper(api_response))
 }

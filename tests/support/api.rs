@@ -61,6 +61,8 @@ pub fn basic(id: &str, secret: &str) -> String {
 
 impl TestApi {
     pub async fn new(transport: Transport) -> TestApi {
+        // Server-side logs (errors with their cause) go to the test's captured output.
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("coverdesk=warn").try_init();
         let (deps, dir) = match transport {
             Transport::Local => {
                 let (s, d) = embedded_store();
@@ -212,10 +214,11 @@ impl TestApi {
     }
 }
 
-/// One DynamoDB Local table per test binary; teams keep tests apart.
+/// One DynamoDB Local table per test binary (teams keep tests apart), a client per test.
 async fn shared_dynamo() -> Arc<dyn Store> {
-    static STORE: tokio::sync::OnceCell<Arc<dyn Store>> = tokio::sync::OnceCell::const_new();
-    STORE.get_or_init(|| async { dynamo_store().await as Arc<dyn Store> }).await.clone()
+    static TABLE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let table = TABLE.get_or_init(|| async { dynamo_store().await.table().to_string() }).await;
+    Arc::new(coverdesk::store::dynamo::DynamoStore::new(super::dynamo_client(), table.clone()))
 }
 
 pub fn address(line1: &str) -> Value {

@@ -20,8 +20,9 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A fresh table on DynamoDB Local.
-pub async fn dynamo_store() -> Arc<DynamoStore> {
+/// A client for DynamoDB Local. Each test makes its own: a client's pooled connections belong to
+/// the runtime that opened them, and every `#[tokio::test]` has its own runtime.
+pub fn dynamo_client() -> aws_sdk_dynamodb::Client {
     let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
@@ -29,7 +30,12 @@ pub async fn dynamo_store() -> Arc<DynamoStore> {
         .endpoint_url(dynamodb_endpoint())
         .credentials_provider(creds)
         .build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), unique("coverdesk-test"));
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A fresh table on DynamoDB Local.
+pub async fn dynamo_store() -> Arc<DynamoStore> {
+    let store = DynamoStore::new(dynamo_client(), unique("coverdesk-test"));
     store.create_table().await.unwrap_or_else(|e| {
         panic!(
             "cannot create a table on DynamoDB Local at {} ({e}); the README's test command starts it",

@@ -58,7 +58,6 @@ impl<'a> Accounts<'a> {
         txn: Option<&ClientTxn>,
         fault: MergeFault,
     ) -> Result<Versioned<Account>, AccountError> {
-        self.check_txn(txn).await?;
         const SOURCE_FIELD: &str = "body.data.attributes.account.id";
         if target == source {
             return Err(AccountError::bad(SOURCE_FIELD, "An account cannot be merged into itself."));
@@ -69,11 +68,14 @@ impl<'a> Accounts<'a> {
         if let Some(item) = &record {
             let r: MergeRecord = decode(item)?;
             if r.committed && r.target == target {
-                // Committed before: finish the cleanup a crash may have cut short.
+                // Committed before: finish the cleanup a crash may have cut short, whatever the
+                // answer to this request.
                 self.cleanup(source).await?;
+                self.check_txn(txn).await?;
                 return Ok(t);
             }
         }
+        self.check_txn(txn).await?;
         let s = match self.store.get(&keys::account_pk(self.team, source), keys::ACCOUNT_SK).await? {
             Some(item) => Versioned { value: decode::<Account>(&item)?, version: item.version },
             None => {

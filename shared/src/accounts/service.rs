@@ -571,11 +571,14 @@ impl<'a> Accounts<'a> {
             .await;
         match result {
             Ok(_) => Ok(Versioned { value: c, version }),
-            Err(AccountError::Store(StoreError::ConditionFailed { index: 1 })) => Err(AccountError::ChecksumMismatch {
-                supplied: checksum.unwrap_or_else(|| current.version.to_string()),
-                current: "changed".into(),
-                uri,
-            }),
+            Err(AccountError::Store(StoreError::ConditionFailed { index: 1 })) => {
+                let now = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
+                Err(AccountError::ChecksumMismatch {
+                    supplied: checksum.unwrap_or_else(|| current.version.to_string()),
+                    current: now.version.to_string(),
+                    uri,
+                })
+            }
             Err(e) => Err(e),
         }
     }

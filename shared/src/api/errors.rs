@@ -9,6 +9,14 @@ use crate::store::StoreError;
 
 const PREFIX: &str = "gw.api.rest.exceptions.";
 
+/// An error outside the domain's vocabulary (405, 413), in the same envelope.
+pub fn plain_error(status: u16, code: &str, message: &str) -> ApiResponse {
+    ApiResponse::json(
+        status,
+        &json!({"status": status, "errorCode": format!("{PREFIX}{code}"), "userMessage": message, "developerMessage": message, "details": []}),
+    )
+}
+
 pub fn error_response(e: &AccountError) -> ApiResponse {
     let (status, code, user, developer, details): (u16, &str, String, String, Vec<Detail>) = match e {
         AccountError::BadInput { user_message, details } => {

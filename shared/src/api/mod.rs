@@ -15,7 +15,7 @@ use crate::accounts::render::{self, Filter};
 use crate::accounts::service::{ClientTxn, ListQuery, Versioned};
 use crate::accounts::{parse_id, AccountError, Accounts, ChildKind, TeamId};
 use crate::deps::Deps;
-pub use errors::error_response;
+pub use errors::{error_response, plain_error};
 pub use routes::{Route, ROUTES};
 
 /// The largest request body accepted.
@@ -66,11 +66,11 @@ pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
     match routes::match_path(&req.method, &req.path) {
         routes::Match::Found(route, params) => run(deps, route, params, req).await,
         routes::Match::WrongMethod(allowed) => {
-            let mut r = error_response(&AccountError::BadInput {
-                user_message: format!("The method {} is not allowed here.", req.method),
-                details: vec![],
-            });
-            r.status = 405;
+            let mut r = plain_error(
+                405,
+                "MethodNotAllowedException",
+                &format!("The method {} is not allowed here.", req.method),
+            );
             r.headers.push(("allow", allowed.join(", ")));
             r
         }
