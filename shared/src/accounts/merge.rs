@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::error::{AccountError, Detail};
 use super::keys;
 use super::model::*;
-use super::service::{account_uri, decode, encode, Accounts, ClientTxn, Versioned};
+use super::service::{account_uri, decode, encode, require_status, Accounts, ClientTxn, Versioned};
 use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACT_ITEMS};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,14 +171,7 @@ impl<'a> Accounts<'a> {
             }
         }
         for a in [&t.value, &s.value] {
-            if a.status == AccountStatus::Withdrawn {
-                return Err(AccountError::WrongStatus {
-                    action: "merge",
-                    resource: format_id(a.id),
-                    current: a.status.code(),
-                    allowed: vec![AccountStatus::Pending.code(), AccountStatus::Active.code()],
-                });
-            }
+            require_status(a, "merge", &[AccountStatus::Pending, AccountStatus::Active])?;
         }
         if t.value.holder.subtype != s.value.holder.subtype {
             return Err(AccountError::bad_input(vec![Detail::at(

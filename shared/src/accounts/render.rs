@@ -160,7 +160,7 @@ pub fn location_attributes(account: &Account, l: &Stored<Location>) -> Value {
     Value::Object(m)
 }
 
-pub fn note_attributes(n: &Stored<Note>) -> Value {
+pub fn note_attributes(_: &Account, n: &Stored<Note>) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(format_id(n.id)));
     if let Some(s) = &n.data.subject {
@@ -173,7 +173,7 @@ pub fn note_attributes(n: &Stored<Note>) -> Value {
     Value::Object(m)
 }
 
-pub fn activity_attributes(a: &Stored<Activity>) -> Value {
+pub fn activity_attributes(_: &Account, a: &Stored<Activity>) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(format_id(a.id)));
     m.insert("subject".into(), json!(a.data.subject));
@@ -189,18 +189,18 @@ pub fn activity_attributes(a: &Stored<Activity>) -> Value {
     Value::Object(m)
 }
 
-pub fn job_attributes(account: u64, j: &Stored<Job>) -> Value {
+pub fn job_attributes(account: &Account, j: &Stored<Job>) -> Value {
     json!({
         "id": format_id(j.id),
         "jobNumber": j.data.job_number,
         "jobType": typekey(&j.data.job_type),
         "policy": {"id": format_id(j.data.policy_id), "displayName": j.data.policy_number,
-                   "uri": format!("{}/policies/{}", account_uri(account), format_id(j.data.policy_id))},
+                   "uri": format!("{}/policies/{}", account_uri(account.id), format_id(j.data.policy_id))},
         "createdDate": j.data.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     })
 }
 
-pub fn policy_attributes(p: &Stored<Policy>) -> Value {
+pub fn policy_attributes(_: &Account, p: &Stored<Policy>) -> Value {
     let d = &p.data;
     let mut m = Map::new();
     m.insert("id".into(), json!(format_id(p.id)));

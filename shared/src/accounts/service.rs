@@ -318,12 +318,15 @@ impl<'a> Accounts<'a> {
         txn: Option<&ClientTxn>,
     ) -> Result<Versioned<Account>, AccountError> {
         let location = match patch.primary_location {
-            Some(loc) => Some(self.get_child::<Location>(n, ChildKind::Location, loc).await.map_err(|e| match e {
-                AccountError::NotFound { .. } => {
-                    AccountError::bad("body.data.attributes.primaryLocation.id", "is not a location of this account")
-                }
-                other => other,
-            })?),
+            Some(loc) => Some(self.get_child::<Location>(n, ChildKind::Location, loc).await.map(|(_, l)| l).map_err(
+                |e| match e {
+                    AccountError::NotFound { .. } => AccountError::bad(
+                        "body.data.attributes.primaryLocation.id",
+                        "is not a location of this account",
+                    ),
+                    other => other,
+                },
+            )?),
             None => None,
         };
         self.update_account(n, checksum, txn, |a| {
@@ -366,14 +369,7 @@ impl<'a> Accounts<'a> {
         txn: Option<&ClientTxn>,
     ) -> Result<Versioned<Account>, AccountError> {
         self.update_account(n, checksum, txn, |a| {
-            if a.status != AccountStatus::Pending {
-                return Err(AccountError::WrongStatus {
-                    action: "withdraw",
-                    resource: format_id(a.id),
-                    current: a.status.code(),
-                    allowed: vec![AccountStatus::Pending.code()],
-                });
-            }
+            require_status(a, "withdraw", &[AccountStatus::Pending])?;
             if a.policy_count > 0 {
                 return Err(AccountError::bad_input(vec![Detail::new(format!(
                     "Account {} has {} policies; only an account without policies can be withdrawn.",
@@ -394,14 +390,7 @@ impl<'a> Accounts<'a> {
         txn: Option<&ClientTxn>,
     ) -> Result<Versioned<Account>, AccountError> {
         self.update_account(n, checksum, txn, |a| {
-            if a.status != AccountStatus::Withdrawn {
-                return Err(AccountError::WrongStatus {
-                    action: "reopen",
-                    resource: format_id(a.id),
-                    current: a.status.code(),
-                    allowed: vec![AccountStatus::Withdrawn.code()],
-                });
-            }
+            require_status(a, "reopen", &[AccountStatus::Withdrawn])?;
             a.status = AccountStatus::Pending;
             Ok(Vec::new())
         })
@@ -410,13 +399,13 @@ impl<'a> Accounts<'a> {
 
     // ---- children ----
 
-    /// All visible children of one kind, in id order. Copies written by a merge that has not
-    /// committed are hidden, so a reader sees either all of a merge or none of it.
+    /// All visible children of one kind, in id order, with their account. Copies written by a
+    /// merge that has not committed are hidden, so a reader sees either all of a merge or none.
     pub async fn list_children<T: DeserializeOwned>(
         &self,
         n: u64,
         kind: ChildKind,
-    ) -> Result<Vec<Versioned<Stored<T>>>, AccountError> {
+    ) -> Result<(Account, Vec<Versioned<Stored<T>>>), AccountError> {
         let account = self.load(n).await?.value;
         let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
         let pk = keys::account_pk(self.team, n);
@@ -434,7 +423,7 @@ impl<'a> Accounts<'a> {
             }
             match page.next {
                 Some(c) => after = Some(c),
-                None => return Ok(out),
+                None => return Ok((account, out)),
             }
         }
     }
@@ -444,7 +433,7 @@ impl<'a> Accounts<'a> {
         n: u64,
         kind: ChildKind,
         id: u64,
-    ) -> Result<Versioned<Stored<T>>, AccountError> {
+    ) -> Result<(Account, Versioned<Stored<T>>), AccountError> {
         let account = self.load(n).await?.value;
         let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
         let not_found =
@@ -455,7 +444,7 @@ impl<'a> Accounts<'a> {
         if child.pending_merge.is_some() && child.pending_merge == hidden {
             return Err(not_found());
         }
-        Ok(Versioned { value: child, version: item.version })
+        Ok((account, Versioned { value: child, version: item.version }))
     }
 
     async fn child_ids(&self, count: u64) -> Result<u64, AccountError> {
@@ -472,7 +461,7 @@ impl<'a> Accounts<'a> {
         action: &'static str,
         data: T,
         txn: Option<&ClientTxn>,
-    ) -> Result<Versioned<Stored<T>>, AccountError> {
+    ) -> Result<(Account, Versioned<Stored<T>>), AccountError> {
         self.check_txn(txn).await?;
         let id = self.child_ids(1).await?;
         let child = Stored { id, pending_merge: None, data };
@@ -490,7 +479,7 @@ impl<'a> Accounts<'a> {
                 Write::Put { item: self.child_item(n, kind, &child, 1)?, cond: Cond::Absent },
             ];
             match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
-                Ok(()) => return Ok(Versioned { value: child, version: 1 }),
+                Ok(()) => return Ok((current.value, Versioned { value: child, version: 1 })),
                 Err(AccountError::Store(StoreError::ConditionFailed { index: 0 }))
                 | Err(AccountError::Store(StoreError::Contention)) => continue,
                 Err(e) => return Err(e),
@@ -504,7 +493,7 @@ impl<'a> Accounts<'a> {
         n: u64,
         note: (Option<String>, String, String, bool),
         txn: Option<&ClientTxn>,
-    ) -> Result<Versioned<Stored<Note>>, AccountError> {
+    ) -> Result<(Account, Versioned<Stored<Note>>), AccountError> {
         let (subject, body, topic, confidential) = note;
         let note = Note { subject, body, topic, confidential, created_at: self.now };
         self.add_plain_child(n, ChildKind::Note, "createNote", note, txn).await
@@ -515,7 +504,7 @@ impl<'a> Accounts<'a> {
         n: u64,
         a: NewActivity,
         txn: Option<&ClientTxn>,
-    ) -> Result<Versioned<Stored<Activity>>, AccountError> {
+    ) -> Result<(Account, Versioned<Stored<Activity>>), AccountError> {
         let act = Activity {
             subject: a.subject,
             description: a.description,
@@ -532,16 +521,17 @@ impl<'a> Accounts<'a> {
         subtype: ContactSubtype,
         fields: ContactFields,
         txn: Option<&ClientTxn>,
-    ) -> Result<Versioned<Stored<Contact>>, AccountError> {
+    ) -> Result<(Account, Versioned<Stored<Contact>>), AccountError> {
         let id = self.child_ids(1).await?;
         let child = Stored { id, pending_merge: None, data: contact_from(subtype, fields, self.now) };
         let item = self.child_item(n, ChildKind::Contact, &child, 1)?;
-        self.update_account(n, None, txn, |a| {
-            a.contact_count += 1;
-            Ok(vec![Write::Put { item: item.clone(), cond: Cond::Absent }])
-        })
-        .await?;
-        Ok(Versioned { value: child, version: 1 })
+        let account = self
+            .update_account(n, None, txn, |a| {
+                a.contact_count += 1;
+                Ok(vec![Write::Put { item: item.clone(), cond: Cond::Absent }])
+            })
+            .await?;
+        Ok((account.value, Versioned { value: child, version: 1 }))
     }
 
     pub async fn patch_contact(
@@ -550,8 +540,8 @@ impl<'a> Accounts<'a> {
         contact_id: u64,
         subtype_fields: impl FnOnce(ContactSubtype) -> Result<(ContactFields, Option<String>), AccountError>,
         txn: Option<&ClientTxn>,
-    ) -> Result<Versioned<Stored<Contact>>, AccountError> {
-        let current = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
+    ) -> Result<(Account, Versioned<Stored<Contact>>), AccountError> {
+        let (_, current) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
         let (fields, checksum) = subtype_fields(current.value.data.subtype)?;
         let uri = format!("{}/contacts/{}", account_uri(n), format_id(contact_id));
         self.check_checksum(checksum.as_deref(), current.version, &uri)?;
@@ -570,9 +560,9 @@ impl<'a> Accounts<'a> {
             })
             .await;
         match result {
-            Ok(_) => Ok(Versioned { value: c, version }),
+            Ok(account) => Ok((account.value, Versioned { value: c, version })),
             Err(AccountError::Store(StoreError::ConditionFailed { index: 1 })) => {
-                let now = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
+                let (_, now) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
                 Err(AccountError::ChecksumMismatch {
                     supplied: checksum.unwrap_or_else(|| current.version.to_string()),
                     current: now.version.to_string(),
@@ -588,22 +578,27 @@ impl<'a> Accounts<'a> {
         n: u64,
         address: Address,
         txn: Option<&ClientTxn>,
-    ) -> Result<Versioned<Stored<Location>>, AccountError> {
+    ) -> Result<(Account, Versioned<Stored<Location>>), AccountError> {
         let id = self.child_ids(1).await?;
         let mut stored = None;
-        self.update_account(n, None, txn, |a| {
-            a.location_count += 1;
-            let child = Stored {
-                id,
-                pending_merge: None,
-                data: Location { code: a.location_count.to_string(), address: address.clone(), created_at: self.now },
-            };
-            let item = self.child_item(n, ChildKind::Location, &child, 1)?;
-            stored = Some(child);
-            Ok(vec![Write::Put { item, cond: Cond::Absent }])
-        })
-        .await?;
-        Ok(Versioned { value: stored.expect("set by the successful attempt"), version: 1 })
+        let account = self
+            .update_account(n, None, txn, |a| {
+                a.location_count += 1;
+                let child = Stored {
+                    id,
+                    pending_merge: None,
+                    data: Location {
+                        code: a.location_count.to_string(),
+                        address: address.clone(),
+                        created_at: self.now,
+                    },
+                };
+                let item = self.child_item(n, ChildKind::Location, &child, 1)?;
+                stored = Some(child);
+                Ok(vec![Write::Put { item, cond: Cond::Absent }])
+            })
+            .await?;
+        Ok((account.value, Versioned { value: stored.expect("set by the successful attempt"), version: 1 }))
     }
 
     /// Adds a bound policy (our extension) with its issuance job; a Pending account becomes Active.
@@ -612,7 +607,7 @@ impl<'a> Accounts<'a> {
         n: u64,
         new: NewPolicy,
         txn: Option<&ClientTxn>,
-    ) -> Result<Versioned<Stored<Policy>>, AccountError> {
+    ) -> Result<(Account, Versioned<Stored<Policy>>), AccountError> {
         self.check_txn(txn).await?;
         let mut policy = new.policy;
         policy.created_at = self.now;
@@ -671,7 +666,7 @@ impl<'a> Accounts<'a> {
             })
             .await;
         match result {
-            Ok(_) => Ok(Versioned { value: child, version: 1 }),
+            Ok(account) => Ok((account.value, Versioned { value: child, version: 1 })),
             Err(AccountError::Store(StoreError::ConditionFailed { index: 3 })) => {
                 Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() })
             }
@@ -680,16 +675,21 @@ impl<'a> Accounts<'a> {
     }
 }
 
-fn refuse_if_withdrawn(a: &Account, action: &'static str) -> Result<(), AccountError> {
-    if a.status == AccountStatus::Withdrawn {
-        return Err(AccountError::WrongStatus {
-            action,
-            resource: format_id(a.id),
-            current: a.status.code(),
-            allowed: vec![AccountStatus::Pending.code(), AccountStatus::Active.code()],
-        });
+/// The status rule of every action: the account's status must be one of `allowed`.
+pub(crate) fn require_status(a: &Account, action: &'static str, allowed: &[AccountStatus]) -> Result<(), AccountError> {
+    if allowed.contains(&a.status) {
+        return Ok(());
     }
-    Ok(())
+    Err(AccountError::WrongStatus {
+        action,
+        resource: format_id(a.id),
+        current: a.status.code(),
+        allowed: allowed.iter().map(|s| s.code()).collect(),
+    })
+}
+
+fn refuse_if_withdrawn(a: &Account, action: &'static str) -> Result<(), AccountError> {
+    require_status(a, action, &[AccountStatus::Pending, AccountStatus::Active])
 }
 
 fn contact_from(subtype: ContactSubtype, f: ContactFields, now: DateTime<Utc>) -> Contact {

@@ -8,12 +8,16 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::accounts::input;
 use crate::accounts::render::{self, Filter};
-use crate::accounts::service::{ClientTxn, ListQuery, Versioned};
-use crate::accounts::{parse_id, AccountError, Accounts, ChildKind, TeamId};
+use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
+use crate::accounts::{
+    format_id, parse_id, Account, AccountError, Accounts, Activity, ChildKind, Contact, Job, Location, Note, Policy,
+    Stored, TeamId,
+};
 use crate::deps::Deps;
 pub use errors::{error_response, plain_error};
 pub use routes::{Route, ROUTES};
@@ -249,14 +253,17 @@ fn page_children<T>(path: &str, p: &Paging, items: Vec<T>, render: impl Fn(&T) -
     collection(path, p, data, has_more, p.include_total.then_some(total))
 }
 
-fn account_id(params: &[String]) -> Result<u64, AccountError> {
+/// The account id of the path, or 404.
+fn n(params: &[String]) -> Result<u64, AccountError> {
     let raw = params.first().map(String::as_str).unwrap_or("");
     parse_id(raw).ok_or_else(|| AccountError::NotFound { uri: format!("/account/v1/accounts/{raw}") })
 }
 
-fn child_id(params: &[String], kind: &str) -> Result<u64, AccountError> {
+fn child_id<T>(params: &[String], view: ChildView<T>) -> Result<u64, AccountError> {
     let raw = params.get(1).map(String::as_str).unwrap_or("");
-    parse_id(raw).ok_or_else(|| AccountError::NotFound { uri: format!("{kind}/{raw}") })
+    let account = params.first().map(String::as_str).unwrap_or("");
+    parse_id(raw)
+        .ok_or_else(|| AccountError::NotFound { uri: format!("/account/v1/accounts/{account}/{}/{raw}", view.segment) })
 }
 
 async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest) -> Result<ApiResponse, AccountError> {
@@ -265,18 +272,14 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
     let txn = if req.method == Method::GET { None } else { client_txn(req, route)? };
     let txn = txn.as_ref();
     let ok = |v: Value| Ok(ApiResponse::json(200, &v));
-    let created = |v: Value, location: String| {
-        let mut r = ApiResponse::json(201, &v);
-        r.headers.push(("location", location));
-        Ok(r)
-    };
-    let base = |n: u64| crate::accounts::service::account_uri(n);
     use Route::*;
     match route {
         CreateAccount => {
             let input = input::new_account(&json_body(req)?)?;
             let a = svc.create(input, txn).await?;
-            created(render::single(render::account_element(&a)), base(a.value.id))
+            let mut r = ApiResponse::json(201, &render::single(render::account_element(&a)));
+            r.headers.push(("location", account_uri(a.value.id)));
+            Ok(r)
         }
         ListAccounts => {
             let p = paging(req, true)?;
@@ -292,22 +295,22 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
         }
         GetAccount => {
             paging_free(req)?;
-            ok(render::single(render::account_element(&svc.load(account_id(params)?).await?)))
+            ok(render::single(render::account_element(&svc.load(n(params)?).await?)))
         }
         PatchAccount => {
-            let n = account_id(params)?;
+            let n = n(params)?;
             let (patch, checksum) = input::account_patch(&json_body(req)?)?;
             let a = svc.patch(n, patch, checksum.as_deref(), txn).await?;
             ok(render::single(render::account_element(&a)))
         }
         MergeAccounts => {
-            let n = account_id(params)?;
+            let n = n(params)?;
             let (source, checksum) = input::merge_body(&json_body(req)?)?;
             let a = svc.merge(n, source, checksum.as_deref(), txn).await?;
             ok(render::single(render::account_element(&a)))
         }
         WithdrawAccount | ReopenAccount => {
-            let n = account_id(params)?;
+            let n = n(params)?;
             no_body(req)?;
             let checksum = header(req, CHECKSUM_HEADER);
             let a = if route == WithdrawAccount {
@@ -317,200 +320,105 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             };
             ok(render::single(render::account_element(&a)))
         }
-        ListContacts => {
-            let n = account_id(params)?;
-            let p = paging(req, false)?;
-            let account = svc.load(n).await?.value;
-            let items = svc.list_children(n, ChildKind::Contact).await?;
-            ok(page_children(&format!("{}/contacts", base(n)), &p, items, |c| {
-                render::child_element(
-                    n,
-                    "contacts",
-                    c.value.id,
-                    c.version,
-                    render::contact_attributes(&account, &c.value),
-                )
-            }))
-        }
-        GetContact => {
-            let n = account_id(params)?;
-            let c = svc.get_child(n, ChildKind::Contact, child_id(params, &format!("{}/contacts", base(n)))?).await?;
-            let account = svc.load(n).await?.value;
-            ok(render::single(render::child_element(
-                n,
-                "contacts",
-                c.value.id,
-                c.version,
-                render::contact_attributes(&account, &c.value),
-            )))
-        }
+        ListContacts => list_of(&svc, req, n(params)?, CONTACTS).await,
+        GetContact => one_of(&svc, params, CONTACTS).await,
         CreateContact => {
-            let n = account_id(params)?;
             let (st, fields) = input::new_contact_body(&json_body(req)?)?;
-            let c = svc.add_contact(n, st, fields, txn).await?;
-            let account = svc.load(n).await?.value;
-            let uri = format!("{}/contacts/{}", base(n), crate::accounts::format_id(c.value.id));
-            created(
-                render::single(render::child_element(
-                    n,
-                    "contacts",
-                    c.value.id,
-                    c.version,
-                    render::contact_attributes(&account, &c.value),
-                )),
-                uri,
-            )
+            created_child(CONTACTS, svc.add_contact(n(params)?, st, fields, txn).await?)
         }
         PatchContact => {
-            let n = account_id(params)?;
-            let cid = child_id(params, &format!("{}/contacts", base(n)))?;
+            let cid = child_id(params, CONTACTS)?;
             let body = json_body(req)?;
-            let c = svc.patch_contact(n, cid, |st| input::contact_patch_body(&body, st), txn).await?;
-            let account = svc.load(n).await?.value;
-            ok(render::single(render::child_element(
-                n,
-                "contacts",
-                c.value.id,
-                c.version,
-                render::contact_attributes(&account, &c.value),
-            )))
+            let (account, c) =
+                svc.patch_contact(n(params)?, cid, |st| input::contact_patch_body(&body, st), txn).await?;
+            ok(render::single(child_json(CONTACTS, &account, &c)))
         }
-        ListLocations => {
-            let n = account_id(params)?;
-            let p = paging(req, false)?;
-            let account = svc.load(n).await?.value;
-            let items = svc.list_children(n, ChildKind::Location).await?;
-            ok(page_children(&format!("{}/locations", base(n)), &p, items, |l| {
-                render::child_element(
-                    n,
-                    "locations",
-                    l.value.id,
-                    l.version,
-                    render::location_attributes(&account, &l.value),
-                )
-            }))
-        }
-        GetLocation => {
-            let n = account_id(params)?;
-            let l = svc.get_child(n, ChildKind::Location, child_id(params, &format!("{}/locations", base(n)))?).await?;
-            let account = svc.load(n).await?.value;
-            ok(render::single(render::child_element(
-                n,
-                "locations",
-                l.value.id,
-                l.version,
-                render::location_attributes(&account, &l.value),
-            )))
-        }
+        ListLocations => list_of(&svc, req, n(params)?, LOCATIONS).await,
+        GetLocation => one_of(&svc, params, LOCATIONS).await,
         CreateLocation => {
-            let n = account_id(params)?;
             let address = input::new_location(&json_body(req)?)?;
-            let l = svc.add_location(n, address, txn).await?;
-            let account = svc.load(n).await?.value;
-            let uri = format!("{}/locations/{}", base(n), crate::accounts::format_id(l.value.id));
-            created(
-                render::single(render::child_element(
-                    n,
-                    "locations",
-                    l.value.id,
-                    l.version,
-                    render::location_attributes(&account, &l.value),
-                )),
-                uri,
-            )
+            created_child(LOCATIONS, svc.add_location(n(params)?, address, txn).await?)
         }
-        ListNotes => {
-            let n = account_id(params)?;
-            let p = paging(req, false)?;
-            let items = svc.list_children(n, ChildKind::Note).await?;
-            ok(page_children(&format!("{}/notes", base(n)), &p, items, |x| {
-                render::child_element(n, "notes", x.value.id, x.version, render::note_attributes(&x.value))
-            }))
-        }
+        ListNotes => list_of(&svc, req, n(params)?, NOTES).await,
         CreateNote => {
-            let n = account_id(params)?;
             let note = input::new_note(&json_body(req)?)?;
-            let x = svc.add_note(n, note, txn).await?;
-            let uri = format!("{}/notes/{}", base(n), crate::accounts::format_id(x.value.id));
-            created(
-                render::single(render::child_element(
-                    n,
-                    "notes",
-                    x.value.id,
-                    x.version,
-                    render::note_attributes(&x.value),
-                )),
-                uri,
-            )
+            created_child(NOTES, svc.add_note(n(params)?, note, txn).await?)
         }
-        ListActivities => {
-            let n = account_id(params)?;
-            let p = paging(req, false)?;
-            let items = svc.list_children(n, ChildKind::Activity).await?;
-            ok(page_children(&format!("{}/activities", base(n)), &p, items, |x| {
-                render::child_element(n, "activities", x.value.id, x.version, render::activity_attributes(&x.value))
-            }))
-        }
+        ListActivities => list_of(&svc, req, n(params)?, ACTIVITIES).await,
         CreateActivity => {
-            let n = account_id(params)?;
-            let a = input::new_activity(&json_body(req)?)?;
-            let x = svc.add_activity(n, a, txn).await?;
-            let uri = format!("{}/activities/{}", base(n), crate::accounts::format_id(x.value.id));
-            created(
-                render::single(render::child_element(
-                    n,
-                    "activities",
-                    x.value.id,
-                    x.version,
-                    render::activity_attributes(&x.value),
-                )),
-                uri,
-            )
+            let activity = input::new_activity(&json_body(req)?)?;
+            created_child(ACTIVITIES, svc.add_activity(n(params)?, activity, txn).await?)
         }
-        ListPolicies => {
-            let n = account_id(params)?;
-            let p = paging(req, false)?;
-            let items = svc.list_children(n, ChildKind::Policy).await?;
-            ok(page_children(&format!("{}/policies", base(n)), &p, items, |x| {
-                render::child_element(n, "policies", x.value.id, x.version, render::policy_attributes(&x.value))
-            }))
-        }
-        GetPolicy => {
-            let n = account_id(params)?;
-            let x = svc.get_child(n, ChildKind::Policy, child_id(params, &format!("{}/policies", base(n)))?).await?;
-            ok(render::single(render::child_element(
-                n,
-                "policies",
-                x.value.id,
-                x.version,
-                render::policy_attributes(&x.value),
-            )))
-        }
+        ListPolicies => list_of(&svc, req, n(params)?, POLICIES).await,
+        GetPolicy => one_of(&svc, params, POLICIES).await,
         CreatePolicy => {
-            let n = account_id(params)?;
             let policy = input::new_policy(&json_body(req)?)?;
-            let x = svc.add_policy(n, policy, txn).await?;
-            let uri = format!("{}/policies/{}", base(n), crate::accounts::format_id(x.value.id));
-            created(
-                render::single(render::child_element(
-                    n,
-                    "policies",
-                    x.value.id,
-                    x.version,
-                    render::policy_attributes(&x.value),
-                )),
-                uri,
-            )
+            created_child(POLICIES, svc.add_policy(n(params)?, policy, txn).await?)
         }
-        ListJobs => {
-            let n = account_id(params)?;
-            let p = paging(req, false)?;
-            let items = svc.list_children(n, ChildKind::Job).await?;
-            ok(page_children(&format!("{}/jobs", base(n)), &p, items, |x: &Versioned<_>| {
-                render::child_element(n, "jobs", x.value.id, x.version, render::job_attributes(n, &x.value))
-            }))
-        }
+        ListJobs => list_of(&svc, req, n(params)?, JOBS).await,
     }
+}
+
+/// How one kind of child is addressed and shown.
+struct ChildView<T> {
+    kind: ChildKind,
+    /// The path segment under the account, e.g. `notes`.
+    segment: &'static str,
+    attributes: fn(&Account, &Stored<T>) -> Value,
+}
+
+// Manual impls: a derive would ask `T: Copy`, and the view holds no `T`.
+impl<T> Clone for ChildView<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ChildView<T> {}
+
+const CONTACTS: ChildView<Contact> =
+    ChildView { kind: ChildKind::Contact, segment: "contacts", attributes: render::contact_attributes };
+const LOCATIONS: ChildView<Location> =
+    ChildView { kind: ChildKind::Location, segment: "locations", attributes: render::location_attributes };
+const NOTES: ChildView<Note> =
+    ChildView { kind: ChildKind::Note, segment: "notes", attributes: render::note_attributes };
+const ACTIVITIES: ChildView<Activity> =
+    ChildView { kind: ChildKind::Activity, segment: "activities", attributes: render::activity_attributes };
+const POLICIES: ChildView<Policy> =
+    ChildView { kind: ChildKind::Policy, segment: "policies", attributes: render::policy_attributes };
+const JOBS: ChildView<Job> = ChildView { kind: ChildKind::Job, segment: "jobs", attributes: render::job_attributes };
+
+fn child_json<T>(view: ChildView<T>, account: &Account, c: &Versioned<Stored<T>>) -> Value {
+    render::child_element(account.id, view.segment, c.value.id, c.version, (view.attributes)(account, &c.value))
+}
+
+async fn list_of<T: DeserializeOwned>(
+    svc: &Accounts<'_>,
+    req: &ApiRequest,
+    n: u64,
+    view: ChildView<T>,
+) -> Result<ApiResponse, AccountError> {
+    let p = paging(req, false)?;
+    let (account, items) = svc.list_children::<T>(n, view.kind).await?;
+    let path = format!("{}/{}", account_uri(n), view.segment);
+    Ok(ApiResponse::json(200, &page_children(&path, &p, items, |c| child_json(view, &account, c))))
+}
+
+async fn one_of<T: DeserializeOwned>(
+    svc: &Accounts<'_>,
+    params: &[String],
+    view: ChildView<T>,
+) -> Result<ApiResponse, AccountError> {
+    let (account, c) = svc.get_child::<T>(n(params)?, view.kind, child_id(params, view)?).await?;
+    Ok(ApiResponse::json(200, &render::single(child_json(view, &account, &c))))
+}
+
+fn created_child<T>(
+    view: ChildView<T>,
+    (account, c): (Account, Versioned<Stored<T>>),
+) -> Result<ApiResponse, AccountError> {
+    let mut r = ApiResponse::json(201, &render::single(child_json(view, &account, &c)));
+    r.headers.push(("location", format!("{}/{}/{}", account_uri(account.id), view.segment, format_id(c.value.id))));
+    Ok(r)
 }
 
 /// Single-resource GETs take no paging parameters.
