@@ -20,6 +20,18 @@ use coverdesk::store::dynamo::DynamoStore;
 
 use coverdesk::examples::{LOCAL_CLIENT_ID, LOCAL_SECRET};
 
+/// An error for the operator's terminal: with its details, which `Display` leaves to the envelope.
+fn describe(e: coverdesk::accounts::AccountError) -> String {
+    match e {
+        coverdesk::accounts::AccountError::BadInput { details, .. } => details
+            .iter()
+            .map(|d| format!("{}: {}", d.field.as_deref().unwrap_or("input"), d.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
 fn data_dir() -> String {
     std::env::var("COVERDESK_DATA_DIR").unwrap_or_else(|_| ".coverdesk".into())
 }
@@ -60,7 +72,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             let name = flag(&args, "--name").ok_or("--name is required")?;
             let (team, secret) = auth::create_team(deps.store.as_ref(), &name, flag(&args, "--client-id").as_deref(), None, None)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(describe)?;
             // The secret is printed once, to the operator's terminal, and stored only as a hash.
             println!("team_id={}\nclient_id={}\nclient_secret={secret}", team.team_id, team.client_id);
             Ok(())
@@ -68,7 +80,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         ["team", "rotate-secret"] => {
             let deps = deps_for(&args).await?;
             let id = flag(&args, "--client-id").ok_or("--client-id is required")?;
-            let secret = auth::rotate_secret(deps.store.as_ref(), &id).await.map_err(|e| e.to_string())?;
+            let secret = auth::rotate_secret(deps.store.as_ref(), &id).await.map_err(describe)?;
             println!("client_id={id}\nclient_secret={secret}");
             Ok(())
         }

@@ -291,3 +291,25 @@ impl Store for EmbeddedStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn data_survives_closing_and_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/store.redb");
+        {
+            let s = EmbeddedStore::open(&path).unwrap();
+            let item = Item::new("P", "S", 3, json!({"kept": true})).with_index("I", "1");
+            s.transact(vec![Write::Put { item, cond: Cond::Absent }]).await.unwrap();
+            assert_eq!(s.next_sequence("T", "SEQ", 2).await.unwrap(), 1);
+        }
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.get("P", "S").await.unwrap().unwrap().body, json!({"kept": true}));
+        assert_eq!(s.query_index("I", None, 10).await.unwrap().items.len(), 1);
+        assert_eq!(s.next_sequence("T", "SEQ", 1).await.unwrap(), 3);
+    }
+}
