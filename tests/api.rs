@@ -110,6 +110,12 @@ async fn invalid_creates_get_400_with_every_problem_and_write_nothing(api: &Test
         assert_error(&r, 400, "BadInputException");
         assert!(!r.body["details"].as_array().unwrap().is_empty(), "{b} -> {}", r.body);
     }
+    let mut with_null = new_account_body("Ray Newton", false);
+    with_null["data"]["attributes"]["initialAccountHolder"]["emailAddress1"] = Value::Null;
+    let r = api.post(A, with_null).await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(r.body["details"][0]["field"], "body.data.attributes.initialAccountHolder.emailAddress1", "{}", r.body);
+    assert!(detail_messages(&r).contains("must not be null"));
     let r = api.call("POST", A, Some("{not json".into()), &[]).await;
     assert_error(&r, 400, "BadInputException");
     let r = api.call("POST", A, None, &[]).await;

@@ -109,3 +109,40 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
         assert_eq!(res.headers()["content-type"], "application/json");
     }
 }
+
+/// The codes `openapi.json` lists for typekeys are exactly the codes the validator accepts.
+#[test]
+fn openapi_enums_are_the_validators_codes() {
+    use coverdesk::accounts::input::*;
+    use coverdesk::accounts::model::{AUTO_LINES, OTHER_LINES, PROPERTY_LINES};
+    let doc: serde_json::Value = serde_json::from_str(coverdesk::api::OPENAPI).unwrap();
+    let s = &doc["components"]["schemas"];
+    let codes = |v: &serde_json::Value| -> Vec<String> {
+        v["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no enum in {v}"))
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let own = |c: &[&str]| c.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let account = &s["AccountCreate"]["properties"]["data"]["properties"]["attributes"]["properties"];
+    assert_eq!(codes(&account["preferredCoverageCurrency"]), own(CURRENCIES));
+    assert_eq!(codes(&account["organizationType"]), own(ORGANIZATION_TYPES));
+    let mut states = own(US_STATES);
+    states.extend(own(CA_PROVINCES));
+    assert_eq!(codes(&s["AddressInput"]["properties"]["state"]), states);
+    let attrs = |name: &str| s[name]["properties"]["data"]["properties"]["attributes"]["properties"].clone();
+    assert_eq!(codes(&attrs("NoteCreate")["topic"]), own(NOTE_TOPICS));
+    assert_eq!(codes(&attrs("ActivityCreate")["priority"]), own(ACTIVITY_PRIORITIES));
+    let policy = attrs("PolicyCreate");
+    let mut lines = own(PROPERTY_LINES);
+    lines.extend(own(AUTO_LINES));
+    lines.extend(own(OTHER_LINES));
+    assert_eq!(codes(&policy["lineOfBusiness"]), lines);
+    assert_eq!(codes(&policy["mortgagees"]["items"]["properties"]["mortgageeType"]), own(MORTGAGEE_TYPES));
+    assert_eq!(
+        codes(&policy["vehicles"]["items"]["properties"]["lienHolders"]["items"]["properties"]["type"]),
+        own(LIEN_TYPES)
+    );
+}

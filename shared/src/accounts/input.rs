@@ -65,6 +65,12 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+enum Slot<'a> {
+    Absent,
+    Null,
+    Value(&'a Value),
+}
+
 /// A JSON object being read field by field; `end` reports the fields nobody asked for.
 pub struct Obj<'a> {
     path: String,
@@ -88,34 +94,40 @@ impl<'a> Obj<'a> {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.map.get(name).is_some_and(|v| !v.is_null())
+        self.map.contains_key(name)
     }
 
-    fn get(&mut self, name: &str) -> Option<&'a Value> {
-        let (k, v) = self.map.get_key_value(name)?;
+    /// A field's value. `null` is never a value here (to leave a field out, leave it out): it is
+    /// reported at the field and read as handled, so no "is required" follows it.
+    fn get(&mut self, p: &mut Problems, name: &str) -> Slot<'a> {
+        let Some((k, v)) = self.map.get_key_value(name) else { return Slot::Absent };
         self.seen.push(k.as_str());
         if v.is_null() {
-            None
+            p.add(&self.field(name), "must not be null; leave the attribute out instead");
+            Slot::Null
         } else {
-            Some(v)
+            Slot::Value(v)
         }
     }
 
     /// Marks a field as known without reading it (read-only echoes such as a typekey's `name`).
     pub fn ignore(&mut self, name: &str) {
-        let _ = self.get(name);
+        if let Some((k, _)) = self.map.get_key_value(name) {
+            self.seen.push(k.as_str());
+        }
     }
 
     pub fn string(&mut self, p: &mut Problems, name: &str, required: bool, max: usize) -> Option<String> {
         let field = self.field(name);
-        match self.get(name) {
-            None => {
+        match self.get(p, name) {
+            Slot::Absent => {
                 if required {
                     p.add(&field, "is required");
                 }
                 None
             }
-            Some(Value::String(s)) => {
+            Slot::Null => None,
+            Slot::Value(Value::String(s)) => {
                 let t = s.trim();
                 if t.is_empty() {
                     p.add(&field, "must not be blank");
@@ -130,7 +142,7 @@ impl<'a> Obj<'a> {
                     Some(t.to_string())
                 }
             }
-            Some(other) => {
+            Slot::Value(other) => {
                 p.add(&field, format!("must be a string, not {}", type_name(other)));
                 None
             }
@@ -139,10 +151,10 @@ impl<'a> Obj<'a> {
 
     pub fn boolean(&mut self, p: &mut Problems, name: &str) -> Option<bool> {
         let field = self.field(name);
-        match self.get(name) {
-            None => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(other) => {
+        match self.get(p, name) {
+            Slot::Absent | Slot::Null => None,
+            Slot::Value(Value::Bool(b)) => Some(*b),
+            Slot::Value(other) => {
                 p.add(&field, format!("must be a boolean, not {}", type_name(other)));
                 None
             }
@@ -151,21 +163,22 @@ impl<'a> Obj<'a> {
 
     pub fn integer(&mut self, p: &mut Problems, name: &str, required: bool, min: i64, max: i64) -> Option<i64> {
         let field = self.field(name);
-        match self.get(name) {
-            None => {
+        match self.get(p, name) {
+            Slot::Absent => {
                 if required {
                     p.add(&field, "is required");
                 }
                 None
             }
-            Some(Value::Number(n)) => match n.as_i64() {
+            Slot::Null => None,
+            Slot::Value(Value::Number(n)) => match n.as_i64() {
                 Some(i) if (min..=max).contains(&i) => Some(i),
                 _ => {
                     p.add(&field, format!("must be a whole number from {min} to {max}"));
                     None
                 }
             },
-            Some(other) => {
+            Slot::Value(other) => {
                 p.add(&field, format!("must be a number, not {}", type_name(other)));
                 None
             }
@@ -186,27 +199,29 @@ impl<'a> Obj<'a> {
 
     pub fn object(&mut self, p: &mut Problems, name: &str, required: bool) -> Option<Obj<'a>> {
         let field = self.field(name);
-        match self.get(name) {
-            None => {
+        match self.get(p, name) {
+            Slot::Absent => {
                 if required {
                     p.add(&field, "is required");
                 }
                 None
             }
-            Some(v) => Obj::new(&field, v, p),
+            Slot::Null => None,
+            Slot::Value(v) => Obj::new(&field, v, p),
         }
     }
 
     pub fn array(&mut self, p: &mut Problems, name: &str, required: bool, max: usize) -> Option<Vec<Obj<'a>>> {
         let field = self.field(name);
-        match self.get(name) {
-            None => {
+        match self.get(p, name) {
+            Slot::Absent => {
                 if required {
                     p.add(&field, "is required");
                 }
                 None
             }
-            Some(Value::Array(items)) => {
+            Slot::Null => None,
+            Slot::Value(Value::Array(items)) => {
                 if items.len() > max {
                     p.add(&field, format!("must have at most {max} entries"));
                     return None;
@@ -217,7 +232,7 @@ impl<'a> Obj<'a> {
                 }
                 Some(out)
             }
-            Some(other) => {
+            Slot::Value(other) => {
                 p.add(&field, format!("must be an array, not {}", type_name(other)));
                 None
             }
@@ -268,14 +283,8 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// In a PATCH, `null` would mean "clear this"; no attribute here may be cleared, so it is refused
-/// rather than silently ignored.
-fn refuse_nulls(a: &Obj, p: &mut Problems) {
-    for (k, v) in a.map {
-        if v.is_null() {
-            p.add(&a.field(k), "cannot be null");
-        }
-    }
+/// A PATCH must name something to change.
+fn refuse_empty(a: &Obj, p: &mut Problems) {
     if a.map.is_empty() {
         p.add(&a.path, "names no attribute to change");
     }
@@ -531,7 +540,7 @@ const READ_ONLY: &[&str] =
 pub fn account_patch(body: &Value) -> Result<(AccountPatch, Option<String>), AccountError> {
     let mut p = Problems::default();
     let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    refuse_nulls(&a, &mut p);
+    refuse_empty(&a, &mut p);
     for ro in READ_ONLY {
         if a.has(ro) {
             let f = a.field(ro);
@@ -617,7 +626,7 @@ pub fn contact_patch_body(
 ) -> Result<(ContactFields, Option<String>), AccountError> {
     let mut p = Problems::default();
     let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    refuse_nulls(&a, &mut p);
+    refuse_empty(&a, &mut p);
     let f = contact_patch(&mut a, &mut p, subtype);
     a.end(&mut p);
     p.into_result((f, checksum))
