@@ -117,44 +117,47 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn string(&mut self, p: &mut Problems, name: &str, required: bool, max: usize) -> Option<String> {
-        let field = self.field(name);
+    /// The value of a field that is present and not null; reports a missing required field.
+    fn value(&mut self, p: &mut Problems, name: &str, required: bool) -> Option<&'a Value> {
         match self.get(p, name) {
             Slot::Absent => {
                 if required {
-                    p.add(&field, "is required");
+                    p.add(&self.field(name), "is required");
                 }
                 None
             }
             Slot::Null => None,
-            Slot::Value(Value::String(s)) => {
-                let t = s.trim();
-                if t.is_empty() {
-                    p.add(&field, "must not be blank");
-                    None
-                } else if t.chars().count() > max {
-                    p.add(&field, format!("must be at most {max} characters"));
-                    None
-                } else if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-                    p.add(&field, "must not contain control characters");
-                    None
-                } else {
-                    Some(t.to_string())
-                }
-            }
-            Slot::Value(other) => {
-                p.add(&field, format!("must be a string, not {}", type_name(other)));
-                None
-            }
+            Slot::Value(v) => Some(v),
+        }
+    }
+
+    pub fn string(&mut self, p: &mut Problems, name: &str, required: bool, max: usize) -> Option<String> {
+        let field = self.field(name);
+        let Value::String(s) = self.value(p, name, required)? else {
+            let other = self.map.get(name).map(type_name).unwrap_or("nothing");
+            p.add(&field, format!("must be a string, not {other}"));
+            return None;
+        };
+        let t = s.trim();
+        if t.is_empty() {
+            p.add(&field, "must not be blank");
+            None
+        } else if t.chars().count() > max {
+            p.add(&field, format!("must be at most {max} characters"));
+            None
+        } else if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            p.add(&field, "must not contain control characters");
+            None
+        } else {
+            Some(t.to_string())
         }
     }
 
     pub fn boolean(&mut self, p: &mut Problems, name: &str) -> Option<bool> {
         let field = self.field(name);
-        match self.get(p, name) {
-            Slot::Absent | Slot::Null => None,
-            Slot::Value(Value::Bool(b)) => Some(*b),
-            Slot::Value(other) => {
+        match self.value(p, name, false)? {
+            Value::Bool(b) => Some(*b),
+            other => {
                 p.add(&field, format!("must be a boolean, not {}", type_name(other)));
                 None
             }
@@ -163,22 +166,15 @@ impl<'a> Obj<'a> {
 
     pub fn integer(&mut self, p: &mut Problems, name: &str, required: bool, min: i64, max: i64) -> Option<i64> {
         let field = self.field(name);
-        match self.get(p, name) {
-            Slot::Absent => {
-                if required {
-                    p.add(&field, "is required");
-                }
-                None
-            }
-            Slot::Null => None,
-            Slot::Value(Value::Number(n)) => match n.as_i64() {
+        match self.value(p, name, required)? {
+            Value::Number(n) => match n.as_i64() {
                 Some(i) if (min..=max).contains(&i) => Some(i),
                 _ => {
                     p.add(&field, format!("must be a whole number from {min} to {max}"));
                     None
                 }
             },
-            Slot::Value(other) => {
+            other => {
                 p.add(&field, format!("must be a number, not {}", type_name(other)));
                 None
             }
@@ -199,44 +195,26 @@ impl<'a> Obj<'a> {
 
     pub fn object(&mut self, p: &mut Problems, name: &str, required: bool) -> Option<Obj<'a>> {
         let field = self.field(name);
-        match self.get(p, name) {
-            Slot::Absent => {
-                if required {
-                    p.add(&field, "is required");
-                }
-                None
-            }
-            Slot::Null => None,
-            Slot::Value(v) => Obj::new(&field, v, p),
-        }
+        let v = self.value(p, name, required)?;
+        Obj::new(&field, v, p)
     }
 
     pub fn array(&mut self, p: &mut Problems, name: &str, required: bool, max: usize) -> Option<Vec<Obj<'a>>> {
         let field = self.field(name);
-        match self.get(p, name) {
-            Slot::Absent => {
-                if required {
-                    p.add(&field, "is required");
-                }
-                None
-            }
-            Slot::Null => None,
-            Slot::Value(Value::Array(items)) => {
-                if items.len() > max {
-                    p.add(&field, format!("must have at most {max} entries"));
-                    return None;
-                }
-                let mut out = Vec::with_capacity(items.len());
-                for (i, v) in items.iter().enumerate() {
-                    out.push(Obj::new(&format!("{field}[{i}]"), v, p)?);
-                }
-                Some(out)
-            }
-            Slot::Value(other) => {
-                p.add(&field, format!("must be an array, not {}", type_name(other)));
-                None
-            }
+        let Value::Array(items) = self.value(p, name, required)? else {
+            let other = self.map.get(name).map(type_name).unwrap_or("nothing");
+            p.add(&field, format!("must be an array, not {other}"));
+            return None;
+        };
+        if items.len() > max {
+            p.add(&field, format!("must have at most {max} entries"));
+            return None;
         }
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.iter().enumerate() {
+            out.push(Obj::new(&format!("{field}[{i}]"), v, p)?);
+        }
+        Some(out)
     }
 
     /// A typekey `{code}` (a `name` beside it is accepted and ignored), checked against `allowed`.
