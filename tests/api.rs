@@ -828,6 +828,62 @@ async fn seed_001_examples_work_literally(api: &TestApi) {
     assert_eq!(total(&api).await, 1009);
 }
 
+// ---- concurrency ----
+
+async fn concurrent_patches_with_one_checksum_let_exactly_one_win(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let checksum = api.get(&format!("{A}/{id}")).await.checksum();
+    let mut tasks = Vec::new();
+    for code in ["cad", "eur", "gbp", "aud", "jpy", "chf"] {
+        let api = api.clone();
+        let path = format!("{A}/{id}");
+        let body = json!({"data": {"checksum": checksum, "attributes": {"preferredCoverageCurrency": {"code": code}}}});
+        tasks.push(tokio::spawn(async move { (code, api.patch(&path, body).await.status) }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (code, status) = t.await.unwrap();
+        assert!(status == 200 || status == 409, "{status}");
+        if status == 200 {
+            winners.push(code);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let now = api.get(&format!("{A}/{id}")).await;
+    assert_eq!(now.attrs()["preferredCoverageCurrency"]["code"], json!(winners[0]));
+    assert_eq!(now.checksum(), "2");
+}
+
+async fn concurrent_creates_and_notes_lose_nothing(api: &TestApi) {
+    let api = api.new_team().await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move { api.create_account(&format!("P{i} Q"), false).await }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12);
+    let target = ids[0].clone();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let api = api.clone();
+        let path = format!("{A}/{target}/contacts");
+        tasks.push(tokio::spawn(async move {
+            api.post(&path, json!({"data": {"attributes": {"contactSubtype": "Person", "firstName": "C", "lastName": format!("N{i}")}}})).await.status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    assert_eq!(count(&api, &target, "contacts").await, 13);
+    assert_eq!(api.get(&format!("{A}/{target}")).await.attrs()["numberOfContacts"], "13");
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod local_server {
@@ -864,6 +920,8 @@ both!(
     contacts_can_be_added_and_edited_and_the_holder_name_follows,
     notes_need_a_body_and_keep_their_fields,
     seed_001_examples_work_literally,
+    concurrent_patches_with_one_checksum_let_exactly_one_win,
+    concurrent_creates_and_notes_lose_nothing,
 );
 
 #[tokio::test]

@@ -14,8 +14,19 @@ use super::model::*;
 use super::TeamId;
 use crate::store::{Cond, Item, Store, StoreError, Write};
 
-/// How often an operation re-reads and retries when a concurrent writer got there first.
-const MAX_ATTEMPTS: usize = 8;
+/// How often an operation re-reads and retries when a concurrent writer got there first. With
+/// jittered backoff between attempts, a dozen simultaneous writers on one account all get through;
+/// past that, the client gets 503 with Retry-After.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Waits before retry number `attempt` (0 = first retry): 2 ms doubling to 64 ms, plus jitter, so
+/// writers that collided do not collide again in lockstep.
+async fn backoff(attempt: usize) {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    let ms = (2u64 << attempt.min(5)) + u64::from(b[0] % 8);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
 
 /// A client-supplied transaction id (header `GW-DBTransaction-ID`) and what it was used for.
 #[derive(Debug, Clone)]
@@ -290,7 +301,10 @@ impl<'a> Accounts<'a> {
     {
         self.check_txn(txn).await?;
         let uri = account_uri(n);
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt - 1).await;
+            }
             let current = self.load(n).await?;
             self.check_checksum(checksum, current.version, &uri)?;
             let mut a = current.value.clone();
@@ -466,7 +480,10 @@ impl<'a> Accounts<'a> {
         let id = self.child_ids(1).await?;
         let child = Stored { id, pending_merge: None, data };
         let uri = format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id));
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt - 1).await;
+            }
             let current = self.load(n).await?;
             Self::not_merging(&current.value)?;
             refuse_if_withdrawn(&current.value, action)?;

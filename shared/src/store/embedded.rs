@@ -88,7 +88,13 @@ impl EmbeddedStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
-        let db = Database::create(path).map_err(backend)?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(format!(
+                "{} is in use by another coverdesk process (is `coverdesk serve` running?)",
+                path.display()
+            )),
+            other => backend(other),
+        })?;
         let tx = db.begin_write().map_err(backend)?;
         {
             tx.open_table(ITEMS).map_err(backend)?;
