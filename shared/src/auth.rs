@@ -8,7 +8,6 @@
 use base64::Engine;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -152,11 +151,6 @@ pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Res
     } else {
         Err(AccountError::Unauthenticated)
     }
-}
-
-/// What the local server's team looks like, for the README.
-pub fn describe(team: &Team) -> serde_json::Value {
-    json!({"team_id": team.team_id, "client_id": team.client_id, "name": team.name})
 }
 
 #[cfg(test)]

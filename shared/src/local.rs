@@ -47,11 +47,12 @@ fn to_hyper(r: ApiResponse) -> Response<Full<Bytes>> {
     resp
 }
 
-/// Binds `addr` and serves until the future is dropped; returns the bound address through `bound`.
+/// Binds `addr`; hand the listener to [`serve`] (its `local_addr` tells the port when `addr` asks for 0).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// Serves every route on `listener` until the future is dropped.
 pub async fn serve(listener: TcpListener, deps: Deps) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;

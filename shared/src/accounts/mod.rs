@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | account | `T#<team>#A#<n>` | `ACCOUNT` | `T#<team>#ACCOUNTS` / `<n:012>` |
 //! | child (contact, location, note, policy, job, activity) | `T#<team>#A#<n>` | `CH#<kind>#<id:012>` | - |
-//! | id counter | `T#<team>` | `SEQ` | - |
+//! | id counters | `T#<team>` | `SEQ#account`, `SEQ#child` | - |
 //! | account-number guard | `T#<team>#ACCTNO#<number>` | `U` | - |
 //! | policy-number guard | `T#<team>#POLNO#<number>` | `U` | - |
 //! | client transaction id | `T#<team>#TXN#<id>` | `TXN` | - |
@@ -47,8 +47,9 @@ pub(crate) mod keys {
     pub fn child_sk(kind: ChildKind, id: u64) -> String {
         format!("CH#{}#{id:012}", kind.key())
     }
-    pub fn sequence(team: &TeamId) -> (String, &'static str) {
-        (format!("T#{}", team.0), "SEQ")
+    /// The partition of the team's id counters (sort keys `SEQ#account`, `SEQ#child`).
+    pub fn counters(team: &TeamId) -> String {
+        format!("T#{}", team.0)
     }
     pub fn account_number(team: &TeamId, number: &str) -> String {
         format!("T#{}#ACCTNO#{number}", team.0)

@@ -104,11 +104,6 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    pub async fn get(&self, id: &str) -> Result<Versioned<Account>, AccountError> {
-        let n = parse_id(id).ok_or_else(|| AccountError::NotFound { uri: format!("/account/v1/accounts/{id}") })?;
-        self.load(n).await
-    }
-
     pub(crate) fn txn_write(&self, txn: &ClientTxn, status: u16, uri: &str) -> Write {
         Write::Put {
             item: Item::new(
@@ -184,7 +179,7 @@ impl<'a> Accounts<'a> {
 
     pub async fn create(&self, input: NewAccount, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
         self.check_txn(txn).await?;
-        let (seq_pk, _) = keys::sequence(self.team);
+        let seq_pk = keys::counters(self.team);
         let id = self.store.next_sequence(&seq_pk, "SEQ#account", 1).await?;
         let child = self.store.next_sequence(&seq_pk, "SEQ#child", 2).await?;
         let (contact_id, location_id) = (child, child + 1);
@@ -462,7 +457,7 @@ impl<'a> Accounts<'a> {
     }
 
     async fn child_ids(&self, count: u64) -> Result<u64, AccountError> {
-        let (seq_pk, _) = keys::sequence(self.team);
+        let seq_pk = keys::counters(self.team);
         Ok(self.store.next_sequence(&seq_pk, "SEQ#child", count).await?)
     }
 
