@@ -7,7 +7,9 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use coverdesk::api::{Route, ROUTES};
-use coverdesk::deps::Deps;
+
+/// Functions not behind a route: the servicing worker.
+const NON_HTTP_FUNCTIONS: &[&str] = &["servicing-worker"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -21,6 +23,7 @@ fn every_route_has_exactly_one_function_crate() {
         .collect();
     dirs.sort();
     let mut names: Vec<String> = ROUTES.iter().map(|d| d.name.to_string()).collect();
+    names.extend(NON_HTTP_FUNCTIONS.iter().map(|n| n.to_string()));
     names.sort();
     assert_eq!(dirs, names);
     for d in ROUTES {
@@ -62,7 +65,11 @@ fn template_declares_one_function_per_route_with_its_method_and_path() {
     let blocks = template_blocks();
     let functions: Vec<&(String, String)> =
         blocks.iter().filter(|(_, b)| b.contains("Type: AWS::Serverless::Function")).collect();
-    assert_eq!(functions.len(), ROUTES.len());
+    assert_eq!(functions.len(), ROUTES.len() + NON_HTTP_FUNCTIONS.len());
+    let (_, worker) = functions.iter().find(|(_, b)| b.contains("Binary: servicing-worker\n")).expect("the worker");
+    assert!(worker.contains("Type: DynamoDB\n") && worker.contains("Stream: !GetAtt DataTable.StreamArn"));
+    assert!(worker.contains(r#"{"prefix": "JOB#"}"#), "the worker sees job items only");
+    assert!(worker.contains("Schedule: rate(1 minute)"));
     for d in ROUTES {
         let (name, body) = functions
             .iter()
@@ -70,6 +77,10 @@ fn template_declares_one_function_per_route_with_its_method_and_path() {
             .unwrap_or_else(|| panic!("no function builds {}", d.name));
         assert!(body.contains(&format!("Method: {}\n", d.method)), "{name}");
         assert!(body.contains(&format!("Path: {}\n", d.path)), "{name}");
+        if d.path.starts_with("/carriers") {
+            assert!(!body.contains("Policies:"), "{name} reads no table");
+            continue;
+        }
         assert!(body.contains("Resource: !GetAtt DataTable.Arn"), "{name} is not limited to its table");
         assert!(!body.contains("dynamodb:*"), "{name}");
         // Read-only routes get no write action.
@@ -90,17 +101,9 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
         // A fresh store with the example data, as `coverdesk seed` writes it.
         let (store, _dir) = support::embedded_store();
         assert!(coverdesk::examples::seed(store.as_ref()).await.unwrap());
-        let deps = Deps::new(store);
+        let deps = support::test_deps(store);
         let res = coverdesk::lambda::invoke(&deps, Route::by_name(d.name).unwrap(), req).await;
-        let expected = if d.method == "POST"
-            && !d.path.ends_with("/merge")
-            && !d.path.ends_with("/withdraw")
-            && !d.path.ends_with("/reopen")
-        {
-            201
-        } else {
-            200
-        };
+        let expected = expected_sample_status(d.name, d.method, d.path);
         let body = match res.body() {
             lambda_http::Body::Text(t) => t.clone(),
             _ => String::new(),
@@ -111,6 +114,46 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
 }
 
 /// The codes `openapi.json` lists for typekeys are exactly the codes the validator accepts.
+/// What each sample event gets on the seeded local store: samples that name a pull, an action or a
+/// webhook name one the store does not have (404), and widget samples carry a placeholder token
+/// (401) -- replace it with a real `pull_jwt` to use them.
+fn expected_sample_status(name: &str, method: &str, path: &str) -> u16 {
+    match name {
+        "online-access-remove"
+        | "pull-servicing-action"
+        | "servicings-create"
+        | "servicings-get"
+        | "pulls-get"
+        | "pull-events-list"
+        | "pull-events-redeliver"
+        | "webhooks-update"
+        | "webhooks-delete" => 404,
+        "online-access-set" => 200,
+        _ if path.starts_with("/widget/pull/{") => 401,
+        _ if !path.starts_with("/account/") => 200,
+        _ if method == "POST"
+            && !path.ends_with("/merge")
+            && !path.ends_with("/withdraw")
+            && !path.ends_with("/reopen") =>
+        {
+            201
+        }
+        _ => 200,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_events_run_jobs_and_sweeps() {
+    let (store, _dir) = support::embedded_store();
+    let deps = support::test_deps(store);
+    for (file, key) in [("servicing-worker-stream.json", "ran"), ("servicing-worker-schedule.json", "swept")] {
+        let text = std::fs::read_to_string(root().join("events").join(file)).unwrap();
+        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let out = coverdesk::lambda::handle_worker_event(&deps, event).await;
+        assert!(out.get(key).is_some(), "{file}: {out}");
+    }
+}
+
 #[test]
 fn openapi_enums_are_the_validators_codes() {
     use coverdesk::accounts::input::*;

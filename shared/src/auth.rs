@@ -131,6 +131,24 @@ pub async fn ensure_team(store: &dyn Store, team_id: &str, client_id: &str, secr
     }
 }
 
+/// The team whose client id is `client_id` (the widget's `public_alias`), if any.
+pub async fn team_by_client_id(store: &dyn Store, client_id: &str) -> Result<Option<TeamId>, StoreError> {
+    if !valid_client_id(client_id) {
+        return Ok(None);
+    }
+    match store.get(&team_pk(client_id), TEAM_SK).await? {
+        Some(item) => {
+            let team: Team = serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt {
+                pk: team_pk(client_id),
+                sk: TEAM_SK.into(),
+                reason: e.to_string(),
+            })?;
+            Ok(Some(TeamId(team.team_id)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// The team named by an `Authorization: Basic ...` header, or 401.
 pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Result<TeamId, AccountError> {
     let encoded = authorization

@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::crypto::{CryptoError, Keys, KEY_ENV};
+use crate::servicing::carriers::Catalogue;
+use crate::servicing::webhooks::{HttpSender, RetryPolicy, WebhookSender};
+use crate::servicing::worker::Worker;
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
@@ -10,6 +14,12 @@ use crate::store::{Store, StoreError};
 #[derive(Clone)]
 pub struct Deps {
     pub store: Arc<dyn Store>,
+    pub keys: Arc<Keys>,
+    pub catalogue: Arc<Catalogue>,
+    pub sender: Arc<dyn WebhookSender>,
+    pub retry: RetryPolicy,
+    /// Whether webhooks may target loopback and private addresses (local use; never in AWS).
+    pub allow_private_urls: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -18,26 +28,80 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("{KEY_ENV}: {0}")]
+    Key(#[from] CryptoError),
+    #[error("{0}")]
+    Other(String),
 }
 
 /// The table every function uses, from `COVERDESK_TABLE`.
 pub const TABLE_ENV: &str = "COVERDESK_TABLE";
+/// `true` lets webhooks reach loopback and private addresses (set by the local server only).
+pub const ALLOW_PRIVATE_ENV: &str = "COVERDESK_ALLOW_PRIVATE_URLS";
 
 impl Deps {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Deps { store }
+    pub fn new(store: Arc<dyn Store>, keys: Keys, allow_private_urls: bool) -> Result<Self, ConfigError> {
+        let sender: Arc<dyn WebhookSender> = Arc::new(HttpSender::new(allow_private_urls).map_err(ConfigError::Other)?);
+        Ok(Deps {
+            store,
+            keys: Arc::new(keys),
+            catalogue: Arc::new(Catalogue::builtin()),
+            sender,
+            retry: RetryPolicy::default(),
+            allow_private_urls,
+        })
     }
 
-    /// Production: DynamoDB, table from `COVERDESK_TABLE`, endpoint and credentials from the
-    /// standard AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
+    /// Production: DynamoDB, table from `COVERDESK_TABLE`, deployment key from
+    /// `COVERDESK_SECRET_KEY`; endpoint and credentials from the standard AWS environment
+    /// (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
     pub async fn from_env() -> Result<Deps, ConfigError> {
         let table = std::env::var(TABLE_ENV).map_err(|_| ConfigError::Missing(TABLE_ENV))?;
-        Ok(Deps::new(Arc::new(DynamoStore::from_env(table).await)))
+        let keys = Keys::from_base64(&std::env::var(KEY_ENV).map_err(|_| ConfigError::Missing(KEY_ENV))?)?;
+        let allow = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "true");
+        Deps::new(Arc::new(DynamoStore::from_env(table).await), keys, allow)
     }
 
-    /// Local: the embedded store under `dir`.
+    /// Local: the embedded store under `dir`, the key from `COVERDESK_SECRET_KEY` or from
+    /// `dir/secret.key` (created on first use, readable by the owner only).
     pub fn embedded(dir: impl Into<PathBuf>) -> Result<Deps, ConfigError> {
-        let path = dir.into().join("coverdesk.redb");
-        Ok(Deps::new(Arc::new(EmbeddedStore::open(path)?)))
+        let dir = dir.into();
+        let store = Arc::new(EmbeddedStore::open(dir.join("coverdesk.redb"))?);
+        Deps::new(store, local_keys(&dir)?, true)
+    }
+
+    /// The servicing worker over these dependencies.
+    pub fn worker(&self) -> Worker {
+        Worker {
+            store: self.store.clone(),
+            keys: self.keys.clone(),
+            catalogue: self.catalogue.clone(),
+            sender: self.sender.clone(),
+            retry: self.retry,
+            allow_private: self.allow_private_urls,
+        }
+    }
+}
+
+/// The local deployment key: the environment's, else the one kept in `dir/secret.key`.
+pub fn local_keys(dir: &std::path::Path) -> Result<Keys, ConfigError> {
+    if let Ok(k) = std::env::var(KEY_ENV) {
+        return Ok(Keys::from_base64(&k)?);
+    }
+    let path = dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Keys::from_base64(&text)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| ConfigError::Other(e.to_string()))?;
+            let key = Keys::generate_base64()?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&path).map_err(|e| ConfigError::Other(format!("{}: {e}", path.display())))?;
+            std::io::Write::write_all(&mut f, key.as_bytes()).map_err(|e| ConfigError::Other(e.to_string()))?;
+            Ok(Keys::from_base64(&key)?)
+        }
+        Err(e) => Err(ConfigError::Other(format!("{}: {e}", path.display()))),
     }
 }

@@ -3,14 +3,18 @@
 //! - [`store`]: the storage port and its DynamoDB and embedded adapters.
 //! - [`accounts`]: the account domain (seed 001): rules, status machine, merge, validation.
 //! - [`auth`]: teams and their credentials.
+//! - [`servicing`]: servicing pulls (seed 000): consent, carriers, actions, the worker, webhooks.
+//! - [`crypto`]: sealing secrets at rest, pull tokens, webhook signatures, password hashes.
 //! - [`api`]: HTTP handlers over plain requests, the route table, the error envelope.
 //! - [`lambda`] and [`local`]: the two ways the handlers are served.
 
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod crypto;
 pub mod deps;
 pub mod examples;
 pub mod lambda;
 pub mod local;
+pub mod servicing;
 pub mod store;

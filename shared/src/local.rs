@@ -52,8 +52,21 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves every route on `listener` until the future is dropped.
+/// How often the in-process servicing worker looks for due jobs.
+pub const WORKER_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves every route on `listener`, with the servicing worker running in-process over the same
+/// store, until the future is dropped.
 pub async fn serve(listener: TcpListener, deps: Deps) -> std::io::Result<()> {
+    let _worker = AbortOnDrop(tokio::spawn(deps.worker().run_forever(WORKER_EVERY)));
     loop {
         let (stream, _) = listener.accept().await?;
         let deps = deps.clone();

@@ -25,6 +25,8 @@ use super::{dynamo_store, embedded_store, unique};
 pub enum Transport {
     Local,
     Lambda,
+    /// The local server (with its in-process worker) over DynamoDB Local.
+    LocalDynamo,
 }
 
 pub struct Resp {
@@ -52,6 +54,7 @@ pub struct TestApi {
     addr: Option<SocketAddr>,
     pub auth: Option<String>,
     pub team: TeamId,
+    pub client_id: String,
     _dir: Option<Arc<tempfile::TempDir>>,
 }
 
@@ -66,11 +69,12 @@ impl TestApi {
         let (deps, dir) = match transport {
             Transport::Local => {
                 let (s, d) = embedded_store();
-                (Deps::new(s), Some(Arc::new(d)))
+                (super::test_deps(s), Some(Arc::new(d)))
             }
-            Transport::Lambda => (Deps::new(shared_dynamo().await), None),
+            Transport::Lambda => (super::test_deps(shared_dynamo().await), None),
+            Transport::LocalDynamo => (super::test_deps(super::dynamo_store().await), None),
         };
-        let addr = if transport == Transport::Local {
+        let addr = if transport != Transport::Lambda {
             let listener = coverdesk::local::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
             let addr = listener.local_addr().unwrap();
             let d = deps.clone();
@@ -79,7 +83,15 @@ impl TestApi {
         } else {
             None
         };
-        let mut api = TestApi { transport, deps, addr, auth: None, team: TeamId(String::new()), _dir: dir };
+        let mut api = TestApi {
+            transport,
+            deps,
+            addr,
+            auth: None,
+            team: TeamId(String::new()),
+            client_id: String::new(),
+            _dir: dir,
+        };
         api = api.new_team().await;
         api
     }
@@ -93,6 +105,7 @@ impl TestApi {
         let mut other = self.clone();
         other.auth = Some(basic(&team.client_id, &secret));
         other.team = TeamId(team.team_id);
+        other.client_id = team.client_id;
         other
     }
 
@@ -136,7 +149,7 @@ impl TestApi {
             all.push(("content-type".into(), "application/json".into()));
         }
         let resp = match self.transport {
-            Transport::Local => self.call_http(method, path_and_query, body, &all).await,
+            Transport::Local | Transport::LocalDynamo => self.call_http(method, path_and_query, body, &all).await,
             Transport::Lambda => self.call_lambda(method, path_and_query, body, &all).await,
         };
         check_against_openapi(method, path_and_query, &resp);

@@ -52,6 +52,20 @@ pub fn embedded_store() -> (Arc<EmbeddedStore>, tempfile::TempDir) {
     (Arc::new(store), dir)
 }
 
+/// Dependencies for tests: a random deployment key, webhooks allowed to loopback, and the
+/// reference's retry schedule scaled from seconds to milliseconds.
+pub fn test_deps(store: Arc<dyn Store>) -> coverdesk::deps::Deps {
+    let key = coverdesk::crypto::random_bytes::<32>().unwrap();
+    let mut deps = coverdesk::deps::Deps::new(store, coverdesk::crypto::Keys::from_bytes(&key), true).unwrap();
+    deps.retry = coverdesk::servicing::webhooks::RetryPolicy {
+        max_retries: 3,
+        base: std::time::Duration::from_millis(60),
+        unit: std::time::Duration::from_millis(1),
+        timeout: std::time::Duration::from_secs(2),
+    };
+    deps
+}
+
 pub enum Backend {
     Embedded,
     Dynamo,

@@ -284,7 +284,7 @@ impl<'a> Accounts<'a> {
 
     /// Re-reads and retries `f` while a concurrent writer changes the account under it. With a
     /// client checksum, a concurrent change is the client's conflict instead (409).
-    async fn update_account<F>(
+    pub(crate) async fn update_account<F>(
         &self,
         n: u64,
         checksum: Option<&str>,
@@ -456,7 +456,7 @@ impl<'a> Accounts<'a> {
         Ok((account, Versioned { value: child, version: item.version }))
     }
 
-    async fn child_ids(&self, count: u64) -> Result<u64, AccountError> {
+    pub(crate) async fn child_ids(&self, count: u64) -> Result<u64, AccountError> {
         let seq_pk = keys::counters(self.team);
         Ok(self.store.next_sequence(&seq_pk, "SEQ#child", count).await?)
     }

@@ -3,6 +3,7 @@
 
 mod errors;
 pub mod routes;
+pub mod servicing;
 
 use std::time::Instant;
 
@@ -78,7 +79,15 @@ pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
             r.headers.push(("allow", allowed.join(", ")));
             r
         }
-        routes::Match::None => error_response(&AccountError::NotFound { uri: req.path.clone() }),
+        routes::Match::None => not_found(&req.path),
+    }
+}
+
+fn not_found(path: &str) -> ApiResponse {
+    if path.starts_with("/account/") {
+        error_response(&AccountError::NotFound { uri: path.to_string() })
+    } else {
+        servicing::error_json(&crate::servicing::ServicingError::not_found("The resource"))
     }
 }
 
@@ -86,12 +95,25 @@ pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
 pub async fn handle_route(deps: &Deps, route: Route, req: ApiRequest) -> ApiResponse {
     match routes::match_route(route, &req.method, &req.path) {
         Some(params) => run(deps, route, params, req).await,
-        None => error_response(&AccountError::NotFound { uri: req.path.clone() }),
+        None => not_found(&req.path),
     }
 }
 
 async fn run(deps: &Deps, route: Route, params: Vec<String>, req: ApiRequest) -> ApiResponse {
     let started = Instant::now();
+    if route.family() == routes::Family::Servicing {
+        let response = match servicing::dispatch(deps, route, &params, &req).await {
+            Ok(r) => r,
+            Err(e) => servicing::error_json(&e),
+        };
+        tracing::info!(
+            route = route.name(),
+            status = response.status,
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        return response;
+    }
     let result = dispatch(deps, route, &params, &req).await;
     let response = match result {
         Ok(r) => r,
@@ -356,6 +378,23 @@ async fn dispatch(deps: &Deps, route: Route, params: &[String], req: &ApiRequest
             created_child(POLICIES, svc.add_policy(n(params)?, policy, txn).await?)
         }
         ListJobs => list_of(&svc, req, n(params)?, JOBS).await,
+        SetOnlineAccess => {
+            let body = json_body(req)?;
+            ok(crate::servicing::connector::set_online_access(
+                deps.store.as_ref(),
+                &deps.keys,
+                &team,
+                n(params)?,
+                &body,
+            )
+            .await?)
+        }
+        RemoveOnlineAccess => {
+            no_body(req)?;
+            crate::servicing::connector::remove_online_access(deps.store.as_ref(), &team, n(params)?).await?;
+            Ok(ApiResponse { status: 204, headers: vec![], body: vec![] })
+        }
+        other => Err(AccountError::Internal(format!("route {} is not an accounts route", other.name()))),
     }
 }
 

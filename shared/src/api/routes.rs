@@ -27,6 +27,36 @@ pub enum Route {
     CreatePolicy,
     GetPolicy,
     ListJobs,
+    SetOnlineAccess,
+    RemoveOnlineAccess,
+    // Servicing (seed 000)
+    ListCarriers,
+    GetCarrier,
+    ConsentAndConnect,
+    WidgetGetPull,
+    WidgetIdvOptions,
+    WidgetIdv,
+    WidgetConnect,
+    WidgetConfirmAction,
+    ConfirmAction,
+    CreateServicing,
+    ListServicings,
+    GetServicing,
+    ListPulls,
+    GetPull,
+    ListPullEvents,
+    RedeliverEvent,
+    CreateWebhook,
+    ListWebhooks,
+    UpdateWebhook,
+    DeleteWebhook,
+}
+
+/// Which API a route belongs to: it decides the error envelope and the authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Accounts,
+    Servicing,
 }
 
 pub struct RouteDef {
@@ -66,11 +96,40 @@ routes! {
     CreatePolicy "policies-create" "POST" "/account/v1/accounts/{accountId}/policies";
     GetPolicy "policies-get" "GET" "/account/v1/accounts/{accountId}/policies/{policyId}";
     ListJobs "jobs-list" "GET" "/account/v1/accounts/{accountId}/jobs";
+    SetOnlineAccess "online-access-set" "PUT" "/account/v1/accounts/{accountId}/online-access";
+    RemoveOnlineAccess "online-access-remove" "DELETE" "/account/v1/accounts/{accountId}/online-access";
+    ListCarriers "carriers-list" "GET" "/carriers";
+    GetCarrier "carriers-get" "GET" "/carriers/{carrierId}";
+    ConsentAndConnect "widget-consent-and-connect" "POST" "/widget/pull/consentAndConnect";
+    WidgetGetPull "widget-pull-get" "GET" "/widget/pull/{pullId}";
+    WidgetIdvOptions "widget-idv-options" "POST" "/widget/pull/{pullId}/idvoptions";
+    WidgetIdv "widget-idv" "POST" "/widget/pull/{pullId}/idv";
+    WidgetConnect "widget-connect" "POST" "/widget/pull/{pullId}/connect";
+    WidgetConfirmAction "widget-servicing-action" "POST" "/widget/pull/{pullId}/servicingAction";
+    ConfirmAction "pull-servicing-action" "POST" "/pull/{pullId}/servicingAction";
+    CreateServicing "servicings-create" "POST" "/teams/{teamId}/servicings";
+    ListServicings "servicings-list" "GET" "/teams/{teamId}/servicings";
+    GetServicing "servicings-get" "GET" "/teams/{teamId}/servicings/{servicingActionId}";
+    ListPulls "pulls-list" "GET" "/teams/{teamId}/pulls";
+    GetPull "pulls-get" "GET" "/teams/{teamId}/pulls/{pullId}";
+    ListPullEvents "pull-events-list" "GET" "/teams/{teamId}/pulls/{pullId}/events";
+    RedeliverEvent "pull-events-redeliver" "POST" "/teams/{teamId}/pulls/{pullId}/events/{eventId}/redeliver";
+    CreateWebhook "webhooks-create" "POST" "/teams/{teamId}/webhooks";
+    ListWebhooks "webhooks-list" "GET" "/teams/{teamId}/webhooks";
+    UpdateWebhook "webhooks-update" "PATCH" "/teams/{teamId}/webhooks/{webhookId}";
+    DeleteWebhook "webhooks-delete" "DELETE" "/teams/{teamId}/webhooks/{webhookId}";
 }
 
 impl Route {
     pub fn def(self) -> &'static RouteDef {
         ROUTES.iter().find(|d| d.route == self).expect("every route is in the table")
+    }
+    pub fn family(self) -> Family {
+        if self.def().path.starts_with("/account/") {
+            Family::Accounts
+        } else {
+            Family::Servicing
+        }
     }
     pub fn name(self) -> &'static str {
         self.def().name

@@ -1,0 +1,6 @@
+//! DELETE /account/v1/accounts/{accountId}/online-access
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk::lambda::run(coverdesk::api::Route::RemoveOnlineAccess).await
+}

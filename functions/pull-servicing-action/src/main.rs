@@ -1,0 +1,6 @@
+//! POST /pull/{pullId}/servicingAction
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk::lambda::run(coverdesk::api::Route::ConfirmAction).await
+}

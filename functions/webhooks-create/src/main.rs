@@ -1,0 +1,6 @@
+//! POST /teams/{teamId}/webhooks
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk::lambda::run(coverdesk::api::Route::CreateWebhook).await
+}

@@ -1,0 +1,261 @@
+//! Secrets at rest and tokens: one 256-bit deployment key seals consumer credentials and webhook
+//! signing secrets (AES-256-GCM, bound to where the ciphertext lives) and signs pull tokens
+//! (HMAC-SHA256 under a key derived for that purpose). Password hashes for online access are
+//! PBKDF2-HMAC-SHA256, deliberately slow. All of it is aws-lc, which the AWS SDK's TLS already
+//! builds.
+
+use std::num::NonZeroU32;
+
+use aws_lc_rs::aead::{Aad, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::{hmac, pbkdf2};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// The environment variable holding the deployment key (base64 of 32 random bytes).
+pub const KEY_ENV: &str = "COVERDESK_SECRET_KEY";
+
+/// PBKDF2-HMAC-SHA256 iterations for online-access passwords (OWASP's 2023 figure).
+pub const PASSWORD_ITERATIONS: u32 = 600_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the deployment key must be base64 of exactly 32 bytes")]
+    BadKey,
+    #[error("a sealed value could not be opened (wrong key or tampered)")]
+    Open,
+    #[error("no randomness available")]
+    Random,
+}
+
+pub struct Keys {
+    seal: RandomizedNonceKey,
+    token: hmac::Key,
+    webhook_ids: hmac::Key,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(..)")
+    }
+}
+
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|_| CryptoError::Random)?;
+    Ok(b)
+}
+
+/// A random identifier in the UUID v4 text form (ids are opaque to clients).
+pub fn uuid() -> Result<String, CryptoError> {
+    let mut b = random_bytes::<16>()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+}
+
+fn derive(master: &[u8; 32], label: &str) -> [u8; 32] {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, master);
+    let tag = hmac::sign(&k, label.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// A sealed value as stored: nonce and ciphertext with tag, base64.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Sealed {
+    pub n: String,
+    pub c: String,
+}
+
+impl Keys {
+    pub fn from_bytes(master: &[u8; 32]) -> Keys {
+        let seal = RandomizedNonceKey::new(&AES_256_GCM, &derive(master, "coverdesk/seal/v1"))
+            .expect("a 32-byte key is a valid AES-256 key");
+        Keys {
+            seal,
+            token: hmac::Key::new(hmac::HMAC_SHA256, &derive(master, "coverdesk/pull-jwt/v1")),
+            webhook_ids: hmac::Key::new(hmac::HMAC_SHA256, &derive(master, "coverdesk/webhook-lookup/v1")),
+        }
+    }
+
+    pub fn from_base64(text: &str) -> Result<Keys, CryptoError> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| CryptoError::BadKey)?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey)?;
+        Ok(Keys::from_bytes(&arr))
+    }
+
+    pub fn generate_base64() -> Result<String, CryptoError> {
+        Ok(STANDARD.encode(random_bytes::<32>()?))
+    }
+
+    /// Seals `plain`; `context` names where the value lives, so a sealed value copied elsewhere
+    /// does not open.
+    pub fn seal(&self, context: &str, plain: &[u8]) -> Result<Sealed, CryptoError> {
+        let mut data = plain.to_vec();
+        let nonce = self
+            .seal
+            .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut data)
+            .map_err(|_| CryptoError::Open)?;
+        Ok(Sealed { n: STANDARD.encode(nonce.as_ref()), c: STANDARD.encode(data) })
+    }
+
+    pub fn open(&self, context: &str, sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
+        let nonce = STANDARD.decode(&sealed.n).map_err(|_| CryptoError::Open)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Open)?;
+        let mut data = STANDARD.decode(&sealed.c).map_err(|_| CryptoError::Open)?;
+        let plain = self
+            .seal
+            .open_in_place(aws_lc_rs::aead::Nonce::from(&nonce), Aad::from(context.as_bytes()), &mut data)
+            .map_err(|_| CryptoError::Open)?;
+        Ok(plain.to_vec())
+    }
+
+    /// A pull token: `header.claims.signature`, HS256 JWT form.
+    pub fn sign_token(&self, claims: &serde_json::Value) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+        let input = format!("{header}.{body}");
+        let sig = hmac::sign(&self.token, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    }
+
+    /// The claims of a token this deployment signed, or `None` (constant-time check).
+    pub fn verify_token(&self, token: &str) -> Option<serde_json::Value> {
+        let (input, sig) = token.rsplit_once('.')?;
+        let (header, body) = input.split_once('.')?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        hmac::verify(&self.token, input.as_bytes(), &sig).ok()?;
+        let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header.get("alg").and_then(|v| v.as_str()) != Some("HS256") {
+            return None;
+        }
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()
+    }
+
+    /// A keyed digest used as a lookup key for a secret-ish value (a consumer's username), so the
+    /// store never holds it in clear.
+    pub fn lookup_key(&self, value: &str) -> String {
+        let tag = hmac::sign(&self.webhook_ids, value.as_bytes());
+        tag.as_ref()[..16].iter().map(|x| format!("{x:02x}")).collect()
+    }
+}
+
+/// `t=<unix>,s=<hex HMAC-SHA256(secret, "t.body")>`: the webhook signature header value.
+pub fn webhook_signature(secret: &str, unix: i64, body: &[u8]) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(unix.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    let tag = ctx.sign();
+    let hex: String = tag.as_ref().iter().map(|x| format!("{x:02x}")).collect();
+    format!("t={unix},s={hex}")
+}
+
+/// Checks a webhook signature header in constant time (what a receiver does).
+pub fn verify_webhook_signature(secret: &str, header: &str, body: &[u8]) -> bool {
+    let mut t = None;
+    let mut s = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("s", v)) => s = Some(v),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(s)) = (t, s) else { return false };
+    let Some(sig) =
+        (0..s.len() / 2).map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let mut msg = t.to_string().into_bytes();
+    msg.push(b'.');
+    msg.extend_from_slice(body);
+    hmac::verify(&key, &msg, &sig).is_ok()
+}
+
+/// A slow salted password hash as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PasswordHash {
+    pub alg: String,
+    pub iterations: u32,
+    pub salt: String,
+    pub hash: String,
+}
+
+pub fn hash_password(password: &str) -> Result<PasswordHash, CryptoError> {
+    let salt = random_bytes::<16>()?;
+    let mut out = [0u8; 32];
+    let iterations = NonZeroU32::new(PASSWORD_ITERATIONS).expect("non-zero");
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &mut out);
+    Ok(PasswordHash {
+        alg: "pbkdf2-sha256".into(),
+        iterations: PASSWORD_ITERATIONS,
+        salt: STANDARD.encode(salt),
+        hash: STANDARD.encode(out),
+    })
+}
+
+/// Constant-time check of a password against its stored hash.
+pub fn verify_password(stored: &PasswordHash, password: &str) -> bool {
+    let (Ok(salt), Ok(hash), Some(iterations)) =
+        (STANDARD.decode(&stored.salt), STANDARD.decode(&stored.hash), NonZeroU32::new(stored.iterations))
+    else {
+        return false;
+    };
+    stored.alg == "pbkdf2-sha256"
+        && pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &hash).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::from_bytes(&[7u8; 32])
+    }
+
+    #[test]
+    fn sealed_values_open_only_in_their_context_and_only_untampered() {
+        let k = keys();
+        let s = k.seal("cred:t:p1", b"hunter22").unwrap();
+        assert_eq!(k.open("cred:t:p1", &s).unwrap(), b"hunter22");
+        assert!(k.open("cred:t:p2", &s).is_err());
+        let mut bad = s.clone();
+        bad.c = STANDARD.encode(b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        assert!(k.open("cred:t:p1", &bad).is_err());
+        assert!(Keys::from_bytes(&[8u8; 32]).open("cred:t:p1", &s).is_err());
+    }
+
+    #[test]
+    fn tokens_verify_and_refuse_tampering() {
+        let k = keys();
+        let t = k.sign_token(&serde_json::json!({"pull_id": "p", "exp": 5}));
+        assert_eq!(k.verify_token(&t).unwrap()["pull_id"], "p");
+        let forged = t.replacen('.', ".x", 1);
+        assert!(k.verify_token(&forged).is_none());
+        assert!(Keys::from_bytes(&[1u8; 32]).verify_token(&t).is_none());
+        assert!(k.verify_token("a.b").is_none());
+    }
+
+    #[test]
+    fn webhook_signatures_match_the_documented_construction() {
+        let h = webhook_signature("whsec_x", 1700000000, b"{}");
+        assert!(h.starts_with("t=1700000000,s="));
+        assert!(verify_webhook_signature("whsec_x", &h, b"{}"));
+        assert!(!verify_webhook_signature("whsec_y", &h, b"{}"));
+        assert!(!verify_webhook_signature("whsec_x", &h, b"{ }"));
+    }
+
+    #[test]
+    fn passwords_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "correct hors"));
+    }
+}

@@ -1,0 +1,782 @@
+//! What each servicing action does to a policy: payload reading and the change itself, as pure
+//! functions over the account's policies, so both carrier connectors apply the very same rules.
+//!
+//! A payload problem ends the action as `VALIDATION_ERROR` with a `validation_error_type`: the
+//! original's names where it has one (`INVALID_POLICY_NUMBER`, `INVALID_POLICY_TYPE`,
+//! `INVALID_MORTGAGEE_NAME`, `DUPLICATE_MORTGAGEE_TYPE`, `REPLACING_VIN_NOT_FOUND`, `INVALID_VIN`,
+//! `PRIMARY_DRIVER_NOT_FOUND`, `DUPLICATE_FINANCING_COMPANY`, `POLICY_UNAVAILABLE_FOR_SERVICING`),
+//! and new ones in its style for the rest (see [`KINDS`]).
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+
+use super::model::ActionType;
+use crate::accounts::input::{vin_is_valid, LIEN_TYPES, MORTGAGEE_TYPES, US_STATES};
+use crate::accounts::{Address, Driver, Insured, LienHolder, Mortgagee, Policy, Vehicle, AUTO_LINES, PROPERTY_LINES};
+
+/// Every `validation_error_type` this module produces.
+pub const KINDS: &[&str] = &[
+    "INVALID_PAYLOAD",
+    "INVALID_POLICY_NUMBER",
+    "INVALID_POLICY_TYPE",
+    "POLICY_UNAVAILABLE_FOR_SERVICING",
+    "INVALID_MORTGAGEE_NAME",
+    "INVALID_MORTGAGEE_TYPE",
+    "INVALID_LOAN_NUMBER",
+    "INVALID_ADDRESS",
+    "DUPLICATE_MORTGAGEE_TYPE",
+    "MORTGAGEE_NOT_FOUND",
+    "INVALID_VIN",
+    "INVALID_VEHICLE",
+    "DUPLICATE_VIN",
+    "REPLACING_VIN_NOT_FOUND",
+    "PRIMARY_DRIVER_NOT_FOUND",
+    "INVALID_FINANCING_COMPANY",
+    "DUPLICATE_FINANCING_COMPANY",
+    "INVALID_DRIVER",
+    "DUPLICATE_DRIVER",
+    "REPLACING_DRIVER_NOT_FOUND",
+    "VEHICLE_NOT_FOUND",
+    "INVALID_LIENHOLDER",
+    "DUPLICATE_LIENHOLDER",
+    "REPLACING_LIENHOLDER_NOT_FOUND",
+    "INVALID_EMAIL",
+    "INVALID_PHONE",
+    "NO_CHANGES",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+fn invalid(kind: &'static str, message: impl Into<String>) -> Invalid {
+    debug_assert!(KINDS.contains(&kind));
+    Invalid { kind, message: message.into() }
+}
+
+/// The outcome of planning an action: the policies it changes (by index) and what the consumer
+/// is asked to confirm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub changed: Vec<(usize, Policy)>,
+    pub confirmation: Value,
+    /// Vehicles and drivers added (the sandbox rates them).
+    pub vehicles_added: u32,
+    pub drivers_added: u32,
+}
+
+/// A JSON object read field by field; every field not read is refused.
+struct Fields<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+    seen: Vec<&'static str>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(path: &str, v: &'a Value) -> Result<Fields<'a>, Invalid> {
+        match v {
+            Value::Object(map) => Ok(Fields { path: path.into(), map, seen: Vec::new() }),
+            _ => Err(invalid("INVALID_PAYLOAD", format!("{path} must be an object"))),
+        }
+    }
+    fn name(&self, f: &str) -> String {
+        if self.path.is_empty() {
+            f.to_string()
+        } else {
+            format!("{}.{f}", self.path)
+        }
+    }
+    fn raw(&mut self, f: &'static str) -> Option<&'a Value> {
+        self.seen.push(f);
+        self.map.get(f).filter(|v| !v.is_null())
+    }
+    /// A trimmed non-blank string of at most `max` characters.
+    fn string(
+        &mut self,
+        f: &'static str,
+        required: bool,
+        max: usize,
+        kind: &'static str,
+    ) -> Result<Option<String>, Invalid> {
+        match self.raw(f) {
+            None if required => Err(invalid(kind, format!("{} is required", self.name(f)))),
+            None => Ok(None),
+            Some(Value::String(s)) => {
+                let t = s.trim();
+                if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+                    Err(invalid(kind, format!("{} must be 1 to {max} characters, no control characters", self.name(f))))
+                } else {
+                    Ok(Some(t.to_string()))
+                }
+            }
+            Some(_) => Err(invalid(kind, format!("{} must be a string", self.name(f)))),
+        }
+    }
+    fn one_of(
+        &mut self,
+        f: &'static str,
+        required: bool,
+        allowed: &[&str],
+        kind: &'static str,
+    ) -> Result<Option<String>, Invalid> {
+        let v = self.string(f, required, 40, kind)?;
+        match v {
+            Some(s) if !allowed.contains(&s.as_str()) => {
+                Err(invalid(kind, format!("{} must be one of {}", self.name(f), allowed.join(", "))))
+            }
+            other => Ok(other),
+        }
+    }
+    fn object(&mut self, f: &'static str, required: bool, kind: &'static str) -> Result<Option<Fields<'a>>, Invalid> {
+        let name = self.name(f);
+        match self.raw(f) {
+            None if required => Err(invalid(kind, format!("{name} is required"))),
+            None => Ok(None),
+            Some(v) => Fields::new(&name, v).map(Some).map_err(|e| Invalid { kind, ..e }),
+        }
+    }
+    fn end(self) -> Result<(), Invalid> {
+        match self.map.keys().find(|k| !self.seen.contains(&k.as_str())) {
+            Some(k) => Err(invalid("INVALID_PAYLOAD", format!("{} is not a field of this payload", self.name(k)))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn address(o: &mut Fields, f: &'static str, required: bool) -> Result<Option<Address>, Invalid> {
+    let Some(mut a) = o.object(f, required, "INVALID_ADDRESS")? else { return Ok(None) };
+    let line1 = a.string("line1", true, 120, "INVALID_ADDRESS")?.unwrap_or_default();
+    let line2 = a.string("line2", false, 120, "INVALID_ADDRESS")?;
+    let city = a.string("city", true, 60, "INVALID_ADDRESS")?.unwrap_or_default();
+    let state = a.one_of("state", true, US_STATES, "INVALID_ADDRESS")?.unwrap_or_default();
+    let postal_code = a.string("postal_code", true, 10, "INVALID_ADDRESS")?.unwrap_or_default();
+    if !(postal_code.len() == 5 || postal_code.len() == 10)
+        || !postal_code.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 5 && c == '-'))
+    {
+        return Err(invalid(
+            "INVALID_ADDRESS",
+            format!("{}.postal_code must be a US ZIP code (12345 or 12345-6789)", a.path),
+        ));
+    }
+    let country = a.one_of("country", false, &["US"], "INVALID_ADDRESS")?.unwrap_or_else(|| "US".into());
+    a.end()?;
+    Ok(Some(Address { line1, line2, city, state, postal_code, country }))
+}
+
+fn address_view(a: &Address) -> Value {
+    json!({"line1": a.line1, "line2": a.line2, "city": a.city, "state": a.state, "postal_code": a.postal_code, "country": a.country})
+}
+
+fn mortgagee_view(m: &Mortgagee) -> Value {
+    json!({"name": m.name, "mortgagee_type": m.mortgagee_type, "loan_number": m.loan_number, "address": address_view(&m.address)})
+}
+
+fn lien_view(l: &LienHolder) -> Value {
+    json!({"type": l.lien_type, "name": l.name, "address": address_view(&l.address)})
+}
+
+fn vehicle_view(v: &Vehicle) -> Value {
+    json!({"vin": v.vin, "make": v.make, "model": v.model, "model_year": v.model_year,
+           "lien_holders": v.lien_holders.iter().map(lien_view).collect::<Vec<_>>()})
+}
+
+fn driver_view(d: &Driver) -> Value {
+    json!({"full_name": full_name(d), "first_name": d.first_name, "last_name": d.last_name,
+           "date_of_birth": d.date_of_birth, "license_state": d.license_state,
+           // The license number is shown masked: the last four characters are enough to recognise it.
+           "license_number_last4": d.license_number.as_ref().map(|n| n.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect::<String>())})
+}
+
+fn contact_view(i: &Insured) -> Value {
+    json!({"email": i.email, "phone": i.phone, "address": i.address.as_ref().map(address_view)})
+}
+
+fn full_name(d: &Driver) -> String {
+    format!("{} {}", d.first_name, d.last_name)
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    norm(a) == norm(b)
+}
+
+/// Finds the policy an action names and checks it can take this kind of change.
+fn target<'p>(
+    policies: &'p [Policy],
+    o: &mut Fields,
+    lines: &[&str],
+    what: &str,
+) -> Result<(usize, &'p Policy), Invalid> {
+    let number = o.string("carrier_policy_number", true, 40, "INVALID_POLICY_NUMBER")?.unwrap_or_default();
+    let (i, p) = policies
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.policy_number == number)
+        .ok_or_else(|| invalid("INVALID_POLICY_NUMBER", "carrier_policy_number is not a policy of this account"))?;
+    if !lines.contains(&p.line_of_business.as_str()) {
+        return Err(invalid(
+            "INVALID_POLICY_TYPE",
+            format!("{what} can only be changed on {} policies", lines.join(", ")),
+        ));
+    }
+    if p.status != "InForce" {
+        return Err(invalid("POLICY_UNAVAILABLE_FOR_SERVICING", "the policy is not in force"));
+    }
+    Ok((i, p))
+}
+
+fn mortgagee_fields(o: &mut Fields) -> Result<(String, Option<String>, Address, String), Invalid> {
+    let name = o.string("name", true, 120, "INVALID_MORTGAGEE_NAME")?.unwrap_or_default();
+    let loan = o.string("loan_number", false, 40, "INVALID_LOAN_NUMBER")?;
+    let addr = address(o, "address", true)?.unwrap_or_else(|| unreachable!("required"));
+    let t = o.one_of("mortgagee_type", true, MORTGAGEE_TYPES, "INVALID_MORTGAGEE_TYPE")?.unwrap_or_default();
+    Ok((name, loan, addr, t))
+}
+
+fn driver_fields(o: &mut Fields, f: &'static str) -> Result<Driver, Invalid> {
+    let mut d = o.object(f, true, "INVALID_DRIVER")?.unwrap_or_else(|| unreachable!("required"));
+    let first_name = d.string("first_name", true, 60, "INVALID_DRIVER")?.unwrap_or_default();
+    let last_name = d.string("last_name", true, 60, "INVALID_DRIVER")?.unwrap_or_default();
+    let dob = match d.string("date_of_birth", false, 10, "INVALID_DRIVER")? {
+        None => None,
+        Some(s) => Some(
+            NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .map_err(|_| invalid("INVALID_DRIVER", "driver.date_of_birth must be a date yyyy-mm-dd"))?,
+        ),
+    };
+    let license_number = d.string("license_number", false, 30, "INVALID_DRIVER")?;
+    let license_state = d.one_of("license_state", false, US_STATES, "INVALID_DRIVER")?;
+    d.end()?;
+    Ok(Driver { id: 0, first_name, last_name, date_of_birth: dob, license_number, license_state })
+}
+
+fn lien_fields(o: &mut Fields, f: &'static str, kind: &'static str) -> Result<LienHolder, Invalid> {
+    let mut l = o.object(f, true, kind)?.unwrap_or_else(|| unreachable!("required"));
+    let lien_type = l.one_of("type", true, LIEN_TYPES, kind)?.unwrap_or_default();
+    let name = l.string("name", true, 120, kind)?.unwrap_or_default();
+    let address = address(&mut l, "address", true)?.unwrap_or_else(|| unreachable!("required"));
+    l.end()?;
+    Ok(LienHolder { id: 0, name, lien_type, address })
+}
+
+fn vin(o: &mut Fields, f: &'static str, required: bool, kind: &'static str) -> Result<Option<String>, Invalid> {
+    match o.string(f, required, 17, kind)? {
+        Some(v) if !vin_is_valid(&v.to_ascii_uppercase()) => {
+            Err(invalid(kind, format!("{} is not a valid VIN (17 characters, check digit)", o.name(f))))
+        }
+        other => Ok(other.map(|v| v.to_ascii_uppercase())),
+    }
+}
+
+/// Plans `action` against `policies`; `next_id` numbers the new sub-elements (zero while only
+/// previewing).
+pub fn plan(
+    policies: &[Policy],
+    action: ActionType,
+    payload: &Value,
+    next_id: &mut dyn FnMut() -> u64,
+) -> Result<Plan, Invalid> {
+    let mut o = Fields::new("payload", payload)?;
+    o.path.clear();
+    let mut vehicles_added = 0;
+    let mut drivers_added = 0;
+    let (changed, confirmation) = match action {
+        ActionType::AddMortgagee | ActionType::EditMortgagee => {
+            let (i, p) = target(policies, &mut o, PROPERTY_LINES, "mortgagees")?;
+            let (name, loan_number, address, t) = mortgagee_fields(&mut o)?;
+            o.end()?;
+            let mut np = p.clone();
+            let existing = np.mortgagees.iter().position(|m| m.mortgagee_type == t);
+            let before = existing.map(|k| mortgagee_view(&np.mortgagees[k]));
+            match (action, existing) {
+                (ActionType::AddMortgagee, Some(_)) => {
+                    return Err(invalid("DUPLICATE_MORTGAGEE_TYPE", format!("the policy already has a {t} mortgagee")))
+                }
+                (ActionType::AddMortgagee, None) => np.mortgagees.push(Mortgagee {
+                    id: next_id(),
+                    name,
+                    mortgagee_type: t.clone(),
+                    loan_number,
+                    address,
+                }),
+                (_, None) => return Err(invalid("MORTGAGEE_NOT_FOUND", format!("the policy has no {t} mortgagee"))),
+                (_, Some(k)) => {
+                    let m = &mut np.mortgagees[k];
+                    m.name = name;
+                    m.loan_number = loan_number;
+                    m.address = address;
+                }
+            }
+            let after = np.mortgagees.iter().find(|m| m.mortgagee_type == t).map(mortgagee_view);
+            if before == after {
+                return Err(invalid("NO_CHANGES", "the mortgagee already reads exactly so"));
+            }
+            np.mortgagees.sort_by(|a, b| a.mortgagee_type.cmp(&b.mortgagee_type));
+            (vec![(i, np)], json!({"carrier_policy_number": p.policy_number, "before": before, "after": after}))
+        }
+        ActionType::RemoveMortgagee => {
+            let (i, p) = target(policies, &mut o, PROPERTY_LINES, "mortgagees")?;
+            let t = o.one_of("mortgagee_type", true, MORTGAGEE_TYPES, "INVALID_MORTGAGEE_TYPE")?.unwrap_or_default();
+            o.end()?;
+            let mut np = p.clone();
+            let k = np
+                .mortgagees
+                .iter()
+                .position(|m| m.mortgagee_type == t)
+                .ok_or_else(|| invalid("MORTGAGEE_NOT_FOUND", format!("the policy has no {t} mortgagee")))?;
+            let removed = np.mortgagees.remove(k);
+            (
+                vec![(i, np)],
+                json!({"carrier_policy_number": p.policy_number, "before": mortgagee_view(&removed), "after": null}),
+            )
+        }
+        ActionType::AddVehicle => {
+            let (i, p) = target(policies, &mut o, AUTO_LINES, "vehicles")?;
+            let mut v = o.object("vehicle", true, "INVALID_VEHICLE")?.unwrap_or_else(|| unreachable!("required"));
+            let _vehicle_type =
+                v.one_of("type", false, &["CAR", "TRUCK", "SUV", "VAN", "MOTORCYCLE", "OTHER"], "INVALID_VEHICLE")?;
+            let model_year = match v.raw("model_year") {
+                Some(Value::Number(n)) => n.as_i64().filter(|y| (1900..=2100).contains(y)),
+                _ => None,
+            }
+            .ok_or_else(|| invalid("INVALID_VEHICLE", "vehicle.model_year must be a year from 1900 to 2100"))?;
+            let new_vin = vin(&mut v, "vin", true, "INVALID_VIN")?.unwrap_or_default();
+            let make = v.string("make", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
+            let model = v.string("model", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
+            v.end()?;
+            let owner = o.string("registered_owner_full_name", false, 120, "INVALID_VEHICLE")?;
+            let garaging = address(&mut o, "garaging_address", false)?;
+            let primary = o.string("primary_driver_full_name", false, 120, "PRIMARY_DRIVER_NOT_FOUND")?;
+            let replacing = vin(&mut o, "replacing_vin", false, "REPLACING_VIN_NOT_FOUND")?;
+            let mut liens = Vec::new();
+            let mut ownership_type = None;
+            if let Some(mut own) = o.object("vehicle_ownership", false, "INVALID_FINANCING_COMPANY")? {
+                ownership_type = own.one_of("type", true, &["OWN", "LEASE", "FINANCE"], "INVALID_FINANCING_COMPANY")?;
+                match own.raw("financing_companies") {
+                    None => {}
+                    Some(Value::Array(items)) if items.len() <= 3 => {
+                        for (k, item) in items.iter().enumerate() {
+                            let mut f = Fields::new(&format!("vehicle_ownership.financing_companies[{k}]"), item)
+                                .map_err(|e| Invalid { kind: "INVALID_FINANCING_COMPANY", ..e })?;
+                            let t =
+                                f.one_of("type", true, LIEN_TYPES, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
+                            let name = f.string("name", true, 120, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
+                            let address = address(&mut f, "address", true)?.unwrap_or_else(|| unreachable!("required"));
+                            f.end()?;
+                            if liens.iter().any(|l: &LienHolder| same_name(&l.name, &name)) {
+                                return Err(invalid(
+                                    "DUPLICATE_FINANCING_COMPANY",
+                                    "a financing company appears twice",
+                                ));
+                            }
+                            liens.push(LienHolder { id: 0, name, lien_type: t, address });
+                        }
+                    }
+                    Some(_) => {
+                        return Err(invalid(
+                            "INVALID_FINANCING_COMPANY",
+                            "vehicle_ownership.financing_companies must be an array of at most 3",
+                        ))
+                    }
+                }
+                if ownership_type.as_deref() == Some("OWN") && !liens.is_empty() {
+                    return Err(invalid("INVALID_FINANCING_COMPANY", "an owned vehicle has no financing companies"));
+                }
+                own.end()?;
+            }
+            o.end()?;
+            if let Some(name) = &primary {
+                if !p.drivers.iter().any(|d| same_name(&full_name(d), name)) {
+                    return Err(invalid(
+                        "PRIMARY_DRIVER_NOT_FOUND",
+                        "primary_driver_full_name is not a driver on the policy",
+                    ));
+                }
+            }
+            let mut np = p.clone();
+            let before = match &replacing {
+                Some(r) => {
+                    let k = np.vehicles.iter().position(|v| &v.vin == r).ok_or_else(|| {
+                        invalid("REPLACING_VIN_NOT_FOUND", "replacing_vin is not a vehicle on the policy")
+                    })?;
+                    Some(np.vehicles.remove(k))
+                }
+                None => None,
+            };
+            if np.vehicles.iter().any(|v| v.vin == new_vin) {
+                return Err(invalid("DUPLICATE_VIN", "the vehicle is already on the policy"));
+            }
+            for l in &mut liens {
+                l.id = next_id();
+            }
+            let added = Vehicle {
+                id: next_id(),
+                vin: new_vin,
+                make,
+                model,
+                model_year: model_year as i32,
+                lien_holders: liens,
+            };
+            let mut after = vehicle_view(&added);
+            after["ownership_type"] = json!(ownership_type);
+            after["registered_owner_full_name"] = json!(owner);
+            after["primary_driver_full_name"] = json!(primary);
+            after["garaging_address"] = json!(garaging.as_ref().map(address_view));
+            np.vehicles.push(added);
+            if before.is_none() {
+                vehicles_added = 1;
+            }
+            (
+                vec![(i, np)],
+                json!({"carrier_policy_number": p.policy_number, "before": before.as_ref().map(vehicle_view), "after": after}),
+            )
+        }
+        ActionType::AddDriver | ActionType::ReplaceDriver => {
+            let (i, p) = target(policies, &mut o, AUTO_LINES, "drivers")?;
+            let replacing = if action == ActionType::ReplaceDriver {
+                o.string("replacing_driver_full_name", true, 120, "REPLACING_DRIVER_NOT_FOUND")?
+            } else {
+                None
+            };
+            let mut d = driver_fields(&mut o, "driver")?;
+            o.end()?;
+            let mut np = p.clone();
+            let before = match &replacing {
+                Some(name) => {
+                    let k = np.drivers.iter().position(|x| same_name(&full_name(x), name)).ok_or_else(|| {
+                        invalid(
+                            "REPLACING_DRIVER_NOT_FOUND",
+                            "replacing_driver_full_name is not a driver on the policy",
+                        )
+                    })?;
+                    Some(np.drivers.remove(k))
+                }
+                None => None,
+            };
+            if np.drivers.iter().any(|x| same_name(&full_name(x), &full_name(&d)) && x.date_of_birth == d.date_of_birth)
+            {
+                return Err(invalid("DUPLICATE_DRIVER", "the driver is already on the policy"));
+            }
+            d.id = next_id();
+            let after = driver_view(&d);
+            np.drivers.push(d);
+            if before.is_none() {
+                drivers_added = 1;
+            }
+            (
+                vec![(i, np)],
+                json!({"carrier_policy_number": p.policy_number, "before": before.as_ref().map(driver_view), "after": after}),
+            )
+        }
+        ActionType::AddLienholder | ActionType::ReplaceLienholder => {
+            let (i, p) = target(policies, &mut o, AUTO_LINES, "lien holders")?;
+            let on_vin = vin(&mut o, "vin", true, "INVALID_VIN")?.unwrap_or_default();
+            let replacing = if action == ActionType::ReplaceLienholder {
+                o.string("replacing_lien_holder_name", true, 120, "REPLACING_LIENHOLDER_NOT_FOUND")?
+            } else {
+                None
+            };
+            let mut l = lien_fields(&mut o, "lien_holder", "INVALID_LIENHOLDER")?;
+            o.end()?;
+            let mut np = p.clone();
+            let v = np
+                .vehicles
+                .iter_mut()
+                .find(|v| v.vin == on_vin)
+                .ok_or_else(|| invalid("VEHICLE_NOT_FOUND", "vin is not a vehicle on the policy"))?;
+            let before = match &replacing {
+                Some(name) => {
+                    let k = v.lien_holders.iter().position(|x| same_name(&x.name, name)).ok_or_else(|| {
+                        invalid(
+                            "REPLACING_LIENHOLDER_NOT_FOUND",
+                            "replacing_lien_holder_name is not a lien holder of the vehicle",
+                        )
+                    })?;
+                    Some(v.lien_holders.remove(k))
+                }
+                None => None,
+            };
+            if v.lien_holders.iter().any(|x| same_name(&x.name, &l.name)) {
+                return Err(invalid("DUPLICATE_LIENHOLDER", "the lien holder is already on the vehicle"));
+            }
+            if v.lien_holders.len() >= 3 {
+                return Err(invalid("INVALID_LIENHOLDER", "a vehicle has at most 3 lien holders"));
+            }
+            l.id = next_id();
+            let after = lien_view(&l);
+            v.lien_holders.push(l);
+            (
+                vec![(i, np)],
+                json!({"carrier_policy_number": p.policy_number, "vin": on_vin, "before": before.as_ref().map(lien_view), "after": after}),
+            )
+        }
+        ActionType::UpdateContactInfo => {
+            let email = o.string("email", false, 254, "INVALID_EMAIL")?;
+            if let Some(e) = &email {
+                let ok = e
+                    .split_once('@')
+                    .is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
+                    && !e.contains(char::is_whitespace);
+                if !ok {
+                    return Err(invalid("INVALID_EMAIL", "email is not an email address"));
+                }
+            }
+            let phone = o.string("phone", false, 20, "INVALID_PHONE")?;
+            if let Some(ph) = &phone {
+                let digits = ph.chars().filter(char::is_ascii_digit).count();
+                if !(10..=15).contains(&digits) || !ph.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+                    return Err(invalid("INVALID_PHONE", "phone must hold 10 to 15 digits"));
+                }
+            }
+            let addr = address(&mut o, "address", false)?;
+            o.end()?;
+            if email.is_none() && phone.is_none() && addr.is_none() {
+                return Err(invalid("NO_CHANGES", "give at least one of email, phone, address"));
+            }
+            let serviceable: Vec<usize> =
+                policies.iter().enumerate().filter(|(_, p)| p.status == "InForce").map(|(i, _)| i).collect();
+            let Some(&first) = serviceable.first() else {
+                return Err(invalid("POLICY_UNAVAILABLE_FOR_SERVICING", "the account has no policy in force"));
+            };
+            let before = contact_view(&policies[first].insured);
+            let mut changed = Vec::new();
+            for i in serviceable {
+                let mut np = policies[i].clone();
+                if let Some(e) = &email {
+                    np.insured.email = Some(e.clone());
+                }
+                if let Some(ph) = &phone {
+                    np.insured.phone = Some(ph.clone());
+                }
+                if let Some(a) = &addr {
+                    np.insured.address = Some(a.clone());
+                }
+                if np != policies[i] {
+                    changed.push((i, np));
+                }
+            }
+            let Some((_, sample)) = changed.first() else {
+                return Err(invalid("NO_CHANGES", "the contact information already reads exactly so"));
+            };
+            let after = contact_view(&sample.insured);
+            let numbers: Vec<&str> = changed.iter().map(|(i, _)| policies[*i].policy_number.as_str()).collect();
+            let confirmation = json!({"carrier_policy_numbers": numbers, "before": before, "after": after});
+            (changed, confirmation)
+        }
+    };
+    Ok(Plan { changed, confirmation, vehicles_added, drivers_added })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn addr() -> Address {
+        Address {
+            line1: "1 Main St".into(),
+            line2: None,
+            city: "Austin".into(),
+            state: "TX".into(),
+            postal_code: "78701".into(),
+            country: "US".into(),
+        }
+    }
+
+    pub(crate) fn home() -> Policy {
+        Policy {
+            policy_number: "H-1".into(),
+            line_of_business: "Homeowners".into(),
+            status: "InForce".into(),
+            effective_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            expiration_date: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+            total_premium: None,
+            insured: Insured {
+                first_name: Some("Ana".into()),
+                last_name: Some("Diaz".into()),
+                company_name: None,
+                email: Some("ana@example.com".into()),
+                phone: None,
+                address: None,
+            },
+            mortgagees: vec![Mortgagee {
+                id: 1,
+                name: "First Bank".into(),
+                mortgagee_type: "FIRST".into(),
+                loan_number: None,
+                address: addr(),
+            }],
+            drivers: vec![],
+            vehicles: vec![],
+            created_at: Utc::now(),
+        }
+    }
+
+    fn auto() -> Policy {
+        let mut p = home();
+        p.policy_number = "A-1".into();
+        p.line_of_business = "PersonalAuto".into();
+        p.mortgagees.clear();
+        p.drivers.push(Driver {
+            id: 2,
+            first_name: "Ana".into(),
+            last_name: "Diaz".into(),
+            date_of_birth: None,
+            license_number: None,
+            license_state: None,
+        });
+        p.vehicles.push(Vehicle {
+            id: 3,
+            vin: "1HGCM82633A004352".into(),
+            make: "Honda".into(),
+            model: "Accord".into(),
+            model_year: 2003,
+            lien_holders: vec![],
+        });
+        p
+    }
+
+    fn run(t: ActionType, payload: Value) -> Result<Plan, Invalid> {
+        let mut n = 100;
+        plan(&[home(), auto()], t, &payload, &mut || {
+            n += 1;
+            n
+        })
+    }
+
+    fn addr_json() -> Value {
+        json!({"line1": "9 Elm St", "city": "Dallas", "state": "TX", "postal_code": "75201"})
+    }
+
+    #[test]
+    fn add_mortgagee_shows_before_null_and_refuses_a_taken_type() {
+        let p = run(ActionType::AddMortgagee, json!({"carrier_policy_number": "H-1", "name": "Second Bank", "address": addr_json(), "mortgagee_type": "SECOND"})).unwrap();
+        assert_eq!(p.confirmation["before"], Value::Null);
+        assert_eq!(p.confirmation["after"]["name"], "Second Bank");
+        assert_eq!(p.changed[0].1.mortgagees.len(), 2);
+        let e = run(
+            ActionType::AddMortgagee,
+            json!({"carrier_policy_number": "H-1", "name": "X", "address": addr_json(), "mortgagee_type": "FIRST"}),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, "DUPLICATE_MORTGAGEE_TYPE");
+    }
+
+    #[test]
+    fn each_bad_payload_names_its_kind() {
+        let cases = [
+            (
+                ActionType::AddMortgagee,
+                json!({"carrier_policy_number": "nope", "name": "X", "address": addr_json(), "mortgagee_type": "SECOND"}),
+                "INVALID_POLICY_NUMBER",
+            ),
+            (
+                ActionType::AddMortgagee,
+                json!({"carrier_policy_number": "A-1", "name": "X", "address": addr_json(), "mortgagee_type": "SECOND"}),
+                "INVALID_POLICY_TYPE",
+            ),
+            (
+                ActionType::AddMortgagee,
+                json!({"carrier_policy_number": "H-1", "name": " ", "address": addr_json(), "mortgagee_type": "SECOND"}),
+                "INVALID_MORTGAGEE_NAME",
+            ),
+            (
+                ActionType::AddMortgagee,
+                json!({"carrier_policy_number": "H-1", "name": "X", "address": addr_json(), "mortgagee_type": "FOURTH"}),
+                "INVALID_MORTGAGEE_TYPE",
+            ),
+            (
+                ActionType::AddMortgagee,
+                json!({"carrier_policy_number": "H-1", "name": "X", "address": {"line1": "x"}, "mortgagee_type": "SECOND"}),
+                "INVALID_ADDRESS",
+            ),
+            (
+                ActionType::AddMortgagee,
+                json!({"carrier_policy_number": "H-1", "name": "X", "address": addr_json(), "mortgagee_type": "SECOND", "extra": 1}),
+                "INVALID_PAYLOAD",
+            ),
+            (
+                ActionType::EditMortgagee,
+                json!({"carrier_policy_number": "H-1", "name": "X", "address": addr_json(), "mortgagee_type": "THIRD"}),
+                "MORTGAGEE_NOT_FOUND",
+            ),
+            (
+                ActionType::RemoveMortgagee,
+                json!({"carrier_policy_number": "H-1", "mortgagee_type": "SECOND"}),
+                "MORTGAGEE_NOT_FOUND",
+            ),
+            (
+                ActionType::AddVehicle,
+                json!({"carrier_policy_number": "A-1", "vehicle": {"model_year": 2020, "vin": "123", "make": "Kia", "model": "Rio"}}),
+                "INVALID_VIN",
+            ),
+            (
+                ActionType::AddVehicle,
+                json!({"carrier_policy_number": "A-1", "vehicle": {"model_year": 2020, "vin": "1HGCM82633A004352", "make": "Kia", "model": "Rio"}}),
+                "DUPLICATE_VIN",
+            ),
+            (
+                ActionType::AddVehicle,
+                json!({"carrier_policy_number": "A-1", "replacing_vin": "2HGFG12818H000015", "vehicle": {"model_year": 2020, "vin": "1FTFW1ET9DFC10312", "make": "Kia", "model": "Rio"}}),
+                "REPLACING_VIN_NOT_FOUND",
+            ),
+            (
+                ActionType::AddVehicle,
+                json!({"carrier_policy_number": "A-1", "primary_driver_full_name": "Bo Li", "vehicle": {"model_year": 2020, "vin": "1FTFW1ET9DFC10312", "make": "Kia", "model": "Rio"}}),
+                "PRIMARY_DRIVER_NOT_FOUND",
+            ),
+            (
+                ActionType::AddVehicle,
+                json!({"carrier_policy_number": "A-1", "vehicle": {"model_year": 2020, "vin": "1FTFW1ET9DFC10312", "make": "Kia", "model": "Rio"}, "vehicle_ownership": {"type": "FINANCE", "financing_companies": [{"type": "LIEN_HOLDER", "name": "Bank", "address": addr_json()}, {"type": "LIEN_HOLDER", "name": "bank", "address": addr_json()}]}}),
+                "DUPLICATE_FINANCING_COMPANY",
+            ),
+            (
+                ActionType::ReplaceDriver,
+                json!({"carrier_policy_number": "A-1", "replacing_driver_full_name": "Bo Li", "driver": {"first_name": "Cy", "last_name": "Wu"}}),
+                "REPLACING_DRIVER_NOT_FOUND",
+            ),
+            (
+                ActionType::AddDriver,
+                json!({"carrier_policy_number": "A-1", "driver": {"first_name": "Cy", "last_name": "Wu", "date_of_birth": "2001-02-30"}}),
+                "INVALID_DRIVER",
+            ),
+            (
+                ActionType::AddLienholder,
+                json!({"carrier_policy_number": "A-1", "vin": "1FTFW1ET9DFC10312", "lien_holder": {"type": "LIEN_HOLDER", "name": "B", "address": addr_json()}}),
+                "VEHICLE_NOT_FOUND",
+            ),
+            (ActionType::UpdateContactInfo, json!({"email": "not-an-email"}), "INVALID_EMAIL"),
+            (ActionType::UpdateContactInfo, json!({"phone": "12"}), "INVALID_PHONE"),
+            (ActionType::UpdateContactInfo, json!({}), "NO_CHANGES"),
+            (ActionType::UpdateContactInfo, json!("x"), "INVALID_PAYLOAD"),
+        ];
+        for (t, payload, kind) in cases {
+            let got = run(t, payload.clone()).map(|_| ()).unwrap_err();
+            assert_eq!(got.kind, kind, "{t:?} {payload}: {}", got.message);
+        }
+    }
+
+    #[test]
+    fn replacing_a_vehicle_swaps_it_and_keeps_the_count() {
+        let p = run(ActionType::AddVehicle, json!({"carrier_policy_number": "A-1", "replacing_vin": "1hgcm82633a004352", "primary_driver_full_name": "ana  diaz",
+            "vehicle": {"model_year": 2021, "vin": "1FTFW1ET9DFC10312", "make": "Ford", "model": "F-150"},
+            "vehicle_ownership": {"type": "FINANCE", "financing_companies": [{"type": "LIEN_HOLDER", "name": "Ford Credit", "address": addr_json()}]}})).unwrap();
+        let np = &p.changed[0].1;
+        assert_eq!(np.vehicles.len(), 1);
+        assert_eq!(np.vehicles[0].vin, "1FTFW1ET9DFC10312");
+        assert_eq!(np.vehicles[0].lien_holders[0].name, "Ford Credit");
+        assert_eq!(p.confirmation["before"]["vin"], "1HGCM82633A004352");
+        assert_eq!(p.vehicles_added, 0);
+    }
+
+    #[test]
+    fn contact_update_changes_every_policy_in_force() {
+        let p =
+            run(ActionType::UpdateContactInfo, json!({"email": "new@example.com", "address": addr_json()})).unwrap();
+        assert_eq!(p.changed.len(), 2);
+        assert_eq!(p.confirmation["before"]["email"], "ana@example.com");
+        assert_eq!(p.confirmation["after"]["email"], "new@example.com");
+    }
+}

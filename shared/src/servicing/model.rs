@@ -1,0 +1,187 @@
+//! Pulls, servicing actions and their statuses, as stored and as shown (field names follow the
+//! original API: snake_case).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+macro_rules! str_enum {
+    ($name:ident { $($v:ident = $code:literal),* $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[allow(clippy::enum_variant_names)]
+        pub enum $name { $(#[serde(rename = $code)] $v),* }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),*];
+            pub fn code(self) -> &'static str {
+                match self { $($name::$v => $code),* }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.code() == s)
+            }
+        }
+    };
+}
+
+str_enum!(PullStatus {
+    Queued = "QUEUED",
+    Processing = "PROCESSING",
+    IdentityVerificationOptions = "IDENTITY_VERIFICATION_OPTIONS",
+    IdentityVerification = "IDENTITY_VERIFICATION",
+    Servicing = "SERVICING",
+    WaitingForConsumerConfirmation = "WAITING_FOR_CONSUMER_CONFIRMATION",
+    SubmittingConfirmation = "SUBMITTING_CONFIRMATION",
+    NotAuthenticated = "NOT_AUTHENTICATED",
+    InternalError = "INTERNAL_ERROR",
+    ProviderError = "PROVIDER_ERROR",
+    ValidationError = "VALIDATION_ERROR",
+    Success = "SUCCESS",
+});
+
+str_enum!(ActionStatus {
+    Queued = "QUEUED",
+    InProgress = "IN_PROGRESS",
+    WaitingForConsumerConfirmation = "WAITING_FOR_CONSUMER_CONFIRMATION",
+    SubmittingConfirmation = "SUBMITTING_CONFIRMATION",
+    Unconfirmed = "UNCONFIRMED",
+    Success = "SUCCESS",
+    ValidationError = "VALIDATION_ERROR",
+    ProviderError = "PROVIDER_ERROR",
+    InternalError = "INTERNAL_ERROR",
+});
+
+str_enum!(ActionType {
+    AddMortgagee = "ADD_MORTGAGEE",
+    EditMortgagee = "EDIT_MORTGAGEE",
+    RemoveMortgagee = "REMOVE_MORTGAGEE",
+    AddVehicle = "ADD_VEHICLE",
+    AddDriver = "ADD_DRIVER",
+    ReplaceDriver = "REPLACE_DRIVER",
+    AddLienholder = "ADD_LIENHOLDER",
+    ReplaceLienholder = "REPLACE_LIENHOLDER",
+    UpdateContactInfo = "UPDATE_CONTACT_INFO",
+});
+
+str_enum!(EventType {
+    AuthStatus = "AUTH_STATUS",
+    ServicingWaitingForConsumerConfirmation = "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION",
+    Error = "ERROR",
+    Complete = "COMPLETE",
+});
+
+impl PullStatus {
+    /// States in which the worker has something to do.
+    pub fn needs_work(self) -> bool {
+        matches!(
+            self,
+            PullStatus::Queued | PullStatus::Processing | PullStatus::Servicing | PullStatus::SubmittingConfirmation
+        )
+    }
+    /// States after which nothing more happens (a `NOT_AUTHENTICATED` pull may be reconnected).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PullStatus::InternalError | PullStatus::ProviderError | PullStatus::ValidationError | PullStatus::Success
+        )
+    }
+}
+
+/// The consent a consumer gave, kept as a record (the original only takes it as input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consent {
+    pub terms_version: i64,
+    pub consent_language: String,
+    pub device_identifier: String,
+    pub given_at: DateTime<Utc>,
+}
+
+/// Where a consumer's multi-factor login stands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MfaState {
+    /// The options the carrier offered.
+    #[serde(default)]
+    pub options: Vec<MfaOption>,
+    /// The option the consumer chose.
+    #[serde(default)]
+    pub option_key: Option<String>,
+    /// The code the consumer typed, until the worker has used it (sealed in the credentials item).
+    #[serde(default)]
+    pub code_submitted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaOption {
+    pub key: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pull {
+    pub pull_id: String,
+    pub team_id: String,
+    pub status: PullStatus,
+    #[serde(rename = "type")]
+    pub pull_type: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub insurance_provider_name: String,
+    pub insurance_provider_friendly_name: String,
+    pub account_identifier: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub meta_data: Value,
+    pub parent_pull_id: Option<String>,
+    pub encountered_mfa: bool,
+    pub is_archived: bool,
+    /// The consent time of the consent this pull runs under (the parent's, when reused).
+    pub consented_at: DateTime<Utc>,
+    pub servicing_action_ids: Vec<String>,
+    #[serde(default)]
+    pub mfa: MfaState,
+    #[serde(default)]
+    pub login_error_message: Option<String>,
+    /// The next webhook event sequence number of this pull.
+    pub next_event: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServicingAction {
+    pub servicing_action_id: String,
+    pub pull_id: String,
+    /// Position in the pull, from 0.
+    pub position: u32,
+    pub status: ActionStatus,
+    #[serde(rename = "type")]
+    pub action_type: ActionType,
+    pub payload: Value,
+    pub confirmation_data: Option<Value>,
+    pub validation_error_type: Option<String>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The consumer's credentials and carrier session, sealed as one value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Secrets {
+    pub username: String,
+    pub password: Option<String>,
+    pub third_field: Option<String>,
+    #[serde(default)]
+    pub mfa_code: Option<String>,
+    /// What the carrier connector returned at login, for later calls.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+/// One webhook event of a pull, body frozen at creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: String,
+    pub sequence: u64,
+    pub event_type: EventType,
+    pub created_at: DateTime<Utc>,
+    /// The exact JSON body every delivery sends.
+    pub body: String,
+}

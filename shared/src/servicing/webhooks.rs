@@ -1,0 +1,613 @@
+//! Webhook endpoints per team, the sender port and its HTTP adapter, the retry schedule, the
+//! delivery log and redelivery.
+
+use std::net::IpAddr;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::keys;
+use super::model::{Event, EventType};
+use super::service::{decode, encode, job_write};
+use super::ServicingError;
+use crate::crypto::{random_bytes, uuid, Keys, Sealed};
+use crate::store::{Cond, Item, Store, StoreError, Write};
+
+/// Endpoints per team.
+pub const MAX_WEBHOOKS: usize = 10;
+/// The signature header: `t=<unix seconds>,s=<hex HMAC-SHA256 of "t.body">`.
+pub const SIGNATURE_HEADER: &str = "coverdesk-signature";
+pub const EVENT_ID_HEADER: &str = "coverdesk-event-id";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Webhook {
+    pub webhook_id: String,
+    pub url: String,
+    pub event_types: Vec<EventType>,
+    pub is_active: bool,
+    pub secret: Sealed,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    pub fn view(&self) -> Value {
+        json!({
+            "webhook_id": self.webhook_id,
+            "url": self.url,
+            "is_active": self.is_active,
+            "event_types": self.event_types.iter().map(|t| t.code()).collect::<Vec<_>>(),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+    pub fn wants(&self, e: &Event) -> bool {
+        self.is_active && self.event_types.contains(&e.event_type) && e.created_at >= self.created_at
+    }
+}
+
+pub fn secret_context(team: &str, webhook: &str) -> String {
+    format!("webhook:{team}:{webhook}")
+}
+
+/// When to try again: the reference's schedule is 10 retries, `60 s + attempt^4 s` apart (about
+/// 7 hours in all). `unit` scales it (tests run it in milliseconds).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base: StdDuration,
+    pub unit: StdDuration,
+    pub timeout: StdDuration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 10,
+            base: StdDuration::from_secs(60),
+            unit: StdDuration::from_secs(1),
+            timeout: StdDuration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `retry` (1-based).
+    pub fn delay(&self, retry: u32) -> StdDuration {
+        self.base + self.unit * retry.pow(4)
+    }
+}
+
+/// The outcome of one POST.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    Status(u16),
+    /// No answer (timeout, refused, blocked address); the text names the cause, never the body.
+    Failed(String),
+}
+
+/// Sends one webhook request.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+        timeout: StdDuration,
+    ) -> SendOutcome;
+}
+
+/// Addresses a client-supplied URL may never reach: loopback, private, link-local (cloud
+/// metadata), unique-local, unspecified, multicast, documentation, CGNAT.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x64 && s[1] == 0xff9b))
+        }
+    }
+}
+
+/// A DNS resolver that drops every address [`is_public`] refuses (unless private networks are
+/// allowed, as on a laptop), so a hostile name cannot point a request inside the network.
+#[derive(Clone)]
+pub struct GuardedResolver {
+    pub allow_private: bool,
+}
+
+impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<std::net::SocketAddr>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let allow = self.allow_private;
+        Box::pin(async move {
+            let addrs: Vec<_> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.filter(|a| allow || is_public(a.ip())).collect();
+            if addrs.is_empty() {
+                return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no permitted address"));
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector<GuardedResolver>>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// The production sender: HTTP/1.1 over rustls with the system's roots, no redirects followed,
+/// addresses guarded.
+pub struct HttpSender {
+    client: HttpsClient,
+    allow_private: bool,
+}
+
+impl HttpSender {
+    pub fn new(allow_private: bool) -> Result<HttpSender, String> {
+        let mut http =
+            hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(GuardedResolver { allow_private });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(StdDuration::from_secs(10)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| format!("TLS roots: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+        Ok(HttpSender { client, allow_private })
+    }
+}
+
+/// Checks a webhook URL: http or https, a host, no credentials, at most 2048 characters. An IP
+/// literal must be public unless private networks are allowed.
+pub fn check_url(url: &str, allow_private: bool) -> Result<http::Uri, String> {
+    if url.len() > 2048 {
+        return Err("url may hold at most 2048 characters".into());
+    }
+    let uri: http::Uri = url.parse().map_err(|_| "url is not a valid URL".to_string())?;
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") => {}
+        _ => return Err("url must be http or https".into()),
+    }
+    let Some(auth) = uri.authority() else { return Err("url must name a host".into()) };
+    if auth.as_str().contains('@') {
+        return Err("url may not carry credentials".into());
+    }
+    let host = auth.host().trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        if !allow_private && !is_public(ip) {
+            return Err("url points at a private, loopback or link-local address".into());
+        }
+    }
+    if !allow_private && host.eq_ignore_ascii_case("localhost") {
+        return Err("url points at a private, loopback or link-local address".into());
+    }
+    Ok(uri)
+}
+
+#[async_trait]
+impl WebhookSender for HttpSender {
+    async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+        timeout: StdDuration,
+    ) -> SendOutcome {
+        let uri = match check_url(url, self.allow_private) {
+            Ok(u) => u,
+            Err(e) => return SendOutcome::Failed(e),
+        };
+        let mut req = http::Request::builder().method(http::Method::POST).uri(uri);
+        req = req.header("content-type", "application/json").header("user-agent", "coverdesk-webhooks/1");
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let req = match req.body(http_body_util::Full::new(bytes::Bytes::from(body))) {
+            Ok(r) => r,
+            Err(e) => return SendOutcome::Failed(format!("request: {e}")),
+        };
+        match tokio::time::timeout(timeout, self.client.request(req)).await {
+            Err(_) => SendOutcome::Failed(format!("no answer within {} s", timeout.as_secs_f32())),
+            Ok(Err(e)) => {
+                let mut cause = e.to_string();
+                let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    cause = format!("{cause}: {s}");
+                    src = s.source();
+                }
+                SendOutcome::Failed(cause)
+            }
+            Ok(Ok(resp)) => SendOutcome::Status(resp.status().as_u16()),
+        }
+    }
+}
+
+fn read_types(v: Option<&Value>) -> Result<Vec<EventType>, ServicingError> {
+    match v {
+        None => Ok(EventType::ALL.to_vec()),
+        Some(Value::Array(items)) if !items.is_empty() => {
+            let mut out = Vec::new();
+            for i in items {
+                let t = i.as_str().and_then(EventType::parse).ok_or_else(|| {
+                    ServicingError::bad(
+                        "INVALID_INPUT",
+                        format!(
+                            "event_types holds only {}",
+                            EventType::ALL.iter().map(|t| t.code()).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                })?;
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            Ok(out)
+        }
+        Some(_) => Err(ServicingError::bad("INVALID_INPUT", "event_types must be a non-empty array of event types")),
+    }
+}
+
+/// The fields of a webhook request: url, event types, active flag (each optional on update).
+type WebhookFields = (Option<String>, Option<Vec<EventType>>, Option<bool>);
+
+fn read_fields(body: &Value, creating: bool, allow_private: bool) -> Result<WebhookFields, ServicingError> {
+    let Value::Object(o) = body else {
+        return Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object"));
+    };
+    if let Some(k) = o.keys().find(|k| !["url", "event_types", "is_active"].contains(&k.as_str())) {
+        return Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a field of a webhook")));
+    }
+    let url = match o.get("url") {
+        None if creating => return Err(ServicingError::bad("INVALID_INPUT", "url is required")),
+        None => None,
+        Some(Value::String(u)) => {
+            check_url(u, allow_private).map_err(|e| ServicingError::bad("INVALID_INPUT", e))?;
+            Some(u.clone())
+        }
+        Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "url must be a string")),
+    };
+    let types = match o.get("event_types") {
+        None => None,
+        v => Some(read_types(v)?),
+    };
+    let active = match o.get("is_active") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "is_active must be true or false")),
+    };
+    Ok((url, types, active))
+}
+
+pub struct Webhooks<'a> {
+    pub store: &'a dyn Store,
+    pub keys: &'a Keys,
+    pub allow_private: bool,
+}
+
+impl Webhooks<'_> {
+    pub async fn list(&self, team: &str) -> Result<Vec<(Webhook, u64)>, StoreError> {
+        let page = self.store.query(&keys::webhooks_pk(team), keys::WEBHOOK_PREFIX, None, MAX_WEBHOOKS * 2).await?;
+        page.items.iter().map(|i| decode(i).map(|w| (w, i.version))).collect()
+    }
+
+    async fn get(&self, team: &str, id: &str) -> Result<(Webhook, u64), ServicingError> {
+        let item = self
+            .store
+            .get(&keys::webhooks_pk(team), &keys::webhook_sk(id))
+            .await?
+            .ok_or_else(|| ServicingError::not_found("The webhook"))?;
+        Ok((decode(&item)?, item.version))
+    }
+
+    /// Registers an endpoint; the signing secret is in this answer only.
+    pub async fn create(&self, team: &str, body: &Value) -> Result<Value, ServicingError> {
+        let (url, types, active) = read_fields(body, true, self.allow_private)?;
+        if self.list(team).await?.len() >= MAX_WEBHOOKS {
+            return Err(ServicingError::bad(
+                "INVALID_INPUT",
+                format!("a team may register at most {MAX_WEBHOOKS} webhooks"),
+            ));
+        }
+        let id = uuid()?;
+        let secret = format!("whsec_{}", random_bytes::<24>()?.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let now = Utc::now();
+        let w = Webhook {
+            webhook_id: id.clone(),
+            url: url.unwrap_or_default(),
+            event_types: types.unwrap_or_else(|| EventType::ALL.to_vec()),
+            is_active: active.unwrap_or(true),
+            secret: self.keys.seal(&secret_context(team, &id), secret.as_bytes())?,
+            created_at: now,
+            updated_at: now,
+        };
+        let item = Item::new(keys::webhooks_pk(team), keys::webhook_sk(&id), 1, encode(&w));
+        self.store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await?;
+        let mut v = w.view();
+        v["signing_secret"] = json!(secret);
+        Ok(v)
+    }
+
+    pub async fn update(&self, team: &str, id: &str, body: &Value) -> Result<Value, ServicingError> {
+        let (url, types, active) = read_fields(body, false, self.allow_private)?;
+        let (mut w, version) = self.get(team, id).await?;
+        if let Some(u) = url {
+            w.url = u;
+        }
+        if let Some(t) = types {
+            w.event_types = t;
+        }
+        if let Some(a) = active {
+            w.is_active = a;
+        }
+        w.updated_at = Utc::now();
+        let item = Item::new(keys::webhooks_pk(team), keys::webhook_sk(id), version + 1, encode(&w));
+        match self.store.transact(vec![Write::Put { item, cond: Cond::Version(version) }]).await {
+            Ok(()) => Ok(w.view()),
+            Err(StoreError::ConditionFailed { .. }) => {
+                Err(ServicingError::new(409, "CONFLICT", "The webhook changed meanwhile; read it and try again"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn delete(&self, team: &str, id: &str) -> Result<Value, ServicingError> {
+        let (_, version) = self.get(team, id).await?;
+        let w = Write::Delete { pk: keys::webhooks_pk(team), sk: keys::webhook_sk(id), cond: Cond::Version(version) };
+        match self.store.transact(vec![w]).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(json!({"webhook_id": id, "deleted": true})),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The pull's events with each endpoint's delivery status and attempts.
+    pub async fn event_log(&self, team: &str, pull_id: &str) -> Result<Value, ServicingError> {
+        let pk = keys::pull_pk(team, pull_id);
+        if self.store.get(&pk, keys::PULL_SK).await?.is_none() {
+            return Err(ServicingError::not_found("The pull"));
+        }
+        let events: Vec<Event> =
+            read_all(self.store, &pk, keys::EVENT_PREFIX).await?.iter().map(decode).collect::<Result<_, _>>()?;
+        let attempts: Vec<Attempt> =
+            read_all(self.store, &pk, keys::ATTEMPT_PREFIX).await?.iter().map(decode).collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for e in &events {
+            let mine: Vec<&Attempt> = attempts.iter().filter(|a| a.sequence == e.sequence).collect();
+            let mut hooks: Vec<&str> = mine.iter().map(|a| a.webhook_id.as_str()).collect();
+            hooks.dedup();
+            let deliveries: Vec<Value> = hooks
+                .iter()
+                .map(|h| {
+                    let list: Vec<&&Attempt> = mine.iter().filter(|a| a.webhook_id == *h).collect();
+                    let status = if list.iter().any(|a| a.outcome == "DELIVERED") {
+                        "DELIVERED"
+                    } else if list.last().is_some_and(|a| a.outcome == "GAVE_UP") {
+                        "FAILED"
+                    } else {
+                        "RETRYING"
+                    };
+                    json!({"webhook_id": h, "status": status, "attempts": list.iter().map(|a| a.view()).collect::<Vec<_>>()})
+                })
+                .collect();
+            let body: Value = serde_json::from_str(&e.body).unwrap_or(Value::Null);
+            out.push(json!({
+                "event_id": e.event_id,
+                "sequence": e.sequence,
+                "event_type": e.event_type.code(),
+                "created_at": e.created_at,
+                "body": body,
+                "deliveries": deliveries,
+            }));
+        }
+        Ok(json!({"pull_id": pull_id, "events": out}))
+    }
+
+    /// Queues an event to be sent again to one endpoint or to every endpoint that wants it.
+    pub async fn redeliver(
+        &self,
+        team: &str,
+        pull_id: &str,
+        event_id: &str,
+        body: &Value,
+    ) -> Result<Value, ServicingError> {
+        let only = match body {
+            Value::Null => None,
+            Value::Object(o) => {
+                if let Some(k) = o.keys().find(|k| *k != "webhook_id") {
+                    return Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a field of a redelivery")));
+                }
+                match o.get("webhook_id") {
+                    None => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "webhook_id must be a string")),
+                }
+            }
+            _ => return Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object or empty")),
+        };
+        let pk = keys::pull_pk(team, pull_id);
+        let seq = event_id
+            .strip_prefix(pull_id)
+            .and_then(|s| s.strip_prefix('.'))
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| ServicingError::not_found("The event"))?;
+        let item =
+            self.store.get(&pk, &keys::event_sk(seq)).await?.ok_or_else(|| ServicingError::not_found("The event"))?;
+        let event: Event = decode(&item)?;
+        let hooks = self.list(team).await?;
+        let targets: Vec<&Webhook> = hooks
+            .iter()
+            .map(|(w, _)| w)
+            .filter(|w| match &only {
+                Some(id) => &w.webhook_id == id,
+                None => w.is_active && w.event_types.contains(&event.event_type),
+            })
+            .collect();
+        if let Some(id) = &only {
+            if targets.is_empty() {
+                return Err(ServicingError::not_found(&format!("The webhook {id}")));
+            }
+        }
+        let now = Utc::now();
+        let mut writes: Vec<Write> = targets
+            .iter()
+            .map(|w| Write::Put {
+                item: Item::new(
+                    pk.clone(),
+                    keys::redelivery_sk(seq, &w.webhook_id),
+                    1,
+                    encode(&Redelivery {
+                        sequence: seq,
+                        webhook_id: w.webhook_id.clone(),
+                        retries: 0,
+                        next_attempt_ms: 0,
+                    }),
+                ),
+                cond: Cond::Any,
+            })
+            .collect();
+        let queued: Vec<&str> = targets.iter().map(|w| w.webhook_id.as_str()).collect();
+        if !writes.is_empty() {
+            writes.push(job_write(team, pull_id, now));
+            self.store.transact(writes).await?;
+        }
+        Ok(json!({"event_id": event_id, "queued_for": queued}))
+    }
+}
+
+pub(crate) async fn read_all(store: &dyn Store, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.query(pk, prefix, after.as_ref(), 500).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(c) => after = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Where one endpoint stands in a pull's events.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeliveryCursor {
+    pub webhook_id: String,
+    /// The next event sequence to deliver.
+    pub next_sequence: u64,
+    /// Failed attempts at that event so far.
+    pub retries: u32,
+    pub next_attempt_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Redelivery {
+    pub sequence: u64,
+    pub webhook_id: String,
+    pub retries: u32,
+    pub next_attempt_ms: i64,
+}
+
+/// One delivery attempt as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub sequence: u64,
+    pub event_id: String,
+    pub webhook_id: String,
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// `DELIVERED`, `FAILED` (will retry) or `GAVE_UP`.
+    pub outcome: String,
+    pub redelivery: bool,
+}
+
+impl Attempt {
+    fn view(&self) -> Value {
+        json!({
+            "attempted_at": self.attempted_at,
+            "status_code": self.status_code,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "outcome": self.outcome,
+            "redelivery": self.redelivery,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_metadata_addresses_are_refused() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(check_url("http://169.254.169.254/latest", false).is_err());
+        assert!(check_url("http://localhost:9/x", false).is_err());
+        assert!(check_url("http://localhost:9/x", true).is_ok());
+        assert!(check_url("ftp://example.com/", true).is_err());
+        assert!(check_url("https://user:pw@example.com/", true).is_err());
+        assert!(check_url("https://example.com/hook", false).is_ok());
+    }
+
+    #[test]
+    fn the_default_schedule_is_the_references() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1), StdDuration::from_secs(61));
+        assert_eq!(p.delay(10), StdDuration::from_secs(60 + 10_000));
+        let total: StdDuration = (1..=10).map(|n| p.delay(n)).sum();
+        assert!(total > StdDuration::from_secs(6 * 3600) && total < StdDuration::from_secs(8 * 3600));
+    }
+}

@@ -1,0 +1,558 @@
+//! The asynchronous side of servicing: one job item per pull says "there is work" (written in the
+//! same transaction as the state change that caused it). A worker claims the job with a lease,
+//! advances the pull's state machine until it waits for someone, delivers the pull's webhook
+//! events in order, then deletes the job or reschedules it for the next retry.
+//!
+//! In AWS the worker runs in the `servicing-worker` function, triggered by the table's stream
+//! (job items only) and by a schedule that sweeps due jobs (retries, and anything a failed
+//! invocation left). Locally the server runs the same sweep in-process. A function dying mid-way
+//! leaves the job behind with a lease that expires; the next sweep takes it up again. Every step
+//! is a conditional write and carrier `apply` is idempotent per action, so a repeated step does no
+//! harm; webhook delivery is at least once.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+use super::carriers::Catalogue;
+use super::connector::{self, ConnectorError, Login};
+use super::keys;
+use super::model::{ActionStatus, Event, EventType, MfaState, Pull, PullStatus, ServicingAction};
+use super::service::{commit, decode, encode, PullChange, Servicing};
+use super::webhooks::{
+    read_all, secret_context, Attempt, DeliveryCursor, Redelivery, RetryPolicy, SendOutcome, Webhook, WebhookSender,
+    Webhooks, EVENT_ID_HEADER, SIGNATURE_HEADER,
+};
+use super::ServicingError;
+use crate::accounts::TeamId;
+use crate::crypto::{webhook_signature, Keys};
+use crate::store::{Cond, Item, Store, StoreError, Write};
+
+/// How long a claimed job is ours; longer than the worker function's timeout.
+pub const LEASE: Duration = Duration::minutes(3);
+/// When a transient failure (store busy, carrier timeout) is tried again.
+pub const TRANSIENT_RETRY: Duration = Duration::seconds(10);
+/// Steps per job run, so a run always ends.
+const MAX_STEPS: usize = 64;
+
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<Keys>,
+    pub catalogue: Arc<Catalogue>,
+    pub sender: Arc<dyn WebhookSender>,
+    pub retry: RetryPolicy,
+    /// Webhooks to private addresses allowed (local use only).
+    pub allow_private: bool,
+}
+
+enum Step {
+    /// Something changed; look again.
+    Again,
+    /// Waiting for the consumer, or finished.
+    Idle,
+    /// Try again at this time.
+    Later(DateTime<Utc>),
+}
+
+impl Worker {
+    /// Runs every due job once; returns how many ran. Jobs run concurrently, a few at a time.
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
+        let now = Utc::now();
+        let limit = keys::job_index_sk(now.timestamp_millis(), "~", "~");
+        let page = self.store.query_index(keys::JOBS_INDEX, None, 200).await?;
+        let due: Vec<(String, String)> = page
+            .items
+            .iter()
+            .filter(|i| i.index.as_ref().is_some_and(|x| x.sk <= limit))
+            .filter_map(|i| {
+                Some((i.body.get("team_id")?.as_str()?.to_string(), i.body.get("pull_id")?.as_str()?.to_string()))
+            })
+            .collect();
+        let n = due.len();
+        let mut set = tokio::task::JoinSet::new();
+        for (team, pull) in due {
+            if set.len() >= 8 {
+                set.join_next().await;
+            }
+            let w = self.clone();
+            set.spawn(async move {
+                if let Err(e) = w.run_job(&team, &pull).await {
+                    tracing::warn!(error = %e, "job run failed; it stays queued");
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    /// Claims and runs the job of one pull (a stream record names it).
+    pub async fn run_job(&self, team: &str, pull_id: &str) -> Result<(), StoreError> {
+        let pk = keys::job_pk(team, pull_id);
+        let Some(job) = self.store.get(&pk, keys::JOB_SK).await? else { return Ok(()) };
+        let now = Utc::now();
+        let due = job.body.get("due_ms").and_then(Value::as_i64).unwrap_or(0);
+        let lease = job.body.get("lease_until_ms").and_then(Value::as_i64).unwrap_or(0);
+        if due > now.timestamp_millis() || lease > now.timestamp_millis() {
+            return Ok(());
+        }
+        let claimed = job.version + 1;
+        let mut body = job.body.clone();
+        body["lease_until_ms"] = json!((now + LEASE).timestamp_millis());
+        let item = Item::new(pk.clone(), keys::JOB_SK, claimed, body)
+            .with_index(keys::JOBS_INDEX, keys::job_index_sk((now + LEASE).timestamp_millis(), team, pull_id));
+        match self.store.transact(vec![Write::Put { item, cond: Cond::Version(job.version) }]).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let mut next: Option<DateTime<Utc>> = None;
+        match self.advance(team, pull_id).await {
+            Ok(Some(t)) => next = Some(t),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e.message, "pull step failed; retrying later");
+                next = Some(Utc::now() + TRANSIENT_RETRY);
+            }
+        }
+        match self.deliver(team, pull_id).await {
+            Ok(Some(t)) => next = Some(next.map_or(t, |n| n.min(t))),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook delivery pass failed; retrying later");
+                next = Some(Utc::now() + TRANSIENT_RETRY);
+            }
+        }
+        let write = match next {
+            Some(t) => {
+                let ms = t.timestamp_millis();
+                Write::Put {
+                    item: Item::new(
+                        pk,
+                        keys::JOB_SK,
+                        claimed + 1,
+                        json!({"team_id": team, "pull_id": pull_id, "due_ms": ms, "lease_until_ms": 0}),
+                    )
+                    .with_index(keys::JOBS_INDEX, keys::job_index_sk(ms, team, pull_id)),
+                    cond: Cond::Version(claimed),
+                }
+            }
+            None => Write::Delete { pk, sk: keys::JOB_SK.into(), cond: Cond::Version(claimed) },
+        };
+        match self.store.transact(vec![write]).await {
+            // Poked meanwhile: the new job stays and runs again.
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn servicing(&self) -> Servicing<'_> {
+        Servicing::new(self.store.as_ref(), &self.keys, &self.catalogue)
+    }
+
+    /// Steps the pull until it waits; `Some(t)` asks to be run again at `t`.
+    async fn advance(&self, team: &str, pull_id: &str) -> Result<Option<DateTime<Utc>>, ServicingError> {
+        for _ in 0..MAX_STEPS {
+            match self.step(team, pull_id).await? {
+                Step::Again => continue,
+                Step::Idle => return Ok(None),
+                Step::Later(t) => return Ok(Some(t)),
+            }
+        }
+        Ok(Some(Utc::now()))
+    }
+
+    async fn step(&self, team: &str, pull_id: &str) -> Result<Step, ServicingError> {
+        let s = self.servicing();
+        let (pull, version) = match s.load_pull(team, pull_id).await {
+            Ok(p) => p,
+            Err(e) if e.status == 404 => return Ok(Step::Idle),
+            Err(e) => return Err(e),
+        };
+        if !pull.status.needs_work() {
+            return Ok(Step::Idle);
+        }
+        let Some(carrier) = self.catalogue.get(&pull.insurance_provider_name) else {
+            return self.fail(pull, version, None, PullStatus::InternalError, "the carrier is no longer offered").await;
+        };
+        let Some(conn) =
+            carrier.connector.as_deref().and_then(|n| connector::by_name(n, self.store.clone(), self.keys.clone()))
+        else {
+            return self.fail(pull, version, None, PullStatus::InternalError, "the carrier has no connector").await;
+        };
+        let team_id = TeamId(team.to_string());
+        let (mut secrets, sv) = s.open_secrets(team, pull_id).await?;
+        let needs_login =
+            matches!(pull.status, PullStatus::Queued | PullStatus::Processing) || secrets.session.is_none();
+        if needs_login {
+            let outcome = conn.login(&team_id, &secrets, &pull.mfa).await;
+            let mut pull = pull;
+            let mut events = Vec::new();
+            let auth = |status: &str, msg: Option<&str>| json!({"auth_status": status, "login_error_message": msg});
+            match outcome {
+                Ok(Login::Authenticated { profile, session }) => {
+                    pull.status = PullStatus::Servicing;
+                    pull.account_identifier = Some(profile.account_identifier);
+                    pull.first_name = profile.first_name;
+                    pull.last_name = profile.last_name;
+                    pull.email = profile.email;
+                    pull.login_error_message = None;
+                    pull.mfa = MfaState::default();
+                    secrets.mfa_code = None;
+                    secrets.session = Some(session);
+                    events.push((EventType::AuthStatus, auth("SUCCESS", None)));
+                }
+                Ok(Login::ChooseOption(options)) => {
+                    pull.status = PullStatus::IdentityVerificationOptions;
+                    pull.encountered_mfa = true;
+                    pull.mfa = MfaState { options, option_key: None, code_submitted: false };
+                    events.push((EventType::AuthStatus, auth("IDENTITY_VERIFICATION_OPTIONS", None)));
+                }
+                Ok(Login::EnterCode) => {
+                    pull.status = PullStatus::IdentityVerification;
+                    pull.encountered_mfa = true;
+                    events.push((EventType::AuthStatus, auth("IDENTITY_VERIFICATION", None)));
+                }
+                Ok(Login::Refused(message)) => {
+                    pull.status = PullStatus::NotAuthenticated;
+                    pull.login_error_message = Some(message.clone());
+                    pull.mfa = MfaState::default();
+                    secrets.mfa_code = None;
+                    events.push((EventType::AuthStatus, auth("NOT_AUTHENTICATED", Some(&message))));
+                }
+                Err(ConnectorError::Transient(e)) => {
+                    tracing::warn!(error = %e, "login deferred");
+                    return Ok(Step::Later(Utc::now() + TRANSIENT_RETRY));
+                }
+                Err(ConnectorError::Provider(m)) => {
+                    return self.fail(pull, version, None, PullStatus::ProviderError, &m).await;
+                }
+                Err(e) => return self.fail(pull, version, None, PullStatus::InternalError, &e.to_string()).await,
+            }
+            let extra = vec![s.secrets_write(team, pull_id, &secrets, sv)?];
+            tracing::info!(pull = %pull_id, status = pull.status.code(), "login step");
+            return self.save(PullChange { pull, version, actions: vec![], events, extra, poke: false }).await;
+        }
+        let session = secrets.session.clone().unwrap_or_default();
+        let actions = s.load_actions(team, pull_id).await?;
+        match pull.status {
+            PullStatus::SubmittingConfirmation => {
+                let Some((mut action, av)) =
+                    actions.into_iter().find(|(a, _)| a.status == ActionStatus::SubmittingConfirmation)
+                else {
+                    let mut pull = pull;
+                    pull.status = PullStatus::Servicing;
+                    return self
+                        .save(PullChange { pull, version, actions: vec![], events: vec![], extra: vec![], poke: false })
+                        .await;
+                };
+                match conn.apply(&team_id, &session, &action).await {
+                    Ok(()) => {
+                        action.status = ActionStatus::Success;
+                        let mut pull = pull;
+                        pull.status = PullStatus::Servicing;
+                        tracing::info!(pull = %pull_id, action = action.action_type.code(), "action applied");
+                        self.save(PullChange {
+                            pull,
+                            version,
+                            actions: vec![(action, av)],
+                            events: vec![],
+                            extra: vec![],
+                            poke: false,
+                        })
+                        .await
+                    }
+                    Err(e) => self.action_failed(pull, version, action, av, e).await,
+                }
+            }
+            _ => {
+                // Servicing: start the next queued action, or finish.
+                if actions.iter().any(|(a, _)| {
+                    matches!(
+                        a.status,
+                        ActionStatus::WaitingForConsumerConfirmation | ActionStatus::SubmittingConfirmation
+                    )
+                }) {
+                    return Ok(Step::Idle);
+                }
+                let Some((mut action, av)) = actions.into_iter().find(|(a, _)| a.status == ActionStatus::Queued) else {
+                    let mut pull = pull;
+                    pull.status = PullStatus::Success;
+                    tracing::info!(pull = %pull_id, "pull complete");
+                    return self
+                        .save(PullChange {
+                            pull,
+                            version,
+                            actions: vec![],
+                            events: vec![(EventType::Complete, json!({}))],
+                            extra: vec![],
+                            poke: false,
+                        })
+                        .await;
+                };
+                match conn.prepare(&team_id, &session, &action).await {
+                    Ok(confirmation) => {
+                        action.status = ActionStatus::WaitingForConsumerConfirmation;
+                        action.confirmation_data = Some(confirmation);
+                        let mut pull = pull;
+                        pull.status = PullStatus::WaitingForConsumerConfirmation;
+                        let data = json!({"servicing_action_id": action.servicing_action_id});
+                        self.save(PullChange {
+                            pull,
+                            version,
+                            actions: vec![(action, av)],
+                            events: vec![(EventType::ServicingWaitingForConsumerConfirmation, data)],
+                            extra: vec![],
+                            poke: false,
+                        })
+                        .await
+                    }
+                    Err(e) => self.action_failed(pull, version, action, av, e).await,
+                }
+            }
+        }
+    }
+
+    async fn save(&self, change: PullChange) -> Result<Step, ServicingError> {
+        match commit(self.store.as_ref(), change, Utc::now()).await {
+            Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(Step::Again),
+            Err(StoreError::Contention) | Err(StoreError::Unavailable(_)) => {
+                Ok(Step::Later(Utc::now() + TRANSIENT_RETRY))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn action_failed(
+        &self,
+        pull: Pull,
+        version: u64,
+        mut action: ServicingAction,
+        av: u64,
+        e: ConnectorError,
+    ) -> Result<Step, ServicingError> {
+        let (status, pull_status, message) = match e {
+            ConnectorError::Transient(m) => {
+                tracing::warn!(error = %m, "servicing step deferred");
+                return Ok(Step::Later(Utc::now() + TRANSIENT_RETRY));
+            }
+            ConnectorError::Invalid(inv) => {
+                action.validation_error_type = Some(inv.kind.to_string());
+                (ActionStatus::ValidationError, PullStatus::ValidationError, inv.message)
+            }
+            ConnectorError::Provider(m) => (ActionStatus::ProviderError, PullStatus::ProviderError, m),
+            ConnectorError::Internal(m) => {
+                tracing::error!(error = %m, "servicing action failed internally");
+                (ActionStatus::InternalError, PullStatus::InternalError, "The action could not be processed".into())
+            }
+        };
+        action.status = status;
+        action.error_message = Some(message.clone());
+        self.fail(pull, version, Some((action, av)), pull_status, &message).await
+    }
+
+    /// Ends the pull with an error: no later action runs. One `ERROR` event.
+    async fn fail(
+        &self,
+        mut pull: Pull,
+        version: u64,
+        action: Option<(ServicingAction, u64)>,
+        status: PullStatus,
+        message: &str,
+    ) -> Result<Step, ServicingError> {
+        pull.status = status;
+        let mut data = json!({"type": status.code(), "message": message});
+        if let Some((a, _)) = &action {
+            data["servicing_action_id"] = json!(a.servicing_action_id);
+            data["validation_error_type"] = json!(a.validation_error_type);
+        }
+        tracing::info!(pull = %pull.pull_id, status = status.code(), "pull stopped");
+        let actions = action.into_iter().collect();
+        self.save(PullChange {
+            pull,
+            version,
+            actions,
+            events: vec![(EventType::Error, data)],
+            extra: vec![],
+            poke: false,
+        })
+        .await
+    }
+
+    /// Delivers the pull's events to every endpoint, in order per endpoint; returns when to come
+    /// back for retries still due.
+    async fn deliver(&self, team: &str, pull_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let pk = keys::pull_pk(team, pull_id);
+        let hooks = Webhooks { store: self.store.as_ref(), keys: &self.keys, allow_private: self.allow_private }
+            .list(team)
+            .await?;
+        let events: Vec<Event> = read_all(self.store.as_ref(), &pk, keys::EVENT_PREFIX)
+            .await?
+            .iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        let mut next: Option<DateTime<Utc>> = None;
+        let mut later = |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
+        for (hook, _) in &hooks {
+            let cursor_item = self.store.get(&pk, &keys::cursor_sk(&hook.webhook_id)).await?;
+            let (mut cursor, mut cv) = match &cursor_item {
+                Some(i) => (decode::<DeliveryCursor>(i)?, i.version),
+                None => {
+                    (DeliveryCursor { webhook_id: hook.webhook_id.clone(), next_sequence: 1, ..Default::default() }, 0)
+                }
+            };
+            let start = cursor.clone();
+            let mut attempts = Vec::new();
+            let from = cursor.next_sequence;
+            for e in events.iter().filter(|e| e.sequence >= from) {
+                if !hook.wants(e) {
+                    cursor.next_sequence = e.sequence + 1;
+                    continue;
+                }
+                let now = Utc::now();
+                if cursor.next_attempt_ms > now.timestamp_millis() {
+                    later(DateTime::from_timestamp_millis(cursor.next_attempt_ms).unwrap_or(now));
+                    break;
+                }
+                let (attempt, ok) = self.attempt(team, hook, e, cursor.retries, false).await;
+                attempts.push(attempt);
+                if ok || cursor.retries >= self.retry.max_retries {
+                    cursor.next_sequence = e.sequence + 1;
+                    cursor.retries = 0;
+                    cursor.next_attempt_ms = 0;
+                } else {
+                    cursor.retries += 1;
+                    let at = Utc::now()
+                        + Duration::from_std(self.retry.delay(cursor.retries)).unwrap_or(Duration::minutes(1));
+                    cursor.next_attempt_ms = at.timestamp_millis();
+                    later(at);
+                    break;
+                }
+            }
+            if attempts.is_empty() && start.next_sequence == cursor.next_sequence {
+                continue;
+            }
+            let mut writes: Vec<Write> = attempts.iter().map(|a| attempt_write(&pk, a)).collect();
+            let cond = if cv == 0 { Cond::Absent } else { Cond::Version(cv) };
+            cv += 1;
+            writes.push(Write::Put {
+                item: Item::new(pk.clone(), keys::cursor_sk(&hook.webhook_id), cv, encode(&cursor)),
+                cond,
+            });
+            for chunk in writes.chunks(90).collect::<Vec<_>>().into_iter().rev() {
+                // The cursor is in the last chunk and written first: a crash after it records fewer
+                // attempts, never a second delivery of a delivered event.
+                match self.store.transact(chunk.to_vec()).await {
+                    Ok(()) => {}
+                    Err(StoreError::ConditionFailed { .. }) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        // Redeliveries asked for by the team.
+        for item in read_all(self.store.as_ref(), &pk, keys::REDELIVERY_PREFIX).await? {
+            let mut r: Redelivery = decode(&item)?;
+            let now = Utc::now();
+            if r.next_attempt_ms > now.timestamp_millis() {
+                later(DateTime::from_timestamp_millis(r.next_attempt_ms).unwrap_or(now));
+                continue;
+            }
+            let hook = hooks.iter().map(|(w, _)| w).find(|w| w.webhook_id == r.webhook_id);
+            let event = events.iter().find(|e| e.sequence == r.sequence);
+            let (Some(hook), Some(event)) = (hook, event) else {
+                self.store
+                    .transact(vec![Write::Delete {
+                        pk: pk.clone(),
+                        sk: item.sk.clone(),
+                        cond: Cond::Version(item.version),
+                    }])
+                    .await
+                    .ok();
+                continue;
+            };
+            let (attempt, ok) = self.attempt(team, hook, event, r.retries, true).await;
+            let mut writes = vec![attempt_write(&pk, &attempt)];
+            if ok || r.retries >= self.retry.max_retries {
+                writes.push(Write::Delete { pk: pk.clone(), sk: item.sk.clone(), cond: Cond::Version(item.version) });
+            } else {
+                r.retries += 1;
+                let at = Utc::now() + Duration::from_std(self.retry.delay(r.retries)).unwrap_or(Duration::minutes(1));
+                r.next_attempt_ms = at.timestamp_millis();
+                later(at);
+                writes.push(Write::Put {
+                    item: Item::new(pk.clone(), item.sk.clone(), item.version + 1, encode(&r)),
+                    cond: Cond::Version(item.version),
+                });
+            }
+            match self.store.transact(writes).await {
+                Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(next)
+    }
+
+    async fn attempt(&self, team: &str, hook: &Webhook, e: &Event, retries: u32, redelivery: bool) -> (Attempt, bool) {
+        let started = std::time::Instant::now();
+        let now = Utc::now();
+        let outcome = match self.keys.open(&secret_context(team, &hook.webhook_id), &hook.secret) {
+            Ok(secret) => {
+                let secret = String::from_utf8_lossy(&secret).into_owned();
+                let sig = webhook_signature(&secret, now.timestamp(), e.body.as_bytes());
+                let headers = vec![(SIGNATURE_HEADER, sig), (EVENT_ID_HEADER, e.event_id.clone())];
+                self.sender.post(&hook.url, headers, e.body.as_bytes().to_vec(), self.retry.timeout).await
+            }
+            Err(_) => SendOutcome::Failed("the signing secret cannot be opened".into()),
+        };
+        let ok = matches!(outcome, SendOutcome::Status(s) if (200..300).contains(&s));
+        let gave_up = !ok && retries >= self.retry.max_retries;
+        let (status_code, error) = match outcome {
+            SendOutcome::Status(s) => (Some(s), None),
+            SendOutcome::Failed(m) => (None, Some(m)),
+        };
+        tracing::info!(event = %e.event_id, status = ?status_code, ok, "webhook attempt");
+        let attempt = Attempt {
+            sequence: e.sequence,
+            event_id: e.event_id.clone(),
+            webhook_id: hook.webhook_id.clone(),
+            attempted_at: now,
+            status_code,
+            error,
+            duration_ms: started.elapsed().as_millis() as u64,
+            outcome: if ok {
+                "DELIVERED"
+            } else if gave_up {
+                "GAVE_UP"
+            } else {
+                "FAILED"
+            }
+            .into(),
+            redelivery,
+        };
+        (attempt, ok)
+    }
+
+    /// The local worker: sweeps until the process ends.
+    pub async fn run_forever(self, every: StdDuration) {
+        loop {
+            if let Err(e) = self.sweep().await {
+                tracing::warn!(error = %e, "sweep failed");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+fn attempt_write(pk: &str, a: &Attempt) -> Write {
+    Write::Put {
+        item: Item::new(
+            pk.to_string(),
+            keys::attempt_sk(a.sequence, &a.webhook_id, a.attempted_at.timestamp_micros()),
+            1,
+            encode(a),
+        ),
+        cond: Cond::Any,
+    }
+}

@@ -1,0 +1,723 @@
+//! Servicing end to end: the local server (with its in-process worker) on the embedded store and
+//! on DynamoDB Local, a real HTTP receiver that verifies every webhook signature, the sandbox
+//! carrier and this deployment's own policies. Every response is checked against openapi.json.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use coverdesk::store::Store;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+use support::api::{Resp, TestApi, Transport};
+
+// ---- a webhook receiver ----
+
+#[derive(Clone, Debug)]
+struct Received {
+    body: Value,
+    signature_ok: bool,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    secret: String,
+    got: Vec<Received>,
+    /// Answer 500 to this many requests first.
+    fail_first: usize,
+    seen: usize,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    addr: SocketAddr,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(ReceiverState::default()));
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let st = st.clone();
+                        async move {
+                            let sig = req
+                                .headers()
+                                .get("coverdesk-signature")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
+                            let bytes = req.into_body().collect().await.unwrap().to_bytes();
+                            let mut s = st.lock().unwrap();
+                            s.seen += 1;
+                            let status = if s.seen <= s.fail_first {
+                                500
+                            } else {
+                                let ok = coverdesk::crypto::verify_webhook_signature(&s.secret, &sig, &bytes);
+                                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                                s.got.push(Received { body, signature_ok: ok });
+                                200
+                            };
+                            let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
+                            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, std::convert::Infallible>(r)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Receiver { addr, state }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hooks", self.addr)
+    }
+
+    fn events_of(&self, pull: &str) -> Vec<Received> {
+        self.state.lock().unwrap().got.iter().filter(|r| r.body["pull_id"] == pull).cloned().collect()
+    }
+
+    /// Waits until the pull's events include one of `event_type`.
+    async fn wait_for(&self, pull: &str, event_type: &str, count: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let got = self.events_of(pull);
+            if got.iter().filter(|r| r.body["event_type"] == event_type).count() >= count {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no {event_type} webhook for {pull}; got {:?}",
+            self.events_of(pull).iter().map(|r| r.body.clone()).collect::<Vec<_>>()
+        )
+    }
+}
+
+// ---- helpers ----
+
+struct World {
+    api: TestApi,
+    hooks: Receiver,
+}
+
+async fn world(t: Transport) -> World {
+    let api = TestApi::new(t).await;
+    let hooks = Receiver::start().await;
+    let r = api.post(&format!("/teams/{}/webhooks", api.team.0), json!({"url": hooks.url()})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let secret = r.body["signing_secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    hooks.state.lock().unwrap().secret = secret;
+    World { api, hooks }
+}
+
+fn consent_body(api: &TestApi, carrier: &str, user: &str, password: &str, actions: Value) -> Value {
+    json!({
+        "device_identifier": "device-1",
+        "terms_version": 3,
+        "consent_language": "I agree that my policies may be read and changed as I confirm.",
+        "public_alias": api.client_id,
+        "insurerName": carrier,
+        "insurerUsername": user,
+        "insurerPassword": password,
+        "meta_data": {"crm_id": "A-100"},
+        "servicing_actions": actions,
+    })
+}
+
+fn addr() -> Value {
+    json!({"line1": "9 Elm St", "city": "Dallas", "state": "TX", "postal_code": "75201"})
+}
+
+fn add_mortgagee(policy: &str, t: &str) -> Value {
+    json!({"type": "ADD_MORTGAGEE", "payload": {"carrier_policy_number": policy, "name": "Second Street Bank", "loan_number": "L-77", "mortgagee_type": t, "address": addr()}})
+}
+
+struct Pull {
+    id: String,
+    jwt: String,
+    actions: Vec<String>,
+}
+
+async fn connect(w: &World, carrier: &str, user: &str, password: &str, actions: Value) -> Pull {
+    let r = w
+        .api
+        .without_auth()
+        .post("/widget/pull/consentAndConnect", consent_body(&w.api, carrier, user, password, actions))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    Pull {
+        id: r.body["pull_id"].as_str().unwrap().into(),
+        jwt: r.body["pull_jwt"].as_str().unwrap().into(),
+        actions: r.body["servicing_action_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
+async fn pull(w: &World, id: &str) -> Value {
+    let r = w.api.get(&format!("/teams/{}/pulls/{id}", w.api.team.0)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["pull"].clone()
+}
+
+/// Waits for the pull to reach `status`; with `action`, also for that action to be waiting.
+async fn wait_status(w: &World, id: &str, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        last = pull(w, id).await;
+        if last["status"] == status {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pull {id} never reached {status}: {last}");
+}
+
+async fn widget(w: &World, p: &Pull, path: &str, body: Value) -> Resp {
+    w.api
+        .without_auth()
+        .call("POST", &format!("/widget/pull/{}/{path}", p.id), Some(body.to_string()), &[("pull-jwt", &p.jwt)])
+        .await
+}
+
+async fn confirm(w: &World, p: &Pull, action: &str, yes: bool) -> Resp {
+    widget(w, p, "servicingAction", json!({"servicing_action_id": action, "is_confirmed": yes})).await
+}
+
+fn types(events: &[Received]) -> Vec<String> {
+    events
+        .iter()
+        .map(|r| {
+            let t = r.body["event_type"].as_str().unwrap().to_string();
+            match r.body["data"]["auth_status"].as_str() {
+                Some(a) => format!("{t}:{a}"),
+                None => t,
+            }
+        })
+        .collect()
+}
+
+fn assert_signed_and_ordered(events: &[Received]) {
+    assert!(events.iter().all(|r| r.signature_ok), "a webhook signature did not verify");
+    let seqs: Vec<u64> = events.iter().map(|r| r.body["sequence"].as_u64().unwrap()).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "events out of order or repeated");
+}
+
+// ---- the flows ----
+
+/// Three actions: confirm, reject, confirm. Each waits; the rejected one changes nothing; the
+/// pull completes; the changes are on the carrier account (a reused pull sees them).
+async fn three_actions_confirm_reject_confirm(t: Transport) {
+    let w = world(t).await;
+    let user = format!("user_{}", support::unique("x").replace('-', ""));
+    let p = connect(
+        &w,
+        "sandbox",
+        &user,
+        "pass_good",
+        json!([
+            add_mortgagee("SBX-HOME-1", "SECOND"),
+            {"type": "ADD_DRIVER", "payload": {"carrier_policy_number": "SBX-AUTO-1", "driver": {"first_name": "Lee", "last_name": "Park", "date_of_birth": "1990-04-01"}}},
+            {"type": "UPDATE_CONTACT_INFO", "payload": {"email": "new.address@example.com"}},
+        ]),
+    )
+    .await;
+    assert_eq!(p.actions.len(), 3);
+
+    let v = wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+    let a0 = &v["servicing_actions"][0];
+    assert_eq!(a0["status"], "WAITING_FOR_CONSUMER_CONFIRMATION");
+    assert_eq!(a0["confirmation_data"]["before"], Value::Null);
+    assert_eq!(a0["confirmation_data"]["after"]["name"], "Second Street Bank");
+    assert_eq!(v["servicing_actions"][1]["status"], "QUEUED", "one at a time");
+    assert_eq!(v["account_identifier"].as_str().map(|s| s.starts_with("SBX-")), Some(true));
+
+    // Confirming an action that is not waiting changes nothing.
+    let r = confirm(&w, &p, &p.actions[1], true).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_ACTION")), "{}", r.body);
+
+    assert_eq!(confirm(&w, &p, &p.actions[0], true).await.status, 200);
+    w.hooks.wait_for(&p.id, "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION", 2).await;
+    let v = wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+    assert_eq!(v["servicing_actions"][0]["status"], "SUCCESS");
+    let a1 = &v["servicing_actions"][1];
+    assert_eq!(a1["status"], "WAITING_FOR_CONSUMER_CONFIRMATION");
+    assert_eq!(a1["confirmation_data"]["current_policy_premium_cents"], 180000);
+    assert_eq!(a1["confirmation_data"]["adjusted_policy_premium_cents"], 218400, "sandbox rate for a driver");
+
+    // Reject through seed 000's path, with the team's credentials.
+    let r = w
+        .api
+        .post(
+            &format!("/pull/{}/servicingAction", p.id),
+            json!({"servicing_action_id": p.actions[1], "is_confirmed": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["pull_id"], p.id.as_str());
+    w.hooks.wait_for(&p.id, "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION", 3).await;
+
+    // Two confirmations racing for the last action: one applies, the other is refused.
+    let (x, y) = tokio::join!(confirm(&w, &p, &p.actions[2], true), confirm(&w, &p, &p.actions[2], true));
+    let mut statuses = [x.status, y.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{} / {}", x.body, y.body);
+
+    let done = w.hooks.wait_for(&p.id, "COMPLETE", 1).await;
+    let v = wait_status(&w, &p.id, "SUCCESS").await;
+    let st: Vec<&str> =
+        v["servicing_actions"].as_array().unwrap().iter().map(|a| a["status"].as_str().unwrap()).collect();
+    assert_eq!(st, ["SUCCESS", "UNCONFIRMED", "SUCCESS"]);
+    assert_eq!(
+        types(&done),
+        [
+            "AUTH_STATUS:SUCCESS",
+            "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION",
+            "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION",
+            "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION",
+            "COMPLETE"
+        ]
+    );
+    assert_signed_and_ordered(&done);
+    assert_eq!(done[1].body["data"]["servicing_action_id"], p.actions[0].as_str());
+    assert_eq!(done[0].body["meta_data"]["crm_id"], "A-100");
+
+    // A new servicing pull on the same consent sees what was applied, and not what was rejected.
+    let r = w
+        .api
+        .post(
+            &format!("/teams/{}/servicings", w.api.team.0),
+            json!({"pull_id": p.id, "servicing_actions": [
+                {"type": "EDIT_MORTGAGEE", "payload": {"carrier_policy_number": "SBX-HOME-1", "name": "Renamed Bank", "mortgagee_type": "SECOND", "address": addr()}},
+                {"type": "REPLACE_DRIVER", "payload": {"carrier_policy_number": "SBX-AUTO-1", "replacing_driver_full_name": "Lee Park", "driver": {"first_name": "Kim", "last_name": "Ode"}}}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let child = r.body["pull_id"].as_str().unwrap().to_string();
+    let v = wait_status(&w, &child, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+    assert_eq!(v["parent_pull_id"], p.id.as_str());
+    assert_eq!(v["servicing_actions"][0]["confirmation_data"]["before"]["name"], "Second Street Bank");
+    let child_jwt = r.body["pull_jwt"].as_str().unwrap().to_string();
+    let cp = Pull { id: child.clone(), jwt: child_jwt, actions: vec![] };
+    let a0 = v["servicing_actions"][0]["servicing_action_id"].as_str().unwrap().to_string();
+    assert_eq!(confirm(&w, &cp, &a0, true).await.status, 200);
+    let v = wait_status(&w, &child, "VALIDATION_ERROR").await;
+    // The rejected driver was never added, so there is none to replace.
+    assert_eq!(v["servicing_actions"][1]["validation_error_type"], "REPLACING_DRIVER_NOT_FOUND");
+
+    // Listing and reading servicings.
+    let r = w.api.get(&format!("/teams/{}/servicings?pull_id={}", w.api.team.0, p.id)).await;
+    assert_eq!(r.body["total_servicings"], 3);
+    let r = w.api.get(&format!("/teams/{}/servicings?limit=2", w.api.team.0)).await;
+    assert_eq!((r.body["total_servicings"].as_u64(), r.body["servicings"].as_array().unwrap().len()), (Some(5), 2));
+    let r = w.api.get(&format!("/teams/{}/servicings/{}", w.api.team.0, p.actions[1])).await;
+    assert_eq!(r.body["status"], "UNCONFIRMED");
+    let r = w.api.get(&format!("/teams/{}/pulls", w.api.team.0)).await;
+    assert_eq!(r.body["total_pulls"], 2);
+    assert_eq!(r.body["pulls"][0]["pull_id"], child.as_str(), "newest first");
+}
+
+/// The second of three actions fails validation: the pull stops, the third never runs.
+async fn a_validation_error_stops_the_pull(t: Transport) {
+    let w = world(t).await;
+    let user = format!("user_{}", support::unique("v").replace('-', ""));
+    let p = connect(
+        &w,
+        "sandbox",
+        &user,
+        "pass_good",
+        json!([
+            add_mortgagee("SBX-HOME-1", "SECOND"),
+            add_mortgagee("NO-SUCH-POLICY", "THIRD"),
+            {"type": "UPDATE_CONTACT_INFO", "payload": {"phone": "512-555-0199"}},
+        ]),
+    )
+    .await;
+    wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+    assert_eq!(confirm(&w, &p, &p.actions[0], true).await.status, 200);
+    let got = w.hooks.wait_for(&p.id, "ERROR", 1).await;
+    let v = wait_status(&w, &p.id, "VALIDATION_ERROR").await;
+    let a = v["servicing_actions"].as_array().unwrap();
+    assert_eq!(a[0]["status"], "SUCCESS");
+    assert_eq!(a[1]["status"], "VALIDATION_ERROR");
+    assert_eq!(a[1]["validation_error_type"], "INVALID_POLICY_NUMBER");
+    assert_eq!(a[2]["status"], "QUEUED", "no later action is processed");
+    assert_eq!(types(&got), ["AUTH_STATUS:SUCCESS", "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION", "ERROR"]);
+    assert_eq!(got[2].body["data"]["type"], "VALIDATION_ERROR");
+    assert_eq!(got[2].body["data"]["servicing_action_id"], p.actions[1].as_str());
+    assert_signed_and_ordered(&got);
+    // Nothing more happens: no COMPLETE, and the third action stays queued.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!types(&w.hooks.events_of(&p.id)).contains(&"COMPLETE".to_string()));
+    assert_eq!(pull(&w, &p.id).await["servicing_actions"][2]["status"], "QUEUED");
+    let r = confirm(&w, &p, &p.actions[2], true).await;
+    assert_eq!(r.body["error"], "INVALID_ACTION");
+}
+
+/// Multi-factor login: options, then a code; the webhooks report each step.
+async fn an_mfa_login(t: Transport) {
+    let w = world(t).await;
+    let p = connect(
+        &w,
+        "sandbox",
+        "user_mfa",
+        "pass_good",
+        json!([{"type": "UPDATE_CONTACT_INFO", "payload": {"email": "mfa.user@example.com"}}]),
+    )
+    .await;
+    wait_status(&w, &p.id, "IDENTITY_VERIFICATION_OPTIONS").await;
+    let r = w.api.without_auth().call("GET", &format!("/widget/pull/{}", p.id), None, &[("pull-jwt", &p.jwt)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let options: Vec<&str> =
+        r.body["pull"]["mfa_options"].as_array().unwrap().iter().map(|o| o["optionKey"].as_str().unwrap()).collect();
+    assert_eq!(options, ["email", "sms"]);
+    // A code before an option is chosen, and an option not offered, are refused.
+    assert_eq!(widget(&w, &p, "idv", json!({"mfaValue": "123456"})).await.body["error"], "INVALID_ACTION");
+    assert_eq!(widget(&w, &p, "idvoptions", json!({"optionKey": "pigeon"})).await.body["error"], "INVALID_INPUT");
+    assert_eq!(widget(&w, &p, "idvoptions", json!({"optionKey": "sms"})).await.status, 200);
+    wait_status(&w, &p.id, "IDENTITY_VERIFICATION").await;
+    assert_eq!(widget(&w, &p, "idv", json!({"mfaValue": "123456"})).await.status, 200);
+    let v = wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+    assert_eq!(v["encountered_mfa"], true);
+    let got = w.hooks.wait_for(&p.id, "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION", 1).await;
+    assert_eq!(
+        types(&got),
+        [
+            "AUTH_STATUS:IDENTITY_VERIFICATION_OPTIONS",
+            "AUTH_STATUS:IDENTITY_VERIFICATION",
+            "AUTH_STATUS:SUCCESS",
+            "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION"
+        ]
+    );
+    assert_signed_and_ordered(&got);
+}
+
+/// A wrong password: NOT_AUTHENTICATED with a message; reconnecting with the right one goes on.
+async fn a_wrong_password(t: Transport) {
+    let w = world(t).await;
+    let secret_password = "wrong-password-7731";
+    let p = connect(&w, "sandbox", "user_good", secret_password, json!([add_mortgagee("SBX-HOME-1", "THIRD")])).await;
+    let v = wait_status(&w, &p.id, "NOT_AUTHENTICATED").await;
+    assert_eq!(v["login_error_message"], "The username or password is not correct.");
+    let got = w.hooks.wait_for(&p.id, "AUTH_STATUS", 1).await;
+    assert_eq!(got[0].body["data"]["auth_status"], "NOT_AUTHENTICATED");
+    assert_eq!(v["servicing_actions"][0]["status"], "QUEUED");
+    // The password is in no response, no webhook and no stored item.
+    assert!(!v.to_string().contains(secret_password));
+    assert!(!got[0].body.to_string().contains(secret_password));
+    let pk = format!("T#{}#P#{}", w.api.team.0, p.id);
+    let items = w.api.store().query(&pk, "", None, 100).await.unwrap().items;
+    assert!(items.len() >= 3);
+    for i in &items {
+        assert!(!i.body.to_string().contains(secret_password), "{} holds the password in clear", i.sk);
+        assert!(
+            !i.body.to_string().contains("user_good") || i.sk.starts_with("EV#"),
+            "{} holds the username in clear",
+            i.sk
+        );
+    }
+    // Reconnect with the right password.
+    let r = widget(
+        &w,
+        &p,
+        "connect",
+        json!({"insurerName": "sandbox", "insurerUsername": "user_good", "insurerPassword": "pass_good"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+}
+
+/// The deployment's own policies: online access set on an account; the action edits its policy.
+async fn own_policies_are_serviced_for_real(t: Transport) {
+    let w = world(t).await;
+    let account = w.api.create_account("Ana Diaz", false).await;
+    let policy_number =
+        format!("HO-{}", support::unique("p").replace('-', "").chars().rev().take(10).collect::<String>());
+    let r = w
+        .api
+        .post(
+            &format!("/account/v1/accounts/{account}/policies"),
+            json!({"data": {"attributes": {
+                "policyNumber": policy_number, "lineOfBusiness": {"code": "Homeowners"},
+                "effectiveDate": "2026-01-01", "expirationDate": "2027-01-01",
+                "insured": {"firstName": "Ana", "lastName": "Diaz"},
+                "mortgagees": [{"name": "First Bank", "mortgageeType": {"code": "FIRST"}, "address": support::api::address("1 Main St")}]
+            }}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let policy_id = r.attrs()["id"].as_str().unwrap().to_string();
+    let username = format!("ana.{}", support::unique("u").replace('-', ""));
+    let r = w
+        .api
+        .call(
+            "PUT",
+            &format!("/account/v1/accounts/{account}/online-access"),
+            Some(
+                json!({"data": {"attributes": {"username": username, "password": "correct-horse-battery"}}})
+                    .to_string(),
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.body.to_string().contains("correct-horse"));
+
+    let bad =
+        connect(&w, "coverdesk", &username, "not-the-password", json!([add_mortgagee(&policy_number, "SECOND")])).await;
+    wait_status(&w, &bad.id, "NOT_AUTHENTICATED").await;
+
+    let p =
+        connect(&w, "coverdesk", &username, "correct-horse-battery", json!([add_mortgagee(&policy_number, "SECOND")]))
+            .await;
+    let v = wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+    assert_eq!(v["first_name"], "Ana");
+    assert_eq!(confirm(&w, &p, &p.actions[0], true).await.status, 200);
+    wait_status(&w, &p.id, "SUCCESS").await;
+    let r = w.api.get(&format!("/account/v1/accounts/{account}/policies/{policy_id}")).await;
+    let ms: Vec<&str> = r.attrs()["mortgagees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mortgageeType"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(ms, ["FIRST", "SECOND"], "{}", r.body);
+
+    // Revoked access: the consumer can no longer log in.
+    let r = w.api.call("DELETE", &format!("/account/v1/accounts/{account}/online-access"), None, &[]).await;
+    assert_eq!(r.status, 204);
+    let again =
+        connect(&w, "coverdesk", &username, "correct-horse-battery", json!([add_mortgagee(&policy_number, "THIRD")]))
+            .await;
+    wait_status(&w, &again.id, "NOT_AUTHENTICATED").await;
+}
+
+/// A receiver that fails at first gets the event on a retry; every attempt is in the log; an
+/// event can be sent again on request.
+async fn webhooks_retry_log_and_redeliver(t: Transport) {
+    let w = world(t).await;
+    w.hooks.state.lock().unwrap().fail_first = 2;
+    let p = connect(&w, "sandbox", "user_good", "wrong-pass-1", json!([add_mortgagee("SBX-HOME-1", "SECOND")])).await;
+    let got = w.hooks.wait_for(&p.id, "AUTH_STATUS", 1).await;
+    assert_eq!(got.len(), 1);
+    let log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team.0, p.id)).await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    let e = &log.body["events"][0];
+    let d = &e["deliveries"][0];
+    assert_eq!(d["status"], "DELIVERED");
+    let outcomes: Vec<&str> =
+        d["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["FAILED", "FAILED", "DELIVERED"]);
+    assert_eq!(d["attempts"][0]["status_code"], 500);
+
+    let event_id = e["event_id"].as_str().unwrap();
+    let r = w.api.post(&format!("/teams/{}/pulls/{}/events/{event_id}/redeliver", w.api.team.0, p.id), json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let got = w.hooks.wait_for(&p.id, "AUTH_STATUS", 2).await;
+    assert_eq!(got[0].body, got[1].body, "a redelivery sends the same body");
+    assert!(got.iter().all(|r| r.signature_ok));
+
+    // Endpoint management.
+    let list = w.api.get(&format!("/teams/{}/webhooks", w.api.team.0)).await;
+    let id = list.body["webhooks"][0]["webhook_id"].as_str().unwrap().to_string();
+    assert!(list.body.to_string().find("whsec_").is_none(), "the secret is shown once only");
+    let r = w
+        .api
+        .patch(
+            &format!("/teams/{}/webhooks/{id}", w.api.team.0),
+            json!({"is_active": false, "event_types": ["COMPLETE"]}),
+        )
+        .await;
+    assert_eq!((r.status, r.body["is_active"].as_bool()), (200, Some(false)), "{}", r.body);
+    let r = w.api.post(&format!("/teams/{}/webhooks", w.api.team.0), json!({"url": "ftp://example.com/x"})).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_INPUT")));
+    let r = w.api.call("DELETE", &format!("/teams/{}/webhooks/{id}", w.api.team.0), None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(w.api.get(&format!("/teams/{}/webhooks", w.api.team.0)).await.body["webhooks"], json!([]));
+}
+
+/// Bad input gets the servicing envelope and creates nothing; tokens and teams are checked.
+async fn bad_input_and_auth_are_refused(t: Transport) {
+    let w = world(t).await;
+    let anon = w.api.without_auth();
+    let good =
+        consent_body(&w.api, "sandbox", "user_good", "pass_good", json!([add_mortgagee("SBX-HOME-1", "SECOND")]));
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("device_identifier", json!(null), "MISSING_DEVICE_IDENTIFIER"),
+        ("consent_language", json!(""), "INVALID_CONSENT_LANGUAGE"),
+        ("consent_language", json!("x".repeat(1025)), "CONSENT_LANGUAGE_TOO_LONG"),
+        ("public_alias", json!("no-such-team"), "INVALID_PUBLIC_ALIAS"),
+        ("insurerName", json!("acme"), "UNSUPPORTED_INSURER"),
+        ("insurerName", json!("sandbox_commercial_readonly"), "UNSUPPORTED_INSURER"),
+        ("insurerUsername", json!("abc"), "INVALID_USERNAME"),
+        ("insurerPassword", json!("abc"), "INVALID_PASSWORD"),
+        ("insurerThirdField", json!(7), "INVALID_THIRDFIELD"),
+        ("servicing_actions", json!(null), "MISSING_SERVICING_ACTIONS"),
+        ("servicing_actions", json!([]), "MISSING_SERVICING_ACTIONS"),
+        ("servicing_actions", json!([{"type": "SELL_HOUSE", "payload": {}}]), "INVALID_SERVICING_ACTIONS"),
+        ("servicing_actions", json!([{"type": "ADD_MORTGAGEE"}]), "INVALID_SERVICING_ACTIONS"),
+        ("terms_version", json!("three"), "INVALID_INPUT"),
+        ("surprise", json!(1), "INVALID_INPUT"),
+    ];
+    for (field, value, code) in cases {
+        let mut body = good.clone();
+        body[field] = value;
+        let r = anon.post("/widget/pull/consentAndConnect", body).await;
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some(code)), "{field}: {}", r.body);
+    }
+    let r = anon.call("POST", "/widget/pull/consentAndConnect", Some("{not json".into()), &[]).await;
+    assert_eq!(r.body["error"], "INVALID_INPUT");
+    assert_eq!(
+        w.api.get(&format!("/teams/{}/pulls", w.api.team.0)).await.body["total_pulls"],
+        0,
+        "nothing was created"
+    );
+
+    let p = connect(&w, "sandbox", "user_good", "pass_good", json!([add_mortgagee("SBX-HOME-1", "SECOND")])).await;
+    let other = connect(&w, "sandbox", "user_good", "pass_good", json!([add_mortgagee("SBX-HOME-1", "SECOND")])).await;
+    let path = format!("/widget/pull/{}", p.id);
+    assert_eq!(anon.get(&path).await.status, 401);
+    assert_eq!(anon.call("GET", &path, None, &[("pull-jwt", "a.b.c")]).await.status, 401);
+    let r = anon.call("GET", &path, None, &[("pull-jwt", &other.jwt)]).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (403, Some("UNAUTHORIZED")));
+    // Another team cannot see or touch this team's pulls.
+    let stranger = w.api.new_team().await;
+    let r = stranger.get(&format!("/teams/{}/pulls/{}", w.api.team.0, p.id)).await;
+    assert_eq!(r.status, 403);
+    let r = stranger.get(&format!("/teams/{}/pulls/{}", stranger.team.0, p.id)).await;
+    assert_eq!(r.status, 404);
+    let r = stranger
+        .post(
+            &format!("/pull/{}/servicingAction", p.id),
+            json!({"servicing_action_id": p.actions[0], "is_confirmed": true}),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = w
+        .api
+        .post(
+            &format!("/teams/{}/servicings", w.api.team.0),
+            json!({"pull_id": "nope", "servicing_actions": [add_mortgagee("SBX-HOME-1", "SECOND")]}),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = w
+        .api
+        .post(&format!("/teams/{}/servicings", w.api.team.0), json!({"pull_id": p.id, "servicing_actions": []}))
+        .await;
+    assert_eq!(r.body["error"], "INVALID_INPUT");
+    let r = confirm(&w, &p, &p.actions[0], true).await;
+    assert!(r.status == 200 || r.body["error"] == "INVALID_ACTION");
+    let r =
+        widget(&w, &p, "servicingAction", json!({"servicing_action_id": p.actions[0], "is_confirmed": "yes"})).await;
+    assert_eq!(r.body["error"], "INVALID_INPUT");
+
+    let r = anon.get("/carriers?products=commercial").await;
+    assert_eq!(r.status, 200);
+    let ids: Vec<&str> =
+        r.body["carriers"].as_array().unwrap().iter().map(|c| c["carrier_id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"sandbox_commercial_readonly"));
+    assert!(anon.get("/carriers/sandbox_commercial_readonly").await.body.get("servicingActions").is_none());
+    assert_eq!(anon.get("/carriers/sandbox").await.body["servicingActions"].as_array().unwrap().len(), 9);
+    assert_eq!(anon.get("/carriers/nope").await.status, 404);
+    assert_eq!(anon.get("/carriers?products=boats").await.status, 400);
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::Local).await; })*
+        }
+        mod dynamodb {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::LocalDynamo).await; })*
+        }
+    };
+}
+
+both!(
+    three_actions_confirm_reject_confirm,
+    a_validation_error_stops_the_pull,
+    an_mfa_login,
+    a_wrong_password,
+    own_policies_are_serviced_for_real,
+    webhooks_retry_log_and_redeliver,
+    bad_input_and_auth_are_refused,
+);
+
+/// A worker that died holding a job: the job is taken up again once its lease runs out, and the
+/// pull goes on from where it stood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_left_by_a_dead_worker_is_taken_up_after_its_lease() {
+    let (store, _dir) = support::embedded_store();
+    let deps = support::test_deps(store.clone());
+    coverdesk::auth::ensure_team(store.as_ref(), "crash", "crash-team", "secret-secret").await.unwrap();
+    let svc = coverdesk::servicing::service::Servicing::new(store.as_ref(), &deps.keys, &deps.catalogue);
+    let created = svc
+        .consent_and_connect(&json!({
+            "device_identifier": "d", "terms_version": 1, "consent_language": "ok", "public_alias": "crash-team",
+            "insurerName": "sandbox", "insurerUsername": "user_good", "insurerPassword": "pass_good",
+            "servicing_actions": [add_mortgagee("SBX-HOME-1", "SECOND")]
+        }))
+        .await
+        .unwrap();
+    // A worker claimed the job and died: the lease is someone else's for a while.
+    let pk = format!("JOB#crash#{}", created.pull_id);
+    let job = store.get(&pk, "JOB").await.unwrap().unwrap();
+    let lease_until = chrono::Utc::now().timestamp_millis() + 400;
+    let mut body = job.body.clone();
+    body["lease_until_ms"] = json!(lease_until);
+    let claimed = coverdesk::store::Item::new(pk.clone(), "JOB", job.version + 1, body)
+        .with_index("JOBS", format!("{lease_until:015}#crash#{}", created.pull_id));
+    store
+        .transact(vec![coverdesk::store::Write::Put {
+            item: claimed,
+            cond: coverdesk::store::Cond::Version(job.version),
+        }])
+        .await
+        .unwrap();
+    let worker = deps.worker();
+    worker.run_job("crash", &created.pull_id).await.unwrap();
+    let (p, _) = svc.load_pull("crash", &created.pull_id).await.unwrap();
+    assert_eq!(p.status.code(), "QUEUED", "a leased job is left alone");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(worker.sweep().await.unwrap(), 1);
+    let (p, _) = svc.load_pull("crash", &created.pull_id).await.unwrap();
+    assert_eq!(p.status.code(), "WAITING_FOR_CONSUMER_CONFIRMATION");
+    // Nothing left to do: the job is gone until the consumer answers.
+    assert!(store.get(&pk, "JOB").await.unwrap().is_none());
+    // Applying the same action twice (a worker dying after the carrier call) applies it once.
+    let conn = coverdesk::servicing::connector::by_name("sandbox", store.clone(), deps.keys.clone()).unwrap();
+    let team = coverdesk::accounts::TeamId("crash".into());
+    let (actions, _): (Vec<_>, Vec<_>) = svc.load_actions("crash", &created.pull_id).await.unwrap().into_iter().unzip();
+    conn.apply(&team, "user_good", &actions[0]).await.unwrap();
+    conn.apply(&team, "user_good", &actions[0]).await.unwrap();
+    let prepared = conn.prepare(&team, "user_good", &actions[0]).await;
+    assert!(
+        matches!(&prepared, Err(coverdesk::servicing::connector::ConnectorError::Invalid(i)) if i.kind == "DUPLICATE_MORTGAGEE_TYPE"),
+        "applied once: {prepared:?}"
+    );
+}
