@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::crypto::{CryptoError, Keys, KEY_ENV};
 use crate::servicing::carriers::Catalogue;
-use crate::servicing::webhooks::{HttpSender, RetryPolicy, WebhookSender};
+use crate::servicing::webhooks::{LazyHttpSender, RetryPolicy, WebhookSender};
 use crate::servicing::worker::Worker;
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
@@ -41,7 +41,7 @@ pub const ALLOW_PRIVATE_ENV: &str = "COVERDESK_ALLOW_PRIVATE_URLS";
 
 impl Deps {
     pub fn new(store: Arc<dyn Store>, keys: Keys, allow_private_urls: bool) -> Result<Self, ConfigError> {
-        let sender: Arc<dyn WebhookSender> = Arc::new(HttpSender::new(allow_private_urls).map_err(ConfigError::Other)?);
+        let sender: Arc<dyn WebhookSender> = Arc::new(LazyHttpSender::new(allow_private_urls));
         Ok(Deps {
             store,
             keys: Arc::new(keys),

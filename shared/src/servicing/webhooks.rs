@@ -193,6 +193,35 @@ impl HttpSender {
     }
 }
 
+/// An [`HttpSender`] built on first use, so functions that never send a webhook do not load the
+/// system's TLS roots at cold start.
+pub struct LazyHttpSender {
+    allow_private: bool,
+    inner: tokio::sync::OnceCell<Result<HttpSender, String>>,
+}
+
+impl LazyHttpSender {
+    pub fn new(allow_private: bool) -> Self {
+        LazyHttpSender { allow_private, inner: tokio::sync::OnceCell::new() }
+    }
+}
+
+#[async_trait]
+impl WebhookSender for LazyHttpSender {
+    async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+        timeout: StdDuration,
+    ) -> SendOutcome {
+        match self.inner.get_or_init(|| async { HttpSender::new(self.allow_private) }).await {
+            Ok(s) => s.post(url, headers, body, timeout).await,
+            Err(e) => SendOutcome::Failed(e.clone()),
+        }
+    }
+}
+
 /// Checks a webhook URL: http or https, a host, no credentials, at most 2048 characters. An IP
 /// literal must be public unless private networks are allowed.
 pub fn check_url(url: &str, allow_private: bool) -> Result<http::Uri, String> {
