@@ -721,3 +721,26 @@ async fn a_job_left_by_a_dead_worker_is_taken_up_after_its_lease() {
         "applied once: {prepared:?}"
     );
 }
+
+/// A consent older than 90 days cannot be reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_consent_cannot_be_reused() {
+    let (store, _dir) = support::embedded_store();
+    let deps = support::test_deps(store.clone());
+    coverdesk::auth::ensure_team(store.as_ref(), "old", "old-team", "secret-secret").await.unwrap();
+    let svc = coverdesk::servicing::service::Servicing::new(store.as_ref(), &deps.keys, &deps.catalogue);
+    let body = json!({
+        "device_identifier": "d", "terms_version": 1, "consent_language": "ok", "public_alias": "old-team",
+        "insurerName": "sandbox", "insurerUsername": "user_good", "insurerPassword": "pass_good",
+        "servicing_actions": [add_mortgagee("SBX-HOME-1", "SECOND")]
+    });
+    let created = svc.consent_and_connect(&body).await.unwrap();
+    let again = json!({"pull_id": created.pull_id, "servicing_actions": [add_mortgagee("SBX-HOME-1", "THIRD")]});
+    let team = coverdesk::accounts::TeamId("old".into());
+    let mut later = coverdesk::servicing::service::Servicing::new(store.as_ref(), &deps.keys, &deps.catalogue);
+    later.now += chrono::Duration::days(89);
+    assert!(later.create_servicing(&team, &again).await.is_ok());
+    later.now += chrono::Duration::days(2);
+    let e = later.create_servicing(&team, &again).await.err().unwrap();
+    assert_eq!((e.status, e.code), (400, "PULL_TOO_OLD"));
+}
