@@ -14,6 +14,7 @@ pub mod auth;
 pub mod crypto;
 pub mod deps;
 pub mod examples;
+pub mod import;
 pub mod lambda;
 pub mod local;
 pub mod servicing;

@@ -1,0 +1,712 @@
+//! One surplus-lines transaction of seed 002: read field by field from the raw JSON (amounts from
+//! their exact text into `rust_decimal`, never through a float), checked against the seed's types
+//! and limits and its conditional rules, then against the state's tax rules.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::rules::{self, calculate, Field};
+use crate::accounts::input::US_STATES;
+
+/// The status codes of seed 002, and ours for what it does not name.
+pub mod status {
+    pub const OK: u16 = 0;
+    pub const MISSING_DOCUMENT: u16 = 1001;
+    pub const TRANSACTION_TYPE: u16 = 1002;
+    pub const LINE_OF_BUSINESS: u16 = 1003;
+    pub const DEPARTMENT: u16 = 1004;
+    pub const TAX_RULE: u16 = 1005;
+    /// Ours: a field is malformed or breaks one of the seed's rules (named in the message).
+    pub const INVALID_FIELD: u16 = 2001;
+    /// Ours: a document could not be fetched.
+    pub const DOCUMENT_FETCH: u16 = 2002;
+    pub const DUPLICATE: u16 = 3001;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum TxnType {
+    PN,
+    PR,
+    APE,
+    RPE,
+    AE,
+    FC,
+}
+
+impl TxnType {
+    pub const ALL: [TxnType; 6] = [TxnType::PN, TxnType::PR, TxnType::APE, TxnType::RPE, TxnType::AE, TxnType::FC];
+    pub fn code(self) -> &'static str {
+        match self {
+            TxnType::PN => "PN",
+            TxnType::PR => "PR",
+            TxnType::APE => "APE",
+            TxnType::RPE => "RPE",
+            TxnType::AE => "AE",
+            TxnType::FC => "FC",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TxnType> {
+        TxnType::ALL.into_iter().find(|t| t.code() == s)
+    }
+}
+
+/// Lines of business 1001-1022 of seed 002.
+pub const LINES: &[(u16, &str)] = &[
+    (1001, "Accident & Health"),
+    (1002, "BOP Liability"),
+    (1003, "Business Auto"),
+    (1004, "Business Owners"),
+    (1005, "Commercial Property"),
+    (1006, "Data Breach"),
+    (1007, "Employment Practice Liability Insurance"),
+    (1008, "Errors & Omissions"),
+    (1009, "Garage & Dealers"),
+    (1010, "General Liability"),
+    (1011, "Inland Marine (C)"),
+    (1012, "Med/Professional Liab"),
+    (1013, "Package (C)"),
+    (1014, "Professional Liability1"),
+    (1015, "Umbrella(C)"),
+    (1016, "Directors and Officers"),
+    (1017, "Foreign Liability"),
+    (1018, "Pollution"),
+    (1019, "Workers Compensation"),
+    (1020, "Monoline"),
+    (1021, "Earthquake Liability"),
+    (1022, "Special Events"),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub code: String,
+    pub url: String,
+    pub id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transaction {
+    pub id: String,
+    pub policy_number: String,
+    pub policy_effective_date: NaiveDate,
+    pub transaction_effective_date: NaiveDate,
+    pub transaction_type: TxnType,
+    pub account_written_as: String,
+    pub rpg: bool,
+    pub premium: Decimal,
+    pub agency_fee: Decimal,
+    pub inspection_fee: Decimal,
+    pub sl_tax: Decimal,
+    pub stamping_fee: Decimal,
+    pub sl_service_charge: Decimal,
+    pub municipal_fee: Decimal,
+    pub fm_tax: Decimal,
+    pub total: Decimal,
+    pub commission_received: Option<bool>,
+    pub non_admitted_insured_name: String,
+    pub invoice_date: NaiveDate,
+    pub purchasing_group_name: Option<String>,
+    pub ecp: bool,
+    pub risk_description: Option<String>,
+    pub mailing_insured_name: String,
+    pub mailing_address: String,
+    pub mailing_address2: Option<String>,
+    pub mailing_city: String,
+    pub mailing_zip_code: String,
+    pub mailing_state_code: String,
+    pub physical_same_as_mailing: bool,
+    pub physical_address: Option<String>,
+    pub physical_address2: Option<String>,
+    pub physical_city: Option<String>,
+    pub physical_zip_code: Option<String>,
+    pub physical_state_code: Option<String>,
+    pub transaction_line_of_business: u16,
+    pub exempt: Option<bool>,
+    pub export_list: Option<bool>,
+    pub multi_state: Option<bool>,
+    pub transaction_documents: Vec<Document>,
+}
+
+impl Transaction {
+    /// The state whose rules apply: the physical (risk) state, which is the mailing state when
+    /// `physical_same_as_mailing` is 1.
+    pub fn home_state(&self) -> &str {
+        match (&self.physical_state_code, self.physical_same_as_mailing) {
+            (Some(s), false) => s,
+            _ => &self.mailing_state_code,
+        }
+    }
+}
+
+/// A transaction refused: its status code and message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub status: u16,
+    pub message: String,
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> Rejected {
+    Rejected { status: status::INVALID_FIELD, message: format!("Error: invalid field '{field}': {why}.") }
+}
+
+/// The raw fields of one transaction.
+pub struct Raw<'a> {
+    fields: HashMap<String, &'a RawValue>,
+}
+
+/// Every field of seed 002; anything else is refused.
+const KNOWN: &[&str] = &[
+    "id",
+    "policy_number",
+    "policy_effective_date",
+    "transaction_effective_date",
+    "transaction_type",
+    "account_written_as",
+    "rpg",
+    "premium",
+    "agency_fee",
+    "inspection_fee",
+    "sl_tax",
+    "stamping_fee",
+    "sl_service_charge",
+    "municipal_fee",
+    "fm_tax",
+    "total",
+    "commission_received",
+    "non_admitted_insured_name",
+    "invoice_date",
+    "purchasing_group_name",
+    "ecp",
+    "risk_description",
+    "mailing_insured_name",
+    "mailing_address",
+    "mailing_address2",
+    "mailing_city",
+    "mailing_zip_code",
+    "mailing_state_code",
+    "physical_same_as_mailing",
+    "physical_address",
+    "physical_address2",
+    "physical_city",
+    "physical_zip_code",
+    "physical_state_code",
+    "transaction_line_of_business",
+    "exempt",
+    "export_list",
+    "multi_state",
+    "transaction_documents",
+];
+
+impl<'a> Raw<'a> {
+    /// Splits one batch element into its fields; not an object -> `None`.
+    pub fn parse(raw: &'a RawValue) -> Option<Raw<'a>> {
+        serde_json::from_str::<HashMap<String, &'a RawValue>>(raw.get()).ok().map(|fields| Raw { fields })
+    }
+
+    fn value(&self, f: &str) -> Option<&'a RawValue> {
+        self.fields.get(f).copied().filter(|v| v.get() != "null")
+    }
+
+    /// The id and policy number as far as they can be read, for the answer of a refused transaction.
+    pub fn label(&self, f: &str) -> Option<String> {
+        let v = self.value(f)?;
+        match serde_json::from_str::<Value>(v.get()).ok()? {
+            Value::String(s) => Some(s.chars().take(255).collect()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn string(&self, f: &str, required: bool, max: usize) -> Result<Option<String>, Rejected> {
+        let Some(v) = self.value(f) else {
+            return if required { Err(invalid(f, "is required")) } else { Ok(None) };
+        };
+        let s: String = match serde_json::from_str::<Value>(v.get()) {
+            Ok(Value::String(s)) => s,
+            // Ids and codes often come as numbers: take their text.
+            Ok(Value::Number(_)) => v.get().to_string(),
+            _ => return Err(invalid(f, "must be a string")),
+        };
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            return if required { Err(invalid(f, "is required")) } else { Ok(None) };
+        }
+        if s.chars().count() > max {
+            return Err(invalid(f, format!("may hold at most {max} characters")));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(invalid(f, "may not hold control characters"));
+        }
+        Ok(Some(s))
+    }
+
+    fn date(&self, f: &str, required: bool) -> Result<Option<NaiveDate>, Rejected> {
+        match self.string(f, required, 10)? {
+            None => Ok(None),
+            Some(s) => {
+                let ok = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+                match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                    Ok(d) if ok => Ok(Some(d)),
+                    _ => Err(invalid(f, "must be a date yyyy-mm-dd")),
+                }
+            }
+        }
+    }
+
+    /// decimal(12,2): at most 10 digits before the point and 2 after, from the exact text.
+    fn amount(&self, f: &str, required: bool) -> Result<Decimal, Rejected> {
+        let Some(v) = self.value(f) else {
+            return if required { Err(invalid(f, "is required")) } else { Ok(Decimal::ZERO) };
+        };
+        let text = v.get().trim();
+        let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+        let bad = || invalid(f, "must be a decimal(12,2): at most 10 digits before the point and 2 after");
+        if text.is_empty() || text.contains(['e', 'E', '+']) || text.len() > 16 {
+            return Err(bad());
+        }
+        let d = Decimal::from_str_exact(text).map_err(|_| bad())?;
+        if d.normalize().scale() > 2 || d.abs() >= Decimal::from(10_000_000_000i64) {
+            return Err(bad());
+        }
+        Ok(d.round_dp(2))
+    }
+
+    fn flag(&self, f: &str, required: bool) -> Result<Option<bool>, Rejected> {
+        let Some(v) = self.value(f) else {
+            return if required { Err(invalid(f, "is required (0 or 1)")) } else { Ok(None) };
+        };
+        let text = v.get().trim().trim_matches('"');
+        match Decimal::from_str(text) {
+            Ok(d) if d.is_zero() => Ok(Some(false)),
+            Ok(d) if d == Decimal::ONE => Ok(Some(true)),
+            _ => Err(invalid(f, "must be 0 or 1")),
+        }
+    }
+
+    fn state(&self, f: &str, required: bool) -> Result<Option<String>, Rejected> {
+        match self.string(f, required, 2)? {
+            Some(s) if s.len() == 2 && US_STATES.contains(&s.to_ascii_uppercase().as_str()) => {
+                Ok(Some(s.to_ascii_uppercase()))
+            }
+            Some(_) => Err(invalid(f, "must be a 2-letter US state code")),
+            None => Ok(None),
+        }
+    }
+
+    fn documents(&self) -> Result<Vec<Document>, Rejected> {
+        let f = "transaction_documents";
+        let Some(v) = self.value(f) else { return Ok(vec![]) };
+        let items: Vec<&RawValue> =
+            serde_json::from_str(v.get()).map_err(|_| invalid(f, "must be an array of {code, url, id}"))?;
+        if items.len() > 50 {
+            return Err(invalid(f, "may hold at most 50 documents"));
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let name = format!("{f}[{i}]");
+            let r = Raw::parse(item).ok_or_else(|| invalid(&name, "must be an object {code, url, id}"))?;
+            if let Some(k) = r.fields.keys().find(|k| !["code", "url", "id"].contains(&k.as_str())) {
+                return Err(invalid(&format!("{name}.{k}"), "is not a field of a document"));
+            }
+            let code = r
+                .string("code", true, 20)
+                .map_err(|e| Rejected { message: e.message.replace("'code'", &format!("'{name}.code'")), ..e })?
+                .unwrap_or_default();
+            if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(invalid(&format!("{name}.code"), "must be a document code from the tax rules"));
+            }
+            let url = r
+                .string("url", true, 2048)
+                .map_err(|e| Rejected { message: e.message.replace("'url'", &format!("'{name}.url'")), ..e })?
+                .unwrap_or_default();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(&format!("{name}.url"), "must be an http or https URL"));
+            }
+            let id = match r.value("id") {
+                None => None,
+                Some(v) => Some(
+                    serde_json::from_str::<Value>(v.get())
+                        .ok()
+                        .and_then(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
+                        .ok_or_else(|| invalid(&format!("{name}.id"), "must be a whole number"))?,
+                ),
+            };
+            out.push(Document { code: code.to_ascii_uppercase(), url, id });
+        }
+        Ok(out)
+    }
+
+    /// Reads and checks every field. Statuses in this order: an unreadable `id` or any malformed
+    /// field (2001) unless the field has a code of its own: `transaction_type` (1002),
+    /// `transaction_line_of_business` (1003).
+    pub fn read(&self) -> Result<Transaction, Rejected> {
+        let id = self.string("id", true, 255)?.unwrap_or_default();
+        let transaction_type = match self.string("transaction_type", false, 10) {
+            Ok(Some(s)) => TxnType::parse(&s.to_ascii_uppercase()),
+            _ => None,
+        }
+        .ok_or_else(|| Rejected {
+            status: status::TRANSACTION_TYPE,
+            message: "Error: transaction type not found (one of PN, PR, APE, RPE, AE, FC).".into(),
+        })?;
+        let line = match self.string("transaction_line_of_business", false, 4) {
+            Ok(Some(s)) => s.parse::<u16>().ok().filter(|n| LINES.iter().any(|(c, _)| c == n)),
+            _ => None,
+        }
+        .ok_or_else(|| Rejected {
+            status: status::LINE_OF_BUSINESS,
+            message: "Error: transaction line of business is missing or invalid (1001-1022).".into(),
+        })?;
+        if let Some(k) = self.fields.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(invalid(k, "is not a field of a transaction"));
+        }
+        let account_written_as = self.string("account_written_as", true, 2)?.unwrap_or_default().to_ascii_uppercase();
+        if account_written_as != "B" && account_written_as != "DC" {
+            return Err(invalid("account_written_as", "must be B (Brokerage) or DC (Direct Client)"));
+        }
+        let t = Transaction {
+            id,
+            policy_number: self.string("policy_number", true, 50)?.unwrap_or_default(),
+            policy_effective_date: self.date("policy_effective_date", true)?.unwrap_or_default(),
+            transaction_effective_date: self.date("transaction_effective_date", true)?.unwrap_or_default(),
+            transaction_type,
+            account_written_as,
+            rpg: self.flag("rpg", false)?.unwrap_or(false),
+            premium: self.amount("premium", true)?,
+            agency_fee: self.amount("agency_fee", false)?,
+            inspection_fee: self.amount("inspection_fee", false)?,
+            sl_tax: self.amount("sl_tax", false)?,
+            stamping_fee: self.amount("stamping_fee", false)?,
+            sl_service_charge: self.amount("sl_service_charge", false)?,
+            municipal_fee: self.amount("municipal_fee", false)?,
+            fm_tax: self.amount("fm_tax", false)?,
+            total: self.amount("total", true)?,
+            commission_received: self.flag("commission_received", false)?,
+            non_admitted_insured_name: self.string("non_admitted_insured_name", true, 255)?.unwrap_or_default(),
+            invoice_date: self.date("invoice_date", true)?.unwrap_or_default(),
+            purchasing_group_name: self.string("purchasing_group_name", false, 255)?,
+            ecp: self.flag("ecp", false)?.unwrap_or(false),
+            risk_description: self.string("risk_description", false, 255)?,
+            mailing_insured_name: self.string("mailing_insured_name", true, 100)?.unwrap_or_default(),
+            mailing_address: self.string("mailing_address", true, 255)?.unwrap_or_default(),
+            mailing_address2: self.string("mailing_address2", false, 255)?,
+            mailing_city: self.string("mailing_city", true, 100)?.unwrap_or_default(),
+            mailing_zip_code: self.string("mailing_zip_code", true, 20)?.unwrap_or_default(),
+            mailing_state_code: self.state("mailing_state_code", true)?.unwrap_or_default(),
+            physical_same_as_mailing: self.flag("physical_same_as_mailing", false)?.unwrap_or(true),
+            physical_address: self.string("physical_address", false, 255)?,
+            physical_address2: self.string("physical_address2", false, 255)?,
+            physical_city: self.string("physical_city", false, 100)?,
+            physical_zip_code: self.string("physical_zip_code", false, 20)?,
+            physical_state_code: self.state("physical_state_code", false)?,
+            transaction_line_of_business: line,
+            exempt: self.flag("exempt", false)?,
+            export_list: self.flag("export_list", false)?,
+            multi_state: self.flag("multi_state", false)?,
+            transaction_documents: self.documents()?,
+        };
+        // The seed's conditional rules.
+        if t.rpg {
+            if t.purchasing_group_name.is_none() {
+                return Err(invalid("purchasing_group_name", "is required when rpg is 1"));
+            }
+            if t.risk_description.is_none() {
+                return Err(invalid("risk_description", "is required when rpg is 1"));
+            }
+        }
+        if !t.physical_same_as_mailing {
+            for (f, v) in [
+                ("physical_address", &t.physical_address),
+                ("physical_city", &t.physical_city),
+                ("physical_zip_code", &t.physical_zip_code),
+                ("physical_state_code", &t.physical_state_code),
+            ] {
+                if v.is_none() {
+                    return Err(invalid(f, "is required when physical_same_as_mailing is 0"));
+                }
+            }
+        }
+        let sum = t.premium
+            + t.agency_fee
+            + t.inspection_fee
+            + t.sl_tax
+            + t.stamping_fee
+            + t.sl_service_charge
+            + t.municipal_fee
+            + t.fm_tax;
+        if sum != t.total {
+            return Err(invalid(
+                "total",
+                format!("must be premium + all taxes + all fees = {}, not {}", money(sum), money(t.total)),
+            ));
+        }
+        Ok(t)
+    }
+}
+
+pub fn money(d: Decimal) -> String {
+    format!("{:.2}", d.round_dp(2))
+}
+
+/// A transaction that passed every check: what the rules calculated, and the warnings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub transaction: Transaction,
+    pub warnings: Vec<(String, String)>,
+    pub department: &'static str,
+}
+
+/// Applies the state's rules: department (1004), tax rule (1005), NH and UT rules (2001),
+/// required documents (1001); computes the taxes and compares them with what was sent.
+pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
+    let state = t.home_state().to_string();
+    let Some(r) = rules::state_rules(&state) else {
+        return Err(Rejected {
+            status: status::DEPARTMENT,
+            message: format!("Error: department not found for state '{state}'."),
+        });
+    };
+    if !r.covers(t.policy_effective_date) {
+        return Err(Rejected {
+            status: status::TAX_RULE,
+            message: format!(
+                "Error: unable to assign tax rule for state {state}, line of business {}, policy effective {}.",
+                t.transaction_line_of_business, t.policy_effective_date
+            ),
+        });
+    }
+    if r.commission_rule {
+        match t.commission_received {
+            None => return Err(invalid("commission_received", format!("is required in {state}"))),
+            Some(true) if !t.agency_fee.is_zero() => {
+                return Err(invalid("agency_fee", "must be 0 when commission is received (tax rule #33)"))
+            }
+            _ => {}
+        }
+    }
+    if r.utah_flags {
+        for (f, v) in [("exempt", t.exempt), ("export_list", t.export_list), ("multi_state", t.multi_state)] {
+            if v.is_none() {
+                return Err(invalid(f, format!("is required in {state}")));
+            }
+        }
+    }
+    for doc in r.required_documents(&t) {
+        if !t.transaction_documents.iter().any(|d| d.code == doc.code) {
+            return Err(Rejected {
+                status: status::MISSING_DOCUMENT,
+                message: format!("Error: missing required document with code '{}'.", doc.code),
+            });
+        }
+    }
+    let calc = calculate(&r, &t);
+    let mut warnings = Vec::new();
+    let mut calculated_total = t.premium + t.agency_fee + t.inspection_fee + t.municipal_fee;
+    for field in [Field::SlTax, Field::StampingFee, Field::SlServiceCharge, Field::FmTax] {
+        let provided = match field {
+            Field::SlTax => t.sl_tax,
+            Field::StampingFee => t.stamping_fee,
+            Field::SlServiceCharge => t.sl_service_charge,
+            Field::FmTax => t.fm_tax,
+        };
+        let calculated = calc.get(field);
+        calculated_total += calculated;
+        if provided != calculated {
+            let (key, label) = field.warning();
+            warnings.push((
+                key.to_string(),
+                format!(
+                    "{label} values don't match. Provided - {}. Calculated - {}",
+                    money(provided),
+                    money(calculated)
+                ),
+            ));
+        }
+    }
+    if calculated_total != t.total {
+        warnings.push((
+            "total".to_string(),
+            format!(
+                "Total values don't match. Provided - {}. Calculated - {}",
+                money(t.total),
+                money(calculated_total)
+            ),
+        ));
+    }
+    Ok(Accepted { transaction: t, warnings, department: r.department })
+}
+
+/// The warnings as the answer shows them: `{key: message}`.
+pub fn warnings_json(w: &[(String, String)]) -> Value {
+    Value::Object(w.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn seed_example() -> Value {
+        json!({
+            "id": "201702028950", "policy_number": "CA20170228-05", "policy_effective_date": "2017-02-01",
+            "transaction_effective_date": "2017-02-01", "transaction_type": "PN", "account_written_as": "B",
+            "rpg": 0, "premium": 3900.00, "agency_fee": 200.00, "inspection_fee": 0.00, "sl_tax": 117.00,
+            "stamping_fee": 7.80, "sl_service_charge": 0.00, "municipal_fee": 0.00, "fm_tax": 0.00, "total": 4224.80,
+            "commission_received": 0, "non_admitted_insured_name": "1001", "invoice_date": "2017-02-01",
+            "purchasing_group_name": "Cal Association", "ecp": 0, "risk_description": "This is a risk description",
+            "mailing_insured_name": "Westfield Galleria at Roseville", "mailing_address": "1151 Galleria Blvd",
+            "mailing_city": "Roseville", "mailing_zip_code": "95678", "mailing_state_code": "CA",
+            "physical_same_as_mailing": 1, "transaction_line_of_business": "1001", "exempt": 0, "export_list": 0,
+            "multi_state": 0,
+            "transaction_documents": [{"code": "D1DISC", "url": "http://docs.example/1", "id": 1000001},
+                                      {"code": "POLIC", "url": "http://docs.example/2", "id": 1000002}]
+        })
+    }
+
+    fn run(v: &Value) -> Result<Accepted, Rejected> {
+        let text = v.to_string();
+        let raw: &RawValue = serde_json::from_str(&text).unwrap();
+        Raw::parse(raw).unwrap().read().and_then(assess)
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut v = seed_example();
+        if value.is_null() {
+            v.as_object_mut().unwrap().remove(field);
+        } else {
+            v[field] = value;
+        }
+        v
+    }
+
+    #[test]
+    fn the_seed_example_computes_117_and_7_80_with_no_warning() {
+        let a = run(&seed_example()).unwrap();
+        assert_eq!(a.warnings, vec![]);
+        assert_eq!(a.transaction.premium, Decimal::new(390000, 2));
+        let r = rules::state_rules("CA").unwrap();
+        let c = calculate(&r, &a.transaction);
+        assert_eq!(c.get(Field::SlTax), Decimal::new(11700, 2));
+        assert_eq!(c.get(Field::StampingFee), Decimal::new(780, 2));
+    }
+
+    #[test]
+    fn a_mismatch_is_a_warning_in_the_originals_words() {
+        let v = with("sl_tax", json!(93.26));
+        let v = {
+            let mut v = v;
+            v["total"] = json!(4201.06);
+            v
+        };
+        let a = run(&v).unwrap();
+        assert_eq!(
+            a.warnings[0],
+            ("slTax".to_string(), "SL tax values don't match. Provided - 93.26. Calculated - 117.00".to_string())
+        );
+        assert_eq!(a.warnings[1].0, "total");
+    }
+
+    #[test]
+    fn each_rule_has_its_status() {
+        let cases: Vec<(Value, u16, &str)> = vec![
+            (with("transaction_type", json!("BD")), 1002, "transaction type"),
+            (with("transaction_type", Value::Null), 1002, "transaction type"),
+            (with("transaction_line_of_business", json!("999")), 1003, "line of business"),
+            (with("transaction_line_of_business", Value::Null), 1003, "line of business"),
+            (with("mailing_state_code", json!("WA")), 1004, "'WA'"),
+            (with("policy_effective_date", json!("2011-06-01")), 1005, "tax rule"),
+            (with("transaction_documents", json!([{"code": "POLIC", "url": "http://x/1"}])), 1001, "'D1DISC'"),
+            (with("premium", json!(3900.001)), 2001, "'premium'"),
+            (with("premium", json!(12345678901.0)), 2001, "'premium'"),
+            (with("premium", json!("abc")), 2001, "'premium'"),
+            (with("policy_effective_date", json!("2017-2-1")), 2001, "'policy_effective_date'"),
+            (with("invoice_date", json!("2017-02-30")), 2001, "'invoice_date'"),
+            (with("rpg", json!(2)), 2001, "'rpg'"),
+            (with("account_written_as", json!("X")), 2001, "'account_written_as'"),
+            (with("mailing_state_code", json!("California")), 2001, "'mailing_state_code'"),
+            (with("policy_number", json!("x".repeat(51))), 2001, "'policy_number'"),
+            (with("total", json!(1.00)), 2001, "'total'"),
+            (with("surprise", json!(1)), 2001, "'surprise'"),
+            (with("transaction_documents", json!([{"code": "POLIC", "url": "ftp://x/1"}])), 2001, "url"),
+        ];
+        for (v, code, needle) in cases {
+            let e = run(&v).map(|_| ()).unwrap_err();
+            assert_eq!(e.status, code, "{}", e.message);
+            assert!(e.message.contains(needle), "{} lacks {needle}", e.message);
+        }
+    }
+
+    #[test]
+    fn conditional_rules() {
+        let mut v = with("rpg", json!(1));
+        v.as_object_mut().unwrap().remove("purchasing_group_name");
+        assert!(run(&v).unwrap_err().message.contains("purchasing_group_name"));
+        let mut v = with("rpg", json!(1));
+        v.as_object_mut().unwrap().remove("risk_description");
+        assert!(run(&v).unwrap_err().message.contains("risk_description"));
+        // RPG needs its registration document too.
+        assert_eq!(run(&with("rpg", json!(1))).unwrap_err().status, 1001);
+
+        let nh = |extra: Value| {
+            let mut v = with("mailing_state_code", json!("NH"));
+            v["transaction_documents"] = json!([{"code": "POLIC", "url": "http://x/1"}]);
+            v["sl_tax"] = json!(117.00);
+            v["stamping_fee"] = json!(0);
+            v["total"] = json!(4217.00);
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            v
+        };
+        let mut missing = nh(json!({}));
+        missing.as_object_mut().unwrap().remove("commission_received");
+        assert!(run(&missing).unwrap_err().message.contains("commission_received"));
+        assert!(run(&nh(json!({"commission_received": 1}))).unwrap_err().message.contains("tax rule #33"));
+        let ok = run(&nh(json!({"commission_received": 1, "agency_fee": 0, "total": 4017.00}))).unwrap();
+        assert_eq!(ok.warnings, vec![]);
+
+        let mut ut = with("mailing_state_code", json!("UT"));
+        ut["transaction_documents"] =
+            json!([{"code": "POLIC", "url": "http://x/1"}, {"code": "UTAFF", "url": "http://x/2"}]);
+        ut.as_object_mut().unwrap().remove("multi_state");
+        assert!(run(&ut).unwrap_err().message.contains("'multi_state'"));
+    }
+
+    #[test]
+    fn rates_follow_the_policy_effective_date() {
+        let calc = |state: &str, date: &str, premium: i64| {
+            let base = run(&seed_example()).unwrap().transaction;
+            let t = Transaction {
+                premium: Decimal::from(premium),
+                policy_effective_date: NaiveDate::from_str(date).unwrap(),
+                mailing_state_code: state.into(),
+                ..base
+            };
+            let c = calculate(&rules::state_rules(state).unwrap(), &t);
+            (c.get(Field::SlTax), c.get(Field::StampingFee), c.get(Field::FmTax), c.get(Field::SlServiceCharge))
+        };
+        assert_eq!(
+            calc("CA", "2021-05-01", 10000),
+            (Decimal::new(30000, 2), Decimal::new(2500, 2), Decimal::ZERO, Decimal::ZERO)
+        );
+        assert_eq!(calc("CA", "2023-01-01", 10000).1, Decimal::new(1800, 2));
+        assert_eq!(
+            calc("TX", "2022-01-01", 10000),
+            (Decimal::new(48500, 2), Decimal::new(750, 2), Decimal::ZERO, Decimal::ZERO)
+        );
+        // Florida taxes premium and fees (agency fee 200 in the example): 4.94% of 10,200.
+        assert_eq!(calc("FL", "2021-01-01", 10000).0, Decimal::new(50388, 2));
+        assert_eq!(calc("FL", "2020-06-30", 10000).0, Decimal::new(51000, 2));
+        // Illinois rounds the tax to the dollar; 1001 (A&H) has no fire-marshal share.
+        assert_eq!(
+            calc("IL", "2023-03-01", 3333),
+            (Decimal::new(11700, 2), Decimal::new(133, 2), Decimal::ZERO, Decimal::ZERO)
+        );
+        assert_eq!(calc("OR", "2024-01-01", 10000).3, Decimal::new(1000, 2));
+    }
+}
