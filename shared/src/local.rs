@@ -16,7 +16,8 @@ use crate::deps::Deps;
 
 async fn serve_one(deps: Deps, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
-    let api_response = match Limited::new(body, MAX_BODY).collect().await {
+    let limit = if parts.uri.path().starts_with("/import/") { api::import::MAX_IMPORT_BODY } else { MAX_BODY };
+    let api_response = match Limited::new(body, limit).collect().await {
         Ok(collected) => {
             let req = ApiRequest {
                 method: parts.method,

@@ -56,7 +56,15 @@ pub fn embedded_store() -> (Arc<EmbeddedStore>, tempfile::TempDir) {
 /// reference's retry schedule scaled from seconds to milliseconds.
 pub fn test_deps(store: Arc<dyn Store>) -> coverdesk::deps::Deps {
     let key = coverdesk::crypto::random_bytes::<32>().unwrap();
-    let mut deps = coverdesk::deps::Deps::new(store, coverdesk::crypto::Keys::from_bytes(&key), true).unwrap();
+    let dir = std::env::temp_dir().join(unique("objects"));
+    let objects = Arc::new(coverdesk::objects::FolderStore::new(dir));
+    let mut deps = coverdesk::deps::Deps::new(store, objects, coverdesk::crypto::Keys::from_bytes(&key), true).unwrap();
+    deps.fetch_limits = coverdesk::fetch::FetchLimits {
+        max_bytes: 256 << 10,
+        timeout: std::time::Duration::from_secs(5),
+        attempts: 3,
+        max_redirects: 5,
+    };
     deps.retry = coverdesk::servicing::webhooks::RetryPolicy {
         max_retries: 3,
         base: std::time::Duration::from_millis(60),
@@ -64,6 +72,32 @@ pub fn test_deps(store: Arc<dyn Store>) -> coverdesk::deps::Deps {
         timeout: std::time::Duration::from_secs(2),
     };
     deps
+}
+
+/// The S3-API server the test command starts (moto); override with `COVERDESK_TEST_S3_ENDPOINT`.
+pub fn s3_endpoint() -> String {
+    std::env::var("COVERDESK_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8766".into())
+}
+
+/// A fresh bucket on the S3-API server.
+pub async fn s3_store() -> Arc<coverdesk::objects::S3Store> {
+    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests");
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(s3_endpoint())
+        .force_path_style(true)
+        .credentials_provider(creds)
+        .build();
+    let bucket = unique("bucket").to_lowercase().replace('_', "-").chars().take(60).collect::<String>();
+    let store = coverdesk::objects::S3Store::new(aws_sdk_s3::Client::from_conf(config), bucket);
+    store.create_bucket().await.unwrap_or_else(|e| {
+        panic!(
+            "cannot create a bucket on the S3-API server at {} ({e}); the README's test command starts it",
+            s3_endpoint()
+        )
+    });
+    Arc::new(store)
 }
 
 pub enum Backend {

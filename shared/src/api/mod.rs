@@ -2,6 +2,7 @@
 //! [`handle`] or [`handle_route`], so every way of serving runs the very same code.
 
 mod errors;
+pub mod import;
 pub mod routes;
 pub mod servicing;
 
@@ -101,8 +102,13 @@ pub async fn handle_route(deps: &Deps, route: Route, req: ApiRequest) -> ApiResp
 
 async fn run(deps: &Deps, route: Route, params: Vec<String>, req: ApiRequest) -> ApiResponse {
     let started = Instant::now();
-    if route.family() == routes::Family::Servicing {
-        let response = match servicing::dispatch(deps, route, &params, &req).await {
+    if route.family() != routes::Family::Accounts {
+        let result = if route.family() == routes::Family::Import {
+            import::dispatch(deps, route, &params, &req).await
+        } else {
+            servicing::dispatch(deps, route, &params, &req).await
+        };
+        let response = match result {
             Ok(r) => r,
             Err(e) => servicing::error_json(&e),
         };

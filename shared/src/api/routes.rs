@@ -50,6 +50,11 @@ pub enum Route {
     ListWebhooks,
     UpdateWebhook,
     DeleteWebhook,
+    // Transaction import (seed 002)
+    ImportTransactions,
+    GetImportResults,
+    GetImportedTransaction,
+    GetTaxRules,
 }
 
 /// Which API a route belongs to: it decides the error envelope and the authentication.
@@ -57,6 +62,7 @@ pub enum Route {
 pub enum Family {
     Accounts,
     Servicing,
+    Import,
 }
 
 pub struct RouteDef {
@@ -118,6 +124,10 @@ routes! {
     ListWebhooks "webhooks-list" "GET" "/teams/{teamId}/webhooks";
     UpdateWebhook "webhooks-update" "PATCH" "/teams/{teamId}/webhooks/{webhookId}";
     DeleteWebhook "webhooks-delete" "DELETE" "/teams/{teamId}/webhooks/{webhookId}";
+    ImportTransactions "import-transactions" "POST" "/import/v1/transactions";
+    GetImportResults "import-results-get" "GET" "/import/v1/transaction-import-results";
+    GetImportedTransaction "import-transaction-get" "GET" "/import/v1/transactions/{transactionId}";
+    GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}";
 }
 
 impl Route {
@@ -127,6 +137,8 @@ impl Route {
     pub fn family(self) -> Family {
         if self.def().path.starts_with("/account/") {
             Family::Accounts
+        } else if self.def().path.starts_with("/import/") {
+            Family::Import
         } else {
             Family::Servicing
         }

@@ -6,6 +6,7 @@
 //! coverdesk team rotate-secret --client-id ID [--store embedded|dynamodb]
 //! coverdesk seed [--store embedded|dynamodb]       # the local team and the example accounts the events use
 //! coverdesk dynamodb create-table                  # for DynamoDB Local; uses COVERDESK_TABLE
+//! coverdesk import FILE [--team ID] [--store ...]  # plays the S3 trigger: upload FILE, import it, progress bar
 //! ```
 //! The embedded store lives in `COVERDESK_DATA_DIR` (default `.coverdesk/`); `--store dynamodb`
 //! uses `COVERDESK_TABLE` and the standard AWS environment.
@@ -94,12 +95,33 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             }
             Ok(())
         }
+        ["import", file] => {
+            let deps = deps_for(&args).await?;
+            let team = flag(&args, "--team").unwrap_or_else(|| "local".into());
+            let body = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+            let name = std::path::Path::new(file)
+                .file_name()
+                .map(|n| n.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect::<String>())
+                .unwrap_or_else(|| "batch.json".into());
+            let key = format!("{}{team}/{name}", coverdesk::import::upload::UPLOAD_PREFIX);
+            let etag = coverdesk::crypto::uuid().map_err(|e| e.to_string())?;
+            deps.objects.put_bytes(&key, body, "application/json").await.map_err(|e| e.to_string())?;
+            let progress = |done: usize, total: usize| {
+                let width = 40;
+                let filled = (done.min(total) * width).checked_div(total).unwrap_or(width);
+                eprint!("\r[{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
+            };
+            let out = coverdesk::import::upload::import_object(&deps, "local", &key, &etag, &progress).await?;
+            eprintln!();
+            println!("batch_id={}\nimported={}/{}\nresult={}", out.batch_id, out.imported, out.total, out.result_key);
+            Ok(())
+        }
         ["dynamodb", "create-table"] => {
             let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
             let store = Arc::new(DynamoStore::from_env(table).await);
             store.create_table().await.map_err(|e| e.to_string())
         }
-        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | seed | dynamodb create-table  (--store embedded|dynamodb)".into()),
+        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | seed | import FILE [--team ID] | dynamodb create-table  (--store embedded|dynamodb)".into()),
     }
 }
 

@@ -3,4 +3,6 @@
 //! codes.
 
 pub mod rules;
+pub mod service;
 pub mod transaction;
+pub mod upload;

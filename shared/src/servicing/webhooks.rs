@@ -1,7 +1,6 @@
 //! Webhook endpoints per team, the sender port and its HTTP adapter, the retry schedule, the
 //! delivery log and redelivery.
 
-use std::net::IpAddr;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
@@ -14,6 +13,7 @@ use super::model::{Event, EventType};
 use super::service::{decode, encode, job_write};
 use super::ServicingError;
 use crate::crypto::{random_bytes, uuid, Keys, Sealed};
+use crate::net::{check_url, HttpsClient};
 use crate::store::{Cond, Item, Store, StoreError, Write};
 
 /// Endpoints per team.
@@ -101,74 +101,6 @@ pub trait WebhookSender: Send + Sync {
     ) -> SendOutcome;
 }
 
-/// Addresses a client-supplied URL may never reach: loopback, private, link-local (cloud
-/// metadata), unique-local, unspecified, multicast, documentation, CGNAT.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || (s[0] == 0x64 && s[1] == 0xff9b))
-        }
-    }
-}
-
-/// A DNS resolver that drops every address [`is_public`] refuses (unless private networks are
-/// allowed, as on a laptop), so a hostile name cannot point a request inside the network.
-#[derive(Clone)]
-pub struct GuardedResolver {
-    pub allow_private: bool,
-}
-
-impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
-    type Response = std::vec::IntoIter<std::net::SocketAddr>;
-    type Error = std::io::Error;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
-        let allow = self.allow_private;
-        Box::pin(async move {
-            let addrs: Vec<_> =
-                tokio::net::lookup_host((name.as_str(), 0)).await?.filter(|a| allow || is_public(a.ip())).collect();
-            if addrs.is_empty() {
-                return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no permitted address"));
-            }
-            Ok(addrs.into_iter())
-        })
-    }
-}
-
-type HttpsClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector<GuardedResolver>>,
-    http_body_util::Full<bytes::Bytes>,
->;
-
 /// The production sender: HTTP/1.1 over rustls with the system's roots, no redirects followed,
 /// addresses guarded.
 pub struct HttpSender {
@@ -178,18 +110,7 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(allow_private: bool) -> Result<HttpSender, String> {
-        let mut http =
-            hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(GuardedResolver { allow_private });
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(StdDuration::from_secs(10)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| format!("TLS roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
-        Ok(HttpSender { client, allow_private })
+        Ok(HttpSender { client: crate::net::https_client(allow_private)?, allow_private })
     }
 }
 
@@ -220,34 +141,6 @@ impl WebhookSender for LazyHttpSender {
             Err(e) => SendOutcome::Failed(e.clone()),
         }
     }
-}
-
-/// Checks a webhook URL: http or https, a host, no credentials, at most 2048 characters. An IP
-/// literal must be public unless private networks are allowed.
-pub fn check_url(url: &str, allow_private: bool) -> Result<http::Uri, String> {
-    if url.len() > 2048 {
-        return Err("url may hold at most 2048 characters".into());
-    }
-    let uri: http::Uri = url.parse().map_err(|_| "url is not a valid URL".to_string())?;
-    match uri.scheme_str() {
-        Some("https") => {}
-        Some("http") => {}
-        _ => return Err("url must be http or https".into()),
-    }
-    let Some(auth) = uri.authority() else { return Err("url must name a host".into()) };
-    if auth.as_str().contains('@') {
-        return Err("url may not carry credentials".into());
-    }
-    let host = auth.host().trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        if !allow_private && !is_public(ip) {
-            return Err("url points at a private, loopback or link-local address".into());
-        }
-    }
-    if !allow_private && host.eq_ignore_ascii_case("localhost") {
-        return Err("url points at a private, loopback or link-local address".into());
-    }
-    Ok(uri)
 }
 
 #[async_trait]
@@ -602,34 +495,6 @@ impl Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn private_and_metadata_addresses_are_refused() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-        assert!(check_url("http://169.254.169.254/latest", false).is_err());
-        assert!(check_url("http://localhost:9/x", false).is_err());
-        assert!(check_url("http://localhost:9/x", true).is_ok());
-        assert!(check_url("ftp://example.com/", true).is_err());
-        assert!(check_url("https://user:pw@example.com/", true).is_err());
-        assert!(check_url("https://example.com/hook", false).is_ok());
-    }
 
     #[test]
     fn the_default_schedule_is_the_references() {

@@ -1,0 +1,186 @@
+//! Fetching documents from client-supplied URLs, which are hostile: only http(s); no loopback,
+//! private, link-local or metadata address, checked on the URL and on every redirect and every
+//! DNS answer; a size cap enforced while streaming; a timeout per attempt; retries on 5xx and on
+//! network failures. The body is streamed to a temporary file while its SHA-256 is computed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::net::{check_url, https_client, HttpsClient};
+
+#[derive(Debug, Clone, Copy)]
+pub struct FetchLimits {
+    pub max_bytes: u64,
+    /// For one attempt, from the request to the last byte.
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub max_redirects: u32,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits { max_bytes: 25 << 20, timeout: Duration::from_secs(60), attempts: 3, max_redirects: 5 }
+    }
+}
+
+/// A fetched document, spooled to a temporary file (deleted when this is dropped).
+#[derive(Debug)]
+pub struct Fetched {
+    pub file: tempfile::TempPath,
+    pub size: u64,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("the URL is refused: {0}")]
+    Refused(String),
+    #[error("the document is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("the server answered HTTP {0}")]
+    Status(u16),
+    #[error("no answer: {0}")]
+    Network(String),
+    #[error("too many redirects")]
+    Redirects,
+}
+
+impl FetchError {
+    fn retryable(&self) -> bool {
+        matches!(self, FetchError::Network(_)) || matches!(self, FetchError::Status(s) if *s >= 500)
+    }
+}
+
+pub struct Fetcher {
+    client: HttpsClient,
+    allow_private: bool,
+    pub limits: FetchLimits,
+}
+
+impl Fetcher {
+    pub fn new(allow_private: bool, limits: FetchLimits) -> Result<Fetcher, String> {
+        Ok(Fetcher { client: https_client(allow_private)?, allow_private, limits })
+    }
+
+    /// Fetches `url` into a temporary file under `dir`, retrying what may succeed on a retry.
+    pub async fn fetch(&self, url: &str, dir: &Path) -> Result<Fetched, FetchError> {
+        let mut last = FetchError::Network("not tried".into());
+        for attempt in 0..self.limits.attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * 4u64.pow(attempt - 1))).await;
+            }
+            match tokio::time::timeout(self.limits.timeout, self.once(url, dir)).await {
+                Ok(Ok(f)) => return Ok(f),
+                Ok(Err(e)) if e.retryable() => last = e,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    last = FetchError::Network(format!("no complete answer within {} s", self.limits.timeout.as_secs()))
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn once(&self, url: &str, dir: &Path) -> Result<Fetched, FetchError> {
+        let mut current = url.to_string();
+        for _ in 0..=self.limits.max_redirects {
+            let uri = check_url(&current, self.allow_private).map_err(FetchError::Refused)?;
+            let req = http::Request::get(uri.clone())
+                .header("user-agent", "coverdesk-import/1")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .map_err(|e| FetchError::Refused(e.to_string()))?;
+            let resp = self.client.request(req).await.map_err(|e| {
+                let mut cause = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    cause = format!("{cause}: {s}");
+                    src = s.source();
+                }
+                if cause.contains("no permitted address") {
+                    FetchError::Refused("the host resolves to a private, loopback or link-local address".into())
+                } else {
+                    FetchError::Network(cause)
+                }
+            })?;
+            let status = resp.status();
+            if status.is_redirection() {
+                let location = resp
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or(FetchError::Status(status.as_u16()))?;
+                current = resolve(&uri, location);
+                continue;
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            if let Some(len) =
+                resp.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            {
+                if len > self.limits.max_bytes {
+                    return Err(FetchError::TooLarge(self.limits.max_bytes));
+                }
+            }
+            let content_type = resp
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 200)
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let tmp = tempfile::Builder::new()
+                .prefix("doc-")
+                .tempfile_in(dir)
+                .map_err(|e| FetchError::Network(e.to_string()))?;
+            let (file, path) = tmp.into_parts();
+            let mut out = tokio::fs::File::from_std(file);
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            let mut body = resp.into_body();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| FetchError::Network(e.to_string()))?;
+                if let Some(chunk) = frame.data_ref() {
+                    size += chunk.len() as u64;
+                    if size > self.limits.max_bytes {
+                        return Err(FetchError::TooLarge(self.limits.max_bytes));
+                    }
+                    hasher.update(chunk);
+                    out.write_all(chunk).await.map_err(|e| FetchError::Network(e.to_string()))?;
+                }
+            }
+            out.flush().await.map_err(|e| FetchError::Network(e.to_string()))?;
+            let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            return Ok(Fetched { file: path, size, content_type, sha256 });
+        }
+        Err(FetchError::Redirects)
+    }
+}
+
+/// A redirect target relative to the URL that answered.
+fn resolve(base: &http::Uri, location: &str) -> String {
+    // Any absolute URL (whatever its scheme: the caller refuses all but http and https).
+    if location.split_once(':').is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            && !location.starts_with('/')
+    }) {
+        return location.to_string();
+    }
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = base.path();
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    format!("{scheme}://{authority}{dir}{location}")
+}

@@ -1,0 +1,511 @@
+//! Importing a batch: every transaction read and assessed on its own (one bad transaction never
+//! sinks the rest), ids already imported refused (3001), documents fetched concurrently into the
+//! object store, then one record per transaction and the batch's results written.
+//!
+//! Keys (same table): transaction imported `T#<t>#IMP#TX#<id>` / `TX` (written only if absent:
+//! that is the 3001 rule), latest refused attempt `T#<t>#IMP#TX#<id>` / `TRY`, batch
+//! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of 500.
+//!
+//! A batch id is random for a POST and derived from the object (bucket, key, ETag) for an S3
+//! upload, so the same object delivered twice gives the same batch: a finished batch answers with
+//! its stored results; an unfinished one (a crash mid-way) runs again, and its own transactions
+//! come back as imported, not as duplicates.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::transaction::{assess, status, warnings_json, Raw, Rejected};
+use crate::fetch::Fetcher;
+use crate::objects::{ObjectMeta, ObjectStore};
+use crate::store::{Cond, Item, Store, StoreError, Write};
+
+/// Transactions per batch.
+pub const MAX_TRANSACTIONS: usize = 50_000;
+/// Documents fetched at once per batch.
+pub const FETCH_CONCURRENCY: usize = 16;
+const CHUNK: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDocument {
+    pub code: String,
+    pub id: Option<i64>,
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnResult {
+    pub id: Option<String>,
+    pub policy_number: Option<String>,
+    pub status: u16,
+    pub status_message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<(String, String)>,
+}
+
+impl TxnResult {
+    pub fn view(&self) -> Value {
+        let mut v = json!({"id": self.id, "policy_number": self.policy_number, "status": self.status, "status_message": self.status_message});
+        if !self.warnings.is_empty() {
+            v["warnings"] = warnings_json(&self.warnings);
+        }
+        v
+    }
+}
+
+/// The record of one transaction as a team reads it later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnRecord {
+    pub id: String,
+    pub batch_id: String,
+    pub policy_number: String,
+    pub status: u16,
+    pub status_message: String,
+    pub warnings: Vec<(String, String)>,
+    pub documents: Vec<StoredDocument>,
+    pub department: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl TxnRecord {
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "batch_id": self.batch_id,
+            "policy_number": self.policy_number,
+            "status": self.status,
+            "status_message": self.status_message,
+            "warnings": warnings_json(&self.warnings),
+            "department": self.department,
+            "documents": self.documents.iter().map(|d| json!({"code": d.code, "id": d.id, "key": d.key, "size": d.size, "content_type": d.content_type, "sha256": d.sha256})).collect::<Vec<_>>(),
+            "processed_at": self.at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchMeta {
+    pub batch_id: String,
+    pub status: String,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub total: usize,
+    pub imported: usize,
+    pub chunks: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("The batch is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("The batch must be a JSON array of 1 to {MAX_TRANSACTIONS} transactions")]
+    NotArray,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("object store: {0}")]
+    Objects(#[from] crate::objects::ObjectError),
+}
+
+pub fn tx_pk(team: &str, id: &str) -> String {
+    format!("T#{team}#IMP#TX#{id}")
+}
+pub fn batch_pk(team: &str, batch: &str) -> String {
+    format!("T#{team}#IMP#B#{batch}")
+}
+
+/// A random batch id in the seed's style (32 hex digits).
+pub fn new_batch_id() -> Result<String, crate::crypto::CryptoError> {
+    Ok(crate::crypto::random_bytes::<16>()?.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The batch id of an uploaded object: the same object always gives the same batch.
+pub fn batch_id_for_object(bucket: &str, key: &str, etag: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{bucket}\n{key}\n{etag}").as_bytes());
+    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A key segment naming a transaction: its id when that is key-safe, else a digest of it.
+fn key_segment(id: &str) -> String {
+    if !id.is_empty()
+        && id.len() <= 100
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && id != "."
+        && id != ".."
+    {
+        id.to_string()
+    } else {
+        Sha256::digest(id.as_bytes())[..12].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+pub struct Importer {
+    pub store: Arc<dyn Store>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub fetcher: Arc<Fetcher>,
+    pub team: String,
+    /// Where documents are spooled while fetched.
+    pub spool: PathBuf,
+}
+
+enum Outcome {
+    Rejected(TxnResult),
+    Accepted(Box<super::transaction::Accepted>),
+    /// Imported earlier by this very batch (a rerun).
+    Done(TxnResult),
+}
+
+impl Importer {
+    pub async fn load_batch(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
+        let pk = batch_pk(&self.team, batch_id);
+        let Some(meta) = self.store.get(&pk, "META").await? else { return Ok(None) };
+        let meta: BatchMeta = super::super::servicing::service::decode(&meta)?;
+        if meta.status != "processed" {
+            return Ok(Some((meta, vec![])));
+        }
+        let mut results = Vec::with_capacity(meta.total);
+        for i in 0..meta.chunks {
+            let item = self.store.get(&pk, &format!("R#{i:05}")).await?.ok_or_else(|| StoreError::Corrupt {
+                pk: pk.clone(),
+                sk: format!("R#{i:05}"),
+                reason: "missing result chunk".into(),
+            })?;
+            let chunk: Vec<TxnResult> = super::super::servicing::service::decode(&item)?;
+            results.extend(chunk);
+        }
+        Ok(Some((meta, results)))
+    }
+
+    pub async fn transaction(&self, id: &str) -> Result<Option<TxnRecord>, StoreError> {
+        let pk = tx_pk(&self.team, id);
+        for sk in ["TX", "TRY"] {
+            if let Some(item) = self.store.get(&pk, sk).await? {
+                return Ok(Some(super::super::servicing::service::decode(&item)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Imports `body` (the seed's array) as batch `batch_id`. `progress(done, total)` is called
+    /// as transactions finish.
+    pub async fn import(
+        &self,
+        batch_id: &str,
+        body: &[u8],
+        source: &str,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<(BatchMeta, Vec<TxnResult>), BatchError> {
+        let text = std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
+        let elements: Vec<&RawValue> = match serde_json::from_str::<&RawValue>(text) {
+            Err(e) => return Err(BatchError::NotJson(e.to_string())),
+            Ok(raw) => serde_json::from_str(raw.get()).map_err(|_| BatchError::NotArray)?,
+        };
+        if elements.is_empty() || elements.len() > MAX_TRANSACTIONS {
+            return Err(BatchError::NotArray);
+        }
+        if let Some((meta, results)) = self.load_batch(batch_id).await? {
+            if meta.status == "processed" {
+                return Ok((meta, results));
+            }
+        }
+        let now = Utc::now();
+        let total = elements.len();
+        let meta_pk = batch_pk(&self.team, batch_id);
+        let mut meta = BatchMeta {
+            batch_id: batch_id.to_string(),
+            status: "processing".into(),
+            source: source.to_string(),
+            created_at: now,
+            finished_at: None,
+            total,
+            imported: 0,
+            chunks: total.div_ceil(CHUNK),
+        };
+        self.store
+            .transact(vec![Write::Put { item: Item::new(meta_pk.clone(), "META", 1, json!(meta)), cond: Cond::Any }])
+            .await?;
+
+        // 1. Read and assess each transaction on its own.
+        let mut outcomes: Vec<Outcome> = elements
+            .iter()
+            .map(|raw| match Raw::parse(raw) {
+                None => Outcome::Rejected(TxnResult {
+                    id: None,
+                    policy_number: None,
+                    status: status::INVALID_FIELD,
+                    status_message: "Error: a transaction must be a JSON object.".into(),
+                    warnings: vec![],
+                }),
+                Some(r) => match r.read().and_then(assess) {
+                    Ok(a) => Outcome::Accepted(Box::new(a)),
+                    Err(Rejected { status, message }) => Outcome::Rejected(TxnResult {
+                        id: r.label("id"),
+                        policy_number: r.label("policy_number"),
+                        status,
+                        status_message: message,
+                        warnings: vec![],
+                    }),
+                },
+            })
+            .collect();
+        drop(elements);
+
+        // 2. The same id twice in one batch: the later ones are duplicates.
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, o) in outcomes.iter_mut().enumerate() {
+            if let Outcome::Accepted(a) = o {
+                if let Some(first) = seen.insert(a.transaction.id.clone(), i) {
+                    seen.insert(a.transaction.id.clone(), first);
+                    *o = Outcome::Rejected(duplicate(
+                        &a.transaction.id,
+                        &a.transaction.policy_number,
+                        "earlier in this batch",
+                    ));
+                }
+            }
+        }
+
+        // 3. Ids imported before: 3001, unless by this very batch (a rerun).
+        let mut set = tokio::task::JoinSet::new();
+        let sem = Arc::new(tokio::sync::Semaphore::new(32));
+        for (i, o) in outcomes.iter().enumerate() {
+            if let Outcome::Accepted(a) = o {
+                let (store, pk, sem) = (self.store.clone(), tx_pk(&self.team, &a.transaction.id), sem.clone());
+                set.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    (i, store.get(&pk, "TX").await)
+                });
+            }
+        }
+        while let Some(joined) = set.join_next().await {
+            let (i, found) = joined.map_err(|e| StoreError::Backend(e.to_string()))?;
+            if let Some(item) = found? {
+                let rec: TxnRecord = super::super::servicing::service::decode(&item)?;
+                outcomes[i] = if rec.batch_id == batch_id {
+                    Outcome::Done(TxnResult {
+                        id: Some(rec.id),
+                        policy_number: Some(rec.policy_number),
+                        status: status::OK,
+                        status_message: "Success".into(),
+                        warnings: rec.warnings,
+                    })
+                } else {
+                    Outcome::Rejected(duplicate(&rec.id, &rec.policy_number, &format!("in batch {}", rec.batch_id)))
+                };
+            }
+        }
+
+        // 4. Fetch the documents of the accepted ones, a few at a time.
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let finished = |n: usize| progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n, total);
+        let not_accepted = outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count();
+        finished(not_accepted);
+        tokio::fs::create_dir_all(&self.spool)
+            .await
+            .map_err(|e| BatchError::Objects(crate::objects::ObjectError::Backend(e.to_string())))?;
+        let mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>> = HashMap::new();
+        let mut set = tokio::task::JoinSet::new();
+        let sem = Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY));
+        for (i, o) in outcomes.iter().enumerate() {
+            if let Outcome::Accepted(a) = o {
+                let t = a.transaction.clone();
+                let (objects, fetcher, sem, spool) =
+                    (self.objects.clone(), self.fetcher.clone(), sem.clone(), self.spool.clone());
+                let prefix = format!("documents/{}/{batch_id}/{}", key_segment(&self.team), key_segment(&t.id));
+                set.spawn(async move {
+                    let mut stored = Vec::new();
+                    for (n, d) in t.transaction_documents.iter().enumerate() {
+                        let _permit = sem.acquire().await;
+                        let key = format!("{prefix}/{n:02}-{}", key_segment(&d.code));
+                        let result = match fetcher.fetch(&d.url, &spool).await {
+                            Ok(f) => {
+                                let meta = ObjectMeta { content_type: f.content_type.clone(), sha256: f.sha256.clone() };
+                                match objects.put_file(&key, &f.file, &meta).await {
+                                    Ok(()) => Ok(StoredDocument { code: d.code.clone(), id: d.id, key: key.clone(), size: f.size, content_type: f.content_type, sha256: f.sha256 }),
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "document store failed");
+                                        Err("it could not be stored; try again".to_string())
+                                    }
+                                }
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        match result {
+                            Ok(s) => stored.push(s),
+                            Err(why) => {
+                                // Leave nothing behind.
+                                for s in &stored {
+                                    let _ = objects.delete(&s.key).await;
+                                }
+                                return (i, Err(format!("Error: document '{}' (transaction_documents[{n}]) could not be fetched: {why}.", d.code)));
+                            }
+                        }
+                    }
+                    (i, Ok(stored))
+                });
+            }
+        }
+        while let Some(joined) = set.join_next().await {
+            let (i, r) = joined.map_err(|e| StoreError::Backend(e.to_string()))?;
+            docs.insert(i, r);
+        }
+
+        // 5. Record each transaction; the guard's condition is the final word on duplicates.
+        let mut results: Vec<TxnResult> = Vec::with_capacity(total);
+        let mut imports: Vec<(usize, TxnRecord)> = Vec::new();
+        let mut tries: Vec<TxnRecord> = Vec::new();
+        for (i, o) in outcomes.into_iter().enumerate() {
+            match o {
+                Outcome::Rejected(r) => {
+                    if let (Some(id), Some(pn)) = (&r.id, &r.policy_number) {
+                        tries.push(record(id, pn, batch_id, &r, vec![], None, now));
+                    }
+                    results.push(r);
+                }
+                Outcome::Done(r) => results.push(r),
+                Outcome::Accepted(a) => {
+                    let t = &a.transaction;
+                    match docs.remove(&i).unwrap_or_else(|| Err("Error: not fetched.".into())) {
+                        Err(message) => {
+                            let r = TxnResult {
+                                id: Some(t.id.clone()),
+                                policy_number: Some(t.policy_number.clone()),
+                                status: status::DOCUMENT_FETCH,
+                                status_message: message,
+                                warnings: vec![],
+                            };
+                            tries.push(record(&t.id, &t.policy_number, batch_id, &r, vec![], Some(a.department), now));
+                            results.push(r);
+                        }
+                        Ok(stored) => {
+                            let r = TxnResult {
+                                id: Some(t.id.clone()),
+                                policy_number: Some(t.policy_number.clone()),
+                                status: status::OK,
+                                status_message: "Success".into(),
+                                warnings: a.warnings.clone(),
+                            };
+                            imports.push((
+                                i,
+                                record(&t.id, &t.policy_number, batch_id, &r, stored, Some(a.department), now),
+                            ));
+                            results.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        for chunk in imports.chunks(100) {
+            let writes: Vec<Write> = chunk
+                .iter()
+                .map(|(_, rec)| Write::Put {
+                    item: Item::new(tx_pk(&self.team, &rec.id), "TX", 1, json!(rec)),
+                    cond: Cond::Absent,
+                })
+                .collect();
+            match self.store.transact(writes).await {
+                Ok(()) => {}
+                Err(StoreError::ConditionFailed { .. }) => {
+                    // Someone imported one of these meanwhile: one at a time to find which.
+                    for (i, rec) in chunk {
+                        let w = Write::Put {
+                            item: Item::new(tx_pk(&self.team, &rec.id), "TX", 1, json!(rec)),
+                            cond: Cond::Absent,
+                        };
+                        match self.store.transact(vec![w]).await {
+                            Ok(()) => {}
+                            Err(StoreError::ConditionFailed { .. }) => {
+                                for d in &rec.documents {
+                                    let _ = self.objects.delete(&d.key).await;
+                                }
+                                results[*i] =
+                                    duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+            finished(chunk.len());
+        }
+        for chunk in tries.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|rec| Write::Put {
+                    item: Item::new(tx_pk(&self.team, &rec.id), "TRY", 1, json!(rec)),
+                    cond: Cond::Any,
+                })
+                .collect();
+            self.store.transact(writes).await?;
+        }
+        let failed_fetches = results.iter().filter(|r| r.status == status::DOCUMENT_FETCH).count();
+        finished(failed_fetches);
+
+        // 6. The results, then the batch marked processed (readers see all or nothing).
+        for (n, chunk) in results.chunks(CHUNK).enumerate() {
+            let item = Item::new(meta_pk.clone(), format!("R#{n:05}"), 1, json!(chunk));
+            self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
+        }
+        meta.status = "processed".into();
+        meta.finished_at = Some(Utc::now());
+        meta.imported = results.iter().filter(|r| r.status == status::OK).count();
+        self.store
+            .transact(vec![Write::Put { item: Item::new(meta_pk, "META", 2, json!(meta)), cond: Cond::Any }])
+            .await?;
+        tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
+        Ok((meta, results))
+    }
+}
+
+fn duplicate(id: &str, policy_number: &str, when: &str) -> TxnResult {
+    TxnResult {
+        id: Some(id.to_string()),
+        policy_number: Some(policy_number.to_string()),
+        status: status::DUPLICATE,
+        status_message: format!("Error: duplicate transaction is submitted (id '{id}' was imported {when})."),
+        warnings: vec![],
+    }
+}
+
+fn record(
+    id: &str,
+    policy_number: &str,
+    batch_id: &str,
+    r: &TxnResult,
+    documents: Vec<StoredDocument>,
+    department: Option<&str>,
+    at: DateTime<Utc>,
+) -> TxnRecord {
+    TxnRecord {
+        id: id.to_string(),
+        batch_id: batch_id.to_string(),
+        policy_number: policy_number.to_string(),
+        status: r.status,
+        status_message: r.status_message.clone(),
+        warnings: r.warnings.clone(),
+        documents,
+        department: department.map(str::to_string),
+        at,
+    }
+}
+
+/// The seed's answer: `{batch_id, transactions: [{id, policy_number, status, status_message}]}`
+/// (plus `warnings` where there are some, and `status` once processed).
+pub fn batch_view(meta: &BatchMeta, results: &[TxnResult]) -> Value {
+    json!({
+        "batch_id": meta.batch_id,
+        "status": meta.status,
+        "transactions": results.iter().map(TxnResult::view).collect::<Vec<_>>(),
+    })
+}

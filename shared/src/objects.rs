@@ -1,0 +1,272 @@
+//! The object store port (uploaded batch files, fetched documents, result files) and its two
+//! adapters: S3 in production, a folder on a laptop. Documents arrive as spooled temporary files
+//! and are streamed from disk, so no document is ever held whole in memory.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("object store unavailable: {0}")]
+    Unavailable(String),
+    #[error("invalid object key: {0}")]
+    InvalidKey(String),
+    #[error("object store failure: {0}")]
+    Backend(String),
+}
+
+/// What is stored beside an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectMeta {
+    pub content_type: String,
+    pub sha256: String,
+}
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Stores the file at `path` under `key` (streamed from disk).
+    async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError>;
+    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError>;
+    /// The whole object, or `None`. For batch files and results, which are bounded.
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError>;
+    /// The object's size, or `None` when absent.
+    async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError>;
+    async fn delete(&self, key: &str) -> Result<(), ObjectError>;
+    /// Keys under `prefix`, sorted (at most 1000).
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ObjectError>;
+}
+
+/// Keys are `/`-separated segments of letters, digits and `._-=`; no empty or dot-only segment.
+pub fn check_key(key: &str) -> Result<(), ObjectError> {
+    let ok = !key.is_empty()
+        && key.len() <= 900
+        && key.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || "._-=".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ObjectError::InvalidKey(key.chars().take(80).collect()))
+    }
+}
+
+/// A folder: the key is the relative path; metadata in a `<file>.meta.json` beside it.
+pub struct FolderStore {
+    root: PathBuf,
+}
+
+impl FolderStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FolderStore { root: root.into() }
+    }
+    fn path(&self, key: &str) -> Result<PathBuf, ObjectError> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+    async fn write_atomically(
+        &self,
+        dest: &Path,
+        write: impl AsyncFnOnce(&Path) -> std::io::Result<()>,
+    ) -> Result<(), ObjectError> {
+        let io = |e: std::io::Error| ObjectError::Backend(e.to_string());
+        let dir = dest.parent().ok_or_else(|| ObjectError::InvalidKey("no parent".into()))?;
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        let tmp = dir.join(format!(".tmp-{}", crate::crypto::uuid().map_err(|e| ObjectError::Backend(e.to_string()))?));
+        if let Err(e) = write(&tmp).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(io(e));
+        }
+        tokio::fs::rename(&tmp, dest).await.map_err(io)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FolderStore {
+    async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
+        let dest = self.path(key)?;
+        self.write_atomically(&dest, async |tmp| tokio::fs::copy(path, tmp).await.map(|_| ())).await?;
+        let meta_json = serde_json::json!({"content_type": meta.content_type, "sha256": meta.sha256}).to_string();
+        let meta_path = PathBuf::from(format!("{}.meta.json", dest.display()));
+        self.write_atomically(&meta_path, async |tmp| tokio::fs::write(tmp, meta_json.as_bytes()).await).await
+    }
+
+    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> Result<(), ObjectError> {
+        let dest = self.path(key)?;
+        self.write_atomically(&dest, async |tmp| tokio::fs::write(tmp, &bytes).await).await
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        match tokio::fs::read(self.path(key)?).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ObjectError::Backend(e.to_string())),
+        }
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError> {
+        match tokio::fs::metadata(self.path(key)?).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ObjectError::Backend(e.to_string())),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ObjectError> {
+        let p = self.path(key)?;
+        for path in [p.clone(), PathBuf::from(format!("{}.meta.json", p.display()))] {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ObjectError::Backend(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let mut rd = match tokio::fs::read_dir(&dir).await {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(ObjectError::Backend(e.to_string())),
+            };
+            while let Some(entry) = rd.next_entry().await.map_err(|e| ObjectError::Backend(e.to_string()))? {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let rel = p.strip_prefix(&self.root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if rel.starts_with(prefix) && !name.starts_with(".tmp-") && !name.ends_with(".meta.json") {
+                    out.push(rel);
+                }
+            }
+        }
+        out.sort();
+        out.truncate(1000);
+        Ok(out)
+    }
+}
+
+/// S3: one bucket; the endpoint and credentials from the standard AWS environment
+/// (`AWS_ENDPOINT_URL_S3` points it at a local S3-API server, path-style).
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        S3Store { client, bucket: bucket.into() }
+    }
+
+    pub async fn from_env(bucket: String) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut b = aws_sdk_s3::config::Builder::from(&config);
+        if std::env::var("AWS_ENDPOINT_URL_S3").is_ok() {
+            b = b.force_path_style(true);
+        }
+        S3Store::new(aws_sdk_s3::Client::from_conf(b.build()), bucket)
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket (tests and local setups).
+    pub async fn create_bucket(&self) -> Result<(), ObjectError> {
+        self.client.create_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
+    }
+}
+
+fn sdk_error<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> ObjectError {
+    use aws_sdk_s3::error::SdkError;
+    let text = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ObjectError::Unavailable(text),
+        SdkError::ServiceError(s) if s.raw().status().as_u16() == 503 => ObjectError::Unavailable(text),
+        _ => ObjectError::Backend(text),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
+        check_key(key)?;
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+            .await
+            .map_err(|e| ObjectError::Backend(e.to_string()))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(&meta.content_type)
+            .metadata("sha256", &meta.sha256)
+            .body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(&e))
+    }
+
+    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError> {
+        check_key(key)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(&e))
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        check_key(key)?;
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => {
+                let data = out.body.collect().await.map_err(|e| ObjectError::Unavailable(e.to_string()))?;
+                Ok(Some(data.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(sdk_error(&e)),
+        }
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError> {
+        check_key(key)?;
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(sdk_error(&e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ObjectError> {
+        check_key(key)?;
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&e))?;
+        let mut keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+        keys.sort();
+        Ok(keys)
+    }
+}

@@ -1,0 +1,399 @@
+//! Transaction import end to end: batches POSTed to the local server (embedded store and
+//! DynamoDB Local) with documents fetched from a real local HTTP server; uploads through the S3
+//! trigger against an S3-API server; the fetcher's guards; every response checked against
+//! openapi.json.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coverdesk::objects::ObjectStore;
+use http_body_util::Full;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::api::{TestApi, Transport};
+
+// ---- a document server ----
+
+#[derive(Clone)]
+struct Docs {
+    addr: SocketAddr,
+    flaky_left: Arc<AtomicUsize>,
+}
+
+fn pdf(name: &str) -> Vec<u8> {
+    format!("%PDF-1.4 document {name} {}", "x".repeat(2000)).into_bytes()
+}
+
+impl Docs {
+    async fn start() -> Docs {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flaky_left = Arc::new(AtomicUsize::new(2));
+        let flaky = flaky_left.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let flaky = flaky.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let flaky = flaky.clone();
+                        async move {
+                            let path = req.uri().path().to_string();
+                            let (status, body, location): (u16, Vec<u8>, Option<String>) = if let Some(name) =
+                                path.strip_prefix("/doc/")
+                            {
+                                (200, pdf(name), None)
+                            } else if path == "/flaky" {
+                                if flaky.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+                                {
+                                    (503, b"busy".to_vec(), None)
+                                } else {
+                                    (200, pdf("flaky"), None)
+                                }
+                            } else if path == "/big" {
+                                (200, vec![b'x'; 300 << 10], None)
+                            } else if path == "/to-doc" {
+                                (302, vec![], Some("/doc/redirected".into()))
+                            } else if path == "/to-ftp" {
+                                (302, vec![], Some("ftp://example.com/file".into()))
+                            } else {
+                                (404, b"no".to_vec(), None)
+                            };
+                            let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+                            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            r.headers_mut().insert("content-type", "application/pdf".parse().unwrap());
+                            if let Some(l) = location {
+                                r.headers_mut().insert("location", l.parse().unwrap());
+                            }
+                            Ok::<_, std::convert::Infallible>(r)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Docs { addr, flaky_left }
+    }
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Seed 002's example, with its documents on the local server.
+fn seed_example(docs: &Docs, id: &str) -> Value {
+    json!({
+        "id": id, "policy_number": "CA20170228-05", "policy_effective_date": "2017-02-01",
+        "transaction_effective_date": "2017-02-01", "transaction_type": "PN", "account_written_as": "B",
+        "rpg": 0, "premium": 3900.00, "agency_fee": 200.00, "inspection_fee": 0.00, "sl_tax": 117.00,
+        "stamping_fee": 7.80, "sl_service_charge": 0.00, "municipal_fee": 0.00, "fm_tax": 0.00, "total": 4224.80,
+        "commission_received": 0, "non_admitted_insured_name": "1001", "invoice_date": "2017-02-01",
+        "purchasing_group_name": "Cal Association", "ecp": 0, "risk_description": "This is a risk description",
+        "mailing_insured_name": "Westfield Galleria at Roseville", "mailing_address": "1151 Galleria Blvd",
+        "mailing_city": "Roseville", "mailing_zip_code": "95678", "mailing_state_code": "CA",
+        "physical_same_as_mailing": 1, "transaction_line_of_business": "1001", "exempt": 0, "export_list": 0,
+        "multi_state": 0,
+        "transaction_documents": [
+            {"code": "D1DISC", "url": docs.url("/doc/d1"), "id": 1000001},
+            {"code": "POLIC", "url": docs.url("/doc/polic"), "id": 1000002}
+        ]
+    })
+}
+
+fn with(mut v: Value, field: &str, value: Value) -> Value {
+    if value.is_null() {
+        v.as_object_mut().unwrap().remove(field);
+    } else {
+        v[field] = value;
+    }
+    v
+}
+
+fn uid(tag: &str) -> String {
+    support::unique(tag)
+}
+
+async fn post_batch(api: &TestApi, batch: Value) -> Value {
+    let r = api.post("/import/v1/transactions", batch).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+// ---- the flows ----
+
+async fn the_seed_example_imports_with_its_documents(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let id = uid("seed");
+    let body = post_batch(&api, json!([seed_example(&docs, &id)])).await;
+    let tx = &body["transactions"][0];
+    assert_eq!((tx["status"].as_u64(), tx["status_message"].as_str()), (Some(0), Some("Success")), "{body}");
+    assert_eq!(tx["id"], id.as_str());
+    assert_eq!(tx["policy_number"], "CA20170228-05");
+    assert!(tx.get("warnings").is_none(), "117.00 and 7.80 are what the rules compute");
+    assert_eq!(body["batch_id"].as_str().unwrap().len(), 32);
+
+    // The documents are stored under batch / transaction / document, with size, type and SHA-256.
+    let r = api.get(&format!("/import/v1/transactions/{id}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stored = r.body["documents"].as_array().unwrap();
+    assert_eq!(stored.len(), 2);
+    let batch_id = body["batch_id"].as_str().unwrap();
+    for (d, name) in stored.iter().zip(["d1", "polic"]) {
+        let key = d["key"].as_str().unwrap();
+        assert!(key.contains(batch_id) && key.contains(&id), "{key}");
+        let bytes = api.deps.objects.get_bytes(key).await.unwrap().unwrap();
+        assert_eq!(bytes, pdf(name));
+        assert_eq!(d["size"].as_u64(), Some(bytes.len() as u64));
+        assert_eq!(
+            d["sha256"].as_str().unwrap(),
+            Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        assert_eq!(d["content_type"], "application/pdf");
+    }
+
+    // The same transaction again: 3001. Results readable later by batch id.
+    let again = post_batch(&api, json!([seed_example(&docs, &id)])).await;
+    assert_eq!(again["transactions"][0]["status"], 3001, "{again}");
+    let r = api.get(&format!("/import/v1/transaction-import-results?batch_id={batch_id}")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["transactions"][0]["status"], 0);
+    assert_eq!(r.body["status"], "processed");
+    assert_eq!(api.get("/import/v1/transaction-import-results?batch_id=nope").await.status, 404);
+    assert_eq!(api.without_auth().get("/import/v1/transaction-import-results?batch_id=x").await.status, 401);
+    // Another team sees none of it.
+    let other = api.new_team().await;
+    assert_eq!(other.get(&format!("/import/v1/transactions/{id}")).await.status, 404);
+}
+
+/// One batch, one transaction per status code and conditional rule: each gets its own answer,
+/// and the good one is imported whatever the others do.
+async fn every_status_code_in_one_batch(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let ex = |tag: &str| seed_example(&docs, &uid(tag));
+    let nh = |tag: &str, commission: Value, agency: f64, total: f64| {
+        let mut v = ex(tag);
+        v["mailing_state_code"] = json!("NH");
+        v["transaction_documents"] = json!([{"code": "POLIC", "url": docs.url("/doc/p")}]);
+        v["stamping_fee"] = json!(0);
+        v["agency_fee"] = json!(agency);
+        v["total"] = json!(total);
+        with(v, "commission_received", commission)
+    };
+    let mut physical = ex("physical");
+    physical["physical_same_as_mailing"] = json!(0);
+    let mut utah = ex("utah");
+    utah["mailing_state_code"] = json!("UT");
+    utah.as_object_mut().unwrap().remove("export_list");
+    let mut rpg = ex("rpg");
+    rpg["rpg"] = json!(1);
+    rpg.as_object_mut().unwrap().remove("risk_description");
+    let dup = uid("dup");
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (ex("ok"), 0, "Success"),
+        (
+            with(ex("docs"), "transaction_documents", json!([{"code": "POLIC", "url": docs.url("/doc/p")}])),
+            1001,
+            "'D1DISC'",
+        ),
+        (with(ex("type"), "transaction_type", json!("BD")), 1002, "transaction type"),
+        (with(ex("lob"), "transaction_line_of_business", json!("1023")), 1003, "line of business"),
+        (with(ex("dept"), "mailing_state_code", json!("WA")), 1004, "department"),
+        (with(ex("rule"), "policy_effective_date", json!("2010-01-01")), 1005, "tax rule"),
+        (with(ex("amount"), "premium", json!(3900.005)), 2001, "'premium'"),
+        (with(ex("total"), "total", json!(4224.81)), 2001, "'total'"),
+        (rpg, 2001, "'risk_description'"),
+        (physical, 2001, "'physical_address'"),
+        (utah, 2001, "'export_list'"),
+        (nh("nh-missing", Value::Null, 0.0, 4017.0), 2001, "'commission_received'"),
+        (nh("nh-fee", json!(1), 200.0, 4217.0), 2001, "tax rule #33"),
+        (nh("nh-ok", json!(1), 0.0, 4017.0), 0, "Success"),
+        (
+            with(
+                ex("fetch"),
+                "transaction_documents",
+                json!([{"code": "D1DISC", "url": docs.url("/doc/a")}, {"code": "POLIC", "url": docs.url("/missing")}]),
+            ),
+            2002,
+            "HTTP 404",
+        ),
+        (
+            with(
+                ex("big"),
+                "transaction_documents",
+                json!([{"code": "D1DISC", "url": docs.url("/big")}, {"code": "POLIC", "url": docs.url("/doc/p")}]),
+            ),
+            2002,
+            "larger than",
+        ),
+        (
+            with(
+                ex("flaky"),
+                "transaction_documents",
+                json!([{"code": "D1DISC", "url": docs.url("/flaky")}, {"code": "POLIC", "url": docs.url("/to-doc")}]),
+            ),
+            0,
+            "Success",
+        ),
+        (
+            with(
+                ex("redirect"),
+                "transaction_documents",
+                json!([{"code": "D1DISC", "url": docs.url("/to-ftp")}, {"code": "POLIC", "url": docs.url("/doc/p")}]),
+            ),
+            2002,
+            "http or https",
+        ),
+        (json!("not an object"), 2001, "JSON object"),
+        (with(ex("x"), "id", json!(dup)), 0, "Success"),
+        (with(ex("y"), "id", json!(dup)), 3001, "earlier in this batch"),
+    ];
+    docs.flaky_left.store(2, Ordering::SeqCst);
+    let batch: Vec<Value> = cases.iter().map(|(v, _, _)| v.clone()).collect();
+    let body = post_batch(&api, json!(batch)).await;
+    let got = body["transactions"].as_array().unwrap();
+    assert_eq!(got.len(), cases.len());
+    for (i, (g, (_, code, needle))) in got.iter().zip(&cases).enumerate() {
+        assert_eq!(g["status"].as_u64(), Some(u64::from(*code)), "case {i}: {g}");
+        assert!(g["status_message"].as_str().unwrap().contains(needle), "case {i}: {g}");
+    }
+    // A transaction whose document failed left nothing behind.
+    let fetch_id = got[14]["id"].as_str().unwrap();
+    let keys = api.deps.objects.list("documents/").await.unwrap();
+    assert!(!keys.iter().any(|k| k.contains(fetch_id)), "{keys:?}");
+    // A refused transaction can be sent again, and its last attempt is readable.
+    let r = api.get(&format!("/import/v1/transactions/{fetch_id}")).await;
+    assert_eq!(r.body["status"], 2002);
+
+    // Not JSON at all: one clear error, nothing imported.
+    let r = api.call("POST", "/import/v1/transactions", Some("[{\"id\": ".into()), &[]).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_BATCH")), "{}", r.body);
+    let r = api.post("/import/v1/transactions", json!({"id": "1"})).await;
+    assert_eq!(r.body["error"], "INVALID_BATCH");
+    let r = api.post("/import/v1/transactions", json!([])).await;
+    assert_eq!(r.body["error"], "INVALID_BATCH");
+}
+
+async fn tax_rules_per_state(t: Transport) {
+    let api = TestApi::new(t).await;
+    let r = api.get("/import/v1/tax-rules/CA?effective_date=2017-02-01").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let fees = r.body["fees"].as_array().unwrap();
+    assert!(fees.iter().any(|f| f["field"] == "sl_tax" && f["rate"] == "0.03"));
+    assert!(fees.iter().any(|f| f["field"] == "stamping_fee" && f["rate"] == "0.002"));
+    let codes: Vec<&str> =
+        r.body["state_documents"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"POLIC") && codes.contains(&"D1DISC"));
+    let r = api.get("/import/v1/tax-rules/ca?effective_date=2024-01-01").await;
+    assert!(r.body["fees"].as_array().unwrap().iter().any(|f| f["field"] == "stamping_fee" && f["rate"] == "0.0018"));
+    assert_eq!(api.get("/import/v1/tax-rules/OR").await.body["fees"][2]["flat_amount"], "10.00");
+    assert_eq!(api.get("/import/v1/tax-rules/WA").await.status, 404);
+    assert_eq!(api.get("/import/v1/tax-rules/CA?effective_date=soon").await.status, 400);
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::Local).await; })*
+        }
+        mod dynamodb {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::LocalDynamo).await; })*
+        }
+    };
+}
+
+both!(the_seed_example_imports_with_its_documents, every_status_code_in_one_batch, tax_rules_per_state);
+
+// ---- S3 ----
+
+/// The object store contract on the S3-API server and on a folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_stores_keep_what_they_are_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores: Vec<Arc<dyn ObjectStore>> =
+        vec![support::s3_store().await, Arc::new(coverdesk::objects::FolderStore::new(dir.path()))];
+    for s in stores {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), b"hello document").unwrap();
+        let meta = coverdesk::objects::ObjectMeta { content_type: "application/pdf".into(), sha256: "ab".repeat(32) };
+        s.put_file("documents/t/b/x/00-POLIC", file.path(), &meta).await.unwrap();
+        assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap().unwrap(), b"hello document");
+        assert_eq!(s.size("documents/t/b/x/00-POLIC").await.unwrap(), Some(14));
+        s.put_bytes("results/t/r.json", b"{}".to_vec(), "application/json").await.unwrap();
+        assert_eq!(s.list("documents/").await.unwrap(), vec!["documents/t/b/x/00-POLIC".to_string()]);
+        s.delete("documents/t/b/x/00-POLIC").await.unwrap();
+        assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap(), None);
+        assert_eq!(s.size("documents/t/b/x/00-POLIC").await.unwrap(), None);
+        assert!(s.put_bytes("../escape", vec![], "x").await.is_err());
+    }
+}
+
+/// An upload to S3 is imported (DynamoDB Local + the S3-API server), its result written beside
+/// it; the same object delivered twice gives the same batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
+    let docs = Docs::start().await;
+    let s3 = support::s3_store().await;
+    let store = support::dynamo_store().await;
+    let mut deps = support::test_deps(store);
+    deps.objects = s3.clone();
+    let ids: Vec<String> = (0..30).map(|i| uid(&format!("s3-{i}"))).collect();
+    let mut batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
+    batch.push(with(seed_example(&docs, &uid("bad")), "transaction_type", json!("RW")));
+    let key = "uploads/team-a/2026-11-22.json";
+    s3.put_bytes(key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
+    let event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": s3.bucket()}, "object": {"key": "uploads/team-a/2026-11-22.json", "eTag": "abc123"}}}]});
+    let out = coverdesk::lambda::handle_s3_event(&deps, event.clone()).await.unwrap();
+    assert_eq!(out["imported"][0]["imported"], 30, "{out}");
+    let result: Value =
+        serde_json::from_slice(&s3.get_bytes("results/team-a/2026-11-22.result.json").await.unwrap().unwrap()).unwrap();
+    assert_eq!(result["transactions"].as_array().unwrap().len(), 31);
+    assert_eq!(result["transactions"][30]["status"], 1002);
+    assert_eq!(s3.list("documents/team-a/").await.unwrap().len(), 60);
+    let again = coverdesk::lambda::handle_s3_event(&deps, event).await.unwrap();
+    assert_eq!(again["imported"][0]["batch_id"], out["imported"][0]["batch_id"]);
+    let result2: Value =
+        serde_json::from_slice(&s3.get_bytes("results/team-a/2026-11-22.result.json").await.unwrap().unwrap()).unwrap();
+    assert_eq!(result2, result, "the same answer, no duplicates");
+    // A batch file that is not JSON gets one clear error in its result.
+    s3.put_bytes("uploads/team-a/broken.json", b"[{".to_vec(), "application/json").await.unwrap();
+    let ev = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": s3.bucket()}, "object": {"key": "uploads/team-a/broken.json", "eTag": "e"}}}]});
+    coverdesk::lambda::handle_s3_event(&deps, ev).await.unwrap();
+    let r: Value =
+        serde_json::from_slice(&s3.get_bytes("results/team-a/broken.result.json").await.unwrap().unwrap()).unwrap();
+    assert_eq!(r["error"], "INVALID_BATCH");
+}
+
+// ---- the fetcher's guards ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fetcher_refuses_private_addresses_and_other_schemes() {
+    let docs = Docs::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let guarded = coverdesk::fetch::Fetcher::new(false, Default::default()).unwrap();
+    for url in [
+        docs.url("/doc/a"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://[::1]:9/x".to_string(),
+        format!("http://localhost:{}/doc/a", docs.addr.port()),
+        "ftp://example.com/a".to_string(),
+        "file:///etc/passwd".to_string(),
+    ] {
+        let e = guarded.fetch(&url, dir.path()).await.unwrap_err();
+        assert!(matches!(e, coverdesk::fetch::FetchError::Refused(_)), "{url}: {e:?}");
+    }
+    // A name that resolves to loopback is refused after resolution.
+    let mut resolver = coverdesk::net::GuardedResolver { allow_private: false };
+    let name: hyper_util::client::legacy::connect::dns::Name = "localhost".parse().unwrap();
+    assert!(tower_service::Service::call(&mut resolver, name).await.is_err());
+    // Nothing was left in the spool folder.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
