@@ -4,7 +4,7 @@
 //!
 //! Keys (same table): transaction imported `T#<t>#IMP#TX#<id>` / `TX` (written only if absent:
 //! that is the 3001 rule), latest refused attempt `T#<t>#IMP#TX#<id>` / `TRY`, batch
-//! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of 500.
+//! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of 200.
 //!
 //! A batch id is random for a POST and derived from the object (bucket, key, ETag) for an S3
 //! upload, so the same object delivered twice gives the same batch: a finished batch answers with
@@ -30,7 +30,8 @@ use crate::store::{Cond, Item, Store, StoreError, Write};
 pub const MAX_TRANSACTIONS: usize = 50_000;
 /// Documents fetched at once per batch.
 pub const FETCH_CONCURRENCY: usize = 16;
-const CHUNK: usize = 500;
+/// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
+const CHUNK: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDocument {
@@ -425,6 +426,15 @@ impl Importer {
                         match self.store.transact(vec![w]).await {
                             Ok(()) => {}
                             Err(StoreError::ConditionFailed { .. }) => {
+                                // The same batch delivered twice at once: the other run recorded it.
+                                let pk = tx_pk(&self.team, &rec.id);
+                                if let Some(item) = self.store.get(&pk, "TX").await? {
+                                    let other: TxnRecord = super::super::servicing::service::decode(&item)?;
+                                    if other.batch_id == batch_id {
+                                        continue;
+                                    }
+                                }
+                                // Our document keys name our batch: deleting them touches no one else's.
                                 for d in &rec.documents {
                                     let _ = self.objects.delete(&d.key).await;
                                 }
