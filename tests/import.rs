@@ -54,6 +54,9 @@ impl Docs {
                                 } else {
                                     (200, pdf("flaky"), None)
                                 }
+                            } else if path == "/slow" {
+                                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                                (200, pdf("slow"), None)
                             } else if path == "/big" {
                                 (200, vec![b'x'; 300 << 10], None)
                             } else if path == "/to-doc" {
@@ -394,6 +397,20 @@ async fn the_fetcher_refuses_private_addresses_and_other_schemes() {
     let mut resolver = coverdesk::net::GuardedResolver { allow_private: false };
     let name: hyper_util::client::legacy::connect::dns::Name = "localhost".parse().unwrap();
     assert!(tower_service::Service::call(&mut resolver, name).await.is_err());
+    // A server that does not answer in time: each attempt is cut off, then the fetch fails.
+    let limits = coverdesk::fetch::FetchLimits {
+        timeout: std::time::Duration::from_millis(300),
+        attempts: 2,
+        ..Default::default()
+    };
+    let open = coverdesk::fetch::Fetcher::new(true, limits).unwrap();
+    let started = std::time::Instant::now();
+    let e = open.fetch(&docs.url("/slow"), dir.path()).await.unwrap_err();
+    assert!(e.to_string().contains("no complete answer within 0.3 s"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let ok = open.fetch(&docs.url("/doc/z"), dir.path()).await.unwrap();
+    assert_eq!(ok.size, pdf("z").len() as u64);
+    drop(ok);
     // Nothing was left in the spool folder.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

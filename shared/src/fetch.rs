@@ -79,7 +79,10 @@ impl Fetcher {
                 Ok(Err(e)) if e.retryable() => last = e,
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
-                    last = FetchError::Network(format!("no complete answer within {} s", self.limits.timeout.as_secs()))
+                    last = FetchError::Network(format!(
+                        "no complete answer within {:.1} s",
+                        self.limits.timeout.as_secs_f32()
+                    ))
                 }
             }
         }
