@@ -98,12 +98,7 @@ impl Fetcher {
                 .body(http_body_util::Full::new(bytes::Bytes::new()))
                 .map_err(|e| FetchError::Refused(e.to_string()))?;
             let resp = self.client.request(req).await.map_err(|e| {
-                let mut cause = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    cause = format!("{cause}: {s}");
-                    src = s.source();
-                }
+                let cause = crate::net::error_chain(&e);
                 if cause.contains("no permitted address") {
                     FetchError::Refused("the host resolves to a private, loopback or link-local address".into())
                 } else {

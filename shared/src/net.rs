@@ -73,6 +73,17 @@ pub type HttpsClient = hyper_util::client::legacy::Client<
     http_body_util::Full<bytes::Bytes>,
 >;
 
+/// An error with every cause under it, `outer: inner: ...` (hyper's own message names no cause).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        text = format!("{text}: {s}");
+        src = s.source();
+    }
+    text
+}
+
 /// The HTTPS client over the guarded resolver: HTTP/1.1, rustls with the system's roots, a
 /// 10-second connect timeout; redirects are never followed by it.
 pub fn https_client(allow_private: bool) -> Result<HttpsClient, String> {

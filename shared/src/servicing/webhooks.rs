@@ -167,15 +167,7 @@ impl WebhookSender for HttpSender {
         };
         match tokio::time::timeout(timeout, self.client.request(req)).await {
             Err(_) => SendOutcome::Failed(format!("no answer within {} s", timeout.as_secs_f32())),
-            Ok(Err(e)) => {
-                let mut cause = e.to_string();
-                let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    cause = format!("{cause}: {s}");
-                    src = s.source();
-                }
-                SendOutcome::Failed(cause)
-            }
+            Ok(Err(e)) => SendOutcome::Failed(crate::net::error_chain(&e)),
             Ok(Ok(resp)) => SendOutcome::Status(resp.status().as_u16()),
         }
     }
