@@ -522,7 +522,15 @@ async fn webhooks_retry_log_and_redeliver(t: Transport) {
     let p = connect(&w, "sandbox", "user_good", "wrong-pass-1", json!([add_mortgagee("SBX-HOME-1", "SECOND")])).await;
     let got = w.hooks.wait_for(&p.id, "AUTH_STATUS", 1).await;
     assert_eq!(got.len(), 1);
-    let log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team.0, p.id)).await;
+    // The receiver has the event before the worker has recorded the attempt: wait for the log.
+    let mut log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team.0, p.id)).await;
+    for _ in 0..100 {
+        if log.body["events"][0]["deliveries"][0]["status"] == "DELIVERED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team.0, p.id)).await;
+    }
     assert_eq!(log.status, 200, "{}", log.body);
     let e = &log.body["events"][0];
     let d = &e["deliveries"][0];
