@@ -10,8 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chrono::NaiveDate;
+use coverdesk::import::rules::{rules, Base, Charge, Field, Jurisdiction, Period, Rounding};
 use coverdesk::objects::ObjectStore;
 use http_body_util::Full;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::api::{TestApi, Transport};
@@ -193,6 +196,7 @@ async fn every_status_code_in_one_batch(t: Transport) {
     physical["physical_same_as_mailing"] = json!(0);
     let mut utah = ex("utah");
     utah["mailing_state_code"] = json!("UT");
+    utah["policy_effective_date"] = json!("2024-01-01");
     utah.as_object_mut().unwrap().remove("export_list");
     let mut rpg = ex("rpg");
     rpg["rpg"] = json!(1);
@@ -207,8 +211,8 @@ async fn every_status_code_in_one_batch(t: Transport) {
         ),
         (with(ex("type"), "transaction_type", json!("BD")), 1002, "transaction type"),
         (with(ex("lob"), "transaction_line_of_business", json!("1023")), 1003, "line of business"),
-        (with(ex("dept"), "mailing_state_code", json!("WA")), 1004, "department"),
-        (with(ex("rule"), "policy_effective_date", json!("2010-01-01")), 1005, "tax rule"),
+        (with(ex("dept"), "mailing_state_code", json!("ZZ")), 1004, "department not found for state 'ZZ'"),
+        (with(ex("rule"), "policy_effective_date", json!("2008-12-31")), 1005, "effective from 2009-01-01"),
         (with(ex("amount"), "premium", json!(3900.005)), 2001, "'premium'"),
         (with(ex("total"), "total", json!(4224.81)), 2001, "'total'"),
         (rpg, 2001, "'risk_description'"),
@@ -296,8 +300,290 @@ async fn tax_rules_per_state(t: Transport) {
     let r = api.get("/import/v1/tax-rules/ca?effective_date=2024-01-01").await;
     assert!(r.body["fees"].as_array().unwrap().iter().any(|f| f["field"] == "stamping_fee" && f["rate"] == "0.0018"));
     assert_eq!(api.get("/import/v1/tax-rules/OR").await.body["fees"][2]["flat_amount"], "10.00");
-    assert_eq!(api.get("/import/v1/tax-rules/WA").await.status, 404);
+    assert_eq!(api.get("/import/v1/tax-rules/ZZ").await.status, 404);
     assert_eq!(api.get("/import/v1/tax-rules/CA?effective_date=soon").await.status, 400);
+    assert_eq!(api.get("/import/v1/tax-rules/CA?history=maybe").await.status, 400);
+    assert_eq!(api.get("/import/v1/tax-rules/CA?surprise=1").await.status, 400);
+    // Every one of the 54 jurisdictions answers, every period with its source and whether a
+    // public source confirms it.
+    for code in coverdesk::import::rules::JURISDICTIONS {
+        let r = api.get(&format!("/import/v1/tax-rules/{code}?effective_date=2024-06-01&history=true")).await;
+        assert_eq!(r.status, 200, "{code}: {}", r.body);
+        for fee in r.body["history"].as_array().unwrap() {
+            for p in fee["periods"].as_array().unwrap() {
+                assert!(!p["source"].as_str().unwrap().is_empty(), "{code}: {p}");
+                assert!(p["verified"].is_boolean(), "{code}: {p}");
+            }
+        }
+    }
+    // The CA history: five stamping periods in date order; before the first, a warning (1005).
+    let r = api.get("/import/v1/tax-rules/CA?effective_date=2008-06-01&history=true").await;
+    let stamping = r.body["history"].as_array().unwrap().iter().find(|f| f["field"] == "stamping_fee").unwrap().clone();
+    let rates: Vec<&str> =
+        stamping["periods"].as_array().unwrap().iter().map(|p| p["rate"].as_str().unwrap()).collect();
+    assert_eq!(rates, ["0.00225", "0.0025", "0.002", "0.0025", "0.0018"]);
+    assert!(r.body["warning"].as_str().unwrap().contains("2009-01-01"), "{}", r.body);
+    assert_eq!(r.body["fees"], json!([]));
+}
+
+/// A transaction of `code` effective `date` with the given money fields, its figures and total
+/// as given, carrying every document the jurisdiction names for its type.
+#[allow(clippy::too_many_arguments)]
+fn transaction_in(
+    docs: &Docs,
+    j: &coverdesk::import::rules::Jurisdiction,
+    date: &str,
+    kind: &str,
+    line: u16,
+    money: [Decimal; 3],
+    figures: [Decimal; 4],
+) -> Value {
+    let [premium, agency, inspection] = money;
+    let total = premium + agency + inspection + figures.iter().copied().sum::<Decimal>();
+    let documents: Vec<Value> = j
+        .documents
+        .iter()
+        .filter(|d| d.transaction_types.iter().any(|t| t.code() == kind))
+        .map(|d| json!({"code": d.code, "url": docs.url(&format!("/doc/{}", d.code))}))
+        .collect();
+    let mut v = seed_example(docs, &uid(&format!("{}-{date}", j.code)));
+    for (k, x) in [
+        ("mailing_state_code", json!(j.code)),
+        ("policy_effective_date", json!(date)),
+        ("transaction_effective_date", json!(date)),
+        ("transaction_type", json!(kind)),
+        ("transaction_line_of_business", json!(line.to_string())),
+        ("premium", json!(premium.to_string())),
+        ("agency_fee", json!(agency.to_string())),
+        ("inspection_fee", json!(inspection.to_string())),
+        ("sl_tax", json!(figures[0].to_string())),
+        ("stamping_fee", json!(figures[1].to_string())),
+        ("sl_service_charge", json!(figures[2].to_string())),
+        ("fm_tax", json!(figures[3].to_string())),
+        ("municipal_fee", json!("0")),
+        ("total", json!(total.to_string())),
+        ("transaction_documents", json!(documents)),
+    ] {
+        v[k] = x;
+    }
+    v
+}
+
+/// The published figure of one period, worked out here from the period's own terms (not by the
+/// engine): rate x base x line share, or the flat amount, rounded half away from zero.
+fn published(p: &Period, kind: &str, line: u16, [premium, agency, inspection]: [Decimal; 3]) -> Decimal {
+    if !p.transaction_types.is_empty() && !p.transaction_types.iter().any(|t| t.code() == kind) {
+        return Decimal::ZERO;
+    }
+    if p.lines_excluded.contains(&line) {
+        return Decimal::ZERO;
+    }
+    let hundred = Decimal::from(100);
+    let share = match &p.line_shares {
+        None => hundred,
+        Some(s) => s.get(&line).copied().unwrap_or_default(),
+    };
+    let raw = match p.charge {
+        Charge::Amount(a) => a,
+        Charge::Percent { percent, base } => {
+            let base = match base {
+                Base::Premium => premium,
+                Base::PremiumAndInsurerFees => premium + inspection,
+                Base::PremiumAndAllFees => premium + inspection + agency,
+            };
+            base * percent / hundred * share / hundred
+        }
+    };
+    let dp = if p.rounding == Rounding::Dollar { 0 } else { 2 };
+    raw.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// The four figures of a transaction on `date`, period by period.
+fn published_figures(j: &Jurisdiction, date: NaiveDate, kind: &str, line: u16, money: [Decimal; 3]) -> [Decimal; 4] {
+    let mut out = [Decimal::ZERO; 4];
+    for fee in &j.fees {
+        if let Some(p) = fee.periods.iter().find(|p| p.from <= date && p.to.is_none_or(|t| date <= t)) {
+            let slot = Field::ALL.iter().position(|f| *f == fee.field).unwrap();
+            out[slot] += published(p, kind, line, money);
+        }
+    }
+    out
+}
+
+/// Issue 8's table: for every period of every jurisdiction, a transaction with the published
+/// figures imports with status 0 and no warning, and one with the neighbouring period's figure
+/// warns on that field (and the total).
+async fn every_period_of_every_jurisdiction_at_its_published_figures(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let money = [Decimal::new(1_234_567, 2), Decimal::new(15_000, 2), Decimal::new(7_500, 2)];
+    let mut batch = Vec::new();
+    // (index in the batch, the field that must warn, the expected figures)
+    let mut expect: Vec<(Option<&str>, [Decimal; 4], String)> = Vec::new();
+    for (code, j) in &rules().jurisdictions {
+        for fee in &j.fees {
+            for (k, p) in fee.periods.iter().enumerate() {
+                let kind = p.transaction_types.first().map(|t| t.code()).unwrap_or("PN");
+                let line = match &p.line_shares {
+                    Some(s) => *s.keys().next().unwrap(),
+                    None => (1001..=1022).rev().find(|l| !p.lines_excluded.contains(l)).unwrap(),
+                };
+                let date = p.from;
+                let figures = published_figures(j, date, kind, line, money);
+                let what = format!("{code} {} from {date}", fee.name);
+                batch.push(transaction_in(&docs, j, &date.to_string(), kind, line, money, figures));
+                expect.push((None, figures, what.clone()));
+                // The neighbouring period's figure for this field: a warning on it.
+                let slot = Field::ALL.iter().position(|f| *f == fee.field).unwrap();
+                let neighbour = if k > 0 { fee.periods.get(k - 1) } else { fee.periods.get(k + 1) };
+                if let Some(q) = neighbour {
+                    let mine = published(p, kind, line, money);
+                    let theirs = published(q, kind, line, money);
+                    if mine != theirs {
+                        let mut wrong = figures;
+                        wrong[slot] += theirs - mine;
+                        batch.push(transaction_in(&docs, j, &date.to_string(), kind, line, money, wrong));
+                        expect.push((
+                            Some(fee.field.warning().0),
+                            figures,
+                            format!("{what} at the figure from {}", q.from),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(batch.len() > 150, "{} transactions", batch.len());
+    let body = post_batch(&api, json!(batch)).await;
+    let got = body["transactions"].as_array().unwrap();
+    assert_eq!(got.len(), expect.len());
+    for (g, (warn, figures, what)) in got.iter().zip(&expect) {
+        assert_eq!(g["status"], 0, "{what}: {g}");
+        let calc = &g["calculated"];
+        for (f, v) in Field::ALL.iter().zip(figures) {
+            assert_eq!(calc[f.name()].as_str(), Some(format!("{v:.2}").as_str()), "{what}: {g}");
+        }
+        let warnings: Vec<&str> =
+            g["warnings"].as_object().map(|w| w.keys().map(String::as_str).collect()).unwrap_or_default();
+        match warn {
+            None => assert!(warnings.is_empty(), "{what}: {g}"),
+            Some(key) => assert_eq!(warnings, [*key, "total"], "{what}: {g}"),
+        }
+    }
+}
+
+/// Endorsements and cancellations take the rate in force at inception; return premiums give
+/// negative figures; Illinois rounds to the dollar; a code that is no jurisdiction is 1004.
+async fn the_rules_applied_to_endorsements_returns_and_rounding(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let ca = rules().jurisdictions.get("CA").unwrap();
+    let il = rules().jurisdictions.get("IL").unwrap();
+    let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+    let with_txn_date = |mut v: Value, date: &str| {
+        v["transaction_effective_date"] = json!(date);
+        v
+    };
+    let zero = d("0");
+    let cases: Vec<(Value, [&str; 4], &str)> = vec![
+        // A 2019 policy (0.20% stamping) endorsed in 2020 (0.25% for new policies): 0.20%.
+        (
+            with_txn_date(
+                transaction_in(
+                    &docs,
+                    ca,
+                    "2019-06-01",
+                    "APE",
+                    1010,
+                    [d("1000.00"), zero, zero],
+                    [d("30.00"), d("2.00"), zero, zero],
+                ),
+                "2020-03-01",
+            ),
+            ["30.00", "2.00", "0.00", "0.00"],
+            "APE after a rate change",
+        ),
+        // Return premium: negative tax and fee.
+        (
+            transaction_in(
+                &docs,
+                ca,
+                "2019-06-01",
+                "RPE",
+                1010,
+                [d("-1000.00"), zero, zero],
+                [d("-30.00"), d("-2.00"), zero, zero],
+            ),
+            ["-30.00", "-2.00", "0.00", "0.00"],
+            "RPE",
+        ),
+        // A flat cancellation of a 2022 policy (0.25%) filed in 2023 (0.18%): -0.25%.
+        (
+            with_txn_date(
+                transaction_in(
+                    &docs,
+                    ca,
+                    "2022-06-01",
+                    "FC",
+                    1010,
+                    [d("-3900.00"), zero, zero],
+                    [d("-117.00"), d("-9.75"), zero, zero],
+                ),
+                "2023-02-01",
+            ),
+            ["-117.00", "-9.75", "0.00", "0.00"],
+            "FC after a rate change",
+        ),
+        // Illinois: 3.5% of 3,333.33 = 116.67 -> 117; 0.04% -> 1; fire marshal 1% of 40% (package).
+        (
+            transaction_in(
+                &docs,
+                il,
+                "2023-03-01",
+                "PN",
+                1013,
+                [d("3333.33"), zero, zero],
+                [d("117"), d("1"), zero, d("13")],
+            ),
+            ["117.00", "1.00", "0.00", "13.00"],
+            "IL whole dollars",
+        ),
+    ];
+    let mut batch: Vec<Value> = cases.iter().map(|(v, _, _)| v.clone()).collect();
+    // Illinois at the cent: a warning on the tax, in the original's words.
+    batch.push(transaction_in(
+        &docs,
+        il,
+        "2023-03-01",
+        "PN",
+        1010,
+        [d("3333.33"), zero, zero],
+        [d("116.67"), d("1"), zero, zero],
+    ));
+    batch.push(with(seed_example(&docs, &uid("zz")), "mailing_state_code", json!("ZZ")));
+    let body = post_batch(&api, json!(batch)).await;
+    let got = body["transactions"].as_array().unwrap();
+    for (g, (_, figures, what)) in got.iter().zip(&cases) {
+        assert_eq!(g["status"], 0, "{what}: {g}");
+        assert!(g.get("warnings").is_none(), "{what}: {g}");
+        let calc = &g["calculated"];
+        let seen = [&calc["sl_tax"], &calc["stamping_fee"], &calc["sl_service_charge"], &calc["fm_tax"]];
+        assert_eq!(seen.map(|v| v.as_str().unwrap().to_string()), figures.map(str::to_string), "{what}");
+    }
+    assert_eq!(
+        got[4]["warnings"]["slTax"], "SL tax values don't match. Provided - 116.67. Calculated - 117.00",
+        "{}",
+        got[4]
+    );
+    assert_eq!(
+        (got[5]["status"].as_u64(), got[5]["status_message"].as_str()),
+        (Some(1004), Some("Error: department not found for state 'ZZ'."))
+    );
+    // The record keeps the figures too.
+    let id = got[1]["id"].as_str().unwrap();
+    let r = api.get(&format!("/import/v1/transactions/{id}")).await;
+    assert_eq!(r.body["calculated"]["sl_tax"], "-30.00", "{}", r.body);
+    assert_eq!(r.body["calculated"]["total"], "-1032.00");
 }
 
 macro_rules! both {
@@ -313,7 +599,13 @@ macro_rules! both {
     };
 }
 
-both!(the_seed_example_imports_with_its_documents, every_status_code_in_one_batch, tax_rules_per_state);
+both!(
+    the_seed_example_imports_with_its_documents,
+    every_status_code_in_one_batch,
+    tax_rules_per_state,
+    every_period_of_every_jurisdiction_at_its_published_figures,
+    the_rules_applied_to_endorsements_returns_and_rounding,
+);
 
 // ---- S3 ----
 

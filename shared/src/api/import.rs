@@ -3,11 +3,10 @@
 //! `{"error": "<ENUM>", "message": "..."}` envelope.
 
 use chrono::{NaiveDate, Utc};
-use serde_json::json;
 
 use super::{header, query_pairs, ApiRequest, ApiResponse, Route};
 use crate::deps::Deps;
-use crate::import::rules::state_rules;
+use crate::import::rules::jurisdiction;
 use crate::import::service::{batch_view, new_batch_id, BatchError, Importer};
 use crate::servicing::ServicingError;
 
@@ -94,23 +93,38 @@ pub async fn dispatch(
             crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization"))
                 .await
                 .map_err(|_| ServicingError::unauthorized())?;
-            let date = match one_query(req, "effective_date", false)? {
-                None => Utc::now().date_naive(),
-                Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                    .map_err(|_| ServicingError::bad("INVALID_INPUT", "effective_date must be a date yyyy-mm-dd"))?,
-            };
+            let (mut date, mut history) = (Utc::now().date_naive(), false);
+            for (k, v) in query_pairs(req.query.as_deref()) {
+                match k.as_str() {
+                    "effective_date" => {
+                        date = NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
+                            ServicingError::bad("INVALID_INPUT", "effective_date must be a date yyyy-mm-dd")
+                        })?
+                    }
+                    "history" => {
+                        history = match v.as_str() {
+                            "true" => true,
+                            "false" => false,
+                            _ => return Err(ServicingError::bad("INVALID_INPUT", "history must be true or false")),
+                        }
+                    }
+                    _ => {
+                        return Err(ServicingError::bad(
+                            "INVALID_INPUT",
+                            format!("{} is not a supported query parameter", k.chars().take(40).collect::<String>()),
+                        ))
+                    }
+                }
+            }
             let state = params.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
-            let rules = state_rules(&state).ok_or_else(|| {
+            let rules = jurisdiction(&state).ok_or_else(|| {
                 ServicingError::new(
                     404,
                     "NOT_FOUND",
                     format!("No department for state '{}'", state.chars().take(2).collect::<String>()),
                 )
             })?;
-            let mut v = rules.view(date);
-            if !rules.covers(date) {
-                v["warning"] = json!("no surplus-lines tax rule is in force on that date (status 1005)");
-            }
+            let v = rules.view(date, history);
             Ok(ApiResponse::json(200, &v))
         }
         other => Err(ServicingError::internal(format!("route {} is not an import route", other.name()))),

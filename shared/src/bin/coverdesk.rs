@@ -6,6 +6,8 @@
 //! coverdesk team rotate-secret --client-id ID [--store embedded|dynamodb]
 //! coverdesk seed [--store embedded|dynamodb]       # the local team and the example accounts the events use
 //! coverdesk dynamodb create-table                  # for DynamoDB Local; uses COVERDESK_TABLE
+//! coverdesk tax-rules check                        # validate shared/data/tax-rules (periods, sources, ranges)
+//! coverdesk tax-rules show XX [--date YYYY-MM-DD] [--history]   # a jurisdiction's rules
 //! coverdesk import FILE [--team ID] [--store ...]  # plays the S3 trigger: upload FILE, import it, progress bar
 //! ```
 //! The embedded store lives in `COVERDESK_DATA_DIR` (default `.coverdesk/`); `--store dynamodb`
@@ -116,12 +118,41 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             println!("batch_id={}\nimported={}/{}\nresult={}", out.batch_id, out.imported, out.total, out.result_key);
             Ok(())
         }
+        ["tax-rules", "check"] => {
+            use coverdesk::import::rules::{Rules, DATA, DEFAULTS};
+            let rules = Rules::parse(DATA, DEFAULTS).map_err(|p| format!("the data does not parse:\n  {}", p.join("\n  ")))?;
+            let problems = rules.check();
+            if !problems.is_empty() {
+                return Err(format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")));
+            }
+            let (mut periods, mut unverified) = (0, 0);
+            for j in rules.jurisdictions.values() {
+                for p in j.fees.iter().flat_map(|f| &f.periods) {
+                    periods += 1;
+                    unverified += usize::from(!p.verified);
+                }
+            }
+            println!("{} jurisdictions, {periods} periods ({unverified} unverified): no problem found", rules.jurisdictions.len());
+            Ok(())
+        }
+        ["tax-rules", "show", code] => {
+            let date = match flag(&args, "--date") {
+                None => chrono::Utc::now().date_naive(),
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| format!("--date {d:?}: expected YYYY-MM-DD"))?,
+            };
+            let code = code.to_ascii_uppercase();
+            let text = coverdesk::import::rules::rules()
+                .describe(&code, date, args.iter().any(|a| a == "--history"))
+                .ok_or_else(|| format!("no department for {code:?} (status 1004): one of {}", coverdesk::import::rules::JURISDICTIONS.join(" ")))?;
+            print!("{text}");
+            Ok(())
+        }
         ["dynamodb", "create-table"] => {
             let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
             let store = Arc::new(DynamoStore::from_env(table).await);
             store.create_table().await.map_err(|e| e.to_string())
         }
-        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | seed | import FILE [--team ID] | dynamodb create-table  (--store embedded|dynamodb)".into()),
+        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | seed | import FILE [--team ID] | dynamodb create-table  (--store embedded|dynamodb) | tax-rules check | tax-rules show XX [--date YYYY-MM-DD] [--history]".into()),
     }
 }
 

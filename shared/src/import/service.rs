@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::rules::Calculated;
 use super::transaction::{assess, status, warnings_json, Raw, Rejected};
 use crate::fetch::Fetcher;
 use crate::objects::{ObjectMeta, ObjectStore};
@@ -51,6 +52,9 @@ pub struct TxnResult {
     pub status_message: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<(String, String)>,
+    /// What the rules calculated, for a transaction that got as far as its taxes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculated: Option<Calculated>,
 }
 
 impl TxnResult {
@@ -58,6 +62,9 @@ impl TxnResult {
         let mut v = json!({"id": self.id, "policy_number": self.policy_number, "status": self.status, "status_message": self.status_message});
         if !self.warnings.is_empty() {
             v["warnings"] = warnings_json(&self.warnings);
+        }
+        if let Some(c) = &self.calculated {
+            v["calculated"] = c.view();
         }
         v
     }
@@ -72,6 +79,8 @@ pub struct TxnRecord {
     pub status: u16,
     pub status_message: String,
     pub warnings: Vec<(String, String)>,
+    #[serde(default)]
+    pub calculated: Option<Calculated>,
     pub documents: Vec<StoredDocument>,
     pub department: Option<String>,
     pub at: DateTime<Utc>,
@@ -86,6 +95,7 @@ impl TxnRecord {
             "status": self.status,
             "status_message": self.status_message,
             "warnings": warnings_json(&self.warnings),
+            "calculated": self.calculated.as_ref().map(Calculated::view),
             "department": self.department,
             "documents": self.documents.iter().map(|d| json!({"code": d.code, "id": d.id, "key": d.key, "size": d.size, "content_type": d.content_type, "sha256": d.sha256})).collect::<Vec<_>>(),
             "processed_at": self.at,
@@ -246,6 +256,7 @@ impl Importer {
                     status: status::INVALID_FIELD,
                     status_message: "Error: a transaction must be a JSON object.".into(),
                     warnings: vec![],
+                    calculated: None,
                 }),
                 Some(r) => match r.read().and_then(assess) {
                     Ok(a) => Outcome::Accepted(Box::new(a)),
@@ -255,6 +266,7 @@ impl Importer {
                         status,
                         status_message: message,
                         warnings: vec![],
+                        calculated: None,
                     }),
                 },
             })
@@ -299,6 +311,7 @@ impl Importer {
                         status: status::OK,
                         status_message: "Success".into(),
                         warnings: rec.warnings,
+                        calculated: rec.calculated,
                     })
                 } else {
                     Outcome::Rejected(duplicate(&rec.id, &rec.policy_number, &format!("in batch {}", rec.batch_id)))
@@ -384,6 +397,7 @@ impl Importer {
                                 status: status::DOCUMENT_FETCH,
                                 status_message: message,
                                 warnings: vec![],
+                                calculated: Some(a.calculated.clone()),
                             };
                             tries.push(record(&t.id, &t.policy_number, batch_id, &r, vec![], Some(a.department), now));
                             results.push(r);
@@ -395,6 +409,7 @@ impl Importer {
                                 status: status::OK,
                                 status_message: "Success".into(),
                                 warnings: a.warnings.clone(),
+                                calculated: Some(a.calculated.clone()),
                             };
                             imports.push((
                                 i,
@@ -485,6 +500,7 @@ fn duplicate(id: &str, policy_number: &str, when: &str) -> TxnResult {
         status: status::DUPLICATE,
         status_message: format!("Error: duplicate transaction is submitted (id '{id}' was imported {when})."),
         warnings: vec![],
+        calculated: None,
     }
 }
 
@@ -504,6 +520,7 @@ fn record(
         status: r.status,
         status_message: r.status_message.clone(),
         warnings: r.warnings.clone(),
+        calculated: r.calculated.clone(),
         documents,
         department: department.map(str::to_string),
         at,

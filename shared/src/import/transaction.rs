@@ -11,8 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::rules::{self, calculate, Field};
-use crate::accounts::input::US_STATES;
+use super::rules::{self, Calculated, Field};
 
 /// The status codes of seed 002, and ours for what it does not name.
 pub mod status {
@@ -291,10 +290,10 @@ impl<'a> Raw<'a> {
 
     fn state(&self, f: &str, required: bool) -> Result<Option<String>, Rejected> {
         match self.string(f, required, 2)? {
-            Some(s) if s.len() == 2 && US_STATES.contains(&s.to_ascii_uppercase().as_str()) => {
-                Ok(Some(s.to_ascii_uppercase()))
-            }
-            Some(_) => Err(invalid(f, "must be a 2-letter US state code")),
+            // Any two letters: a code that is no jurisdiction of ours is the seed's 1004 (department
+            // not found), decided with the rules, not here.
+            Some(s) if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) => Ok(Some(s.to_ascii_uppercase())),
+            Some(_) => Err(invalid(f, "must be a 2-letter state code")),
             None => Ok(None),
         }
     }
@@ -458,6 +457,7 @@ pub fn money(d: Decimal) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted {
     pub transaction: Transaction,
+    pub calculated: Calculated,
     pub warnings: Vec<(String, String)>,
     pub department: &'static str,
 }
@@ -466,17 +466,18 @@ pub struct Accepted {
 /// required documents (1001); computes the taxes and compares them with what was sent.
 pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
     let state = t.home_state().to_string();
-    let Some(r) = rules::state_rules(&state) else {
+    let Some(r) = rules::jurisdiction(&state) else {
         return Err(Rejected {
             status: status::DEPARTMENT,
             message: format!("Error: department not found for state '{state}'."),
         });
     };
     if !r.covers(t.policy_effective_date) {
+        let known = r.known_span();
         return Err(Rejected {
             status: status::TAX_RULE,
             message: format!(
-                "Error: unable to assign tax rule for state {state}, line of business {}, policy effective {}.",
+                "Error: unable to assign tax rule for state {state}, line of business {}, policy effective {} ({known}).",
                 t.transaction_line_of_business, t.policy_effective_date
             ),
         });
@@ -497,49 +498,36 @@ pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
             }
         }
     }
-    for doc in r.required_documents(&t) {
-        if !t.transaction_documents.iter().any(|d| d.code == doc.code) {
-            return Err(Rejected {
-                status: status::MISSING_DOCUMENT,
-                message: format!("Error: missing required document with code '{}'.", doc.code),
-            });
-        }
+    if let Some(doc) = r.required_documents(&t).find(|doc| !t.transaction_documents.iter().any(|d| d.code == doc.code))
+    {
+        return Err(Rejected {
+            status: status::MISSING_DOCUMENT,
+            message: format!("Error: missing required document with code '{}'.", doc.code),
+        });
     }
-    let calc = calculate(&r, &t);
+    let calculated = r.calculate(&t);
     let mut warnings = Vec::new();
-    let mut calculated_total = t.premium + t.agency_fee + t.inspection_fee + t.municipal_fee;
-    for field in [Field::SlTax, Field::StampingFee, Field::SlServiceCharge, Field::FmTax] {
-        let provided = match field {
-            Field::SlTax => t.sl_tax,
-            Field::StampingFee => t.stamping_fee,
-            Field::SlServiceCharge => t.sl_service_charge,
-            Field::FmTax => t.fm_tax,
-        };
-        let calculated = calc.get(field);
-        calculated_total += calculated;
-        if provided != calculated {
+    for field in Field::ALL {
+        let (provided, calc) = (field.provided(&t), calculated.get(field));
+        if provided != calc {
             let (key, label) = field.warning();
             warnings.push((
                 key.to_string(),
-                format!(
-                    "{label} values don't match. Provided - {}. Calculated - {}",
-                    money(provided),
-                    money(calculated)
-                ),
+                format!("{label} values don't match. Provided - {}. Calculated - {}", money(provided), money(calc)),
             ));
         }
     }
-    if calculated_total != t.total {
+    if calculated.total != t.total {
         warnings.push((
             "total".to_string(),
             format!(
                 "Total values don't match. Provided - {}. Calculated - {}",
                 money(t.total),
-                money(calculated_total)
+                money(calculated.total)
             ),
         ));
     }
-    Ok(Accepted { transaction: t, warnings, department: r.department })
+    Ok(Accepted { transaction: t, calculated, warnings, department: &r.department })
 }
 
 /// The warnings as the answer shows them: `{key: message}`.
@@ -589,10 +577,11 @@ pub(crate) mod tests {
         let a = run(&seed_example()).unwrap();
         assert_eq!(a.warnings, vec![]);
         assert_eq!(a.transaction.premium, Decimal::new(390000, 2));
-        let r = rules::state_rules("CA").unwrap();
-        let c = calculate(&r, &a.transaction);
-        assert_eq!(c.get(Field::SlTax), Decimal::new(11700, 2));
-        assert_eq!(c.get(Field::StampingFee), Decimal::new(780, 2));
+        // 3% of 3,900 (the agency fee of 200 is not taxed in CA); 0.20% stamping in 2017.
+        assert_eq!(a.calculated.sl_tax, Decimal::new(11700, 2));
+        assert_eq!(a.calculated.stamping_fee, Decimal::new(780, 2));
+        assert_eq!(a.calculated.total, Decimal::new(422480, 2));
+        assert_eq!(a.department, "Surplus Line Association of California");
     }
 
     #[test]
@@ -618,8 +607,9 @@ pub(crate) mod tests {
             (with("transaction_type", Value::Null), 1002, "transaction type"),
             (with("transaction_line_of_business", json!("999")), 1003, "line of business"),
             (with("transaction_line_of_business", Value::Null), 1003, "line of business"),
-            (with("mailing_state_code", json!("WA")), 1004, "'WA'"),
-            (with("policy_effective_date", json!("2011-06-01")), 1005, "tax rule"),
+            (with("mailing_state_code", json!("ZZ")), 1004, "'ZZ'"),
+            (with("mailing_state_code", json!("as")), 1004, "'AS'"),
+            (with("policy_effective_date", json!("2008-12-31")), 1005, "effective from 2009-01-01"),
             (with("transaction_documents", json!([{"code": "POLIC", "url": "http://x/1"}])), 1001, "'D1DISC'"),
             (with("premium", json!(3900.001)), 2001, "'premium'"),
             (with("premium", json!(12345678901.0)), 2001, "'premium'"),
@@ -671,42 +661,10 @@ pub(crate) mod tests {
         assert_eq!(ok.warnings, vec![]);
 
         let mut ut = with("mailing_state_code", json!("UT"));
+        ut["policy_effective_date"] = json!("2024-01-01");
         ut["transaction_documents"] =
             json!([{"code": "POLIC", "url": "http://x/1"}, {"code": "UTAFF", "url": "http://x/2"}]);
         ut.as_object_mut().unwrap().remove("multi_state");
         assert!(run(&ut).unwrap_err().message.contains("'multi_state'"));
-    }
-
-    #[test]
-    fn rates_follow_the_policy_effective_date() {
-        let calc = |state: &str, date: &str, premium: i64| {
-            let base = run(&seed_example()).unwrap().transaction;
-            let t = Transaction {
-                premium: Decimal::from(premium),
-                policy_effective_date: NaiveDate::from_str(date).unwrap(),
-                mailing_state_code: state.into(),
-                ..base
-            };
-            let c = calculate(&rules::state_rules(state).unwrap(), &t);
-            (c.get(Field::SlTax), c.get(Field::StampingFee), c.get(Field::FmTax), c.get(Field::SlServiceCharge))
-        };
-        assert_eq!(
-            calc("CA", "2021-05-01", 10000),
-            (Decimal::new(30000, 2), Decimal::new(2500, 2), Decimal::ZERO, Decimal::ZERO)
-        );
-        assert_eq!(calc("CA", "2023-01-01", 10000).1, Decimal::new(1800, 2));
-        assert_eq!(
-            calc("TX", "2022-01-01", 10000),
-            (Decimal::new(48500, 2), Decimal::new(750, 2), Decimal::ZERO, Decimal::ZERO)
-        );
-        // Florida taxes premium and fees (agency fee 200 in the example): 4.94% of 10,200.
-        assert_eq!(calc("FL", "2021-01-01", 10000).0, Decimal::new(50388, 2));
-        assert_eq!(calc("FL", "2020-06-30", 10000).0, Decimal::new(51000, 2));
-        // Illinois rounds the tax to the dollar; 1001 (A&H) has no fire-marshal share.
-        assert_eq!(
-            calc("IL", "2023-03-01", 3333),
-            (Decimal::new(11700, 2), Decimal::new(133, 2), Decimal::ZERO, Decimal::ZERO)
-        );
-        assert_eq!(calc("OR", "2024-01-01", 10000).3, Decimal::new(1000, 2));
     }
 }
