@@ -728,6 +728,9 @@ async fn contacts_can_be_added_and_edited_and_the_holder_name_follows(api: &Test
         json!({"data": {"attributes": {"companyName": "Acme"}}}),
         json!({"data": {"attributes": {"contactSubtype": "Company"}}}),
         json!({"data": {"attributes": {"emailAddress1": "not-an-email"}}}),
+        // Issue 9: a doubled @ or dot is no address.
+        json!({"data": {"attributes": {"emailAddress1": "a@@b.com"}}}),
+        json!({"data": {"attributes": {"emailAddress1": "a@b..com"}}}),
         json!({"data": {"attributes": {"cellPhone": "call me"}}}),
         json!({"data": {"attributes": {"lastName": ""}}}),
         json!({"data": {"checksum": "99", "attributes": {"lastName": "X"}}}),
@@ -956,4 +959,75 @@ async fn the_local_server_answers_wrong_methods_and_huge_bodies_in_the_envelope(
         (404, Some("NOT_FOUND")),
         "outside /account: the servicing envelope"
     );
+}
+
+/// Issue 9: every API answers an oversized body in its own envelope with its own limit; the
+/// static `/widget/pull/consentAndConnect` wins over `/widget/pull/{pullId}`, in OPTIONS' `Allow` too.
+#[tokio::test]
+async fn each_api_answers_an_oversized_body_in_its_envelope_and_static_segments_win() {
+    let api = TestApi::new(Transport::Local).await;
+    // 7 MB to the import: over its 6 MB limit, answered as the import answers.
+    let batch = format!("[{{\"id\": \"{}\"}}]", "x".repeat(7 << 20));
+    let r = api.call("POST", "/import/v1/transactions", Some(batch), &[]).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (413, Some("INVALID_BATCH")), "{}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains(&(6 << 20).to_string()), "{}", r.body);
+    // 2 MB to a servicing route: the servicing envelope.
+    let r = api.call("POST", "/widget/pull/consentAndConnect", Some(format!("\"{}\"", "x".repeat(2 << 20))), &[]).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (413, Some("INVALID_INPUT")), "{}", r.body);
+    // The static segment is not read as a pull id.
+    let r = api.get("/widget/pull/consentAndConnect").await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = api.call("OPTIONS", "/widget/pull/consentAndConnect", None, &[]).await;
+    assert_eq!(r.header("allow"), Some("POST"), "{}", r.body);
+    let m = coverdesk::api::routes::match_path(&http::Method::POST, "/widget/pull/consentAndConnect");
+    assert!(matches!(m, coverdesk::api::routes::Match::Found(coverdesk::api::Route::ConsentAndConnect, _)));
+}
+
+/// Issue 9: a client that sends part of its headers or body and stops is cut off, and the server
+/// takes 200 connections at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_server_cuts_off_stalled_requests_and_takes_200_connections_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (store, _dir) = support::embedded_store();
+    let deps = support::test_deps(store);
+    let listener = coverdesk::local::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let timeouts = coverdesk::local::Timeouts {
+        headers: std::time::Duration::from_millis(300),
+        body: std::time::Duration::from_millis(300),
+    };
+    tokio::spawn(coverdesk::local::serve_with(listener, deps, timeouts));
+
+    // Closed within a few seconds: the read ends (0 bytes or an error), never hangs.
+    async fn closed_soon(mut s: tokio::net::TcpStream) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the server kept a stalled connection open");
+        buf
+    }
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let answer = closed_soon(s).await;
+    assert!(answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /import/v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[{").await.unwrap();
+    closed_soon(s).await;
+
+    // 200 clients connect at once; each gets its answer.
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        clients.spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+            let mut buf = Vec::new();
+            tokio::time::timeout(std::time::Duration::from_secs(20), s.read_to_end(&mut buf)).await.unwrap().unwrap();
+            buf.starts_with(b"HTTP/1.1 404")
+        });
+    }
+    let mut answered = 0;
+    while let Some(ok) = clients.join_next().await {
+        answered += usize::from(ok.unwrap());
+    }
+    assert_eq!(answered, 200);
 }

@@ -605,6 +605,7 @@ both!(
     tax_rules_per_state,
     every_period_of_every_jurisdiction_at_its_published_figures,
     the_rules_applied_to_endorsements_returns_and_rounding,
+    control_characters_in_ids_never_reach_the_store,
 );
 
 // ---- S3 ----
@@ -705,4 +706,32 @@ async fn the_fetcher_refuses_private_addresses_and_other_schemes() {
     drop(ok);
     // Nothing was left in the spool folder.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Issue 9: a NUL (or any control character) in an id is answered 404/400 in the import envelope,
+/// and a batch holding such a transaction completes, the others imported.
+async fn control_characters_in_ids_never_reach_the_store(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    for path in [
+        "/import/v1/transaction-import-results?batch_id=%00",
+        "/import/v1/transactions/%00",
+        "/import/v1/transactions/a%01b",
+    ] {
+        let r = api.get(path).await;
+        assert!(r.status == 404 || r.status == 400, "{path}: {} {}", r.status, r.body);
+        assert!(r.body["error"].is_string(), "{path}: {}", r.body);
+    }
+    let good = uid("good");
+    let bad = with(seed_example(&docs, "x"), "id", json!("x\u{0}"));
+    let body = post_batch(&api, json!([bad, seed_example(&docs, &good)])).await;
+    assert_eq!(body["status"], "processed", "{body}");
+    let got = body["transactions"].as_array().unwrap();
+    assert_eq!(got[0]["status"], 2001, "{body}");
+    assert!(got[0]["status_message"].as_str().unwrap().contains("'id'"), "{body}");
+    assert_eq!(got[1]["status"], 0, "{body}");
+    let batch = body["batch_id"].as_str().unwrap();
+    let r = api.get(&format!("/import/v1/transaction-import-results?batch_id={batch}")).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("processed")), "{}", r.body);
+    assert_eq!(api.get(&format!("/import/v1/transactions/{good}")).await.status, 200);
 }

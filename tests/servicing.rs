@@ -469,21 +469,30 @@ async fn own_policies_are_serviced_for_real(t: Transport) {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let policy_id = r.attrs()["id"].as_str().unwrap().to_string();
-    let username = format!("ana.{}", support::unique("u").replace('-', ""));
-    let r = w
-        .api
-        .call(
-            "PUT",
-            &format!("/account/v1/accounts/{account}/online-access"),
-            Some(
-                json!({"data": {"attributes": {"username": username, "password": "correct-horse-battery"}}})
-                    .to_string(),
-            ),
-            &[],
-        )
-        .await;
+    // Set in the composed spelling; the consumer logs in with the decomposed one in capitals.
+    let tag = support::unique("u").replace('-', "");
+    let username = format!("jos\u{e9}.{tag}");
+    let other_spelling = format!("JOSE\u{301}.{}", tag.to_uppercase());
+    let set_access = |account: String, name: String| {
+        let api = w.api.clone();
+        async move {
+            let body = json!({"data": {"attributes": {"username": name, "password": "correct-horse-battery"}}});
+            api.call("PUT", &format!("/account/v1/accounts/{account}/online-access"), Some(body.to_string()), &[]).await
+        }
+    };
+    let r = set_access(account.clone(), username.clone()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!r.body.to_string().contains("correct-horse"));
+    // One name, one account: another spelling of it is taken; invisible characters are refused.
+    let second = w.api.create_account("Jose Other", false).await;
+    let r = set_access(second.clone(), other_spelling.clone()).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    for hidden in [format!("jos\u{200b}e.{tag}"), format!("jose\u{202e}.{tag}"), format!("jose.\u{0}{tag}")] {
+        let r = set_access(second.clone(), hidden).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body["details"][0]["field"].as_str().unwrap().ends_with("username"), "{}", r.body);
+    }
+    let username = other_spelling;
 
     let bad =
         connect(&w, "coverdesk", &username, "not-the-password", json!([add_mortgagee(&policy_number, "SECOND")])).await;
@@ -653,6 +662,29 @@ async fn bad_input_and_auth_are_refused(t: Transport) {
     assert_eq!(anon.get("/carriers?products=boats").await.status, 400);
 }
 
+/// Issue 9: a NUL or other control character in an id is 404 or 400 in the servicing envelope on
+/// every route that takes an id, never a 500.
+async fn control_characters_in_ids_are_404_or_400(t: Transport) {
+    let api = TestApi::new(t).await;
+    let team = api.team.0.clone();
+    for (method, path) in [
+        ("GET", format!("/teams/{team}/pulls/%00")),
+        ("GET", format!("/teams/{team}/pulls/%00/events")),
+        ("GET", format!("/teams/{team}/pulls/p%01/events")),
+        ("GET", format!("/teams/{team}/servicings/%00")),
+        ("GET", format!("/teams/{team}/servicings?pull_id=%00")),
+        ("PATCH", format!("/teams/{team}/webhooks/%00")),
+        ("DELETE", format!("/teams/{team}/webhooks/%00")),
+        ("POST", "/pull/%00/servicingAction".to_string()),
+        ("GET", format!("/teams/{team}/pulls/{}", "p".repeat(3000))),
+    ] {
+        let body = (method != "GET" && method != "DELETE").then(|| json!({"url": "https://example.com/h"}).to_string());
+        let r = api.call(method, &path, body, &[]).await;
+        assert!(r.status == 404 || r.status == 400, "{method} {path}: {} {}", r.status, r.body);
+        assert!(r.body["error"].is_string(), "{method} {path}: {}", r.body);
+    }
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -674,6 +706,7 @@ both!(
     own_policies_are_serviced_for_real,
     webhooks_retry_log_and_redeliver,
     bad_input_and_auth_are_refused,
+    control_characters_in_ids_are_404_or_400,
 );
 
 /// A worker that died holding a job: the job is taken up again once its lease runs out, and the
@@ -751,4 +784,72 @@ async fn an_old_consent_cannot_be_reused() {
     later.now += chrono::Duration::days(2);
     let e = later.create_servicing(&team, &again).await.err().unwrap();
     assert_eq!((e.status, e.code), (400, "PULL_TOO_OLD"));
+}
+
+/// Issue 9: a store that is throttling or down while the credentials are checked is 503 with
+/// Retry-After on every API, in that API's envelope; never 401.
+async fn a_store_failure_during_authentication_is_503_not_401(backend: support::Backend) {
+    let under = support::store_for(backend).await;
+    let client = support::unique("flaky");
+    let (team, secret) =
+        coverdesk::auth::create_team(under.store.as_ref(), "flaky", Some(&client), None, None).await.unwrap();
+    let flaky = Arc::new(support::FlakyStore { inner: under.store.clone(), failing: Default::default() });
+    let deps = support::test_deps(flaky.clone());
+    let call = |path: &'static str, method: &'static str, auth: String| {
+        let deps = deps.clone();
+        let path = path.replace("{team}", &team.team_id);
+        async move {
+            let (path, query) = match path.split_once('?') {
+                Some((p, q)) => (p.to_string(), Some(q.to_string())),
+                None => (path, None),
+            };
+            let mut headers = http::HeaderMap::new();
+            headers.insert("authorization", auth.parse().unwrap());
+            let req = coverdesk::api::ApiRequest {
+                method: method.parse().unwrap(),
+                path,
+                query,
+                headers,
+                body: Bytes::new(),
+            };
+            coverdesk::api::handle(&deps, req).await
+        }
+    };
+    let routes = [
+        ("GET", "/teams/{team}/pulls"),
+        ("GET", "/teams/{team}/webhooks"),
+        ("POST", "/pull/some-pull/servicingAction"),
+        ("GET", "/import/v1/tax-rules/CA"),
+        ("GET", "/import/v1/transactions/some-id"),
+        ("GET", "/import/v1/transaction-import-results?batch_id=b"),
+        ("GET", "/account/v1/accounts/pc:1"),
+    ];
+    let good = support::api::basic(&client, &secret);
+    let wrong = support::api::basic(&client, "not-the-secret");
+    flaky.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    for (method, path) in routes {
+        let r = call(path, method, good.clone()).await;
+        assert_eq!(r.status, 503, "{method} {path}: {}", String::from_utf8_lossy(&r.body));
+        assert!(r.headers.iter().any(|(k, v)| *k == "retry-after" && v == "1"), "{method} {path}");
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        if path.starts_with("/account/") {
+            assert_eq!(body["status"], 503);
+        } else {
+            assert_eq!(body["error"], "SERVICE_UNAVAILABLE", "{method} {path}: {body}");
+        }
+    }
+    flaky.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    for (method, path) in routes {
+        assert_eq!(call(path, method, wrong.clone()).await.status, 401, "{method} {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_store_failure_during_authentication_is_503() {
+    a_store_failure_during_authentication_is_503_not_401(support::Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_store_failure_during_authentication_is_503() {
+    a_store_failure_during_authentication_is_503_not_401(support::Backend::Dynamo).await;
 }

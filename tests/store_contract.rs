@@ -155,6 +155,15 @@ async fn concurrent_sequences_are_unique(s: std::sync::Arc<dyn Store>) {
 
 async fn nul_bytes_in_keys_are_refused(s: &dyn Store) {
     assert!(matches!(s.get("a\0b", "c").await, Err(StoreError::Invalid(_))));
+    // DynamoDB's key limits hold on every adapter: 2048 bytes of partition key, 1024 of sort key.
+    let long_pk = "p".repeat(coverdesk::store::MAX_PK_BYTES + 1);
+    let long_sk = "s".repeat(coverdesk::store::MAX_SK_BYTES + 1);
+    assert!(matches!(s.get(&long_pk, "c").await, Err(StoreError::Invalid(_))));
+    assert!(matches!(s.get("p", &long_sk).await, Err(StoreError::Invalid(_))));
+    let w = Write::Put { item: Item::new(long_pk, "S", 1, serde_json::json!({})), cond: Cond::Any };
+    assert!(matches!(s.transact(vec![w]).await, Err(StoreError::Invalid(_))));
+    let at_limit = "p".repeat(coverdesk::store::MAX_PK_BYTES);
+    assert!(s.get(&at_limit, "c").await.unwrap().is_none());
 }
 
 macro_rules! contract {

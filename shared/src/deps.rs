@@ -97,6 +97,8 @@ impl Deps {
     /// `dir/secret.key` (created on first use, readable by the owner only).
     pub fn embedded(dir: impl Into<PathBuf>) -> Result<Deps, ConfigError> {
         let dir = dir.into();
+        crate::store::embedded::owner_only_dir(&dir)
+            .map_err(|e| ConfigError::Other(format!("{}: {e}", dir.display())))?;
         let store = Arc::new(EmbeddedStore::open(dir.join("coverdesk.redb"))?);
         let objects = Arc::new(FolderStore::new(dir.join("objects")));
         Deps::new(store, objects, local_keys(&dir)?, true)
@@ -124,7 +126,7 @@ pub fn local_keys(dir: &std::path::Path) -> Result<Keys, ConfigError> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(Keys::from_base64(&text)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| ConfigError::Other(e.to_string()))?;
+            crate::store::embedded::owner_only_dir(dir).map_err(|e| ConfigError::Other(e.to_string()))?;
             let key = Keys::generate_base64()?;
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);

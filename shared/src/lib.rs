@@ -22,3 +22,4 @@ pub mod net;
 pub mod objects;
 pub mod servicing;
 pub mod store;
+pub mod types;

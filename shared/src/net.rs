@@ -5,8 +5,13 @@
 use std::net::IpAddr;
 use std::time::Duration as StdDuration;
 
-/// Addresses a client-supplied URL may never reach: loopback, private, link-local (cloud
-/// metadata), unique-local, unspecified, multicast, documentation, CGNAT.
+/// Whether a client-supplied URL may reach `ip`: only globally routable unicast addresses. Refused:
+/// loopback, private, shared (CGNAT), link-local (cloud metadata), unspecified, broadcast,
+/// multicast, documentation, benchmarking (198.18.0.0/15), IETF protocol assignments, reserved;
+/// for IPv6 also unique-local, site-local (fec0::/10), discard-only, and every form that carries
+/// an IPv4 address (IPv4-mapped, IPv4-compatible `::/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`,
+/// Teredo `2001::/32`), which is judged by the IPv4 address it carries or refused outright.
+/// The IANA special-purpose registries are the source of these ranges.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -21,6 +26,8 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
                 || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || (o[0] == 192 && o[1] == 88 && o[2] == 99)
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
@@ -28,13 +35,26 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // 6to4 (2002::/16) wraps an IPv4 address in segments 1-2: judged by it.
+            if s[0] == 0x2002 {
+                let v4 = std::net::Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+                return is_public(IpAddr::V4(v4));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // ::/96 (IPv4-compatible, deprecated) and the rest of ::/8 (reserved).
+                || s[0] == 0
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                // Teredo 2001::/32, benchmarking 2001:2::/48, ORCHID 2001:10::/28 and 2001:20::/28,
+                // and the rest of the IETF protocol assignments 2001::/23.
+                || (s[0] == 0x2001 && s[1] < 0x0200)
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || (s[0] == 0x64 && s[1] == 0xff9b))
+                || (s[0] == 0x0064 && s[1] == 0xff9b)
+                || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0)
+                || (s[0] & 0xe000) != 0x2000)
         }
     }
 }
@@ -146,10 +166,23 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            // Issue 9: benchmarking, IPv4-compatible, 6to4 over a private address, Teredo, site-local.
+            "198.18.0.1",
+            "198.19.255.255",
+            "::7f00:1",
+            "::a00:1",
+            "2002:0a00:0001::1",
+            "2002:7f00:0001::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
+            "64:ff9b::a00:1",
+            "100::1",
+            "2001:2::1",
+            "4000::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
+        for ip in ["93.184.216.34", "2606:4700::1111", "198.20.0.1", "2002:5db8:d822::1", "2001:4860:4860::8888"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
         assert!(check_url("http://169.254.169.254/latest", false).is_err());

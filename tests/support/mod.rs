@@ -120,3 +120,43 @@ pub async fn store_for(backend: Backend) -> StoreUnderTest {
     }
 }
 pub mod api;
+
+/// A store that answers reads with `Unavailable` (DynamoDB throttling or an outage) while
+/// `failing` is set, and passes everything to the store under it otherwise.
+pub struct FlakyStore {
+    pub inner: Arc<dyn Store>,
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Store for FlakyStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<coverdesk::store::Item>, coverdesk::store::StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(coverdesk::store::StoreError::Unavailable("throttled (test)".into()));
+        }
+        self.inner.get(pk, sk).await
+    }
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.inner.query(pk, sk_prefix, after, limit).await
+    }
+    async fn query_index(
+        &self,
+        index_pk: &str,
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.inner.query_index(index_pk, after, limit).await
+    }
+    async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
+        self.inner.transact(writes).await
+    }
+    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
+        self.inner.next_sequence(pk, sk, count).await
+    }
+}

@@ -320,21 +320,12 @@ pub fn address(o: &mut Obj, p: &mut Problems, name: &str, required: bool) -> Opt
 fn email(o: &mut Obj, p: &mut Problems, name: &str) -> Option<String> {
     let field = o.field(name);
     let e = o.string(p, name, false, 254)?;
-    let valid = match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !e.contains(' ')
+    match crate::types::Email::parse(&e) {
+        Some(e) => Some(e.into_string()),
+        None => {
+            p.add(&field, "is not an email address");
+            None
         }
-        None => false,
-    };
-    if valid {
-        Some(e)
-    } else {
-        p.add(&field, "is not an email address");
-        None
     }
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, Utc};
 
-use super::{header, query_pairs, ApiRequest, ApiResponse, Route};
+use super::{query_pairs, ApiRequest, ApiResponse, Route};
 use crate::deps::Deps;
 use crate::import::rules::jurisdiction;
 use crate::import::service::{batch_view, new_batch_id, BatchError, Importer};
@@ -15,11 +15,7 @@ use crate::servicing::ServicingError;
 pub const MAX_IMPORT_BODY: usize = 6 << 20;
 
 async fn importer(deps: &Deps, req: &ApiRequest) -> Result<Importer, ServicingError> {
-    let team =
-        crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await.map_err(|e| match e {
-            crate::accounts::AccountError::Store(s) => ServicingError::from(s),
-            _ => ServicingError::unauthorized(),
-        })?;
+    let team = super::servicing::authenticate(deps, req).await?;
     let fetcher = deps.fetcher().await.map_err(ServicingError::internal)?;
     Ok(Importer {
         store: deps.store.clone(),
@@ -75,6 +71,9 @@ pub async fn dispatch(
         GetImportResults => {
             let batch = one_query(req, "batch_id", true)?.unwrap_or_default();
             let imp = importer(deps, req).await?;
+            if !super::usable_id(&batch) {
+                return Err(ServicingError::not_found("The batch"));
+            }
             match imp.load_batch(&batch).await? {
                 Some((meta, results)) => Ok(ApiResponse::json(200, &batch_view(&meta, &results))),
                 None => Err(ServicingError::not_found("The batch")),
@@ -90,9 +89,7 @@ pub async fn dispatch(
             }
         }
         GetTaxRules => {
-            crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization"))
-                .await
-                .map_err(|_| ServicingError::unauthorized())?;
+            super::servicing::authenticate(deps, req).await?;
             let (mut date, mut history) = (Utc::now().date_naive(), false);
             for (k, v) in query_pairs(req.query.as_deref()) {
                 match k.as_str() {

@@ -84,6 +84,48 @@ pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
     }
 }
 
+/// The longest id a client may name (in bytes): with its key prefix it stays under DynamoDB's
+/// key limits, which the embedded store enforces too.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// Whether a client-given id can name anything: non-empty, at most [`MAX_ID_BYTES`], no control
+/// character (the store refuses NUL in keys). An id that cannot is answered as not found (in a
+/// path) or a bad parameter (in a query), before any store is asked.
+pub fn usable_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
+}
+
+/// The largest body a request to `path` may carry: an import batch up to Lambda's synchronous
+/// payload limit, anything else [`MAX_BODY`].
+pub fn body_limit(path: &str) -> usize {
+    if path.starts_with("/import/") {
+        import::MAX_IMPORT_BODY
+    } else {
+        MAX_BODY
+    }
+}
+
+/// The answer to a body over [`body_limit`], in the envelope of the API `path` belongs to.
+pub fn too_large(path: &str) -> ApiResponse {
+    use crate::servicing::ServicingError;
+    let limit = body_limit(path);
+    if path.starts_with("/account/") {
+        plain_error(413, "RequestEntityTooLargeException", &format!("The body must be at most {limit} bytes."))
+    } else if path.starts_with("/import/") {
+        servicing::error_json(&ServicingError::new(
+            413,
+            "INVALID_BATCH",
+            format!("A batch POST may carry at most {limit} bytes; upload larger batches"),
+        ))
+    } else {
+        servicing::error_json(&ServicingError::new(
+            413,
+            "INVALID_INPUT",
+            format!("The body must be at most {limit} bytes"),
+        ))
+    }
+}
+
 fn not_found(path: &str) -> ApiResponse {
     if path.starts_with("/account/") {
         error_response(&AccountError::NotFound { uri: path.to_string() })
@@ -102,6 +144,9 @@ pub async fn handle_route(deps: &Deps, route: Route, req: ApiRequest) -> ApiResp
 
 async fn run(deps: &Deps, route: Route, params: Vec<String>, req: ApiRequest) -> ApiResponse {
     let started = Instant::now();
+    if !params.iter().all(|p| usable_id(p)) {
+        return not_found(&req.path);
+    }
     if route.family() != routes::Family::Accounts {
         let result = if route.family() == routes::Family::Import {
             import::dispatch(deps, route, &params, &req).await

@@ -182,29 +182,46 @@ pub enum Match {
     None,
 }
 
-pub fn match_path(method: &Method, path: &str) -> Match {
-    let mut allowed = Vec::new();
-    for d in ROUTES {
-        if let Some(params) = match_pattern(d.path, path) {
-            if d.method == method.as_str() {
-                return Match::Found(d.route, params);
-            }
-            allowed.push(d.method);
-        }
-    }
-    if allowed.is_empty() {
-        Match::None
-    } else {
-        Match::WrongMethod(allowed)
-    }
+/// How specific a pattern is, segment by segment: a static segment outranks a parameter, so
+/// `/widget/pull/consentAndConnect` wins over `/widget/pull/{pullId}` (as in API Gateway).
+fn specificity(pattern: &str) -> Vec<bool> {
+    pattern.split('/').map(|s| !s.starts_with('{')).collect()
 }
 
+/// The route for `method` and `path`: among the patterns that match, only the most specific
+/// count; if none of them takes `method`, their methods are the `Allow` list.
+pub fn match_path(method: &Method, path: &str) -> Match {
+    let matching: Vec<(&RouteDef, Vec<String>)> =
+        ROUTES.iter().filter_map(|d| match_pattern(d.path, path).map(|p| (d, p))).collect();
+    let Some(best) = matching.iter().map(|(d, _)| specificity(d.path)).max() else {
+        return Match::None;
+    };
+    let mut allowed = Vec::new();
+    for (d, params) in matching {
+        if specificity(d.path) != best {
+            continue;
+        }
+        if d.method == method.as_str() {
+            return Match::Found(d.route, params);
+        }
+        allowed.push(d.method);
+    }
+    Match::WrongMethod(allowed)
+}
+
+/// The parameters of `path` for one route (one Lambda function), unless the path is not its own:
+/// another method, or a more specific route of the table owns it.
 pub fn match_route(route: Route, method: &Method, path: &str) -> Option<Vec<String>> {
     let d = route.def();
     if d.method != method.as_str() {
         return None;
     }
-    match_pattern(d.path, path)
+    let params = match_pattern(d.path, path)?;
+    let mine = specificity(d.path);
+    if ROUTES.iter().any(|o| specificity(o.path) > mine && match_pattern(o.path, path).is_some()) {
+        return None;
+    }
+    Some(params)
 }
 
 #[cfg(test)]
@@ -220,6 +237,21 @@ mod tests {
         assert!(matches!(match_path(&Method::DELETE, "/account/v1/accounts/pc:1"), Match::WrongMethod(_)));
         assert!(matches!(match_path(&Method::GET, "/account/v1/nothing"), Match::None));
         assert!(matches!(match_path(&Method::GET, "/account/v1/accounts/"), Match::Found(Route::ListAccounts, _)));
+    }
+
+    #[test]
+    fn a_static_segment_wins_over_a_parameter() {
+        assert!(matches!(
+            match_path(&Method::POST, "/widget/pull/consentAndConnect"),
+            Match::Found(Route::ConsentAndConnect, _)
+        ));
+        match match_path(&Method::GET, "/widget/pull/consentAndConnect") {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, ["POST"]),
+            _ => panic!("GET on the static path is a wrong method, not a pull id"),
+        }
+        assert!(matches!(match_path(&Method::GET, "/widget/pull/p-1"), Match::Found(Route::WidgetGetPull, _)));
+        assert_eq!(match_route(Route::WidgetGetPull, &Method::GET, "/widget/pull/consentAndConnect"), None);
+        assert!(match_route(Route::WidgetGetPull, &Method::GET, "/widget/pull/p-1").is_some());
     }
 
     #[test]

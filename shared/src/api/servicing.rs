@@ -14,10 +14,21 @@ pub const PULL_JWT_HEADER: &str = "pull-jwt";
 
 pub fn error_json(e: &ServicingError) -> ApiResponse {
     let mut r = ApiResponse::json(e.status, &json!({"error": e.code, "message": e.message}));
-    if e.status == 401 {
-        r.headers.push(("www-authenticate", "Basic realm=\"coverdesk\"".into()));
+    match e.status {
+        401 => r.headers.push(("www-authenticate", "Basic realm=\"coverdesk\"".into())),
+        503 => r.headers.push(("retry-after", "1".into())),
+        _ => {}
     }
     r
+}
+
+/// The team of the request's HTTP Basic credentials, for the servicing and import routes: wrong
+/// or missing credentials are 401; a store that is throttling or down is 503 (never 401).
+pub async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<crate::accounts::TeamId, ServicingError> {
+    crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await.map_err(|e| match e {
+        crate::accounts::AccountError::Store(s) => ServicingError::from(s),
+        _ => ServicingError::unauthorized(),
+    })
 }
 
 fn body(req: &ApiRequest) -> Result<Value, ServicingError> {
@@ -65,7 +76,8 @@ fn list_query(req: &ApiRequest, allowed: &[&str]) -> Result<ListQuery, Servicing
                     .filter(|n| *n <= 1_000_000)
                     .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "offset must be a whole number from 0"))?
             }
-            "pull_id" => q.pull_id = Some(v),
+            "pull_id" if super::usable_id(&v) => q.pull_id = Some(v),
+            "pull_id" => return Err(ServicingError::bad("INVALID_INPUT", "pull_id is not a pull id")),
             "products" => {
                 for p in v.split(',').filter(|p| !p.is_empty()) {
                     if !crate::servicing::carriers::PRODUCTS.contains(&p) {
@@ -82,11 +94,7 @@ fn list_query(req: &ApiRequest, allowed: &[&str]) -> Result<ListQuery, Servicing
 
 /// Team routes: HTTP Basic, and the path's team must be the caller's.
 async fn team_auth(deps: &Deps, req: &ApiRequest, path_team: &str) -> Result<String, ServicingError> {
-    let team =
-        crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await.map_err(|e| match e {
-            crate::accounts::AccountError::Store(s) => ServicingError::from(s),
-            _ => ServicingError::unauthorized(),
-        })?;
+    let team = authenticate(deps, req).await?;
     if team.0 != path_team {
         return Err(ServicingError::forbidden("These credentials are not for this team"));
     }
@@ -144,10 +152,7 @@ pub async fn dispatch(
         ConfirmAction => {
             // Seed 000's path: the team's credentials, or the pull's token.
             let team = if header(req, "authorization").is_some() {
-                let team = crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization"))
-                    .await
-                    .map_err(|_| ServicingError::unauthorized())?;
-                team.0
+                authenticate(deps, req).await?.0
             } else {
                 svc.widget_auth(jwt, p(0))?.team
             };

@@ -381,8 +381,12 @@ impl Importer {
         for (i, o) in outcomes.into_iter().enumerate() {
             match o {
                 Outcome::Rejected(r) => {
+                    // The latest refused attempt is kept by id: only for an id that can be a key
+                    // (one with a NUL byte, say, is refused for itself and kept nowhere).
                     if let (Some(id), Some(pn)) = (&r.id, &r.policy_number) {
-                        tries.push(record(id, pn, batch_id, &r, vec![], None, now));
+                        if crate::api::usable_id(id) {
+                            tries.push(record(id, pn, batch_id, &r, vec![], None, now));
+                        }
                     }
                     results.push(r);
                 }

@@ -515,11 +515,7 @@ pub fn plan(
         ActionType::UpdateContactInfo => {
             let email = o.string("email", false, 254, "INVALID_EMAIL")?;
             if let Some(e) = &email {
-                let ok = e
-                    .split_once('@')
-                    .is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
-                    && !e.contains(char::is_whitespace);
-                if !ok {
+                if crate::types::Email::parse(e).is_none() {
                     return Err(invalid("INVALID_EMAIL", "email is not an email address"));
                 }
             }
@@ -748,6 +744,8 @@ mod tests {
                 "VEHICLE_NOT_FOUND",
             ),
             (ActionType::UpdateContactInfo, json!({"email": "not-an-email"}), "INVALID_EMAIL"),
+            (ActionType::UpdateContactInfo, json!({"email": "a@@b.com"}), "INVALID_EMAIL"),
+            (ActionType::UpdateContactInfo, json!({"email": "a@b..com"}), "INVALID_EMAIL"),
             (ActionType::UpdateContactInfo, json!({"phone": "12"}), "INVALID_PHONE"),
             (ActionType::UpdateContactInfo, json!({}), "NO_CHANGES"),
             (ActionType::UpdateContactInfo, json!("x"), "INVALID_PAYLOAD"),

@@ -18,6 +18,7 @@ use crate::accounts::{
 };
 use crate::crypto::{verify_password, Keys, PasswordHash};
 use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::types::Username;
 
 /// Who logged in, as the pull shows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -337,7 +338,8 @@ impl Connector for Sandbox {
 // This deployment's own policies
 
 /// Online access to an account: a username and a slow salted hash of the password. Stored at
-/// `T#<team>#ONLINE#<keyed digest of the lower-cased username>` / `U`; the account holds the
+/// `T#<team>#ONLINE#<keyed digest of the canonical username>` / `U` (see [`Username`]: NFKC and
+/// case folding, so every spelling of one name reaches one account); the account holds the
 /// pointer back at `T#<team>#A#<n>` / `ONLINE`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OnlineAccess {
@@ -347,8 +349,8 @@ pub struct OnlineAccess {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-pub fn online_pk(team: &TeamId, keys: &Keys, username: &str) -> String {
-    format!("T#{}#ONLINE#{}", team.0, keys.lookup_key(&username.to_lowercase()))
+pub fn online_pk(team: &TeamId, keys: &Keys, username: &Username) -> String {
+    format!("T#{}#ONLINE#{}", team.0, keys.lookup_key(username.as_str()))
 }
 pub const ONLINE_SK: &str = "U";
 pub const ACCOUNT_ONLINE_SK: &str = "ONLINE";
@@ -388,7 +390,8 @@ impl OwnPolicies {
 impl Connector for OwnPolicies {
     async fn login(&self, team: &TeamId, secrets: &Secrets, _mfa: &MfaState) -> Result<Login, ConnectorError> {
         let refused = || Ok(Login::Refused("The username or password is not correct.".into()));
-        let Some(item) = self.store.get(&online_pk(team, &self.keys, &secrets.username), ONLINE_SK).await? else {
+        let Ok(username) = Username::parse(&secrets.username) else { return refused() };
+        let Some(item) = self.store.get(&online_pk(team, &self.keys, &username), ONLINE_SK).await? else {
             return refused();
         };
         let access: OnlineAccess =
@@ -494,11 +497,20 @@ pub async fn set_online_access(
     let mut p = Problems::default();
     let mut fields = None;
     if let Some((mut o, _)) = envelope(body, &mut p) {
-        let username = o.string(&mut p, "username", true, 200);
+        let raw = o.string(&mut p, "username", true, 200);
         let password = o.string(&mut p, "password", true, 200);
-        if username.as_ref().is_some_and(|u| u.chars().count() < 5 || u.chars().any(char::is_whitespace)) {
-            p.add(&o.field("username"), "must be 5 to 200 characters without spaces");
-        }
+        let username = match raw.as_deref().map(Username::parse) {
+            None => None,
+            Some(Err(e)) => {
+                p.add(&o.field("username"), e.to_string());
+                None
+            }
+            Some(Ok(u)) if u.as_str().chars().count() < 5 || u.as_str().contains(' ') => {
+                p.add(&o.field("username"), "must be 5 to 200 characters without spaces");
+                None
+            }
+            Some(Ok(u)) => Some(u),
+        };
         if password.as_ref().is_some_and(|s| s.chars().count() < 10) {
             p.add(&o.field("password"), "must be 10 to 200 characters");
         }
@@ -519,11 +531,11 @@ pub async fn set_online_access(
     let account_pk = crate::accounts::keys::account_pk(team, n);
     let old = store.get(&account_pk, ACCOUNT_ONLINE_SK).await?;
     let new_pk = online_pk(team, keys, &username);
-    let access = OnlineAccess { account: n, username: username.clone(), password: hash, updated_at: now };
+    let access = OnlineAccess { account: n, username: username.as_str().to_string(), password: hash, updated_at: now };
     let mut writes =
         vec![Write::Check { pk: account_pk.clone(), sk: "ACCOUNT".into(), cond: Cond::Version(account.version) }];
     let old_pk = old.as_ref().and_then(|i| i.body.get("guard").and_then(Value::as_str).map(str::to_string));
-    let pointer = json!({"username": username, "guard": new_pk, "updated_at": now});
+    let pointer = json!({"username": username.as_str(), "guard": new_pk, "updated_at": now});
     writes.push(Write::Put {
         item: Item::new(account_pk.clone(), ACCOUNT_ONLINE_SK, old.as_ref().map_or(1, |i| i.version + 1), pointer),
         cond: old.as_ref().map_or(Cond::Absent, |i| Cond::Version(i.version)),

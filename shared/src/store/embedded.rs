@@ -81,12 +81,25 @@ fn holds(cond: Cond, current: Option<u64>) -> bool {
     }
 }
 
+/// Creates `dir` (and its parents) readable by the owner only, and makes an existing `dir` so:
+/// the local data folder holds the store, the deployment key and the documents.
+pub fn owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    Ok(())
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the store file at `path`, creating its folder.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(backend)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            owner_only_dir(dir).map_err(backend)?;
         }
         let db = Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(format!(
@@ -95,6 +108,9 @@ impl EmbeddedStore {
             )),
             other => backend(other),
         })?;
+        // The store holds every team's data: readable by its owner only.
+        #[cfg(unix)]
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(backend)?;
         let tx = db.begin_write().map_err(backend)?;
         {
             tx.open_table(ITEMS).map_err(backend)?;
@@ -317,5 +333,28 @@ mod tests {
         assert_eq!(s.get("P", "S").await.unwrap().unwrap().body, json!({"kept": true}));
         assert_eq!(s.query_index("I", None, 10).await.unwrap().items.len(), 1);
         assert_eq!(s.next_sequence("T", "SEQ", 1).await.unwrap(), 3);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_data_folder_and_the_store_file_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        // An existing folder made with the usual 0755 is tightened too.
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let deps = crate::deps::Deps::embedded(&data).unwrap();
+        drop(deps);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("coverdesk.redb")), 0o600);
+        if std::env::var(crate::crypto::KEY_ENV).is_err() {
+            assert_eq!(mode(&data.join("secret.key")), 0o600);
+        }
+        let nested = dir.path().join("a/b/store.redb");
+        EmbeddedStore::open(&nested).unwrap();
+        assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+        assert_eq!(mode(&nested), 0o600);
     }
 }

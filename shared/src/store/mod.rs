@@ -167,9 +167,18 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// DynamoDB's key limits, enforced by every adapter so no rule can depend on more.
+pub const MAX_PK_BYTES: usize = 2048;
+pub const MAX_SK_BYTES: usize = 1024;
+
 pub(crate) fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
     if pk.is_empty() || sk.is_empty() || pk.contains('\0') || sk.contains('\0') {
         return Err(StoreError::Invalid("keys are non-empty and hold no NUL byte".into()));
+    }
+    if pk.len() > MAX_PK_BYTES || sk.len() > MAX_SK_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "a partition key holds at most {MAX_PK_BYTES} bytes and a sort key {MAX_SK_BYTES}"
+        )));
     }
     Ok(())
 }
