@@ -632,6 +632,25 @@ async fn object_stores_keep_what_they_are_given() {
     }
 }
 
+/// An S3 event as S3 sends it (the sample in events/), naming `key` in `bucket`.
+fn s3_event(bucket: &str, keys: &[&str], etag: &str) -> aws_lambda_events::event::s3::S3Event {
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/import-s3.json")).unwrap(),
+    )
+    .unwrap();
+    let records: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let mut r = sample["Records"][0].clone();
+            r["s3"]["bucket"]["name"] = json!(bucket);
+            r["s3"]["object"]["key"] = json!(k);
+            r["s3"]["object"]["eTag"] = json!(etag);
+            r
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
 /// An upload to S3 is imported (DynamoDB Local + the S3-API server), its result written beside
 /// it; the same object delivered twice gives the same batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -646,23 +665,31 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     batch.push(with(seed_example(&docs, &uid("bad")), "transaction_type", json!("RW")));
     let key = "uploads/team-a/2026-11-22.json";
     s3.put_bytes(key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
-    let event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": s3.bucket()}, "object": {"key": "uploads/team-a/2026-11-22.json", "eTag": "abc123"}}}]});
-    let out = coverdesk::lambda::handle_s3_event(&deps, event.clone()).await.unwrap();
+    let event = s3_event(s3.bucket(), &["uploads/team-a/2026-11-22.json"], "abc123");
+    let out = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(out["imported"][0]["imported"], 30, "{out}");
     let result: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/2026-11-22.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(result["transactions"].as_array().unwrap().len(), 31);
     assert_eq!(result["transactions"][30]["status"], 1002);
     assert_eq!(s3.list("documents/team-a/").await.unwrap().len(), 60);
-    let again = coverdesk::lambda::handle_s3_event(&deps, event).await.unwrap();
+    let again = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(again["imported"][0]["batch_id"], out["imported"][0]["batch_id"]);
     let result2: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/2026-11-22.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(result2, result, "the same answer, no duplicates");
     // A batch file that is not JSON gets one clear error in its result.
     s3.put_bytes("uploads/team-a/broken.json", b"[{".to_vec(), "application/json").await.unwrap();
-    let ev = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": s3.bucket()}, "object": {"key": "uploads/team-a/broken.json", "eTag": "e"}}}]});
-    coverdesk::lambda::handle_s3_event(&deps, ev).await.unwrap();
+    // Beside it, records that can never be imported are skipped and counted, not retried: a key
+    // outside uploads/, an object already deleted, a record naming no key.
+    let mut ev = s3_event(
+        s3.bucket(),
+        &["uploads/team-a/broken.json", "elsewhere/x.json", "uploads/team-a/deleted.json", "uploads/team-a/nokey.json"],
+        "e",
+    );
+    ev.records[3].s3.object.key = None;
+    let out = coverdesk::lambda::handle_s3_event(&deps, &ev).await.unwrap();
+    assert_eq!((out["imported"].as_array().unwrap().len(), out["skipped"].as_u64()), (1, Some(3)), "{out}");
     let r: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/broken.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(r["error"], "INVALID_BATCH");

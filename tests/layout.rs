@@ -150,10 +150,19 @@ async fn the_worker_events_run_jobs_and_sweeps() {
     let deps = support::test_deps(store);
     for (file, key) in [("servicing-worker-stream.json", "ran"), ("servicing-worker-schedule.json", "swept")] {
         let text = std::fs::read_to_string(root().join("events").join(file)).unwrap();
-        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let event: coverdesk::lambda::WorkerEvent = serde_json::from_str(&text).unwrap();
         let out = coverdesk::lambda::handle_worker_event(&deps, event).await;
         assert!(out.get(key).is_some(), "{file}: {out}");
     }
+    // A stream record whose key names no job is counted and logged, not silently dropped.
+    let text = std::fs::read_to_string(root().join("events/servicing-worker-stream.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut other = v["Records"][0].clone();
+    other["dynamodb"]["Keys"]["pk"]["S"] = serde_json::json!("T#local#A#1");
+    v["Records"].as_array_mut().unwrap().push(other);
+    let event: coverdesk::lambda::WorkerEvent = serde_json::from_value(v).unwrap();
+    let out = coverdesk::lambda::handle_worker_event(&deps, event).await;
+    assert_eq!(out["skipped"], 1, "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,20 +171,20 @@ async fn the_upload_event_imports_the_object_it_names() {
     coverdesk::examples::ensure_local_team(store.as_ref()).await.unwrap();
     let deps = support::test_deps(store);
     let text = std::fs::read_to_string(root().join("events/import-s3.json")).unwrap();
-    let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let event: aws_lambda_events::event::s3::S3Event = serde_json::from_str(&text).unwrap();
     let sample = std::fs::read_to_string(root().join("events/import-transactions.json")).unwrap();
     let batch = serde_json::from_str::<serde_json::Value>(&sample).unwrap()["body"].as_str().unwrap().to_string();
     deps.objects
         .put_bytes("uploads/local/batch-2026-11-22.json", batch.into_bytes(), "application/json")
         .await
         .unwrap();
-    let out = coverdesk::lambda::handle_s3_event(&deps, event.clone()).await.unwrap();
+    let out = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(out["imported"][0]["total"], 1, "{out}");
     let result = deps.objects.get_bytes("results/local/batch-2026-11-22.result.json").await.unwrap().unwrap();
     let result: serde_json::Value = serde_json::from_slice(&result).unwrap();
     assert_eq!(result["transactions"][0]["id"], "201702028950");
     // Delivered again: the same batch, not a duplicate.
-    let again = coverdesk::lambda::handle_s3_event(&deps, event).await.unwrap();
+    let again = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(again["imported"][0]["batch_id"], out["imported"][0]["batch_id"]);
     let result2 = deps.objects.get_bytes("results/local/batch-2026-11-22.result.json").await.unwrap().unwrap();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&result2).unwrap(), result);
@@ -215,4 +224,64 @@ fn openapi_enums_are_the_validators_codes() {
         codes(&policy["vehicles"]["items"]["properties"]["lienHolders"]["items"]["properties"]["type"]),
         own(LIEN_TYPES)
     );
+}
+
+/// The CLI: help and --version on every command print and exit 0 without touching a store;
+/// bad usage exits 2; an import for a team that does not exist, or of a batch rejected as a
+/// whole, exits 1 and says why.
+#[test]
+fn the_cli_helps_without_side_effects_and_fails_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_coverdesk"))
+            .args(args)
+            .env("COVERDESK_DATA_DIR", &data)
+            .env_remove("COVERDESK_SECRET_KEY")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["help"],
+        &["--version"],
+        &["seed", "--help"],
+        &["help", "seed"],
+        &["serve", "-h"],
+        &["import", "--help"],
+        &["team", "create", "--help"],
+        &["tax-rules", "show", "--help"],
+        &["dynamodb", "create-table", "--help"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stdout.is_empty(), "{args:?} printed nothing");
+        assert!(!data.exists(), "{args:?} touched the data folder");
+    }
+    for args in [
+        &["seed", "--bogus"][..],
+        &["team", "create"],
+        &["serve", "--port"],
+        &["tax-rules", "show", "CA", "--date", "2019-13-01"],
+        &["nonsense"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stderr.is_empty());
+        assert!(!data.exists(), "{args:?} touched the data folder");
+    }
+    std::fs::write(dir.path().join("batch.json"), "{\"not\": \"an array\"}").unwrap();
+    let out = run(&["import", "batch.json", "--team", "nobody"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no team with client id \"nobody\""));
+    let out = run(&["import", "batch.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = stdout.lines().find_map(|l| l.strip_prefix("result=")).unwrap();
+    assert!(Path::new(result).is_absolute() && Path::new(result).exists(), "{stdout}");
+    assert!(std::fs::read_to_string(result).unwrap().contains("INVALID_BATCH"));
+    let out = run(&["tax-rules", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }

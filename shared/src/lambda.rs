@@ -52,27 +52,50 @@ pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
         .await
 }
 
-/// Job keys named by a DynamoDB stream event (`Records[].dynamodb.Keys.pk.S` = `JOB#<team>#<pull>`).
-pub fn stream_jobs(event: &serde_json::Value) -> Option<Vec<(String, String)>> {
-    let records = event.get("Records")?.as_array()?;
-    Some(
-        records
-            .iter()
-            .filter_map(|r| r.pointer("/dynamodb/Keys/pk/S")?.as_str())
-            .filter_map(|pk| {
-                let mut parts = pk.strip_prefix("JOB#")?.splitn(2, '#');
-                Some((parts.next()?.to_string(), parts.next()?.to_string()))
-            })
-            .collect(),
-    )
+/// What the worker function is invoked with: a DynamoDB stream batch, or anything else (the
+/// schedule's EventBridge event), which means "sweep every due job".
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub enum WorkerEvent {
+    Stream(aws_lambda_events::event::dynamodb::Event),
+    Schedule(serde_json::Value),
+}
+
+/// The key of a stream record: the table's partition key.
+#[derive(serde::Deserialize)]
+struct StreamKey {
+    pk: String,
+}
+
+/// The jobs (`(team, pull)`) a stream batch names (`pk` = `JOB#<team>#<pull>`), and how many
+/// records were skipped as naming no job (each is logged).
+pub fn stream_jobs(event: &aws_lambda_events::event::dynamodb::Event) -> (Vec<(String, String)>, usize) {
+    let mut jobs = Vec::new();
+    let mut skipped = 0;
+    for (i, r) in event.records.iter().enumerate() {
+        let job = serde_dynamo::from_item::<_, StreamKey>(r.change.keys.clone()).ok().and_then(|k| {
+            let rest = k.pk.strip_prefix("JOB#")?;
+            let (team, pull) = rest.split_once('#')?;
+            (!team.is_empty() && !pull.is_empty()).then(|| (team.to_string(), pull.to_string()))
+        });
+        match job {
+            Some(j) => jobs.push(j),
+            None => {
+                skipped += 1;
+                tracing::warn!(record = i, event_id = %r.event_id, "stream record names no job; skipped");
+            }
+        }
+    }
+    (jobs, skipped)
 }
 
 /// The servicing worker function: a stream event runs the jobs it names; any other event (the
 /// schedule) sweeps every due job. Failures leave the job queued for the next sweep.
-pub async fn handle_worker_event(deps: &Deps, event: serde_json::Value) -> serde_json::Value {
+pub async fn handle_worker_event(deps: &Deps, event: WorkerEvent) -> serde_json::Value {
     let worker = deps.worker();
-    match stream_jobs(&event) {
-        Some(jobs) => {
+    match event {
+        WorkerEvent::Stream(stream) => {
+            let (jobs, skipped) = stream_jobs(&stream);
             let mut ran = 0;
             for (team, pull) in jobs {
                 match worker.run_job(&team, &pull).await {
@@ -80,9 +103,9 @@ pub async fn handle_worker_event(deps: &Deps, event: serde_json::Value) -> serde
                     Err(e) => tracing::warn!(error = %e, "job left for the next sweep"),
                 }
             }
-            serde_json::json!({"ran": ran})
+            serde_json::json!({"ran": ran, "skipped": skipped})
         }
-        None => match worker.sweep().await {
+        WorkerEvent::Schedule(_) => match worker.sweep().await {
             Ok(n) => serde_json::json!({"swept": n}),
             Err(e) => {
                 tracing::warn!(error = %e, "sweep failed");
@@ -98,28 +121,34 @@ pub async fn run_worker() -> Result<(), lambda_http::Error> {
     let deps = Deps::from_env().await?;
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |event: lambda_http::LambdaEvent<serde_json::Value>| async move {
+        move |event: lambda_http::LambdaEvent<WorkerEvent>| async move {
             Ok::<_, Infallible>(handle_worker_event(deps, event.payload).await)
         },
     ))
     .await
 }
 
-/// The S3 upload function: imports every object an S3 event names. A failure is returned as an
-/// error so that Lambda retries the event (the batch id makes the retry harmless).
-pub async fn handle_s3_event(deps: &Deps, event: serde_json::Value) -> Result<serde_json::Value, String> {
-    let records = crate::import::upload::s3_records(&event).ok_or("not an S3 event")?;
+/// The S3 upload function: imports every object an S3 event names. An object that can never be
+/// imported (a key outside `uploads/<team>/`, an object already deleted) is logged and skipped;
+/// any other failure is returned so that Lambda retries the event (the batch id makes the retry
+/// harmless).
+pub async fn handle_s3_event(
+    deps: &Deps,
+    event: &aws_lambda_events::event::s3::S3Event,
+) -> Result<serde_json::Value, crate::import::upload::UploadError> {
+    let (objects, mut skipped) = crate::import::upload::s3_objects(event);
     let mut out = Vec::new();
-    for (bucket, key, etag) in records {
-        match crate::import::upload::import_object(deps, &bucket, &key, &etag, &|_, _| {}).await {
-            Ok(o) => out.push(serde_json::json!({"key": key, "batch_id": o.batch_id, "result_key": o.result_key, "total": o.total, "imported": o.imported})),
-            Err(e) if e.starts_with("invalid object key") || e.starts_with("not under") || e.starts_with("expected") => {
-                tracing::warn!(error = %e, "not an upload; skipped")
+    for o in objects {
+        match crate::import::upload::import_object(deps, &o.bucket, &o.key, &o.etag, &|_, _| {}).await {
+            Ok(r) => out.push(serde_json::json!({"key": o.key, "batch_id": r.batch_id, "result_key": r.result_key, "total": r.total, "imported": r.imported})),
+            Err(e) if e.is_permanent() => {
+                skipped += 1;
+                tracing::warn!(error = %e, "skipped")
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(serde_json::json!({"imported": out}))
+    Ok(serde_json::json!({"imported": out, "skipped": skipped}))
 }
 
 /// The whole of the upload function's `main`.
@@ -128,8 +157,8 @@ pub async fn run_s3_import() -> Result<(), lambda_http::Error> {
     let deps = Deps::from_env().await?;
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |event: lambda_http::LambdaEvent<serde_json::Value>| async move {
-            handle_s3_event(deps, event.payload).await.map_err(lambda_http::Error::from)
+        move |event: lambda_http::LambdaEvent<aws_lambda_events::event::s3::S3Event>| async move {
+            handle_s3_event(deps, &event.payload).await.map_err(lambda_http::Error::from)
         },
     ))
     .await

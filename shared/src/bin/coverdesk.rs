@@ -1,27 +1,131 @@
-//! `coverdesk`: the local server and the operator commands.
+//! `coverdesk`: the local server and the operator commands. `coverdesk --help` (or `help`, or
+//! `<command> --help`) lists them; help and `--version` never touch a store. Bad usage exits 2,
+//! a failed command 1.
 //!
-//! ```text
-//! coverdesk serve                                  # every route on 127.0.0.1:$PORT (3000), embedded store
-//! coverdesk team create --name NAME [--client-id ID] [--store embedded|dynamodb]
-//! coverdesk team rotate-secret --client-id ID [--store embedded|dynamodb]
-//! coverdesk seed [--store embedded|dynamodb]       # the local team and the example accounts the events use
-//! coverdesk dynamodb create-table                  # for DynamoDB Local; uses COVERDESK_TABLE
-//! coverdesk tax-rules check                        # validate shared/data/tax-rules (periods, sources, ranges)
-//! coverdesk tax-rules show XX [--date YYYY-MM-DD] [--history]   # a jurisdiction's rules
-//! coverdesk import FILE [--team ID] [--store ...]  # plays the S3 trigger: upload FILE, import it, progress bar
-//! ```
 //! The embedded store lives in `COVERDESK_DATA_DIR` (default `.coverdesk/`); `--store dynamodb`
 //! uses `COVERDESK_TABLE` and the standard AWS environment.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use coverdesk::auth;
 use coverdesk::deps::Deps;
+use coverdesk::examples::{LOCAL_CLIENT_ID, LOCAL_SECRET};
 use coverdesk::store::dynamo::DynamoStore;
 
-use coverdesk::examples::{LOCAL_CLIENT_ID, LOCAL_SECRET};
+#[derive(Parser)]
+#[command(name = "coverdesk", version, about = "Coverdesk: every route on a local server, and the operator commands")]
+struct Cli {
+    /// Without a command: `serve`.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreKind {
+    /// The embedded store in COVERDESK_DATA_DIR (default .coverdesk/)
+    Embedded,
+    /// The DynamoDB table named by COVERDESK_TABLE (AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local)
+    Dynamodb,
+}
+
+#[derive(Args, Clone, Copy)]
+struct StoreArg {
+    /// Which store to act on
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: StoreKind,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every route (and /openapi.json) with the servicing worker in-process
+    Serve {
+        /// Port to listen on
+        #[arg(long, env = "PORT", default_value_t = 3000)]
+        port: u16,
+        /// Address to listen on
+        #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+        host: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Create a team or rotate its secret
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Write the local team and the example accounts pc:1..pc:3 the sample events use
+    Seed {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Play the S3 trigger: upload FILE for a team, import it, write the result file
+    Import {
+        /// A JSON array of seed 002 transactions
+        file: PathBuf,
+        /// The team's client id (`team create` prints it)
+        #[arg(long, default_value = LOCAL_CLIENT_ID)]
+        team: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// DynamoDB Local helpers
+    #[command(subcommand)]
+    Dynamodb(DynamoCommand),
+    /// Check or show the surplus-lines tax rules (shared/data/tax-rules)
+    #[command(subcommand)]
+    TaxRules(TaxRulesCommand),
+}
+
+#[derive(Subcommand)]
+enum TeamCommand {
+    /// Create a team; prints its client id and secret once
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Choose the client id (letters, digits, - and _)
+        #[arg(long)]
+        client_id: Option<String>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Give a team a new secret; the old one stops working at once
+    RotateSecret {
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum DynamoCommand {
+    /// Create the table named by COVERDESK_TABLE (for DynamoDB Local)
+    CreateTable,
+}
+
+#[derive(Subcommand)]
+enum TaxRulesCommand {
+    /// Validate the data: periods contiguous, each sourced or marked unverified, rates in range
+    Check,
+    /// Print one jurisdiction's rules
+    Show {
+        /// Two-letter code: a state, DC, PR, GU or VI
+        code: String,
+        /// The policy effective date (default: today)
+        #[arg(long, value_parser = parse_date)]
+        date: Option<chrono::NaiveDate>,
+        /// Every period of every charge, with its source
+        #[arg(long)]
+        history: bool,
+    },
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))
+}
 
 /// An error for the operator's terminal: with its details, which `Display` leaves to the envelope.
 fn describe(e: coverdesk::accounts::AccountError) -> String {
@@ -39,56 +143,99 @@ fn data_dir() -> String {
     std::env::var("COVERDESK_DATA_DIR").unwrap_or_else(|_| ".coverdesk".into())
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
-}
-
-async fn deps_for(args: &[String]) -> Result<Deps, String> {
-    match flag(args, "--store").as_deref().unwrap_or("embedded") {
-        "embedded" => Deps::embedded(data_dir()).map_err(|e| e.to_string()),
-        "dynamodb" => Deps::from_env().await.map_err(|e| e.to_string()),
-        other => Err(format!("unknown store {other:?}: embedded or dynamodb")),
+async fn deps_for(store: StoreArg) -> Result<Deps, String> {
+    match store.store {
+        StoreKind::Embedded => Deps::embedded(data_dir()).map_err(|e| e.to_string()),
+        StoreKind::Dynamodb => Deps::from_env().await.map_err(|e| e.to_string()),
     }
 }
 
-async fn run(args: Vec<String>) -> Result<(), String> {
-    let words: Vec<&str> = args.iter().take_while(|a| !a.starts_with("--")).map(String::as_str).collect();
-    match words.as_slice() {
-        [] | ["serve"] => {
-            let deps = deps_for(&args).await?;
-            coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
-            let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-            let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-            let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad HOST/PORT: {e}"))?;
-            let listener = coverdesk::local::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            eprintln!(
-                "coverdesk: serving every route on http://{addr} (data in {}/); local team {LOCAL_CLIENT_ID}:{LOCAL_SECRET}; OpenAPI at /openapi.json",
-                data_dir()
-            );
-            tokio::select! {
-                r = coverdesk::local::serve(listener, deps) => r.map_err(|e| e.to_string()),
-                _ = tokio::signal::ctrl_c() => Ok(()),
-            }
-        }
-        ["team", "create"] => {
-            let deps = deps_for(&args).await?;
-            let name = flag(&args, "--name").ok_or("--name is required")?;
-            let (team, secret) = auth::create_team(deps.store.as_ref(), &name, flag(&args, "--client-id").as_deref(), None, None)
+async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
+    let deps = deps_for(store).await?;
+    coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
+    let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad --host/--port: {e}"))?;
+    let listener = coverdesk::local::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    eprintln!(
+        "coverdesk: serving every route on http://{addr} (data in {}/); local team {LOCAL_CLIENT_ID}:{LOCAL_SECRET}; OpenAPI at /openapi.json",
+        data_dir()
+    );
+    tokio::select! {
+        r = coverdesk::local::serve(listener, deps) => r.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// Uploads `file` as the team's batch and imports it as the S3 trigger would. Fails (exit 1) when
+/// the team does not exist or the batch as a whole is rejected; refused transactions are in the
+/// result file, as in AWS.
+async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), String> {
+    let deps = deps_for(store).await?;
+    if team == LOCAL_CLIENT_ID {
+        coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
+    }
+    let team_id = auth::team_by_client_id(deps.store.as_ref(), &team)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no team with client id {team:?} (create one with `coverdesk team create`)"))?;
+    let body = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+                .collect::<String>()
+        })
+        .unwrap_or_else(|| "batch.json".into());
+    let key = format!("{}{}/{name}", coverdesk::import::upload::UPLOAD_PREFIX, team_id.0);
+    let etag = coverdesk::crypto::uuid().map_err(|e| e.to_string())?;
+    deps.objects.put_bytes(&key, body, "application/json").await.map_err(|e| e.to_string())?;
+    let bar =
+        if std::io::stderr().is_terminal() { indicatif::ProgressBar::new(0) } else { indicatif::ProgressBar::hidden() };
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done.min(total) as u64);
+    };
+    let out = coverdesk::import::upload::import_object(&deps, "local", &key, &etag, &progress)
+        .await
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let result = match store.store {
+        StoreKind::Embedded => std::path::Path::new(&data_dir())
+            .join("objects")
+            .join(&out.result_key)
+            .canonicalize()
+            .map(|p| p.display().to_string())
+            .unwrap_or(out.result_key.clone()),
+        StoreKind::Dynamodb => out.result_key.clone(),
+    };
+    println!("batch_id={}\nimported={}/{}\nresult={result}", out.batch_id, out.imported, out.total);
+    if out.rejected {
+        return Err(format!("the batch was rejected as a whole; see {result}"));
+    }
+    Ok(())
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve { port, host, store } => serve(port, &host, store).await,
+        Command::Team(TeamCommand::Create { name, client_id, store }) => {
+            let deps = deps_for(store).await?;
+            let (team, secret) = auth::create_team(deps.store.as_ref(), &name, client_id.as_deref(), None, None)
                 .await
                 .map_err(describe)?;
             // The secret is printed once, to the operator's terminal, and stored only as a hash.
             println!("team_id={}\nclient_id={}\nclient_secret={secret}", team.team_id, team.client_id);
             Ok(())
         }
-        ["team", "rotate-secret"] => {
-            let deps = deps_for(&args).await?;
-            let id = flag(&args, "--client-id").ok_or("--client-id is required")?;
-            let secret = auth::rotate_secret(deps.store.as_ref(), &id).await.map_err(describe)?;
-            println!("client_id={id}\nclient_secret={secret}");
+        Command::Team(TeamCommand::RotateSecret { client_id, store }) => {
+            let deps = deps_for(store).await?;
+            let secret = auth::rotate_secret(deps.store.as_ref(), &client_id).await.map_err(describe)?;
+            println!("client_id={client_id}\nclient_secret={secret}");
             Ok(())
         }
-        ["seed"] => {
-            let deps = deps_for(&args).await?;
+        Command::Seed { store } => {
+            let deps = deps_for(store).await?;
             let wrote = coverdesk::examples::seed(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
             if wrote {
                 eprintln!("coverdesk: wrote accounts pc:1 (Active, policy pc:7), pc:2 (Pending), pc:3 (Withdrawn) for team {LOCAL_CLIENT_ID}");
@@ -97,30 +244,16 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             }
             Ok(())
         }
-        ["import", file] => {
-            let deps = deps_for(&args).await?;
-            let team = flag(&args, "--team").unwrap_or_else(|| "local".into());
-            let body = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
-            let name = std::path::Path::new(file)
-                .file_name()
-                .map(|n| n.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect::<String>())
-                .unwrap_or_else(|| "batch.json".into());
-            let key = format!("{}{team}/{name}", coverdesk::import::upload::UPLOAD_PREFIX);
-            let etag = coverdesk::crypto::uuid().map_err(|e| e.to_string())?;
-            deps.objects.put_bytes(&key, body, "application/json").await.map_err(|e| e.to_string())?;
-            let progress = |done: usize, total: usize| {
-                let width = 40;
-                let filled = (done.min(total) * width).checked_div(total).unwrap_or(width);
-                eprint!("\r[{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
-            };
-            let out = coverdesk::import::upload::import_object(&deps, "local", &key, &etag, &progress).await?;
-            eprintln!();
-            println!("batch_id={}\nimported={}/{}\nresult={}", out.batch_id, out.imported, out.total, out.result_key);
-            Ok(())
+        Command::Import { file, team, store } => import(file, team, store).await,
+        Command::Dynamodb(DynamoCommand::CreateTable) => {
+            let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
+            let store = Arc::new(DynamoStore::from_env(table).await);
+            store.create_table().await.map_err(|e| e.to_string())
         }
-        ["tax-rules", "check"] => {
+        Command::TaxRules(TaxRulesCommand::Check) => {
             use coverdesk::import::rules::{Rules, DATA, DEFAULTS};
-            let rules = Rules::parse(DATA, DEFAULTS).map_err(|p| format!("the data does not parse:\n  {}", p.join("\n  ")))?;
+            let rules =
+                Rules::parse(DATA, DEFAULTS).map_err(|p| format!("the data does not parse:\n  {}", p.join("\n  ")))?;
             let problems = rules.check();
             if !problems.is_empty() {
                 return Err(format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")));
@@ -132,37 +265,47 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                     unverified += usize::from(!p.verified);
                 }
             }
-            println!("{} jurisdictions, {periods} periods ({unverified} unverified): no problem found", rules.jurisdictions.len());
+            println!(
+                "{} jurisdictions, {periods} periods ({unverified} unverified): no problem found",
+                rules.jurisdictions.len()
+            );
             Ok(())
         }
-        ["tax-rules", "show", code] => {
-            let date = match flag(&args, "--date") {
-                None => chrono::Utc::now().date_naive(),
-                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| format!("--date {d:?}: expected YYYY-MM-DD"))?,
-            };
+        Command::TaxRules(TaxRulesCommand::Show { code, date, history }) => {
+            let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let code = code.to_ascii_uppercase();
-            let text = coverdesk::import::rules::rules()
-                .describe(&code, date, args.iter().any(|a| a == "--history"))
-                .ok_or_else(|| format!("no department for {code:?} (status 1004): one of {}", coverdesk::import::rules::JURISDICTIONS.join(" ")))?;
+            let text = coverdesk::import::rules::rules().describe(&code, date, history).ok_or_else(|| {
+                format!(
+                    "no department for {code:?} (status 1004): one of {}",
+                    coverdesk::import::rules::JURISDICTIONS.join(" ")
+                )
+            })?;
             print!("{text}");
             Ok(())
         }
-        ["dynamodb", "create-table"] => {
-            let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
-            let store = Arc::new(DynamoStore::from_env(table).await);
-            store.create_table().await.map_err(|e| e.to_string())
-        }
-        _ => Err("usage: coverdesk [serve] | team create --name N [--client-id ID] | team rotate-secret --client-id ID | seed | import FILE [--team ID] | dynamodb create-table  (--store embedded|dynamodb) | tax-rules check | tax-rules show XX [--date YYYY-MM-DD] [--history]".into()),
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Help, --version and usage errors print and exit here, before any store or runtime exists.
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match run(std::env::args().skip(1).collect()).await {
+    let command = cli.command.unwrap_or(Command::Serve {
+        port: std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000),
+        host: std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into()),
+        store: StoreArg { store: StoreKind::Embedded },
+    });
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("coverdesk: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("coverdesk: {e}");

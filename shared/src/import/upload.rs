@@ -3,11 +3,38 @@
 //! can upload, so the team named by the key is trusted. The batch id comes from the object's
 //! bucket, key and ETag: a second delivery of the same object answers with the same batch.
 
+use aws_lambda_events::event::s3::S3Event;
 use serde_json::Value;
 
 use super::service::{batch_id_for_object, batch_view, BatchError, Importer};
 use crate::deps::Deps;
-use crate::objects::check_key;
+use crate::objects::{check_key, ObjectError};
+
+/// Why an upload was not imported. The S3 function skips what can never be imported
+/// ([`UploadError::is_permanent`]) and lets Lambda retry the rest.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The key is not `uploads/<team>/<name>`: nothing to do with it, ever.
+    #[error("not an upload: {0}")]
+    NotAnUpload(String),
+    /// The object was deleted before it was read.
+    #[error("the object {0} is gone")]
+    Gone(String),
+    #[error(transparent)]
+    Objects(#[from] ObjectError),
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// The document fetcher could not be built (TLS roots).
+    #[error("document fetcher: {0}")]
+    Fetcher(String),
+}
+
+impl UploadError {
+    /// A retry would fail the same way.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, UploadError::NotAnUpload(_) | UploadError::Gone(_))
+    }
+}
 
 pub const UPLOAD_PREFIX: &str = "uploads/";
 pub const RESULT_PREFIX: &str = "results/";
@@ -19,15 +46,18 @@ pub struct UploadOutcome {
     pub result_key: String,
     pub total: usize,
     pub imported: usize,
+    /// The batch as a whole was refused (not JSON, not an array): nothing imported.
+    pub rejected: bool,
 }
 
 /// The team and result key of an upload key, or why it is not one.
-pub fn parse_upload_key(key: &str) -> Result<(String, String), String> {
-    check_key(key).map_err(|e| e.to_string())?;
-    let rest = key.strip_prefix(UPLOAD_PREFIX).ok_or("not under uploads/")?;
-    let (team, name) = rest.split_once('/').ok_or("expected uploads/<team>/<name>")?;
-    if name.contains('/') || team.is_empty() || name.is_empty() {
-        return Err("expected uploads/<team>/<name>".into());
+pub fn parse_upload_key(key: &str) -> Result<(String, String), UploadError> {
+    let not = |why: &str| UploadError::NotAnUpload(why.to_string());
+    check_key(key).map_err(|e| not(&e.to_string()))?;
+    let rest = key.strip_prefix(UPLOAD_PREFIX).ok_or_else(|| not("not under uploads/"))?;
+    let (team, name) = rest.split_once('/').ok_or_else(|| not("expected uploads/<team>/<name>"))?;
+    if name.contains('/') || team.is_empty() || name.is_empty() || !crate::api::usable_id(team) {
+        return Err(not("expected uploads/<team>/<name>"));
     }
     let stem = name.strip_suffix(".json").unwrap_or(name);
     Ok((team.to_string(), format!("{RESULT_PREFIX}{team}/{stem}.result.json")))
@@ -40,10 +70,10 @@ pub async fn import_object(
     key: &str,
     etag: &str,
     progress: &(dyn Fn(usize, usize) + Send + Sync),
-) -> Result<UploadOutcome, String> {
+) -> Result<UploadOutcome, UploadError> {
     let (team, result_key) = parse_upload_key(key)?;
-    let body = deps.objects.get_bytes(key).await.map_err(|e| e.to_string())?.ok_or("the object is gone")?;
-    let fetcher = deps.fetcher().await?;
+    let body = deps.objects.get_bytes(key).await?.ok_or_else(|| UploadError::Gone(key.to_string()))?;
+    let fetcher = deps.fetcher().await.map_err(UploadError::Fetcher)?;
     let importer =
         Importer { store: deps.store.clone(), objects: deps.objects.clone(), fetcher, team, spool: deps.spool_dir() };
     let batch_id = batch_id_for_object(bucket, key, etag);
@@ -55,6 +85,7 @@ pub async fn import_object(
                 result_key: result_key.clone(),
                 total: meta.total,
                 imported: meta.imported,
+                rejected: false,
             };
             write_result(deps, &result_key, &v).await?;
             return Ok(out);
@@ -62,33 +93,48 @@ pub async fn import_object(
         Err(e @ (BatchError::NotJson(_) | BatchError::NotArray)) => {
             serde_json::json!({"batch_id": batch_id, "status": "rejected", "error": "INVALID_BATCH", "message": e.to_string(), "transactions": []})
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
     write_result(deps, &result_key, &answer).await?;
-    Ok(UploadOutcome { batch_id, result_key, total: 0, imported: 0 })
+    Ok(UploadOutcome { batch_id, result_key, total: 0, imported: 0, rejected: true })
 }
 
-async fn write_result(deps: &Deps, key: &str, v: &Value) -> Result<(), String> {
-    let bytes = serde_json::to_vec_pretty(v).map_err(|e| e.to_string())?;
-    deps.objects.put_bytes(key, bytes, "application/json").await.map_err(|e| e.to_string())
+async fn write_result(deps: &Deps, key: &str, v: &Value) -> Result<(), UploadError> {
+    let bytes = serde_json::to_vec_pretty(v).map_err(|e| ObjectError::Backend(e.to_string()))?;
+    Ok(deps.objects.put_bytes(key, bytes, "application/json").await?)
 }
 
-/// The objects named by an S3 event: `(bucket, key, etag)`, keys decoded.
-pub fn s3_records(event: &Value) -> Option<Vec<(String, String, String)>> {
-    let records = event.get("Records")?.as_array()?;
-    Some(
-        records
-            .iter()
-            .filter(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:s3"))
-            .filter_map(|r| {
-                let bucket = r.pointer("/s3/bucket/name")?.as_str()?.to_string();
-                let raw = r.pointer("/s3/object/key")?.as_str()?.replace('+', " ");
-                let key = percent_encoding::percent_decode_str(&raw).decode_utf8().ok()?.into_owned();
-                let etag = r.pointer("/s3/object/eTag").and_then(Value::as_str).unwrap_or("").to_string();
-                Some((bucket, key, etag))
-            })
-            .collect(),
-    )
+/// One object an S3 event names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadedObject {
+    pub bucket: String,
+    /// Decoded (S3 sends keys URL-encoded, spaces as `+`).
+    pub key: String,
+    pub etag: String,
+}
+
+/// The objects an S3 event names, and how many records were skipped because they are not S3
+/// records or name no bucket or key (each is logged).
+pub fn s3_objects(event: &S3Event) -> (Vec<UploadedObject>, usize) {
+    let mut objects = Vec::new();
+    let mut skipped = 0;
+    for (i, r) in event.records.iter().enumerate() {
+        let key = r.s3.object.key.as_deref().and_then(|raw| {
+            percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8().ok().map(|k| k.into_owned())
+        });
+        match (r.event_source.as_deref(), &r.s3.bucket.name, key) {
+            (Some("aws:s3"), Some(bucket), Some(key)) => objects.push(UploadedObject {
+                bucket: bucket.clone(),
+                key,
+                etag: r.s3.object.e_tag.clone().unwrap_or_default(),
+            }),
+            _ => {
+                skipped += 1;
+                tracing::warn!(record = i, "S3 event record without an S3 source, bucket or readable key; skipped");
+            }
+        }
+    }
+    (objects, skipped)
 }
 
 #[cfg(test)]
