@@ -33,7 +33,7 @@ const TEAM_SK: &str = "TEAM";
 fn random_hex(bytes: usize) -> Result<String, AccountError> {
     let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).map_err(|e| AccountError::Internal(e.to_string()))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(hex::encode(b))
 }
 
 fn hash(salt: &str, secret: &str) -> String {
@@ -41,7 +41,7 @@ fn hash(salt: &str, secret: &str) -> String {
     h.update(salt.as_bytes());
     h.update([0u8]);
     h.update(secret.as_bytes());
-    h.finalize().iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 pub fn new_secret() -> Result<String, AccountError> {

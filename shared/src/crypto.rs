@@ -48,11 +48,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
 
 /// A random identifier in the UUID v4 text form (ids are opaque to clients).
 pub fn uuid() -> Result<String, CryptoError> {
-    let mut b = random_bytes::<16>()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    Ok(uuid::Builder::from_random_bytes(random_bytes::<16>()?).into_uuid().to_string())
 }
 
 fn derive(master: &[u8; 32], label: &str) -> [u8; 32] {
@@ -139,7 +135,7 @@ impl Keys {
     /// store never holds it in clear.
     pub fn lookup_key(&self, value: &str) -> String {
         let tag = hmac::sign(&self.webhook_ids, value.as_bytes());
-        tag.as_ref()[..16].iter().map(|x| format!("{x:02x}")).collect()
+        hex::encode(&tag.as_ref()[..16])
     }
 }
 
@@ -151,8 +147,7 @@ pub fn webhook_signature(secret: &str, unix: i64, body: &[u8]) -> String {
     ctx.update(b".");
     ctx.update(body);
     let tag = ctx.sign();
-    let hex: String = tag.as_ref().iter().map(|x| format!("{x:02x}")).collect();
-    format!("t={unix},s={hex}")
+    format!("t={unix},s={}", hex::encode(tag.as_ref()))
 }
 
 /// Checks a webhook signature header in constant time (what a receiver does).

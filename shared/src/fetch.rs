@@ -153,32 +153,40 @@ impl Fetcher {
                 }
             }
             out.flush().await.map_err(|e| FetchError::Network(e.to_string()))?;
-            let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let sha256 = hex::encode(hasher.finalize());
             return Ok(Fetched { file: path, size, content_type, sha256 });
         }
         Err(FetchError::Redirects)
     }
 }
 
-/// A redirect target relative to the URL that answered.
+/// A redirect target relative to the URL that answered (RFC 3986 reference resolution: dot
+/// segments, scheme-relative and query-only references), or the target as given when the base
+/// cannot be read; the caller checks the result like any client URL.
 fn resolve(base: &http::Uri, location: &str) -> String {
-    // Any absolute URL (whatever its scheme: the caller refuses all but http and https).
-    if location.split_once(':').is_some_and(|(scheme, _)| {
-        !scheme.is_empty()
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-            && !location.starts_with('/')
-    }) {
-        return location.to_string();
+    match url::Url::parse(&base.to_string()).and_then(|b| b.join(location)) {
+        Ok(u) => u.to_string(),
+        Err(_) => location.to_string(),
     }
-    let scheme = base.scheme_str().unwrap_or("http");
-    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
-    if let Some(rest) = location.strip_prefix("//") {
-        return format!("{scheme}://{rest}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+
+    #[test]
+    fn redirects_resolve_as_rfc_3986_says() {
+        let base: http::Uri = "http://docs.example/a/b/c.pdf?x=1".parse().unwrap();
+        for (location, want) in [
+            ("../d.pdf", "http://docs.example/a/d.pdf"),
+            ("./e/../f.pdf", "http://docs.example/a/b/f.pdf"),
+            ("/g.pdf", "http://docs.example/g.pdf"),
+            ("//other.example/h", "http://other.example/h"),
+            ("?y=2", "http://docs.example/a/b/c.pdf?y=2"),
+            ("https://elsewhere.example/i", "https://elsewhere.example/i"),
+            ("ftp://example.com/file", "ftp://example.com/file"),
+        ] {
+            assert_eq!(resolve(&base, location), want, "{location}");
+        }
     }
-    if location.starts_with('/') {
-        return format!("{scheme}://{authority}{location}");
-    }
-    let path = base.path();
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    format!("{scheme}://{authority}{dir}{location}")
 }

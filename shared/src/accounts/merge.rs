@@ -187,7 +187,7 @@ impl<'a> Accounts<'a> {
         }
         let mut id = [0u8; 12];
         getrandom::fill(&mut id).map_err(|e| AccountError::Internal(e.to_string()))?;
-        let merge_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let merge_id = hex::encode(id);
         let lock = MergeLock { merge_id: merge_id.clone(), source: s.value.id, target: t.value.id };
         let mut tl = t.value.clone();
         tl.merge = Some(lock.clone());

@@ -240,19 +240,10 @@ struct Paging {
     filter_raw: Vec<String>,
 }
 
-fn decode_component(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
-}
-
+/// The query's `name=value` pairs, decoded as forms are (`+` is a space, `%XX` a byte, invalid
+/// UTF-8 replaced): the one query reader of every API, each of which then allows only its names.
 fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode_component(k), decode_component(v)),
-            None => (decode_component(p), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(q.unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn paging(req: &ApiRequest, filters_allowed: bool) -> Result<Paging, AccountError> {

@@ -136,14 +136,14 @@ pub fn batch_pk(team: &str, batch: &str) -> String {
 
 /// A random batch id in the seed's style (32 hex digits).
 pub fn new_batch_id() -> Result<String, crate::crypto::CryptoError> {
-    Ok(crate::crypto::random_bytes::<16>()?.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(crate::crypto::random_bytes::<16>()?))
 }
 
 /// The batch id of an uploaded object: the same object always gives the same batch.
 pub fn batch_id_for_object(bucket: &str, key: &str, etag: &str) -> String {
     let mut h = Sha256::new();
     h.update(format!("{bucket}\n{key}\n{etag}").as_bytes());
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&h.finalize()[..16])
 }
 
 /// A key segment naming a transaction: its id when that is key-safe, else a digest of it.
@@ -156,7 +156,7 @@ fn key_segment(id: &str) -> String {
     {
         id.to_string()
     } else {
-        Sha256::digest(id.as_bytes())[..12].iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&Sha256::digest(id.as_bytes())[..12])
     }
 }
 

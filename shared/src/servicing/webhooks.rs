@@ -260,7 +260,7 @@ impl Webhooks<'_> {
             ));
         }
         let id = uuid()?;
-        let secret = format!("whsec_{}", random_bytes::<24>()?.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let secret = format!("whsec_{}", hex::encode(random_bytes::<24>()?));
         let now = Utc::now();
         let w = Webhook {
             webhook_id: id.clone(),
