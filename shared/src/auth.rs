@@ -11,8 +11,27 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::accounts::{AccountError, TeamId};
+use crate::accounts::TeamId;
 use crate::store::{Cond, Item, Store, StoreError, Write};
+
+/// What can go wrong with teams and their credentials. Each API maps it in `api/errors.rs`:
+/// `Unauthenticated` is 401, a store that is busy or down 503.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Missing, malformed or wrong credentials: never says which.
+    #[error("authentication failed")]
+    Unauthenticated,
+    #[error("a client id holds 1 to 64 letters, digits, - and _")]
+    InvalidClientId,
+    #[error("a team with client id {0} exists")]
+    ClientIdTaken(String),
+    #[error("no team with client id {0}")]
+    NoSuchTeam(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Team {
@@ -30,9 +49,9 @@ fn team_pk(client_id: &str) -> String {
 }
 const TEAM_SK: &str = "TEAM";
 
-fn random_hex(bytes: usize) -> Result<String, AccountError> {
+fn random_hex(bytes: usize) -> Result<String, AuthError> {
     let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).map_err(|e| AccountError::Internal(e.to_string()))?;
+    getrandom::fill(&mut b).map_err(|e| AuthError::Internal(e.to_string()))?;
     Ok(hex::encode(b))
 }
 
@@ -44,9 +63,9 @@ fn hash(salt: &str, secret: &str) -> String {
     hex::encode(h.finalize())
 }
 
-pub fn new_secret() -> Result<String, AccountError> {
+pub fn new_secret() -> Result<String, AuthError> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| AccountError::Internal(e.to_string()))?;
+    getrandom::fill(&mut b).map_err(|e| AuthError::Internal(e.to_string()))?;
     Ok(format!("cds_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)))
 }
 
@@ -62,10 +81,10 @@ pub async fn create_team(
     client_id: Option<&str>,
     secret: Option<&str>,
     team_id: Option<&str>,
-) -> Result<(Team, String), AccountError> {
+) -> Result<(Team, String), AuthError> {
     let client_id = match client_id {
         Some(c) if valid_client_id(c) => c.to_string(),
-        Some(_) => return Err(AccountError::bad("client_id", "may hold 1 to 64 letters, digits, - and _")),
+        Some(_) => return Err(AuthError::InvalidClientId),
         None => format!("cd_{}", random_hex(10)?),
     };
     let secret = match secret {
@@ -87,25 +106,20 @@ pub async fn create_team(
         team_pk(&client_id),
         TEAM_SK,
         1,
-        serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?,
+        serde_json::to_value(&team).map_err(|e| AuthError::Internal(e.to_string()))?,
     );
     match store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await {
         Ok(()) => Ok((team, secret)),
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(AccountError::Conflict { message: format!("A team with client id {client_id} exists.") })
-        }
+        Err(StoreError::ConditionFailed { .. }) => Err(AuthError::ClientIdTaken(client_id)),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Replaces a team's secret with a new random one; the old one stops working at once.
-pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<String, AccountError> {
-    let item = store
-        .get(&team_pk(client_id), TEAM_SK)
-        .await?
-        .ok_or_else(|| AccountError::NotFound { uri: format!("team {client_id}") })?;
-    let mut team: Team =
-        serde_json::from_value(item.body.clone()).map_err(|e| AccountError::Internal(e.to_string()))?;
+pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<String, AuthError> {
+    let item =
+        store.get(&team_pk(client_id), TEAM_SK).await?.ok_or_else(|| AuthError::NoSuchTeam(client_id.to_string()))?;
+    let mut team: Team = serde_json::from_value(item.body.clone()).map_err(|e| AuthError::Internal(e.to_string()))?;
     let secret = new_secret()?;
     team.salt = random_hex(16)?;
     team.secret_hash = hash(&team.salt, &secret);
@@ -114,19 +128,19 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<String,
         item.pk.clone(),
         TEAM_SK,
         item.version + 1,
-        serde_json::to_value(&team).map_err(|e| AccountError::Internal(e.to_string()))?,
+        serde_json::to_value(&team).map_err(|e| AuthError::Internal(e.to_string()))?,
     );
     store.transact(vec![Write::Put { item: new, cond: Cond::Version(item.version) }]).await?;
     Ok(secret)
 }
 
 /// Makes sure a team exists (the local server's team); an existing one is left as it is.
-pub async fn ensure_team(store: &dyn Store, team_id: &str, client_id: &str, secret: &str) -> Result<(), AccountError> {
+pub async fn ensure_team(store: &dyn Store, team_id: &str, client_id: &str, secret: &str) -> Result<(), AuthError> {
     if store.get(&team_pk(client_id), TEAM_SK).await?.is_some() {
         return Ok(());
     }
     match create_team(store, "Local team", Some(client_id), Some(secret), Some(team_id)).await {
-        Ok(_) | Err(AccountError::Conflict { .. }) => Ok(()),
+        Ok(_) | Err(AuthError::ClientIdTaken(_)) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -150,24 +164,24 @@ pub async fn team_by_client_id(store: &dyn Store, client_id: &str) -> Result<Opt
 }
 
 /// The team named by an `Authorization: Basic ...` header, or 401.
-pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Result<TeamId, AccountError> {
+pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Result<TeamId, AuthError> {
     let encoded = authorization
         .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
-        .ok_or(AccountError::Unauthenticated)?;
+        .ok_or(AuthError::Unauthenticated)?;
     let decoded =
-        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| AccountError::Unauthenticated)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| AccountError::Unauthenticated)?;
-    let (client_id, secret) = decoded.split_once(':').ok_or(AccountError::Unauthenticated)?;
+        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| AuthError::Unauthenticated)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| AuthError::Unauthenticated)?;
+    let (client_id, secret) = decoded.split_once(':').ok_or(AuthError::Unauthenticated)?;
     if !valid_client_id(client_id) || secret.is_empty() || secret.len() > 256 {
-        return Err(AccountError::Unauthenticated);
+        return Err(AuthError::Unauthenticated);
     }
-    let item = store.get(&team_pk(client_id), TEAM_SK).await?.ok_or(AccountError::Unauthenticated)?;
-    let team: Team = serde_json::from_value(item.body).map_err(|e| AccountError::Internal(e.to_string()))?;
+    let item = store.get(&team_pk(client_id), TEAM_SK).await?.ok_or(AuthError::Unauthenticated)?;
+    let team: Team = serde_json::from_value(item.body).map_err(|e| AuthError::Internal(e.to_string()))?;
     let given = hash(&team.salt, secret);
     if given.as_bytes().ct_eq(team.secret_hash.as_bytes()).into() {
         Ok(TeamId(team.team_id))
     } else {
-        Err(AccountError::Unauthenticated)
+        Err(AuthError::Unauthenticated)
     }
 }
 
@@ -194,7 +208,7 @@ mod tests {
         assert!(authenticate(&store, Some(&basic(&team.client_id, &secret))).await.is_err());
         assert!(authenticate(&store, Some(&basic(&team.client_id, &new))).await.is_ok());
         for bad in [None, Some("Bearer x"), Some("Basic !!!"), Some("Basic Zm9v")] {
-            assert!(matches!(authenticate(&store, bad).await, Err(AccountError::Unauthenticated)));
+            assert!(matches!(authenticate(&store, bad).await, Err(AuthError::Unauthenticated)));
         }
     }
 }

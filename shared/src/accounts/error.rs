@@ -64,3 +64,17 @@ impl AccountError {
         Self::bad_input(vec![Detail::at(field, message)])
     }
 }
+
+impl From<crate::auth::AuthError> for AccountError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError::*;
+        match e {
+            Unauthenticated => AccountError::Unauthenticated,
+            InvalidClientId => AccountError::bad("client_id", "may hold 1 to 64 letters, digits, - and _"),
+            ClientIdTaken(id) => AccountError::Conflict { message: format!("A team with client id {id} exists.") },
+            NoSuchTeam(id) => AccountError::NotFound { uri: format!("team {id}") },
+            Store(s) => AccountError::Store(s),
+            Internal(m) => AccountError::Internal(m),
+        }
+    }
+}

@@ -5,6 +5,8 @@ use serde_json::json;
 
 use super::ApiResponse;
 use crate::accounts::{AccountError, Detail};
+use crate::import::ImportError;
+use crate::servicing::ServicingError;
 use crate::store::StoreError;
 
 const PREFIX: &str = "gw.api.rest.exceptions.";
@@ -86,4 +88,61 @@ pub fn error_response(e: &AccountError) -> ApiResponse {
         _ => {}
     }
     r
+}
+
+/// `{"error": "<ENUM>", "message"}`, the envelope of the servicing and import APIs, with the
+/// headers its status asks for.
+fn enum_envelope(status: u16, code: &str, message: &str) -> ApiResponse {
+    let mut r = ApiResponse::json(status, &json!({"error": code, "message": message}));
+    match status {
+        401 => r.headers.push(("www-authenticate", "Basic realm=\"coverdesk\"".into())),
+        503 => r.headers.push(("retry-after", "1".into())),
+        _ => {}
+    }
+    r
+}
+
+const BUSY: &str = "The service is busy; retry shortly";
+const INTERNAL: &str = "Something went wrong on our side; nothing was changed";
+
+/// A store failure as the servicing and import APIs answer it: busy (503) or internal (500).
+fn store_failure(s: &StoreError) -> ApiResponse {
+    match s {
+        StoreError::Unavailable(_) | StoreError::Contention => enum_envelope(503, "SERVICE_UNAVAILABLE", BUSY),
+        _ => enum_envelope(500, "INTERNAL_ERROR", INTERNAL),
+    }
+}
+
+pub fn servicing_response(e: &ServicingError) -> ApiResponse {
+    match e {
+        ServicingError::Invalid { code, message } => enum_envelope(400, code, message),
+        ServicingError::Unauthorized => enum_envelope(401, "UNAUTHORIZED", "Missing or invalid credentials"),
+        ServicingError::Forbidden(m) => enum_envelope(403, "UNAUTHORIZED", m),
+        ServicingError::NotFound(what) => enum_envelope(404, "NOT_FOUND", &format!("{what} was not found")),
+        ServicingError::Conflict(m) => enum_envelope(409, "CONFLICT", m),
+        ServicingError::TooLarge(limit) => {
+            enum_envelope(413, "INVALID_INPUT", &format!("The body must be at most {limit} bytes"))
+        }
+        ServicingError::Store(s) => store_failure(s),
+        ServicingError::Internal(_) => enum_envelope(500, "INTERNAL_ERROR", INTERNAL),
+    }
+}
+
+pub fn import_response(e: &ImportError) -> ApiResponse {
+    match e {
+        ImportError::InvalidBatch(m) => enum_envelope(400, "INVALID_BATCH", m),
+        ImportError::InvalidInput(m) => enum_envelope(400, "INVALID_INPUT", m),
+        ImportError::TooLarge(limit) => enum_envelope(
+            413,
+            "INVALID_BATCH",
+            &format!("A batch POST may carry at most {limit} bytes; upload larger batches"),
+        ),
+        ImportError::NotFound(what) => enum_envelope(404, "NOT_FOUND", &format!("{what} was not found")),
+        ImportError::NoDepartment(state) => {
+            enum_envelope(404, "NOT_FOUND", &format!("No department for state '{state}'"))
+        }
+        ImportError::Unauthorized => enum_envelope(401, "UNAUTHORIZED", "Missing or invalid credentials"),
+        ImportError::Store(s) => store_failure(s),
+        ImportError::Objects(_) | ImportError::Internal(_) => enum_envelope(500, "INTERNAL_ERROR", INTERNAL),
+    }
 }

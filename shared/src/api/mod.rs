@@ -21,7 +21,7 @@ use crate::accounts::{
     Stored, TeamId,
 };
 use crate::deps::Deps;
-pub use errors::{error_response, plain_error};
+pub use errors::{error_response, import_response, plain_error, servicing_response};
 pub use routes::{Route, ROUTES};
 
 /// The largest request body accepted.
@@ -107,30 +107,23 @@ pub fn body_limit(path: &str) -> usize {
 
 /// The answer to a body over [`body_limit`], in the envelope of the API `path` belongs to.
 pub fn too_large(path: &str) -> ApiResponse {
-    use crate::servicing::ServicingError;
     let limit = body_limit(path);
     if path.starts_with("/account/") {
         plain_error(413, "RequestEntityTooLargeException", &format!("The body must be at most {limit} bytes."))
     } else if path.starts_with("/import/") {
-        servicing::error_json(&ServicingError::new(
-            413,
-            "INVALID_BATCH",
-            format!("A batch POST may carry at most {limit} bytes; upload larger batches"),
-        ))
+        import_response(&crate::import::ImportError::TooLarge(limit))
     } else {
-        servicing::error_json(&ServicingError::new(
-            413,
-            "INVALID_INPUT",
-            format!("The body must be at most {limit} bytes"),
-        ))
+        servicing_response(&crate::servicing::ServicingError::TooLarge(limit))
     }
 }
 
 fn not_found(path: &str) -> ApiResponse {
     if path.starts_with("/account/") {
         error_response(&AccountError::NotFound { uri: path.to_string() })
+    } else if path.starts_with("/import/") {
+        import_response(&crate::import::ImportError::NotFound("The resource"))
     } else {
-        servicing::error_json(&crate::servicing::ServicingError::not_found("The resource"))
+        servicing_response(&crate::servicing::ServicingError::not_found("The resource"))
     }
 }
 
@@ -147,37 +140,25 @@ async fn run(deps: &Deps, route: Route, params: Vec<String>, req: ApiRequest) ->
     if !params.iter().all(|p| usable_id(p)) {
         return not_found(&req.path);
     }
-    if route.family() != routes::Family::Accounts {
-        let result = if route.family() == routes::Family::Import {
-            import::dispatch(deps, route, &params, &req).await
-        } else {
-            servicing::dispatch(deps, route, &params, &req).await
-        };
-        let response = match result {
-            Ok(r) => r,
-            Err(e) => servicing::error_json(&e),
-        };
-        tracing::info!(
-            route = route.name(),
-            status = response.status,
-            ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
-        return response;
-    }
-    let result = dispatch(deps, route, &params, &req).await;
-    let response = match result {
-        Ok(r) => r,
-        Err(e) => {
-            match &e {
-                AccountError::Store(_) | AccountError::Internal(_) => {
-                    tracing::error!(route = route.name(), error = %e, "request failed")
-                }
-                _ => {}
-            }
-            error_response(&e)
-        }
+    // Each area's error becomes its API's envelope in errors.rs; a failure on our side (5xx) is
+    // logged here, once, with its cause chain (never a client's data: those errors carry none).
+    let (response, failure): (ApiResponse, Option<String>) = match route.family() {
+        routes::Family::Import => match import::dispatch(deps, route, &params, &req).await {
+            Ok(r) => (r, None),
+            Err(e) => (import_response(&e), Some(crate::net::error_chain(&e))),
+        },
+        routes::Family::Accounts => match dispatch(deps, route, &params, &req).await {
+            Ok(r) => (r, None),
+            Err(e) => (error_response(&e), Some(crate::net::error_chain(&e))),
+        },
+        _ => match servicing::dispatch(deps, route, &params, &req).await {
+            Ok(r) => (r, None),
+            Err(e) => (servicing_response(&e), Some(crate::net::error_chain(&e))),
+        },
     };
+    if let Some(error) = failure.filter(|_| response.status >= 500) {
+        tracing::error!(route = route.name(), status = response.status, error = %error, "request failed");
+    }
     // Never the path, query, headers or body: they carry ids, credentials and personal data.
     tracing::info!(
         route = route.name(),

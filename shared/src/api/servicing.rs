@@ -12,28 +12,15 @@ use crate::servicing::ServicingError;
 /// The widget's pull token header.
 pub const PULL_JWT_HEADER: &str = "pull-jwt";
 
-pub fn error_json(e: &ServicingError) -> ApiResponse {
-    let mut r = ApiResponse::json(e.status, &json!({"error": e.code, "message": e.message}));
-    match e.status {
-        401 => r.headers.push(("www-authenticate", "Basic realm=\"coverdesk\"".into())),
-        503 => r.headers.push(("retry-after", "1".into())),
-        _ => {}
-    }
-    r
-}
-
-/// The team of the request's HTTP Basic credentials, for the servicing and import routes: wrong
-/// or missing credentials are 401; a store that is throttling or down is 503 (never 401).
-pub async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<crate::accounts::TeamId, ServicingError> {
-    crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await.map_err(|e| match e {
-        crate::accounts::AccountError::Store(s) => ServicingError::from(s),
-        _ => ServicingError::unauthorized(),
-    })
+/// The team of the request's HTTP Basic credentials: wrong or missing credentials are 401; a
+/// store that is throttling or down is 503 (never 401).
+async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<crate::accounts::TeamId, ServicingError> {
+    Ok(crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await?)
 }
 
 fn body(req: &ApiRequest) -> Result<Value, ServicingError> {
     if req.body.len() > MAX_BODY {
-        return Err(ServicingError::new(413, "INVALID_INPUT", format!("The body must be at most {MAX_BODY} bytes")));
+        return Err(ServicingError::TooLarge(MAX_BODY));
     }
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);

@@ -127,18 +127,6 @@ fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))
 }
 
-/// An error for the operator's terminal: with its details, which `Display` leaves to the envelope.
-fn describe(e: coverdesk::accounts::AccountError) -> String {
-    match e {
-        coverdesk::accounts::AccountError::BadInput { details, .. } => details
-            .iter()
-            .map(|d| format!("{}: {}", d.field.as_deref().unwrap_or("input"), d.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
-}
-
 fn data_dir() -> String {
     std::env::var("COVERDESK_DATA_DIR").unwrap_or_else(|_| ".coverdesk".into())
 }
@@ -223,14 +211,14 @@ async fn run(command: Command) -> Result<(), String> {
             let deps = deps_for(store).await?;
             let (team, secret) = auth::create_team(deps.store.as_ref(), &name, client_id.as_deref(), None, None)
                 .await
-                .map_err(describe)?;
+                .map_err(|e| e.to_string())?;
             // The secret is printed once, to the operator's terminal, and stored only as a hash.
             println!("team_id={}\nclient_id={}\nclient_secret={secret}", team.team_id, team.client_id);
             Ok(())
         }
         Command::Team(TeamCommand::RotateSecret { client_id, store }) => {
             let deps = deps_for(store).await?;
-            let secret = auth::rotate_secret(deps.store.as_ref(), &client_id).await.map_err(describe)?;
+            let secret = auth::rotate_secret(deps.store.as_ref(), &client_id).await.map_err(|e| e.to_string())?;
             println!("client_id={client_id}\nclient_secret={secret}");
             Ok(())
         }

@@ -6,3 +6,54 @@ pub mod rules;
 pub mod service;
 pub mod transaction;
 pub mod upload;
+
+use crate::objects::ObjectError;
+use crate::store::StoreError;
+
+/// What went wrong with an import request as a whole (one transaction's problems are its status
+/// code, never this). `api/errors.rs` alone turns it into HTTP (`{"error", "message"}`).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The batch is not a JSON array of transactions: `INVALID_BATCH`, nothing imported.
+    #[error("{0}")]
+    InvalidBatch(String),
+    /// A query parameter is missing or wrong: `INVALID_INPUT`.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A batch POST over the limit, in bytes.
+    #[error("a batch POST may carry at most {0} bytes")]
+    TooLarge(usize),
+    #[error("{0} was not found")]
+    NotFound(&'static str),
+    /// A state code that is no jurisdiction here (status 1004 for a transaction).
+    #[error("no department for state '{0}'")]
+    NoDepartment(String),
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Objects(#[from] ObjectError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<service::BatchError> for ImportError {
+    fn from(e: service::BatchError) -> Self {
+        match e {
+            service::BatchError::NotJson(_) | service::BatchError::NotArray => ImportError::InvalidBatch(e.to_string()),
+            service::BatchError::Store(s) => ImportError::Store(s),
+            service::BatchError::Objects(o) => ImportError::Objects(o),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ImportError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Store(s) => ImportError::Store(s),
+            crate::auth::AuthError::Internal(m) => ImportError::Internal(m),
+            _ => ImportError::Unauthorized,
+        }
+    }
+}

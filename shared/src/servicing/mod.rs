@@ -29,44 +29,59 @@ pub mod worker;
 
 use crate::store::StoreError;
 
-/// A servicing API error: HTTP status, the original's error enum and a message safe to show.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServicingError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
+/// What went wrong in a servicing operation, in the original's vocabulary. `api/errors.rs` alone
+/// turns it into HTTP (`{"error": "<ENUM>", "message"}`); nothing here logs.
+#[derive(Debug, thiserror::Error)]
+pub enum ServicingError {
+    /// The request breaks a rule: the original's error enum (`INVALID_INPUT`, `PULL_TOO_OLD`,
+    /// `INVALID_ACTION`, ...) and a message safe to show. Nothing was changed.
+    #[error("{code}: {message}")]
+    Invalid { code: &'static str, message: String },
+    /// No or wrong credentials or token.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// Valid credentials for something else (another team's path, another pull's token).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// `{0} was not found`: unknown, or not this team's.
+    #[error("{0} was not found")]
+    NotFound(String),
+    /// Changed meanwhile: read again and retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A body over the limit, in bytes.
+    #[error("the body is over {0} bytes")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl ServicingError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ServicingError { status, code, message: message.into() }
-    }
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(400, code, message)
+        ServicingError::Invalid { code, message: message.into() }
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(404, "NOT_FOUND", format!("{what} was not found"))
+        ServicingError::NotFound(what.to_string())
     }
     pub fn unauthorized() -> Self {
-        Self::new(401, "UNAUTHORIZED", "Missing or invalid credentials")
+        ServicingError::Unauthorized
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(403, "UNAUTHORIZED", message)
+        ServicingError::Forbidden(message.into())
     }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "servicing request failed");
-        Self::new(500, "INTERNAL_ERROR", "Something went wrong on our side; nothing was changed")
+        ServicingError::Internal(detail.to_string())
     }
 }
 
-impl From<StoreError> for ServicingError {
-    fn from(e: StoreError) -> Self {
+impl From<crate::auth::AuthError> for ServicingError {
+    fn from(e: crate::auth::AuthError) -> Self {
         match e {
-            StoreError::Contention | StoreError::Unavailable(_) => {
-                tracing::warn!(error = %e, "store busy");
-                ServicingError::new(503, "SERVICE_UNAVAILABLE", "The service is busy; retry shortly")
-            }
-            other => ServicingError::internal(other),
+            crate::auth::AuthError::Store(s) => ServicingError::Store(s),
+            crate::auth::AuthError::Internal(m) => ServicingError::Internal(m),
+            _ => ServicingError::Unauthorized,
         }
     }
 }

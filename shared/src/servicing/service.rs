@@ -508,7 +508,11 @@ impl<'a> Servicing<'a> {
             .catalogue
             .get(&parent.insurance_provider_name)
             .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "the pull's carrier is no longer offered"))?;
-        let actions = read_actions(actions_raw, carrier).map_err(|e| ServicingError { code: "INVALID_INPUT", ..e })?;
+        // Here the actions are this request's input: their problems are INVALID_INPUT.
+        let actions = read_actions(actions_raw, carrier).map_err(|e| match e {
+            ServicingError::Invalid { message, .. } => ServicingError::bad("INVALID_INPUT", message),
+            other => other,
+        })?;
         if self.now - parent.consented_at > Duration::days(CONSENT_REUSE_DAYS) {
             return Err(ServicingError::bad(
                 "PULL_TOO_OLD",

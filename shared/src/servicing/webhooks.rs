@@ -295,7 +295,7 @@ impl Webhooks<'_> {
         match self.store.transact(vec![Write::Put { item, cond: Cond::Version(version) }]).await {
             Ok(()) => Ok(w.view()),
             Err(StoreError::ConditionFailed { .. }) => {
-                Err(ServicingError::new(409, "CONFLICT", "The webhook changed meanwhile; read it and try again"))
+                Err(ServicingError::Conflict("The webhook changed meanwhile; read it and try again".into()))
             }
             Err(e) => Err(e.into()),
         }

@@ -113,7 +113,7 @@ impl Worker {
             Ok(Some(t)) => next = Some(t),
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(error = %e.message, "pull step failed; retrying later");
+                tracing::warn!(error = %crate::net::error_chain(&e), "pull step failed; retrying later");
                 next = Some(Utc::now() + TRANSIENT_RETRY);
             }
         }
@@ -168,7 +168,7 @@ impl Worker {
         let s = self.servicing();
         let (pull, version) = match s.load_pull(team, pull_id).await {
             Ok(p) => p,
-            Err(e) if e.status == 404 => return Ok(Step::Idle),
+            Err(ServicingError::NotFound(_)) => return Ok(Step::Idle),
             Err(e) => return Err(e),
         };
         if !pull.status.needs_work() {
