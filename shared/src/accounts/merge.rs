@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::error::{AccountError, Detail};
 use super::keys;
 use super::model::*;
-use super::service::{account_uri, decode, encode, require_status, Accounts, ClientTxn, Versioned};
+use super::service::{account_uri, encode, require_status, Accounts, ClientTxn, Versioned};
 use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACT_ITEMS};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +66,7 @@ impl<'a> Accounts<'a> {
         let record_pk = keys::merge_record(self.team, source);
         let record = self.store.get(&record_pk, keys::MERGE_SK).await?;
         if let Some(item) = &record {
-            let r: MergeRecord = decode(item)?;
+            let r: MergeRecord = item.decode()?;
             if r.committed && r.target == target {
                 // Committed before: finish the cleanup a crash may have cut short, whatever the
                 // answer to this request.
@@ -77,7 +77,7 @@ impl<'a> Accounts<'a> {
         }
         self.check_txn(txn).await?;
         let s = match self.store.get(&keys::account_pk(self.team, source), keys::ACCOUNT_SK).await? {
-            Some(item) => Versioned { value: decode::<Account>(&item)?, version: item.version },
+            Some(item) => Versioned { value: item.decode::<Account>()?, version: item.version },
             None => {
                 return Err(AccountError::bad(
                     SOURCE_FIELD,

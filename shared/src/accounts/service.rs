@@ -62,12 +62,6 @@ pub struct ListResult<T> {
     pub total: Option<usize>,
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, AccountError> {
-    serde_json::from_value(item.body.clone()).map_err(|e| {
-        AccountError::Store(StoreError::Corrupt { pk: item.pk.clone(), sk: item.sk.clone(), reason: e.to_string() })
-    })
-}
-
 pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Value, AccountError> {
     serde_json::to_value(v).map_err(|e| AccountError::Internal(e.to_string()))
 }
@@ -99,7 +93,7 @@ impl<'a> Accounts<'a> {
     /// Reads an account, or 404.
     pub async fn load(&self, n: u64) -> Result<Versioned<Account>, AccountError> {
         match self.store.get(&keys::account_pk(self.team, n), keys::ACCOUNT_SK).await? {
-            Some(item) => Ok(Versioned { value: decode(&item)?, version: item.version }),
+            Some(item) => Ok(Versioned { value: item.decode()?, version: item.version }),
             None => Err(AccountError::NotFound { uri: account_uri(n) }),
         }
     }
@@ -255,7 +249,7 @@ impl<'a> Accounts<'a> {
         loop {
             let page = self.store.query_index(&keys::accounts_index(self.team), after.as_ref(), 200).await?;
             for item in &page.items {
-                let a: Account = decode(item)?;
+                let a: Account = item.decode()?;
                 if !q.filters.iter().all(|f| f.matches(&a)) {
                     continue;
                 }
@@ -424,7 +418,7 @@ impl<'a> Accounts<'a> {
         loop {
             let page = self.store.query(&pk, &prefix, after.as_ref(), 500).await?;
             for item in &page.items {
-                let child: Stored<T> = decode(item)?;
+                let child: Stored<T> = item.decode()?;
                 if child.pending_merge.is_some() && child.pending_merge == hidden {
                     continue;
                 }
@@ -449,7 +443,7 @@ impl<'a> Accounts<'a> {
             || AccountError::NotFound { uri: format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id)) };
         let item =
             self.store.get(&keys::account_pk(self.team, n), &keys::child_sk(kind, id)).await?.ok_or_else(not_found)?;
-        let child: Stored<T> = decode(&item)?;
+        let child: Stored<T> = item.decode()?;
         if child.pending_merge.is_some() && child.pending_merge == hidden {
             return Err(not_found());
         }

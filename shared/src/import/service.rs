@@ -180,7 +180,7 @@ impl Importer {
     pub async fn load_batch(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
         let pk = batch_pk(&self.team, batch_id);
         let Some(meta) = self.store.get(&pk, "META").await? else { return Ok(None) };
-        let meta: BatchMeta = super::super::servicing::service::decode(&meta)?;
+        let meta: BatchMeta = meta.decode()?;
         if meta.status != "processed" {
             return Ok(Some((meta, vec![])));
         }
@@ -191,7 +191,7 @@ impl Importer {
                 sk: format!("R#{i:05}"),
                 reason: "missing result chunk".into(),
             })?;
-            let chunk: Vec<TxnResult> = super::super::servicing::service::decode(&item)?;
+            let chunk: Vec<TxnResult> = item.decode()?;
             results.extend(chunk);
         }
         Ok(Some((meta, results)))
@@ -201,7 +201,7 @@ impl Importer {
         let pk = tx_pk(&self.team, id);
         for sk in ["TX", "TRY"] {
             if let Some(item) = self.store.get(&pk, sk).await? {
-                return Ok(Some(super::super::servicing::service::decode(&item)?));
+                return Ok(Some(item.decode()?));
             }
         }
         Ok(None)
@@ -303,7 +303,7 @@ impl Importer {
         while let Some(joined) = set.join_next().await {
             let (i, found) = joined.map_err(|e| StoreError::Backend(e.to_string()))?;
             if let Some(item) = found? {
-                let rec: TxnRecord = super::super::servicing::service::decode(&item)?;
+                let rec: TxnRecord = item.decode()?;
                 outcomes[i] = if rec.batch_id == batch_id {
                     Outcome::Done(TxnResult {
                         id: Some(rec.id),
@@ -448,7 +448,7 @@ impl Importer {
                                 // The same batch delivered twice at once: the other run recorded it.
                                 let pk = tx_pk(&self.team, &rec.id);
                                 if let Some(item) = self.store.get(&pk, "TX").await? {
-                                    let other: TxnRecord = super::super::servicing::service::decode(&item)?;
+                                    let other: TxnRecord = item.decode()?;
                                     if other.batch_id == batch_id {
                                         continue;
                                     }

@@ -35,14 +35,6 @@ pub fn cred_context(team: &str, pull: &str) -> String {
     format!("cred:{team}:{pull}")
 }
 
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    serde_json::from_value(item.body.clone()).map_err(|e| StoreError::Corrupt {
-        pk: item.pk.clone(),
-        sk: item.sk.clone(),
-        reason: e.to_string(),
-    })
-}
-
 pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
@@ -322,7 +314,7 @@ impl<'a> Servicing<'a> {
 
     pub async fn load_pull(&self, team: &str, pull_id: &str) -> Result<(Pull, u64), ServicingError> {
         match self.store.get(&keys::pull_pk(team, pull_id), keys::PULL_SK).await? {
-            Some(item) => Ok((decode(&item)?, item.version)),
+            Some(item) => Ok((item.decode()?, item.version)),
             None => Err(ServicingError::not_found("The pull")),
         }
     }
@@ -330,7 +322,7 @@ impl<'a> Servicing<'a> {
     pub async fn load_actions(&self, team: &str, pull_id: &str) -> Result<Vec<(ServicingAction, u64)>, StoreError> {
         let pk = keys::pull_pk(team, pull_id);
         let page = self.store.query(&pk, keys::ACTION_PREFIX, None, MAX_ACTIONS + 1).await?;
-        page.items.iter().map(|i| decode(i).map(|a| (a, i.version))).collect()
+        page.items.iter().map(|i| i.decode().map(|a| (a, i.version))).collect()
     }
 
     fn seal_secrets(&self, team: &str, pull_id: &str, s: &Secrets) -> Result<Value, ServicingError> {
@@ -344,7 +336,7 @@ impl<'a> Servicing<'a> {
             .get(&keys::pull_pk(team, pull_id), keys::CRED_SK)
             .await?
             .ok_or_else(|| ServicingError::internal("credentials missing"))?;
-        let sealed = decode(&item)?;
+        let sealed = item.decode()?;
         let plain = self.keys.open(&cred_context(team, pull_id), &sealed)?;
         Ok((serde_json::from_slice(&plain).map_err(ServicingError::internal)?, item.version))
     }
@@ -524,7 +516,7 @@ impl<'a> Servicing<'a> {
             .get(&keys::pull_pk(&team.0, &parent_id), keys::CONSENT_SK)
             .await?
             .ok_or_else(|| ServicingError::internal("consent record missing"))?;
-        let consent: Consent = decode(&consent_item)?;
+        let consent: Consent = consent_item.decode()?;
         let (mut secrets, _) = self.open_secrets(&team.0, &parent_id).await?;
         secrets.mfa_code = None;
         secrets.session = None;
@@ -558,7 +550,7 @@ impl<'a> Servicing<'a> {
         let all = self.index_newest_first(&keys::pulls_index(team)).await?;
         let mut pulls = Vec::new();
         for item in all.iter().skip(offset).take(limit) {
-            let p: Pull = decode(item)?;
+            let p: Pull = item.decode()?;
             let actions: Vec<ServicingAction> =
                 self.load_actions(team, &p.pull_id).await?.into_iter().map(|(a, _)| a).collect();
             pulls.push(pull_view(&p, &actions));
@@ -603,7 +595,7 @@ impl<'a> Servicing<'a> {
             .get(&keys::pull_pk(team, pull), &keys::action_sk(position as u32))
             .await?
             .ok_or_else(|| ServicingError::internal("servicing action pointer without its action"))?;
-        Ok(decode(&item)?)
+        Ok(item.decode()?)
     }
 
     pub async fn get_servicing(&self, team: &str, action_id: &str) -> Result<Value, ServicingError> {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::keys;
 use super::model::{Event, EventType};
-use super::service::{decode, encode, job_write};
+use super::service::{encode, job_write};
 use super::ServicingError;
 use crate::crypto::{random_bytes, uuid, Keys, Sealed};
 use crate::net::{check_url, HttpsClient};
@@ -238,7 +238,7 @@ pub struct Webhooks<'a> {
 impl Webhooks<'_> {
     pub async fn list(&self, team: &str) -> Result<Vec<(Webhook, u64)>, StoreError> {
         let page = self.store.query(&keys::webhooks_pk(team), keys::WEBHOOK_PREFIX, None, MAX_WEBHOOKS * 2).await?;
-        page.items.iter().map(|i| decode(i).map(|w| (w, i.version))).collect()
+        page.items.iter().map(|i| i.decode().map(|w| (w, i.version))).collect()
     }
 
     async fn get(&self, team: &str, id: &str) -> Result<(Webhook, u64), ServicingError> {
@@ -247,7 +247,7 @@ impl Webhooks<'_> {
             .get(&keys::webhooks_pk(team), &keys::webhook_sk(id))
             .await?
             .ok_or_else(|| ServicingError::not_found("The webhook"))?;
-        Ok((decode(&item)?, item.version))
+        Ok((item.decode()?, item.version))
     }
 
     /// Registers an endpoint; the signing secret is in this answer only.
@@ -317,9 +317,12 @@ impl Webhooks<'_> {
             return Err(ServicingError::not_found("The pull"));
         }
         let events: Vec<Event> =
-            read_all(self.store, &pk, keys::EVENT_PREFIX).await?.iter().map(decode).collect::<Result<_, _>>()?;
-        let attempts: Vec<Attempt> =
-            read_all(self.store, &pk, keys::ATTEMPT_PREFIX).await?.iter().map(decode).collect::<Result<_, _>>()?;
+            read_all(self.store, &pk, keys::EVENT_PREFIX).await?.iter().map(Item::decode).collect::<Result<_, _>>()?;
+        let attempts: Vec<Attempt> = read_all(self.store, &pk, keys::ATTEMPT_PREFIX)
+            .await?
+            .iter()
+            .map(Item::decode)
+            .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
         for e in &events {
             let mine: Vec<&Attempt> = attempts.iter().filter(|a| a.sequence == e.sequence).collect();
@@ -382,7 +385,7 @@ impl Webhooks<'_> {
             .ok_or_else(|| ServicingError::not_found("The event"))?;
         let item =
             self.store.get(&pk, &keys::event_sk(seq)).await?.ok_or_else(|| ServicingError::not_found("The event"))?;
-        let event: Event = decode(&item)?;
+        let event: Event = item.decode()?;
         let hooks = self.list(team).await?;
         let targets: Vec<&Webhook> = hooks
             .iter()

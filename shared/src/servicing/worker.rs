@@ -20,7 +20,7 @@ use super::carriers::Catalogue;
 use super::connector::{self, ConnectorError, Login};
 use super::keys;
 use super::model::{ActionStatus, Event, EventType, MfaState, Pull, PullStatus, ServicingAction};
-use super::service::{commit, decode, encode, PullChange, Servicing};
+use super::service::{commit, encode, PullChange, Servicing};
 use super::webhooks::{
     read_all, secret_context, Attempt, DeliveryCursor, Redelivery, RetryPolicy, SendOutcome, Webhook, WebhookSender,
     Webhooks, EVENT_ID_HEADER, SIGNATURE_HEADER,
@@ -391,14 +391,14 @@ impl Worker {
         let events: Vec<Event> = read_all(self.store.as_ref(), &pk, keys::EVENT_PREFIX)
             .await?
             .iter()
-            .map(decode)
+            .map(Item::decode)
             .collect::<Result<_, _>>()?;
         let mut next: Option<DateTime<Utc>> = None;
         let mut later = |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
         for (hook, _) in &hooks {
             let cursor_item = self.store.get(&pk, &keys::cursor_sk(&hook.webhook_id)).await?;
             let (mut cursor, mut cv) = match &cursor_item {
-                Some(i) => (decode::<DeliveryCursor>(i)?, i.version),
+                Some(i) => (i.decode::<DeliveryCursor>()?, i.version),
                 None => {
                     (DeliveryCursor { webhook_id: hook.webhook_id.clone(), next_sequence: 1, ..Default::default() }, 0)
                 }
@@ -453,7 +453,7 @@ impl Worker {
         }
         // Redeliveries asked for by the team.
         for item in read_all(self.store.as_ref(), &pk, keys::REDELIVERY_PREFIX).await? {
-            let mut r: Redelivery = decode(&item)?;
+            let mut r: Redelivery = item.decode()?;
             let now = Utc::now();
             if r.next_attempt_ms > now.timestamp_millis() {
                 later(DateTime::from_timestamp_millis(r.next_attempt_ms).unwrap_or(now));

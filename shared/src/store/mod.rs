@@ -43,6 +43,16 @@ pub struct IndexKey {
 }
 
 impl Item {
+    /// The body read back as `T`; a body that does not fit is [`StoreError::Corrupt`], never
+    /// skipped. The one decoder of every area's items.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
+        serde_json::from_value(self.body.clone()).map_err(|e| StoreError::Corrupt {
+            pk: self.pk.clone(),
+            sk: self.sk.clone(),
+            reason: e.to_string(),
+        })
+    }
+
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, version: u64, body: Value) -> Self {
         Item { pk: pk.into(), sk: sk.into(), version, index: None, body }
     }
