@@ -423,7 +423,7 @@ async fn a_merge_of_500_children_moves_them_all(api: &TestApi) {
     assert_eq!(api.get(&format!("{A}/{source}")).await.status, 404);
     // Nothing of the source is left in the store.
     let left =
-        api.store().query(&format!("T#{}#A#{}", api.team.0, parse_id(&source).unwrap()), "", None, 10).await.unwrap();
+        api.store().query(&format!("T#{}#A#{}", api.team, parse_id(&source).unwrap()), "", None, 10).await.unwrap();
     assert!(left.items.is_empty(), "{:?}", left.items.len());
 }
 

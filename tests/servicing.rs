@@ -116,7 +116,7 @@ struct World {
 async fn world(t: Transport) -> World {
     let api = TestApi::new(t).await;
     let hooks = Receiver::start().await;
-    let r = api.post(&format!("/teams/{}/webhooks", api.team.0), json!({"url": hooks.url()})).await;
+    let r = api.post(&format!("/teams/{}/webhooks", api.team), json!({"url": hooks.url()})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let secret = r.body["signing_secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
@@ -172,7 +172,7 @@ async fn connect(w: &World, carrier: &str, user: &str, password: &str, actions: 
 }
 
 async fn pull(w: &World, id: &str) -> Value {
-    let r = w.api.get(&format!("/teams/{}/pulls/{id}", w.api.team.0)).await;
+    let r = w.api.get(&format!("/teams/{}/pulls/{id}", w.api.team)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body["pull"].clone()
 }
@@ -306,7 +306,7 @@ async fn three_actions_confirm_reject_confirm(t: Transport) {
     let r = w
         .api
         .post(
-            &format!("/teams/{}/servicings", w.api.team.0),
+            &format!("/teams/{}/servicings", w.api.team),
             json!({"pull_id": p.id, "servicing_actions": [
                 {"type": "EDIT_MORTGAGEE", "payload": {"carrier_policy_number": "SBX-HOME-1", "name": "Renamed Bank", "mortgagee_type": "SECOND", "address": addr()}},
                 {"type": "REPLACE_DRIVER", "payload": {"carrier_policy_number": "SBX-AUTO-1", "replacing_driver_full_name": "Lee Park", "driver": {"first_name": "Kim", "last_name": "Ode"}}}
@@ -327,13 +327,13 @@ async fn three_actions_confirm_reject_confirm(t: Transport) {
     assert_eq!(v["servicing_actions"][1]["validation_error_type"], "REPLACING_DRIVER_NOT_FOUND");
 
     // Listing and reading servicings.
-    let r = w.api.get(&format!("/teams/{}/servicings?pull_id={}", w.api.team.0, p.id)).await;
+    let r = w.api.get(&format!("/teams/{}/servicings?pull_id={}", w.api.team, p.id)).await;
     assert_eq!(r.body["total_servicings"], 3);
-    let r = w.api.get(&format!("/teams/{}/servicings?limit=2", w.api.team.0)).await;
+    let r = w.api.get(&format!("/teams/{}/servicings?limit=2", w.api.team)).await;
     assert_eq!((r.body["total_servicings"].as_u64(), r.body["servicings"].as_array().unwrap().len()), (Some(5), 2));
-    let r = w.api.get(&format!("/teams/{}/servicings/{}", w.api.team.0, p.actions[1])).await;
+    let r = w.api.get(&format!("/teams/{}/servicings/{}", w.api.team, p.actions[1])).await;
     assert_eq!(r.body["status"], "UNCONFIRMED");
-    let r = w.api.get(&format!("/teams/{}/pulls", w.api.team.0)).await;
+    let r = w.api.get(&format!("/teams/{}/pulls", w.api.team)).await;
     assert_eq!(r.body["total_pulls"], 2);
     assert_eq!(r.body["pulls"][0]["pull_id"], child.as_str(), "newest first");
 }
@@ -426,7 +426,7 @@ async fn a_wrong_password(t: Transport) {
     // The password is in no response, no webhook and no stored item.
     assert!(!v.to_string().contains(secret_password));
     assert!(!got[0].body.to_string().contains(secret_password));
-    let pk = format!("T#{}#P#{}", w.api.team.0, p.id);
+    let pk = format!("T#{}#P#{}", w.api.team, p.id);
     let items = w.api.store().query(&pk, "", None, 100).await.unwrap().items;
     assert!(items.len() >= 3);
     for i in &items {
@@ -532,13 +532,13 @@ async fn webhooks_retry_log_and_redeliver(t: Transport) {
     let got = w.hooks.wait_for(&p.id, "AUTH_STATUS", 1).await;
     assert_eq!(got.len(), 1);
     // The receiver has the event before the worker has recorded the attempt: wait for the log.
-    let mut log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team.0, p.id)).await;
+    let mut log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team, p.id)).await;
     for _ in 0..100 {
         if log.body["events"][0]["deliveries"][0]["status"] == "DELIVERED" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team.0, p.id)).await;
+        log = w.api.get(&format!("/teams/{}/pulls/{}/events", w.api.team, p.id)).await;
     }
     assert_eq!(log.status, 200, "{}", log.body);
     let e = &log.body["events"][0];
@@ -550,29 +550,29 @@ async fn webhooks_retry_log_and_redeliver(t: Transport) {
     assert_eq!(d["attempts"][0]["status_code"], 500);
 
     let event_id = e["event_id"].as_str().unwrap();
-    let r = w.api.post(&format!("/teams/{}/pulls/{}/events/{event_id}/redeliver", w.api.team.0, p.id), json!({})).await;
+    let r = w.api.post(&format!("/teams/{}/pulls/{}/events/{event_id}/redeliver", w.api.team, p.id), json!({})).await;
     assert_eq!(r.status, 202, "{}", r.body);
     let got = w.hooks.wait_for(&p.id, "AUTH_STATUS", 2).await;
     assert_eq!(got[0].body, got[1].body, "a redelivery sends the same body");
     assert!(got.iter().all(|r| r.signature_ok));
 
     // Endpoint management.
-    let list = w.api.get(&format!("/teams/{}/webhooks", w.api.team.0)).await;
+    let list = w.api.get(&format!("/teams/{}/webhooks", w.api.team)).await;
     let id = list.body["webhooks"][0]["webhook_id"].as_str().unwrap().to_string();
     assert!(list.body.to_string().find("whsec_").is_none(), "the secret is shown once only");
     let r = w
         .api
         .patch(
-            &format!("/teams/{}/webhooks/{id}", w.api.team.0),
+            &format!("/teams/{}/webhooks/{id}", w.api.team),
             json!({"is_active": false, "event_types": ["COMPLETE"]}),
         )
         .await;
     assert_eq!((r.status, r.body["is_active"].as_bool()), (200, Some(false)), "{}", r.body);
-    let r = w.api.post(&format!("/teams/{}/webhooks", w.api.team.0), json!({"url": "ftp://example.com/x"})).await;
+    let r = w.api.post(&format!("/teams/{}/webhooks", w.api.team), json!({"url": "ftp://example.com/x"})).await;
     assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_INPUT")));
-    let r = w.api.call("DELETE", &format!("/teams/{}/webhooks/{id}", w.api.team.0), None, &[]).await;
+    let r = w.api.call("DELETE", &format!("/teams/{}/webhooks/{id}", w.api.team), None, &[]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(w.api.get(&format!("/teams/{}/webhooks", w.api.team.0)).await.body["webhooks"], json!([]));
+    assert_eq!(w.api.get(&format!("/teams/{}/webhooks", w.api.team)).await.body["webhooks"], json!([]));
 }
 
 /// Bad input gets the servicing envelope and creates nothing; tokens and teams are checked.
@@ -606,11 +606,7 @@ async fn bad_input_and_auth_are_refused(t: Transport) {
     }
     let r = anon.call("POST", "/widget/pull/consentAndConnect", Some("{not json".into()), &[]).await;
     assert_eq!(r.body["error"], "INVALID_INPUT");
-    assert_eq!(
-        w.api.get(&format!("/teams/{}/pulls", w.api.team.0)).await.body["total_pulls"],
-        0,
-        "nothing was created"
-    );
+    assert_eq!(w.api.get(&format!("/teams/{}/pulls", w.api.team)).await.body["total_pulls"], 0, "nothing was created");
 
     let p = connect(&w, "sandbox", "user_good", "pass_good", json!([add_mortgagee("SBX-HOME-1", "SECOND")])).await;
     let other = connect(&w, "sandbox", "user_good", "pass_good", json!([add_mortgagee("SBX-HOME-1", "SECOND")])).await;
@@ -621,9 +617,9 @@ async fn bad_input_and_auth_are_refused(t: Transport) {
     assert_eq!((r.status, r.body["error"].as_str()), (403, Some("UNAUTHORIZED")));
     // Another team cannot see or touch this team's pulls.
     let stranger = w.api.new_team().await;
-    let r = stranger.get(&format!("/teams/{}/pulls/{}", w.api.team.0, p.id)).await;
+    let r = stranger.get(&format!("/teams/{}/pulls/{}", w.api.team, p.id)).await;
     assert_eq!(r.status, 403);
-    let r = stranger.get(&format!("/teams/{}/pulls/{}", stranger.team.0, p.id)).await;
+    let r = stranger.get(&format!("/teams/{}/pulls/{}", stranger.team, p.id)).await;
     assert_eq!(r.status, 404);
     let r = stranger
         .post(
@@ -635,14 +631,14 @@ async fn bad_input_and_auth_are_refused(t: Transport) {
     let r = w
         .api
         .post(
-            &format!("/teams/{}/servicings", w.api.team.0),
+            &format!("/teams/{}/servicings", w.api.team),
             json!({"pull_id": "nope", "servicing_actions": [add_mortgagee("SBX-HOME-1", "SECOND")]}),
         )
         .await;
     assert_eq!(r.status, 404);
     let r = w
         .api
-        .post(&format!("/teams/{}/servicings", w.api.team.0), json!({"pull_id": p.id, "servicing_actions": []}))
+        .post(&format!("/teams/{}/servicings", w.api.team), json!({"pull_id": p.id, "servicing_actions": []}))
         .await;
     assert_eq!(r.body["error"], "INVALID_INPUT");
     let r = confirm(&w, &p, &p.actions[0], true).await;
@@ -666,7 +662,7 @@ async fn bad_input_and_auth_are_refused(t: Transport) {
 /// every route that takes an id, never a 500.
 async fn control_characters_in_ids_are_404_or_400(t: Transport) {
     let api = TestApi::new(t).await;
-    let team = api.team.0.clone();
+    let team = api.team.clone();
     for (method, path) in [
         ("GET", format!("/teams/{team}/pulls/%00")),
         ("GET", format!("/teams/{team}/pulls/%00/events")),
@@ -752,7 +748,7 @@ async fn a_job_left_by_a_dead_worker_is_taken_up_after_its_lease() {
     assert!(store.get(&pk, "JOB").await.unwrap().is_none());
     // Applying the same action twice (a worker dying after the carrier call) applies it once.
     let conn = coverdesk::servicing::connector::by_name("sandbox", store.clone(), deps.keys.clone()).unwrap();
-    let team = coverdesk::accounts::TeamId("crash".into());
+    let team = coverdesk::accounts::TeamId::new("crash");
     let (actions, _): (Vec<_>, Vec<_>) = svc.load_actions("crash", &created.pull_id).await.unwrap().into_iter().unzip();
     conn.apply(&team, "user_good", &actions[0]).await.unwrap();
     conn.apply(&team, "user_good", &actions[0]).await.unwrap();
@@ -777,7 +773,7 @@ async fn an_old_consent_cannot_be_reused() {
     });
     let created = svc.consent_and_connect(&body).await.unwrap();
     let again = json!({"pull_id": created.pull_id, "servicing_actions": [add_mortgagee("SBX-HOME-1", "THIRD")]});
-    let team = coverdesk::accounts::TeamId("old".into());
+    let team = coverdesk::accounts::TeamId::new("old");
     let mut later = coverdesk::servicing::service::Servicing::new(store.as_ref(), &deps.keys, &deps.catalogue);
     later.now += chrono::Duration::days(89);
     assert!(later.create_servicing(&team, &again).await.is_ok());

@@ -157,7 +157,7 @@ pub async fn team_by_client_id(store: &dyn Store, client_id: &str) -> Result<Opt
                 sk: TEAM_SK.into(),
                 reason: e.to_string(),
             })?;
-            Ok(Some(TeamId(team.team_id)))
+            Ok(Some(TeamId::new(team.team_id)))
         }
         None => Ok(None),
     }
@@ -179,7 +179,7 @@ pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Res
     let team: Team = serde_json::from_value(item.body).map_err(|e| AuthError::Internal(e.to_string()))?;
     let given = hash(&team.salt, secret);
     if given.as_bytes().ct_eq(team.secret_hash.as_bytes()).into() {
-        Ok(TeamId(team.team_id))
+        Ok(TeamId::new(team.team_id))
     } else {
         Err(AuthError::Unauthenticated)
     }
@@ -202,7 +202,7 @@ mod tests {
         let stored = store.get(&team_pk(&team.client_id), TEAM_SK).await.unwrap().unwrap();
         assert!(!stored.body.to_string().contains(&secret));
         let id = authenticate(&store, Some(&basic(&team.client_id, &secret))).await.unwrap();
-        assert_eq!(id.0, team.team_id);
+        assert_eq!(id.as_str(), team.team_id);
         assert!(authenticate(&store, Some(&basic(&team.client_id, "wrong"))).await.is_err());
         let new = rotate_secret(&store, &team.client_id).await.unwrap();
         assert!(authenticate(&store, Some(&basic(&team.client_id, &secret))).await.is_err());

@@ -20,7 +20,7 @@ pub const LOCAL_SECRET: &str = "local-secret";
 /// Makes sure the local team exists (with the README's credentials, unless rotated since).
 pub async fn ensure_local_team(store: &dyn Store) -> Result<TeamId, AccountError> {
     auth::ensure_team(store, LOCAL_TEAM_ID, LOCAL_CLIENT_ID, LOCAL_SECRET).await?;
-    Ok(TeamId(LOCAL_TEAM_ID.into()))
+    Ok(TeamId::new(LOCAL_TEAM_ID))
 }
 
 fn account(first: &str, last: &str) -> serde_json::Value {

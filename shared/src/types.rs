@@ -1,8 +1,28 @@
-//! Values every area reads the same way, parsed once at the boundary: an email address and an
-//! online-access username. Each `parse` is the one rule for its value; the areas call it rather
+//! Values every area reads the same way, parsed once at the boundary: a team id, an email
+//! address and an online-access username. Each `parse` is the one rule for its value; the areas call it rather
 //! than checking by hand.
 
 use std::fmt;
+
+/// A team's opaque identifier, as authentication established it. Built only from what the store
+/// says a team is (or a test's fixture); its text is read with [`TeamId::as_str`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TeamId(String);
+
+impl TeamId {
+    pub fn new(id: impl Into<String>) -> TeamId {
+        TeamId(id.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TeamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// An email address: `local@domain`, one `@`, a dot-atom local part (at most 64 characters, no
 /// leading, trailing or doubled dot) and a domain of at least two dot-separated labels (letters,

@@ -88,7 +88,7 @@ impl TestApi {
             deps,
             addr,
             auth: None,
-            team: TeamId(String::new()),
+            team: TeamId::new(String::new()),
             client_id: String::new(),
             _dir: dir,
         };
@@ -104,7 +104,7 @@ impl TestApi {
                 .unwrap();
         let mut other = self.clone();
         other.auth = Some(basic(&team.client_id, &secret));
-        other.team = TeamId(team.team_id);
+        other.team = TeamId::new(team.team_id);
         other.client_id = team.client_id;
         other
     }

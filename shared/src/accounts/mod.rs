@@ -24,19 +24,17 @@ pub use error::{AccountError, Detail};
 pub use model::*;
 pub use service::{Accounts, ListQuery, ListResult};
 
-/// A team's opaque identifier.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TeamId(pub String);
+pub use crate::types::TeamId;
 
 pub(crate) mod keys {
     use super::{ChildKind, TeamId};
 
     pub fn account_pk(team: &TeamId, n: u64) -> String {
-        format!("T#{}#A#{n}", team.0)
+        format!("T#{}#A#{n}", team)
     }
     pub const ACCOUNT_SK: &str = "ACCOUNT";
     pub fn accounts_index(team: &TeamId) -> String {
-        format!("T#{}#ACCOUNTS", team.0)
+        format!("T#{}#ACCOUNTS", team)
     }
     pub fn account_index_sk(n: u64) -> String {
         format!("{n:012}")
@@ -49,21 +47,21 @@ pub(crate) mod keys {
     }
     /// The partition of the team's id counters (sort keys `SEQ#account`, `SEQ#child`).
     pub fn counters(team: &TeamId) -> String {
-        format!("T#{}", team.0)
+        format!("T#{}", team)
     }
     pub fn account_number(team: &TeamId, number: &str) -> String {
-        format!("T#{}#ACCTNO#{number}", team.0)
+        format!("T#{}#ACCTNO#{number}", team)
     }
     pub fn policy_number(team: &TeamId, number: &str) -> String {
-        format!("T#{}#POLNO#{number}", team.0)
+        format!("T#{}#POLNO#{number}", team)
     }
     pub const GUARD_SK: &str = "U";
     pub fn transaction(team: &TeamId, id: &str) -> String {
-        format!("T#{}#TXN#{id}", team.0)
+        format!("T#{}#TXN#{id}", team)
     }
     pub const TRANSACTION_SK: &str = "TXN";
     pub fn merge_record(team: &TeamId, source: u64) -> String {
-        format!("T#{}#MERGE#{source}", team.0)
+        format!("T#{}#MERGE#{source}", team)
     }
     pub const MERGE_SK: &str = "M";
 }

@@ -25,7 +25,7 @@ async fn importer(deps: &Deps, req: &ApiRequest) -> Result<Importer, ImportError
         store: deps.store.clone(),
         objects: deps.objects.clone(),
         fetcher,
-        team: team.0,
+        team: team.as_str().to_string(),
         spool: deps.spool_dir(),
     })
 }

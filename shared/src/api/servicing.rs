@@ -82,10 +82,10 @@ fn list_query(req: &ApiRequest, allowed: &[&str]) -> Result<ListQuery, Servicing
 /// Team routes: HTTP Basic, and the path's team must be the caller's.
 async fn team_auth(deps: &Deps, req: &ApiRequest, path_team: &str) -> Result<String, ServicingError> {
     let team = authenticate(deps, req).await?;
-    if team.0 != path_team {
+    if team.as_str() != path_team {
         return Err(ServicingError::forbidden("These credentials are not for this team"));
     }
-    Ok(team.0)
+    Ok(team.as_str().to_string())
 }
 
 pub async fn dispatch(
@@ -139,7 +139,7 @@ pub async fn dispatch(
         ConfirmAction => {
             // Seed 000's path: the team's credentials, or the pull's token.
             let team = if header(req, "authorization").is_some() {
-                authenticate(deps, req).await?.0
+                authenticate(deps, req).await?.as_str().to_string()
             } else {
                 svc.widget_auth(jwt, p(0))?.team
             };
@@ -147,7 +147,7 @@ pub async fn dispatch(
         }
         CreateServicing => {
             let team = team_auth(deps, req, p(0)).await?;
-            ok(svc.create_servicing(&crate::accounts::TeamId(team), &body(req)?).await?.view())
+            ok(svc.create_servicing(&crate::accounts::TeamId::new(team), &body(req)?).await?.view())
         }
         ListServicings => {
             let team = team_auth(deps, req, p(0)).await?;

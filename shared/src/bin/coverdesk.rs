@@ -175,7 +175,7 @@ async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), Stri
                 .collect::<String>()
         })
         .unwrap_or_else(|| "batch.json".into());
-    let key = format!("{}{}/{name}", coverdesk::import::upload::UPLOAD_PREFIX, team_id.0);
+    let key = format!("{}{}/{name}", coverdesk::import::upload::UPLOAD_PREFIX, team_id);
     let etag = coverdesk::crypto::uuid().map_err(|e| e.to_string())?;
     deps.objects.put_bytes(&key, body, "application/json").await.map_err(|e| e.to_string())?;
     let bar =

@@ -229,7 +229,7 @@ fn sandbox_account() -> SandboxAccount {
 
 impl Sandbox {
     fn pk(&self, team: &TeamId, username: &str) -> String {
-        format!("T#{}#SANDBOX#{}", team.0, self.keys.lookup_key(username))
+        format!("T#{}#SANDBOX#{}", team, self.keys.lookup_key(username))
     }
 
     async fn load(&self, team: &TeamId, username: &str) -> Result<(SandboxAccount, Option<u64>), ConnectorError> {
@@ -350,7 +350,7 @@ pub struct OnlineAccess {
 }
 
 pub fn online_pk(team: &TeamId, keys: &Keys, username: &Username) -> String {
-    format!("T#{}#ONLINE#{}", team.0, keys.lookup_key(username.as_str()))
+    format!("T#{}#ONLINE#{}", team, keys.lookup_key(username.as_str()))
 }
 pub const ONLINE_SK: &str = "U";
 pub const ACCOUNT_ONLINE_SK: &str = "ONLINE";

@@ -485,7 +485,7 @@ impl<'a> Servicing<'a> {
             .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
         let consent = Consent { terms_version, consent_language, device_identifier: device, given_at: self.now };
         let secrets = Secrets { username, password, third_field: third, mfa_code: None, session: None };
-        self.create_pull(&team.0, carrier, &secrets, consent, meta_data, None, actions).await
+        self.create_pull(team.as_str(), carrier, &secrets, consent, meta_data, None, actions).await
     }
 
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
@@ -495,7 +495,7 @@ impl<'a> Servicing<'a> {
         let parent_id = b.string("pull_id", true, 1, 64, "INVALID_INPUT")?.unwrap_or_default();
         let actions_raw = b.get("servicing_actions");
         b.end()?;
-        let (parent, _) = self.load_pull(&team.0, &parent_id).await?;
+        let (parent, _) = self.load_pull(team.as_str(), &parent_id).await?;
         let carrier = self
             .catalogue
             .get(&parent.insurance_provider_name)
@@ -513,14 +513,15 @@ impl<'a> Servicing<'a> {
         }
         let consent_item = self
             .store
-            .get(&keys::pull_pk(&team.0, &parent_id), keys::CONSENT_SK)
+            .get(&keys::pull_pk(team.as_str(), &parent_id), keys::CONSENT_SK)
             .await?
             .ok_or_else(|| ServicingError::internal("consent record missing"))?;
         let consent: Consent = consent_item.decode()?;
-        let (mut secrets, _) = self.open_secrets(&team.0, &parent_id).await?;
+        let (mut secrets, _) = self.open_secrets(team.as_str(), &parent_id).await?;
         secrets.mfa_code = None;
         secrets.session = None;
-        self.create_pull(&team.0, carrier, &secrets, consent, parent.meta_data.clone(), Some(parent_id), actions).await
+        self.create_pull(team.as_str(), carrier, &secrets, consent, parent.meta_data.clone(), Some(parent_id), actions)
+            .await
     }
 
     pub async fn get_pull(&self, team: &str, pull_id: &str) -> Result<Value, ServicingError> {

@@ -182,7 +182,7 @@ impl Worker {
         else {
             return self.fail(pull, version, None, PullStatus::InternalError, "the carrier has no connector").await;
         };
-        let team_id = TeamId(team.to_string());
+        let team_id = TeamId::new(team.to_string());
         let (mut secrets, sv) = s.open_secrets(team, pull_id).await?;
         let needs_login =
             matches!(pull.status, PullStatus::Queued | PullStatus::Processing) || secrets.session.is_none();
