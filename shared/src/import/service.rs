@@ -207,8 +207,9 @@ impl Importer {
         Ok(None)
     }
 
-    /// Imports `body` (the seed's array) as batch `batch_id`. `progress(done, total)` is called
-    /// as transactions finish.
+    /// Imports `body` (the seed's array) as batch `batch_id`, step by step; `progress(done,
+    /// total)` is called as transactions finish. A batch already processed answers with its
+    /// stored results; one left half done (a crash) runs again.
     pub async fn import(
         &self,
         batch_id: &str,
@@ -216,14 +217,7 @@ impl Importer {
         source: &str,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<(BatchMeta, Vec<TxnResult>), BatchError> {
-        let text = std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
-        let elements: Vec<&RawValue> = match serde_json::from_str::<&RawValue>(text) {
-            Err(e) => return Err(BatchError::NotJson(e.to_string())),
-            Ok(raw) => serde_json::from_str(raw.get()).map_err(|_| BatchError::NotArray)?,
-        };
-        if elements.is_empty() || elements.len() > MAX_TRANSACTIONS {
-            return Err(BatchError::NotArray);
-        }
+        let elements = read_batch(body)?;
         if let Some((meta, results)) = self.load_batch(batch_id).await? {
             if meta.status == "processed" {
                 return Ok((meta, results));
@@ -231,8 +225,30 @@ impl Importer {
         }
         let now = Utc::now();
         let total = elements.len();
-        let meta_pk = batch_pk(&self.team, batch_id);
-        let mut meta = BatchMeta {
+        let mut meta = self.begin(batch_id, source, total, now).await?;
+        let mut outcomes = assess_each(&elements);
+        drop(elements);
+        mark_repeated_ids(&mut outcomes);
+        self.mark_imported_before(batch_id, &mut outcomes).await?;
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let finished = |n: usize| progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n, total);
+        finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
+        let docs = self.fetch_documents(batch_id, &outcomes).await?;
+        let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
+        self.finish(&mut meta, &results).await?;
+        tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
+        Ok((meta, results))
+    }
+
+    /// The batch marked `processing` before any transaction is touched.
+    async fn begin(
+        &self,
+        batch_id: &str,
+        source: &str,
+        total: usize,
+        now: DateTime<Utc>,
+    ) -> Result<BatchMeta, BatchError> {
+        let meta = BatchMeta {
             batch_id: batch_id.to_string(),
             status: "processing".into(),
             source: source.to_string(),
@@ -242,53 +258,13 @@ impl Importer {
             imported: 0,
             chunks: total.div_ceil(CHUNK),
         };
-        self.store
-            .transact(vec![Write::Put { item: Item::new(meta_pk.clone(), "META", 1, json!(meta)), cond: Cond::Any }])
-            .await?;
+        let item = Item::new(batch_pk(&self.team, batch_id), "META", 1, json!(meta));
+        self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
+        Ok(meta)
+    }
 
-        // 1. Read and assess each transaction on its own.
-        let mut outcomes: Vec<Outcome> = elements
-            .iter()
-            .map(|raw| match Raw::parse(raw) {
-                None => Outcome::Rejected(TxnResult {
-                    id: None,
-                    policy_number: None,
-                    status: status::INVALID_FIELD,
-                    status_message: "Error: a transaction must be a JSON object.".into(),
-                    warnings: vec![],
-                    calculated: None,
-                }),
-                Some(r) => match r.read().and_then(assess) {
-                    Ok(a) => Outcome::Accepted(Box::new(a)),
-                    Err(Rejected { status, message }) => Outcome::Rejected(TxnResult {
-                        id: r.label("id"),
-                        policy_number: r.label("policy_number"),
-                        status,
-                        status_message: message,
-                        warnings: vec![],
-                        calculated: None,
-                    }),
-                },
-            })
-            .collect();
-        drop(elements);
-
-        // 2. The same id twice in one batch: the later ones are duplicates.
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, o) in outcomes.iter_mut().enumerate() {
-            if let Outcome::Accepted(a) = o {
-                if let Some(first) = seen.insert(a.transaction.id.clone(), i) {
-                    seen.insert(a.transaction.id.clone(), first);
-                    *o = Outcome::Rejected(duplicate(
-                        &a.transaction.id,
-                        &a.transaction.policy_number,
-                        "earlier in this batch",
-                    ));
-                }
-            }
-        }
-
-        // 3. Ids imported before: 3001, unless by this very batch (a rerun).
+    /// Ids imported before: 3001, unless by this very batch (a rerun: its own, done).
+    async fn mark_imported_before(&self, batch_id: &str, outcomes: &mut [Outcome]) -> Result<(), BatchError> {
         let mut set = tokio::task::JoinSet::new();
         let sem = Arc::new(tokio::sync::Semaphore::new(32));
         for (i, o) in outcomes.iter().enumerate() {
@@ -318,12 +294,16 @@ impl Importer {
                 };
             }
         }
+        Ok(())
+    }
 
-        // 4. Fetch the documents of the accepted ones, a few at a time.
-        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let finished = |n: usize| progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n, total);
-        let not_accepted = outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count();
-        finished(not_accepted);
+    /// The documents of the accepted transactions, fetched a few at a time into the object store;
+    /// per transaction, what was stored or why it failed (nothing left behind then).
+    async fn fetch_documents(
+        &self,
+        batch_id: &str,
+        outcomes: &[Outcome],
+    ) -> Result<HashMap<usize, Result<Vec<StoredDocument>, String>>, BatchError> {
         tokio::fs::create_dir_all(&self.spool)
             .await
             .map_err(|e| BatchError::Objects(crate::objects::ObjectError::Backend(e.to_string())))?;
@@ -373,8 +353,20 @@ impl Importer {
             let (i, r) = joined.map_err(|e| StoreError::Backend(e.to_string()))?;
             docs.insert(i, r);
         }
+        Ok(docs)
+    }
 
-        // 5. Record each transaction; the guard's condition is the final word on duplicates.
+    /// One record per transaction (the guard's condition is the final word on duplicates) and
+    /// the latest refused attempt of each refused id; the results in batch order.
+    async fn record(
+        &self,
+        batch_id: &str,
+        outcomes: Vec<Outcome>,
+        mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>>,
+        now: DateTime<Utc>,
+        finished: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Vec<TxnResult>, BatchError> {
+        let total = outcomes.len();
         let mut results: Vec<TxnResult> = Vec::with_capacity(total);
         let mut imports: Vec<(usize, TxnRecord)> = Vec::new();
         let mut tries: Vec<TxnRecord> = Vec::new();
@@ -480,8 +472,12 @@ impl Importer {
         }
         let failed_fetches = results.iter().filter(|r| r.status == status::DOCUMENT_FETCH).count();
         finished(failed_fetches);
+        Ok(results)
+    }
 
-        // 6. The results, then the batch marked processed (readers see all or nothing).
+    /// The results in chunks, then the batch marked processed (readers see all or nothing).
+    async fn finish(&self, meta: &mut BatchMeta, results: &[TxnResult]) -> Result<(), BatchError> {
+        let meta_pk = batch_pk(&self.team, &meta.batch_id);
         for (n, chunk) in results.chunks(CHUNK).enumerate() {
             let item = Item::new(meta_pk.clone(), format!("R#{n:05}"), 1, json!(chunk));
             self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
@@ -492,8 +488,65 @@ impl Importer {
         self.store
             .transact(vec![Write::Put { item: Item::new(meta_pk, "META", 2, json!(meta)), cond: Cond::Any }])
             .await?;
-        tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
-        Ok((meta, results))
+        Ok(())
+    }
+}
+
+/// The batch as the seed's array of raw transactions, or why it is not one.
+fn read_batch(body: &[u8]) -> Result<Vec<&RawValue>, BatchError> {
+    let text = std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
+    let elements: Vec<&RawValue> = match serde_json::from_str::<&RawValue>(text) {
+        Err(e) => return Err(BatchError::NotJson(e.to_string())),
+        Ok(raw) => serde_json::from_str(raw.get()).map_err(|_| BatchError::NotArray)?,
+    };
+    if elements.is_empty() || elements.len() > MAX_TRANSACTIONS {
+        return Err(BatchError::NotArray);
+    }
+    Ok(elements)
+}
+
+/// Each transaction read and assessed on its own: one bad transaction never sinks the rest.
+fn assess_each(elements: &[&RawValue]) -> Vec<Outcome> {
+    elements
+        .iter()
+        .map(|raw| match Raw::parse(raw) {
+            None => Outcome::Rejected(TxnResult {
+                id: None,
+                policy_number: None,
+                status: status::INVALID_FIELD,
+                status_message: "Error: a transaction must be a JSON object.".into(),
+                warnings: vec![],
+                calculated: None,
+            }),
+            Some(r) => match r.read().and_then(assess) {
+                Ok(a) => Outcome::Accepted(Box::new(a)),
+                Err(Rejected { status, message }) => Outcome::Rejected(TxnResult {
+                    id: r.label("id"),
+                    policy_number: r.label("policy_number"),
+                    status,
+                    status_message: message,
+                    warnings: vec![],
+                    calculated: None,
+                }),
+            },
+        })
+        .collect()
+}
+
+/// The same id twice in one batch: the later ones are duplicates.
+fn mark_repeated_ids(outcomes: &mut [Outcome]) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, o) in outcomes.iter_mut().enumerate() {
+        if let Outcome::Accepted(a) = o {
+            if let Some(first) = seen.insert(a.transaction.id.clone(), i) {
+                seen.insert(a.transaction.id.clone(), first);
+                *o = Outcome::Rejected(duplicate(
+                    &a.transaction.id,
+                    &a.transaction.policy_number,
+                    "earlier in this batch",
+                ));
+            }
+        }
     }
 }
 

@@ -1,0 +1,335 @@
+//! The accounts routes (seed 001): reading the request (client transaction id, JSON body, paging
+//! and filters), calling the account service and rendering the original's envelopes.
+
+use http::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use super::{header, query_pairs, ApiRequest, ApiResponse, Route, CHECKSUM_HEADER, MAX_BODY, TRANSACTION_HEADER};
+use crate::accounts::input;
+use crate::accounts::render::{self, Filter};
+use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
+use crate::accounts::{
+    format_id, parse_id, Account, AccountError, Accounts, Activity, ChildKind, Contact, Job, Location, Note, Policy,
+    Stored, TeamId,
+};
+use crate::deps::Deps;
+
+fn client_txn(req: &ApiRequest, route: Route) -> Result<Option<ClientTxn>, AccountError> {
+    match req.headers.get(TRANSACTION_HEADER) {
+        None => Ok(None),
+        Some(v) => {
+            let s =
+                v.to_str().map_err(|_| AccountError::bad("header.GW-DBTransaction-ID", "must be printable ASCII"))?;
+            if s.is_empty() || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(AccountError::bad(
+                    "header.GW-DBTransaction-ID",
+                    "must be 1 to 128 printable ASCII characters",
+                ));
+            }
+            Ok(Some(ClientTxn { id: s.to_string(), operation: route.name().to_string() }))
+        }
+    }
+}
+
+fn json_body(req: &ApiRequest) -> Result<Value, AccountError> {
+    if req.body.len() > MAX_BODY {
+        return Err(AccountError::bad("body", format!("must be at most {MAX_BODY} bytes")));
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(AccountError::bad("body", "is required"));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        // serde_json's syntax errors name a line and column, never the text.
+        AccountError::bad("body", format!("is not valid JSON ({e})"))
+    })
+}
+
+fn no_body(req: &ApiRequest) -> Result<(), AccountError> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(())
+    } else {
+        Err(AccountError::bad("body", "must be empty for this action"))
+    }
+}
+
+/// The query parameters a collection GET accepts; anything else is refused.
+struct Paging {
+    size: usize,
+    offset: usize,
+    include_total: bool,
+    filters: Vec<Filter>,
+    /// Normalised, for the links.
+    filter_raw: Vec<String>,
+}
+
+fn paging(req: &ApiRequest, filters_allowed: bool) -> Result<Paging, AccountError> {
+    let mut p = Paging { size: 25, offset: 0, include_total: false, filters: vec![], filter_raw: vec![] };
+    for (k, v) in query_pairs(req.query.as_deref()) {
+        match k.as_str() {
+            "pageSize" => match v.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => p.size = n,
+                _ => return Err(AccountError::bad("query.pageSize", "must be a whole number from 1 to 100")),
+            },
+            "pageOffset" => match v.parse::<usize>() {
+                Ok(n) if n <= 1_000_000 => p.offset = n,
+                _ => return Err(AccountError::bad("query.pageOffset", "must be a whole number from 0")),
+            },
+            "includeTotal" => match v.as_str() {
+                "true" => p.include_total = true,
+                "false" => p.include_total = false,
+                _ => return Err(AccountError::bad("query.includeTotal", "must be true or false")),
+            },
+            "filter" if filters_allowed => {
+                p.filters.push(Filter::parse(&v)?);
+                p.filter_raw.push(v);
+            }
+            "fields" if ["*all", "*default", "*summary"].contains(&v.as_str()) => {}
+            _ => return Err(AccountError::bad(&format!("query.{k}"), "is not a supported query parameter")),
+        }
+    }
+    Ok(p)
+}
+
+fn encode_query(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn collection(path: &str, p: &Paging, data: Vec<Value>, has_more: bool, total: Option<usize>) -> Value {
+    let href = |offset: usize| {
+        let mut s = format!("{path}?pageSize={}", p.size);
+        for f in &p.filter_raw {
+            s.push_str("&filter=");
+            s.push_str(&encode_query(f));
+        }
+        if p.include_total {
+            s.push_str("&includeTotal=true");
+        }
+        if offset > 0 {
+            s.push_str(&format!("&pageOffset={offset}"));
+        }
+        json!({"href": s, "methods": ["get"]})
+    };
+    let mut links = serde_json::Map::new();
+    links.insert("self".into(), href(p.offset));
+    links.insert("first".into(), href(0));
+    if has_more {
+        links.insert("next".into(), href(p.offset + p.size));
+    }
+    if p.offset > 0 {
+        links.insert("prev".into(), href(p.offset.saturating_sub(p.size)));
+    }
+    let mut out = json!({"count": data.len(), "data": data, "links": links});
+    if let Some(t) = total {
+        out["total"] = json!(t);
+    }
+    out
+}
+
+/// Pages a child list that was read whole.
+fn page_children<T>(path: &str, p: &Paging, items: Vec<T>, render: impl Fn(&T) -> Value) -> Value {
+    let total = items.len();
+    let data: Vec<Value> = items.iter().skip(p.offset).take(p.size).map(render).collect();
+    let has_more = p.offset + data.len() < total;
+    collection(path, p, data, has_more, p.include_total.then_some(total))
+}
+
+/// The account id of the path, or 404.
+fn n(params: &[String]) -> Result<u64, AccountError> {
+    let raw = params.first().map(String::as_str).unwrap_or("");
+    parse_id(raw).ok_or_else(|| AccountError::NotFound { uri: format!("/account/v1/accounts/{raw}") })
+}
+
+fn child_id<T>(params: &[String], view: ChildView<T>) -> Result<u64, AccountError> {
+    let raw = params.get(1).map(String::as_str).unwrap_or("");
+    let account = params.first().map(String::as_str).unwrap_or("");
+    parse_id(raw)
+        .ok_or_else(|| AccountError::NotFound { uri: format!("/account/v1/accounts/{account}/{}/{raw}", view.segment) })
+}
+
+pub(super) async fn dispatch(
+    deps: &Deps,
+    route: Route,
+    params: &[String],
+    req: &ApiRequest,
+) -> Result<ApiResponse, AccountError> {
+    let team: TeamId = crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await?;
+    let svc = Accounts::new(deps.store.as_ref(), &team);
+    let txn = if req.method == Method::GET { None } else { client_txn(req, route)? };
+    let txn = txn.as_ref();
+    let ok = |v: Value| Ok(ApiResponse::json(200, &v));
+    use Route::*;
+    match route {
+        CreateAccount => {
+            let input = input::new_account(&json_body(req)?)?;
+            let a = svc.create(input, txn).await?;
+            let mut r = ApiResponse::json(201, &render::single(render::account_element(&a)));
+            r.headers.push(("location", account_uri(a.value.id)));
+            Ok(r)
+        }
+        ListAccounts => {
+            let p = paging(req, true)?;
+            let q = ListQuery {
+                filters: p.filters.clone(),
+                page_size: p.size,
+                page_offset: p.offset,
+                include_total: p.include_total,
+            };
+            let res = svc.list(&q).await?;
+            let data = res.items.iter().map(render::account_element).collect();
+            ok(collection("/account/v1/accounts", &p, data, res.has_more, res.total))
+        }
+        GetAccount => {
+            paging_free(req)?;
+            ok(render::single(render::account_element(&svc.load(n(params)?).await?)))
+        }
+        PatchAccount => {
+            let n = n(params)?;
+            let (patch, checksum) = input::account_patch(&json_body(req)?)?;
+            let a = svc.patch(n, patch, checksum.as_deref(), txn).await?;
+            ok(render::single(render::account_element(&a)))
+        }
+        MergeAccounts => {
+            let n = n(params)?;
+            let (source, checksum) = input::merge_body(&json_body(req)?)?;
+            let a = svc.merge(n, source, checksum.as_deref(), txn).await?;
+            ok(render::single(render::account_element(&a)))
+        }
+        WithdrawAccount | ReopenAccount => {
+            let n = n(params)?;
+            no_body(req)?;
+            let checksum = header(req, CHECKSUM_HEADER);
+            let a = if route == WithdrawAccount {
+                svc.withdraw(n, checksum, txn).await?
+            } else {
+                svc.reopen(n, checksum, txn).await?
+            };
+            ok(render::single(render::account_element(&a)))
+        }
+        ListContacts => list_of(&svc, req, n(params)?, CONTACTS).await,
+        GetContact => one_of(&svc, params, CONTACTS).await,
+        CreateContact => {
+            let (st, fields) = input::new_contact_body(&json_body(req)?)?;
+            created_child(CONTACTS, svc.add_contact(n(params)?, st, fields, txn).await?)
+        }
+        PatchContact => {
+            let cid = child_id(params, CONTACTS)?;
+            let body = json_body(req)?;
+            let (account, c) =
+                svc.patch_contact(n(params)?, cid, |st| input::contact_patch_body(&body, st), txn).await?;
+            ok(render::single(child_json(CONTACTS, &account, &c)))
+        }
+        ListLocations => list_of(&svc, req, n(params)?, LOCATIONS).await,
+        GetLocation => one_of(&svc, params, LOCATIONS).await,
+        CreateLocation => {
+            let address = input::new_location(&json_body(req)?)?;
+            created_child(LOCATIONS, svc.add_location(n(params)?, address, txn).await?)
+        }
+        ListNotes => list_of(&svc, req, n(params)?, NOTES).await,
+        CreateNote => {
+            let note = input::new_note(&json_body(req)?)?;
+            created_child(NOTES, svc.add_note(n(params)?, note, txn).await?)
+        }
+        ListActivities => list_of(&svc, req, n(params)?, ACTIVITIES).await,
+        CreateActivity => {
+            let activity = input::new_activity(&json_body(req)?)?;
+            created_child(ACTIVITIES, svc.add_activity(n(params)?, activity, txn).await?)
+        }
+        ListPolicies => list_of(&svc, req, n(params)?, POLICIES).await,
+        GetPolicy => one_of(&svc, params, POLICIES).await,
+        CreatePolicy => {
+            let policy = input::new_policy(&json_body(req)?)?;
+            created_child(POLICIES, svc.add_policy(n(params)?, policy, txn).await?)
+        }
+        ListJobs => list_of(&svc, req, n(params)?, JOBS).await,
+        SetOnlineAccess => {
+            let body = json_body(req)?;
+            ok(crate::servicing::connector::set_online_access(
+                deps.store.as_ref(),
+                &deps.keys,
+                &team,
+                n(params)?,
+                &body,
+            )
+            .await?)
+        }
+        RemoveOnlineAccess => {
+            no_body(req)?;
+            crate::servicing::connector::remove_online_access(deps.store.as_ref(), &team, n(params)?).await?;
+            Ok(ApiResponse { status: 204, headers: vec![], body: vec![] })
+        }
+        other => Err(AccountError::Internal(format!("route {} is not an accounts route", other.name()))),
+    }
+}
+
+/// How one kind of child is addressed and shown.
+struct ChildView<T> {
+    kind: ChildKind,
+    /// The path segment under the account, e.g. `notes`.
+    segment: &'static str,
+    attributes: fn(&Account, &Stored<T>) -> Value,
+}
+
+// Manual impls: a derive would ask `T: Copy`, and the view holds no `T`.
+impl<T> Clone for ChildView<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ChildView<T> {}
+
+const CONTACTS: ChildView<Contact> =
+    ChildView { kind: ChildKind::Contact, segment: "contacts", attributes: render::contact_attributes };
+const LOCATIONS: ChildView<Location> =
+    ChildView { kind: ChildKind::Location, segment: "locations", attributes: render::location_attributes };
+const NOTES: ChildView<Note> =
+    ChildView { kind: ChildKind::Note, segment: "notes", attributes: render::note_attributes };
+const ACTIVITIES: ChildView<Activity> =
+    ChildView { kind: ChildKind::Activity, segment: "activities", attributes: render::activity_attributes };
+const POLICIES: ChildView<Policy> =
+    ChildView { kind: ChildKind::Policy, segment: "policies", attributes: render::policy_attributes };
+const JOBS: ChildView<Job> = ChildView { kind: ChildKind::Job, segment: "jobs", attributes: render::job_attributes };
+
+fn child_json<T>(view: ChildView<T>, account: &Account, c: &Versioned<Stored<T>>) -> Value {
+    render::child_element(account.id, view.segment, c.value.id, c.version, (view.attributes)(account, &c.value))
+}
+
+async fn list_of<T: DeserializeOwned>(
+    svc: &Accounts<'_>,
+    req: &ApiRequest,
+    n: u64,
+    view: ChildView<T>,
+) -> Result<ApiResponse, AccountError> {
+    let p = paging(req, false)?;
+    let (account, items) = svc.list_children::<T>(n, view.kind).await?;
+    let path = format!("{}/{}", account_uri(n), view.segment);
+    Ok(ApiResponse::json(200, &page_children(&path, &p, items, |c| child_json(view, &account, c))))
+}
+
+async fn one_of<T: DeserializeOwned>(
+    svc: &Accounts<'_>,
+    params: &[String],
+    view: ChildView<T>,
+) -> Result<ApiResponse, AccountError> {
+    let (account, c) = svc.get_child::<T>(n(params)?, view.kind, child_id(params, view)?).await?;
+    Ok(ApiResponse::json(200, &render::single(child_json(view, &account, &c))))
+}
+
+fn created_child<T>(
+    view: ChildView<T>,
+    (account, c): (Account, Versioned<Stored<T>>),
+) -> Result<ApiResponse, AccountError> {
+    let mut r = ApiResponse::json(201, &render::single(child_json(view, &account, &c)));
+    r.headers.push(("location", format!("{}/{}/{}", account_uri(account.id), view.segment, format_id(c.value.id))));
+    Ok(r)
+}
+
+/// Single-resource GETs take no paging parameters.
+fn paging_free(req: &ApiRequest) -> Result<(), AccountError> {
+    for (k, v) in query_pairs(req.query.as_deref()) {
+        if !(k == "fields" && ["*all", "*default", "*summary"].contains(&v.as_str())) {
+            return Err(AccountError::bad(&format!("query.{k}"), "is not a supported query parameter"));
+        }
+    }
+    Ok(())
+}
