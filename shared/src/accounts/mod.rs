@@ -17,6 +17,7 @@ pub mod error;
 pub mod input;
 pub mod merge;
 pub mod model;
+pub mod online;
 pub mod render;
 pub mod service;
 

@@ -244,18 +244,12 @@ pub(super) async fn dispatch(
         ListJobs => list_of(&svc, req, n(params)?, JOBS).await,
         SetOnlineAccess => {
             let body = json_body(req)?;
-            ok(crate::servicing::connector::set_online_access(
-                deps.store.as_ref(),
-                &deps.keys,
-                &team,
-                n(params)?,
-                &body,
-            )
-            .await?)
+            ok(crate::accounts::online::set_online_access(deps.store.as_ref(), &deps.keys, &team, n(params)?, &body)
+                .await?)
         }
         RemoveOnlineAccess => {
             no_body(req)?;
-            crate::servicing::connector::remove_online_access(deps.store.as_ref(), &team, n(params)?).await?;
+            crate::accounts::online::remove_online_access(deps.store.as_ref(), &team, n(params)?).await?;
             Ok(ApiResponse { status: 204, headers: vec![], body: vec![] })
         }
         other => Err(AccountError::Internal(format!("route {} is not an accounts route", other.name()))),

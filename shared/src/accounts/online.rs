@@ -1,0 +1,135 @@
+//! Online access to an account (this deployment's extension of the Accounts API): the username
+//! and password a consumer logs in with through the servicing widget (carrier `coverdesk`).
+//! `PUT`/`DELETE /account/v1/accounts/{id}/online-access`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{AccountError, Accounts, TeamId};
+use crate::crypto::{Keys, PasswordHash};
+use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::types::Username;
+
+/// Online access to an account: a username and a slow salted hash of the password. Stored at
+/// `T#<team>#ONLINE#<keyed digest of the canonical username>` / `U` (see [`Username`]: NFKC and
+/// case folding, so every spelling of one name reaches one account); the account holds the
+/// pointer back at `T#<team>#A#<n>` / `ONLINE`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OnlineAccess {
+    pub account: u64,
+    pub username: String,
+    pub password: PasswordHash,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn online_pk(team: &TeamId, keys: &Keys, username: &Username) -> String {
+    format!("T#{}#ONLINE#{}", team, keys.lookup_key(username.as_str()))
+}
+pub const ONLINE_SK: &str = "U";
+pub const ACCOUNT_ONLINE_SK: &str = "ONLINE";
+
+fn online_view(username: Option<&str>, updated: chrono::DateTime<chrono::Utc>) -> Value {
+    crate::accounts::render::single(json!({"attributes": {"username": username, "updatedAt": updated}}))
+}
+
+/// `PUT /account/v1/accounts/{id}/online-access`: sets the username and password a consumer logs
+/// in with through the servicing widget (carrier `coverdesk`). The password is kept only as a
+/// PBKDF2 hash; a username belongs to one account of the team at a time.
+pub async fn set_online_access(
+    store: &dyn Store,
+    keys: &Keys,
+    team: &TeamId,
+    n: u64,
+    body: &Value,
+) -> Result<Value, AccountError> {
+    use crate::accounts::input::{envelope, Problems};
+    let mut p = Problems::default();
+    let mut fields = None;
+    if let Some((mut o, _)) = envelope(body, &mut p) {
+        let raw = o.string(&mut p, "username", true, 200);
+        let password = o.string(&mut p, "password", true, 200);
+        let username = match raw.as_deref().map(Username::parse) {
+            None => None,
+            Some(Err(e)) => {
+                p.add(&o.field("username"), e.to_string());
+                None
+            }
+            Some(Ok(u)) if u.as_str().chars().count() < 5 || u.as_str().contains(' ') => {
+                p.add(&o.field("username"), "must be 5 to 200 characters without spaces");
+                None
+            }
+            Some(Ok(u)) => Some(u),
+        };
+        if password.as_ref().is_some_and(|s| s.chars().count() < 10) {
+            p.add(&o.field("password"), "must be 10 to 200 characters");
+        }
+        o.end(&mut p);
+        fields = username.zip(password);
+    }
+    let (username, password) = p.into_result(fields)?.ok_or_else(|| AccountError::bad("body", "is not valid"))?;
+    let accounts = Accounts::new(store, team);
+    let account = accounts.load(n).await?;
+    if account.value.merge.is_some() {
+        return Err(AccountError::Conflict { message: "the account is being merged".into() });
+    }
+    let hash = tokio::task::spawn_blocking(move || crate::crypto::hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Internal(e.to_string()))?
+        .map_err(|e| AccountError::Internal(e.to_string()))?;
+    let now = chrono::Utc::now();
+    let account_pk = crate::accounts::keys::account_pk(team, n);
+    let old = store.get(&account_pk, ACCOUNT_ONLINE_SK).await?;
+    let new_pk = online_pk(team, keys, &username);
+    let access = OnlineAccess { account: n, username: username.as_str().to_string(), password: hash, updated_at: now };
+    let mut writes =
+        vec![Write::Check { pk: account_pk.clone(), sk: "ACCOUNT".into(), cond: Cond::Version(account.version) }];
+    let old_pk = old.as_ref().and_then(|i| i.body.get("guard").and_then(Value::as_str).map(str::to_string));
+    let pointer = json!({"username": username.as_str(), "guard": new_pk, "updated_at": now});
+    writes.push(Write::Put {
+        item: Item::new(account_pk.clone(), ACCOUNT_ONLINE_SK, old.as_ref().map_or(1, |i| i.version + 1), pointer),
+        cond: old.as_ref().map_or(Cond::Absent, |i| Cond::Version(i.version)),
+    });
+    let body = serde_json::to_value(&access).map_err(|e| AccountError::Internal(e.to_string()))?;
+    if old_pk.as_deref() == Some(new_pk.as_str()) {
+        writes.push(Write::Put {
+            item: Item::new(new_pk, ONLINE_SK, now.timestamp_micros() as u64, body),
+            cond: Cond::Exists,
+        });
+    } else {
+        writes.push(Write::Put { item: Item::new(new_pk, ONLINE_SK, 1, body), cond: Cond::Absent });
+        if let Some(old_pk) = old_pk {
+            writes.push(Write::Delete { pk: old_pk, sk: ONLINE_SK.into(), cond: Cond::Any });
+        }
+    }
+    match store.transact(writes).await {
+        Ok(()) => Ok(online_view(Some(&access.username), now)),
+        Err(StoreError::ConditionFailed { index: 2 }) => {
+            Err(AccountError::Conflict { message: "this username is already in use for online access".into() })
+        }
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(AccountError::Conflict { message: "the account changed meanwhile; try again".into() })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `DELETE /account/v1/accounts/{id}/online-access`: the consumer can no longer log in.
+pub async fn remove_online_access(store: &dyn Store, team: &TeamId, n: u64) -> Result<(), AccountError> {
+    let accounts = Accounts::new(store, team);
+    accounts.load(n).await?;
+    let account_pk = crate::accounts::keys::account_pk(team, n);
+    let Some(old) = store.get(&account_pk, ACCOUNT_ONLINE_SK).await? else {
+        return Err(AccountError::NotFound {
+            uri: format!("{}/online-access", crate::accounts::service::account_uri(n)),
+        });
+    };
+    let mut writes =
+        vec![Write::Delete { pk: account_pk, sk: ACCOUNT_ONLINE_SK.into(), cond: Cond::Version(old.version) }];
+    if let Some(g) = old.body.get("guard").and_then(Value::as_str) {
+        writes.push(Write::Delete { pk: g.to_string(), sk: ONLINE_SK.into(), cond: Cond::Any });
+    }
+    match store.transact(writes).await {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
