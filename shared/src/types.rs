@@ -1,5 +1,5 @@
-//! Values every area reads the same way, parsed once at the boundary: a team id, an email
-//! address and an online-access username. Each `parse` is the one rule for its value; the areas call it rather
+//! Values every area reads the same way, parsed once at the boundary: a team id, state and
+//! province codes, a postal code, a VIN, an email address and an online-access username. Each `parse` is the one rule for its value; the areas call it rather
 //! than checking by hand.
 
 use std::fmt;
@@ -21,6 +21,88 @@ impl TeamId {
 impl fmt::Display for TeamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// US state and territory codes (USPS), accepted wherever an address or licence names a state.
+pub const US_STATES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
+    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
+    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "GU", "VI", "AS", "MP",
+];
+/// Canadian province and territory codes.
+pub const CA_PROVINCES: &[&str] = &["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"];
+
+/// A postal code for its country: US ZIP `12345` or `12345-6789`; Canadian `A1A 1A1` (kept
+/// upper-case as given, with or without the space).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostalCode(String);
+
+impl PostalCode {
+    /// `country` is `US` or `CA`; any other has no rule here and is refused.
+    pub fn parse(s: &str, country: &str) -> Option<PostalCode> {
+        let ok = match country {
+            "CA" => {
+                let b: Vec<char> = s.replace(' ', "").to_uppercase().chars().collect();
+                b.len() == 6
+                    && b.iter()
+                        .enumerate()
+                        .all(|(i, c)| if i % 2 == 0 { c.is_ascii_alphabetic() } else { c.is_ascii_digit() })
+            }
+            "US" => {
+                let b = s.as_bytes();
+                (b.len() == 5 && b.iter().all(u8::is_ascii_digit))
+                    || (b.len() == 10 && b[5] == b'-' && b[..5].iter().chain(&b[6..]).all(u8::is_ascii_digit))
+            }
+            _ => false,
+        };
+        ok.then(|| PostalCode(s.to_uppercase()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A vehicle identification number: 17 characters (no I, O or Q) whose ninth is the check digit
+/// of ISO 3779 / 49 CFR 565; read upper-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vin(String);
+
+impl Vin {
+    pub fn parse(s: &str) -> Option<Vin> {
+        let upper = s.to_ascii_uppercase();
+
+        let b = upper.as_bytes();
+        if b.len() != 17 {
+            return None;
+        }
+        const WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2];
+        let value = |c: u8| -> Option<u32> {
+            Some(match c {
+                b'0'..=b'9' => (c - b'0') as u32,
+                b'A'..=b'H' => (c - b'A' + 1) as u32,
+                b'J'..=b'N' => (c - b'J' + 1) as u32,
+                b'P' => 7,
+                b'R' => 9,
+                b'S'..=b'Z' => (c - b'S' + 2) as u32,
+                _ => return None,
+            })
+        };
+        let mut sum = 0;
+        for (i, &c) in b.iter().enumerate() {
+            match value(c) {
+                Some(v) => sum += v * WEIGHTS[i],
+                None => return None,
+            }
+        }
+        let check = match sum % 11 {
+            10 => b'X',
+            d => b'0' + d as u8,
+        };
+        (b[8] == check).then(|| Vin(upper.clone()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -128,6 +210,23 @@ impl Username {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postal_codes_and_vins() {
+        for (code, country) in [("75201", "US"), ("75201-1234", "US"), ("k1a 0b1", "CA"), ("K1A0B1", "CA")] {
+            assert!(PostalCode::parse(code, country).is_some(), "{code}");
+        }
+        for (code, country) in
+            [("7520112345", "US"), ("7520-11234", "US"), ("752011", "US"), ("K1A 0B", "CA"), ("75201", "MX")]
+        {
+            assert!(PostalCode::parse(code, country).is_none(), "{code}");
+        }
+        assert_eq!(PostalCode::parse("k1a 0b1", "CA").unwrap().as_str(), "K1A 0B1");
+        assert_eq!(Vin::parse("1m8gdm9axkp042788").unwrap().as_str(), "1M8GDM9AXKP042788");
+        for bad in ["1M8GDM9A1KP042788", "1M8GDM9AXKP04278", "IM8GDM9AXKP042788"] {
+            assert!(Vin::parse(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn emails() {

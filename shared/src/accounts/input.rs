@@ -26,12 +26,7 @@ pub const ORGANIZATION_TYPES: &[&str] = &[
     "government",
     "other",
 ];
-pub const US_STATES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
-    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
-    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "GU", "VI", "AS", "MP",
-];
-pub const CA_PROVINCES: &[&str] = &["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"];
+pub use crate::types::{CA_PROVINCES, US_STATES};
 pub const NOTE_TOPICS: &[&str] = &["general", "underwriting", "billing", "claims", "servicing", "legal"];
 pub const ACTIVITY_PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 pub const MORTGAGEE_TYPES: &[&str] = &["FIRST", "SECOND", "THIRD"];
@@ -294,20 +289,11 @@ pub fn address_fields(o: &mut Obj, p: &mut Problems) -> Option<Address> {
     let postal = o.string(p, "postalCode", true, 10);
     o.ignore("displayName");
     let (line1, city, state, postal, country) = (line1?, city?, state?, postal?, country?);
-    let ok = if country == "CA" {
-        let b: Vec<char> = postal.replace(' ', "").to_uppercase().chars().collect();
-        b.len() == 6
-            && b.iter().enumerate().all(|(i, c)| if i % 2 == 0 { c.is_ascii_alphabetic() } else { c.is_ascii_digit() })
-    } else {
-        let b = postal.as_bytes();
-        (b.len() == 5 && b.iter().all(u8::is_ascii_digit))
-            || (b.len() == 10 && b[5] == b'-' && b[..5].iter().chain(&b[6..]).all(u8::is_ascii_digit))
-    };
-    if !ok {
+    let Some(postal) = crate::types::PostalCode::parse(&postal, &country) else {
         p.add(&postal_field, "is not a valid postal code for the country");
         return None;
-    }
-    Some(Address { line1, line2, city, state, postal_code: postal.to_uppercase(), country })
+    };
+    Some(Address { line1, line2, city, state, postal_code: postal.as_str().to_string(), country })
 }
 
 pub fn address(o: &mut Obj, p: &mut Problems, name: &str, required: bool) -> Option<Address> {
@@ -602,35 +588,9 @@ pub fn contact_patch_body(
 }
 
 /// A VIN: 17 characters without I, O or Q, whose ninth is the North American check digit.
+/// Whether `vin` is a valid 17-character VIN (check digit included): see [`crate::types::Vin`].
 pub fn vin_is_valid(vin: &str) -> bool {
-    let b = vin.as_bytes();
-    if b.len() != 17 {
-        return false;
-    }
-    const WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2];
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'0'..=b'9' => (c - b'0') as u32,
-            b'A'..=b'H' => (c - b'A' + 1) as u32,
-            b'J'..=b'N' => (c - b'J' + 1) as u32,
-            b'P' => 7,
-            b'R' => 9,
-            b'S'..=b'Z' => (c - b'S' + 2) as u32,
-            _ => return None,
-        })
-    };
-    let mut sum = 0;
-    for (i, &c) in b.iter().enumerate() {
-        match value(c) {
-            Some(v) => sum += v * WEIGHTS[i],
-            None => return false,
-        }
-    }
-    let check = match sum % 11 {
-        10 => b'X',
-        d => b'0' + d as u8,
-    };
-    b[8] == check
+    crate::types::Vin::parse(vin).is_some_and(|v| v.as_str() == vin)
 }
 
 pub struct NewPolicy {

@@ -11,8 +11,9 @@ use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
 
 use super::model::ActionType;
-use crate::accounts::input::{vin_is_valid, LIEN_TYPES, MORTGAGEE_TYPES, US_STATES};
+use crate::accounts::input::{LIEN_TYPES, MORTGAGEE_TYPES};
 use crate::accounts::{Address, Driver, Insured, LienHolder, Mortgagee, Policy, Vehicle, AUTO_LINES, PROPERTY_LINES};
+use crate::types::US_STATES;
 
 /// Every `validation_error_type` this module produces.
 pub const KINDS: &[&str] = &[
@@ -151,15 +152,14 @@ fn address(o: &mut Fields, f: &'static str, required: bool) -> Result<Option<Add
     let line2 = a.string("line2", false, 120, "INVALID_ADDRESS")?;
     let city = a.string("city", true, 60, "INVALID_ADDRESS")?.unwrap_or_default();
     let state = a.one_of("state", true, US_STATES, "INVALID_ADDRESS")?.unwrap_or_default();
-    let postal_code = a.string("postal_code", true, 10, "INVALID_ADDRESS")?.unwrap_or_default();
-    if !(postal_code.len() == 5 || postal_code.len() == 10)
-        || !postal_code.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 5 && c == '-'))
-    {
+    let raw_postal = a.string("postal_code", true, 10, "INVALID_ADDRESS")?.unwrap_or_default();
+    let Some(postal_code) = crate::types::PostalCode::parse(&raw_postal, "US") else {
         return Err(invalid(
             "INVALID_ADDRESS",
             format!("{}.postal_code must be a US ZIP code (12345 or 12345-6789)", a.path),
         ));
-    }
+    };
+    let postal_code = postal_code.as_str().to_string();
     let country = a.one_of("country", false, &["US"], "INVALID_ADDRESS")?.unwrap_or_else(|| "US".into());
     a.end()?;
     Ok(Some(Address { line1, line2, city, state, postal_code, country }))
@@ -263,10 +263,11 @@ fn lien_fields(o: &mut Fields, f: &'static str, kind: &'static str) -> Result<Li
 
 fn vin(o: &mut Fields, f: &'static str, required: bool, kind: &'static str) -> Result<Option<String>, Invalid> {
     match o.string(f, required, 17, kind)? {
-        Some(v) if !vin_is_valid(&v.to_ascii_uppercase()) => {
-            Err(invalid(kind, format!("{} is not a valid VIN (17 characters, check digit)", o.name(f))))
-        }
-        other => Ok(other.map(|v| v.to_ascii_uppercase())),
+        None => Ok(None),
+        Some(v) => match crate::types::Vin::parse(&v) {
+            Some(vin) => Ok(Some(vin.as_str().to_string())),
+            None => Err(invalid(kind, format!("{} is not a valid VIN (17 characters, check digit)", o.name(f)))),
+        },
     }
 }
 
@@ -686,6 +687,12 @@ mod tests {
             (
                 ActionType::AddMortgagee,
                 json!({"carrier_policy_number": "H-1", "name": "X", "address": {"line1": "x"}, "mortgagee_type": "SECOND"}),
+                "INVALID_ADDRESS",
+            ),
+            (
+                // Ten digits without the dash is no ZIP+4 (the one postal-code rule of types.rs).
+                ActionType::AddMortgagee,
+                json!({"carrier_policy_number": "H-1", "name": "X", "address": {"line1": "9 Elm St", "city": "Dallas", "state": "TX", "postal_code": "7520112345"}, "mortgagee_type": "SECOND"}),
                 "INVALID_ADDRESS",
             ),
             (
