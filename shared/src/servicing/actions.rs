@@ -68,28 +68,69 @@ pub struct Plan {
     pub drivers_added: u32,
 }
 
-/// A JSON object read field by field; every field not read is refused.
-struct Fields<'a> {
+/// A JSON object read field by field, stopping at the first problem with its code; every field
+/// not read is refused. The one reader of servicing request bodies ([`Fields::request`]) and
+/// action payloads ([`Fields::new`]).
+pub(crate) struct Fields<'a> {
     path: String,
     map: &'a Map<String, Value>,
     seen: Vec<&'static str>,
+    /// The code and wording for a field not read: a payload's or a request's.
+    unknown: (&'static str, &'static str),
 }
 
 impl<'a> Fields<'a> {
-    fn new(path: &str, v: &'a Value) -> Result<Fields<'a>, Invalid> {
+    /// An action payload (or an object inside one) at `path`.
+    pub(crate) fn new(path: &str, v: &'a Value) -> Result<Fields<'a>, Invalid> {
         match v {
-            Value::Object(map) => Ok(Fields { path: path.into(), map, seen: Vec::new() }),
+            Value::Object(map) => {
+                Ok(Fields { path: path.into(), map, seen: Vec::new(), unknown: ("INVALID_PAYLOAD", "this payload") })
+            }
             _ => Err(invalid("INVALID_PAYLOAD", format!("{path} must be an object"))),
         }
     }
-    fn name(&self, f: &str) -> String {
+    /// A request body: its problems are `INVALID_INPUT` unless a field names its own code.
+    pub(crate) fn request(v: &'a Value) -> Result<Fields<'a>, Invalid> {
+        match v {
+            Value::Object(map) => {
+                Ok(Fields { path: String::new(), map, seen: Vec::new(), unknown: ("INVALID_INPUT", "this request") })
+            }
+            _ => Err(Invalid { kind: "INVALID_INPUT", message: "The body must be a JSON object".into() }),
+        }
+    }
+    /// A string of `min..=max` characters (`min` at least 1, counted after trimming), no control
+    /// characters, returned as sent (a password keeps its spaces); else `kind`.
+    pub(crate) fn string_as_sent(
+        &mut self,
+        f: &'static str,
+        required: bool,
+        min: usize,
+        max: usize,
+        kind: &'static str,
+    ) -> Result<Option<String>, Invalid> {
+        let name = self.name(f);
+        match self.raw(f) {
+            None if required => Err(Invalid { kind, message: format!("{name} is required") }),
+            None => Ok(None),
+            Some(Value::String(s)) => {
+                let n = s.trim().chars().count();
+                if n < min.max(1) || s.chars().count() > max || s.chars().any(char::is_control) {
+                    Err(Invalid { kind, message: format!("{name} must be {} to {max} characters", min.max(1)) })
+                } else {
+                    Ok(Some(s.clone()))
+                }
+            }
+            Some(_) => Err(Invalid { kind, message: format!("{name} must be a string") }),
+        }
+    }
+    pub(crate) fn name(&self, f: &str) -> String {
         if self.path.is_empty() {
             f.to_string()
         } else {
             format!("{}.{f}", self.path)
         }
     }
-    fn raw(&mut self, f: &'static str) -> Option<&'a Value> {
+    pub(crate) fn raw(&mut self, f: &'static str) -> Option<&'a Value> {
         self.seen.push(f);
         self.map.get(f).filter(|v| !v.is_null())
     }
@@ -138,9 +179,10 @@ impl<'a> Fields<'a> {
             Some(v) => Fields::new(&name, v).map(Some).map_err(|e| Invalid { kind, ..e }),
         }
     }
-    fn end(self) -> Result<(), Invalid> {
+    pub(crate) fn end(self) -> Result<(), Invalid> {
+        let (kind, what) = self.unknown;
         match self.map.keys().find(|k| !self.seen.contains(&k.as_str())) {
-            Some(k) => Err(invalid("INVALID_PAYLOAD", format!("{} is not a field of this payload", self.name(k)))),
+            Some(k) => Err(Invalid { kind, message: format!("{} is not a field of {what}", self.name(k)) }),
             None => Ok(()),
         }
     }

@@ -86,6 +86,12 @@ impl From<crate::auth::AuthError> for ServicingError {
     }
 }
 
+impl From<actions::Invalid> for ServicingError {
+    fn from(e: actions::Invalid) -> Self {
+        ServicingError::Invalid { code: e.kind, message: e.message }
+    }
+}
+
 impl From<crate::crypto::CryptoError> for ServicingError {
     fn from(e: crate::crypto::CryptoError) -> Self {
         ServicingError::internal(e)

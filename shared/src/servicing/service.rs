@@ -3,8 +3,9 @@
 //! nothing is lost if a function dies right after it.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::actions::Fields;
 use super::carriers::Catalogue;
 use super::keys;
 use super::model::{
@@ -168,55 +169,6 @@ pub fn action_view(a: &ServicingAction) -> Value {
         "created_at": a.created_at,
         "updated_at": a.updated_at,
     })
-}
-
-/// A JSON object read field by field for the original's error codes; unknown fields are refused
-/// with `INVALID_INPUT`.
-struct Body<'a> {
-    map: &'a Map<String, Value>,
-    seen: Vec<&'static str>,
-}
-
-impl<'a> Body<'a> {
-    fn parse(raw: &'a Value) -> Result<Body<'a>, ServicingError> {
-        match raw {
-            Value::Object(map) => Ok(Body { map, seen: vec![] }),
-            _ => Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object")),
-        }
-    }
-    fn get(&mut self, f: &'static str) -> Option<&'a Value> {
-        self.seen.push(f);
-        self.map.get(f).filter(|v| !v.is_null())
-    }
-    /// A string of `min..=max` characters (after trimming for the length check), or `code`.
-    fn string(
-        &mut self,
-        f: &'static str,
-        required: bool,
-        min: usize,
-        max: usize,
-        code: &'static str,
-    ) -> Result<Option<String>, ServicingError> {
-        match self.get(f) {
-            None if required => Err(ServicingError::bad(code, format!("{f} is required"))),
-            None => Ok(None),
-            Some(Value::String(s)) => {
-                let n = s.trim().chars().count();
-                if n < min.max(1) || s.chars().count() > max || s.chars().any(char::is_control) {
-                    Err(ServicingError::bad(code, format!("{f} must be {} to {max} characters", min.max(1))))
-                } else {
-                    Ok(Some(s.clone()))
-                }
-            }
-            Some(_) => Err(ServicingError::bad(code, format!("{f} must be a string"))),
-        }
-    }
-    fn end(self) -> Result<(), ServicingError> {
-        match self.map.keys().find(|k| !self.seen.contains(&k.as_str())) {
-            Some(k) => Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a field of this request"))),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Reads `servicing_actions`: 1 to [`MAX_ACTIONS`] objects `{type, payload}` of types the carrier
@@ -437,14 +389,15 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/consentAndConnect`.
     pub async fn consent_and_connect(&self, body: &Value) -> Result<Created, ServicingError> {
-        let mut b = Body::parse(body)?;
-        let device = b.string("device_identifier", true, 1, 200, "MISSING_DEVICE_IDENTIFIER")?.unwrap_or_default();
-        let terms_version = match b.get("terms_version") {
+        let mut b = Fields::request(body)?;
+        let device =
+            b.string_as_sent("device_identifier", true, 1, 200, "MISSING_DEVICE_IDENTIFIER")?.unwrap_or_default();
+        let terms_version = match b.raw("terms_version") {
             Some(Value::Number(n)) => n.as_i64().filter(|v| *v >= 0),
             _ => None,
         }
         .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "terms_version must be a whole number from 0"))?;
-        let consent_language = match b.get("consent_language") {
+        let consent_language = match b.raw("consent_language") {
             Some(Value::String(s)) if s.chars().count() > 1024 => {
                 return Err(ServicingError::bad(
                     "CONSENT_LANGUAGE_TOO_LONG",
@@ -459,8 +412,8 @@ impl<'a> Servicing<'a> {
                 ))
             }
         };
-        let alias = b.string("public_alias", true, 1, 64, "INVALID_PUBLIC_ALIAS")?.unwrap_or_default();
-        let meta_data = match b.get("meta_data") {
+        let alias = b.string_as_sent("public_alias", true, 1, 64, "INVALID_PUBLIC_ALIAS")?.unwrap_or_default();
+        let meta_data = match b.raw("meta_data") {
             None => json!({}),
             Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_META_DATA => m.clone(),
             Some(_) => {
@@ -470,11 +423,11 @@ impl<'a> Servicing<'a> {
                 ))
             }
         };
-        let carrier_id = b.string("insurerName", true, 1, 100, "UNSUPPORTED_INSURER")?.unwrap_or_default();
-        let username = b.string("insurerUsername", true, 5, 200, "INVALID_USERNAME")?.unwrap_or_default();
-        let password = b.string("insurerPassword", true, 5, 200, "INVALID_PASSWORD")?;
-        let third = b.string("insurerThirdField", false, 1, 200, "INVALID_THIRDFIELD")?;
-        let actions_raw = b.get("servicing_actions");
+        let carrier_id = b.string_as_sent("insurerName", true, 1, 100, "UNSUPPORTED_INSURER")?.unwrap_or_default();
+        let username = b.string_as_sent("insurerUsername", true, 5, 200, "INVALID_USERNAME")?.unwrap_or_default();
+        let password = b.string_as_sent("insurerPassword", true, 5, 200, "INVALID_PASSWORD")?;
+        let third = b.string_as_sent("insurerThirdField", false, 1, 200, "INVALID_THIRDFIELD")?;
+        let actions_raw = b.raw("servicing_actions");
         b.end()?;
         let carrier = self.catalogue.get(&carrier_id).filter(|c| c.connector.is_some()).ok_or_else(|| {
             ServicingError::bad("UNSUPPORTED_INSURER", "insurerName is not a carrier this deployment can connect to")
@@ -491,9 +444,9 @@ impl<'a> Servicing<'a> {
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
     /// credentials.
     pub async fn create_servicing(&self, team: &TeamId, body: &Value) -> Result<Created, ServicingError> {
-        let mut b = Body::parse(body)?;
-        let parent_id = b.string("pull_id", true, 1, 64, "INVALID_INPUT")?.unwrap_or_default();
-        let actions_raw = b.get("servicing_actions");
+        let mut b = Fields::request(body)?;
+        let parent_id = b.string_as_sent("pull_id", true, 1, 64, "INVALID_INPUT")?.unwrap_or_default();
+        let actions_raw = b.raw("servicing_actions");
         b.end()?;
         let (parent, _) = self.load_pull(team.as_str(), &parent_id).await?;
         let carrier = self
@@ -611,9 +564,9 @@ impl<'a> Servicing<'a> {
     /// Confirms or rejects the action waiting for the consumer. Two racing confirmations: one
     /// wins, the other gets `INVALID_ACTION`.
     pub async fn confirm(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Body::parse(body)?;
-        let action_id = b.string("servicing_action_id", true, 1, 64, "INVALID_INPUT")?.unwrap_or_default();
-        let confirmed = match b.get("is_confirmed") {
+        let mut b = Fields::request(body)?;
+        let action_id = b.string_as_sent("servicing_action_id", true, 1, 64, "INVALID_INPUT")?.unwrap_or_default();
+        let confirmed = match b.raw("is_confirmed") {
             Some(Value::Bool(v)) => *v,
             _ => return Err(ServicingError::bad("INVALID_INPUT", "is_confirmed must be true or false")),
         };
@@ -684,8 +637,8 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/{pullId}/idvoptions {optionKey}`.
     pub async fn choose_option(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Body::parse(body)?;
-        let key = b.string("optionKey", true, 1, 100, "INVALID_INPUT")?.unwrap_or_default();
+        let mut b = Fields::request(body)?;
+        let key = b.string_as_sent("optionKey", true, 1, 100, "INVALID_INPUT")?.unwrap_or_default();
         b.end()?;
         self.update_waiting(team, pull_id, PullStatus::IdentityVerificationOptions, |pull, _| {
             if !pull.mfa.options.iter().any(|o| o.key == key) {
@@ -700,8 +653,8 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/{pullId}/idv {mfaValue}`.
     pub async fn submit_code(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Body::parse(body)?;
-        let code = b.string("mfaValue", true, 1, 50, "INVALID_INPUT")?.unwrap_or_default();
+        let mut b = Fields::request(body)?;
+        let code = b.string_as_sent("mfaValue", true, 1, 50, "INVALID_INPUT")?.unwrap_or_default();
         b.end()?;
         self.update_waiting(team, pull_id, PullStatus::IdentityVerification, |pull, secrets| {
             secrets.mfa_code = Some(code.trim().to_string());
@@ -714,11 +667,11 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/{pullId}/connect`: new credentials after `NOT_AUTHENTICATED`.
     pub async fn reconnect(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Body::parse(body)?;
-        let carrier = b.string("insurerName", true, 1, 100, "UNSUPPORTED_INSURER")?.unwrap_or_default();
-        let username = b.string("insurerUsername", true, 5, 200, "INVALID_USERNAME")?.unwrap_or_default();
-        let password = b.string("insurerPassword", true, 5, 200, "INVALID_PASSWORD")?;
-        let third = b.string("insurerThirdField", false, 1, 200, "INVALID_THIRDFIELD")?;
+        let mut b = Fields::request(body)?;
+        let carrier = b.string_as_sent("insurerName", true, 1, 100, "UNSUPPORTED_INSURER")?.unwrap_or_default();
+        let username = b.string_as_sent("insurerUsername", true, 5, 200, "INVALID_USERNAME")?.unwrap_or_default();
+        let password = b.string_as_sent("insurerPassword", true, 5, 200, "INVALID_PASSWORD")?;
+        let third = b.string_as_sent("insurerThirdField", false, 1, 200, "INVALID_THIRDFIELD")?;
         b.end()?;
         self.update_waiting(team, pull_id, PullStatus::NotAuthenticated, |pull, secrets| {
             if pull.insurance_provider_name != carrier {
