@@ -28,6 +28,35 @@ async fn backoff(attempt: usize) {
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
+/// The attempts of an optimistic operation: [`Attempts::next`] waits (jittered backoff) before
+/// every attempt but the first, and after [`MAX_ATTEMPTS`] gives up with busy (503).
+struct Attempts(usize);
+
+impl Attempts {
+    fn new() -> Self {
+        Attempts(0)
+    }
+    async fn next(&mut self) -> Result<(), AccountError> {
+        if self.0 >= MAX_ATTEMPTS {
+            return Err(AccountError::Store(StoreError::Contention));
+        }
+        if self.0 > 0 {
+            backoff(self.0 - 1).await;
+        }
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+/// Whether a commit lost the optimistic race: the account's version check (write 0) failed
+/// because another writer got there first, or the store saw contention. Read again and retry.
+fn lost_race(e: &AccountError) -> bool {
+    matches!(
+        e,
+        AccountError::Store(StoreError::ConditionFailed { index: 0 }) | AccountError::Store(StoreError::Contention)
+    )
+}
+
 /// A client-supplied transaction id (header `GW-DBTransaction-ID`) and what it was used for.
 #[derive(Debug, Clone)]
 pub struct ClientTxn {
@@ -290,10 +319,9 @@ impl<'a> Accounts<'a> {
     {
         self.check_txn(txn).await?;
         let uri = account_uri(n);
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt - 1).await;
-            }
+        let mut attempts = Attempts::new();
+        loop {
+            attempts.next().await?;
             let current = self.load(n).await?;
             self.check_checksum(checksum, current.version, &uri)?;
             let mut a = current.value.clone();
@@ -304,13 +332,10 @@ impl<'a> Accounts<'a> {
             writes
                 .insert(0, Write::Put { item: self.account_item(&a, version)?, cond: Cond::Version(current.version) });
             match self.commit(writes, txn.map(|t| (t, 200, uri.as_str()))).await {
-                Ok(()) => return Ok(Versioned { value: a, version }),
-                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 }))
-                | Err(AccountError::Store(StoreError::Contention)) => continue,
-                Err(e) => return Err(e),
+                Err(e) if lost_race(&e) => continue,
+                done => return done.map(|()| Versioned { value: a, version }),
             }
         }
-        Err(AccountError::Store(StoreError::Contention))
     }
 
     pub async fn patch(
@@ -469,10 +494,9 @@ impl<'a> Accounts<'a> {
         let id = self.child_ids(1).await?;
         let child = Stored { id, pending_merge: None, data };
         let uri = format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id));
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt - 1).await;
-            }
+        let mut attempts = Attempts::new();
+        loop {
+            attempts.next().await?;
             let current = self.load(n).await?;
             Self::not_merging(&current.value)?;
             refuse_if_withdrawn(&current.value, action)?;
@@ -485,13 +509,10 @@ impl<'a> Accounts<'a> {
                 Write::Put { item: self.child_item(n, kind, &child, 1)?, cond: Cond::Absent },
             ];
             match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
-                Ok(()) => return Ok((current.value, Versioned { value: child, version: 1 })),
-                Err(AccountError::Store(StoreError::ConditionFailed { index: 0 }))
-                | Err(AccountError::Store(StoreError::Contention)) => continue,
-                Err(e) => return Err(e),
+                Err(e) if lost_race(&e) => continue,
+                done => return done.map(|()| (current.value, Versioned { value: child, version: 1 })),
             }
         }
-        Err(AccountError::Store(StoreError::Contention))
     }
 
     pub async fn add_note(
