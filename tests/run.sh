@@ -55,10 +55,10 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --features coverdesk/fault-injection -- -D warnings
 
 step "cfn-lint template.yaml"
 "$TOOLS/venv/bin/cfn-lint" template.yaml
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --features coverdesk/fault-injection

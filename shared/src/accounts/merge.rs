@@ -31,7 +31,9 @@ struct MergeRecord {
     committed: bool,
 }
 
-/// For crash tests: stop a merge after this many copy transactions, as if the process died.
+/// For crash tests: stop a merge after this many copy transactions, as if the process died. Only
+/// `merge_with_fault` (feature `fault-injection`, for the test command) sets it; a production
+/// build always merges with the default, no fault.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MergeFault {
     pub stop_after_copy_batches: Option<usize>,
@@ -47,10 +49,22 @@ impl<'a> Accounts<'a> {
         checksum: Option<&str>,
         txn: Option<&ClientTxn>,
     ) -> Result<Versioned<Account>, AccountError> {
-        self.merge_with_fault(target, source, checksum, txn, MergeFault::default()).await
+        self.merge_inner(target, source, checksum, txn, MergeFault::default()).await
     }
 
+    #[cfg(feature = "fault-injection")]
     pub async fn merge_with_fault(
+        &self,
+        target: u64,
+        source: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+        fault: MergeFault,
+    ) -> Result<Versioned<Account>, AccountError> {
+        self.merge_inner(target, source, checksum, txn, fault).await
+    }
+
+    async fn merge_inner(
         &self,
         target: u64,
         source: u64,
