@@ -23,6 +23,7 @@ pub mod actions;
 pub mod carriers;
 pub mod connector;
 pub mod model;
+pub mod render;
 pub mod service;
 pub mod webhooks;
 pub mod worker;

@@ -11,6 +11,7 @@ use super::keys;
 use super::model::{
     ActionStatus, ActionType, Consent, Event, EventType, MfaState, Pull, PullStatus, Secrets, ServicingAction,
 };
+use super::render::{action_view, event_body, pull_view};
 use super::ServicingError;
 use crate::accounts::TeamId;
 use crate::crypto::{uuid, Keys};
@@ -78,24 +79,6 @@ fn action_item(team: &str, a: &ServicingAction, version: u64) -> Item {
     Item::new(keys::pull_pk(team, &a.pull_id), keys::action_sk(a.position), version, encode(a))
 }
 
-/// The webhook body of an event, in the original's shape plus `event_id`, `sequence` and
-/// `created_at`.
-fn event_body(p: &Pull, event_id: &str, seq: u64, t: EventType, data: &Value, at: DateTime<Utc>) -> String {
-    json!({
-        "event_id": event_id,
-        "sequence": seq,
-        "team_id": p.team_id,
-        "pull_id": p.pull_id,
-        "status": p.status.code(),
-        "meta_data": p.meta_data,
-        "event_type": t.code(),
-        "account_identifier": p.account_identifier,
-        "data": data,
-        "created_at": at,
-    })
-    .to_string()
-}
-
 pub(crate) async fn commit(store: &dyn Store, mut c: PullChange, now: DateTime<Utc>) -> Result<Pull, StoreError> {
     c.pull.updated_at = now;
     let team = c.pull.team_id.clone();
@@ -128,47 +111,6 @@ pub(crate) async fn commit(store: &dyn Store, mut c: PullChange, now: DateTime<U
     }
     store.transact(writes).await?;
     Ok(c.pull)
-}
-
-pub fn pull_view(p: &Pull, actions: &[ServicingAction]) -> Value {
-    let mut v = json!({
-        "pull_id": p.pull_id,
-        "status": p.status.code(),
-        "type": p.pull_type,
-        "created_at": p.consented_at,
-        "insurance_provider_name": p.insurance_provider_name,
-        "insurance_provider_friendly_name": p.insurance_provider_friendly_name,
-        "account_identifier": p.account_identifier,
-        "first_name": p.first_name,
-        "last_name": p.last_name,
-        "email": p.email,
-        "meta_data": p.meta_data,
-        "parent_pull_id": p.parent_pull_id,
-        "encountered_mfa": p.encountered_mfa,
-        "is_archived": p.is_archived,
-        "login_error_message": p.login_error_message,
-        "servicing_actions": actions.iter().map(action_view).collect::<Vec<_>>(),
-    });
-    if p.status == PullStatus::IdentityVerificationOptions {
-        v["mfa_options"] =
-            json!(p.mfa.options.iter().map(|o| json!({"optionKey": o.key, "label": o.label})).collect::<Vec<_>>());
-    }
-    v
-}
-
-pub fn action_view(a: &ServicingAction) -> Value {
-    json!({
-        "servicing_action_id": a.servicing_action_id,
-        "pull_id": a.pull_id,
-        "status": a.status.code(),
-        "type": a.action_type.code(),
-        "payload": a.payload,
-        "confirmation_data": a.confirmation_data,
-        "validation_error_type": a.validation_error_type,
-        "error_message": a.error_message,
-        "created_at": a.created_at,
-        "updated_at": a.updated_at,
-    })
 }
 
 /// Reads `servicing_actions`: 1 to [`MAX_ACTIONS`] objects `{type, payload}` of types the carrier
