@@ -6,8 +6,9 @@ use chrono::{NaiveDate, Utc};
 
 use super::{query_pairs, ApiRequest, ApiResponse, Route};
 use crate::deps::Deps;
+use crate::import::render::batch_view;
 use crate::import::rules::jurisdiction;
-use crate::import::service::{batch_view, new_batch_id, Importer};
+use crate::import::service::{new_batch_id, Importer};
 use crate::import::ImportError;
 
 /// The largest batch a POST may carry (Lambda's synchronous payload limit); larger batches go

@@ -2,6 +2,7 @@
 //! field, taxed by effective-dated state rules, answered per transaction with the seed's status
 //! codes.
 
+pub mod render;
 pub mod rules;
 pub mod service;
 pub mod transaction;

@@ -17,12 +17,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::rules::Calculated;
-use super::transaction::{assess, status, warnings_json, Raw, Rejected};
+use super::transaction::{assess, status, Raw, Rejected};
 use crate::fetch::Fetcher;
 use crate::objects::{ObjectMeta, ObjectStore};
 use crate::store::{Cond, Item, Store, StoreError, Write};
@@ -57,19 +57,6 @@ pub struct TxnResult {
     pub calculated: Option<Calculated>,
 }
 
-impl TxnResult {
-    pub fn view(&self) -> Value {
-        let mut v = json!({"id": self.id, "policy_number": self.policy_number, "status": self.status, "status_message": self.status_message});
-        if !self.warnings.is_empty() {
-            v["warnings"] = warnings_json(&self.warnings);
-        }
-        if let Some(c) = &self.calculated {
-            v["calculated"] = c.view();
-        }
-        v
-    }
-}
-
 /// The record of one transaction as a team reads it later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TxnRecord {
@@ -84,23 +71,6 @@ pub struct TxnRecord {
     pub documents: Vec<StoredDocument>,
     pub department: Option<String>,
     pub at: DateTime<Utc>,
-}
-
-impl TxnRecord {
-    pub fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "batch_id": self.batch_id,
-            "policy_number": self.policy_number,
-            "status": self.status,
-            "status_message": self.status_message,
-            "warnings": warnings_json(&self.warnings),
-            "calculated": self.calculated.as_ref().map(Calculated::view),
-            "department": self.department,
-            "documents": self.documents.iter().map(|d| json!({"code": d.code, "id": d.id, "key": d.key, "size": d.size, "content_type": d.content_type, "sha256": d.sha256})).collect::<Vec<_>>(),
-            "processed_at": self.at,
-        })
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -582,14 +552,4 @@ fn record(
         department: department.map(str::to_string),
         at,
     }
-}
-
-/// The seed's answer: `{batch_id, transactions: [{id, policy_number, status, status_message}]}`
-/// (plus `warnings` where there are some, and `status` once processed).
-pub fn batch_view(meta: &BatchMeta, results: &[TxnResult]) -> Value {
-    json!({
-        "batch_id": meta.batch_id,
-        "status": meta.status,
-        "transactions": results.iter().map(TxnResult::view).collect::<Vec<_>>(),
-    })
 }

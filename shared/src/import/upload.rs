@@ -6,7 +6,8 @@
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::Value;
 
-use super::service::{batch_id_for_object, batch_view, BatchError, Importer};
+use super::render::batch_view;
+use super::service::{batch_id_for_object, BatchError, Importer};
 use crate::deps::Deps;
 use crate::objects::{check_key, ObjectError};
 
