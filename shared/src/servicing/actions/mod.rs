@@ -15,6 +15,12 @@ use crate::accounts::input::{LIEN_TYPES, MORTGAGEE_TYPES};
 use crate::accounts::{Address, Driver, Insured, LienHolder, Mortgagee, Policy, Vehicle, AUTO_LINES, PROPERTY_LINES};
 use crate::types::US_STATES;
 
+mod contact;
+mod driver;
+mod lienholder;
+mod mortgagee;
+mod vehicle;
+
 /// Every `validation_error_type` this module produces.
 pub const KINDS: &[&str] = &[
     "INVALID_PAYLOAD",
@@ -315,6 +321,16 @@ fn vin(o: &mut Fields, f: &'static str, required: bool, kind: &'static str) -> R
 
 /// Plans `action` against `policies`; `next_id` numbers the new sub-elements (zero while only
 /// previewing).
+/// The policies an action changes, and what the consumer is asked to confirm.
+type Planned = (Vec<(usize, Policy)>, Value);
+
+/// What an action added that the sandbox rates.
+#[derive(Default)]
+struct Added {
+    vehicles: u32,
+    drivers: u32,
+}
+
 pub fn plan(
     policies: &[Policy],
     action: ActionType,
@@ -323,289 +339,17 @@ pub fn plan(
 ) -> Result<Plan, Invalid> {
     let mut o = Fields::new("payload", payload)?;
     o.path.clear();
-    let mut vehicles_added = 0;
-    let mut drivers_added = 0;
-    let (changed, confirmation) = match action {
-        ActionType::AddMortgagee | ActionType::EditMortgagee => {
-            let (i, p) = target(policies, &mut o, PROPERTY_LINES, "mortgagees")?;
-            let (name, loan_number, address, t) = mortgagee_fields(&mut o)?;
-            o.end()?;
-            let mut np = p.clone();
-            let existing = np.mortgagees.iter().position(|m| m.mortgagee_type == t);
-            let before = existing.map(|k| mortgagee_view(&np.mortgagees[k]));
-            match (action, existing) {
-                (ActionType::AddMortgagee, Some(_)) => {
-                    return Err(invalid("DUPLICATE_MORTGAGEE_TYPE", format!("the policy already has a {t} mortgagee")))
-                }
-                (ActionType::AddMortgagee, None) => np.mortgagees.push(Mortgagee {
-                    id: next_id(),
-                    name,
-                    mortgagee_type: t.clone(),
-                    loan_number,
-                    address,
-                }),
-                (_, None) => return Err(invalid("MORTGAGEE_NOT_FOUND", format!("the policy has no {t} mortgagee"))),
-                (_, Some(k)) => {
-                    let m = &mut np.mortgagees[k];
-                    m.name = name;
-                    m.loan_number = loan_number;
-                    m.address = address;
-                }
-            }
-            let after = np.mortgagees.iter().find(|m| m.mortgagee_type == t).map(mortgagee_view);
-            if before == after {
-                return Err(invalid("NO_CHANGES", "the mortgagee already reads exactly so"));
-            }
-            np.mortgagees.sort_by(|a, b| a.mortgagee_type.cmp(&b.mortgagee_type));
-            (vec![(i, np)], json!({"carrier_policy_number": p.policy_number, "before": before, "after": after}))
-        }
-        ActionType::RemoveMortgagee => {
-            let (i, p) = target(policies, &mut o, PROPERTY_LINES, "mortgagees")?;
-            let t = o.one_of("mortgagee_type", true, MORTGAGEE_TYPES, "INVALID_MORTGAGEE_TYPE")?.unwrap_or_default();
-            o.end()?;
-            let mut np = p.clone();
-            let k = np
-                .mortgagees
-                .iter()
-                .position(|m| m.mortgagee_type == t)
-                .ok_or_else(|| invalid("MORTGAGEE_NOT_FOUND", format!("the policy has no {t} mortgagee")))?;
-            let removed = np.mortgagees.remove(k);
-            (
-                vec![(i, np)],
-                json!({"carrier_policy_number": p.policy_number, "before": mortgagee_view(&removed), "after": null}),
-            )
-        }
-        ActionType::AddVehicle => {
-            let (i, p) = target(policies, &mut o, AUTO_LINES, "vehicles")?;
-            let mut v = o.object("vehicle", true, "INVALID_VEHICLE")?.unwrap_or_else(|| unreachable!("required"));
-            let _vehicle_type =
-                v.one_of("type", false, &["CAR", "TRUCK", "SUV", "VAN", "MOTORCYCLE", "OTHER"], "INVALID_VEHICLE")?;
-            let model_year = match v.raw("model_year") {
-                Some(Value::Number(n)) => n.as_i64().filter(|y| (1900..=2100).contains(y)),
-                _ => None,
-            }
-            .ok_or_else(|| invalid("INVALID_VEHICLE", "vehicle.model_year must be a year from 1900 to 2100"))?;
-            let new_vin = vin(&mut v, "vin", true, "INVALID_VIN")?.unwrap_or_default();
-            let make = v.string("make", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
-            let model = v.string("model", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
-            v.end()?;
-            let owner = o.string("registered_owner_full_name", false, 120, "INVALID_VEHICLE")?;
-            let garaging = address(&mut o, "garaging_address", false)?;
-            let primary = o.string("primary_driver_full_name", false, 120, "PRIMARY_DRIVER_NOT_FOUND")?;
-            let replacing = vin(&mut o, "replacing_vin", false, "REPLACING_VIN_NOT_FOUND")?;
-            let mut liens = Vec::new();
-            let mut ownership_type = None;
-            if let Some(mut own) = o.object("vehicle_ownership", false, "INVALID_FINANCING_COMPANY")? {
-                ownership_type = own.one_of("type", true, &["OWN", "LEASE", "FINANCE"], "INVALID_FINANCING_COMPANY")?;
-                match own.raw("financing_companies") {
-                    None => {}
-                    Some(Value::Array(items)) if items.len() <= 3 => {
-                        for (k, item) in items.iter().enumerate() {
-                            let mut f = Fields::new(&format!("vehicle_ownership.financing_companies[{k}]"), item)
-                                .map_err(|e| Invalid { kind: "INVALID_FINANCING_COMPANY", ..e })?;
-                            let t =
-                                f.one_of("type", true, LIEN_TYPES, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
-                            let name = f.string("name", true, 120, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
-                            let address = address(&mut f, "address", true)?.unwrap_or_else(|| unreachable!("required"));
-                            f.end()?;
-                            if liens.iter().any(|l: &LienHolder| same_name(&l.name, &name)) {
-                                return Err(invalid(
-                                    "DUPLICATE_FINANCING_COMPANY",
-                                    "a financing company appears twice",
-                                ));
-                            }
-                            liens.push(LienHolder { id: 0, name, lien_type: t, address });
-                        }
-                    }
-                    Some(_) => {
-                        return Err(invalid(
-                            "INVALID_FINANCING_COMPANY",
-                            "vehicle_ownership.financing_companies must be an array of at most 3",
-                        ))
-                    }
-                }
-                if ownership_type.as_deref() == Some("OWN") && !liens.is_empty() {
-                    return Err(invalid("INVALID_FINANCING_COMPANY", "an owned vehicle has no financing companies"));
-                }
-                own.end()?;
-            }
-            o.end()?;
-            if let Some(name) = &primary {
-                if !p.drivers.iter().any(|d| same_name(&full_name(d), name)) {
-                    return Err(invalid(
-                        "PRIMARY_DRIVER_NOT_FOUND",
-                        "primary_driver_full_name is not a driver on the policy",
-                    ));
-                }
-            }
-            let mut np = p.clone();
-            let before = match &replacing {
-                Some(r) => {
-                    let k = np.vehicles.iter().position(|v| &v.vin == r).ok_or_else(|| {
-                        invalid("REPLACING_VIN_NOT_FOUND", "replacing_vin is not a vehicle on the policy")
-                    })?;
-                    Some(np.vehicles.remove(k))
-                }
-                None => None,
-            };
-            if np.vehicles.iter().any(|v| v.vin == new_vin) {
-                return Err(invalid("DUPLICATE_VIN", "the vehicle is already on the policy"));
-            }
-            for l in &mut liens {
-                l.id = next_id();
-            }
-            let added = Vehicle {
-                id: next_id(),
-                vin: new_vin,
-                make,
-                model,
-                model_year: model_year as i32,
-                lien_holders: liens,
-            };
-            let mut after = vehicle_view(&added);
-            after["ownership_type"] = json!(ownership_type);
-            after["registered_owner_full_name"] = json!(owner);
-            after["primary_driver_full_name"] = json!(primary);
-            after["garaging_address"] = json!(garaging.as_ref().map(address_view));
-            np.vehicles.push(added);
-            if before.is_none() {
-                vehicles_added = 1;
-            }
-            (
-                vec![(i, np)],
-                json!({"carrier_policy_number": p.policy_number, "before": before.as_ref().map(vehicle_view), "after": after}),
-            )
-        }
-        ActionType::AddDriver | ActionType::ReplaceDriver => {
-            let (i, p) = target(policies, &mut o, AUTO_LINES, "drivers")?;
-            let replacing = if action == ActionType::ReplaceDriver {
-                o.string("replacing_driver_full_name", true, 120, "REPLACING_DRIVER_NOT_FOUND")?
-            } else {
-                None
-            };
-            let mut d = driver_fields(&mut o, "driver")?;
-            o.end()?;
-            let mut np = p.clone();
-            let before = match &replacing {
-                Some(name) => {
-                    let k = np.drivers.iter().position(|x| same_name(&full_name(x), name)).ok_or_else(|| {
-                        invalid(
-                            "REPLACING_DRIVER_NOT_FOUND",
-                            "replacing_driver_full_name is not a driver on the policy",
-                        )
-                    })?;
-                    Some(np.drivers.remove(k))
-                }
-                None => None,
-            };
-            if np.drivers.iter().any(|x| same_name(&full_name(x), &full_name(&d)) && x.date_of_birth == d.date_of_birth)
-            {
-                return Err(invalid("DUPLICATE_DRIVER", "the driver is already on the policy"));
-            }
-            d.id = next_id();
-            let after = driver_view(&d);
-            np.drivers.push(d);
-            if before.is_none() {
-                drivers_added = 1;
-            }
-            (
-                vec![(i, np)],
-                json!({"carrier_policy_number": p.policy_number, "before": before.as_ref().map(driver_view), "after": after}),
-            )
-        }
-        ActionType::AddLienholder | ActionType::ReplaceLienholder => {
-            let (i, p) = target(policies, &mut o, AUTO_LINES, "lien holders")?;
-            let on_vin = vin(&mut o, "vin", true, "INVALID_VIN")?.unwrap_or_default();
-            let replacing = if action == ActionType::ReplaceLienholder {
-                o.string("replacing_lien_holder_name", true, 120, "REPLACING_LIENHOLDER_NOT_FOUND")?
-            } else {
-                None
-            };
-            let mut l = lien_fields(&mut o, "lien_holder", "INVALID_LIENHOLDER")?;
-            o.end()?;
-            let mut np = p.clone();
-            let v = np
-                .vehicles
-                .iter_mut()
-                .find(|v| v.vin == on_vin)
-                .ok_or_else(|| invalid("VEHICLE_NOT_FOUND", "vin is not a vehicle on the policy"))?;
-            let before = match &replacing {
-                Some(name) => {
-                    let k = v.lien_holders.iter().position(|x| same_name(&x.name, name)).ok_or_else(|| {
-                        invalid(
-                            "REPLACING_LIENHOLDER_NOT_FOUND",
-                            "replacing_lien_holder_name is not a lien holder of the vehicle",
-                        )
-                    })?;
-                    Some(v.lien_holders.remove(k))
-                }
-                None => None,
-            };
-            if v.lien_holders.iter().any(|x| same_name(&x.name, &l.name)) {
-                return Err(invalid("DUPLICATE_LIENHOLDER", "the lien holder is already on the vehicle"));
-            }
-            if v.lien_holders.len() >= 3 {
-                return Err(invalid("INVALID_LIENHOLDER", "a vehicle has at most 3 lien holders"));
-            }
-            l.id = next_id();
-            let after = lien_view(&l);
-            v.lien_holders.push(l);
-            (
-                vec![(i, np)],
-                json!({"carrier_policy_number": p.policy_number, "vin": on_vin, "before": before.as_ref().map(lien_view), "after": after}),
-            )
-        }
-        ActionType::UpdateContactInfo => {
-            let email = o.string("email", false, 254, "INVALID_EMAIL")?;
-            if let Some(e) = &email {
-                if crate::types::Email::parse(e).is_none() {
-                    return Err(invalid("INVALID_EMAIL", "email is not an email address"));
-                }
-            }
-            let phone = o.string("phone", false, 20, "INVALID_PHONE")?;
-            if let Some(ph) = &phone {
-                let digits = ph.chars().filter(char::is_ascii_digit).count();
-                if !(10..=15).contains(&digits) || !ph.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
-                    return Err(invalid("INVALID_PHONE", "phone must hold 10 to 15 digits"));
-                }
-            }
-            let addr = address(&mut o, "address", false)?;
-            o.end()?;
-            if email.is_none() && phone.is_none() && addr.is_none() {
-                return Err(invalid("NO_CHANGES", "give at least one of email, phone, address"));
-            }
-            let serviceable: Vec<usize> =
-                policies.iter().enumerate().filter(|(_, p)| p.status == "InForce").map(|(i, _)| i).collect();
-            let Some(&first) = serviceable.first() else {
-                return Err(invalid("POLICY_UNAVAILABLE_FOR_SERVICING", "the account has no policy in force"));
-            };
-            let before = contact_view(&policies[first].insured);
-            let mut changed = Vec::new();
-            for i in serviceable {
-                let mut np = policies[i].clone();
-                if let Some(e) = &email {
-                    np.insured.email = Some(e.clone());
-                }
-                if let Some(ph) = &phone {
-                    np.insured.phone = Some(ph.clone());
-                }
-                if let Some(a) = &addr {
-                    np.insured.address = Some(a.clone());
-                }
-                if np != policies[i] {
-                    changed.push((i, np));
-                }
-            }
-            let Some((_, sample)) = changed.first() else {
-                return Err(invalid("NO_CHANGES", "the contact information already reads exactly so"));
-            };
-            let after = contact_view(&sample.insured);
-            let numbers: Vec<&str> = changed.iter().map(|(i, _)| policies[*i].policy_number.as_str()).collect();
-            let confirmation = json!({"carrier_policy_numbers": numbers, "before": before, "after": after});
-            (changed, confirmation)
-        }
+    let mut added = Added::default();
+    let family = match action {
+        ActionType::AddMortgagee | ActionType::EditMortgagee => mortgagee::add_or_edit,
+        ActionType::RemoveMortgagee => mortgagee::remove,
+        ActionType::AddVehicle => vehicle::add,
+        ActionType::AddDriver | ActionType::ReplaceDriver => driver::add_or_replace,
+        ActionType::AddLienholder | ActionType::ReplaceLienholder => lienholder::add_or_replace,
+        ActionType::UpdateContactInfo => contact::update,
     };
-    Ok(Plan { changed, confirmation, vehicles_added, drivers_added })
+    let (changed, confirmation) = family(policies, action, o, next_id, &mut added)?;
+    Ok(Plan { changed, confirmation, vehicles_added: added.vehicles, drivers_added: added.drivers })
 }
 
 #[cfg(test)]

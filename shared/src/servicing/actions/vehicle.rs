@@ -1,0 +1,100 @@
+//! Vehicles on auto policies.
+
+use super::*;
+
+/// AddVehicle: a vehicle added (or replacing one), with its lien holders and primary driver.
+pub(super) fn add(
+    policies: &[Policy],
+    _action: ActionType,
+    mut o: Fields,
+    next_id: &mut dyn FnMut() -> u64,
+    counts: &mut Added,
+) -> Result<Planned, Invalid> {
+    let (i, p) = target(policies, &mut o, AUTO_LINES, "vehicles")?;
+    let mut v = o.object("vehicle", true, "INVALID_VEHICLE")?.unwrap_or_else(|| unreachable!("required"));
+    let _vehicle_type =
+        v.one_of("type", false, &["CAR", "TRUCK", "SUV", "VAN", "MOTORCYCLE", "OTHER"], "INVALID_VEHICLE")?;
+    let model_year = match v.raw("model_year") {
+        Some(Value::Number(n)) => n.as_i64().filter(|y| (1900..=2100).contains(y)),
+        _ => None,
+    }
+    .ok_or_else(|| invalid("INVALID_VEHICLE", "vehicle.model_year must be a year from 1900 to 2100"))?;
+    let new_vin = vin(&mut v, "vin", true, "INVALID_VIN")?.unwrap_or_default();
+    let make = v.string("make", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
+    let model = v.string("model", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
+    v.end()?;
+    let owner = o.string("registered_owner_full_name", false, 120, "INVALID_VEHICLE")?;
+    let garaging = address(&mut o, "garaging_address", false)?;
+    let primary = o.string("primary_driver_full_name", false, 120, "PRIMARY_DRIVER_NOT_FOUND")?;
+    let replacing = vin(&mut o, "replacing_vin", false, "REPLACING_VIN_NOT_FOUND")?;
+    let mut liens = Vec::new();
+    let mut ownership_type = None;
+    if let Some(mut own) = o.object("vehicle_ownership", false, "INVALID_FINANCING_COMPANY")? {
+        ownership_type = own.one_of("type", true, &["OWN", "LEASE", "FINANCE"], "INVALID_FINANCING_COMPANY")?;
+        match own.raw("financing_companies") {
+            None => {}
+            Some(Value::Array(items)) if items.len() <= 3 => {
+                for (k, item) in items.iter().enumerate() {
+                    let mut f = Fields::new(&format!("vehicle_ownership.financing_companies[{k}]"), item)
+                        .map_err(|e| Invalid { kind: "INVALID_FINANCING_COMPANY", ..e })?;
+                    let t = f.one_of("type", true, LIEN_TYPES, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
+                    let name = f.string("name", true, 120, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
+                    let address = address(&mut f, "address", true)?.unwrap_or_else(|| unreachable!("required"));
+                    f.end()?;
+                    if liens.iter().any(|l: &LienHolder| same_name(&l.name, &name)) {
+                        return Err(invalid("DUPLICATE_FINANCING_COMPANY", "a financing company appears twice"));
+                    }
+                    liens.push(LienHolder { id: 0, name, lien_type: t, address });
+                }
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "INVALID_FINANCING_COMPANY",
+                    "vehicle_ownership.financing_companies must be an array of at most 3",
+                ))
+            }
+        }
+        if ownership_type.as_deref() == Some("OWN") && !liens.is_empty() {
+            return Err(invalid("INVALID_FINANCING_COMPANY", "an owned vehicle has no financing companies"));
+        }
+        own.end()?;
+    }
+    o.end()?;
+    if let Some(name) = &primary {
+        if !p.drivers.iter().any(|d| same_name(&full_name(d), name)) {
+            return Err(invalid("PRIMARY_DRIVER_NOT_FOUND", "primary_driver_full_name is not a driver on the policy"));
+        }
+    }
+    let mut np = p.clone();
+    let before = match &replacing {
+        Some(r) => {
+            let k =
+                np.vehicles.iter().position(|v| &v.vin == r).ok_or_else(|| {
+                    invalid("REPLACING_VIN_NOT_FOUND", "replacing_vin is not a vehicle on the policy")
+                })?;
+            Some(np.vehicles.remove(k))
+        }
+        None => None,
+    };
+    if np.vehicles.iter().any(|v| v.vin == new_vin) {
+        return Err(invalid("DUPLICATE_VIN", "the vehicle is already on the policy"));
+    }
+    for l in &mut liens {
+        l.id = next_id();
+    }
+    let added =
+        Vehicle { id: next_id(), vin: new_vin, make, model, model_year: model_year as i32, lien_holders: liens };
+    let mut after = vehicle_view(&added);
+    after["ownership_type"] = json!(ownership_type);
+    after["registered_owner_full_name"] = json!(owner);
+    after["primary_driver_full_name"] = json!(primary);
+    after["garaging_address"] = json!(garaging.as_ref().map(address_view));
+    np.vehicles.push(added);
+    if before.is_none() {
+        counts.vehicles = 1;
+    }
+    Ok((
+        vec![(i, np)],
+        json!({"carrier_policy_number": p.policy_number, "before": before.as_ref().map(vehicle_view), "after": after}),
+    ))
+}
