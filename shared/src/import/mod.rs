@@ -3,6 +3,7 @@
 //! codes.
 
 pub mod render;
+pub mod repo;
 pub mod rules;
 pub mod service;
 pub mod transaction;

@@ -2,9 +2,7 @@
 //! sinks the rest), ids already imported refused (3001), documents fetched concurrently into the
 //! object store, then one record per transaction and the batch's results written.
 //!
-//! Keys (same table): transaction imported `T#<t>#IMP#TX#<id>` / `TX` (written only if absent:
-//! that is the 3001 rule), latest refused attempt `T#<t>#IMP#TX#<id>` / `TRY`, batch
-//! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of 200.
+//! What is stored, and under which keys, is [`super::repo`]'s alone.
 //!
 //! A batch id is random for a POST and derived from the object (bucket, key, ETag) for an S3
 //! upload, so the same object delivered twice gives the same batch: a finished batch answers with
@@ -17,22 +15,20 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use super::repo::{ImportRepo, Recorded, CHUNK, RECORDS_PER_GROUP};
 use super::rules::Calculated;
 use super::transaction::{assess, status, Raw, Rejected};
 use crate::fetch::Fetcher;
 use crate::objects::{ObjectMeta, ObjectStore};
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Store, StoreError};
 
 /// Transactions per batch.
 pub const MAX_TRANSACTIONS: usize = 50_000;
 /// Documents fetched at once per batch.
 pub const FETCH_CONCURRENCY: usize = 16;
-/// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
-const CHUNK: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDocument {
@@ -97,13 +93,6 @@ pub enum BatchError {
     Objects(#[from] crate::objects::ObjectError),
 }
 
-pub fn tx_pk(team: &str, id: &str) -> String {
-    format!("T#{team}#IMP#TX#{id}")
-}
-pub fn batch_pk(team: &str, batch: &str) -> String {
-    format!("T#{team}#IMP#B#{batch}")
-}
-
 /// A random batch id in the seed's style (32 hex digits).
 pub fn new_batch_id() -> Result<String, crate::crypto::CryptoError> {
     Ok(hex::encode(crate::crypto::random_bytes::<16>()?))
@@ -147,34 +136,24 @@ enum Outcome {
 }
 
 impl Importer {
+    fn repo(&self) -> ImportRepo {
+        ImportRepo::new(self.store.clone(), &self.team)
+    }
+
+    /// A batch and, once processed, its results.
     pub async fn load_batch(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
-        let pk = batch_pk(&self.team, batch_id);
-        let Some(meta) = self.store.get(&pk, "META").await? else { return Ok(None) };
-        let meta: BatchMeta = meta.decode()?;
+        let repo = self.repo();
+        let Some(meta) = repo.batch(batch_id).await? else { return Ok(None) };
         if meta.status != "processed" {
             return Ok(Some((meta, vec![])));
         }
-        let mut results = Vec::with_capacity(meta.total);
-        for i in 0..meta.chunks {
-            let item = self.store.get(&pk, &format!("R#{i:05}")).await?.ok_or_else(|| StoreError::Corrupt {
-                pk: pk.clone(),
-                sk: format!("R#{i:05}"),
-                reason: "missing result chunk".into(),
-            })?;
-            let chunk: Vec<TxnResult> = item.decode()?;
-            results.extend(chunk);
-        }
+        let results = repo.results(&meta).await?;
         Ok(Some((meta, results)))
     }
 
+    /// The imported record of `id`, else its latest refused attempt.
     pub async fn transaction(&self, id: &str) -> Result<Option<TxnRecord>, StoreError> {
-        let pk = tx_pk(&self.team, id);
-        for sk in ["TX", "TRY"] {
-            if let Some(item) = self.store.get(&pk, sk).await? {
-                return Ok(Some(item.decode()?));
-            }
-        }
-        Ok(None)
+        self.repo().transaction(id).await
     }
 
     /// Imports `body` (the seed's array) as batch `batch_id`, step by step; `progress(done,
@@ -228,8 +207,7 @@ impl Importer {
             imported: 0,
             chunks: total.div_ceil(CHUNK),
         };
-        let item = Item::new(batch_pk(&self.team, batch_id), "META", 1, json!(meta));
-        self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
+        self.repo().put_batch(&meta, 1).await?;
         Ok(meta)
     }
 
@@ -239,17 +217,16 @@ impl Importer {
         let sem = Arc::new(tokio::sync::Semaphore::new(32));
         for (i, o) in outcomes.iter().enumerate() {
             if let Outcome::Accepted(a) = o {
-                let (store, pk, sem) = (self.store.clone(), tx_pk(&self.team, &a.transaction.id), sem.clone());
+                let (repo, id, sem) = (self.repo(), a.transaction.id.clone(), sem.clone());
                 set.spawn(async move {
                     let _permit = sem.acquire_owned().await;
-                    (i, store.get(&pk, "TX").await)
+                    (i, repo.imported(&id).await)
                 });
             }
         }
         while let Some(joined) = set.join_next().await {
             let (i, found) = joined.map_err(|e| StoreError::Backend(e.to_string()))?;
-            if let Some(item) = found? {
-                let rec: TxnRecord = item.decode()?;
+            if let Some(rec) = found? {
                 outcomes[i] = if rec.batch_id == batch_id {
                     Outcome::Done(TxnResult {
                         id: Some(rec.id),
@@ -387,59 +364,29 @@ impl Importer {
                 }
             }
         }
-        for chunk in imports.chunks(100) {
-            let writes: Vec<Write> = chunk
-                .iter()
-                .map(|(_, rec)| Write::Put {
-                    item: Item::new(tx_pk(&self.team, &rec.id), "TX", 1, json!(rec)),
-                    cond: Cond::Absent,
-                })
-                .collect();
-            match self.store.transact(writes).await {
-                Ok(()) => {}
-                Err(StoreError::ConditionFailed { .. }) => {
-                    // Someone imported one of these meanwhile: one at a time to find which.
-                    for (i, rec) in chunk {
-                        let w = Write::Put {
-                            item: Item::new(tx_pk(&self.team, &rec.id), "TX", 1, json!(rec)),
-                            cond: Cond::Absent,
-                        };
-                        match self.store.transact(vec![w]).await {
-                            Ok(()) => {}
-                            Err(StoreError::ConditionFailed { .. }) => {
-                                // The same batch delivered twice at once: the other run recorded it.
-                                let pk = tx_pk(&self.team, &rec.id);
-                                if let Some(item) = self.store.get(&pk, "TX").await? {
-                                    let other: TxnRecord = item.decode()?;
-                                    if other.batch_id == batch_id {
-                                        continue;
-                                    }
-                                }
-                                // Our document keys name our batch: deleting them touches no one else's.
-                                for d in &rec.documents {
-                                    let _ = self.objects.delete(&d.key).await;
-                                }
-                                results[*i] =
-                                    duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
+        let repo = self.repo();
+        for chunk in imports.chunks(RECORDS_PER_GROUP) {
+            let group: Vec<&TxnRecord> = chunk.iter().map(|(_, rec)| rec).collect();
+            if repo.record_imported(&group).await? == Recorded::IdTaken {
+                // Someone imported one of these meanwhile: one at a time to find which.
+                for (i, rec) in chunk {
+                    if repo.record_imported(&[rec]).await? == Recorded::All {
+                        continue;
                     }
+                    // The same batch delivered twice at once: the other run recorded it.
+                    if repo.imported(&rec.id).await?.is_some_and(|other| other.batch_id == batch_id) {
+                        continue;
+                    }
+                    // Our document keys name our batch: deleting them touches no one else's.
+                    for d in &rec.documents {
+                        let _ = self.objects.delete(&d.key).await;
+                    }
+                    results[*i] = duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
                 }
-                Err(e) => return Err(e.into()),
             }
             finished(chunk.len());
         }
-        for chunk in tries.chunks(25) {
-            let writes = chunk
-                .iter()
-                .map(|rec| Write::Put {
-                    item: Item::new(tx_pk(&self.team, &rec.id), "TRY", 1, json!(rec)),
-                    cond: Cond::Any,
-                })
-                .collect();
-            self.store.transact(writes).await?;
-        }
+        repo.record_attempts(&tries).await?;
         let failed_fetches = results.iter().filter(|r| r.status == status::DOCUMENT_FETCH).count();
         finished(failed_fetches);
         Ok(results)
@@ -447,17 +394,12 @@ impl Importer {
 
     /// The results in chunks, then the batch marked processed (readers see all or nothing).
     async fn finish(&self, meta: &mut BatchMeta, results: &[TxnResult]) -> Result<(), BatchError> {
-        let meta_pk = batch_pk(&self.team, &meta.batch_id);
-        for (n, chunk) in results.chunks(CHUNK).enumerate() {
-            let item = Item::new(meta_pk.clone(), format!("R#{n:05}"), 1, json!(chunk));
-            self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
-        }
+        let repo = self.repo();
+        repo.put_results(&meta.batch_id, results).await?;
         meta.status = "processed".into();
         meta.finished_at = Some(Utc::now());
         meta.imported = results.iter().filter(|r| r.status == status::OK).count();
-        self.store
-            .transact(vec![Write::Put { item: Item::new(meta_pk, "META", 2, json!(meta)), cond: Cond::Any }])
-            .await?;
+        repo.put_batch(meta, 2).await?;
         Ok(())
     }
 }
