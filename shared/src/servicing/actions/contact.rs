@@ -3,13 +3,7 @@
 use super::*;
 
 /// UpdateContactInfo: on every policy in force.
-pub(super) fn update(
-    policies: &[Policy],
-    _action: ActionType,
-    mut o: Fields,
-    _next_id: &mut dyn FnMut() -> u64,
-    _counts: &mut Added,
-) -> Result<Planned, Invalid> {
+pub(super) fn update(policies: &[Policy], mut o: Fields) -> Result<Planned, Invalid> {
     let email = o.string("email", false, 254, "INVALID_EMAIL")?;
     if let Some(e) = &email {
         if crate::types::Email::parse(e).is_none() {

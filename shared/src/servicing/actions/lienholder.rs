@@ -8,7 +8,6 @@ pub(super) fn add_or_replace(
     action: ActionType,
     mut o: Fields,
     next_id: &mut dyn FnMut() -> u64,
-    _counts: &mut Added,
 ) -> Result<Planned, Invalid> {
     let (i, p) = target(policies, &mut o, AUTO_LINES, "lien holders")?;
     let on_vin = vin(&mut o, "vin", true, "INVALID_VIN")?.unwrap_or_default();

@@ -340,15 +340,18 @@ pub fn plan(
     let mut o = Fields::new("payload", payload)?;
     o.path.clear();
     let mut added = Added::default();
-    let family = match action {
-        ActionType::AddMortgagee | ActionType::EditMortgagee => mortgagee::add_or_edit,
-        ActionType::RemoveMortgagee => mortgagee::remove,
-        ActionType::AddVehicle => vehicle::add,
-        ActionType::AddDriver | ActionType::ReplaceDriver => driver::add_or_replace,
-        ActionType::AddLienholder | ActionType::ReplaceLienholder => lienholder::add_or_replace,
-        ActionType::UpdateContactInfo => contact::update,
+    let (changed, confirmation) = match action {
+        ActionType::AddMortgagee | ActionType::EditMortgagee => mortgagee::add_or_edit(policies, action, o, next_id)?,
+        ActionType::RemoveMortgagee => mortgagee::remove(policies, o)?,
+        ActionType::AddVehicle => vehicle::add(policies, o, next_id, &mut added)?,
+        ActionType::AddDriver | ActionType::ReplaceDriver => {
+            driver::add_or_replace(policies, action, o, next_id, &mut added)?
+        }
+        ActionType::AddLienholder | ActionType::ReplaceLienholder => {
+            lienholder::add_or_replace(policies, action, o, next_id)?
+        }
+        ActionType::UpdateContactInfo => contact::update(policies, o)?,
     };
-    let (changed, confirmation) = family(policies, action, o, next_id, &mut added)?;
     Ok(Plan { changed, confirmation, vehicles_added: added.vehicles, drivers_added: added.drivers })
 }
 

@@ -8,7 +8,6 @@ pub(super) fn add_or_edit(
     action: ActionType,
     mut o: Fields,
     next_id: &mut dyn FnMut() -> u64,
-    _counts: &mut Added,
 ) -> Result<Planned, Invalid> {
     let (i, p) = target(policies, &mut o, PROPERTY_LINES, "mortgagees")?;
     let (name, loan_number, address, t) = mortgagee_fields(&mut o)?;
@@ -40,13 +39,7 @@ pub(super) fn add_or_edit(
 }
 
 /// RemoveMortgagee.
-pub(super) fn remove(
-    policies: &[Policy],
-    _action: ActionType,
-    mut o: Fields,
-    _next_id: &mut dyn FnMut() -> u64,
-    _counts: &mut Added,
-) -> Result<Planned, Invalid> {
+pub(super) fn remove(policies: &[Policy], mut o: Fields) -> Result<Planned, Invalid> {
     let (i, p) = target(policies, &mut o, PROPERTY_LINES, "mortgagees")?;
     let t = o.one_of("mortgagee_type", true, MORTGAGEE_TYPES, "INVALID_MORTGAGEE_TYPE")?.unwrap_or_default();
     o.end()?;

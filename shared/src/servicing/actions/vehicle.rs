@@ -5,7 +5,6 @@ use super::*;
 /// AddVehicle: a vehicle added (or replacing one), with its lien holders and primary driver.
 pub(super) fn add(
     policies: &[Policy],
-    _action: ActionType,
     mut o: Fields,
     next_id: &mut dyn FnMut() -> u64,
     counts: &mut Added,
