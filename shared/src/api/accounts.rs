@@ -11,7 +11,7 @@ use crate::accounts::render::{self, Filter};
 use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
 use crate::accounts::{
     format_id, parse_id, Account, AccountError, Accounts, Activity, ChildKind, Contact, Job, Location, Note, Policy,
-    Stored, TeamId,
+    Stored,
 };
 use crate::deps::Deps;
 
@@ -153,7 +153,7 @@ pub(super) async fn dispatch(
     params: &[String],
     req: &ApiRequest,
 ) -> Result<ApiResponse, AccountError> {
-    let team: TeamId = crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await?;
+    let team = super::authenticate(deps, req).await?;
     let svc = Accounts::new(deps.store.as_ref(), &team);
     let txn = if req.method == Method::GET { None } else { client_txn(req, route)? };
     let txn = txn.as_ref();

@@ -15,12 +15,8 @@ use crate::import::ImportError;
 /// through an upload.
 pub const MAX_IMPORT_BODY: usize = 6 << 20;
 
-async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<crate::accounts::TeamId, ImportError> {
-    Ok(crate::auth::authenticate(deps.store.as_ref(), super::header(req, "authorization")).await?)
-}
-
 async fn importer(deps: &Deps, req: &ApiRequest) -> Result<Importer, ImportError> {
-    let team = authenticate(deps, req).await?;
+    let team = super::authenticate(deps, req).await?;
     let fetcher = deps.fetcher().await.map_err(ImportError::Internal)?;
     Ok(Importer {
         store: deps.store.clone(),
@@ -84,7 +80,7 @@ pub async fn dispatch(
             }
         }
         GetTaxRules => {
-            authenticate(deps, req).await?;
+            super::authenticate(deps, req).await?;
             let (mut date, mut history) = (Utc::now().date_naive(), false);
             for (k, v) in query_pairs(req.query.as_deref()) {
                 match k.as_str() {

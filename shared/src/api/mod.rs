@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::Value;
 
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, TeamId};
 use crate::deps::Deps;
 pub use errors::{error_response, import_response, plain_error, servicing_response};
 pub use routes::{Route, ROUTES};
@@ -92,33 +92,46 @@ pub fn usable_id(id: &str) -> bool {
 /// The largest body a request to `path` may carry: an import batch up to Lambda's synchronous
 /// payload limit, anything else [`MAX_BODY`].
 pub fn body_limit(path: &str) -> usize {
-    if path.starts_with("/import/") {
-        import::MAX_IMPORT_BODY
-    } else {
-        MAX_BODY
+    match routes::Family::of_path(path) {
+        routes::Family::Import => import::MAX_IMPORT_BODY,
+        _ => MAX_BODY,
     }
 }
 
 /// The answer to a body over [`body_limit`], in the envelope of the API `path` belongs to.
 pub fn too_large(path: &str) -> ApiResponse {
     let limit = body_limit(path);
-    if path.starts_with("/account/") {
-        plain_error(413, "RequestEntityTooLargeException", &format!("The body must be at most {limit} bytes."))
-    } else if path.starts_with("/import/") {
-        import_response(&crate::import::ImportError::TooLarge(limit))
-    } else {
-        servicing_response(&crate::servicing::ServicingError::TooLarge(limit))
+    match routes::Family::of_path(path) {
+        routes::Family::Accounts => {
+            plain_error(413, "RequestEntityTooLargeException", &format!("The body must be at most {limit} bytes."))
+        }
+        routes::Family::Import => import_response(&crate::import::ImportError::TooLarge(limit)),
+        routes::Family::Servicing => servicing_response(&crate::servicing::ServicingError::TooLarge(limit)),
     }
 }
 
 fn not_found(path: &str) -> ApiResponse {
-    if path.starts_with("/account/") {
-        error_response(&AccountError::NotFound { uri: path.to_string() })
-    } else if path.starts_with("/import/") {
-        import_response(&crate::import::ImportError::NotFound("The resource"))
-    } else {
-        servicing_response(&crate::servicing::ServicingError::not_found("The resource"))
+    match routes::Family::of_path(path) {
+        routes::Family::Accounts => error_response(&AccountError::NotFound { uri: path.to_string() }),
+        routes::Family::Import => import_response(&crate::import::ImportError::NotFound("The resource")),
+        routes::Family::Servicing => servicing_response(&crate::servicing::ServicingError::not_found("The resource")),
     }
+}
+
+/// The team of the request's HTTP Basic credentials. Each API's error converts from
+/// [`crate::auth::AuthError`]: wrong or missing credentials are 401, a store that is throttling or
+/// down is 503 (never 401).
+async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<TeamId, crate::auth::AuthError> {
+    crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await
+}
+
+/// A failed request's answer; a failure on our side (5xx) is logged here, once, with its cause
+/// chain (never a client's data: those errors carry none).
+fn failed(route: Route, response: ApiResponse, e: &dyn std::error::Error) -> ApiResponse {
+    if response.status >= 500 {
+        tracing::error!(route = route.name(), status = response.status, error = %crate::net::error_chain(e), "request failed");
+    }
+    response
 }
 
 /// Serves one route only (one Lambda function); any other path is 404.
@@ -134,25 +147,21 @@ async fn run(deps: &Deps, route: Route, params: Vec<String>, req: ApiRequest) ->
     if !params.iter().all(|p| usable_id(p)) {
         return not_found(&req.path);
     }
-    // Each area's error becomes its API's envelope in errors.rs; a failure on our side (5xx) is
-    // logged here, once, with its cause chain (never a client's data: those errors carry none).
-    let (response, failure): (ApiResponse, Option<String>) = match route.family() {
+    // Each area's error becomes its API's envelope in errors.rs.
+    let response = match route.family() {
         routes::Family::Import => match import::dispatch(deps, route, &params, &req).await {
-            Ok(r) => (r, None),
-            Err(e) => (import_response(&e), Some(crate::net::error_chain(&e))),
+            Ok(r) => r,
+            Err(e) => failed(route, import_response(&e), &e),
         },
         routes::Family::Accounts => match accounts::dispatch(deps, route, &params, &req).await {
-            Ok(r) => (r, None),
-            Err(e) => (error_response(&e), Some(crate::net::error_chain(&e))),
+            Ok(r) => r,
+            Err(e) => failed(route, error_response(&e), &e),
         },
-        _ => match servicing::dispatch(deps, route, &params, &req).await {
-            Ok(r) => (r, None),
-            Err(e) => (servicing_response(&e), Some(crate::net::error_chain(&e))),
+        routes::Family::Servicing => match servicing::dispatch(deps, route, &params, &req).await {
+            Ok(r) => r,
+            Err(e) => failed(route, servicing_response(&e), &e),
         },
     };
-    if let Some(error) = failure.filter(|_| response.status >= 500) {
-        tracing::error!(route = route.name(), status = response.status, error = %error, "request failed");
-    }
     // Never the path, query, headers or body: they carry ids, credentials and personal data.
     tracing::info!(
         route = route.name(),

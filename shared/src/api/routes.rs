@@ -65,6 +65,19 @@ pub enum Family {
     Import,
 }
 
+impl Family {
+    /// The API a path belongs to, routed or not (its envelope answers a 404 or a 413 too).
+    pub fn of_path(path: &str) -> Family {
+        if path.starts_with("/account/") {
+            Family::Accounts
+        } else if path.starts_with("/import/") {
+            Family::Import
+        } else {
+            Family::Servicing
+        }
+    }
+}
+
 pub struct RouteDef {
     pub route: Route,
     /// The function crate and binary name, e.g. `accounts-create`.
@@ -135,13 +148,7 @@ impl Route {
         ROUTES.iter().find(|d| d.route == self).expect("every route is in the table")
     }
     pub fn family(self) -> Family {
-        if self.def().path.starts_with("/account/") {
-            Family::Accounts
-        } else if self.def().path.starts_with("/import/") {
-            Family::Import
-        } else {
-            Family::Servicing
-        }
+        Family::of_path(self.def().path)
     }
     pub fn name(self) -> &'static str {
         self.def().name

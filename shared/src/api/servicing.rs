@@ -12,12 +12,6 @@ use crate::servicing::ServicingError;
 /// The widget's pull token header.
 pub const PULL_JWT_HEADER: &str = "pull-jwt";
 
-/// The team of the request's HTTP Basic credentials: wrong or missing credentials are 401; a
-/// store that is throttling or down is 503 (never 401).
-async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<crate::accounts::TeamId, ServicingError> {
-    Ok(crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await?)
-}
-
 fn body(req: &ApiRequest) -> Result<Value, ServicingError> {
     if req.body.len() > MAX_BODY {
         return Err(ServicingError::TooLarge(MAX_BODY));
@@ -81,7 +75,7 @@ fn list_query(req: &ApiRequest, allowed: &[&str]) -> Result<ListQuery, Servicing
 
 /// Team routes: HTTP Basic, and the path's team must be the caller's.
 async fn team_auth(deps: &Deps, req: &ApiRequest, path_team: &str) -> Result<String, ServicingError> {
-    let team = authenticate(deps, req).await?;
+    let team = super::authenticate(deps, req).await?;
     if team.as_str() != path_team {
         return Err(ServicingError::forbidden("These credentials are not for this team"));
     }
@@ -139,7 +133,7 @@ pub async fn dispatch(
         ConfirmAction => {
             // Seed 000's path: the team's credentials, or the pull's token.
             let team = if header(req, "authorization").is_some() {
-                authenticate(deps, req).await?.as_str().to_string()
+                super::authenticate(deps, req).await?.as_str().to_string()
             } else {
                 svc.widget_auth(jwt, p(0))?.team
             };

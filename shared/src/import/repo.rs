@@ -13,8 +13,9 @@ use crate::store::{Cond, Item, Store, StoreError, Write};
 
 /// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
 pub const CHUNK: usize = 200;
-/// Imported records written per transaction.
-const RECORDS_PER_WRITE: usize = 100;
+/// Imported records written per transaction (one [`ImportRepo::record_imported`] takes at most so
+/// many).
+pub const RECORDS_PER_WRITE: usize = 100;
 /// Refused attempts written per transaction.
 const ATTEMPTS_PER_WRITE: usize = 25;
 
@@ -144,6 +145,3 @@ impl ImportRepo {
         Ok(())
     }
 }
-
-/// How many imported records one [`ImportRepo::record_imported`] takes.
-pub const RECORDS_PER_GROUP: usize = RECORDS_PER_WRITE;

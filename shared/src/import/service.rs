@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::repo::{ImportRepo, Recorded, CHUNK, RECORDS_PER_GROUP};
+use super::repo::{ImportRepo, Recorded, CHUNK, RECORDS_PER_WRITE};
 use super::rules::Calculated;
 use super::transaction::{assess, status, Raw, Rejected};
 use crate::fetch::Fetcher;
@@ -365,7 +365,7 @@ impl Importer {
             }
         }
         let repo = self.repo();
-        for chunk in imports.chunks(RECORDS_PER_GROUP) {
+        for chunk in imports.chunks(RECORDS_PER_WRITE) {
             let group: Vec<&TxnRecord> = chunk.iter().map(|(_, rec)| rec).collect();
             if repo.record_imported(&group).await? == Recorded::IdTaken {
                 // Someone imported one of these meanwhile: one at a time to find which.
