@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod deps;
 pub mod examples;
 pub mod fetch;
+pub mod fields;
 pub mod import;
 pub mod lambda;
 pub mod local;

@@ -33,6 +33,66 @@ pub const US_STATES: &[&str] = &[
 /// Canadian province and territory codes.
 pub const CA_PROVINCES: &[&str] = &["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"];
 
+/// A state, territory or province code: two ASCII letters, upper-cased. Which codes a field
+/// accepts is the field's rule ([`StateCode::is_us`], [`StateCode::is_ca`]; import takes any two
+/// letters and answers 1004 for a code that is no jurisdiction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateCode([u8; 2]);
+
+impl StateCode {
+    pub fn parse(s: &str) -> Option<StateCode> {
+        match s.trim().as_bytes() {
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Some(StateCode([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+    /// One of [`US_STATES`].
+    pub fn is_us(&self) -> bool {
+        US_STATES.contains(&self.as_str())
+    }
+    /// One of [`CA_PROVINCES`].
+    pub fn is_ca(&self) -> bool {
+        CA_PROVINCES.contains(&self.as_str())
+    }
+}
+
+impl fmt::Display for StateCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The ISO 4217 currencies an account may prefer, lower case as seed 001 writes them.
+pub const CURRENCIES: &[&str] = &[
+    "usd", "cad", "eur", "gbp", "aud", "nzd", "jpy", "chf", "mxn", "brl", "cny", "hkd", "sgd", "inr", "krw", "sek",
+    "nok", "dkk", "pln", "zar",
+];
+
+/// One of [`CURRENCIES`], exactly as listed (seed 001 sends `usd`; `USD` is not its spelling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CurrencyCode(&'static str);
+
+impl CurrencyCode {
+    pub const USD: CurrencyCode = CurrencyCode("usd");
+    pub fn parse(s: &str) -> Option<CurrencyCode> {
+        CURRENCIES.iter().find(|c| **c == s.trim()).map(|c| CurrencyCode(c))
+    }
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// A postal code for its country: US ZIP `12345` or `12345-6789`; Canadian `A1A 1A1` (kept
 /// upper-case as given, with or without the space).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::repo::{ImportRepo, Recorded, CHUNK, RECORDS_PER_WRITE};
 use super::rules::Calculated;
-use super::transaction::{assess, status, Raw, Rejected};
+use super::transaction::{self, assess, status, Rejected};
 use crate::fetch::Fetcher;
 use crate::objects::{ObjectMeta, ObjectStore};
 use crate::store::{Store, StoreError};
@@ -421,26 +421,19 @@ fn read_batch(body: &[u8]) -> Result<Vec<&RawValue>, BatchError> {
 fn assess_each(elements: &[&RawValue]) -> Vec<Outcome> {
     elements
         .iter()
-        .map(|raw| match Raw::parse(raw) {
-            None => Outcome::Rejected(TxnResult {
-                id: None,
-                policy_number: None,
-                status: status::INVALID_FIELD,
-                status_message: "Error: a transaction must be a JSON object.".into(),
-                warnings: vec![],
-                calculated: None,
-            }),
-            Some(r) => match r.read().and_then(assess) {
+        .map(|raw| {
+            let (labels, read) = transaction::read(raw);
+            match read.and_then(assess) {
                 Ok(a) => Outcome::Accepted(Box::new(a)),
                 Err(Rejected { status, message }) => Outcome::Rejected(TxnResult {
-                    id: r.label("id"),
-                    policy_number: r.label("policy_number"),
+                    id: labels.id,
+                    policy_number: labels.policy_number,
                     status,
                     status_message: message,
                     warnings: vec![],
                     calculated: None,
                 }),
-            },
+            }
         })
         .collect()
 }

@@ -502,7 +502,6 @@ pub fn jurisdiction(code: &str) -> Option<&'static Jurisdiction> {
 mod tests {
     use super::*;
     use crate::import::transaction::tests::seed_example;
-    use crate::import::transaction::Raw;
     use serde_json::value::RawValue;
 
     /// A transaction in `state`, its figures zero (the total balances).
@@ -531,7 +530,7 @@ mod tests {
         v["total"] = json!((d(premium) + d(agency) + d(inspection)).to_string());
         let text = v.to_string();
         let raw: &RawValue = serde_json::from_str(&text).unwrap();
-        Raw::parse(raw).unwrap().read().unwrap()
+        crate::import::transaction::read(raw).1.unwrap()
     }
 
     fn calc(
