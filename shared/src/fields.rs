@@ -22,9 +22,8 @@
 //!   the reading. Code is written the same way for both modes.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -65,9 +64,10 @@ pub struct Problem {
     pub code: &'static str,
 }
 
-/// Reading stopped at the first problem ([`Mode::First`]); the problem is in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stop;
+/// Reading stopped: at the first problem ([`Mode::First`]), or at a refusal that ends it in either
+/// mode ([`Fields::refuse`]). It carries that problem, so an area maps it to its own error with `?`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop(pub Box<Problem>);
 
 pub type Read<T> = Result<T, Stop>;
 
@@ -212,45 +212,61 @@ struct State {
     problems: Vec<Problem>,
 }
 
-/// The problems of one reading, shared by every [`Fields`] opened from it.
+/// The problems of one reading, shared by every [`Fields`] opened from it (behind a mutex only
+/// so that a reader may live in a `Send` future).
 #[derive(Clone)]
-pub struct Report(Rc<RefCell<State>>);
+pub struct Report(Arc<Mutex<State>>);
 
 impl Report {
     pub fn new(rules: Rules) -> Report {
-        Report(Rc::new(RefCell::new(State { rules, problems: Vec::new() })))
+        Report(Arc::new(Mutex::new(State { rules, problems: Vec::new() })))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Reading never panics while holding the lock, so a poisoned one is still consistent.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn rules(&self) -> Rules {
-        self.0.borrow().rules
+        self.state().rules
     }
 
     /// Records a problem; in [`Mode::First`] only the first is kept and reading stops.
     pub fn add(&self, path: &str, code: &'static str, message: impl Into<String>) -> Read<()> {
-        let mut s = self.0.borrow_mut();
-        let first = s.rules.mode == Mode::First;
-        if !(first && !s.problems.is_empty()) {
-            s.problems.push(Problem { path: path.to_string(), message: message.into(), code });
+        let problem = Problem { path: path.to_string(), message: message.into(), code };
+        let mut s = self.state();
+        if s.rules.mode == Mode::All {
+            s.problems.push(problem);
+            return Ok(());
         }
-        if first {
-            Err(Stop)
-        } else {
-            Ok(())
+        if s.problems.is_empty() {
+            s.problems.push(problem.clone());
         }
+        Err(Stop(Box::new(problem)))
+    }
+
+    /// Records a problem that ends the reading in either mode.
+    pub fn refuse<T>(&self, path: &str, code: &'static str, message: impl Into<String>) -> Read<T> {
+        let problem = Problem { path: path.to_string(), message: message.into(), code };
+        let mut s = self.state();
+        if s.rules.mode == Mode::All || s.problems.is_empty() {
+            s.problems.push(problem.clone());
+        }
+        Err(Stop(Box::new(problem)))
     }
 
     pub fn is_clean(&self) -> bool {
-        self.0.borrow().problems.is_empty()
+        self.state().problems.is_empty()
     }
 
     /// Whether a problem was recorded at `path` or under it.
     pub fn has_problem_under(&self, path: &str) -> bool {
-        self.0.borrow().problems.iter().any(|p| p.path.starts_with(path))
+        self.state().problems.iter().any(|p| p.path.starts_with(path))
     }
 
     /// The reading's outcome: the value when nothing was wrong, else every problem recorded.
     pub fn finish<T>(self, read: Read<T>) -> Result<T, Vec<Problem>> {
-        let problems = std::mem::take(&mut self.0.borrow_mut().problems);
+        let problems = std::mem::take(&mut self.state().problems);
         match read {
             Ok(v) if problems.is_empty() => Ok(v),
             _ => Err(problems),
@@ -325,6 +341,20 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// Records a problem at a field of this object, with this object's code unless one is given.
     pub fn problem(&self, name: &str, want: Want, message: impl Into<String>) -> Read<()> {
         self.report.add(&self.path(name), want.code.unwrap_or(self.code), message)
+    }
+
+    /// Records a problem at a field that ends the reading in either mode.
+    pub fn refuse<T>(&self, name: &str, want: Want, message: impl Into<String>) -> Read<T> {
+        self.report.refuse(&self.path(name), want.code.unwrap_or(self.code), message)
+    }
+
+    /// A field's value as it is (marked as read; `None` when absent or `null`), for a caller that
+    /// reads a shape of its own.
+    pub fn take(&mut self, name: &str) -> Option<N> {
+        let i = self.members.iter().position(|(k, _)| k == name)?;
+        self.seen[i] = true;
+        let node = self.members[i].1;
+        (!matches!(node.kind(), Kind::Null)).then_some(node)
     }
 
     /// Records a problem at this object itself.
@@ -637,12 +667,11 @@ mod tests {
             after = true;
             o.end()
         })();
+        let b = Problem { path: "b".into(), message: "must be a string, not a number".into(), code: "B_CODE" };
+        assert_eq!(read.clone().unwrap_err(), Stop(Box::new(b.clone())));
         let got = report.finish(read).unwrap_err();
         assert!(!after);
-        assert_eq!(
-            got,
-            [Problem { path: "b".into(), message: "must be a string, not a number".into(), code: "B_CODE" }]
-        );
+        assert_eq!(got, [b]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::rules::{self, Calculated, Field};
-use crate::fields::{optional, required, Empty, Fields, Mode, Problem, Read, Report, Rules, Stop, Want};
+use crate::fields::{optional, required, Empty, Fields, Mode, Problem, Read, Report, Rules, Want};
 use crate::types::StateCode;
 
 /// The status codes of seed 002, and ours for what it does not name.
@@ -238,7 +238,7 @@ pub fn read(raw: &RawValue) -> (Labels, Result<Transaction, Rejected>) {
     let report = Report::new(RULES);
     let mut labels = Labels::default();
     let read = (|| -> Read<Transaction> {
-        let Some(mut o) = report.open("", raw)? else { return Err(Stop) };
+        let Some(mut o) = report.open("", raw)? else { return report.refuse("", INVALID_FIELD, "not an object") };
         labels = Labels { id: o.peek_text("id", 255), policy_number: o.peek_text("policy_number", 255) };
         fields(&mut o)
     })();
@@ -255,7 +255,7 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
     let Some(transaction_type) =
         o.string("transaction_type", want_type, 10)?.and_then(|s| TxnType::parse(&s.to_ascii_uppercase()))
     else {
-        return o.problem("transaction_type", want_type, "not found").and(Err(Stop));
+        return o.refuse("transaction_type", want_type, "not found");
     };
     let want_line = optional().code(LINE_OF_BUSINESS);
     let Some(line) = o
@@ -263,7 +263,7 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
         .and_then(|s| s.parse::<u16>().ok())
         .filter(|n| LINES.iter().any(|(c, _)| c == n))
     else {
-        return o.problem("transaction_line_of_business", want_line, "not found").and(Err(Stop));
+        return o.refuse("transaction_line_of_business", want_line, "not found");
     };
     o.only(KNOWN)?;
     let account_written_as = o.string("account_written_as", required(), 2)?.unwrap_or_default().to_ascii_uppercase();

@@ -87,6 +87,12 @@ impl From<crate::auth::AuthError> for ServicingError {
     }
 }
 
+impl From<crate::fields::Stop> for ServicingError {
+    fn from(stop: crate::fields::Stop) -> Self {
+        actions::Invalid::from(stop).into()
+    }
+}
+
 impl From<actions::Invalid> for ServicingError {
     fn from(e: actions::Invalid) -> Self {
         ServicingError::Invalid { code: e.kind, message: e.message }

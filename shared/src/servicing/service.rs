@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::actions::Fields;
+use super::actions;
 use super::carriers::Catalogue;
 use super::keys;
 use super::model::{
@@ -15,6 +15,7 @@ use super::render::{action_view, event_body, pull_view};
 use super::ServicingError;
 use crate::accounts::TeamId;
 use crate::crypto::{uuid, Keys};
+use crate::fields::{optional, required};
 use crate::store::{Cond, Cursor, Item, Store, StoreError, Write};
 
 /// A consent (and the credentials given with it) may be reused for this long.
@@ -331,15 +332,16 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/consentAndConnect`.
     pub async fn consent_and_connect(&self, body: &Value) -> Result<Created, ServicingError> {
-        let mut b = Fields::request(body)?;
-        let device =
-            b.string_as_sent("device_identifier", true, 1, 200, "MISSING_DEVICE_IDENTIFIER")?.unwrap_or_default();
-        let terms_version = match b.raw("terms_version") {
+        let mut b = actions::request(body)?;
+        let device = b
+            .string_as_sent("device_identifier", required().code("MISSING_DEVICE_IDENTIFIER"), 1, 200)?
+            .unwrap_or_default();
+        let terms_version = match b.take("terms_version") {
             Some(Value::Number(n)) => n.as_i64().filter(|v| *v >= 0),
             _ => None,
         }
         .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "terms_version must be a whole number from 0"))?;
-        let consent_language = match b.raw("consent_language") {
+        let consent_language = match b.take("consent_language") {
             Some(Value::String(s)) if s.chars().count() > 1024 => {
                 return Err(ServicingError::bad(
                     "CONSENT_LANGUAGE_TOO_LONG",
@@ -354,8 +356,9 @@ impl<'a> Servicing<'a> {
                 ))
             }
         };
-        let alias = b.string_as_sent("public_alias", true, 1, 64, "INVALID_PUBLIC_ALIAS")?.unwrap_or_default();
-        let meta_data = match b.raw("meta_data") {
+        let alias =
+            b.string_as_sent("public_alias", required().code("INVALID_PUBLIC_ALIAS"), 1, 64)?.unwrap_or_default();
+        let meta_data = match b.take("meta_data") {
             None => json!({}),
             Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_META_DATA => m.clone(),
             Some(_) => {
@@ -365,11 +368,13 @@ impl<'a> Servicing<'a> {
                 ))
             }
         };
-        let carrier_id = b.string_as_sent("insurerName", true, 1, 100, "UNSUPPORTED_INSURER")?.unwrap_or_default();
-        let username = b.string_as_sent("insurerUsername", true, 5, 200, "INVALID_USERNAME")?.unwrap_or_default();
-        let password = b.string_as_sent("insurerPassword", true, 5, 200, "INVALID_PASSWORD")?;
-        let third = b.string_as_sent("insurerThirdField", false, 1, 200, "INVALID_THIRDFIELD")?;
-        let actions_raw = b.raw("servicing_actions");
+        let carrier_id =
+            b.string_as_sent("insurerName", required().code("UNSUPPORTED_INSURER"), 1, 100)?.unwrap_or_default();
+        let username =
+            b.string_as_sent("insurerUsername", required().code("INVALID_USERNAME"), 5, 200)?.unwrap_or_default();
+        let password = b.string_as_sent("insurerPassword", required().code("INVALID_PASSWORD"), 5, 200)?;
+        let third = b.string_as_sent("insurerThirdField", optional().code("INVALID_THIRDFIELD"), 1, 200)?;
+        let actions_raw = b.take("servicing_actions");
         b.end()?;
         let carrier = self.catalogue.get(&carrier_id).filter(|c| c.connector.is_some()).ok_or_else(|| {
             ServicingError::bad("UNSUPPORTED_INSURER", "insurerName is not a carrier this deployment can connect to")
@@ -386,9 +391,9 @@ impl<'a> Servicing<'a> {
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
     /// credentials.
     pub async fn create_servicing(&self, team: &TeamId, body: &Value) -> Result<Created, ServicingError> {
-        let mut b = Fields::request(body)?;
-        let parent_id = b.string_as_sent("pull_id", true, 1, 64, "INVALID_INPUT")?.unwrap_or_default();
-        let actions_raw = b.raw("servicing_actions");
+        let mut b = actions::request(body)?;
+        let parent_id = b.string_as_sent("pull_id", required().code("INVALID_INPUT"), 1, 64)?.unwrap_or_default();
+        let actions_raw = b.take("servicing_actions");
         b.end()?;
         let (parent, _) = self.load_pull(team.as_str(), &parent_id).await?;
         let carrier = self
@@ -506,9 +511,10 @@ impl<'a> Servicing<'a> {
     /// Confirms or rejects the action waiting for the consumer. Two racing confirmations: one
     /// wins, the other gets `INVALID_ACTION`.
     pub async fn confirm(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Fields::request(body)?;
-        let action_id = b.string_as_sent("servicing_action_id", true, 1, 64, "INVALID_INPUT")?.unwrap_or_default();
-        let confirmed = match b.raw("is_confirmed") {
+        let mut b = actions::request(body)?;
+        let action_id =
+            b.string_as_sent("servicing_action_id", required().code("INVALID_INPUT"), 1, 64)?.unwrap_or_default();
+        let confirmed = match b.take("is_confirmed") {
             Some(Value::Bool(v)) => *v,
             _ => return Err(ServicingError::bad("INVALID_INPUT", "is_confirmed must be true or false")),
         };
@@ -579,8 +585,8 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/{pullId}/idvoptions {optionKey}`.
     pub async fn choose_option(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Fields::request(body)?;
-        let key = b.string_as_sent("optionKey", true, 1, 100, "INVALID_INPUT")?.unwrap_or_default();
+        let mut b = actions::request(body)?;
+        let key = b.string_as_sent("optionKey", required().code("INVALID_INPUT"), 1, 100)?.unwrap_or_default();
         b.end()?;
         self.update_waiting(team, pull_id, PullStatus::IdentityVerificationOptions, |pull, _| {
             if !pull.mfa.options.iter().any(|o| o.key == key) {
@@ -595,8 +601,8 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/{pullId}/idv {mfaValue}`.
     pub async fn submit_code(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Fields::request(body)?;
-        let code = b.string_as_sent("mfaValue", true, 1, 50, "INVALID_INPUT")?.unwrap_or_default();
+        let mut b = actions::request(body)?;
+        let code = b.string_as_sent("mfaValue", required().code("INVALID_INPUT"), 1, 50)?.unwrap_or_default();
         b.end()?;
         self.update_waiting(team, pull_id, PullStatus::IdentityVerification, |pull, secrets| {
             secrets.mfa_code = Some(code.trim().to_string());
@@ -609,11 +615,13 @@ impl<'a> Servicing<'a> {
 
     /// `POST /widget/pull/{pullId}/connect`: new credentials after `NOT_AUTHENTICATED`.
     pub async fn reconnect(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let mut b = Fields::request(body)?;
-        let carrier = b.string_as_sent("insurerName", true, 1, 100, "UNSUPPORTED_INSURER")?.unwrap_or_default();
-        let username = b.string_as_sent("insurerUsername", true, 5, 200, "INVALID_USERNAME")?.unwrap_or_default();
-        let password = b.string_as_sent("insurerPassword", true, 5, 200, "INVALID_PASSWORD")?;
-        let third = b.string_as_sent("insurerThirdField", false, 1, 200, "INVALID_THIRDFIELD")?;
+        let mut b = actions::request(body)?;
+        let carrier =
+            b.string_as_sent("insurerName", required().code("UNSUPPORTED_INSURER"), 1, 100)?.unwrap_or_default();
+        let username =
+            b.string_as_sent("insurerUsername", required().code("INVALID_USERNAME"), 5, 200)?.unwrap_or_default();
+        let password = b.string_as_sent("insurerPassword", required().code("INVALID_PASSWORD"), 5, 200)?;
+        let third = b.string_as_sent("insurerThirdField", optional().code("INVALID_THIRDFIELD"), 1, 200)?;
         b.end()?;
         self.update_waiting(team, pull_id, PullStatus::NotAuthenticated, |pull, secrets| {
             if pull.insurance_provider_name != carrier {

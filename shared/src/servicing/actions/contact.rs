@@ -4,13 +4,13 @@ use super::*;
 
 /// UpdateContactInfo: on every policy in force.
 pub(super) fn update(policies: &[Policy], mut o: Fields) -> Result<Planned, Invalid> {
-    let email = o.string("email", false, 254, "INVALID_EMAIL")?;
+    let email = o.string("email", optional().code("INVALID_EMAIL"), 254)?;
     if let Some(e) = &email {
         if crate::types::Email::parse(e).is_none() {
             return Err(invalid("INVALID_EMAIL", "email is not an email address"));
         }
     }
-    let phone = o.string("phone", false, 20, "INVALID_PHONE")?;
+    let phone = o.string("phone", optional().code("INVALID_PHONE"), 20)?;
     if let Some(ph) = &phone {
         let digits = ph.chars().filter(char::is_ascii_digit).count();
         if !(10..=15).contains(&digits) || !ph.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {

@@ -12,7 +12,7 @@ pub(super) fn add_or_replace(
 ) -> Result<Planned, Invalid> {
     let (i, p) = target(policies, &mut o, AUTO_LINES, "drivers")?;
     let replacing = if action == ActionType::ReplaceDriver {
-        o.string("replacing_driver_full_name", true, 120, "REPLACING_DRIVER_NOT_FOUND")?
+        o.string("replacing_driver_full_name", required().code("REPLACING_DRIVER_NOT_FOUND"), 120)?
     } else {
         None
     };

@@ -12,7 +12,7 @@ pub(super) fn add_or_replace(
     let (i, p) = target(policies, &mut o, AUTO_LINES, "lien holders")?;
     let on_vin = vin(&mut o, "vin", true, "INVALID_VIN")?.unwrap_or_default();
     let replacing = if action == ActionType::ReplaceLienholder {
-        o.string("replacing_lien_holder_name", true, 120, "REPLACING_LIENHOLDER_NOT_FOUND")?
+        o.string("replacing_lien_holder_name", required().code("REPLACING_LIENHOLDER_NOT_FOUND"), 120)?
     } else {
         None
     };

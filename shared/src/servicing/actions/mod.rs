@@ -8,11 +8,12 @@
 //! and new ones in its style for the rest (see [`KINDS`]).
 
 use chrono::NaiveDate;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::model::ActionType;
 use crate::accounts::input::{LIEN_TYPES, MORTGAGEE_TYPES};
 use crate::accounts::{Address, Driver, Insured, LienHolder, Mortgagee, Policy, Vehicle, AUTO_LINES, PROPERTY_LINES};
+use crate::fields::{optional, required, Empty, Mode, Report, Rules, Stop, Want};
 use crate::types::US_STATES;
 
 mod contact;
@@ -74,141 +75,53 @@ pub struct Plan {
     pub drivers_added: u32,
 }
 
-/// A JSON object read field by field, stopping at the first problem with its code; every field
-/// not read is refused. The one reader of servicing request bodies ([`Fields::request`]) and
-/// action payloads ([`Fields::new`]).
-pub(crate) struct Fields<'a> {
-    path: String,
-    map: &'a Map<String, Value>,
-    seen: Vec<&'static str>,
-    /// The code and wording for a field not read: a payload's or a request's.
-    unknown: (&'static str, &'static str),
+/// A servicing object being read through the one field reader ([`crate::fields`]): the first
+/// problem ends the action or request, with the read's code.
+pub(crate) type Fields<'a> = crate::fields::Fields<'a, &'a Value>;
+
+/// A read's requirement and code, for helpers called both ways.
+fn want(is_required: bool, code: &'static str) -> Want {
+    if is_required { required() } else { optional() }.code(code)
 }
 
-impl<'a> Fields<'a> {
-    /// An action payload (or an object inside one) at `path`.
-    pub(crate) fn new(path: &str, v: &'a Value) -> Result<Fields<'a>, Invalid> {
-        match v {
-            Value::Object(map) => {
-                Ok(Fields { path: path.into(), map, seen: Vec::new(), unknown: ("INVALID_PAYLOAD", "this payload") })
-            }
-            _ => Err(invalid("INVALID_PAYLOAD", format!("{path} must be an object"))),
-        }
-    }
-    /// A request body: its problems are `INVALID_INPUT` unless a field names its own code.
-    pub(crate) fn request(v: &'a Value) -> Result<Fields<'a>, Invalid> {
-        match v {
-            Value::Object(map) => {
-                Ok(Fields { path: String::new(), map, seen: Vec::new(), unknown: ("INVALID_INPUT", "this request") })
-            }
-            _ => Err(Invalid { kind: "INVALID_INPUT", message: "The body must be a JSON object".into() }),
-        }
-    }
-    /// A string of `min..=max` characters (`min` at least 1, counted after trimming), no control
-    /// characters, returned as sent (a password keeps its spaces); else `kind`.
-    pub(crate) fn string_as_sent(
-        &mut self,
-        f: &'static str,
-        required: bool,
-        min: usize,
-        max: usize,
-        kind: &'static str,
-    ) -> Result<Option<String>, Invalid> {
-        let name = self.name(f);
-        match self.raw(f) {
-            None if required => Err(Invalid { kind, message: format!("{name} is required") }),
-            None => Ok(None),
-            Some(Value::String(s)) => {
-                let n = s.trim().chars().count();
-                if n < min.max(1) || s.chars().count() > max || s.chars().any(char::is_control) {
-                    Err(Invalid { kind, message: format!("{name} must be {} to {max} characters", min.max(1)) })
-                } else {
-                    Ok(Some(s.clone()))
-                }
-            }
-            Some(_) => Err(Invalid { kind, message: format!("{name} must be a string") }),
-        }
-    }
-    pub(crate) fn name(&self, f: &str) -> String {
-        if self.path.is_empty() {
-            f.to_string()
-        } else {
-            format!("{}.{f}", self.path)
-        }
-    }
-    pub(crate) fn raw(&mut self, f: &'static str) -> Option<&'a Value> {
-        self.seen.push(f);
-        self.map.get(f).filter(|v| !v.is_null())
-    }
-    /// A trimmed non-blank string of at most `max` characters.
-    fn string(
-        &mut self,
-        f: &'static str,
-        required: bool,
-        max: usize,
-        kind: &'static str,
-    ) -> Result<Option<String>, Invalid> {
-        match self.raw(f) {
-            None if required => Err(invalid(kind, format!("{} is required", self.name(f)))),
-            None => Ok(None),
-            Some(Value::String(s)) => {
-                let t = s.trim();
-                if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
-                    Err(invalid(kind, format!("{} must be 1 to {max} characters, no control characters", self.name(f))))
-                } else {
-                    Ok(Some(t.to_string()))
-                }
-            }
-            Some(_) => Err(invalid(kind, format!("{} must be a string", self.name(f)))),
-        }
-    }
-    fn one_of(
-        &mut self,
-        f: &'static str,
-        required: bool,
-        allowed: &[&str],
-        kind: &'static str,
-    ) -> Result<Option<String>, Invalid> {
-        let v = self.string(f, required, 40, kind)?;
-        match v {
-            Some(s) if !allowed.contains(&s.as_str()) => {
-                Err(invalid(kind, format!("{} must be one of {}", self.name(f), allowed.join(", "))))
-            }
-            other => Ok(other),
-        }
-    }
-    fn object(&mut self, f: &'static str, required: bool, kind: &'static str) -> Result<Option<Fields<'a>>, Invalid> {
-        let name = self.name(f);
-        match self.raw(f) {
-            None if required => Err(invalid(kind, format!("{name} is required"))),
-            None => Ok(None),
-            Some(v) => Fields::new(&name, v).map(Some).map_err(|e| Invalid { kind, ..e }),
-        }
-    }
-    pub(crate) fn end(self) -> Result<(), Invalid> {
-        let (kind, what) = self.unknown;
-        match self.map.keys().find(|k| !self.seen.contains(&k.as_str())) {
-            Some(k) => Err(Invalid { kind, message: format!("{} is not a field of {what}", self.name(k)) }),
-            None => Ok(()),
-        }
+fn rules(code: &'static str) -> Rules {
+    Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: false, code }
+}
+
+impl From<Stop> for Invalid {
+    fn from(Stop(p): Stop) -> Invalid {
+        let message = if p.path.is_empty() { p.message } else { format!("{} {}", p.path, p.message) };
+        Invalid { kind: p.code, message }
     }
 }
 
-fn address(o: &mut Fields, f: &'static str, required: bool) -> Result<Option<Address>, Invalid> {
-    let Some(mut a) = o.object(f, required, "INVALID_ADDRESS")? else { return Ok(None) };
-    let line1 = a.string("line1", true, 120, "INVALID_ADDRESS")?.unwrap_or_default();
-    let line2 = a.string("line2", false, 120, "INVALID_ADDRESS")?;
-    let city = a.string("city", true, 60, "INVALID_ADDRESS")?.unwrap_or_default();
-    let state = a.one_of("state", true, US_STATES, "INVALID_ADDRESS")?.unwrap_or_default();
-    let raw_postal = a.string("postal_code", true, 10, "INVALID_ADDRESS")?.unwrap_or_default();
+/// An action payload (its problems are `INVALID_PAYLOAD` unless a read names its own code).
+pub(crate) fn payload(v: &Value) -> Result<Fields<'_>, Invalid> {
+    let root = v.is_object().then(|| Report::new(rules("INVALID_PAYLOAD")).open("", v)).transpose()?.flatten();
+    root.ok_or_else(|| invalid("INVALID_PAYLOAD", "payload must be an object"))
+}
+
+/// A request body (its problems are `INVALID_INPUT` unless a read names its own code).
+pub(crate) fn request(v: &Value) -> Result<Fields<'_>, Invalid> {
+    let root = v.is_object().then(|| Report::new(rules("INVALID_INPUT")).open("", v)).transpose()?.flatten();
+    root.ok_or_else(|| Invalid { kind: "INVALID_INPUT", message: "The body must be a JSON object".into() })
+}
+
+fn address(o: &mut Fields, f: &'static str, is_required: bool) -> Result<Option<Address>, Invalid> {
+    let Some(mut a) = o.object(f, want(is_required, "INVALID_ADDRESS"))? else { return Ok(None) };
+    let line1 = a.string("line1", required().code("INVALID_ADDRESS"), 120)?.unwrap_or_default();
+    let line2 = a.string("line2", optional().code("INVALID_ADDRESS"), 120)?;
+    let city = a.string("city", required().code("INVALID_ADDRESS"), 60)?.unwrap_or_default();
+    let state = a.one_of("state", required().code("INVALID_ADDRESS"), US_STATES)?.unwrap_or_default();
+    let raw_postal = a.string("postal_code", required().code("INVALID_ADDRESS"), 10)?.unwrap_or_default();
     let Some(postal_code) = crate::types::PostalCode::parse(&raw_postal, "US") else {
         return Err(invalid(
             "INVALID_ADDRESS",
-            format!("{}.postal_code must be a US ZIP code (12345 or 12345-6789)", a.path),
+            format!("{} must be a US ZIP code (12345 or 12345-6789)", a.path("postal_code")),
         ));
     };
     let postal_code = postal_code.as_str().to_string();
-    let country = a.one_of("country", false, &["US"], "INVALID_ADDRESS")?.unwrap_or_else(|| "US".into());
+    let country = a.one_of("country", optional().code("INVALID_ADDRESS"), &["US"])?.unwrap_or_else(|| "US".into());
     a.end()?;
     Ok(Some(Address { line1, line2, city, state, postal_code, country }))
 }
@@ -257,7 +170,7 @@ fn target<'p>(
     lines: &[&str],
     what: &str,
 ) -> Result<(usize, &'p Policy), Invalid> {
-    let number = o.string("carrier_policy_number", true, 40, "INVALID_POLICY_NUMBER")?.unwrap_or_default();
+    let number = o.string("carrier_policy_number", required().code("INVALID_POLICY_NUMBER"), 40)?.unwrap_or_default();
     let (i, p) = policies
         .iter()
         .enumerate()
@@ -276,45 +189,45 @@ fn target<'p>(
 }
 
 fn mortgagee_fields(o: &mut Fields) -> Result<(String, Option<String>, Address, String), Invalid> {
-    let name = o.string("name", true, 120, "INVALID_MORTGAGEE_NAME")?.unwrap_or_default();
-    let loan = o.string("loan_number", false, 40, "INVALID_LOAN_NUMBER")?;
+    let name = o.string("name", required().code("INVALID_MORTGAGEE_NAME"), 120)?.unwrap_or_default();
+    let loan = o.string("loan_number", optional().code("INVALID_LOAN_NUMBER"), 40)?;
     let addr = address(o, "address", true)?.unwrap_or_else(|| unreachable!("required"));
-    let t = o.one_of("mortgagee_type", true, MORTGAGEE_TYPES, "INVALID_MORTGAGEE_TYPE")?.unwrap_or_default();
+    let t = o.one_of("mortgagee_type", required().code("INVALID_MORTGAGEE_TYPE"), MORTGAGEE_TYPES)?.unwrap_or_default();
     Ok((name, loan, addr, t))
 }
 
 fn driver_fields(o: &mut Fields, f: &'static str) -> Result<Driver, Invalid> {
-    let mut d = o.object(f, true, "INVALID_DRIVER")?.unwrap_or_else(|| unreachable!("required"));
-    let first_name = d.string("first_name", true, 60, "INVALID_DRIVER")?.unwrap_or_default();
-    let last_name = d.string("last_name", true, 60, "INVALID_DRIVER")?.unwrap_or_default();
-    let dob = match d.string("date_of_birth", false, 10, "INVALID_DRIVER")? {
+    let mut d = o.object(f, required().code("INVALID_DRIVER"))?.unwrap_or_else(|| unreachable!("required"));
+    let first_name = d.string("first_name", required().code("INVALID_DRIVER"), 60)?.unwrap_or_default();
+    let last_name = d.string("last_name", required().code("INVALID_DRIVER"), 60)?.unwrap_or_default();
+    let dob = match d.string("date_of_birth", optional().code("INVALID_DRIVER"), 10)? {
         None => None,
         Some(s) => Some(
             NaiveDate::parse_from_str(&s, "%Y-%m-%d")
                 .map_err(|_| invalid("INVALID_DRIVER", "driver.date_of_birth must be a date yyyy-mm-dd"))?,
         ),
     };
-    let license_number = d.string("license_number", false, 30, "INVALID_DRIVER")?;
-    let license_state = d.one_of("license_state", false, US_STATES, "INVALID_DRIVER")?;
+    let license_number = d.string("license_number", optional().code("INVALID_DRIVER"), 30)?;
+    let license_state = d.one_of("license_state", optional().code("INVALID_DRIVER"), US_STATES)?;
     d.end()?;
     Ok(Driver { id: 0, first_name, last_name, date_of_birth: dob, license_number, license_state })
 }
 
 fn lien_fields(o: &mut Fields, f: &'static str, kind: &'static str) -> Result<LienHolder, Invalid> {
-    let mut l = o.object(f, true, kind)?.unwrap_or_else(|| unreachable!("required"));
-    let lien_type = l.one_of("type", true, LIEN_TYPES, kind)?.unwrap_or_default();
-    let name = l.string("name", true, 120, kind)?.unwrap_or_default();
+    let mut l = o.object(f, required().code(kind))?.unwrap_or_else(|| unreachable!("required"));
+    let lien_type = l.one_of("type", required().code(kind), LIEN_TYPES)?.unwrap_or_default();
+    let name = l.string("name", required().code(kind), 120)?.unwrap_or_default();
     let address = address(&mut l, "address", true)?.unwrap_or_else(|| unreachable!("required"));
     l.end()?;
     Ok(LienHolder { id: 0, name, lien_type, address })
 }
 
-fn vin(o: &mut Fields, f: &'static str, required: bool, kind: &'static str) -> Result<Option<String>, Invalid> {
-    match o.string(f, required, 17, kind)? {
+fn vin(o: &mut Fields, f: &'static str, is_required: bool, kind: &'static str) -> Result<Option<String>, Invalid> {
+    match o.string(f, want(is_required, kind), 17)? {
         None => Ok(None),
         Some(v) => match crate::types::Vin::parse(&v) {
             Some(vin) => Ok(Some(vin.as_str().to_string())),
-            None => Err(invalid(kind, format!("{} is not a valid VIN (17 characters, check digit)", o.name(f)))),
+            None => Err(invalid(kind, format!("{} is not a valid VIN (17 characters, check digit)", o.path(f)))),
         },
     }
 }
@@ -337,8 +250,7 @@ pub fn plan(
     payload: &Value,
     next_id: &mut dyn FnMut() -> u64,
 ) -> Result<Plan, Invalid> {
-    let mut o = Fields::new("payload", payload)?;
-    o.path.clear();
+    let o = self::payload(payload)?;
     let mut added = Added::default();
     let (changed, confirmation) = match action {
         ActionType::AddMortgagee | ActionType::EditMortgagee => mortgagee::add_or_edit(policies, action, o, next_id)?,

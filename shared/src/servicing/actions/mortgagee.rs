@@ -41,7 +41,7 @@ pub(super) fn add_or_edit(
 /// RemoveMortgagee.
 pub(super) fn remove(policies: &[Policy], mut o: Fields) -> Result<Planned, Invalid> {
     let (i, p) = target(policies, &mut o, PROPERTY_LINES, "mortgagees")?;
-    let t = o.one_of("mortgagee_type", true, MORTGAGEE_TYPES, "INVALID_MORTGAGEE_TYPE")?.unwrap_or_default();
+    let t = o.one_of("mortgagee_type", required().code("INVALID_MORTGAGEE_TYPE"), MORTGAGEE_TYPES)?.unwrap_or_default();
     o.end()?;
     let mut np = p.clone();
     let k = np

@@ -10,48 +10,37 @@ pub(super) fn add(
     counts: &mut Added,
 ) -> Result<Planned, Invalid> {
     let (i, p) = target(policies, &mut o, AUTO_LINES, "vehicles")?;
-    let mut v = o.object("vehicle", true, "INVALID_VEHICLE")?.unwrap_or_else(|| unreachable!("required"));
+    let mut v = o.object("vehicle", required().code("INVALID_VEHICLE"))?.unwrap_or_else(|| unreachable!("required"));
     let _vehicle_type =
-        v.one_of("type", false, &["CAR", "TRUCK", "SUV", "VAN", "MOTORCYCLE", "OTHER"], "INVALID_VEHICLE")?;
-    let model_year = match v.raw("model_year") {
+        v.one_of("type", optional().code("INVALID_VEHICLE"), &["CAR", "TRUCK", "SUV", "VAN", "MOTORCYCLE", "OTHER"])?;
+    let model_year = match v.take("model_year") {
         Some(Value::Number(n)) => n.as_i64().filter(|y| (1900..=2100).contains(y)),
         _ => None,
     }
     .ok_or_else(|| invalid("INVALID_VEHICLE", "vehicle.model_year must be a year from 1900 to 2100"))?;
     let new_vin = vin(&mut v, "vin", true, "INVALID_VIN")?.unwrap_or_default();
-    let make = v.string("make", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
-    let model = v.string("model", true, 40, "INVALID_VEHICLE")?.unwrap_or_default();
+    let make = v.string("make", required().code("INVALID_VEHICLE"), 40)?.unwrap_or_default();
+    let model = v.string("model", required().code("INVALID_VEHICLE"), 40)?.unwrap_or_default();
     v.end()?;
-    let owner = o.string("registered_owner_full_name", false, 120, "INVALID_VEHICLE")?;
+    let owner = o.string("registered_owner_full_name", optional().code("INVALID_VEHICLE"), 120)?;
     let garaging = address(&mut o, "garaging_address", false)?;
-    let primary = o.string("primary_driver_full_name", false, 120, "PRIMARY_DRIVER_NOT_FOUND")?;
+    let primary = o.string("primary_driver_full_name", optional().code("PRIMARY_DRIVER_NOT_FOUND"), 120)?;
     let replacing = vin(&mut o, "replacing_vin", false, "REPLACING_VIN_NOT_FOUND")?;
     let mut liens = Vec::new();
     let mut ownership_type = None;
-    if let Some(mut own) = o.object("vehicle_ownership", false, "INVALID_FINANCING_COMPANY")? {
-        ownership_type = own.one_of("type", true, &["OWN", "LEASE", "FINANCE"], "INVALID_FINANCING_COMPANY")?;
-        match own.raw("financing_companies") {
-            None => {}
-            Some(Value::Array(items)) if items.len() <= 3 => {
-                for (k, item) in items.iter().enumerate() {
-                    let mut f = Fields::new(&format!("vehicle_ownership.financing_companies[{k}]"), item)
-                        .map_err(|e| Invalid { kind: "INVALID_FINANCING_COMPANY", ..e })?;
-                    let t = f.one_of("type", true, LIEN_TYPES, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
-                    let name = f.string("name", true, 120, "INVALID_FINANCING_COMPANY")?.unwrap_or_default();
-                    let address = address(&mut f, "address", true)?.unwrap_or_else(|| unreachable!("required"));
-                    f.end()?;
-                    if liens.iter().any(|l: &LienHolder| same_name(&l.name, &name)) {
-                        return Err(invalid("DUPLICATE_FINANCING_COMPANY", "a financing company appears twice"));
-                    }
-                    liens.push(LienHolder { id: 0, name, lien_type: t, address });
-                }
+    if let Some(mut own) = o.object("vehicle_ownership", optional().code("INVALID_FINANCING_COMPANY"))? {
+        ownership_type =
+            own.one_of("type", required().code("INVALID_FINANCING_COMPANY"), &["OWN", "LEASE", "FINANCE"])?;
+        let companies = own.objects("financing_companies", optional().code("INVALID_FINANCING_COMPANY"), 3)?;
+        for mut f in companies.unwrap_or_default() {
+            let t = f.one_of("type", required(), LIEN_TYPES)?.unwrap_or_default();
+            let name = f.string("name", required(), 120)?.unwrap_or_default();
+            let address = address(&mut f, "address", true)?.ok_or_else(|| invalid("INVALID_ADDRESS", "address"))?;
+            f.end()?;
+            if liens.iter().any(|l: &LienHolder| same_name(&l.name, &name)) {
+                return Err(invalid("DUPLICATE_FINANCING_COMPANY", "a financing company appears twice"));
             }
-            Some(_) => {
-                return Err(invalid(
-                    "INVALID_FINANCING_COMPANY",
-                    "vehicle_ownership.financing_companies must be an array of at most 3",
-                ))
-            }
+            liens.push(LienHolder { id: 0, name, lien_type: t, address });
         }
         if ownership_type.as_deref() == Some("OWN") && !liens.is_empty() {
             return Err(invalid("INVALID_FINANCING_COMPANY", "an owned vehicle has no financing companies"));
