@@ -5,15 +5,12 @@
 
 use chrono::{Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::{AccountError, Detail};
 use super::model::*;
+use crate::fields::{optional, required, Empty, Fields, Mode, Read, Report, Rules, Want};
 
-pub const CURRENCIES: &[&str] = &[
-    "usd", "cad", "eur", "gbp", "aud", "nzd", "jpy", "chf", "mxn", "brl", "cny", "hkd", "sgd", "inr", "krw", "sek",
-    "nok", "dkk", "pln", "zar",
-];
 pub const ORGANIZATION_TYPES: &[&str] = &[
     "individual",
     "soleprop",
@@ -26,305 +23,141 @@ pub const ORGANIZATION_TYPES: &[&str] = &[
     "government",
     "other",
 ];
-pub use crate::types::{CA_PROVINCES, US_STATES};
+pub use crate::types::{CA_PROVINCES, CURRENCIES, US_STATES};
 pub const NOTE_TOPICS: &[&str] = &["general", "underwriting", "billing", "claims", "servicing", "legal"];
 pub const ACTIVITY_PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 pub const MORTGAGEE_TYPES: &[&str] = &["FIRST", "SECOND", "THIRD"];
 pub const LIEN_TYPES: &[&str] = &["LIEN_HOLDER", "LESSOR", "LOSS_PAYEE"];
 
-/// Collected problems with one request.
-#[derive(Default)]
-pub struct Problems(pub Vec<Detail>);
+/// How accounts reads (see [`crate::fields`]): every problem at once; `null` and blank refused.
+const RULES: Rules = Rules { mode: Mode::All, empty: Empty::Refused, numbers_as_text: false, code: "INVALID" };
 
-impl Problems {
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(Detail::at(field, message));
+/// An accounts object being read.
+pub type Obj<'a> = Fields<'a, &'a Value>;
+
+fn want(is_required: bool) -> Want {
+    if is_required {
+        required()
+    } else {
+        optional()
     }
-    pub fn into_result<T>(self, value: T) -> Result<T, AccountError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(AccountError::bad_input(self.0))
+}
+
+/// Reads `{"data": {"attributes": {...}, "checksum": "..."}}`: `read` takes the attributes and
+/// answers `None` only when it recorded a problem. Every problem comes back at once, by path.
+pub fn body<T>(
+    body: &Value,
+    read: impl FnOnce(&mut Obj<'_>) -> Read<Option<T>>,
+) -> Result<(T, Option<String>), AccountError> {
+    let report = Report::new(RULES);
+    let out = (|| -> Read<Option<(T, Option<String>)>> {
+        let Some(mut root) = report.open("body", body)? else { return Ok(None) };
+        let data = root.object("data", required())?;
+        root.end()?;
+        let Some(mut data) = data else { return Ok(None) };
+        let checksum = data.string("checksum", optional(), 64)?;
+        data.ignore("links");
+        data.ignore("id");
+        data.ignore("type");
+        let attrs = data.object("attributes", required())?;
+        data.end()?;
+        let Some(mut attrs) = attrs else { return Ok(None) };
+        let value = read(&mut attrs)?;
+        attrs.end()?;
+        Ok(value.map(|v| (v, checksum)))
+    })();
+    match report.finish(out) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(AccountError::bad("body.data.attributes", "is not valid")),
+        Err(problems) => {
+            Err(AccountError::bad_input(problems.into_iter().map(|p| Detail::at(p.path, p.message)).collect()))
         }
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+/// A typekey `{code}` (a `name` beside it is accepted and ignored), checked against `allowed`.
+pub fn typekey(o: &mut Obj, name: &str, want: Want, allowed: &[&str]) -> Read<Option<String>> {
+    let Some(mut k) = o.object(name, want)? else { return Ok(None) };
+    k.ignore("name");
+    let code = k.one_of("code", required(), allowed)?;
+    k.end()?;
+    Ok(code)
 }
 
-enum Slot<'a> {
-    Absent,
-    Null,
-    Value(&'a Value),
-}
-
-/// A JSON object being read field by field; `end` reports the fields nobody asked for.
-pub struct Obj<'a> {
-    path: String,
-    map: &'a Map<String, Value>,
-    seen: Vec<&'a str>,
-}
-
-impl<'a> Obj<'a> {
-    pub fn new(path: &str, v: &'a Value, p: &mut Problems) -> Option<Obj<'a>> {
-        match v {
-            Value::Object(map) => Some(Obj { path: path.to_string(), map, seen: Vec::new() }),
-            other => {
-                p.add(path, format!("must be an object, not {}", type_name(other)));
-                None
-            }
-        }
+/// A reference `{id}` to a `pc:<n>` resource.
+pub fn reference(o: &mut Obj, name: &str, want: Want) -> Read<Option<u64>> {
+    let Some(mut r) = o.object(name, want)? else { return Ok(None) };
+    for echo in ["displayName", "type", "uri"] {
+        r.ignore(echo);
     }
-
-    pub fn field(&self, name: &str) -> String {
-        format!("{}.{name}", self.path)
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.map.contains_key(name)
-    }
-
-    /// A field's value. `null` is never a value here (to leave a field out, leave it out): it is
-    /// reported at the field and read as handled, so no "is required" follows it.
-    fn get(&mut self, p: &mut Problems, name: &str) -> Slot<'a> {
-        let Some((k, v)) = self.map.get_key_value(name) else { return Slot::Absent };
-        self.seen.push(k.as_str());
-        if v.is_null() {
-            p.add(&self.field(name), "must not be null; leave the attribute out instead");
-            Slot::Null
-        } else {
-            Slot::Value(v)
-        }
-    }
-
-    /// Marks a field as known without reading it (read-only echoes such as a typekey's `name`).
-    pub fn ignore(&mut self, name: &str) {
-        if let Some((k, _)) = self.map.get_key_value(name) {
-            self.seen.push(k.as_str());
-        }
-    }
-
-    /// The value of a field that is present and not null; reports a missing required field.
-    fn value(&mut self, p: &mut Problems, name: &str, required: bool) -> Option<&'a Value> {
-        match self.get(p, name) {
-            Slot::Absent => {
-                if required {
-                    p.add(&self.field(name), "is required");
-                }
-                None
-            }
-            Slot::Null => None,
-            Slot::Value(v) => Some(v),
-        }
-    }
-
-    pub fn string(&mut self, p: &mut Problems, name: &str, required: bool, max: usize) -> Option<String> {
-        let field = self.field(name);
-        let Value::String(s) = self.value(p, name, required)? else {
-            let other = self.map.get(name).map(type_name).unwrap_or("nothing");
-            p.add(&field, format!("must be a string, not {other}"));
-            return None;
-        };
-        let t = s.trim();
-        if t.is_empty() {
-            p.add(&field, "must not be blank");
-            None
-        } else if t.chars().count() > max {
-            p.add(&field, format!("must be at most {max} characters"));
-            None
-        } else if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            p.add(&field, "must not contain control characters");
-            None
-        } else {
-            Some(t.to_string())
-        }
-    }
-
-    pub fn boolean(&mut self, p: &mut Problems, name: &str) -> Option<bool> {
-        let field = self.field(name);
-        match self.value(p, name, false)? {
-            Value::Bool(b) => Some(*b),
-            other => {
-                p.add(&field, format!("must be a boolean, not {}", type_name(other)));
-                None
-            }
-        }
-    }
-
-    pub fn integer(&mut self, p: &mut Problems, name: &str, required: bool, min: i64, max: i64) -> Option<i64> {
-        let field = self.field(name);
-        match self.value(p, name, required)? {
-            Value::Number(n) => match n.as_i64() {
-                Some(i) if (min..=max).contains(&i) => Some(i),
-                _ => {
-                    p.add(&field, format!("must be a whole number from {min} to {max}"));
-                    None
-                }
-            },
-            other => {
-                p.add(&field, format!("must be a number, not {}", type_name(other)));
-                None
-            }
-        }
-    }
-
-    pub fn date(&mut self, p: &mut Problems, name: &str, required: bool) -> Option<NaiveDate> {
-        let field = self.field(name);
-        let s = self.string(p, name, required, 10)?;
-        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(d) if s.len() == 10 => Some(d),
-            _ => {
-                p.add(&field, "must be a date in the form yyyy-mm-dd");
-                None
-            }
-        }
-    }
-
-    pub fn object(&mut self, p: &mut Problems, name: &str, required: bool) -> Option<Obj<'a>> {
-        let field = self.field(name);
-        let v = self.value(p, name, required)?;
-        Obj::new(&field, v, p)
-    }
-
-    pub fn array(&mut self, p: &mut Problems, name: &str, required: bool, max: usize) -> Option<Vec<Obj<'a>>> {
-        let field = self.field(name);
-        let Value::Array(items) = self.value(p, name, required)? else {
-            let other = self.map.get(name).map(type_name).unwrap_or("nothing");
-            p.add(&field, format!("must be an array, not {other}"));
-            return None;
-        };
-        if items.len() > max {
-            p.add(&field, format!("must have at most {max} entries"));
-            return None;
-        }
-        let mut out = Vec::with_capacity(items.len());
-        for (i, v) in items.iter().enumerate() {
-            out.push(Obj::new(&format!("{field}[{i}]"), v, p)?);
-        }
-        Some(out)
-    }
-
-    /// A typekey `{code}` (a `name` beside it is accepted and ignored), checked against `allowed`.
-    pub fn typekey(&mut self, p: &mut Problems, name: &str, required: bool, allowed: &[&str]) -> Option<String> {
-        let field = self.field(name);
-        let mut o = self.object(p, name, required)?;
-        o.ignore("name");
-        let code = o.string(p, "code", true, 64);
-        o.end(p);
-        let code = code?;
-        if allowed.contains(&code.as_str()) {
-            Some(code)
-        } else {
-            p.add(&format!("{field}.code"), format!("is not one of the allowed codes: {}", allowed.join(", ")));
-            None
-        }
-    }
-
-    /// A reference `{id}` to a `pc:<n>` resource.
-    pub fn reference(&mut self, p: &mut Problems, name: &str, required: bool) -> Option<u64> {
-        let field = self.field(name);
-        let mut o = self.object(p, name, required)?;
-        o.ignore("displayName");
-        o.ignore("type");
-        o.ignore("uri");
-        let id = o.string(p, "id", true, 32);
-        o.end(p);
-        let id = id?;
-        match parse_id(&id) {
-            Some(n) => Some(n),
-            None => {
-                p.add(&format!("{field}.id"), "is not an id of the form pc:<number>");
-                None
-            }
-        }
-    }
-
-    pub fn end(self, p: &mut Problems) {
-        for k in self.map.keys() {
-            if !self.seen.contains(&k.as_str()) {
-                p.add(&self.field(k), "is not a known attribute");
-            }
-        }
-    }
+    let id = r.string("id", required(), 32)?;
+    let n = match id.as_deref().map(parse_id) {
+        Some(None) => r.problem("id", required(), "is not an id of the form pc:<number>").map(|_| None)?,
+        other => other.flatten(),
+    };
+    r.end()?;
+    Ok(n)
 }
 
 /// A PATCH must name something to change.
-fn refuse_empty(a: &Obj, p: &mut Problems) {
-    if a.map.is_empty() {
-        p.add(&a.path, "names no attribute to change");
+fn refuse_empty(a: &Obj) -> Read<()> {
+    if a.is_empty() {
+        a.problem_here("names no attribute to change")?;
     }
+    Ok(())
 }
 
-/// Reads `{"data": {"attributes": {...}, "checksum": "..."}}`.
-pub fn envelope<'a>(body: &'a Value, p: &mut Problems) -> Option<(Obj<'a>, Option<String>)> {
-    let mut root = Obj::new("body", body, p)?;
-    let mut data = root.object(p, "data", true)?;
-    root.end(p);
-    let checksum = data.string(p, "checksum", false, 64);
-    data.ignore("links");
-    data.ignore("id");
-    data.ignore("type");
-    let attrs = data.object(p, "attributes", true);
-    data.end(p);
-    Some((attrs?, checksum))
-}
-
-pub fn address_fields(o: &mut Obj, p: &mut Problems) -> Option<Address> {
-    let line1 = o.string(p, "addressLine1", true, 120);
-    let line2 = o.string(p, "addressLine2", false, 120);
-    let city = o.string(p, "city", true, 60);
-    let country = if o.has("country") { o.typekey(p, "country", false, &["US", "CA"]) } else { Some("US".to_string()) };
-    let field = o.field("state");
-    let state = o.typekey(p, "state", true, if country.as_deref() == Some("CA") { CA_PROVINCES } else { US_STATES });
-    let _ = field;
-    let postal_field = o.field("postalCode");
-    let postal = o.string(p, "postalCode", true, 10);
+pub fn address_fields(o: &mut Obj) -> Read<Option<Address>> {
+    let line1 = o.string("addressLine1", required(), 120)?;
+    let line2 = o.string("addressLine2", optional(), 120)?;
+    let city = o.string("city", required(), 60)?;
+    let country = if o.has("country") { typekey(o, "country", optional(), &["US", "CA"])? } else { Some("US".into()) };
+    let states = if country.as_deref() == Some("CA") { CA_PROVINCES } else { US_STATES };
+    let state = typekey(o, "state", required(), states)?;
+    let postal = o.string("postalCode", required(), 10)?;
     o.ignore("displayName");
-    let (line1, city, state, postal, country) = (line1?, city?, state?, postal?, country?);
-    let Some(postal) = crate::types::PostalCode::parse(&postal, &country) else {
-        p.add(&postal_field, "is not a valid postal code for the country");
-        return None;
+    let (Some(line1), Some(city), Some(state), Some(postal), Some(country)) = (line1, city, state, postal, country)
+    else {
+        return Ok(None);
     };
-    Some(Address { line1, line2, city, state, postal_code: postal.as_str().to_string(), country })
+    let Some(postal) = crate::types::PostalCode::parse(&postal, &country) else {
+        return o.problem("postalCode", required(), "is not a valid postal code for the country").map(|_| None);
+    };
+    Ok(Some(Address { line1, line2, city, state, postal_code: postal.as_str().to_string(), country }))
 }
 
-pub fn address(o: &mut Obj, p: &mut Problems, name: &str, required: bool) -> Option<Address> {
-    let mut a = o.object(p, name, required)?;
-    let addr = address_fields(&mut a, p);
-    a.end(p);
-    addr
+pub fn address(o: &mut Obj, name: &str, want: Want) -> Read<Option<Address>> {
+    let Some(mut a) = o.object(name, want)? else { return Ok(None) };
+    let addr = address_fields(&mut a)?;
+    a.end()?;
+    Ok(addr)
 }
 
-fn email(o: &mut Obj, p: &mut Problems, name: &str) -> Option<String> {
-    let field = o.field(name);
-    let e = o.string(p, name, false, 254)?;
+fn email(o: &mut Obj, name: &str) -> Read<Option<String>> {
+    let Some(e) = o.string(name, optional(), 254)? else { return Ok(None) };
     match crate::types::Email::parse(&e) {
-        Some(e) => Some(e.into_string()),
-        None => {
-            p.add(&field, "is not an email address");
-            None
-        }
+        Some(e) => Ok(Some(e.into_string())),
+        None => o.problem(name, optional(), "is not an email address").map(|_| None),
     }
 }
 
-fn phone(o: &mut Obj, p: &mut Problems, name: &str) -> Option<String> {
-    let field = o.field(name);
-    let s = o.string(p, name, false, 25)?;
+fn phone(o: &mut Obj, name: &str) -> Read<Option<String>> {
+    let Some(s) = o.string(name, optional(), 25)? else { return Ok(None) };
     let digits = s.chars().filter(char::is_ascii_digit).count();
     if (7..=15).contains(&digits) && s.chars().all(|c| c.is_ascii_digit() || " +-().x".contains(c)) {
-        Some(s)
+        Ok(Some(s))
     } else {
-        p.add(&field, "is not a phone number");
-        None
+        o.problem(name, optional(), "is not a phone number").map(|_| None)
     }
+}
+
+/// Refuses a field the client may not send here, saying why.
+fn refuse_field(o: &mut Obj, name: &str, why: &str) -> Read<()> {
+    if o.has(name) {
+        o.ignore(name);
+        o.problem(name, optional(), why)?;
+    }
+    Ok(())
 }
 
 /// The contact fields shared by create and PATCH; `subtype` decides which name fields are allowed.
@@ -339,69 +172,53 @@ pub struct ContactFields {
     pub address: Option<Address>,
 }
 
-fn contact_fields(o: &mut Obj, p: &mut Problems, subtype: ContactSubtype, creating: bool) -> ContactFields {
+fn contact_fields(o: &mut Obj, subtype: ContactSubtype, creating: bool) -> Read<ContactFields> {
     let (first_name, last_name, company_name) = match subtype {
         ContactSubtype::Person => {
-            if o.has("companyName") {
-                let f = o.field("companyName");
-                o.ignore("companyName");
-                p.add(&f, "is for Company contacts; this contact is a Person");
-            }
-            (o.string(p, "firstName", creating, 60), o.string(p, "lastName", creating, 60), None)
+            refuse_field(o, "companyName", "is for Company contacts; this contact is a Person")?;
+            (o.string("firstName", want(creating), 60)?, o.string("lastName", want(creating), 60)?, None)
         }
         ContactSubtype::Company => {
             for n in ["firstName", "lastName"] {
-                if o.has(n) {
-                    let f = o.field(n);
-                    o.ignore(n);
-                    p.add(&f, "is for Person contacts; this contact is a Company");
-                }
+                refuse_field(o, n, "is for Person contacts; this contact is a Company")?;
             }
-            (None, None, o.string(p, "companyName", creating, 120))
+            (None, None, o.string("companyName", want(creating), 120)?)
         }
     };
     o.ignore("displayName");
-    ContactFields {
+    Ok(ContactFields {
         first_name,
         last_name,
         company_name,
-        email: email(o, p, "emailAddress1"),
-        home_phone: phone(o, p, "homePhone"),
-        work_phone: phone(o, p, "workPhone"),
-        cell_phone: phone(o, p, "cellPhone"),
-        address: address(o, p, "primaryAddress", false),
-    }
+        email: email(o, "emailAddress1")?,
+        home_phone: phone(o, "homePhone")?,
+        work_phone: phone(o, "workPhone")?,
+        cell_phone: phone(o, "cellPhone")?,
+        address: address(o, "primaryAddress", optional())?,
+    })
 }
 
-fn subtype(o: &mut Obj, p: &mut Problems) -> Option<ContactSubtype> {
-    let field = o.field("contactSubtype");
-    match o.string(p, "contactSubtype", true, 16)?.as_str() {
-        "Person" => Some(ContactSubtype::Person),
-        "Company" => Some(ContactSubtype::Company),
-        _ => {
-            p.add(&field, "must be Person or Company");
-            None
-        }
+fn subtype(o: &mut Obj) -> Read<Option<ContactSubtype>> {
+    match o.one_of("contactSubtype", required(), &["Person", "Company"])?.as_deref() {
+        Some("Person") => Ok(Some(ContactSubtype::Person)),
+        Some(_) => Ok(Some(ContactSubtype::Company)),
+        None => Ok(None),
     }
 }
 
 /// `initialAccountHolder` or a new contact: subtype, names, details.
-pub fn new_contact(o: &mut Obj, p: &mut Problems, address_required: bool) -> Option<(ContactSubtype, ContactFields)> {
-    let st = subtype(o, p)?;
-    let f = contact_fields(o, p, st, true);
+pub fn new_contact(o: &mut Obj, address_required: bool) -> Read<Option<(ContactSubtype, ContactFields)>> {
+    let Some(st) = subtype(o)? else { return Ok(None) };
+    let f = contact_fields(o, st, true)?;
     if address_required && f.address.is_none() && !o.has("primaryAddress") {
-        p.add(&o.field("primaryAddress"), "is required");
+        o.problem("primaryAddress", required(), "is required")?;
     }
-    Some((st, f))
+    Ok(Some((st, f)))
 }
 
-pub fn contact_patch(o: &mut Obj, p: &mut Problems, subtype: ContactSubtype) -> ContactFields {
-    if o.has("contactSubtype") {
-        let f = o.field("contactSubtype");
-        o.ignore("contactSubtype");
-        p.add(&f, "cannot be changed");
-    }
-    contact_fields(o, p, subtype, false)
+pub fn contact_patch(o: &mut Obj, subtype: ContactSubtype) -> Read<ContactFields> {
+    refuse_field(o, "contactSubtype", "cannot be changed")?;
+    contact_fields(o, subtype, false)
 }
 
 pub struct NewAccount {
@@ -414,66 +231,62 @@ pub struct NewAccount {
     pub settlement_currency: String,
 }
 
-fn producer_codes(o: &mut Obj, p: &mut Problems, required: bool) -> Option<Vec<String>> {
-    let field = o.field("producerCodes");
-    let items = o.array(p, "producerCodes", required, 20)?;
+fn producer_codes(o: &mut Obj, is_required: bool) -> Read<Option<Vec<String>>> {
+    let Some(items) = o.objects("producerCodes", want(is_required), 20)? else { return Ok(None) };
     let mut out = Vec::new();
-    for (i, mut item) in items.into_iter().enumerate() {
+    for mut item in items {
         item.ignore("displayName");
-        let f = item.field("id");
-        if let Some(id) = item.string(p, "id", true, 64) {
-            if id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
-                if !out.contains(&id) {
-                    out.push(id);
-                }
-            } else {
-                p.add(&f, "may hold letters, digits and - _ . : only");
+        if let Some(id) = item.string("id", required(), 64)? {
+            if !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
+                item.problem("id", required(), "may hold letters, digits and - _ . : only")?;
+            } else if !out.contains(&id) {
+                out.push(id);
             }
         }
-        item.end(p);
-        let _ = i;
+        item.end()?;
     }
-    if required && out.is_empty() {
-        p.add(&field, "must name at least one producer code");
+    if is_required && out.is_empty() && !o.report().has_problem_under(&o.path("producerCodes")) {
+        o.problem("producerCodes", required(), "must name at least one producer code")?;
     }
-    Some(out)
+    Ok(Some(out))
 }
 
-pub fn new_account(body: &Value) -> Result<NewAccount, AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, _)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    let holder = a.object(&mut p, "initialAccountHolder", true).and_then(|mut h| {
-        let r = new_contact(&mut h, &mut p, true);
-        h.end(&mut p);
-        r
-    });
-    let location = a.object(&mut p, "initialPrimaryLocation", true).and_then(|mut l| {
-        let r = address_fields(&mut l, &mut p);
-        l.end(&mut p);
-        r
-    });
-    let codes = producer_codes(&mut a, &mut p, true);
-    let org = a.typekey(&mut p, "organizationType", false, ORGANIZATION_TYPES);
-    let cov = a.typekey(&mut p, "preferredCoverageCurrency", false, CURRENCIES);
-    let set = a.typekey(&mut p, "preferredSettlementCurrency", false, CURRENCIES);
-    a.end(&mut p);
-    if !p.0.is_empty() {
-        return Err(AccountError::bad_input(p.0));
-    }
-    let (holder_subtype, holder) =
-        holder.ok_or_else(|| AccountError::bad("body.data.attributes.initialAccountHolder", "is invalid"))?;
-    let organization_type =
-        org.or_else(|| (holder_subtype == ContactSubtype::Person).then(|| "individual".to_string()));
-    Ok(NewAccount {
-        holder_subtype,
-        holder,
-        location: location
-            .ok_or_else(|| AccountError::bad("body.data.attributes.initialPrimaryLocation", "is invalid"))?,
-        producer_codes: codes.unwrap_or_default(),
-        organization_type,
-        coverage_currency: cov.unwrap_or_else(|| "usd".into()),
-        settlement_currency: set.unwrap_or_else(|| "usd".into()),
-    })
+pub fn new_account(v: &Value) -> Result<NewAccount, AccountError> {
+    let (account, _) = body(v, |a| {
+        let holder = match a.object("initialAccountHolder", required())? {
+            Some(mut h) => {
+                let r = new_contact(&mut h, true)?;
+                h.end()?;
+                r
+            }
+            None => None,
+        };
+        let location = match a.object("initialPrimaryLocation", required())? {
+            Some(mut l) => {
+                let r = address_fields(&mut l)?;
+                l.end()?;
+                r
+            }
+            None => None,
+        };
+        let codes = producer_codes(a, true)?;
+        let org = typekey(a, "organizationType", optional(), ORGANIZATION_TYPES)?;
+        let cov = typekey(a, "preferredCoverageCurrency", optional(), CURRENCIES)?;
+        let set = typekey(a, "preferredSettlementCurrency", optional(), CURRENCIES)?;
+        let (Some((holder_subtype, holder)), Some(location)) = (holder, location) else { return Ok(None) };
+        let organization_type =
+            org.or_else(|| (holder_subtype == ContactSubtype::Person).then(|| "individual".to_string()));
+        Ok(Some(NewAccount {
+            holder_subtype,
+            holder,
+            location,
+            producer_codes: codes.unwrap_or_default(),
+            organization_type,
+            coverage_currency: cov.unwrap_or_else(|| "usd".into()),
+            settlement_currency: set.unwrap_or_else(|| "usd".into()),
+        }))
+    })?;
+    Ok(account)
 }
 
 /// The attributes a PATCH may change. `None` leaves a field as it is.
@@ -492,51 +305,39 @@ pub struct AccountPatch {
 const READ_ONLY: &[&str] =
     &["id", "accountNumber", "accountStatus", "accountHolder", "numberOfContacts", "createdDate", "updatedDate"];
 
-pub fn account_patch(body: &Value) -> Result<(AccountPatch, Option<String>), AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    refuse_empty(&a, &mut p);
-    for ro in READ_ONLY {
-        if a.has(ro) {
-            let f = a.field(ro);
-            a.ignore(ro);
-            p.add(&f, "is read-only");
+pub fn account_patch(v: &Value) -> Result<(AccountPatch, Option<String>), AccountError> {
+    body(v, |a| {
+        refuse_empty(a)?;
+        for ro in READ_ONLY {
+            refuse_field(a, ro, "is read-only")?;
         }
-    }
-    let this_year = Utc::now().year() as i64;
-    let patch = AccountPatch {
-        coverage_currency: a.typekey(&mut p, "preferredCoverageCurrency", false, CURRENCIES),
-        settlement_currency: a.typekey(&mut p, "preferredSettlementCurrency", false, CURRENCIES),
-        organization_type: a.typekey(&mut p, "organizationType", false, ORGANIZATION_TYPES),
-        producer_codes: if a.has("producerCodes") { producer_codes(&mut a, &mut p, true) } else { None },
-        primary_location: a.reference(&mut p, "primaryLocation", false),
-        business_operations_description: a.string(&mut p, "businessOperationsDescription", false, 1000),
-        year_business_started: a.integer(&mut p, "yearBusinessStarted", false, 1700, this_year).map(|y| y as i32),
-    };
-    a.end(&mut p);
-    p.into_result((patch, checksum))
+        let this_year = Utc::now().year() as i64;
+        Ok(Some(AccountPatch {
+            coverage_currency: typekey(a, "preferredCoverageCurrency", optional(), CURRENCIES)?,
+            settlement_currency: typekey(a, "preferredSettlementCurrency", optional(), CURRENCIES)?,
+            organization_type: typekey(a, "organizationType", optional(), ORGANIZATION_TYPES)?,
+            producer_codes: if a.has("producerCodes") { producer_codes(a, true)? } else { None },
+            primary_location: reference(a, "primaryLocation", optional())?,
+            business_operations_description: a.text_block("businessOperationsDescription", optional(), 1000)?,
+            year_business_started: a.integer("yearBusinessStarted", optional(), 1700, this_year)?.map(|y| y as i32),
+        }))
+    })
 }
 
 /// The merge body of seed 001: `{"data": {"attributes": {"account": {"id": "<source>"}}}}`.
-pub fn merge_body(body: &Value) -> Result<(u64, Option<String>), AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    let source = a.reference(&mut p, "account", true);
-    a.end(&mut p);
-    let source = p.into_result(source)?;
-    Ok((source.expect("no problems means the source was read"), checksum))
+pub fn merge_body(v: &Value) -> Result<(u64, Option<String>), AccountError> {
+    body(v, |a| reference(a, "account", required()))
 }
 
-pub fn new_note(body: &Value) -> Result<(Option<String>, String, String, bool), AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, _)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    let subject = a.string(&mut p, "subject", false, 255);
-    let text = a.string(&mut p, "body", true, 65_000);
-    let topic = a.typekey(&mut p, "topic", false, NOTE_TOPICS).unwrap_or_else(|| "general".into());
-    let confidential = a.boolean(&mut p, "confidential").unwrap_or(false);
-    a.end(&mut p);
-    let text = p.into_result(text)?;
-    Ok((subject, text.unwrap_or_default(), topic, confidential))
+pub fn new_note(v: &Value) -> Result<(Option<String>, String, String, bool), AccountError> {
+    let (note, _) = body(v, |a| {
+        let subject = a.string("subject", optional(), 255)?;
+        let text = a.text_block("body", required(), 65_000)?;
+        let topic = typekey(a, "topic", optional(), NOTE_TOPICS)?.unwrap_or_else(|| "general".into());
+        let confidential = a.boolean("confidential", optional())?.unwrap_or(false);
+        Ok(text.map(|text| (subject, text, topic, confidential)))
+    })?;
+    Ok(note)
 }
 
 pub struct NewActivity {
@@ -546,48 +347,37 @@ pub struct NewActivity {
     pub due_date: Option<NaiveDate>,
 }
 
-pub fn new_activity(body: &Value) -> Result<NewActivity, AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, _)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    let subject = a.string(&mut p, "subject", true, 255);
-    let description = a.string(&mut p, "description", false, 4000);
-    let priority = a.typekey(&mut p, "priority", false, ACTIVITY_PRIORITIES).unwrap_or_else(|| "normal".into());
-    let due_date = a.date(&mut p, "dueDate", false);
-    a.end(&mut p);
-    let subject = p.into_result(subject)?;
-    Ok(NewActivity { subject: subject.unwrap_or_default(), description, priority, due_date })
+pub fn new_activity(v: &Value) -> Result<NewActivity, AccountError> {
+    let (activity, _) = body(v, |a| {
+        let subject = a.string("subject", required(), 255)?;
+        let description = a.text_block("description", optional(), 4000)?;
+        let priority = typekey(a, "priority", optional(), ACTIVITY_PRIORITIES)?.unwrap_or_else(|| "normal".into());
+        let due_date = a.date("dueDate", optional())?;
+        Ok(subject.map(|subject| NewActivity { subject, description, priority, due_date }))
+    })?;
+    Ok(activity)
 }
 
-pub fn new_location(body: &Value) -> Result<Address, AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, _)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    a.ignore("locationCode");
-    let addr = address_fields(&mut a, &mut p);
-    a.end(&mut p);
-    p.into_result(addr)?.ok_or_else(|| AccountError::bad("body.data.attributes", "is not an address"))
+pub fn new_location(v: &Value) -> Result<Address, AccountError> {
+    let (address, _) = body(v, |a| {
+        a.ignore("locationCode");
+        address_fields(a)
+    })?;
+    Ok(address)
 }
 
-pub fn new_contact_body(body: &Value) -> Result<(ContactSubtype, ContactFields), AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, _)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    let c = new_contact(&mut a, &mut p, false);
-    a.end(&mut p);
-    p.into_result(c)?.ok_or_else(|| AccountError::bad("body.data.attributes", "is not a contact"))
+pub fn new_contact_body(v: &Value) -> Result<(ContactSubtype, ContactFields), AccountError> {
+    let (contact, _) = body(v, |a| new_contact(a, false))?;
+    Ok(contact)
 }
 
-pub fn contact_patch_body(
-    body: &Value,
-    subtype: ContactSubtype,
-) -> Result<(ContactFields, Option<String>), AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, checksum)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    refuse_empty(&a, &mut p);
-    let f = contact_patch(&mut a, &mut p, subtype);
-    a.end(&mut p);
-    p.into_result((f, checksum))
+pub fn contact_patch_body(v: &Value, subtype: ContactSubtype) -> Result<(ContactFields, Option<String>), AccountError> {
+    body(v, |a| {
+        refuse_empty(a)?;
+        contact_patch(a, subtype).map(Some)
+    })
 }
 
-/// A VIN: 17 characters without I, O or Q, whose ninth is the North American check digit.
 /// Whether `vin` is a valid 17-character VIN (check digit included): see [`crate::types::Vin`].
 pub fn vin_is_valid(vin: &str) -> bool {
     crate::types::Vin::parse(vin).is_some_and(|v| v.as_str() == vin)
@@ -599,100 +389,72 @@ pub struct NewPolicy {
     pub sub_ids: u64,
 }
 
-/// A policy (our extension). Sub-elements get ids later, when the service reserves them.
-pub fn new_policy(body: &Value) -> Result<NewPolicy, AccountError> {
-    let mut p = Problems::default();
-    let Some((mut a, _)) = envelope(body, &mut p) else { return Err(AccountError::bad_input(p.0)) };
-    let all_lines: Vec<&str> = PROPERTY_LINES.iter().chain(AUTO_LINES).chain(OTHER_LINES).copied().collect();
-    let number_field = a.field("policyNumber");
-    let number = a.string(&mut p, "policyNumber", true, 50);
-    if let Some(n) = &number {
-        if !n.chars().all(|c| c.is_ascii_alphanumeric() || " -_/.".contains(c)) {
-            p.add(&number_field, "may hold letters, digits, spaces and - _ / . only");
-        }
+fn premium(a: &mut Obj) -> Read<Option<Money>> {
+    let Some(mut m) = a.object("totalPremium", optional())? else { return Ok(None) };
+    let mut amount = m.decimal("amount", required(), 16, 2)?;
+    if amount.is_some_and(|d| d < Decimal::ZERO) {
+        m.problem("amount", required(), "must not be negative")?;
+        amount = None;
     }
-    let line = a.typekey(&mut p, "lineOfBusiness", true, &all_lines);
-    let eff = a.date(&mut p, "effectiveDate", true);
-    let exp_field = a.field("expirationDate");
-    let exp = a.date(&mut p, "expirationDate", true);
-    if let (Some(e), Some(x)) = (eff, exp) {
-        if x <= e {
-            p.add(&exp_field, "must be after effectiveDate");
-        }
+    let currency = m.one_of("currency", required(), CURRENCIES)?;
+    m.end()?;
+    Ok(amount.zip(currency).map(|(amount, currency)| Money { amount, currency }))
+}
+
+fn insured(a: &mut Obj) -> Read<Option<Insured>> {
+    let Some(mut o) = a.object("insured", required())? else { return Ok(None) };
+    let first_name = o.string("firstName", optional(), 60)?;
+    let last_name = o.string("lastName", optional(), 60)?;
+    let company_name = o.string("companyName", optional(), 120)?;
+    if company_name.is_none()
+        && (first_name.is_none() || last_name.is_none())
+        && !o.report().has_problem_under(o.here())
+    {
+        o.problem_here("needs firstName and lastName, or companyName")?;
     }
-    let premium = a.object(&mut p, "totalPremium", false).and_then(|mut m| {
-        let f = m.field("amount");
-        let amount = m.string(&mut p, "amount", true, 20);
-        let currency = m.typekey_plain(&mut p, "currency", CURRENCIES);
-        m.end(&mut p);
-        let amount = match amount?.parse::<Decimal>() {
-            Ok(d) if d >= Decimal::ZERO && d.scale() <= 2 => d,
-            _ => {
-                p.add(&f, "must be a non-negative decimal string with at most 2 decimals, e.g. \"1200.00\"");
-                return None;
-            }
-        };
-        Some(Money { amount, currency: currency? })
-    });
-    let insured = a.object(&mut p, "insured", true).map(|mut o| {
-        let first_name = o.string(&mut p, "firstName", false, 60);
-        let last_name = o.string(&mut p, "lastName", false, 60);
-        let company_name = o.string(&mut p, "companyName", false, 120);
-        if company_name.is_none()
-            && (first_name.is_none() || last_name.is_none())
-            && !p.0.iter().any(|d| d.field.as_deref().is_some_and(|f| f.starts_with(&o.path)))
-        {
-            p.add(&o.path, "needs firstName and lastName, or companyName");
-        }
-        let ins = Insured {
-            first_name,
-            last_name,
-            company_name,
-            email: email(&mut o, &mut p, "emailAddress1"),
-            phone: phone(&mut o, &mut p, "primaryPhone"),
-            address: address(&mut o, &mut p, "primaryAddress", false),
-        };
-        o.end(&mut p);
-        ins
-    });
-    let is_property = line.as_deref().is_some_and(|l| PROPERTY_LINES.contains(&l));
-    let is_auto = line.as_deref().is_some_and(|l| AUTO_LINES.contains(&l));
-    let mut mortgagees = Vec::new();
-    if a.has("mortgagees") && line.is_some() && !is_property {
-        p.add(&a.field("mortgagees"), "are only for property lines of business");
-    }
-    for mut m in a.array(&mut p, "mortgagees", false, 3).unwrap_or_default() {
-        let name = m.string(&mut p, "name", true, 120);
-        let t_field = m.field("mortgageeType");
-        let t = m.typekey(&mut p, "mortgageeType", true, MORTGAGEE_TYPES);
-        let loan = m.string(&mut p, "loanNumber", false, 50);
-        let addr = address(&mut m, &mut p, "address", true);
-        m.end(&mut p);
+    let ins = Insured {
+        first_name,
+        last_name,
+        company_name,
+        email: email(&mut o, "emailAddress1")?,
+        phone: phone(&mut o, "primaryPhone")?,
+        address: address(&mut o, "primaryAddress", optional())?,
+    };
+    o.end()?;
+    Ok(Some(ins))
+}
+
+fn mortgagees(a: &mut Obj) -> Read<Vec<Mortgagee>> {
+    let mut out: Vec<Mortgagee> = Vec::new();
+    for mut m in a.objects("mortgagees", optional(), 3)?.unwrap_or_default() {
+        let name = m.string("name", required(), 120)?;
+        let t = typekey(&mut m, "mortgageeType", required(), MORTGAGEE_TYPES)?;
+        let loan = m.string("loanNumber", optional(), 50)?;
+        let addr = address(&mut m, "address", required())?;
         if let Some(t) = &t {
-            if mortgagees.iter().any(|x: &Mortgagee| &x.mortgagee_type == t) {
-                p.add(&t_field, "appears twice: one mortgagee per type");
+            if out.iter().any(|x| &x.mortgagee_type == t) {
+                m.problem("mortgageeType", required(), "appears twice: one mortgagee per type")?;
             }
         }
+        m.end()?;
         if let (Some(name), Some(t), Some(addr)) = (name, t, addr) {
-            mortgagees.push(Mortgagee { id: 0, name, mortgagee_type: t, loan_number: loan, address: addr });
+            out.push(Mortgagee { id: 0, name, mortgagee_type: t, loan_number: loan, address: addr });
         }
     }
-    let mut drivers = Vec::new();
-    let mut vehicles = Vec::new();
-    for field in ["drivers", "vehicles"] {
-        if a.has(field) && line.is_some() && !is_auto {
-            p.add(&a.field(field), "are only for auto lines of business");
-        }
-    }
-    for mut d in a.array(&mut p, "drivers", false, 20).unwrap_or_default() {
-        let first = d.string(&mut p, "firstName", true, 60);
-        let last = d.string(&mut p, "lastName", true, 60);
-        let dob = d.date(&mut p, "dateOfBirth", false);
-        let lic = d.string(&mut p, "licenseNumber", false, 30);
-        let st = d.typekey(&mut p, "licenseState", false, US_STATES);
-        d.end(&mut p);
+    Ok(out)
+}
+
+fn drivers(a: &mut Obj) -> Read<Vec<Driver>> {
+    let mut out = Vec::new();
+    for mut d in a.objects("drivers", optional(), 20)?.unwrap_or_default() {
+        let first = d.string("firstName", required(), 60)?;
+        let last = d.string("lastName", required(), 60)?;
+        let dob = d.date("dateOfBirth", optional())?;
+        let lic = d.string("licenseNumber", optional(), 30)?;
+        let st = typekey(&mut d, "licenseState", optional(), US_STATES)?;
+        d.end()?;
         if let (Some(first_name), Some(last_name)) = (first, last) {
-            drivers.push(Driver {
+            out.push(Driver {
                 id: 0,
                 first_name,
                 last_name,
@@ -702,77 +464,103 @@ pub fn new_policy(body: &Value) -> Result<NewPolicy, AccountError> {
             });
         }
     }
+    Ok(out)
+}
+
+fn vehicles(a: &mut Obj) -> Read<Vec<Vehicle>> {
     let max_year = Utc::now().year() as i64 + 2;
-    for mut v in a.array(&mut p, "vehicles", false, 20).unwrap_or_default() {
-        let vin_field = v.field("vin");
-        let vin = v.string(&mut p, "vin", true, 17).map(|s| s.to_uppercase());
+    let mut out: Vec<Vehicle> = Vec::new();
+    for mut v in a.objects("vehicles", optional(), 20)?.unwrap_or_default() {
+        let vin = v.string("vin", required(), 17)?.map(|s| s.to_uppercase());
         if let Some(vin) = &vin {
             if !vin_is_valid(vin) {
-                p.add(&vin_field, "is not a valid 17-character VIN (its check digit does not match)");
-            } else if vehicles.iter().any(|x: &Vehicle| &x.vin == vin) {
-                p.add(&vin_field, "appears twice on the policy");
+                v.problem("vin", required(), "is not a valid 17-character VIN (its check digit does not match)")?;
+            } else if out.iter().any(|x| &x.vin == vin) {
+                v.problem("vin", required(), "appears twice on the policy")?;
             }
         }
-        let make = v.string(&mut p, "make", true, 40);
-        let model = v.string(&mut p, "model", true, 40);
-        let year = v.integer(&mut p, "modelYear", true, 1900, max_year);
+        let make = v.string("make", required(), 40)?;
+        let model = v.string("model", required(), 40)?;
+        let year = v.integer("modelYear", required(), 1900, max_year)?;
         let mut liens = Vec::new();
-        for mut l in v.array(&mut p, "lienHolders", false, 3).unwrap_or_default() {
-            let name = l.string(&mut p, "name", true, 120);
-            let t =
-                if l.has("type") { l.typekey(&mut p, "type", false, LIEN_TYPES) } else { Some("LIEN_HOLDER".into()) };
-            let addr = address(&mut l, &mut p, "address", true);
-            l.end(&mut p);
+        for mut l in v.objects("lienHolders", optional(), 3)?.unwrap_or_default() {
+            let name = l.string("name", required(), 120)?;
+            let t = if l.has("type") {
+                typekey(&mut l, "type", optional(), LIEN_TYPES)?
+            } else {
+                Some("LIEN_HOLDER".into())
+            };
+            let addr = address(&mut l, "address", required())?;
+            l.end()?;
             if let (Some(name), Some(lien_type), Some(address)) = (name, t, addr) {
                 liens.push(LienHolder { id: 0, name, lien_type, address });
             }
         }
-        v.end(&mut p);
+        v.end()?;
         if let (Some(vin), Some(make), Some(model), Some(model_year)) = (vin, make, model, year) {
-            vehicles.push(Vehicle { id: 0, vin, make, model, model_year: model_year as i32, lien_holders: liens });
+            out.push(Vehicle { id: 0, vin, make, model, model_year: model_year as i32, lien_holders: liens });
         }
     }
-    a.end(&mut p);
-    if !p.0.is_empty() {
-        return Err(AccountError::bad_input(p.0));
-    }
-    let (Some(policy_number), Some(line_of_business), Some(effective_date), Some(expiration_date), Some(insured)) =
-        (number, line, eff, exp, insured)
-    else {
-        return Err(AccountError::bad("body.data.attributes", "is not a policy"));
-    };
-    let sub_ids =
-        (mortgagees.len() + drivers.len() + vehicles.iter().map(|v| 1 + v.lien_holders.len()).sum::<usize>()) as u64;
-    Ok(NewPolicy {
-        policy: Policy {
-            policy_number,
-            line_of_business,
-            status: "InForce".into(),
-            effective_date,
-            expiration_date,
-            total_premium: premium,
-            insured,
-            mortgagees,
-            drivers,
-            vehicles,
-            created_at: Utc::now(),
-        },
-        sub_ids,
-    })
+    Ok(out)
 }
 
-impl<'a> Obj<'a> {
-    /// A currency given as a plain code string (`"usd"`), as money amounts carry it.
-    pub fn typekey_plain(&mut self, p: &mut Problems, name: &str, allowed: &[&str]) -> Option<String> {
-        let field = self.field(name);
-        let code = self.string(p, name, true, 8)?;
-        if allowed.contains(&code.as_str()) {
-            Some(code)
-        } else {
-            p.add(&field, format!("is not one of the allowed codes: {}", allowed.join(", ")));
-            None
+/// A policy (our extension). Sub-elements get ids later, when the service reserves them.
+pub fn new_policy(v: &Value) -> Result<NewPolicy, AccountError> {
+    let (policy, _) = body(v, |a| {
+        let all_lines: Vec<&str> = PROPERTY_LINES.iter().chain(AUTO_LINES).chain(OTHER_LINES).copied().collect();
+        let number = a.string("policyNumber", required(), 50)?;
+        if number.as_ref().is_some_and(|n| !n.chars().all(|c| c.is_ascii_alphanumeric() || " -_/.".contains(c))) {
+            a.problem("policyNumber", required(), "may hold letters, digits, spaces and - _ / . only")?;
         }
-    }
+        let line = typekey(a, "lineOfBusiness", required(), &all_lines)?;
+        let eff = a.date("effectiveDate", required())?;
+        let exp = a.date("expirationDate", required())?;
+        if let (Some(e), Some(x)) = (eff, exp) {
+            if x <= e {
+                a.problem("expirationDate", required(), "must be after effectiveDate")?;
+            }
+        }
+        let total_premium = premium(a)?;
+        let insured = insured(a)?;
+        let is_property = line.as_deref().is_some_and(|l| PROPERTY_LINES.contains(&l));
+        let is_auto = line.as_deref().is_some_and(|l| AUTO_LINES.contains(&l));
+        if a.has("mortgagees") && line.is_some() && !is_property {
+            a.problem("mortgagees", optional(), "are only for property lines of business")?;
+        }
+        let mortgagees = mortgagees(a)?;
+        for field in ["drivers", "vehicles"] {
+            if a.has(field) && line.is_some() && !is_auto {
+                a.problem(field, optional(), "are only for auto lines of business")?;
+            }
+        }
+        let drivers = drivers(a)?;
+        let vehicles = vehicles(a)?;
+        let (Some(policy_number), Some(line_of_business), Some(effective_date), Some(expiration_date), Some(insured)) =
+            (number, line, eff, exp, insured)
+        else {
+            return Ok(None);
+        };
+        let sub_ids = (mortgagees.len()
+            + drivers.len()
+            + vehicles.iter().map(|v| 1 + v.lien_holders.len()).sum::<usize>()) as u64;
+        Ok(Some(NewPolicy {
+            policy: Policy {
+                policy_number,
+                line_of_business,
+                status: "InForce".into(),
+                effective_date,
+                expiration_date,
+                total_premium,
+                insured,
+                mortgagees,
+                drivers,
+                vehicles,
+                created_at: Utc::now(),
+            },
+            sub_ids,
+        }))
+    })?;
+    Ok(policy)
 }
 
 #[cfg(test)]
@@ -828,5 +616,24 @@ mod tests {
         for f in ["initialAccountHolder", "initialPrimaryLocation", "producerCodes"] {
             assert!(got.contains(&format!("body.data.attributes.{f}")), "{got:?}");
         }
+    }
+
+    #[test]
+    fn one_line_fields_refuse_line_breaks_while_notes_keep_them() {
+        let body = json!({"data": {"attributes": {"initialAccountHolder": {"contactSubtype": "Person", "firstName": "Ann\nX", "lastName": "Lee", "primaryAddress": {"addressLine1": "1 Main", "city": "Austin", "state": {"code": "TX"}, "postalCode": "78701"}}, "initialPrimaryLocation": {"addressLine1": "1 Main", "city": "Austin", "state": {"code": "TX"}, "postalCode": "78701"}, "producerCodes": [{"id": "pc:1"}]}}});
+        let got = fields(new_account(&body).err().unwrap());
+        assert_eq!(got, ["body.data.attributes.initialAccountHolder.firstName"]);
+        let (_, text, _, _) = new_note(&json!({"data": {"attributes": {"body": "line one\n\tline two"}}})).unwrap();
+        assert_eq!(text, "line one\n\tline two");
+    }
+
+    #[test]
+    fn null_and_blank_attributes_are_refused_at_their_path() {
+        let body = json!({"data": {"attributes": {"businessOperationsDescription": null, "organizationType": {"code": "  "}}}});
+        let got = fields(account_patch(&body).err().unwrap());
+        assert_eq!(
+            got,
+            ["body.data.attributes.organizationType.code", "body.data.attributes.businessOperationsDescription"]
+        );
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::{AccountError, Accounts, TeamId};
 use crate::crypto::{Keys, PasswordHash};
+use crate::fields::required;
 use crate::store::{Cond, Item, Store, StoreError, Write};
 use crate::types::Username;
 
@@ -42,31 +43,20 @@ pub async fn set_online_access(
     n: u64,
     body: &Value,
 ) -> Result<Value, AccountError> {
-    use crate::accounts::input::{envelope, Problems};
-    let mut p = Problems::default();
-    let mut fields = None;
-    if let Some((mut o, _)) = envelope(body, &mut p) {
-        let raw = o.string(&mut p, "username", true, 200);
-        let password = o.string(&mut p, "password", true, 200);
+    let ((username, password), _) = crate::accounts::input::body(body, |o| {
+        let raw = o.string("username", required(), 200)?;
+        // As sent, untrimmed: the servicing login compares the password exactly as typed.
+        let password = o.string_as_sent("password", required(), 10, 200)?;
         let username = match raw.as_deref().map(Username::parse) {
             None => None,
-            Some(Err(e)) => {
-                p.add(&o.field("username"), e.to_string());
-                None
-            }
+            Some(Err(e)) => o.problem("username", required(), e.to_string()).map(|_| None)?,
             Some(Ok(u)) if u.as_str().chars().count() < 5 || u.as_str().contains(' ') => {
-                p.add(&o.field("username"), "must be 5 to 200 characters without spaces");
-                None
+                o.problem("username", required(), "must be 5 to 200 characters without spaces").map(|_| None)?
             }
             Some(Ok(u)) => Some(u),
         };
-        if password.as_ref().is_some_and(|s| s.chars().count() < 10) {
-            p.add(&o.field("password"), "must be 10 to 200 characters");
-        }
-        o.end(&mut p);
-        fields = username.zip(password);
-    }
-    let (username, password) = p.into_result(fields)?.ok_or_else(|| AccountError::bad("body", "is not valid"))?;
+        Ok(username.zip(password))
+    })?;
     let accounts = Accounts::new(store, team);
     let account = accounts.load(n).await?;
     if account.value.merge.is_some() {

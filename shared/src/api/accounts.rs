@@ -5,7 +5,7 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::{header, query_pairs, ApiRequest, ApiResponse, Route, CHECKSUM_HEADER, MAX_BODY, TRANSACTION_HEADER};
+use super::{header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, MAX_BODY, TRANSACTION_HEADER};
 use crate::accounts::input;
 use crate::accounts::render::{self, Filter};
 use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
@@ -63,30 +63,27 @@ struct Paging {
     filter_raw: Vec<String>,
 }
 
+/// `fields` is accepted with the original's values and changes nothing: we always answer every field.
+const FIELDS: &[&str] = &["*all", "*default", "*summary"];
+
 fn paging(req: &ApiRequest, filters_allowed: bool) -> Result<Paging, AccountError> {
-    let mut p = Paging { size: 25, offset: 0, include_total: false, filters: vec![], filter_raw: vec![] };
-    for (k, v) in query_pairs(req.query.as_deref()) {
-        match k.as_str() {
-            "pageSize" => match v.parse::<usize>() {
-                Ok(n) if (1..=100).contains(&n) => p.size = n,
-                _ => return Err(AccountError::bad("query.pageSize", "must be a whole number from 1 to 100")),
-            },
-            "pageOffset" => match v.parse::<usize>() {
-                Ok(n) if n <= 1_000_000 => p.offset = n,
-                _ => return Err(AccountError::bad("query.pageOffset", "must be a whole number from 0")),
-            },
-            "includeTotal" => match v.as_str() {
-                "true" => p.include_total = true,
-                "false" => p.include_total = false,
-                _ => return Err(AccountError::bad("query.includeTotal", "must be true or false")),
-            },
-            "filter" if filters_allowed => {
-                p.filters.push(Filter::parse(&v)?);
-                p.filter_raw.push(v);
-            }
-            "fields" if ["*all", "*default", "*summary"].contains(&v.as_str()) => {}
-            _ => return Err(AccountError::bad(&format!("query.{k}"), "is not a supported query parameter")),
-        }
+    let allowed: &[&str] = if filters_allowed {
+        &["pageSize", "pageOffset", "includeTotal", "filter", "fields"]
+    } else {
+        &["pageSize", "pageOffset", "includeTotal", "fields"]
+    };
+    let q = Query::parse(req, allowed)?;
+    q.one_of("fields", FIELDS)?;
+    let mut p = Paging {
+        size: q.whole("pageSize", 1, 100)?.unwrap_or(25),
+        offset: q.whole("pageOffset", 0, 1_000_000)?.unwrap_or(0),
+        include_total: q.flag("includeTotal")?.unwrap_or(false),
+        filters: vec![],
+        filter_raw: vec![],
+    };
+    for v in q.all("filter") {
+        p.filters.push(Filter::parse(v)?);
+        p.filter_raw.push(v.to_string());
     }
     Ok(p)
 }
@@ -320,10 +317,6 @@ fn created_child<T>(
 
 /// Single-resource GETs take no paging parameters.
 fn paging_free(req: &ApiRequest) -> Result<(), AccountError> {
-    for (k, v) in query_pairs(req.query.as_deref()) {
-        if !(k == "fields" && ["*all", "*default", "*summary"].contains(&v.as_str())) {
-            return Err(AccountError::bad(&format!("query.{k}"), "is not a supported query parameter"));
-        }
-    }
+    Query::parse(req, &["fields"])?.one_of("fields", FIELDS)?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::ApiResponse;
+use super::{ApiResponse, QueryProblem};
 use crate::accounts::{AccountError, Detail};
 use crate::import::ImportError;
 use crate::servicing::ServicingError;
@@ -144,5 +144,23 @@ pub fn import_response(e: &ImportError) -> ApiResponse {
         ImportError::Unauthorized => enum_envelope(401, "UNAUTHORIZED", "Missing or invalid credentials"),
         ImportError::Store(s) => store_failure(s),
         ImportError::Objects(_) | ImportError::Internal(_) => enum_envelope(500, "INTERNAL_ERROR", INTERNAL),
+    }
+}
+
+impl From<QueryProblem> for AccountError {
+    fn from(p: QueryProblem) -> Self {
+        AccountError::bad(&format!("query.{}", p.name), p.message)
+    }
+}
+
+impl From<QueryProblem> for ServicingError {
+    fn from(p: QueryProblem) -> Self {
+        ServicingError::bad("INVALID_INPUT", format!("{} {}", p.name, p.message))
+    }
+}
+
+impl From<QueryProblem> for ImportError {
+    fn from(p: QueryProblem) -> Self {
+        ImportError::InvalidInput(format!("{} {}", p.name, p.message))
     }
 }

@@ -2,9 +2,9 @@
 //! transaction by id, and the tax rules of a state. Whole-request errors use the
 //! `{"error": "<ENUM>", "message": "..."}` envelope.
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 
-use super::{query_pairs, ApiRequest, ApiResponse, Route};
+use super::{ApiRequest, ApiResponse, Query, Route};
 use crate::deps::Deps;
 use crate::import::render::batch_view;
 use crate::import::rules::jurisdiction;
@@ -27,18 +27,13 @@ async fn importer(deps: &Deps, req: &ApiRequest) -> Result<Importer, ImportError
     })
 }
 
+/// A route's one query parameter (or none when `name` is empty).
 fn one_query(req: &ApiRequest, name: &str, required: bool) -> Result<Option<String>, ImportError> {
-    let mut found = None;
-    for (k, v) in query_pairs(req.query.as_deref()) {
-        if k != name {
-            return Err(ImportError::InvalidInput(format!("{k} is not a supported query parameter")));
-        }
-        found = Some(v);
+    let q = Query::parse(req, if name.is_empty() { &[] } else { std::slice::from_ref(&name) })?;
+    match q.text(name) {
+        None if required => Err(ImportError::InvalidInput(format!("{name} is required"))),
+        found => Ok(found.map(str::to_string)),
     }
-    if required && found.is_none() {
-        return Err(ImportError::InvalidInput(format!("{name} is required")));
-    }
-    Ok(found)
 }
 
 pub async fn dispatch(
@@ -81,28 +76,9 @@ pub async fn dispatch(
         }
         GetTaxRules => {
             super::authenticate(deps, req).await?;
-            let (mut date, mut history) = (Utc::now().date_naive(), false);
-            for (k, v) in query_pairs(req.query.as_deref()) {
-                match k.as_str() {
-                    "effective_date" => {
-                        date = NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-                            .map_err(|_| ImportError::InvalidInput("effective_date must be a date yyyy-mm-dd".into()))?
-                    }
-                    "history" => {
-                        history = match v.as_str() {
-                            "true" => true,
-                            "false" => false,
-                            _ => return Err(ImportError::InvalidInput("history must be true or false".into())),
-                        }
-                    }
-                    _ => {
-                        return Err(ImportError::InvalidInput(format!(
-                            "{} is not a supported query parameter",
-                            k.chars().take(40).collect::<String>()
-                        )))
-                    }
-                }
-            }
+            let q = Query::parse(req, &["effective_date", "history"])?;
+            let date = q.date("effective_date")?.unwrap_or_else(|| Utc::now().date_naive());
+            let history = q.flag("history")?.unwrap_or(false);
             let state = params.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
             let rules = jurisdiction(&state)
                 .ok_or_else(|| ImportError::NoDepartment(state.chars().take(2).collect::<String>()))?;

@@ -176,8 +176,84 @@ fn header<'r>(req: &'r ApiRequest, name: &str) -> Option<&'r str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The query's `name=value` pairs, decoded as forms are (`+` is a space, `%XX` a byte, invalid
-/// UTF-8 replaced): the one query reader of every API, each of which then allows only its names.
-fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(q.unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+/// A query string read against the names its route allows: the one query reader of every API.
+/// Pairs are decoded as forms are (`+` is a space, `%XX` a byte, invalid UTF-8 replaced); a name
+/// not allowed is refused; a name given twice keeps its last value (except [`Query::all`]).
+/// Problems name the parameter and never echo its value; each API puts them in its envelope.
+pub(crate) struct Query(Vec<(String, String)>);
+
+/// A query parameter refused: its name (at most 40 characters) and why.
+#[derive(Debug)]
+pub(crate) struct QueryProblem {
+    pub name: String,
+    pub message: String,
+}
+
+fn refused(name: &str, message: impl Into<String>) -> QueryProblem {
+    QueryProblem { name: name.chars().take(40).collect(), message: message.into() }
+}
+
+impl Query {
+    pub(crate) fn parse(req: &ApiRequest, allowed: &[&str]) -> Result<Query, QueryProblem> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(req.query.as_deref().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            Some((k, _)) => Err(refused(k, "is not a supported query parameter")),
+            None => Ok(Query(pairs)),
+        }
+    }
+
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeatable parameter, in order.
+    pub(crate) fn all<'q>(&'q self, name: &'q str) -> impl Iterator<Item = &'q str> + 'q {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn whole(&self, name: &str, min: usize, max: usize) -> Result<Option<usize>, QueryProblem> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(refused(name, format!("must be a whole number from {min} to {max}"))),
+            },
+        }
+    }
+
+    pub(crate) fn flag(&self, name: &str) -> Result<Option<bool>, QueryProblem> {
+        match self.text(name) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(refused(name, "must be true or false")),
+        }
+    }
+
+    pub(crate) fn date(&self, name: &str) -> Result<Option<chrono::NaiveDate>, QueryProblem> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) => match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+                Ok(d) if v.len() == 10 => Ok(Some(d)),
+                _ => Err(refused(name, "must be a date yyyy-mm-dd")),
+            },
+        }
+    }
+
+    pub(crate) fn one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<&str>, QueryProblem> {
+        match self.text(name) {
+            Some(v) if !allowed.contains(&v) => Err(refused(name, format!("must be one of {}", allowed.join(", ")))),
+            other => Ok(other),
+        }
+    }
+
+    /// An id parameter: one the store can hold ([`usable_id`]).
+    pub(crate) fn id(&self, name: &str) -> Result<Option<&str>, QueryProblem> {
+        match self.text(name) {
+            Some(v) if !usable_id(v) => Err(refused(name, "is not an id")),
+            other => Ok(other),
+        }
+    }
 }

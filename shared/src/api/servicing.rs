@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{header, query_pairs, ApiRequest, ApiResponse, Route, MAX_BODY};
+use super::{header, ApiRequest, ApiResponse, Query, Route, MAX_BODY};
 use crate::deps::Deps;
 use crate::servicing::service::Servicing;
 use crate::servicing::webhooks::Webhooks;
@@ -24,10 +24,8 @@ fn body(req: &ApiRequest) -> Result<Value, ServicingError> {
 }
 
 fn no_query(req: &ApiRequest) -> Result<(), ServicingError> {
-    match query_pairs(req.query.as_deref()).first() {
-        Some((k, _)) => Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a supported query parameter"))),
-        None => Ok(()),
-    }
+    Query::parse(req, &[])?;
+    Ok(())
 }
 
 struct ListQuery {
@@ -38,39 +36,20 @@ struct ListQuery {
 }
 
 fn list_query(req: &ApiRequest, allowed: &[&str]) -> Result<ListQuery, ServicingError> {
-    let mut q = ListQuery { limit: 25, offset: 0, pull_id: None, products: vec![] };
-    for (k, v) in query_pairs(req.query.as_deref()) {
-        if !allowed.contains(&k.as_str()) {
-            return Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a supported query parameter")));
+    let q = Query::parse(req, allowed)?;
+    let mut products = Vec::new();
+    for p in q.text("products").unwrap_or_default().split(',').filter(|p| !p.is_empty()) {
+        if !crate::servicing::carriers::PRODUCTS.contains(&p) {
+            return Err(ServicingError::bad("INVALID_INPUT", "products holds personal and/or commercial"));
         }
-        match k.as_str() {
-            "limit" => {
-                q.limit =
-                    v.parse().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-                        ServicingError::bad("INVALID_INPUT", "limit must be a whole number from 1 to 100")
-                    })?
-            }
-            "offset" => {
-                q.offset = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n <= 1_000_000)
-                    .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "offset must be a whole number from 0"))?
-            }
-            "pull_id" if super::usable_id(&v) => q.pull_id = Some(v),
-            "pull_id" => return Err(ServicingError::bad("INVALID_INPUT", "pull_id is not a pull id")),
-            "products" => {
-                for p in v.split(',').filter(|p| !p.is_empty()) {
-                    if !crate::servicing::carriers::PRODUCTS.contains(&p) {
-                        return Err(ServicingError::bad("INVALID_INPUT", "products holds personal and/or commercial"));
-                    }
-                    q.products.push(p.to_string());
-                }
-            }
-            _ => {}
-        }
+        products.push(p.to_string());
     }
-    Ok(q)
+    Ok(ListQuery {
+        limit: q.whole("limit", 1, 100)?.unwrap_or(25),
+        offset: q.whole("offset", 0, 1_000_000)?.unwrap_or(0),
+        pull_id: q.id("pull_id")?.map(str::to_string),
+        products,
+    })
 }
 
 /// Team routes: HTTP Basic, and the path's team must be the caller's.
