@@ -45,6 +45,11 @@ pub enum AccountError {
     /// 409: the change collides with another one (a merge under way, a duplicate policy number).
     #[error("conflict: {message}")]
     Conflict { message: String },
+    /// A change's condition failed, named by the repository. Callers handle the ones they expect
+    /// (retry, draw again); one that reaches the client is 503 when another writer got there first
+    /// (retry shortly), else 409 with its description.
+    #[error("conflict: {0}")]
+    Conflicted(super::repo::Conflict),
     /// 503 or 500: the store failed; the client sees no internals.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -19,16 +19,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{AccountError, Detail};
-use super::keys;
 use super::model::*;
-use super::service::{account_uri, encode, require_status, Accounts, ClientTxn, Versioned};
-use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACT_ITEMS};
+use super::repo::Conflict;
+use super::service::{account_uri, require_status, Accounts, ClientTxn, Versioned};
+use crate::store::{StoreError, MAX_TRANSACT_ITEMS};
 
+/// What a merge has done so far, kept under the source's number (see the repository).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct MergeRecord {
-    merge_id: String,
-    target: u64,
-    committed: bool,
+pub(crate) struct MergeRecord {
+    pub merge_id: String,
+    pub target: u64,
+    pub committed: bool,
 }
 
 /// For crash tests: stop a merge after this many copy transactions, as if the process died. Only
@@ -77,10 +78,7 @@ impl<'a> Accounts<'a> {
             return Err(AccountError::bad(SOURCE_FIELD, "An account cannot be merged into itself."));
         }
         let t = self.load(target).await?;
-        let record_pk = keys::merge_record(self.team, source);
-        let record = self.store.get(&record_pk, keys::MERGE_SK).await?;
-        if let Some(item) = &record {
-            let r: MergeRecord = item.decode()?;
+        if let Some(Versioned { value: r, .. }) = self.repo().merge_record(source).await? {
             if r.committed && r.target == target {
                 // Committed before: finish the cleanup a crash may have cut short, whatever the
                 // answer to this request.
@@ -90,8 +88,8 @@ impl<'a> Accounts<'a> {
             }
         }
         self.check_txn(txn).await?;
-        let s = match self.store.get(&keys::account_pk(self.team, source), keys::ACCOUNT_SK).await? {
-            Some(item) => Versioned { value: item.decode::<Account>()?, version: item.version },
+        let s = match self.repo().account(source).await? {
+            Some(s) => s,
             None => {
                 return Err(AccountError::bad(
                     SOURCE_FIELD,
@@ -130,34 +128,23 @@ impl<'a> Accounts<'a> {
         }
         merged.updated_at = self.now;
         let version = t.version + 1;
-        let record_version = self.store.get(&record_pk, keys::MERGE_SK).await?.map(|i| i.version).unwrap_or(0);
+        let record_version = self.repo().merge_record(source).await?.map(|r| r.version).unwrap_or(0);
+        let repo = self.repo();
         let writes = vec![
-            Write::Put { item: self.account_item(&merged, version)?, cond: Cond::Version(t.version) },
-            Write::Delete {
-                pk: keys::account_pk(self.team, source),
-                sk: keys::ACCOUNT_SK.into(),
-                cond: Cond::Version(s.version),
-            },
-            Write::Put {
-                item: Item::new(
-                    record_pk.clone(),
-                    keys::MERGE_SK,
-                    record_version + 1,
-                    encode(&MergeRecord { merge_id: merge_id.clone(), target, committed: true })?,
-                ),
-                cond: Cond::Version(record_version),
-            },
-            Write::Delete {
-                pk: keys::account_number(self.team, &s.value.number),
-                sk: keys::GUARD_SK.into(),
-                cond: Cond::Any,
-            },
+            repo.put_account(&merged, version, t.version)?,
+            repo.delete_account(source, s.version),
+            repo.put_merge_record(
+                source,
+                &MergeRecord { merge_id: merge_id.clone(), target, committed: true },
+                record_version + 1,
+                Some(record_version),
+            )?,
+            repo.release_account_number(&s.value.number),
         ];
         let uri = account_uri(target);
         match self.commit(writes, txn.map(|x| (x, 200, uri.as_str()))).await {
             Ok(()) => {}
-            Err(AccountError::Store(StoreError::ConditionFailed { .. }))
-            | Err(AccountError::Store(StoreError::Contention)) => {
+            Err(AccountError::Conflicted(_)) | Err(AccountError::Store(StoreError::Contention)) => {
                 return Err(AccountError::Conflict {
                     message: "The accounts changed while merging; retry the merge to complete it.".into(),
                 })
@@ -207,27 +194,25 @@ impl<'a> Accounts<'a> {
         tl.merge = Some(lock.clone());
         let mut sl = s.value.clone();
         sl.merge = Some(lock);
+        let repo = self.repo();
         let writes = vec![
-            Write::Put { item: self.account_item(&tl, t.version + 1)?, cond: Cond::Version(t.version) },
-            Write::Put { item: self.account_item(&sl, s.version + 1)?, cond: Cond::Version(s.version) },
-            Write::Put {
-                item: Item::new(
-                    keys::merge_record(self.team, s.value.id),
-                    keys::MERGE_SK,
-                    1,
-                    encode(&MergeRecord { merge_id: merge_id.clone(), target: t.value.id, committed: false })?,
-                ),
-                cond: Cond::Any,
-            },
+            repo.put_account(&tl, t.version + 1, t.version)?,
+            repo.put_account(&sl, s.version + 1, s.version)?,
+            repo.put_merge_record(
+                s.value.id,
+                &MergeRecord { merge_id: merge_id.clone(), target: t.value.id, committed: false },
+                1,
+                None,
+            )?,
         ];
-        match self.store.transact(writes).await {
+        match repo.commit(writes).await? {
             Ok(()) => {}
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Contention) => {
+            Err(Conflict::AccountChanged | Conflict::MergeChanged) => {
                 return Err(AccountError::Conflict {
                     message: "One of the accounts changed while the merge began; read them again and retry.".into(),
                 })
             }
-            Err(e) => return Err(e.into()),
+            Err(c) => return Err(AccountError::Conflicted(c)),
         }
         Ok((merge_id, Versioned { value: tl, version: t.version + 1 }, Versioned { value: sl, version: s.version + 1 }))
     }
@@ -241,13 +226,11 @@ impl<'a> Accounts<'a> {
         merge_id: &str,
         fault: MergeFault,
     ) -> Result<Moved, AccountError> {
-        let source_pk = keys::account_pk(self.team, source);
-        let target_pk = keys::account_pk(self.team, target.id);
         let mut moved = Moved::default();
         let mut after = None;
         let mut batches = 0;
         loop {
-            let page = self.store.query(&source_pk, "CH#", after.as_ref(), COPY_BATCH).await?;
+            let page = self.repo().children_page(source, None, after.as_ref(), COPY_BATCH).await?;
             let mut writes = Vec::with_capacity(page.items.len());
             for item in &page.items {
                 let kind = item.sk.split('#').nth(1).and_then(ChildKind::from_key).ok_or_else(|| {
@@ -269,13 +252,12 @@ impl<'a> Accounts<'a> {
                     }
                     _ => {}
                 }
-                writes.push(Write::Put {
-                    item: Item::new(target_pk.clone(), item.sk.clone(), item.version, body),
-                    cond: Cond::Any,
-                });
+                writes.push(self.repo().copy_child(target.id, item, body));
             }
             if !writes.is_empty() {
-                self.store.transact(writes).await?;
+                if let Err(c) = self.repo().commit(writes).await? {
+                    return Err(AccountError::Conflicted(c));
+                }
                 batches += 1;
                 if fault.stop_after_copy_batches == Some(batches) {
                     return Err(AccountError::Internal("merge interrupted by a test fault".into()));
@@ -290,18 +272,15 @@ impl<'a> Accounts<'a> {
 
     /// Deletes what is left of a merged source, 100 items a transaction.
     async fn cleanup(&self, source: u64) -> Result<(), AccountError> {
-        let pk = keys::account_pk(self.team, source);
         loop {
-            let page = self.store.query(&pk, "", None, MAX_TRANSACT_ITEMS).await?;
+            let page = self.repo().account_items(source, MAX_TRANSACT_ITEMS).await?;
             if page.items.is_empty() {
                 return Ok(());
             }
-            let writes = page
-                .items
-                .iter()
-                .map(|i| Write::Delete { pk: i.pk.clone(), sk: i.sk.clone(), cond: Cond::Any })
-                .collect();
-            self.store.transact(writes).await?;
+            let writes = page.items.iter().map(|i| self.repo().delete_item(i)).collect();
+            if let Err(c) = self.repo().commit(writes).await? {
+                return Err(AccountError::Conflicted(c));
+            }
         }
     }
 }

@@ -5,10 +5,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::repo::Conflict;
 use super::{AccountError, Accounts, TeamId};
 use crate::crypto::{Keys, PasswordHash};
 use crate::fields::required;
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Store, StoreError};
 use crate::types::Username;
 
 /// Online access to an account: a username and a slow salted hash of the password. Stored at
@@ -23,11 +24,16 @@ pub struct OnlineAccess {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-pub fn online_pk(team: &TeamId, keys: &Keys, username: &Username) -> String {
-    format!("T#{}#ONLINE#{}", team, keys.lookup_key(username.as_str()))
+/// The online access a username logs in with, if any.
+pub async fn login(
+    store: &dyn Store,
+    keys: &Keys,
+    team: &TeamId,
+    username: &Username,
+) -> Result<Option<OnlineAccess>, StoreError> {
+    let repo = Accounts::new(store, team).repo();
+    repo.online_login(&keys.lookup_key(username.as_str())).await?.map(|i| i.decode()).transpose()
 }
-pub const ONLINE_SK: &str = "U";
-pub const ACCOUNT_ONLINE_SK: &str = "ONLINE";
 
 fn online_view(username: Option<&str>, updated: chrono::DateTime<chrono::Utc>) -> Value {
     crate::accounts::render::single(json!({"attributes": {"username": username, "updatedAt": updated}}))
@@ -67,39 +73,29 @@ pub async fn set_online_access(
         .map_err(|e| AccountError::Internal(e.to_string()))?
         .map_err(|e| AccountError::Internal(e.to_string()))?;
     let now = chrono::Utc::now();
-    let account_pk = crate::accounts::keys::account_pk(team, n);
-    let old = store.get(&account_pk, ACCOUNT_ONLINE_SK).await?;
-    let new_pk = online_pk(team, keys, &username);
+    let repo = accounts.repo();
+    let old = repo.online_pointer(n).await?;
+    let hashed = keys.lookup_key(username.as_str());
+    let new_pk = repo.online_login_key(&hashed);
     let access = OnlineAccess { account: n, username: username.as_str().to_string(), password: hash, updated_at: now };
-    let mut writes =
-        vec![Write::Check { pk: account_pk.clone(), sk: "ACCOUNT".into(), cond: Cond::Version(account.version) }];
     let old_pk = old.as_ref().and_then(|i| i.body.get("guard").and_then(Value::as_str).map(str::to_string));
     let pointer = json!({"username": username.as_str(), "guard": new_pk, "updated_at": now});
-    writes.push(Write::Put {
-        item: Item::new(account_pk.clone(), ACCOUNT_ONLINE_SK, old.as_ref().map_or(1, |i| i.version + 1), pointer),
-        cond: old.as_ref().map_or(Cond::Absent, |i| Cond::Version(i.version)),
-    });
+    let (old_version, next) = old.as_ref().map_or((0, 1), |i| (i.version, i.version + 1));
+    let mut writes =
+        vec![repo.check_account(n, account.version), repo.put_online_pointer(n, next, old_version, pointer)];
     let body = serde_json::to_value(&access).map_err(|e| AccountError::Internal(e.to_string()))?;
     if old_pk.as_deref() == Some(new_pk.as_str()) {
-        writes.push(Write::Put {
-            item: Item::new(new_pk, ONLINE_SK, now.timestamp_micros() as u64, body),
-            cond: Cond::Exists,
-        });
+        writes.push(repo.put_online_login(&hashed, now.timestamp_micros() as u64, true, body));
     } else {
-        writes.push(Write::Put { item: Item::new(new_pk, ONLINE_SK, 1, body), cond: Cond::Absent });
+        writes.push(repo.put_online_login(&hashed, 1, false, body));
         if let Some(old_pk) = old_pk {
-            writes.push(Write::Delete { pk: old_pk, sk: ONLINE_SK.into(), cond: Cond::Any });
+            writes.push(repo.delete_online_login(&old_pk));
         }
     }
-    match store.transact(writes).await {
+    match repo.commit(writes).await? {
         Ok(()) => Ok(online_view(Some(&access.username), now)),
-        Err(StoreError::ConditionFailed { index: 2 }) => {
-            Err(AccountError::Conflict { message: "this username is already in use for online access".into() })
-        }
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(AccountError::Conflict { message: "the account changed meanwhile; try again".into() })
-        }
-        Err(e) => Err(e.into()),
+        Err(c @ Conflict::UsernameTaken) => Err(AccountError::Conflict { message: c.to_string() }),
+        Err(_) => Err(AccountError::Conflict { message: "the account changed meanwhile; try again".into() }),
     }
 }
 
@@ -107,19 +103,17 @@ pub async fn set_online_access(
 pub async fn remove_online_access(store: &dyn Store, team: &TeamId, n: u64) -> Result<(), AccountError> {
     let accounts = Accounts::new(store, team);
     accounts.load(n).await?;
-    let account_pk = crate::accounts::keys::account_pk(team, n);
-    let Some(old) = store.get(&account_pk, ACCOUNT_ONLINE_SK).await? else {
+    let repo = accounts.repo();
+    let Some(old) = repo.online_pointer(n).await? else {
         return Err(AccountError::NotFound {
             uri: format!("{}/online-access", crate::accounts::service::account_uri(n)),
         });
     };
-    let mut writes =
-        vec![Write::Delete { pk: account_pk, sk: ACCOUNT_ONLINE_SK.into(), cond: Cond::Version(old.version) }];
+    let mut writes = vec![repo.delete_online_pointer(n, old.version)];
     if let Some(g) = old.body.get("guard").and_then(Value::as_str) {
-        writes.push(Write::Delete { pk: g.to_string(), sk: ONLINE_SK.into(), cond: Cond::Any });
+        writes.push(repo.delete_online_login(g));
     }
-    match store.transact(writes).await {
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    // A failed condition means a concurrent change or removal already did what was asked.
+    let _ = repo.commit(writes).await?;
+    Ok(())
 }

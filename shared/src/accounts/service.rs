@@ -5,14 +5,13 @@
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use super::error::{AccountError, Detail};
 use super::input::{AccountPatch, ContactFields, NewAccount, NewActivity, NewPolicy};
-use super::keys;
 use super::model::*;
+use super::repo::{Conflict, Named, Repo};
 use super::TeamId;
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Store, StoreError};
 
 /// How often an operation re-reads and retries when a concurrent writer got there first. With
 /// jittered backoff between attempts, a dozen simultaneous writers on one account all get through;
@@ -48,13 +47,10 @@ impl Attempts {
     }
 }
 
-/// Whether a commit lost the optimistic race: the account's version check (write 0) failed
-/// because another writer got there first, or the store saw contention. Read again and retry.
+/// Whether a commit lost the optimistic race: an account changed because another writer got
+/// there first, or the store saw contention. Read again and retry.
 fn lost_race(e: &AccountError) -> bool {
-    matches!(
-        e,
-        AccountError::Store(StoreError::ConditionFailed { index: 0 }) | AccountError::Store(StoreError::Contention)
-    )
+    matches!(e, AccountError::Conflicted(Conflict::AccountChanged) | AccountError::Store(StoreError::Contention))
 }
 
 /// A client-supplied transaction id (header `GW-DBTransaction-ID`) and what it was used for.
@@ -91,10 +87,6 @@ pub struct ListResult<T> {
     pub total: Option<usize>,
 }
 
-pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Value, AccountError> {
-    serde_json::to_value(v).map_err(|e| AccountError::Internal(e.to_string()))
-}
-
 pub fn account_uri(n: u64) -> String {
     format!("/account/v1/accounts/{}", format_id(n))
 }
@@ -104,67 +96,41 @@ impl<'a> Accounts<'a> {
         Accounts { store, team, now: Utc::now() }
     }
 
-    pub(crate) fn account_item(&self, a: &Account, version: u64) -> Result<Item, AccountError> {
-        Ok(Item::new(keys::account_pk(self.team, a.id), keys::ACCOUNT_SK, version, encode(a)?)
-            .with_index(keys::accounts_index(self.team), keys::account_index_sk(a.id)))
-    }
-
-    pub(crate) fn child_item<T: Serialize>(
-        &self,
-        account: u64,
-        kind: ChildKind,
-        child: &Stored<T>,
-        version: u64,
-    ) -> Result<Item, AccountError> {
-        Ok(Item::new(keys::account_pk(self.team, account), keys::child_sk(kind, child.id), version, encode(child)?))
+    pub(crate) fn repo(&self) -> Repo<'a> {
+        Repo { store: self.store, team: self.team }
     }
 
     /// Reads an account, or 404.
     pub async fn load(&self, n: u64) -> Result<Versioned<Account>, AccountError> {
-        match self.store.get(&keys::account_pk(self.team, n), keys::ACCOUNT_SK).await? {
-            Some(item) => Ok(Versioned { value: item.decode()?, version: item.version }),
-            None => Err(AccountError::NotFound { uri: account_uri(n) }),
-        }
-    }
-
-    pub(crate) fn txn_write(&self, txn: &ClientTxn, status: u16, uri: &str) -> Write {
-        Write::Put {
-            item: Item::new(
-                keys::transaction(self.team, &txn.id),
-                keys::TRANSACTION_SK,
-                1,
-                json!({"operation": txn.operation, "status": status, "uri": uri, "executedAt": self.now}),
-            ),
-            cond: Cond::Absent,
-        }
+        self.repo().account(n).await?.ok_or_else(|| AccountError::NotFound { uri: account_uri(n) })
     }
 
     /// Refuses a transaction id that was already used, before any work is done.
     pub(crate) async fn check_txn(&self, txn: Option<&ClientTxn>) -> Result<(), AccountError> {
         if let Some(t) = txn {
-            if self.store.get(&keys::transaction(self.team, &t.id), keys::TRANSACTION_SK).await?.is_some() {
+            if self.repo().transaction_used(&t.id).await? {
                 return Err(AccountError::AlreadyExecuted { transaction_id: t.id.clone() });
             }
         }
         Ok(())
     }
 
-    /// Runs a transaction whose last write may be the client transaction record; a failed
-    /// condition on that record means the id was used meanwhile.
+    /// Runs a change, with the client transaction record when there is one (the id used
+    /// meanwhile is 409 `AlreadyExecutedException`); any other failed condition comes back named.
     pub(crate) async fn commit(
         &self,
-        mut writes: Vec<Write>,
+        mut writes: Vec<Named>,
         txn: Option<(&ClientTxn, u16, &str)>,
     ) -> Result<(), AccountError> {
-        let txn_index = txn.map(|(t, status, uri)| {
-            writes.push(self.txn_write(t, status, uri));
-            writes.len() - 1
-        });
-        match self.store.transact(writes).await {
-            Err(StoreError::ConditionFailed { index }) if Some(index) == txn_index => {
+        if let Some((t, status, uri)) = txn {
+            writes.push(self.repo().record_transaction(t, status, uri, self.now));
+        }
+        match self.repo().commit(writes).await? {
+            Ok(()) => Ok(()),
+            Err(Conflict::TransactionIdUsed) => {
                 Err(AccountError::AlreadyExecuted { transaction_id: txn.map(|t| t.0.id.clone()).unwrap_or_default() })
             }
-            other => Ok(other?),
+            Err(c) => Err(AccountError::Conflicted(c)),
         }
     }
 
@@ -202,9 +168,8 @@ impl<'a> Accounts<'a> {
 
     pub async fn create(&self, input: NewAccount, txn: Option<&ClientTxn>) -> Result<Versioned<Account>, AccountError> {
         self.check_txn(txn).await?;
-        let seq_pk = keys::counters(self.team);
-        let id = self.store.next_sequence(&seq_pk, "SEQ#account", 1).await?;
-        let child = self.store.next_sequence(&seq_pk, "SEQ#child", 2).await?;
+        let id = self.repo().next_account_id().await?;
+        let child = self.repo().next_child_ids(2).await?;
         let (contact_id, location_id) = (child, child + 1);
         let holder = contact_from(input.holder_subtype, input.holder, self.now);
         let location = Location { code: "1".into(), address: input.location, created_at: self.now };
@@ -230,40 +195,29 @@ impl<'a> Accounts<'a> {
                 updated_at: self.now,
                 merge: None,
             };
+            let repo = self.repo();
             let writes = vec![
-                Write::Put { item: self.account_item(&account, 1)?, cond: Cond::Absent },
-                Write::Put {
-                    item: self.child_item(
-                        id,
-                        ChildKind::Contact,
-                        &Stored { id: contact_id, pending_merge: None, data: holder.clone() },
-                        1,
-                    )?,
-                    cond: Cond::Absent,
-                },
-                Write::Put {
-                    item: self.child_item(
-                        id,
-                        ChildKind::Location,
-                        &Stored { id: location_id, pending_merge: None, data: location.clone() },
-                        1,
-                    )?,
-                    cond: Cond::Absent,
-                },
-                Write::Put {
-                    item: Item::new(
-                        keys::account_number(self.team, &number),
-                        keys::GUARD_SK,
-                        1,
-                        json!({"account": id}),
-                    ),
-                    cond: Cond::Absent,
-                },
+                repo.put_account(&account, 1, 0)?,
+                repo.put_child(
+                    id,
+                    ChildKind::Contact,
+                    &Stored { id: contact_id, pending_merge: None, data: holder.clone() },
+                    1,
+                    0,
+                )?,
+                repo.put_child(
+                    id,
+                    ChildKind::Location,
+                    &Stored { id: location_id, pending_merge: None, data: location.clone() },
+                    1,
+                    0,
+                )?,
+                repo.claim_account_number(&number, id),
             ];
             match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
                 Ok(()) => return Ok(Versioned { value: account, version: 1 }),
                 // The random account number is taken: draw another.
-                Err(AccountError::Store(StoreError::ConditionFailed { index: 3 })) => continue,
+                Err(AccountError::Conflicted(Conflict::AccountNumberTaken)) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -276,7 +230,7 @@ impl<'a> Accounts<'a> {
         let mut matched = 0usize;
         let mut after = None;
         loop {
-            let page = self.store.query_index(&keys::accounts_index(self.team), after.as_ref(), 200).await?;
+            let page = self.repo().accounts_page(after.as_ref(), 200).await?;
             for item in &page.items {
                 let a: Account = item.decode()?;
                 if !q.filters.iter().all(|f| f.matches(&a)) {
@@ -315,7 +269,7 @@ impl<'a> Accounts<'a> {
         mut f: F,
     ) -> Result<Versioned<Account>, AccountError>
     where
-        F: FnMut(&mut Account) -> Result<Vec<Write>, AccountError>,
+        F: FnMut(&mut Account) -> Result<Vec<Named>, AccountError>,
     {
         self.check_txn(txn).await?;
         let uri = account_uri(n);
@@ -329,8 +283,7 @@ impl<'a> Accounts<'a> {
             let mut writes = f(&mut a)?;
             a.updated_at = self.now;
             let version = current.version + 1;
-            writes
-                .insert(0, Write::Put { item: self.account_item(&a, version)?, cond: Cond::Version(current.version) });
+            writes.insert(0, self.repo().put_account(&a, version, current.version)?);
             match self.commit(writes, txn.map(|t| (t, 200, uri.as_str()))).await {
                 Err(e) if lost_race(&e) => continue,
                 done => return done.map(|()| Versioned { value: a, version }),
@@ -379,11 +332,7 @@ impl<'a> Accounts<'a> {
             let mut writes = Vec::new();
             if let Some(loc) = &location {
                 a.primary_location = LocationSummary { id: loc.value.id, display_name: loc.value.data.display_name() };
-                writes.push(Write::Check {
-                    pk: keys::account_pk(self.team, n),
-                    sk: keys::child_sk(ChildKind::Location, loc.value.id),
-                    cond: Cond::Exists,
-                });
+                writes.push(self.repo().check_child(n, ChildKind::Location, loc.value.id));
             }
             Ok(writes)
         })
@@ -436,18 +385,16 @@ impl<'a> Accounts<'a> {
     ) -> Result<(Account, Vec<Versioned<Stored<T>>>), AccountError> {
         let account = self.load(n).await?.value;
         let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
-        let pk = keys::account_pk(self.team, n);
-        let prefix = keys::child_prefix(kind);
         let mut out = Vec::new();
         let mut after = None;
         loop {
-            let page = self.store.query(&pk, &prefix, after.as_ref(), 500).await?;
+            let page = self.repo().children_page(n, Some(kind), after.as_ref(), 500).await?;
             for item in &page.items {
-                let child: Stored<T> = item.decode()?;
-                if child.pending_merge.is_some() && child.pending_merge == hidden {
+                let child = Versioned::<Stored<T>>::try_from(item)?;
+                if child.value.pending_merge.is_some() && child.value.pending_merge == hidden {
                     continue;
                 }
-                out.push(Versioned { value: child, version: item.version });
+                out.push(child);
             }
             match page.next {
                 Some(c) => after = Some(c),
@@ -466,18 +413,15 @@ impl<'a> Accounts<'a> {
         let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
         let not_found =
             || AccountError::NotFound { uri: format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id)) };
-        let item =
-            self.store.get(&keys::account_pk(self.team, n), &keys::child_sk(kind, id)).await?.ok_or_else(not_found)?;
-        let child: Stored<T> = item.decode()?;
-        if child.pending_merge.is_some() && child.pending_merge == hidden {
+        let child = self.repo().child::<T>(n, kind, id).await?.ok_or_else(not_found)?;
+        if child.value.pending_merge.is_some() && child.value.pending_merge == hidden {
             return Err(not_found());
         }
-        Ok((account, Versioned { value: child, version: item.version }))
+        Ok((account, child))
     }
 
     pub(crate) async fn child_ids(&self, count: u64) -> Result<u64, AccountError> {
-        let seq_pk = keys::counters(self.team);
-        Ok(self.store.next_sequence(&seq_pk, "SEQ#child", count).await?)
+        Ok(self.repo().next_child_ids(count).await?)
     }
 
     /// Adds a child that does not change the account's attributes (notes, activities): the account
@@ -500,14 +444,8 @@ impl<'a> Accounts<'a> {
             let current = self.load(n).await?;
             Self::not_merging(&current.value)?;
             refuse_if_withdrawn(&current.value, action)?;
-            let writes = vec![
-                Write::Check {
-                    pk: keys::account_pk(self.team, n),
-                    sk: keys::ACCOUNT_SK.into(),
-                    cond: Cond::Version(current.version),
-                },
-                Write::Put { item: self.child_item(n, kind, &child, 1)?, cond: Cond::Absent },
-            ];
+            let writes =
+                vec![self.repo().check_account(n, current.version), self.repo().put_child(n, kind, &child, 1, 0)?];
             match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
                 Err(e) if lost_race(&e) => continue,
                 done => return done.map(|()| (current.value, Versioned { value: child, version: 1 })),
@@ -551,11 +489,11 @@ impl<'a> Accounts<'a> {
     ) -> Result<(Account, Versioned<Stored<Contact>>), AccountError> {
         let id = self.child_ids(1).await?;
         let child = Stored { id, pending_merge: None, data: contact_from(subtype, fields, self.now) };
-        let item = self.child_item(n, ChildKind::Contact, &child, 1)?;
+        let write = self.repo().put_child(n, ChildKind::Contact, &child, 1, 0)?;
         let account = self
             .update_account(n, None, txn, |a| {
                 a.contact_count += 1;
-                Ok(vec![Write::Put { item: item.clone(), cond: Cond::Absent }])
+                Ok(vec![write.clone()])
             })
             .await?;
         Ok((account.value, Versioned { value: child, version: 1 }))
@@ -575,8 +513,7 @@ impl<'a> Accounts<'a> {
         let mut c = current.value.clone();
         apply_contact(&mut c.data, fields);
         let version = current.version + 1;
-        let item = self.child_item(n, ChildKind::Contact, &c, version)?;
-        let write = Write::Put { item, cond: Cond::Version(current.version) };
+        let write = self.repo().put_child(n, ChildKind::Contact, &c, version, current.version)?;
         let display = c.data.display_name();
         let result = self
             .update_account(n, None, txn, |a| {
@@ -588,7 +525,7 @@ impl<'a> Accounts<'a> {
             .await;
         match result {
             Ok(account) => Ok((account.value, Versioned { value: c, version })),
-            Err(AccountError::Store(StoreError::ConditionFailed { index: 1 })) => {
+            Err(AccountError::Conflicted(Conflict::ChildChanged)) => {
                 let (_, now) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
                 Err(AccountError::ChecksumMismatch {
                     supplied: checksum.unwrap_or_else(|| current.version.to_string()),
@@ -620,9 +557,9 @@ impl<'a> Accounts<'a> {
                         created_at: self.now,
                     },
                 };
-                let item = self.child_item(n, ChildKind::Location, &child, 1)?;
+                let write = self.repo().put_child(n, ChildKind::Location, &child, 1, 0)?;
                 stored = Some(child);
-                Ok(vec![Write::Put { item, cond: Cond::Absent }])
+                Ok(vec![write])
             })
             .await?;
         Ok((account.value, Versioned { value: stored.expect("set by the successful attempt"), version: 1 }))
@@ -638,8 +575,7 @@ impl<'a> Accounts<'a> {
         self.check_txn(txn).await?;
         let mut policy = new.policy;
         policy.created_at = self.now;
-        let number_pk = keys::policy_number(self.team, &policy.policy_number);
-        if self.store.get(&number_pk, keys::GUARD_SK).await?.is_some() {
+        if self.repo().policy_number_taken(&policy.policy_number).await? {
             return Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() });
         }
         let first = self.child_ids(2 + new.sub_ids).await?;
@@ -674,13 +610,11 @@ impl<'a> Accounts<'a> {
                 created_at: self.now,
             },
         };
+        let repo = self.repo();
         let writes = vec![
-            Write::Put { item: self.child_item(n, ChildKind::Policy, &child, 1)?, cond: Cond::Absent },
-            Write::Put { item: self.child_item(n, ChildKind::Job, &job, 1)?, cond: Cond::Absent },
-            Write::Put {
-                item: Item::new(number_pk, keys::GUARD_SK, 1, json!({"policy": policy_id})),
-                cond: Cond::Absent,
-            },
+            repo.put_child(n, ChildKind::Policy, &child, 1, 0)?,
+            repo.put_child(n, ChildKind::Job, &job, 1, 0)?,
+            repo.claim_policy_number(&policy.policy_number, policy_id),
         ];
         let result = self
             .update_account(n, None, txn, |a| {
@@ -694,7 +628,7 @@ impl<'a> Accounts<'a> {
             .await;
         match result {
             Ok(account) => Ok((account.value, Versioned { value: child, version: 1 })),
-            Err(AccountError::Store(StoreError::ConditionFailed { index: 3 })) => {
+            Err(AccountError::Conflicted(Conflict::PolicyNumberTaken)) => {
                 Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() })
             }
             Err(e) => Err(e),

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::{ApiResponse, QueryProblem};
+use crate::accounts::repo::Conflict;
 use crate::accounts::{AccountError, Detail};
 use crate::import::ImportError;
 use crate::servicing::ServicingError;
@@ -63,7 +64,12 @@ pub fn error_response(e: &AccountError) -> ApiResponse {
             vec![],
         ),
         AccountError::Conflict { message } => (409, "ConflictException", message.clone(), message.clone(), vec![]),
-        AccountError::Store(StoreError::Unavailable(_)) | AccountError::Store(StoreError::Contention) => (
+        AccountError::Conflicted(c) if *c != Conflict::AccountChanged => {
+            (409, "ConflictException", c.to_string(), c.to_string(), vec![])
+        }
+        AccountError::Store(StoreError::Unavailable(_))
+        | AccountError::Store(StoreError::Contention)
+        | AccountError::Conflicted(_) => (
             503,
             "ServiceUnavailableException",
             "The service is busy. Retry the request shortly.".into(),

@@ -343,10 +343,6 @@ pub struct OwnPolicies {
     keys: Arc<Keys>,
 }
 
-fn applied_sk(action_id: &str) -> String {
-    format!("SVC#{action_id}")
-}
-
 impl OwnPolicies {
     fn account_of(session: &str) -> Result<u64, ConnectorError> {
         session.parse().map_err(|_| ConnectorError::Internal("bad session".into()))
@@ -374,12 +370,9 @@ impl Connector for OwnPolicies {
     async fn login(&self, team: &TeamId, secrets: &Secrets, _mfa: &MfaState) -> Result<Login, ConnectorError> {
         let refused = || Ok(Login::Refused("The username or password is not correct.".into()));
         let Ok(username) = Username::parse(&secrets.username) else { return refused() };
-        let Some(item) = self.store.get(&online::online_pk(team, &self.keys, &username), online::ONLINE_SK).await?
-        else {
+        let Some(access) = online::login(self.store.as_ref(), &self.keys, team, &username).await? else {
             return refused();
         };
-        let access: online::OnlineAccess =
-            serde_json::from_value(item.body).map_err(|e| ConnectorError::Internal(e.to_string()))?;
         let password = secrets.password.clone().unwrap_or_default();
         let hash = access.password.clone();
         let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
@@ -423,9 +416,9 @@ impl Connector for OwnPolicies {
     async fn apply(&self, team: &TeamId, session: &str, action: &ServicingAction) -> Result<(), ConnectorError> {
         let n = Self::account_of(session)?;
         let accounts = Accounts::new(self.store.as_ref(), team);
-        let pk = crate::accounts::keys::account_pk(team, n);
+        let repo = accounts.repo();
         for _ in 0..8 {
-            if self.store.get(&pk, &applied_sk(&action.servicing_action_id)).await?.is_some() {
+            if repo.action_applied(n, &action.servicing_action_id).await? {
                 return Ok(());
             }
             let (_, stored) = self.policies(team, n).await?;
@@ -441,21 +434,15 @@ impl Connector for OwnPolicies {
             for (i, p) in &plan.changed {
                 let current = &stored[*i];
                 let child = Stored { id: current.value.id, pending_merge: None, data: p.clone() };
-                let item = accounts.child_item(n, ChildKind::Policy, &child, current.version + 1)?;
-                writes.push(Write::Put { item, cond: Cond::Version(current.version) });
+                writes.push(repo.put_child(n, ChildKind::Policy, &child, current.version + 1, current.version)?);
             }
-            writes.push(Write::Put {
-                item: Item::new(
-                    pk.clone(),
-                    applied_sk(&action.servicing_action_id),
-                    1,
-                    json!({"pull_id": action.pull_id, "type": action.action_type.code(), "applied_at": chrono::Utc::now()}),
-                ),
-                cond: Cond::Absent,
-            });
+            let applied =
+                json!({"pull_id": action.pull_id, "type": action.action_type.code(), "applied_at": chrono::Utc::now()});
+            writes.push(repo.record_applied(n, &action.servicing_action_id, applied));
             match accounts.update_account(n, None, None, |_| Ok(writes.clone())).await {
                 Ok(_) => return Ok(()),
-                Err(AccountError::Store(StoreError::ConditionFailed { .. })) => continue,
+                // A policy changed, or another delivery applied the action: look again.
+                Err(AccountError::Conflicted(_)) | Err(AccountError::Store(StoreError::Contention)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -1,0 +1,435 @@
+//! The accounts area's repository: its keys, its items and its writes, over the generic store
+//! port. Service code asks for named writes ([`Named`]) and commits them together; a failed
+//! condition comes back as the [`Conflict`] it means, never as an index into the transaction.
+//!
+//! Key layout (one table, every key scoped by team so one team's requests can never name
+//! another team's items):
+//!
+//! | item | pk | sk | index (gsi1) |
+//! |---|---|---|---|
+//! | account | `T#<team>#A#<n>` | `ACCOUNT` | `T#<team>#ACCOUNTS` / `<n:012>` |
+//! | child (contact, location, note, policy, job, activity) | `T#<team>#A#<n>` | `CH#<kind>#<id:012>` | - |
+//! | servicing action applied to the account's policies | `T#<team>#A#<n>` | `SVC#<action id>` | - |
+//! | online-access pointer | `T#<team>#A#<n>` | `ONLINE` | - |
+//! | id counters | `T#<team>` | `SEQ#account`, `SEQ#child` | - |
+//! | account-number guard | `T#<team>#ACCTNO#<number>` | `U` | - |
+//! | policy-number guard | `T#<team>#POLNO#<number>` | `U` | - |
+//! | client transaction id | `T#<team>#TXN#<id>` | `TXN` | - |
+//! | merge record | `T#<team>#MERGE#<source n>` | `M` | - |
+//! | online-access login | `T#<team>#ONLINE#<keyed digest of the canonical username>` | `U` | - |
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::error::AccountError;
+use super::merge::MergeRecord;
+use super::model::{Account, ChildKind, Stored};
+use super::service::{ClientTxn, Versioned};
+use super::TeamId;
+use crate::store::{Cond, Cursor, Item, Page, Store, StoreError, Write};
+
+pub(crate) mod keys {
+    use super::{ChildKind, TeamId};
+
+    pub fn account_pk(team: &TeamId, n: u64) -> String {
+        format!("T#{}#A#{n}", team)
+    }
+    pub const ACCOUNT_SK: &str = "ACCOUNT";
+    pub fn accounts_index(team: &TeamId) -> String {
+        format!("T#{}#ACCOUNTS", team)
+    }
+    pub fn account_index_sk(n: u64) -> String {
+        format!("{n:012}")
+    }
+    /// Every child of an account starts its sort key so.
+    pub const CHILDREN: &str = "CH#";
+    pub fn child_prefix(kind: ChildKind) -> String {
+        format!("CH#{}#", kind.key())
+    }
+    pub fn child_sk(kind: ChildKind, id: u64) -> String {
+        format!("CH#{}#{id:012}", kind.key())
+    }
+    pub fn applied_sk(action_id: &str) -> String {
+        format!("SVC#{action_id}")
+    }
+    pub const ONLINE_POINTER_SK: &str = "ONLINE";
+    pub fn online_login(team: &TeamId, hashed_username: &str) -> String {
+        format!("T#{}#ONLINE#{hashed_username}", team)
+    }
+    pub const LOGIN_SK: &str = "U";
+    /// The partition of the team's id counters (sort keys `SEQ#account`, `SEQ#child`).
+    pub fn counters(team: &TeamId) -> String {
+        format!("T#{}", team)
+    }
+    pub fn account_number(team: &TeamId, number: &str) -> String {
+        format!("T#{}#ACCTNO#{number}", team)
+    }
+    pub fn policy_number(team: &TeamId, number: &str) -> String {
+        format!("T#{}#POLNO#{number}", team)
+    }
+    pub const GUARD_SK: &str = "U";
+    pub fn transaction(team: &TeamId, id: &str) -> String {
+        format!("T#{}#TXN#{id}", team)
+    }
+    pub const TRANSACTION_SK: &str = "TXN";
+    pub fn merge_record(team: &TeamId, source: u64) -> String {
+        format!("T#{}#MERGE#{source}", team)
+    }
+    pub const MERGE_SK: &str = "M";
+}
+
+/// What a failed condition in an accounts transaction means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// An account changed (or appeared, or went) since it was read: another writer got there first.
+    #[error("the account changed meanwhile")]
+    AccountChanged,
+    #[error("the account number is taken")]
+    AccountNumberTaken,
+    #[error("A policy with this policy number already exists.")]
+    PolicyNumberTaken,
+    #[error("the client transaction id was used meanwhile")]
+    TransactionIdUsed,
+    /// A child changed since it was read (its checksum is stale).
+    #[error("the resource changed meanwhile")]
+    ChildChanged,
+    /// A child the change relies on is gone (a location named as primary).
+    #[error("the resource is gone")]
+    ChildGone,
+    /// A new child's id is taken (never, with the id counters; named for completeness).
+    #[error("the resource exists already")]
+    ChildExists,
+    #[error("the merge changed meanwhile")]
+    MergeChanged,
+    #[error("the servicing action was applied meanwhile")]
+    ActionApplied,
+    #[error("this username is already in use for online access")]
+    UsernameTaken,
+    #[error("the online access changed meanwhile")]
+    OnlineAccessChanged,
+}
+
+/// One write of a change, with what its failed condition would mean.
+#[derive(Debug, Clone)]
+pub(crate) struct Named {
+    write: Write,
+    conflict: Conflict,
+}
+
+impl<T: DeserializeOwned> TryFrom<&Item> for Versioned<T> {
+    type Error = StoreError;
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        Ok(Versioned { value: item.decode()?, version: item.version })
+    }
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Value, AccountError> {
+    serde_json::to_value(v).map_err(|e| AccountError::Internal(e.to_string()))
+}
+
+fn expect_of(version: u64) -> Cond {
+    if version == 0 {
+        Cond::Absent
+    } else {
+        Cond::Version(version)
+    }
+}
+
+/// The accounts of one team in the store.
+#[derive(Clone, Copy)]
+pub(crate) struct Repo<'a> {
+    pub store: &'a dyn Store,
+    pub team: &'a TeamId,
+}
+
+impl<'a> Repo<'a> {
+    // ---- reads ----
+
+    pub async fn account(&self, n: u64) -> Result<Option<Versioned<Account>>, StoreError> {
+        self.store
+            .get(&keys::account_pk(self.team, n), keys::ACCOUNT_SK)
+            .await?
+            .as_ref()
+            .map(Versioned::try_from)
+            .transpose()
+    }
+
+    /// One page of the team's accounts, in creation order.
+    pub async fn accounts_page(&self, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
+        self.store.query_index(&keys::accounts_index(self.team), after, limit).await
+    }
+
+    pub async fn child<T: DeserializeOwned>(
+        &self,
+        n: u64,
+        kind: ChildKind,
+        id: u64,
+    ) -> Result<Option<Versioned<Stored<T>>>, StoreError> {
+        self.store
+            .get(&keys::account_pk(self.team, n), &keys::child_sk(kind, id))
+            .await?
+            .as_ref()
+            .map(Versioned::try_from)
+            .transpose()
+    }
+
+    /// One page of an account's children of one kind (every kind with `None`), in id order.
+    pub async fn children_page(
+        &self,
+        n: u64,
+        kind: Option<ChildKind>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let prefix = kind.map_or_else(|| keys::CHILDREN.to_string(), keys::child_prefix);
+        self.store.query(&keys::account_pk(self.team, n), &prefix, after, limit).await
+    }
+
+    /// Every item left under an account's key (a merged source being cleaned up), a page at a time.
+    pub async fn account_items(&self, n: u64, limit: usize) -> Result<Page, StoreError> {
+        self.store.query(&keys::account_pk(self.team, n), "", None, limit).await
+    }
+
+    pub async fn transaction_used(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.store.get(&keys::transaction(self.team, id), keys::TRANSACTION_SK).await?.is_some())
+    }
+
+    pub async fn policy_number_taken(&self, number: &str) -> Result<bool, StoreError> {
+        Ok(self.store.get(&keys::policy_number(self.team, number), keys::GUARD_SK).await?.is_some())
+    }
+
+    pub async fn action_applied(&self, n: u64, action_id: &str) -> Result<bool, StoreError> {
+        Ok(self.store.get(&keys::account_pk(self.team, n), &keys::applied_sk(action_id)).await?.is_some())
+    }
+
+    pub async fn merge_record(&self, source: u64) -> Result<Option<Versioned<MergeRecord>>, StoreError> {
+        self.store
+            .get(&keys::merge_record(self.team, source), keys::MERGE_SK)
+            .await?
+            .as_ref()
+            .map(Versioned::try_from)
+            .transpose()
+    }
+
+    pub async fn online_pointer(&self, n: u64) -> Result<Option<Item>, StoreError> {
+        self.store.get(&keys::account_pk(self.team, n), keys::ONLINE_POINTER_SK).await
+    }
+
+    pub async fn online_login(&self, hashed_username: &str) -> Result<Option<Item>, StoreError> {
+        self.store.get(&keys::online_login(self.team, hashed_username), keys::LOGIN_SK).await
+    }
+
+    pub async fn next_account_id(&self) -> Result<u64, StoreError> {
+        self.store.next_sequence(&keys::counters(self.team), "SEQ#account", 1).await
+    }
+
+    /// `count` consecutive child ids; the first is returned.
+    pub async fn next_child_ids(&self, count: u64) -> Result<u64, StoreError> {
+        self.store.next_sequence(&keys::counters(self.team), "SEQ#child", count).await
+    }
+
+    // ---- writes ----
+
+    /// The account at `version`, written over the one read at `read` (0: a new account).
+    pub fn put_account(&self, a: &Account, version: u64, read: u64) -> Result<Named, AccountError> {
+        let item = Item::new(keys::account_pk(self.team, a.id), keys::ACCOUNT_SK, version, encode(a)?)
+            .with_index(keys::accounts_index(self.team), keys::account_index_sk(a.id));
+        Ok(Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::AccountChanged })
+    }
+
+    /// The account is still at `version`, unchanged.
+    pub fn check_account(&self, n: u64, version: u64) -> Named {
+        Named {
+            write: Write::Check {
+                pk: keys::account_pk(self.team, n),
+                sk: keys::ACCOUNT_SK.into(),
+                cond: Cond::Version(version),
+            },
+            conflict: Conflict::AccountChanged,
+        }
+    }
+
+    pub fn delete_account(&self, n: u64, version: u64) -> Named {
+        Named {
+            write: Write::Delete {
+                pk: keys::account_pk(self.team, n),
+                sk: keys::ACCOUNT_SK.into(),
+                cond: Cond::Version(version),
+            },
+            conflict: Conflict::AccountChanged,
+        }
+    }
+
+    /// A child at `version`, written over the one read at `read` (0: a new child).
+    pub fn put_child<T: Serialize>(
+        &self,
+        account: u64,
+        kind: ChildKind,
+        child: &Stored<T>,
+        version: u64,
+        read: u64,
+    ) -> Result<Named, AccountError> {
+        let item =
+            Item::new(keys::account_pk(self.team, account), keys::child_sk(kind, child.id), version, encode(child)?);
+        let conflict = if read == 0 { Conflict::ChildExists } else { Conflict::ChildChanged };
+        Ok(Named { write: Write::Put { item, cond: expect_of(read) }, conflict })
+    }
+
+    /// A merge's copy of a source child under the target: its sort key and version kept, its
+    /// body as given (marked with the merge); written over an earlier attempt's copy.
+    pub fn copy_child(&self, target: u64, from: &Item, body: Value) -> Named {
+        let item = Item::new(keys::account_pk(self.team, target), from.sk.clone(), from.version, body);
+        Named { write: Write::Put { item, cond: Cond::Any }, conflict: Conflict::MergeChanged }
+    }
+
+    /// Deletes an item read from under an account (cleanup of a merged source).
+    pub fn delete_item(&self, item: &Item) -> Named {
+        Named {
+            write: Write::Delete { pk: item.pk.clone(), sk: item.sk.clone(), cond: Cond::Any },
+            conflict: Conflict::MergeChanged,
+        }
+    }
+
+    /// The child still exists.
+    pub fn check_child(&self, account: u64, kind: ChildKind, id: u64) -> Named {
+        Named {
+            write: Write::Check {
+                pk: keys::account_pk(self.team, account),
+                sk: keys::child_sk(kind, id),
+                cond: Cond::Exists,
+            },
+            conflict: Conflict::ChildGone,
+        }
+    }
+
+    pub fn claim_account_number(&self, number: &str, account: u64) -> Named {
+        Named {
+            write: Write::Put {
+                item: Item::new(
+                    keys::account_number(self.team, number),
+                    keys::GUARD_SK,
+                    1,
+                    json!({"account": account}),
+                ),
+                cond: Cond::Absent,
+            },
+            conflict: Conflict::AccountNumberTaken,
+        }
+    }
+
+    pub fn release_account_number(&self, number: &str) -> Named {
+        Named {
+            write: Write::Delete {
+                pk: keys::account_number(self.team, number),
+                sk: keys::GUARD_SK.into(),
+                cond: Cond::Any,
+            },
+            conflict: Conflict::AccountNumberTaken,
+        }
+    }
+
+    pub fn claim_policy_number(&self, number: &str, policy: u64) -> Named {
+        Named {
+            write: Write::Put {
+                item: Item::new(keys::policy_number(self.team, number), keys::GUARD_SK, 1, json!({"policy": policy})),
+                cond: Cond::Absent,
+            },
+            conflict: Conflict::PolicyNumberTaken,
+        }
+    }
+
+    /// Records a client transaction id with what it did; a second use is refused.
+    pub fn record_transaction(&self, txn: &ClientTxn, status: u16, uri: &str, now: DateTime<Utc>) -> Named {
+        Named {
+            write: Write::Put {
+                item: Item::new(
+                    keys::transaction(self.team, &txn.id),
+                    keys::TRANSACTION_SK,
+                    1,
+                    json!({"operation": txn.operation, "status": status, "uri": uri, "executedAt": now}),
+                ),
+                cond: Cond::Absent,
+            },
+            conflict: Conflict::TransactionIdUsed,
+        }
+    }
+
+    /// Marks a servicing action as applied to the account's policies (once).
+    pub fn record_applied(&self, n: u64, action_id: &str, body: Value) -> Named {
+        Named {
+            write: Write::Put {
+                item: Item::new(keys::account_pk(self.team, n), keys::applied_sk(action_id), 1, body),
+                cond: Cond::Absent,
+            },
+            conflict: Conflict::ActionApplied,
+        }
+    }
+
+    /// The merge record at `version` over the one read at `read` (any, with `None`).
+    pub fn put_merge_record(
+        &self,
+        source: u64,
+        r: &MergeRecord,
+        version: u64,
+        read: Option<u64>,
+    ) -> Result<Named, AccountError> {
+        let item = Item::new(keys::merge_record(self.team, source), keys::MERGE_SK, version, encode(r)?);
+        Ok(Named {
+            write: Write::Put { item, cond: read.map_or(Cond::Any, expect_of) },
+            conflict: Conflict::MergeChanged,
+        })
+    }
+
+    /// The account's online-access pointer over the one read at `read` (0: none).
+    pub fn put_online_pointer(&self, n: u64, version: u64, read: u64, body: Value) -> Named {
+        let item = Item::new(keys::account_pk(self.team, n), keys::ONLINE_POINTER_SK, version, body);
+        Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::OnlineAccessChanged }
+    }
+
+    pub fn delete_online_pointer(&self, n: u64, version: u64) -> Named {
+        Named {
+            write: Write::Delete {
+                pk: keys::account_pk(self.team, n),
+                sk: keys::ONLINE_POINTER_SK.into(),
+                cond: Cond::Version(version),
+            },
+            conflict: Conflict::OnlineAccessChanged,
+        }
+    }
+
+    /// A login under a username's keyed hash: claimed new (`replace` false), or rewritten in
+    /// place for the same username.
+    pub fn put_online_login(&self, hashed_username: &str, version: u64, replace: bool, body: Value) -> Named {
+        let item = Item::new(keys::online_login(self.team, hashed_username), keys::LOGIN_SK, version, body);
+        let cond = if replace { Cond::Exists } else { Cond::Absent };
+        Named { write: Write::Put { item, cond }, conflict: Conflict::UsernameTaken }
+    }
+
+    /// Deletes a login by the key its pointer holds.
+    pub fn delete_online_login(&self, pk: &str) -> Named {
+        Named {
+            write: Write::Delete { pk: pk.to_string(), sk: keys::LOGIN_SK.into(), cond: Cond::Any },
+            conflict: Conflict::OnlineAccessChanged,
+        }
+    }
+
+    /// The key a login lives under (what an account's pointer records).
+    pub fn online_login_key(&self, hashed_username: &str) -> String {
+        keys::online_login(self.team, hashed_username)
+    }
+
+    /// Applies the writes in one transaction: `Ok(Err(conflict))` names the condition that failed.
+    pub async fn commit(&self, writes: Vec<Named>) -> Result<Result<(), Conflict>, StoreError> {
+        let conflicts: Vec<Conflict> = writes.iter().map(|w| w.conflict).collect();
+        match self.store.transact(writes.into_iter().map(|w| w.write).collect()).await {
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::ConditionFailed { index }) => match conflicts.get(index) {
+                Some(c) => Ok(Err(*c)),
+                None => Err(StoreError::ConditionFailed { index }),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}
