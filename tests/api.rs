@@ -1,3 +1,5 @@
+//! Why one file of ~1050 lines: one suite per API, sharing its helpers and its two targets.
+//!
 //! Black-box tests of the account API. Every test runs twice: against the local server (HTTP,
 //! embedded store) and against the Lambda handlers (API Gateway v2 events, DynamoDB Local).
 

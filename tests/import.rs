@@ -1,3 +1,5 @@
+//! Why one file of ~760 lines: one suite per API, sharing its document server and two stores.
+//!
 //! Transaction import end to end: batches POSTed to the local server (embedded store and
 //! DynamoDB Local) with documents fetched from a real local HTTP server; uploads through the S3
 //! trigger against an S3-API server; the fetcher's guards; every response checked against

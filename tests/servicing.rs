@@ -1,3 +1,5 @@
+//! Why one file of ~850 lines: one suite per API, sharing its receiver, carriers and two stores.
+//!
 //! Servicing end to end: the local server (with its in-process worker) on the embedded store and
 //! on DynamoDB Local, a real HTTP receiver that verifies every webhook signature, the sandbox
 //! carrier and this deployment's own policies. Every response is checked against openapi.json.

@@ -1,3 +1,6 @@
+//! Why one file of ~780 lines: the reader and its rules are one concept; half the file is the
+//! unit tests that pin the rules down.
+//!
 //! The one field reader of the three APIs: accounts request bodies, servicing request bodies and
 //! action payloads, and import transactions all read their JSON through [`Fields`]. Fields are read
 //! one by one (not through serde's derive) so that every problem is named by its path, no message

@@ -1,3 +1,6 @@
+//! Why one file of ~640 lines: every accounts body shares these few readers (envelope, typekey,
+//! address, contact), and about 75 lines are its unit tests.
+//!
 //! Request bodies to validated domain input. Fields are read one by one (not through serde's
 //! derive) so that every problem is reported at once, with the path of the field, without ever
 //! echoing the value the client sent (it may be personal data), and so that unknown fields are

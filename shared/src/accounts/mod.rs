@@ -2,6 +2,7 @@
 //!
 //! Keys, items and writes live in [`repo`], which names what a failed condition means.
 
+pub mod children;
 pub mod error;
 pub mod input;
 pub mod merge;

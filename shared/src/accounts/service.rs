@@ -3,11 +3,10 @@
 //! is recorded in the same transaction so a retried request cannot act twice.
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
+use super::children::contact_from;
 use super::error::{AccountError, Detail};
-use super::input::{AccountPatch, ContactFields, NewAccount, NewActivity, NewPolicy};
+use super::input::{AccountPatch, NewAccount};
 use super::model::*;
 use super::repo::{Conflict, Named, Repo};
 use super::TeamId;
@@ -18,29 +17,21 @@ use crate::store::{Store, StoreError};
 /// past that, the client gets 503 with Retry-After.
 const MAX_ATTEMPTS: usize = 16;
 
-/// Waits before retry number `attempt` (0 = first retry): 2 ms doubling to 64 ms, plus jitter, so
-/// writers that collided do not collide again in lockstep.
-async fn backoff(attempt: usize) {
-    let mut b = [0u8; 1];
-    let _ = getrandom::fill(&mut b);
-    let ms = (2u64 << attempt.min(5)) + u64::from(b[0] % 8);
-    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-}
-
 /// The attempts of an optimistic operation: [`Attempts::next`] waits (jittered backoff) before
 /// every attempt but the first, and after [`MAX_ATTEMPTS`] gives up with busy (503).
-struct Attempts(usize);
+pub(crate) struct Attempts(usize);
 
 impl Attempts {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Attempts(0)
     }
-    async fn next(&mut self) -> Result<(), AccountError> {
+    pub(crate) async fn next(&mut self) -> Result<(), AccountError> {
         if self.0 >= MAX_ATTEMPTS {
             return Err(AccountError::Store(StoreError::Contention));
         }
         if self.0 > 0 {
-            backoff(self.0 - 1).await;
+            // 2 ms doubling to 64 ms, plus up to 8 ms of jitter.
+            crate::store::backoff(2, self.0 as u32 - 1, 5, 8).await;
         }
         self.0 += 1;
         Ok(())
@@ -49,7 +40,7 @@ impl Attempts {
 
 /// Whether a commit lost the optimistic race: an account changed because another writer got
 /// there first, or the store saw contention. Read again and retry.
-fn lost_race(e: &AccountError) -> bool {
+pub(crate) fn lost_race(e: &AccountError) -> bool {
     matches!(e, AccountError::Conflicted(Conflict::AccountChanged) | AccountError::Store(StoreError::Contention))
 }
 
@@ -134,7 +125,7 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    fn check_checksum(&self, supplied: Option<&str>, current: u64, uri: &str) -> Result<(), AccountError> {
+    pub(crate) fn check_checksum(&self, supplied: Option<&str>, current: u64, uri: &str) -> Result<(), AccountError> {
         match supplied {
             Some(s) if s != current.to_string() => Err(AccountError::ChecksumMismatch {
                 supplied: s.to_string(),
@@ -145,7 +136,7 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    fn not_merging(a: &Account) -> Result<(), AccountError> {
+    pub(crate) fn not_merging(a: &Account) -> Result<(), AccountError> {
         match &a.merge {
             Some(m) => Err(AccountError::Conflict {
                 message: format!(
@@ -373,267 +364,6 @@ impl<'a> Accounts<'a> {
         })
         .await
     }
-
-    // ---- children ----
-
-    /// All visible children of one kind, in id order, with their account. Copies written by a
-    /// merge that has not committed are hidden, so a reader sees either all of a merge or none.
-    pub async fn list_children<T: DeserializeOwned>(
-        &self,
-        n: u64,
-        kind: ChildKind,
-    ) -> Result<(Account, Vec<Versioned<Stored<T>>>), AccountError> {
-        let account = self.load(n).await?.value;
-        let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.repo().children_page(n, Some(kind), after.as_ref(), 500).await?;
-            for item in &page.items {
-                let child = Versioned::<Stored<T>>::try_from(item)?;
-                if child.value.pending_merge.is_some() && child.value.pending_merge == hidden {
-                    continue;
-                }
-                out.push(child);
-            }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => return Ok((account, out)),
-            }
-        }
-    }
-
-    pub async fn get_child<T: DeserializeOwned>(
-        &self,
-        n: u64,
-        kind: ChildKind,
-        id: u64,
-    ) -> Result<(Account, Versioned<Stored<T>>), AccountError> {
-        let account = self.load(n).await?.value;
-        let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
-        let not_found =
-            || AccountError::NotFound { uri: format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id)) };
-        let child = self.repo().child::<T>(n, kind, id).await?.ok_or_else(not_found)?;
-        if child.value.pending_merge.is_some() && child.value.pending_merge == hidden {
-            return Err(not_found());
-        }
-        Ok((account, child))
-    }
-
-    pub(crate) async fn child_ids(&self, count: u64) -> Result<u64, AccountError> {
-        Ok(self.repo().next_child_ids(count).await?)
-    }
-
-    /// Adds a child that does not change the account's attributes (notes, activities): the account
-    /// is only checked, so its checksum stays as it was.
-    async fn add_plain_child<T: Serialize + Clone>(
-        &self,
-        n: u64,
-        kind: ChildKind,
-        action: &'static str,
-        data: T,
-        txn: Option<&ClientTxn>,
-    ) -> Result<(Account, Versioned<Stored<T>>), AccountError> {
-        self.check_txn(txn).await?;
-        let id = self.child_ids(1).await?;
-        let child = Stored { id, pending_merge: None, data };
-        let uri = format!("{}/{}s/{}", account_uri(n), kind.key(), format_id(id));
-        let mut attempts = Attempts::new();
-        loop {
-            attempts.next().await?;
-            let current = self.load(n).await?;
-            Self::not_merging(&current.value)?;
-            refuse_if_withdrawn(&current.value, action)?;
-            let writes =
-                vec![self.repo().check_account(n, current.version), self.repo().put_child(n, kind, &child, 1, 0)?];
-            match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
-                Err(e) if lost_race(&e) => continue,
-                done => return done.map(|()| (current.value, Versioned { value: child, version: 1 })),
-            }
-        }
-    }
-
-    pub async fn add_note(
-        &self,
-        n: u64,
-        note: (Option<String>, String, String, bool),
-        txn: Option<&ClientTxn>,
-    ) -> Result<(Account, Versioned<Stored<Note>>), AccountError> {
-        let (subject, body, topic, confidential) = note;
-        let note = Note { subject, body, topic, confidential, created_at: self.now };
-        self.add_plain_child(n, ChildKind::Note, "createNote", note, txn).await
-    }
-
-    pub async fn add_activity(
-        &self,
-        n: u64,
-        a: NewActivity,
-        txn: Option<&ClientTxn>,
-    ) -> Result<(Account, Versioned<Stored<Activity>>), AccountError> {
-        let act = Activity {
-            subject: a.subject,
-            description: a.description,
-            priority: a.priority,
-            due_date: a.due_date,
-            created_at: self.now,
-        };
-        self.add_plain_child(n, ChildKind::Activity, "createActivity", act, txn).await
-    }
-
-    pub async fn add_contact(
-        &self,
-        n: u64,
-        subtype: ContactSubtype,
-        fields: ContactFields,
-        txn: Option<&ClientTxn>,
-    ) -> Result<(Account, Versioned<Stored<Contact>>), AccountError> {
-        let id = self.child_ids(1).await?;
-        let child = Stored { id, pending_merge: None, data: contact_from(subtype, fields, self.now) };
-        let write = self.repo().put_child(n, ChildKind::Contact, &child, 1, 0)?;
-        let account = self
-            .update_account(n, None, txn, |a| {
-                a.contact_count += 1;
-                Ok(vec![write.clone()])
-            })
-            .await?;
-        Ok((account.value, Versioned { value: child, version: 1 }))
-    }
-
-    pub async fn patch_contact(
-        &self,
-        n: u64,
-        contact_id: u64,
-        subtype_fields: impl FnOnce(ContactSubtype) -> Result<(ContactFields, Option<String>), AccountError>,
-        txn: Option<&ClientTxn>,
-    ) -> Result<(Account, Versioned<Stored<Contact>>), AccountError> {
-        let (_, current) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
-        let (fields, checksum) = subtype_fields(current.value.data.subtype)?;
-        let uri = format!("{}/contacts/{}", account_uri(n), format_id(contact_id));
-        self.check_checksum(checksum.as_deref(), current.version, &uri)?;
-        let mut c = current.value.clone();
-        apply_contact(&mut c.data, fields);
-        let version = current.version + 1;
-        let write = self.repo().put_child(n, ChildKind::Contact, &c, version, current.version)?;
-        let display = c.data.display_name();
-        let result = self
-            .update_account(n, None, txn, |a| {
-                if a.holder.contact_id == contact_id {
-                    a.holder.display_name = display.clone();
-                }
-                Ok(vec![write.clone()])
-            })
-            .await;
-        match result {
-            Ok(account) => Ok((account.value, Versioned { value: c, version })),
-            Err(AccountError::Conflicted(Conflict::ChildChanged)) => {
-                let (_, now) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
-                Err(AccountError::ChecksumMismatch {
-                    supplied: checksum.unwrap_or_else(|| current.version.to_string()),
-                    current: now.version.to_string(),
-                    uri,
-                })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    pub async fn add_location(
-        &self,
-        n: u64,
-        address: Address,
-        txn: Option<&ClientTxn>,
-    ) -> Result<(Account, Versioned<Stored<Location>>), AccountError> {
-        let id = self.child_ids(1).await?;
-        let mut stored = None;
-        let account = self
-            .update_account(n, None, txn, |a| {
-                a.location_count += 1;
-                let child = Stored {
-                    id,
-                    pending_merge: None,
-                    data: Location {
-                        code: a.location_count.to_string(),
-                        address: address.clone(),
-                        created_at: self.now,
-                    },
-                };
-                let write = self.repo().put_child(n, ChildKind::Location, &child, 1, 0)?;
-                stored = Some(child);
-                Ok(vec![write])
-            })
-            .await?;
-        Ok((account.value, Versioned { value: stored.expect("set by the successful attempt"), version: 1 }))
-    }
-
-    /// Adds a bound policy (our extension) with its issuance job; a Pending account becomes Active.
-    pub async fn add_policy(
-        &self,
-        n: u64,
-        new: NewPolicy,
-        txn: Option<&ClientTxn>,
-    ) -> Result<(Account, Versioned<Stored<Policy>>), AccountError> {
-        self.check_txn(txn).await?;
-        let mut policy = new.policy;
-        policy.created_at = self.now;
-        if self.repo().policy_number_taken(&policy.policy_number).await? {
-            return Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() });
-        }
-        let first = self.child_ids(2 + new.sub_ids).await?;
-        let (policy_id, job_id) = (first, first + 1);
-        let mut next = first + 2;
-        let mut take = || {
-            let id = next;
-            next += 1;
-            id
-        };
-        for m in &mut policy.mortgagees {
-            m.id = take();
-        }
-        for d in &mut policy.drivers {
-            d.id = take();
-        }
-        for v in &mut policy.vehicles {
-            v.id = take();
-            for l in &mut v.lien_holders {
-                l.id = take();
-            }
-        }
-        let child = Stored { id: policy_id, pending_merge: None, data: policy.clone() };
-        let job = Stored {
-            id: job_id,
-            pending_merge: None,
-            data: Job {
-                job_number: format!("J{job_id:010}"),
-                job_type: "Issuance".into(),
-                policy_id,
-                policy_number: policy.policy_number.clone(),
-                created_at: self.now,
-            },
-        };
-        let repo = self.repo();
-        let writes = vec![
-            repo.put_child(n, ChildKind::Policy, &child, 1, 0)?,
-            repo.put_child(n, ChildKind::Job, &job, 1, 0)?,
-            repo.claim_policy_number(&policy.policy_number, policy_id),
-        ];
-        let result = self
-            .update_account(n, None, txn, |a| {
-                refuse_if_withdrawn(a, "createPolicy")?;
-                a.policy_count += 1;
-                if a.status == AccountStatus::Pending {
-                    a.status = AccountStatus::Active;
-                }
-                Ok(writes.clone())
-            })
-            .await;
-        match result {
-            Ok(account) => Ok((account.value, Versioned { value: child, version: 1 })),
-            Err(AccountError::Conflicted(Conflict::PolicyNumberTaken)) => {
-                Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() })
-            }
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// The status rule of every action: the account's status must be one of `allowed`.
@@ -649,28 +379,6 @@ pub(crate) fn require_status(a: &Account, action: &'static str, allowed: &[Accou
     })
 }
 
-fn refuse_if_withdrawn(a: &Account, action: &'static str) -> Result<(), AccountError> {
+pub(crate) fn refuse_if_withdrawn(a: &Account, action: &'static str) -> Result<(), AccountError> {
     require_status(a, action, &[AccountStatus::Pending, AccountStatus::Active])
-}
-
-fn contact_from(subtype: ContactSubtype, f: ContactFields, now: DateTime<Utc>) -> Contact {
-    Contact {
-        subtype,
-        first_name: f.first_name,
-        last_name: f.last_name,
-        company_name: f.company_name,
-        email: f.email,
-        home_phone: f.home_phone,
-        work_phone: f.work_phone,
-        cell_phone: f.cell_phone,
-        address: f.address,
-        created_at: now,
-    }
-}
-
-fn apply_contact(c: &mut Contact, f: ContactFields) {
-    macro_rules! set {
-        ($($field:ident),*) => { $( if f.$field.is_some() { c.$field = f.$field; } )* };
-    }
-    set!(first_name, last_name, company_name, email, home_phone, work_phone, cell_phone, address);
 }

@@ -1,3 +1,6 @@
+//! Why one file of ~610 lines: the seed's field list, the reading and the rule checks of one
+//! transaction belong together; about 130 lines are unit tests.
+//!
 //! One surplus-lines transaction of seed 002: read field by field from the raw JSON (amounts from
 //! their exact text into `rust_decimal`, never through a float), checked against the seed's types
 //! and limits and its conditional rules, then against the state's tax rules.

@@ -224,44 +224,27 @@ impl DynamoStore {
 
 fn to_transact_item(table: &str, w: Write) -> Result<TransactWriteItem, StoreError> {
     let (expr, names, values) = condition(w.cond());
+    // The three request kinds take the same table and condition; only their key or item differs.
+    macro_rules! conditioned {
+        ($builder:expr) => {
+            $builder
+                .table_name(table)
+                .condition_expression(expr)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(build_err)?
+        };
+    }
+    let item = TransactWriteItem::builder();
     Ok(match w {
-        Write::Put { item, .. } => TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(table)
-                    .set_item(Some(item_to_attrs(&item)))
-                    .condition_expression(expr)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(build_err)?,
-            )
-            .build(),
-        Write::Delete { pk, sk, .. } => TransactWriteItem::builder()
-            .delete(
-                Delete::builder()
-                    .table_name(table)
-                    .set_key(Some(key_attrs(&pk, &sk)))
-                    .condition_expression(expr)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(build_err)?,
-            )
-            .build(),
-        Write::Check { pk, sk, .. } => TransactWriteItem::builder()
-            .condition_check(
-                ConditionCheck::builder()
-                    .table_name(table)
-                    .set_key(Some(key_attrs(&pk, &sk)))
-                    .condition_expression(expr)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(build_err)?,
-            )
-            .build(),
-    })
+        Write::Put { item: it, .. } => item.put(conditioned!(Put::builder().set_item(Some(item_to_attrs(&it))))),
+        Write::Delete { pk, sk, .. } => item.delete(conditioned!(Delete::builder().set_key(Some(key_attrs(&pk, &sk))))),
+        Write::Check { pk, sk, .. } => {
+            item.condition_check(conditioned!(ConditionCheck::builder().set_key(Some(key_attrs(&pk, &sk)))))
+        }
+    }
+    .build())
 }
 
 #[async_trait]
@@ -331,10 +314,7 @@ impl Store for DynamoStore {
             match self.transact_once(items.clone()).await {
                 Err(StoreError::Contention) if attempt < CONTENTION_RETRIES => {
                     attempt += 1;
-                    let mut b = [0u8; 1];
-                    let _ = getrandom::fill(&mut b);
-                    let ms = (5u64 << attempt.min(6)) + u64::from(b[0] % 16);
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    super::backoff(5, attempt, 6, 16).await;
                 }
                 other => return other,
             }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{AccessGuard, Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -130,6 +130,37 @@ impl EmbeddedStore {
     }
 }
 
+/// One page of a range scan from `start` (skipped when it is the cursor's own entry) while keys
+/// keep `prefix`; with `limit` items read and more to come, the cursor is the last item's. Both
+/// queries (table and index) page through this.
+fn scan<E>(
+    entries: impl Iterator<Item = Result<E, StoreError>>,
+    key_of: impl Fn(&E) -> &str,
+    (start, skip_first): (&str, bool),
+    prefix: &str,
+    limit: usize,
+    load: impl Fn(&E) -> Result<Item, StoreError>,
+    cursor: impl Fn(&Item) -> Cursor,
+) -> Result<Page, StoreError> {
+    let mut page = Page::default();
+    for entry in entries {
+        let entry = entry?;
+        let k = key_of(&entry);
+        if skip_first && k == start {
+            continue;
+        }
+        if !k.starts_with(prefix) {
+            break;
+        }
+        if let Some(last) = page.items.last().filter(|_| page.items.len() == limit) {
+            page.next = Some(cursor(last));
+            break;
+        }
+        page.items.push(load(&entry)?);
+    }
+    Ok(page)
+}
+
 fn split_item_key(k: &str) -> Option<(&str, &str)> {
     k.split_once('\0')
 }
@@ -164,25 +195,13 @@ impl Store for EmbeddedStore {
         self.blocking(move |db| {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(ITEMS).map_err(backend)?;
-            let mut page = Page::default();
-            for entry in t.range(start.as_str()..).map_err(backend)? {
-                let (k, v) = entry.map_err(backend)?;
-                let k = k.value();
-                if skip_first && k == start {
-                    continue;
-                }
-                if !k.starts_with(&prefix) {
-                    break;
-                }
-                if page.items.len() == limit {
-                    let last = page.items.last().expect("limit is at least 1");
-                    page.next = Some(Cursor { pk: last.pk.clone(), sk: last.sk.clone(), index_sk: None });
-                    break;
-                }
-                let (ipk, isk) = split_item_key(k).ok_or_else(|| backend("malformed key"))?;
-                page.items.push(decode(ipk, isk, v.value())?);
-            }
-            Ok(page)
+            let entries = t.range(start.as_str()..).map_err(backend)?.map(|e| e.map_err(backend));
+            let load = |(k, v): &(AccessGuard<&str>, AccessGuard<&[u8]>)| {
+                let (ipk, isk) = split_item_key(k.value()).ok_or_else(|| backend("malformed key"))?;
+                decode(ipk, isk, v.value())
+            };
+            let cursor = |last: &Item| Cursor { pk: last.pk.clone(), sk: last.sk.clone(), index_sk: None };
+            scan(entries, |(k, _)| k.value(), (&start, skip_first), &prefix, limit, load, cursor)
         })
         .await
     }
@@ -202,28 +221,11 @@ impl Store for EmbeddedStore {
             let tx = db.begin_read().map_err(backend)?;
             let index = tx.open_table(INDEX).map_err(backend)?;
             let items = tx.open_table(ITEMS).map_err(backend)?;
-            let mut page = Page::default();
-            for entry in index.range(start.as_str()..).map_err(backend)? {
-                let (k, _) = entry.map_err(backend)?;
-                let k = k.value();
-                if skip_first && k == start {
-                    continue;
-                }
-                if !k.starts_with(&prefix) {
-                    break;
-                }
-                if page.items.len() == limit {
-                    let last = page.items.last().expect("limit is at least 1");
-                    page.next = Some(Cursor {
-                        pk: last.pk.clone(),
-                        sk: last.sk.clone(),
-                        index_sk: last.index.as_ref().map(|i| i.sk.clone()),
-                    });
-                    break;
-                }
-                let mut parts = k[prefix.len()..].splitn(3, '\0');
-                let (_isk, pk, sk) = match (parts.next(), parts.next(), parts.next()) {
-                    (Some(a), Some(b), Some(c)) => (a, b, c),
+            let entries = index.range(start.as_str()..).map_err(backend)?.map(|e| e.map_err(backend));
+            let load = |(k, _): &(AccessGuard<&str>, AccessGuard<()>)| {
+                let mut parts = k.value()[prefix.len()..].splitn(3, '\0');
+                let (pk, sk) = match (parts.next(), parts.next(), parts.next()) {
+                    (Some(_), Some(pk), Some(sk)) => (pk, sk),
                     _ => return Err(backend("malformed index key")),
                 };
                 let v = items.get(key(pk, sk).as_str()).map_err(backend)?.ok_or_else(|| StoreError::Corrupt {
@@ -231,9 +233,14 @@ impl Store for EmbeddedStore {
                     sk: sk.to_string(),
                     reason: "index entry without item".into(),
                 })?;
-                page.items.push(decode(pk, sk, v.value())?);
-            }
-            Ok(page)
+                decode(pk, sk, v.value())
+            };
+            let cursor = |last: &Item| Cursor {
+                pk: last.pk.clone(),
+                sk: last.sk.clone(),
+                index_sk: last.index.as_ref().map(|i| i.sk.clone()),
+            };
+            scan(entries, |(k, _)| k.value(), (&start, skip_first), &prefix, limit, load, cursor)
         })
         .await
     }

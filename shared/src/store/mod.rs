@@ -178,6 +178,18 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
 }
 
 /// DynamoDB's key limits, enforced by every adapter so no rule can depend on more.
+/// How long to wait before retrying a write that lost a race: `base_ms` doubled per earlier retry
+/// (`doublings` of them, capped at `max_doublings`), plus up to `jitter_ms` of random jitter so
+/// writers that collided do not collide again in lockstep. The one backoff of every
+/// optimistic-concurrency retry (the DynamoDB adapter's cancelled transactions, the accounts
+/// area's version races).
+pub async fn backoff(base_ms: u64, doublings: u32, max_doublings: u32, jitter_ms: u8) {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    let ms = (base_ms << doublings.min(max_doublings)) + u64::from(b[0] % jitter_ms.max(1));
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
 pub const MAX_PK_BYTES: usize = 2048;
 pub const MAX_SK_BYTES: usize = 1024;
 

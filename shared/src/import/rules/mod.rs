@@ -1,3 +1,6 @@
+//! Why one file of ~760 lines: the rule model and its calculation are one concept (the data
+//! format is in data.rs, the CLI text in describe.rs); about 260 lines are unit tests.
+//!
 //! Surplus-lines tax rules as data: the taxes and fees of every jurisdiction, effective-dated by
 //! the policy's effective (inception) date, each period with its source, and the documents a
 //! transaction must carry. The rules live in `shared/data/tax-rules/*.toml` (their format is in
