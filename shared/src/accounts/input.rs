@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::error::{AccountError, Detail};
 use super::model::*;
 use crate::fields::{optional, required, Empty, Fields, Mode, Read, Report, Rules, Want};
+use crate::types::{CurrencyCode, StateCode};
 
 pub const ORGANIZATION_TYPES: &[&str] = &[
     "individual",
@@ -87,6 +88,30 @@ pub fn typekey(o: &mut Obj, name: &str, want: Want, allowed: &[&str]) -> Read<Op
     Ok(code)
 }
 
+/// A currency typekey `{code}`, one of [`CURRENCIES`].
+fn currency(o: &mut Obj, name: &str) -> Read<Option<CurrencyCode>> {
+    Ok(typekey(o, name, optional(), CURRENCIES)?.as_deref().and_then(CurrencyCode::parse))
+}
+
+/// A state or province typekey `{code}` for the country (two letters, either case).
+fn state(o: &mut Obj, name: &str, want: Want, country: Option<&str>) -> Read<Option<String>> {
+    let Some(mut k) = o.object(name, want)? else { return Ok(None) };
+    k.ignore("name");
+    let code = k.string("code", required(), 64)?;
+    k.end()?;
+    let Some(code) = code else { return Ok(None) };
+    let canadian = country == Some("CA");
+    match StateCode::parse(&code).filter(|s| if canadian { s.is_ca() } else { s.is_us() }) {
+        Some(s) => Ok(Some(s.as_str().to_string())),
+        None => {
+            let allowed = if canadian { CA_PROVINCES } else { US_STATES };
+            let path = format!("{}.code", o.path(name));
+            o.report().add(&path, "INVALID", format!("is not one of the allowed codes: {}", allowed.join(", ")))?;
+            Ok(None)
+        }
+    }
+}
+
 /// A reference `{id}` to a `pc:<n>` resource.
 pub fn reference(o: &mut Obj, name: &str, want: Want) -> Read<Option<u64>> {
     let Some(mut r) = o.object(name, want)? else { return Ok(None) };
@@ -115,8 +140,7 @@ pub fn address_fields(o: &mut Obj) -> Read<Option<Address>> {
     let line2 = o.string("addressLine2", optional(), 120)?;
     let city = o.string("city", required(), 60)?;
     let country = if o.has("country") { typekey(o, "country", optional(), &["US", "CA"])? } else { Some("US".into()) };
-    let states = if country.as_deref() == Some("CA") { CA_PROVINCES } else { US_STATES };
-    let state = typekey(o, "state", required(), states)?;
+    let state = state(o, "state", required(), country.as_deref())?;
     let postal = o.string("postalCode", required(), 10)?;
     o.ignore("displayName");
     let (Some(line1), Some(city), Some(state), Some(postal), Some(country)) = (line1, city, state, postal, country)
@@ -230,8 +254,8 @@ pub struct NewAccount {
     pub location: Address,
     pub producer_codes: Vec<String>,
     pub organization_type: Option<String>,
-    pub coverage_currency: String,
-    pub settlement_currency: String,
+    pub coverage_currency: CurrencyCode,
+    pub settlement_currency: CurrencyCode,
 }
 
 fn producer_codes(o: &mut Obj, is_required: bool) -> Read<Option<Vec<String>>> {
@@ -274,8 +298,8 @@ pub fn new_account(v: &Value) -> Result<NewAccount, AccountError> {
         };
         let codes = producer_codes(a, true)?;
         let org = typekey(a, "organizationType", optional(), ORGANIZATION_TYPES)?;
-        let cov = typekey(a, "preferredCoverageCurrency", optional(), CURRENCIES)?;
-        let set = typekey(a, "preferredSettlementCurrency", optional(), CURRENCIES)?;
+        let cov = currency(a, "preferredCoverageCurrency")?;
+        let set = currency(a, "preferredSettlementCurrency")?;
         let (Some((holder_subtype, holder)), Some(location)) = (holder, location) else { return Ok(None) };
         let organization_type =
             org.or_else(|| (holder_subtype == ContactSubtype::Person).then(|| "individual".to_string()));
@@ -285,8 +309,8 @@ pub fn new_account(v: &Value) -> Result<NewAccount, AccountError> {
             location,
             producer_codes: codes.unwrap_or_default(),
             organization_type,
-            coverage_currency: cov.unwrap_or_else(|| "usd".into()),
-            settlement_currency: set.unwrap_or_else(|| "usd".into()),
+            coverage_currency: cov.unwrap_or(CurrencyCode::USD),
+            settlement_currency: set.unwrap_or(CurrencyCode::USD),
         }))
     })?;
     Ok(account)
@@ -295,8 +319,8 @@ pub fn new_account(v: &Value) -> Result<NewAccount, AccountError> {
 /// The attributes a PATCH may change. `None` leaves a field as it is.
 #[derive(Default)]
 pub struct AccountPatch {
-    pub coverage_currency: Option<String>,
-    pub settlement_currency: Option<String>,
+    pub coverage_currency: Option<CurrencyCode>,
+    pub settlement_currency: Option<CurrencyCode>,
     pub organization_type: Option<String>,
     pub producer_codes: Option<Vec<String>>,
     pub primary_location: Option<u64>,
@@ -316,8 +340,8 @@ pub fn account_patch(v: &Value) -> Result<(AccountPatch, Option<String>), Accoun
         }
         let this_year = Utc::now().year() as i64;
         Ok(Some(AccountPatch {
-            coverage_currency: typekey(a, "preferredCoverageCurrency", optional(), CURRENCIES)?,
-            settlement_currency: typekey(a, "preferredSettlementCurrency", optional(), CURRENCIES)?,
+            coverage_currency: currency(a, "preferredCoverageCurrency")?,
+            settlement_currency: currency(a, "preferredSettlementCurrency")?,
             organization_type: typekey(a, "organizationType", optional(), ORGANIZATION_TYPES)?,
             producer_codes: if a.has("producerCodes") { producer_codes(a, true)? } else { None },
             primary_location: reference(a, "primaryLocation", optional())?,
@@ -454,7 +478,7 @@ fn drivers(a: &mut Obj) -> Read<Vec<Driver>> {
         let last = d.string("lastName", required(), 60)?;
         let dob = d.date("dateOfBirth", optional())?;
         let lic = d.string("licenseNumber", optional(), 30)?;
-        let st = typekey(&mut d, "licenseState", optional(), US_STATES)?;
+        let st = state(&mut d, "licenseState", optional(), Some("US"))?;
         d.end()?;
         if let (Some(first_name), Some(last_name)) = (first, last) {
             out.push(Driver {
@@ -591,8 +615,8 @@ mod tests {
     fn the_seed_patch_parses() {
         let body = json!({"data": {"attributes": {"preferredCoverageCurrency": {"code": "cad"}, "preferredSettlementCurrency": {"code": "cad"}}}});
         let (patch, checksum) = account_patch(&body).unwrap();
-        assert_eq!(patch.coverage_currency.as_deref(), Some("cad"));
-        assert_eq!(patch.settlement_currency.as_deref(), Some("cad"));
+        assert_eq!(patch.coverage_currency.map(|c| c.as_str()), Some("cad"));
+        assert_eq!(patch.settlement_currency.map(|c| c.as_str()), Some("cad"));
         assert!(checksum.is_none());
     }
 

@@ -1,6 +1,7 @@
 //! Stored shapes of accounts and their children. Renamed fields would break stored data: add, never
 //! rename.
 
+use crate::types::CurrencyCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -134,8 +135,8 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_type: Option<String>,
     pub producer_codes: Vec<String>,
-    pub coverage_currency: String,
-    pub settlement_currency: String,
+    pub coverage_currency: CurrencyCode,
+    pub settlement_currency: CurrencyCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_operations_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -75,8 +75,8 @@ pub fn account_attributes(a: &Account) -> Value {
         Value::Array(a.producer_codes.iter().map(|p| json!({"displayName": p, "id": p})).collect()),
     );
     m.insert("numberOfContacts".into(), json!(a.contact_count.to_string()));
-    m.insert("preferredCoverageCurrency".into(), typekey(&a.coverage_currency));
-    m.insert("preferredSettlementCurrency".into(), typekey(&a.settlement_currency));
+    m.insert("preferredCoverageCurrency".into(), typekey(a.coverage_currency.as_str()));
+    m.insert("preferredSettlementCurrency".into(), typekey(a.settlement_currency.as_str()));
     if let Some(d) = &a.business_operations_description {
         m.insert("businessOperationsDescription".into(), json!(d));
     }
@@ -355,8 +355,8 @@ impl Filter {
             "accountNumber" => a.number.clone(),
             "accountStatus" => a.status.code().to_string(),
             "organizationType" => a.organization_type.clone().unwrap_or_default(),
-            "preferredCoverageCurrency" => a.coverage_currency.clone(),
-            "preferredSettlementCurrency" => a.settlement_currency.clone(),
+            "preferredCoverageCurrency" => a.coverage_currency.to_string(),
+            "preferredSettlementCurrency" => a.settlement_currency.to_string(),
             "createdDate" => a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             _ => String::new(),
         }

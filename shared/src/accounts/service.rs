@@ -175,8 +175,8 @@ impl<'a> Accounts<'a> {
                 primary_location: LocationSummary { id: location_id, display_name: location.display_name() },
                 organization_type: input.organization_type.clone(),
                 producer_codes: input.producer_codes.clone(),
-                coverage_currency: input.coverage_currency.clone(),
-                settlement_currency: input.settlement_currency.clone(),
+                coverage_currency: input.coverage_currency,
+                settlement_currency: input.settlement_currency,
                 business_operations_description: None,
                 year_business_started: None,
                 contact_count: 1,
@@ -302,11 +302,11 @@ impl<'a> Accounts<'a> {
             None => None,
         };
         self.update_account(n, checksum, txn, |a| {
-            if let Some(c) = &patch.coverage_currency {
-                a.coverage_currency = c.clone();
+            if let Some(c) = patch.coverage_currency {
+                a.coverage_currency = c;
             }
-            if let Some(c) = &patch.settlement_currency {
-                a.settlement_currency = c.clone();
+            if let Some(c) = patch.settlement_currency {
+                a.settlement_currency = c;
             }
             if let Some(o) = &patch.organization_type {
                 a.organization_type = Some(o.clone());
