@@ -119,6 +119,17 @@ fn store_failure(s: &StoreError) -> ApiResponse {
     }
 }
 
+/// 405 in the envelope of the API `path` belongs to, with the methods it allows.
+pub fn method_not_allowed(path: &str, method: &http::Method, allowed: &[&str]) -> ApiResponse {
+    let message = format!("The method {method} is not allowed here.");
+    let mut r = match super::routes::Family::of_path(path) {
+        super::routes::Family::Accounts => plain_error(405, "MethodNotAllowedException", &message),
+        _ => enum_envelope(405, "METHOD_NOT_ALLOWED", &message),
+    };
+    r.headers.push(("allow", allowed.join(", ")));
+    r
+}
+
 pub fn servicing_response(e: &ServicingError) -> ApiResponse {
     match e {
         ServicingError::Invalid { code, message } => enum_envelope(400, code, message),

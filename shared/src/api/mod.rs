@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::accounts::{AccountError, TeamId};
 use crate::deps::Deps;
-pub use errors::{error_response, import_response, plain_error, servicing_response};
+pub use errors::{error_response, import_response, method_not_allowed, plain_error, servicing_response};
 pub use routes::{Route, ROUTES};
 
 /// The largest request body accepted.
@@ -65,15 +65,7 @@ pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
     }
     match routes::match_path(&req.method, &req.path) {
         routes::Match::Found(route, params) => run(deps, route, params, req).await,
-        routes::Match::WrongMethod(allowed) => {
-            let mut r = plain_error(
-                405,
-                "MethodNotAllowedException",
-                &format!("The method {} is not allowed here.", req.method),
-            );
-            r.headers.push(("allow", allowed.join(", ")));
-            r
-        }
+        routes::Match::WrongMethod(allowed) => method_not_allowed(&req.path, &req.method, &allowed),
         routes::Match::None => not_found(&req.path),
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::actions::{plan, Invalid, Plan};
 use super::model::{MfaOption, MfaState, Secrets, ServicingAction};
+use super::repo::{Conflict, Repo};
 use crate::accounts::online;
 use crate::accounts::service::Versioned;
 use crate::accounts::{
@@ -18,7 +19,7 @@ use crate::accounts::{
     Policy, Stored, TeamId, Vehicle,
 };
 use crate::crypto::{verify_password, Keys};
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Store, StoreError};
 use crate::types::Username;
 
 /// Who logged in, as the pull shows it.
@@ -61,9 +62,7 @@ pub enum ConnectorError {
 impl From<StoreError> for ConnectorError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Contention | StoreError::Unavailable(_) | StoreError::ConditionFailed { .. } => {
-                ConnectorError::Transient(e.to_string())
-            }
+            StoreError::Contention | StoreError::Unavailable(_) => ConnectorError::Transient(e.to_string()),
             other => ConnectorError::Internal(other.to_string()),
         }
     }
@@ -229,16 +228,15 @@ fn sandbox_account() -> SandboxAccount {
 }
 
 impl Sandbox {
-    fn pk(&self, team: &TeamId, username: &str) -> String {
-        format!("T#{}#SANDBOX#{}", team, self.keys.lookup_key(username))
+    fn repo<'a>(&'a self, team: &'a TeamId) -> Repo<'a> {
+        Repo { store: self.store.as_ref(), team: team.as_str() }
     }
 
+    /// The account of a username (the example account until its first change), and the version
+    /// read (`None`: never written).
     async fn load(&self, team: &TeamId, username: &str) -> Result<(SandboxAccount, Option<u64>), ConnectorError> {
-        match self.store.get(&self.pk(team, username), "S").await? {
-            Some(item) => {
-                let acc = serde_json::from_value(item.body).map_err(|e| ConnectorError::Internal(e.to_string()))?;
-                Ok((acc, Some(item.version)))
-            }
+        match self.repo(team).sandbox_account(&self.keys.lookup_key(username)).await? {
+            Some((acc, version)) => Ok((acc, Some(version))),
             None => Ok((sandbox_account(), None)),
         }
     }
@@ -323,11 +321,15 @@ impl Connector for Sandbox {
                 acc.applied.remove(0);
             }
             let body = serde_json::to_value(&acc).map_err(|e| ConnectorError::Internal(e.to_string()))?;
-            let cond = version.map_or(Cond::Absent, Cond::Version);
-            let item = Item::new(self.pk(team, session), "S", version.unwrap_or(0) + 1, body);
-            match self.store.transact(vec![Write::Put { item, cond }]).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Contention) => continue,
+            let repo = self.repo(team);
+            match repo.commit(vec![repo.put_sandbox_account(&self.keys.lookup_key(session), body, version)]).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(conflict)) => {
+                    // Another delivery changed the account meanwhile: look again.
+                    debug_assert_eq!(conflict, Conflict::SandboxAccountChanged);
+                    continue;
+                }
+                Err(StoreError::Contention) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -8,13 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::keys;
 use super::model::{Event, EventType};
-use super::service::{encode, job_write};
+use super::repo::{Conflict, Named, Repo};
 use super::ServicingError;
 use crate::crypto::{random_bytes, uuid, Keys, Sealed};
 use crate::net::{check_url, HttpsClient};
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Store, StoreError};
 
 /// Endpoints per team.
 pub const MAX_WEBHOOKS: usize = 10;
@@ -236,18 +235,17 @@ pub struct Webhooks<'a> {
 }
 
 impl Webhooks<'_> {
+    fn repo<'b>(&'b self, team: &'b str) -> Repo<'b> {
+        Repo { store: self.store, team }
+    }
+
+    /// The team's endpoints, each with its version.
     pub async fn list(&self, team: &str) -> Result<Vec<(Webhook, u64)>, StoreError> {
-        let page = self.store.query(&keys::webhooks_pk(team), keys::WEBHOOK_PREFIX, None, MAX_WEBHOOKS * 2).await?;
-        page.items.iter().map(|i| i.decode().map(|w| (w, i.version))).collect()
+        self.repo(team).webhooks().await
     }
 
     async fn get(&self, team: &str, id: &str) -> Result<(Webhook, u64), ServicingError> {
-        let item = self
-            .store
-            .get(&keys::webhooks_pk(team), &keys::webhook_sk(id))
-            .await?
-            .ok_or_else(|| ServicingError::not_found("The webhook"))?;
-        Ok((item.decode()?, item.version))
+        self.repo(team).webhook(id).await?.ok_or_else(|| ServicingError::not_found("The webhook"))
     }
 
     /// Registers an endpoint; the signing secret is in this answer only.
@@ -271,8 +269,8 @@ impl Webhooks<'_> {
             created_at: now,
             updated_at: now,
         };
-        let item = Item::new(keys::webhooks_pk(team), keys::webhook_sk(&id), 1, encode(&w));
-        self.store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await?;
+        let repo = self.repo(team);
+        repo.commit(vec![repo.put_webhook(&w, 0)]).await??;
         let mut v = w.view();
         v["signing_secret"] = json!(secret);
         Ok(v)
@@ -291,38 +289,34 @@ impl Webhooks<'_> {
             w.is_active = a;
         }
         w.updated_at = Utc::now();
-        let item = Item::new(keys::webhooks_pk(team), keys::webhook_sk(id), version + 1, encode(&w));
-        match self.store.transact(vec![Write::Put { item, cond: Cond::Version(version) }]).await {
+        let repo = self.repo(team);
+        match repo.commit(vec![repo.put_webhook(&w, version)]).await? {
             Ok(()) => Ok(w.view()),
-            Err(StoreError::ConditionFailed { .. }) => {
+            Err(Conflict::WebhookChanged) => {
                 Err(ServicingError::Conflict("The webhook changed meanwhile; read it and try again".into()))
             }
-            Err(e) => Err(e.into()),
+            Err(c) => Err(c.into()),
         }
     }
 
     pub async fn delete(&self, team: &str, id: &str) -> Result<Value, ServicingError> {
         let (_, version) = self.get(team, id).await?;
-        let w = Write::Delete { pk: keys::webhooks_pk(team), sk: keys::webhook_sk(id), cond: Cond::Version(version) };
-        match self.store.transact(vec![w]).await {
-            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(json!({"webhook_id": id, "deleted": true})),
-            Err(e) => Err(e.into()),
+        let repo = self.repo(team);
+        match repo.commit(vec![repo.delete_webhook(id, version)]).await? {
+            // Changed or deleted meanwhile: deleted either way.
+            Ok(()) | Err(Conflict::WebhookChanged) => Ok(json!({"webhook_id": id, "deleted": true})),
+            Err(c) => Err(c.into()),
         }
     }
 
     /// The pull's events with each endpoint's delivery status and attempts.
     pub async fn event_log(&self, team: &str, pull_id: &str) -> Result<Value, ServicingError> {
-        let pk = keys::pull_pk(team, pull_id);
-        if self.store.get(&pk, keys::PULL_SK).await?.is_none() {
+        let repo = self.repo(team);
+        if repo.pull(pull_id).await?.is_none() {
             return Err(ServicingError::not_found("The pull"));
         }
-        let events: Vec<Event> =
-            read_all(self.store, &pk, keys::EVENT_PREFIX).await?.iter().map(Item::decode).collect::<Result<_, _>>()?;
-        let attempts: Vec<Attempt> = read_all(self.store, &pk, keys::ATTEMPT_PREFIX)
-            .await?
-            .iter()
-            .map(Item::decode)
-            .collect::<Result<_, _>>()?;
+        let events = repo.events(pull_id).await?;
+        let attempts = repo.attempts(pull_id).await?;
         let mut out = Vec::new();
         for e in &events {
             let mine: Vec<&Attempt> = attempts.iter().filter(|a| a.sequence == e.sequence).collect();
@@ -377,15 +371,13 @@ impl Webhooks<'_> {
             }
             _ => return Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object or empty")),
         };
-        let pk = keys::pull_pk(team, pull_id);
+        let repo = self.repo(team);
         let seq = event_id
             .strip_prefix(pull_id)
             .and_then(|s| s.strip_prefix('.'))
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or_else(|| ServicingError::not_found("The event"))?;
-        let item =
-            self.store.get(&pk, &keys::event_sk(seq)).await?.ok_or_else(|| ServicingError::not_found("The event"))?;
-        let event: Event = item.decode()?;
+        let event = repo.event(pull_id, seq).await?.ok_or_else(|| ServicingError::not_found("The event"))?;
         let hooks = self.list(team).await?;
         let targets: Vec<&Webhook> = hooks
             .iter()
@@ -401,42 +393,19 @@ impl Webhooks<'_> {
             }
         }
         let now = Utc::now();
-        let mut writes: Vec<Write> = targets
+        let mut writes: Vec<Named> = targets
             .iter()
-            .map(|w| Write::Put {
-                item: Item::new(
-                    pk.clone(),
-                    keys::redelivery_sk(seq, &w.webhook_id),
-                    1,
-                    encode(&Redelivery {
-                        sequence: seq,
-                        webhook_id: w.webhook_id.clone(),
-                        retries: 0,
-                        next_attempt_ms: 0,
-                    }),
-                ),
-                cond: Cond::Any,
+            .map(|w| {
+                let r = Redelivery { sequence: seq, webhook_id: w.webhook_id.clone(), retries: 0, next_attempt_ms: 0 };
+                repo.request_redelivery(pull_id, &r)
             })
             .collect();
         let queued: Vec<&str> = targets.iter().map(|w| w.webhook_id.as_str()).collect();
         if !writes.is_empty() {
-            writes.push(job_write(team, pull_id, now));
-            self.store.transact(writes).await?;
+            writes.push(repo.poke_job(pull_id, now));
+            repo.commit(writes).await??;
         }
         Ok(json!({"event_id": event_id, "queued_for": queued}))
-    }
-}
-
-pub(crate) async fn read_all(store: &dyn Store, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.query(pk, prefix, after.as_ref(), 500).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(c) => after = Some(c),
-            None => return Ok(out),
-        }
     }
 }
 

@@ -14,21 +14,21 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::carriers::Catalogue;
 use super::connector::{self, ConnectorError, Login};
-use super::keys;
 use super::model::{ActionStatus, Event, EventType, MfaState, Pull, PullStatus, ServicingAction};
-use super::service::{commit, encode, PullChange, Servicing};
+use super::repo::{due_jobs, Conflict, Named, PullChange, Repo};
+use super::service::Servicing;
 use super::webhooks::{
-    read_all, secret_context, Attempt, DeliveryCursor, Redelivery, RetryPolicy, SendOutcome, Webhook, WebhookSender,
-    Webhooks, EVENT_ID_HEADER, SIGNATURE_HEADER,
+    secret_context, Attempt, DeliveryCursor, RetryPolicy, SendOutcome, Webhook, WebhookSender, EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
 };
 use super::ServicingError;
 use crate::accounts::TeamId;
 use crate::crypto::{webhook_signature, Keys};
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Store, StoreError};
 
 /// How long a claimed job is ours; longer than the worker function's timeout.
 pub const LEASE: Duration = Duration::minutes(3);
@@ -60,26 +60,16 @@ enum Step {
 impl Worker {
     /// Runs every due job once; returns how many ran. Jobs run concurrently, a few at a time.
     pub async fn sweep(&self) -> Result<usize, StoreError> {
-        let now = Utc::now();
-        let limit = keys::job_index_sk(now.timestamp_millis(), "~", "~");
-        let page = self.store.query_index(keys::JOBS_INDEX, None, 200).await?;
-        let due: Vec<(String, String)> = page
-            .items
-            .iter()
-            .filter(|i| i.index.as_ref().is_some_and(|x| x.sk <= limit))
-            .filter_map(|i| {
-                Some((i.body.get("team_id")?.as_str()?.to_string(), i.body.get("pull_id")?.as_str()?.to_string()))
-            })
-            .collect();
+        let due = due_jobs(self.store.as_ref(), Utc::now()).await?;
         let n = due.len();
         let mut set = tokio::task::JoinSet::new();
-        for (team, pull) in due {
+        for job in due {
             if set.len() >= 8 {
                 set.join_next().await;
             }
             let w = self.clone();
             set.spawn(async move {
-                if let Err(e) = w.run_job(&team, &pull).await {
+                if let Err(e) = w.run_job(&job.team_id, &job.pull_id).await {
                     tracing::warn!(error = %e, "job run failed; it stays queued");
                 }
             });
@@ -90,24 +80,18 @@ impl Worker {
 
     /// Claims and runs the job of one pull (a stream record names it).
     pub async fn run_job(&self, team: &str, pull_id: &str) -> Result<(), StoreError> {
-        let pk = keys::job_pk(team, pull_id);
-        let Some(job) = self.store.get(&pk, keys::JOB_SK).await? else { return Ok(()) };
+        let repo = Repo { store: self.store.as_ref(), team };
+        let Some((job, version)) = repo.job(pull_id).await? else { return Ok(()) };
         let now = Utc::now();
-        let due = job.body.get("due_ms").and_then(Value::as_i64).unwrap_or(0);
-        let lease = job.body.get("lease_until_ms").and_then(Value::as_i64).unwrap_or(0);
-        if due > now.timestamp_millis() || lease > now.timestamp_millis() {
+        if job.due_ms > now.timestamp_millis() || job.lease_until_ms > now.timestamp_millis() {
             return Ok(());
         }
-        let claimed = job.version + 1;
-        let mut body = job.body.clone();
-        body["lease_until_ms"] = json!((now + LEASE).timestamp_millis());
-        let item = Item::new(pk.clone(), keys::JOB_SK, claimed, body)
-            .with_index(keys::JOBS_INDEX, keys::job_index_sk((now + LEASE).timestamp_millis(), team, pull_id));
-        match self.store.transact(vec![Write::Put { item, cond: Cond::Version(job.version) }]).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
-            Err(e) => return Err(e),
+        if let Err(conflict) = repo.commit(vec![repo.claim_job(&job, version, now + LEASE)]).await? {
+            // Another worker claimed it, or it was poked (and runs again).
+            debug_assert_eq!(conflict, Conflict::JobChanged);
+            return Ok(());
         }
+        let claimed = version + 1;
         let mut next: Option<DateTime<Utc>> = None;
         match self.advance(team, pull_id).await {
             Ok(Some(t)) => next = Some(t),
@@ -126,26 +110,14 @@ impl Worker {
             }
         }
         let write = match next {
-            Some(t) => {
-                let ms = t.timestamp_millis();
-                Write::Put {
-                    item: Item::new(
-                        pk,
-                        keys::JOB_SK,
-                        claimed + 1,
-                        json!({"team_id": team, "pull_id": pull_id, "due_ms": ms, "lease_until_ms": 0}),
-                    )
-                    .with_index(keys::JOBS_INDEX, keys::job_index_sk(ms, team, pull_id)),
-                    cond: Cond::Version(claimed),
-                }
-            }
-            None => Write::Delete { pk, sk: keys::JOB_SK.into(), cond: Cond::Version(claimed) },
+            Some(t) => repo.reschedule_job(pull_id, claimed, t),
+            None => repo.finish_job(pull_id, claimed),
         };
-        match self.store.transact(vec![write]).await {
+        if let Err(conflict) = repo.commit(vec![write]).await? {
             // Poked meanwhile: the new job stays and runs again.
-            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-            Err(e) => Err(e),
+            debug_assert_eq!(conflict, Conflict::JobChanged);
         }
+        Ok(())
     }
 
     fn servicing(&self) -> Servicing<'_> {
@@ -316,8 +288,11 @@ impl Worker {
     }
 
     async fn save(&self, change: PullChange) -> Result<Step, ServicingError> {
-        match commit(self.store.as_ref(), change, Utc::now()).await {
-            Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(Step::Again),
+        let team = change.pull.team_id.clone();
+        let repo = Repo { store: self.store.as_ref(), team: &team };
+        match repo.commit_pull(change, Utc::now()).await {
+            // Saved, or another writer got there first (any conflict): look again.
+            Ok(Ok(_)) | Ok(Err(_)) => Ok(Step::Again),
             Err(StoreError::Contention) | Err(StoreError::Unavailable(_)) => {
                 Ok(Step::Later(Utc::now() + TRANSIENT_RETRY))
             }
@@ -384,25 +359,15 @@ impl Worker {
     /// Delivers the pull's events to every endpoint, in order per endpoint; returns when to come
     /// back for retries still due.
     async fn deliver(&self, team: &str, pull_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let pk = keys::pull_pk(team, pull_id);
-        let hooks = Webhooks { store: self.store.as_ref(), keys: &self.keys, allow_private: self.allow_private }
-            .list(team)
-            .await?;
-        let events: Vec<Event> = read_all(self.store.as_ref(), &pk, keys::EVENT_PREFIX)
-            .await?
-            .iter()
-            .map(Item::decode)
-            .collect::<Result<_, _>>()?;
+        let repo = Repo { store: self.store.as_ref(), team };
+        let hooks = repo.webhooks().await?;
+        let events = repo.events(pull_id).await?;
         let mut next: Option<DateTime<Utc>> = None;
         let mut later = |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
         for (hook, _) in &hooks {
-            let cursor_item = self.store.get(&pk, &keys::cursor_sk(&hook.webhook_id)).await?;
-            let (mut cursor, mut cv) = match &cursor_item {
-                Some(i) => (i.decode::<DeliveryCursor>()?, i.version),
-                None => {
-                    (DeliveryCursor { webhook_id: hook.webhook_id.clone(), next_sequence: 1, ..Default::default() }, 0)
-                }
-            };
+            let (mut cursor, cv) = repo.cursor(pull_id, &hook.webhook_id).await?.unwrap_or_else(|| {
+                (DeliveryCursor { webhook_id: hook.webhook_id.clone(), next_sequence: 1, ..Default::default() }, 0)
+            });
             let start = cursor.clone();
             let mut attempts = Vec::new();
             let from = cursor.next_sequence;
@@ -434,26 +399,20 @@ impl Worker {
             if attempts.is_empty() && start.next_sequence == cursor.next_sequence {
                 continue;
             }
-            let mut writes: Vec<Write> = attempts.iter().map(|a| attempt_write(&pk, a)).collect();
-            let cond = if cv == 0 { Cond::Absent } else { Cond::Version(cv) };
-            cv += 1;
-            writes.push(Write::Put {
-                item: Item::new(pk.clone(), keys::cursor_sk(&hook.webhook_id), cv, encode(&cursor)),
-                cond,
-            });
+            let mut writes: Vec<Named> = attempts.iter().map(|a| repo.record_attempt(pull_id, a)).collect();
+            writes.push(repo.put_cursor(pull_id, &cursor, cv));
             for chunk in writes.chunks(90).collect::<Vec<_>>().into_iter().rev() {
                 // The cursor is in the last chunk and written first: a crash after it records fewer
                 // attempts, never a second delivery of a delivered event.
-                match self.store.transact(chunk.to_vec()).await {
-                    Ok(()) => {}
-                    Err(StoreError::ConditionFailed { .. }) => break,
-                    Err(e) => return Err(e),
+                if let Err(conflict) = repo.commit(chunk.to_vec()).await? {
+                    // Another run moved the cursor meanwhile: its record stands.
+                    debug_assert_eq!(conflict, Conflict::CursorChanged);
+                    break;
                 }
             }
         }
         // Redeliveries asked for by the team.
-        for item in read_all(self.store.as_ref(), &pk, keys::REDELIVERY_PREFIX).await? {
-            let mut r: Redelivery = item.decode()?;
+        for (mut r, version) in repo.redeliveries(pull_id).await? {
             let now = Utc::now();
             if r.next_attempt_ms > now.timestamp_millis() {
                 later(DateTime::from_timestamp_millis(r.next_attempt_ms).unwrap_or(now));
@@ -462,33 +421,24 @@ impl Worker {
             let hook = hooks.iter().map(|(w, _)| w).find(|w| w.webhook_id == r.webhook_id);
             let event = events.iter().find(|e| e.sequence == r.sequence);
             let (Some(hook), Some(event)) = (hook, event) else {
-                self.store
-                    .transact(vec![Write::Delete {
-                        pk: pk.clone(),
-                        sk: item.sk.clone(),
-                        cond: Cond::Version(item.version),
-                    }])
-                    .await
-                    .ok();
+                // The endpoint or the event is gone: the request goes too (if it fails, next time).
+                repo.commit(vec![repo.delete_redelivery(pull_id, &r, version)]).await.ok();
                 continue;
             };
             let (attempt, ok) = self.attempt(team, hook, event, r.retries, true).await;
-            let mut writes = vec![attempt_write(&pk, &attempt)];
+            let mut writes = vec![repo.record_attempt(pull_id, &attempt)];
             if ok || r.retries >= self.retry.max_retries {
-                writes.push(Write::Delete { pk: pk.clone(), sk: item.sk.clone(), cond: Cond::Version(item.version) });
+                writes.push(repo.delete_redelivery(pull_id, &r, version));
             } else {
                 r.retries += 1;
                 let at = Utc::now() + Duration::from_std(self.retry.delay(r.retries)).unwrap_or(Duration::minutes(1));
                 r.next_attempt_ms = at.timestamp_millis();
                 later(at);
-                writes.push(Write::Put {
-                    item: Item::new(pk.clone(), item.sk.clone(), item.version + 1, encode(&r)),
-                    cond: Cond::Version(item.version),
-                });
+                writes.push(repo.update_redelivery(pull_id, &r, version));
             }
-            match self.store.transact(writes).await {
-                Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
-                Err(e) => return Err(e),
+            if let Err(conflict) = repo.commit(writes).await? {
+                // Asked for again meanwhile: the new request stands.
+                debug_assert_eq!(conflict, Conflict::RedeliveryChanged);
             }
         }
         Ok(next)
@@ -542,17 +492,5 @@ impl Worker {
             }
             tokio::time::sleep(every).await;
         }
-    }
-}
-
-fn attempt_write(pk: &str, a: &Attempt) -> Write {
-    Write::Put {
-        item: Item::new(
-            pk.to_string(),
-            keys::attempt_sk(a.sequence, &a.webhook_id, a.attempted_at.timestamp_micros()),
-            1,
-            encode(a),
-        ),
-        cond: Cond::Any,
     }
 }
