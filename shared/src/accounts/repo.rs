@@ -111,12 +111,8 @@ pub enum Conflict {
     OnlineAccessChanged,
 }
 
-/// One write of a change, with what its failed condition would mean.
-#[derive(Debug, Clone)]
-pub(crate) struct Named {
-    write: Write,
-    conflict: Conflict,
-}
+/// A write of this area with the [`Conflict`] its failed condition means.
+pub(crate) type Named = crate::store::Named<Conflict>;
 
 impl<T: DeserializeOwned> TryFrom<&Item> for Versioned<T> {
     type Error = StoreError;
@@ -422,14 +418,6 @@ impl<'a> Repo<'a> {
 
     /// Applies the writes in one transaction: `Ok(Err(conflict))` names the condition that failed.
     pub async fn commit(&self, writes: Vec<Named>) -> Result<Result<(), Conflict>, StoreError> {
-        let conflicts: Vec<Conflict> = writes.iter().map(|w| w.conflict).collect();
-        match self.store.transact(writes.into_iter().map(|w| w.write).collect()).await {
-            Ok(()) => Ok(Ok(())),
-            Err(StoreError::ConditionFailed { index }) => match conflicts.get(index) {
-                Some(c) => Ok(Err(*c)),
-                None => Err(StoreError::ConditionFailed { index }),
-            },
-            Err(e) => Err(e),
-        }
+        crate::store::transact_named(self.store, writes).await
     }
 }

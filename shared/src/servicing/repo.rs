@@ -146,12 +146,8 @@ pub enum Conflict {
     SandboxAccountChanged,
 }
 
-/// One write of a change, with what its failed condition would mean.
-#[derive(Debug, Clone)]
-pub(crate) struct Named {
-    write: Write,
-    conflict: Conflict,
-}
+/// A write of this area with the [`Conflict`] its failed condition means.
+pub(crate) type Named = crate::store::Named<Conflict>;
 
 /// A change to one pull, committed as one transaction by [`Repo::commit_pull`].
 pub(crate) struct PullChange {
@@ -515,15 +511,7 @@ impl Repo<'_> {
 
     /// Applies the writes in one transaction: `Ok(Err(conflict))` names the condition that failed.
     pub async fn commit(&self, writes: Vec<Named>) -> Result<Result<(), Conflict>, StoreError> {
-        let conflicts: Vec<Conflict> = writes.iter().map(|w| w.conflict).collect();
-        match self.store.transact(writes.into_iter().map(|w| w.write).collect()).await {
-            Ok(()) => Ok(Ok(())),
-            Err(StoreError::ConditionFailed { index }) => match conflicts.get(index) {
-                Some(c) => Ok(Err(*c)),
-                None => Err(StoreError::ConditionFailed { index }),
-            },
-            Err(e) => Err(e),
-        }
+        crate::store::transact_named(self.store, writes).await
     }
 
     /// Commits a change to one pull: the pull (stamped `now`), its changed actions, the events

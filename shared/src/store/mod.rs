@@ -178,6 +178,28 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
 }
 
 /// DynamoDB's key limits, enforced by every adapter so no rule can depend on more.
+/// A write and what its failed condition means to the area that asked for it (each area's
+/// repository names its own conflicts).
+#[derive(Debug, Clone)]
+pub struct Named<C> {
+    pub write: Write,
+    pub conflict: C,
+}
+
+/// Applies the writes in one transaction: `Ok(Err(conflict))` is the meaning of the write whose
+/// condition failed, never its index. Every repository commits through this.
+pub async fn transact_named<C: Copy>(store: &dyn Store, writes: Vec<Named<C>>) -> Result<Result<(), C>, StoreError> {
+    let conflicts: Vec<C> = writes.iter().map(|w| w.conflict).collect();
+    match store.transact(writes.into_iter().map(|w| w.write).collect()).await {
+        Ok(()) => Ok(Ok(())),
+        Err(StoreError::ConditionFailed { index }) => match conflicts.get(index) {
+            Some(c) => Ok(Err(*c)),
+            None => Err(StoreError::ConditionFailed { index }),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 /// How long to wait before retrying a write that lost a race: `base_ms` doubled per earlier retry
 /// (`doublings` of them, capped at `max_doublings`), plus up to `jitter_ms` of random jitter so
 /// writers that collided do not collide again in lockstep. The one backoff of every
