@@ -78,6 +78,18 @@ impl RetryPolicy {
     pub fn delay(&self, retry: u32) -> StdDuration {
         self.base + self.unit * retry.pow(4)
     }
+
+    /// After an attempt that followed `retries` retries: `None` when delivery is over (it
+    /// succeeded, or the retries are used up), else the next retry's number and when it is due.
+    /// The one schedule of in-order deliveries and of redeliveries.
+    pub fn next_try(&self, ok: bool, retries: u32) -> Option<(u32, chrono::DateTime<chrono::Utc>)> {
+        if ok || retries >= self.max_retries {
+            return None;
+        }
+        let retry = retries + 1;
+        let delay = chrono::Duration::from_std(self.delay(retry)).unwrap_or(chrono::Duration::minutes(1));
+        Some((retry, chrono::Utc::now() + delay))
+    }
 }
 
 /// The outcome of one POST.

@@ -383,17 +383,18 @@ impl Worker {
                 }
                 let (attempt, ok) = self.attempt(team, hook, e, cursor.retries, false).await;
                 attempts.push(attempt);
-                if ok || cursor.retries >= self.retry.max_retries {
-                    cursor.next_sequence = e.sequence + 1;
-                    cursor.retries = 0;
-                    cursor.next_attempt_ms = 0;
-                } else {
-                    cursor.retries += 1;
-                    let at = Utc::now()
-                        + Duration::from_std(self.retry.delay(cursor.retries)).unwrap_or(Duration::minutes(1));
-                    cursor.next_attempt_ms = at.timestamp_millis();
-                    later(at);
-                    break;
+                match self.retry.next_try(ok, cursor.retries) {
+                    None => {
+                        cursor.next_sequence = e.sequence + 1;
+                        cursor.retries = 0;
+                        cursor.next_attempt_ms = 0;
+                    }
+                    Some((retries, at)) => {
+                        cursor.retries = retries;
+                        cursor.next_attempt_ms = at.timestamp_millis();
+                        later(at);
+                        break;
+                    }
                 }
             }
             if attempts.is_empty() && start.next_sequence == cursor.next_sequence {
@@ -427,14 +428,14 @@ impl Worker {
             };
             let (attempt, ok) = self.attempt(team, hook, event, r.retries, true).await;
             let mut writes = vec![repo.record_attempt(pull_id, &attempt)];
-            if ok || r.retries >= self.retry.max_retries {
-                writes.push(repo.delete_redelivery(pull_id, &r, version));
-            } else {
-                r.retries += 1;
-                let at = Utc::now() + Duration::from_std(self.retry.delay(r.retries)).unwrap_or(Duration::minutes(1));
-                r.next_attempt_ms = at.timestamp_millis();
-                later(at);
-                writes.push(repo.update_redelivery(pull_id, &r, version));
+            match self.retry.next_try(ok, r.retries) {
+                None => writes.push(repo.delete_redelivery(pull_id, &r, version)),
+                Some((retries, at)) => {
+                    r.retries = retries;
+                    r.next_attempt_ms = at.timestamp_millis();
+                    later(at);
+                    writes.push(repo.update_redelivery(pull_id, &r, version));
+                }
             }
             if let Err(conflict) = repo.commit(writes).await? {
                 // Asked for again meanwhile: the new request stands.
