@@ -92,6 +92,40 @@ fn template_declares_one_function_per_route_with_its_method_and_path() {
     }
 }
 
+/// Issue 10, operations: every function logs JSON into its own log group with a retention, traces
+/// with X-Ray; failed uploads and stream batches land in a queue; the bucket takes TLS only and
+/// expires uploads, results and old versions.
+#[test]
+fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
+    let blocks = template_blocks();
+    let find = |name: &str| blocks.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_str());
+    let t = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let globals = &t[t.find("Globals:").unwrap()..t.find("Resources:").unwrap()];
+    assert!(globals.contains("LogFormat: JSON") && globals.contains("Tracing: Active"));
+    for (name, body) in blocks.iter().filter(|(_, b)| b.contains("Type: AWS::Serverless::Function")) {
+        let group = body
+            .lines()
+            .find_map(|l| l.strip_prefix("LogGroup: !Ref "))
+            .unwrap_or_else(|| panic!("{name} has no log group of its own"));
+        let g = find(group).unwrap_or_else(|| panic!("{name}: no resource {group}"));
+        assert!(
+            g.contains("Type: AWS::Logs::LogGroup") && g.contains("RetentionInDays: !Ref LogRetentionDays"),
+            "{group}"
+        );
+    }
+    let import = find("ImportS3Function").unwrap();
+    assert!(import.contains("Destination: !GetAtt ImportFailureQueue.Arn"), "failed uploads go to a queue");
+    let worker = find("ServicingWorkerFunction").unwrap();
+    assert!(worker.contains("BisectBatchOnFunctionError: true"));
+    assert!(worker.contains("Destination: !GetAtt WorkerFailureQueue.Arn"));
+    let policy = find("DataBucketPolicy").unwrap();
+    assert!(policy.contains("Effect: Deny") && policy.contains("aws:SecureTransport: \"false\""));
+    let bucket = find("DataBucket").unwrap();
+    for rule in ["Prefix: uploads/", "Prefix: results/", "NoncurrentVersionExpiration:"] {
+        assert!(bucket.contains(rule), "{rule}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
     for d in ROUTES {
@@ -284,4 +318,48 @@ fn the_cli_helps_without_side_effects_and_fails_loudly() {
     assert!(std::fs::read_to_string(result).unwrap().contains("INVALID_BATCH"));
     let out = run(&["tax-rules", "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Issue 10: the local server logs one JSON object a line, with no terminal escapes, when its
+/// logs do not go to a terminal (here, a pipe): the request line names route, status and latency.
+#[test]
+fn the_local_server_logs_json_when_not_on_a_terminal() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_coverdesk"))
+        .args(["serve", "--port", &port.to_string()])
+        .env("COVERDESK_DATA_DIR", dir.path().join("data"))
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut answered = false;
+    for _ in 0..100 {
+        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            c.write_all(b"GET /carriers HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            let _ = c.read_to_string(&mut answer);
+            answered = answer.starts_with("HTTP/1.1 200");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    server.kill().unwrap();
+    let mut logs = String::new();
+    server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    server.wait().unwrap();
+    assert!(answered, "{logs}");
+    assert!(!logs.contains('\u{1b}'), "terminal escapes in {logs}");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = lines.iter().find(|l| l["fields"]["message"] == "request").unwrap_or_else(|| panic!("{logs}"));
+    assert_eq!(request["level"], "INFO");
+    assert_eq!(request["fields"]["status"], 200);
+    assert!(request["fields"]["route"].is_string() && request["fields"]["ms"].is_u64(), "{request}");
 }

@@ -143,10 +143,15 @@ async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
     coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
     let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad --host/--port: {e}"))?;
     let listener = coverdesk::local::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    eprintln!(
-        "coverdesk: serving every route on http://{addr} (data in {}/); local team {LOCAL_CLIENT_ID}:{LOCAL_SECRET}; OpenAPI at /openapi.json",
-        data_dir()
-    );
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!(
+            "coverdesk: serving every route on http://{addr} (data in {}/); local team {LOCAL_CLIENT_ID}:{LOCAL_SECRET}; OpenAPI at /openapi.json",
+            data_dir()
+        );
+    } else {
+        // Logs that go to a collector: one JSON line, and no credential in it.
+        tracing::info!(url = %format!("http://{addr}"), data = %data_dir(), "serving every route");
+    }
     tokio::select! {
         r = coverdesk::local::serve(listener, deps) => r.map_err(|e| e.to_string()),
         _ = tokio::signal::ctrl_c() => Ok(()),
@@ -277,10 +282,15 @@ async fn run(command: Command) -> Result<(), String> {
 fn main() -> ExitCode {
     // Help, --version and usage errors print and exit here, before any store or runtime exists.
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    // Text with colours for a person at a terminal; one JSON object a line (no escapes) when the
+    // logs go to a file or a collector, as the Lambda functions write them.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        logs.init();
+    } else {
+        logs.json().with_ansi(false).init();
+    }
     let command = cli.command.unwrap_or(Command::Serve {
         port: std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000),
         host: std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into()),
