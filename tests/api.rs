@@ -954,6 +954,11 @@ async fn the_local_server_serves_its_openapi_document() {
     let r = api.get("/openapi.json").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["openapi"], "3.1.0");
+    // Its server is the one that served it, on whatever port it listens.
+    assert_eq!(r.body["servers"][0]["url"], format!("http://{}", api.addr().unwrap()));
+    // The widget's pull token is a security scheme, not a plain header parameter.
+    assert_eq!(r.body["components"]["securitySchemes"]["pullJwt"]["type"], "apiKey");
+    assert_eq!(r.body["paths"]["/widget/pull/{pullId}"]["get"]["security"][0]["pullJwt"], serde_json::json!([]));
     // Every route of the table is documented, with its method.
     for d in coverdesk::api::ROUTES {
         assert!(r.body["paths"][d.path][d.method.to_lowercase()].is_object(), "{} {}", d.method, d.path);

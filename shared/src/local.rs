@@ -1,6 +1,7 @@
 //! The local server: every route of the table on one port, over the embedded store.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -44,9 +45,18 @@ impl std::error::Error for BodyGone {}
 async fn serve_one(
     deps: Deps,
     body_timeout: Duration,
+    openapi: Arc<Vec<u8>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, BodyGone> {
     let (parts, body) = req.into_parts();
+    if api::is_openapi(&parts.method, parts.uri.path()) {
+        let doc = ApiResponse {
+            status: 200,
+            headers: vec![("content-type", "application/json".into())],
+            body: openapi.as_ref().clone(),
+        };
+        return Ok(to_hyper(doc));
+    }
     let limit = api::body_limit(parts.uri.path());
     let api_response = match tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await {
         Ok(Ok(collected)) => {
@@ -110,6 +120,12 @@ pub async fn serve(listener: TcpListener, deps: Deps) -> std::io::Result<()> {
 
 /// [`serve`] with other [`Timeouts`].
 pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -> std::io::Result<()> {
+    // The served OpenAPI document names this server (its port), whatever PORT or --port said.
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let openapi = Arc::new(api::openapi_for(&format!("http://{addr}")));
     let _worker = AbortOnDrop(tokio::spawn(deps.worker().run_forever(WORKER_EVERY)));
     loop {
         let (stream, _) = match listener.accept().await {
@@ -122,8 +138,9 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
             }
         };
         let deps = deps.clone();
+        let openapi = openapi.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| serve_one(deps.clone(), timeouts.body, req));
+            let svc = service_fn(move |req| serve_one(deps.clone(), timeouts.body, openapi.clone(), req));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeouts.headers)

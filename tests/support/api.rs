@@ -63,6 +63,12 @@ pub fn basic(id: &str, secret: &str) -> String {
 }
 
 impl TestApi {
+    /// The local server's address (none for the Lambda transport).
+    #[allow(dead_code)]
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
     pub async fn new(transport: Transport) -> TestApi {
         // Server-side logs (errors with their cause) go to the test's captured output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("coverdesk=warn").try_init();

@@ -27,6 +27,22 @@ pub const CHECKSUM_HEADER: &str = "GW-Checksum";
 
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
+/// Whether a request asks for the OpenAPI document.
+pub fn is_openapi(method: &Method, path: &str) -> bool {
+    method == Method::GET && (path == "/openapi.json" || path == "/account/v1/openapi.json")
+}
+
+/// The OpenAPI document naming `base` (e.g. `http://127.0.0.1:3997`, what the server listens on)
+/// as its server, so a client generated from it calls the server that served it.
+pub fn openapi_for(base: &str) -> Vec<u8> {
+    let mut doc: serde_json::Value = match serde_json::from_str(OPENAPI) {
+        Ok(d) => d,
+        Err(_) => return OPENAPI.as_bytes().to_vec(),
+    };
+    doc["servers"] = serde_json::json!([{"url": base, "description": "this server"}]);
+    serde_json::to_vec_pretty(&doc).unwrap_or_else(|_| OPENAPI.as_bytes().to_vec())
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
     pub method: Method,
@@ -56,7 +72,7 @@ impl ApiResponse {
 
 /// Serves any route of the table (the local server), and the OpenAPI document.
 pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
-    if req.method == Method::GET && (req.path == "/openapi.json" || req.path == "/account/v1/openapi.json") {
+    if is_openapi(&req.method, &req.path) {
         return ApiResponse {
             status: 200,
             headers: vec![("content-type", "application/json".into())],
