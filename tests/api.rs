@@ -1018,6 +1018,28 @@ async fn each_api_answers_an_oversized_body_in_its_envelope_and_static_segments_
     assert!(matches!(m, coverdesk::api::routes::Match::Found(coverdesk::api::Route::ConsentAndConnect, _)));
 }
 
+/// Issue 10: the local server answers cross-origin requests as API Gateway's CORS configuration
+/// does (any origin by default): a preflight is 204 with the allowed methods and headers; an answer
+/// names the origin; a plain OPTIONS is still 405 with `Allow`.
+#[tokio::test]
+async fn the_local_server_answers_cors_as_api_gateway_does() {
+    let api = TestApi::new(Transport::Local).await;
+    let origin = ("origin", "https://shop.example.com");
+    let r = api
+        .call("OPTIONS", "/widget/pull/consentAndConnect", None, &[origin, ("access-control-request-method", "POST")])
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert!(r.header("access-control-allow-headers").unwrap().contains("pull-jwt"));
+    assert!(r.header("access-control-allow-methods").unwrap().contains("POST"));
+    let r = api.call("GET", "/carriers", None, &[origin]).await;
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (200, Some("*")));
+    let r = api.call("OPTIONS", "/widget/pull/consentAndConnect", None, &[]).await;
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    let r = api.call("GET", "/carriers", None, &[]).await;
+    assert_eq!(r.header("access-control-allow-origin"), None, "no origin, no CORS headers");
+}
+
 /// Issue 9: a client that sends part of its headers or body and stops is cut off, and the server
 /// takes 200 connections at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

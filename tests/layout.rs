@@ -118,6 +118,13 @@ fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
     let worker = find("ServicingWorkerFunction").unwrap();
     assert!(worker.contains("BisectBatchOnFunctionError: true"));
     assert!(worker.contains("Destination: !GetAtt WorkerFailureQueue.Arn"));
+    // CORS: what API Gateway answers is what the local server answers.
+    let api = find("HttpApi").unwrap();
+    let list = |xs: &[&str]| format!("[{}]", xs.join(", "));
+    assert!(api.contains("AllowOrigins: !Ref AllowedOrigins"));
+    assert!(api.contains(&format!("AllowHeaders: {}", list(coverdesk::local::CORS_ALLOW_HEADERS))), "{api}");
+    assert!(api.contains(&format!("AllowMethods: {}", list(coverdesk::local::CORS_ALLOW_METHODS))), "{api}");
+    assert!(api.contains(&format!("MaxAge: {}", coverdesk::local::CORS_MAX_AGE)), "{api}");
     let policy = find("DataBucketPolicy").unwrap();
     assert!(policy.contains("Effect: Deny") && policy.contains("aws:SecureTransport: \"false\""));
     let bucket = find("DataBucket").unwrap();

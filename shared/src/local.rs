@@ -30,6 +30,68 @@ impl Default for Timeouts {
     }
 }
 
+/// Cross-origin requests as API Gateway answers them for the stack (`CorsConfiguration`, origins
+/// from the `AllowedOrigins` parameter): the local server does the same, with the origins of
+/// `COVERDESK_CORS_ORIGINS` (comma-separated; `*`, the default, allows any). A preflight (OPTIONS
+/// with `Origin` and `Access-Control-Request-Method`) is answered 204; an answer to an allowed
+/// origin names it in `Access-Control-Allow-Origin`. No credentials mode: the widget sends its
+/// token in the `pull-jwt` header, never a cookie.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    origins: Vec<String>,
+}
+
+/// The request headers a browser may send cross-origin (the template's `AllowHeaders`).
+pub const CORS_ALLOW_HEADERS: &[&str] =
+    &["authorization", "content-type", "gw-checksum", "gw-dbtransaction-id", "pull-jwt"];
+/// The methods a browser may use cross-origin (the template's `AllowMethods`).
+pub const CORS_ALLOW_METHODS: &[&str] = &["DELETE", "GET", "PATCH", "POST", "PUT"];
+/// How long a browser may cache a preflight answer, in seconds (the template's `MaxAge`).
+pub const CORS_MAX_AGE: u32 = 600;
+
+impl Cors {
+    pub fn new(origins: &str) -> Cors {
+        Cors { origins: origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect() }
+    }
+
+    pub fn from_env() -> Cors {
+        Cors::new(&std::env::var("COVERDESK_CORS_ORIGINS").unwrap_or_else(|_| "*".into()))
+    }
+
+    /// What `Access-Control-Allow-Origin` says to `origin`, if it is allowed.
+    fn allow(&self, origin: &str) -> Option<String> {
+        if self.origins.iter().any(|o| o == "*") {
+            Some("*".into())
+        } else {
+            self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)).then(|| origin.to_string())
+        }
+    }
+
+    /// The answer to a preflight, or `None` when the request is not one.
+    fn preflight(&self, method: &http::Method, headers: &http::HeaderMap) -> Option<ApiResponse> {
+        let origin = headers.get("origin")?.to_str().ok()?;
+        if method != http::Method::OPTIONS || !headers.contains_key("access-control-request-method") {
+            return None;
+        }
+        let mut r = ApiResponse { status: 204, headers: vec![("vary", "Origin".into())], body: Vec::new() };
+        if let Some(allowed) = self.allow(origin) {
+            r.headers.push(("access-control-allow-origin", allowed));
+            r.headers.push(("access-control-allow-methods", CORS_ALLOW_METHODS.join(",")));
+            r.headers.push(("access-control-allow-headers", CORS_ALLOW_HEADERS.join(",")));
+            r.headers.push(("access-control-max-age", CORS_MAX_AGE.to_string()));
+        }
+        Some(r)
+    }
+
+    /// Names an allowed origin on an ordinary answer.
+    fn decorate(&self, headers: &http::HeaderMap, r: &mut ApiResponse) {
+        if let Some(allowed) = headers.get("origin").and_then(|o| o.to_str().ok()).and_then(|o| self.allow(o)) {
+            r.headers.push(("access-control-allow-origin", allowed));
+            r.headers.push(("vary", "Origin".into()));
+        }
+    }
+}
+
 /// The connection is closed without an answer: the body stopped coming or the peer went away.
 #[derive(Debug)]
 struct BodyGone;
@@ -45,17 +107,38 @@ impl std::error::Error for BodyGone {}
 async fn serve_one(
     deps: Deps,
     body_timeout: Duration,
-    openapi: Arc<Vec<u8>>,
+    site: Arc<Site>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, BodyGone> {
     let (parts, body) = req.into_parts();
+    if let Some(r) = site.cors.preflight(&parts.method, &parts.headers) {
+        return Ok(to_hyper(r));
+    }
+    let mut answer = answer(deps, body_timeout, &site, parts, body).await?;
+    site.cors.decorate(&answer.1, &mut answer.0);
+    Ok(to_hyper(answer.0))
+}
+
+/// What the local server knows of itself: its OpenAPI document and its CORS origins.
+struct Site {
+    openapi: Vec<u8>,
+    cors: Cors,
+}
+
+async fn answer(
+    deps: Deps,
+    body_timeout: Duration,
+    site: &Site,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> Result<(ApiResponse, http::HeaderMap), BodyGone> {
     if api::is_openapi(&parts.method, parts.uri.path()) {
         let doc = ApiResponse {
             status: 200,
             headers: vec![("content-type", "application/json".into())],
-            body: openapi.as_ref().clone(),
+            body: site.openapi.clone(),
         };
-        return Ok(to_hyper(doc));
+        return Ok((doc, parts.headers));
     }
     let limit = api::body_limit(parts.uri.path());
     let api_response = match tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await {
@@ -64,7 +147,7 @@ async fn serve_one(
                 method: parts.method,
                 path: parts.uri.path().to_string(),
                 query: parts.uri.query().map(str::to_string),
-                headers: parts.headers,
+                headers: parts.headers.clone(),
                 body: collected.to_bytes(),
             };
             api::handle(&deps, req).await
@@ -75,7 +158,7 @@ async fn serve_one(
         // A body that stops coming, or a broken connection: nothing to answer on.
         Ok(Err(_)) | Err(_) => return Err(BodyGone),
     };
-    Ok(to_hyper(api_response))
+    Ok((api_response, parts.headers))
 }
 
 fn to_hyper(r: ApiResponse) -> Response<Full<Bytes>> {
@@ -125,7 +208,7 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let openapi = Arc::new(api::openapi_for(&format!("http://{addr}")));
+    let site = Arc::new(Site { openapi: api::openapi_for(&format!("http://{addr}")), cors: Cors::from_env() });
     let _worker = AbortOnDrop(tokio::spawn(deps.worker().run_forever(WORKER_EVERY)));
     loop {
         let (stream, _) = match listener.accept().await {
@@ -138,9 +221,9 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
             }
         };
         let deps = deps.clone();
-        let openapi = openapi.clone();
+        let site = site.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| serve_one(deps.clone(), timeouts.body, openapi.clone(), req));
+            let svc = service_fn(move |req| serve_one(deps.clone(), timeouts.body, site.clone(), req));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeouts.headers)
@@ -149,5 +232,28 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
                 tracing::debug!(error = %e, "connection closed with an error");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod cors_tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_origins_get_cors_headers() {
+        let cors = Cors::new("https://a.example, https://b.example");
+        let mut h = http::HeaderMap::new();
+        h.insert("origin", "https://b.example".parse().unwrap());
+        h.insert("access-control-request-method", "POST".parse().unwrap());
+        let r = cors.preflight(&http::Method::OPTIONS, &h).unwrap();
+        assert!(r.headers.contains(&("access-control-allow-origin", "https://b.example".into())));
+        h.insert("origin", "https://evil.example".parse().unwrap());
+        let r = cors.preflight(&http::Method::OPTIONS, &h).unwrap();
+        assert_eq!(r.status, 204);
+        assert!(!r.headers.iter().any(|(k, _)| *k == "access-control-allow-origin"));
+        let mut answer = ApiResponse { status: 200, headers: vec![], body: vec![] };
+        cors.decorate(&h, &mut answer);
+        assert!(answer.headers.is_empty());
+        assert!(cors.preflight(&http::Method::GET, &h).is_none(), "not a preflight");
     }
 }
