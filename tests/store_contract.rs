@@ -1,5 +1,6 @@
 //! One contract suite for the storage port, run against every backend: the embedded store and
 //! DynamoDB Local. A behaviour the domain relies on is asserted here, so backends cannot drift.
+//! Also the deployment key's Secrets Manager adapter, against the S3-API server (moto).
 
 mod support;
 
@@ -192,3 +193,55 @@ contract!(
     sequences_never_repeat,
     nul_bytes_in_keys_are_refused,
 );
+
+/// The deployment key's adapter against the S3-API server's Secrets Manager (moto serves both):
+/// the stack's generated secret and an existing deployment's base64 key both read; a missing
+/// secret is an error that names the secret, never a key.
+mod deployment_key {
+    use coverdesk::deps::key_from_secrets_manager;
+
+    fn client() -> aws_sdk_secretsmanager::Client {
+        let creds = aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "tests");
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+            .endpoint_url(super::support::s3_endpoint())
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+
+    async fn secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> String {
+        let out = client
+            .create_secret()
+            .name(super::support::unique("coverdesk-key"))
+            .secret_string(value)
+            .send()
+            .await
+            .expect("the S3-API server (moto) answers Secrets Manager too; the README's test command starts it");
+        out.arn().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn the_deployment_key_reads_from_secrets_manager() {
+        let c = client();
+        let generated = secret(&c, &format!("{{\"key\": \"{}\"}}", "Q7w2".repeat(16))).await;
+        let keys = key_from_secrets_manager(&c, &generated).await.unwrap();
+        let sealed = keys.seal("ctx", b"hunter22").unwrap();
+        // Read again (another cold start): the same key.
+        let again = key_from_secrets_manager(&c, &generated).await.unwrap();
+        assert_eq!(again.open("ctx", &sealed).unwrap(), b"hunter22");
+        // An existing deployment's base64 key, copied into a secret, opens what it sealed.
+        let b64 = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+        let old = coverdesk::crypto::Keys::from_base64(b64).unwrap().seal("ctx", b"old").unwrap();
+        let moved = secret(&c, &format!("{{\"key\": \"{b64}\"}}")).await;
+        assert_eq!(key_from_secrets_manager(&c, &moved).await.unwrap().open("ctx", &old).unwrap(), b"old");
+        // Missing: the error names the secret.
+        let e = key_from_secrets_manager(&c, "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("secret:nope"), "{e}");
+    }
+}

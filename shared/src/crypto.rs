@@ -20,15 +20,23 @@ pub const PASSWORD_ITERATIONS: u32 = 600_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    #[error("the deployment key must be base64 of exactly 32 bytes")]
+    #[error("the deployment key must be base64 of 32 bytes, or a secret of at least 32 characters")]
     BadKey,
     #[error("a sealed value could not be opened (wrong key or tampered)")]
     Open,
     #[error("no randomness available")]
     Random,
+    /// This function was deployed without the deployment key (it is given only to the functions
+    /// that seal, open, sign or look up: `Route::needs_key`); reaching this is a bug.
+    #[error("this function has no deployment key")]
+    NoKey,
 }
 
-pub struct Keys {
+/// The keys derived from the deployment key, or none (a function that never seals, opens, signs
+/// or looks up: it is not given the key at all).
+pub struct Keys(Option<Derived>);
+
+struct Derived {
     seal: RandomizedNonceKey,
     token: hmac::Key,
     webhook_ids: hmac::Key,
@@ -70,11 +78,43 @@ impl Keys {
     pub fn from_bytes(master: &[u8; 32]) -> Keys {
         let seal = RandomizedNonceKey::new(&AES_256_GCM, &derive(master, "coverdesk/seal/v1"))
             .expect("a 32-byte key is a valid AES-256 key");
-        Keys {
+        Keys(Some(Derived {
             seal,
             token: hmac::Key::new(hmac::HMAC_SHA256, &derive(master, "coverdesk/pull-jwt/v1")),
             webhook_ids: hmac::Key::new(hmac::HMAC_SHA256, &derive(master, "coverdesk/webhook-lookup/v1")),
+        }))
+    }
+
+    /// No key: every use is [`CryptoError::NoKey`].
+    pub fn absent() -> Keys {
+        Keys(None)
+    }
+
+    fn derived(&self) -> Result<&Derived, CryptoError> {
+        self.0.as_ref().ok_or(CryptoError::NoKey)
+    }
+
+    /// The key as Secrets Manager keeps it (the stack generates `{"key": "<64 letters and
+    /// digits>"}`), or as an operator put it there: `key` (or the whole secret string) is either
+    /// base64 of 32 bytes (an existing deployment's key, kept as it was) or a string of at least
+    /// 32 characters, from which the 32-byte key is derived (HKDF-SHA256 extract).
+    pub fn from_secret(secret: &str) -> Result<Keys, CryptoError> {
+        let text = match serde_json::from_str::<serde_json::Value>(secret) {
+            Ok(serde_json::Value::Object(m)) => m.get("key").and_then(|k| k.as_str()).map(str::to_string),
+            _ => Some(secret.to_string()),
         }
+        .ok_or(CryptoError::BadKey)?;
+        let text = text.trim();
+        if let Ok(k) = Keys::from_base64(text) {
+            return Ok(k);
+        }
+        if text.chars().count() < 32 {
+            return Err(CryptoError::BadKey);
+        }
+        let salt = hmac::Key::new(hmac::HMAC_SHA256, b"coverdesk deployment key v1");
+        let mut master = [0u8; 32];
+        master.copy_from_slice(hmac::sign(&salt, text.as_bytes()).as_ref());
+        Ok(Keys::from_bytes(&master))
     }
 
     pub fn from_base64(text: &str) -> Result<Keys, CryptoError> {
@@ -92,6 +132,7 @@ impl Keys {
     pub fn seal(&self, context: &str, plain: &[u8]) -> Result<Sealed, CryptoError> {
         let mut data = plain.to_vec();
         let nonce = self
+            .derived()?
             .seal
             .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut data)
             .map_err(|_| CryptoError::Open)?;
@@ -103,6 +144,7 @@ impl Keys {
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Open)?;
         let mut data = STANDARD.decode(&sealed.c).map_err(|_| CryptoError::Open)?;
         let plain = self
+            .derived()?
             .seal
             .open_in_place(aws_lc_rs::aead::Nonce::from(&nonce), Aad::from(context.as_bytes()), &mut data)
             .map_err(|_| CryptoError::Open)?;
@@ -110,20 +152,26 @@ impl Keys {
     }
 
     /// A pull token: `header.claims.signature`, HS256 JWT form.
-    pub fn sign_token(&self, claims: &serde_json::Value) -> String {
+    pub fn sign_token(&self, claims: &serde_json::Value) -> Result<String, CryptoError> {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
         let input = format!("{header}.{body}");
-        let sig = hmac::sign(&self.token, input.as_bytes());
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+        let sig = hmac::sign(&self.derived()?.token, input.as_bytes());
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
     }
 
-    /// The claims of a token this deployment signed, or `None` (constant-time check).
-    pub fn verify_token(&self, token: &str) -> Option<serde_json::Value> {
+    /// The claims of a token this deployment signed, `Ok(None)` for any other (constant-time
+    /// check).
+    pub fn verify_token(&self, token: &str) -> Result<Option<serde_json::Value>, CryptoError> {
+        let key = &self.derived()?.token;
+        Ok(Self::claims(key, token))
+    }
+
+    fn claims(key: &hmac::Key, token: &str) -> Option<serde_json::Value> {
         let (input, sig) = token.rsplit_once('.')?;
         let (header, body) = input.split_once('.')?;
         let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
-        hmac::verify(&self.token, input.as_bytes(), &sig).ok()?;
+        hmac::verify(key, input.as_bytes(), &sig).ok()?;
         let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
         if header.get("alg").and_then(|v| v.as_str()) != Some("HS256") {
             return None;
@@ -133,9 +181,9 @@ impl Keys {
 
     /// A keyed digest used as a lookup key for a secret-ish value (a consumer's username), so the
     /// store never holds it in clear.
-    pub fn lookup_key(&self, value: &str) -> String {
-        let tag = hmac::sign(&self.webhook_ids, value.as_bytes());
-        hex::encode(&tag.as_ref()[..16])
+    pub fn lookup_key(&self, value: &str) -> Result<String, CryptoError> {
+        let tag = hmac::sign(&self.derived()?.webhook_ids, value.as_bytes());
+        Ok(hex::encode(&tag.as_ref()[..16]))
     }
 }
 
@@ -230,12 +278,42 @@ mod tests {
     #[test]
     fn tokens_verify_and_refuse_tampering() {
         let k = keys();
-        let t = k.sign_token(&serde_json::json!({"pull_id": "p", "exp": 5}));
-        assert_eq!(k.verify_token(&t).unwrap()["pull_id"], "p");
+        let t = k.sign_token(&serde_json::json!({"pull_id": "p", "exp": 5})).unwrap();
+        assert_eq!(k.verify_token(&t).unwrap().unwrap()["pull_id"], "p");
         let forged = t.replacen('.', ".x", 1);
-        assert!(k.verify_token(&forged).is_none());
-        assert!(Keys::from_bytes(&[1u8; 32]).verify_token(&t).is_none());
-        assert!(k.verify_token("a.b").is_none());
+        assert!(k.verify_token(&forged).unwrap().is_none());
+        assert!(Keys::from_bytes(&[1u8; 32]).verify_token(&t).unwrap().is_none());
+        assert!(k.verify_token("a.b").unwrap().is_none());
+    }
+
+    #[test]
+    fn without_the_key_every_use_is_refused_by_name() {
+        let none = Keys::absent();
+        assert!(matches!(none.seal("c", b"x"), Err(CryptoError::NoKey)));
+        assert!(matches!(none.sign_token(&serde_json::json!({})), Err(CryptoError::NoKey)));
+        assert!(matches!(none.verify_token("a.b.c"), Err(CryptoError::NoKey)));
+        assert!(matches!(none.lookup_key("u"), Err(CryptoError::NoKey)));
+    }
+
+    #[test]
+    fn a_secrets_manager_key_reads_as_generated_or_as_an_existing_base64_key() {
+        // What the stack generates: 64 letters and digits under "key".
+        let generated = format!("{{\"key\": \"{}\"}}", "a1B2".repeat(16));
+        let k = Keys::from_secret(&generated).unwrap();
+        let sealed = k.seal("c", b"x").unwrap();
+        assert_eq!(Keys::from_secret(&generated).unwrap().open("c", &sealed).unwrap(), b"x", "stable derivation");
+        assert!(Keys::from_secret(&format!("{{\"key\": \"{}\"}}", "z9Y8".repeat(16)))
+            .unwrap()
+            .open("c", &sealed)
+            .is_err());
+        // An existing deployment's base64 key, moved into the secret, opens what it sealed before.
+        let b64 = STANDARD.encode([7u8; 32]);
+        let old = Keys::from_bytes(&[7u8; 32]).seal("c", b"y").unwrap();
+        assert_eq!(Keys::from_secret(&format!("{{\"key\": \"{b64}\"}}")).unwrap().open("c", &old).unwrap(), b"y");
+        assert_eq!(Keys::from_secret(&b64).unwrap().open("c", &old).unwrap(), b"y");
+        // Too short, or no key in the JSON.
+        assert!(Keys::from_secret("short").is_err());
+        assert!(Keys::from_secret(r#"{"other": "x"}"#).is_err());
     }
 
     #[test]

@@ -46,6 +46,37 @@ pub const TABLE_ENV: &str = "COVERDESK_TABLE";
 pub const ALLOW_PRIVATE_ENV: &str = "COVERDESK_ALLOW_PRIVATE_URLS";
 /// The bucket for uploads, documents and results, from `COVERDESK_BUCKET`.
 pub const BUCKET_ENV: &str = "COVERDESK_BUCKET";
+/// The Secrets Manager secret holding the deployment key (its ARN, not the key), set in AWS on
+/// the functions that need the key.
+pub const KEY_SECRET_ENV: &str = "COVERDESK_KEY_SECRET_ARN";
+
+/// Whether a function is given the deployment key ([`crate::api::Route::needs_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    Needed,
+    NotNeeded,
+}
+
+/// The deployment key of a function that needs it: `COVERDESK_SECRET_KEY` (base64, for local
+/// runs such as `cargo lambda watch`), else the Secrets Manager secret named by
+/// `COVERDESK_KEY_SECRET_ARN`, read once per cold start.
+async fn deployment_key(config: &aws_config::SdkConfig) -> Result<Keys, ConfigError> {
+    if let Ok(k) = std::env::var(KEY_ENV) {
+        return Ok(Keys::from_base64(&k)?);
+    }
+    let arn = std::env::var(KEY_SECRET_ENV).map_err(|_| ConfigError::Missing(KEY_SECRET_ENV))?;
+    key_from_secrets_manager(&aws_sdk_secretsmanager::Client::new(config), &arn).await
+}
+
+/// Reads the deployment key from a Secrets Manager secret (see [`Keys::from_secret`]). Errors
+/// name the secret's ARN and the service's error, never the secret.
+pub async fn key_from_secrets_manager(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<Keys, ConfigError> {
+    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+        ConfigError::Other(format!("cannot read the deployment key from {arn}: {}", crate::net::error_chain(&e)))
+    })?;
+    let text = out.secret_string().ok_or_else(|| ConfigError::Other(format!("the secret {arn} holds no string")))?;
+    Ok(Keys::from_secret(text)?)
+}
 
 impl Deps {
     pub fn new(
@@ -81,12 +112,17 @@ impl Deps {
         std::env::temp_dir().join("coverdesk-spool")
     }
 
-    /// Production: DynamoDB, table from `COVERDESK_TABLE`, deployment key from
-    /// `COVERDESK_SECRET_KEY`; endpoint and credentials from the standard AWS environment
-    /// (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
-    pub async fn from_env() -> Result<Deps, ConfigError> {
+    /// Production: DynamoDB, table from `COVERDESK_TABLE`, the deployment key (when `key` says
+    /// the function needs it) from Secrets Manager; endpoints and credentials from the standard
+    /// AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
+    pub async fn from_env(key: KeyUse) -> Result<Deps, ConfigError> {
         let table = std::env::var(TABLE_ENV).map_err(|_| ConfigError::Missing(TABLE_ENV))?;
-        let keys = Keys::from_base64(&std::env::var(KEY_ENV).map_err(|_| ConfigError::Missing(KEY_ENV))?)?;
+        let keys = match key {
+            KeyUse::Needed => {
+                deployment_key(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await).await?
+            }
+            KeyUse::NotNeeded => Keys::absent(),
+        };
         let bucket = std::env::var(BUCKET_ENV).map_err(|_| ConfigError::Missing(BUCKET_ENV))?;
         let allow = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "true");
         let objects = Arc::new(S3Store::from_env(bucket).await);

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::api::{self, ApiRequest, ApiResponse, Route};
-use crate::deps::Deps;
+use crate::deps::{Deps, KeyUse};
 
 /// A Lambda request (any API Gateway payload lambda_http understands) as a plain request.
 pub fn to_api_request(req: Request) -> ApiRequest {
@@ -46,7 +46,7 @@ pub async fn invoke(deps: &Deps, route: Route, req: Request) -> Response<Body> {
 /// The whole of a function's `main`: logging, dependencies once per cold start, then serve.
 pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
+    let deps = Deps::from_env(if route.needs_key() { KeyUse::Needed } else { KeyUse::NotNeeded }).await?;
     let deps = &deps;
     lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(invoke(deps, route, req).await) }))
         .await
@@ -118,7 +118,8 @@ pub async fn handle_worker_event(deps: &Deps, event: WorkerEvent) -> serde_json:
 /// The whole of the worker function's `main`.
 pub async fn run_worker() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
+    // It opens consumer credentials and signs webhook deliveries.
+    let deps = Deps::from_env(KeyUse::Needed).await?;
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<WorkerEvent>| async move {
@@ -154,7 +155,7 @@ pub async fn handle_s3_event(
 /// The whole of the upload function's `main`.
 pub async fn run_s3_import() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
+    let deps = Deps::from_env(KeyUse::NotNeeded).await?;
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<aws_lambda_events::event::s3::S3Event>| async move {

@@ -213,7 +213,12 @@ impl TestApi {
             "isBase64Encoded": false
         });
         let req = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
-        let res = coverdesk::lambda::invoke(&self.deps, route, req).await;
+        // As deployed: a function that is not given the deployment key runs without it.
+        let mut deps = self.deps.clone();
+        if !route.needs_key() {
+            deps.keys = Arc::new(coverdesk::crypto::Keys::absent());
+        }
+        let res = coverdesk::lambda::invoke(&deps, route, req).await;
         let status = res.status().as_u16();
         let headers =
             res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();

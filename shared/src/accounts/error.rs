@@ -70,6 +70,12 @@ impl AccountError {
     }
 }
 
+impl From<crate::crypto::CryptoError> for AccountError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        AccountError::Internal(e.to_string())
+    }
+}
+
 impl From<crate::auth::AuthError> for AccountError {
     fn from(e: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError::*;

@@ -9,7 +9,7 @@ use super::repo::Conflict;
 use super::{AccountError, Accounts, TeamId};
 use crate::crypto::{Keys, PasswordHash};
 use crate::fields::required;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::types::Username;
 
 /// Online access to an account: a username and a slow salted hash of the password. Stored at
@@ -30,9 +30,10 @@ pub async fn login(
     keys: &Keys,
     team: &TeamId,
     username: &Username,
-) -> Result<Option<OnlineAccess>, StoreError> {
+) -> Result<Option<OnlineAccess>, AccountError> {
     let repo = Accounts::new(store, team).repo();
-    repo.online_login(&keys.lookup_key(username.as_str())).await?.map(|i| i.decode()).transpose()
+    let item = repo.online_login(&keys.lookup_key(username.as_str())?).await?;
+    Ok(item.map(|i| i.decode()).transpose()?)
 }
 
 fn online_view(username: Option<&str>, updated: chrono::DateTime<chrono::Utc>) -> Value {
@@ -75,7 +76,7 @@ pub async fn set_online_access(
     let now = chrono::Utc::now();
     let repo = accounts.repo();
     let old = repo.online_pointer(n).await?;
-    let hashed = keys.lookup_key(username.as_str());
+    let hashed = keys.lookup_key(username.as_str())?;
     let new_pk = repo.online_login_key(&hashed);
     let access = OnlineAccess { account: n, username: username.as_str().to_string(), password: hash, updated_at: now };
     let old_pk = old.as_ref().and_then(|i| i.body.get("guard").and_then(Value::as_str).map(str::to_string));

@@ -156,6 +156,26 @@ impl Route {
     pub fn by_name(name: &str) -> Option<Route> {
         ROUTES.iter().find(|d| d.name == name).map(|d| d.route)
     }
+    /// Whether the route seals, opens, signs or verifies with the deployment key (consumer
+    /// credentials, webhook secrets, pull tokens, online-access usernames). Only these functions
+    /// are given the key (template.yaml: `COVERDESK_KEY_SECRET_ARN` and the right to read it);
+    /// the others run with [`crate::crypto::Keys::absent`]. The servicing worker needs it too.
+    pub fn needs_key(self) -> bool {
+        use Route::*;
+        matches!(
+            self,
+            ConsentAndConnect
+                | WidgetGetPull
+                | WidgetIdvOptions
+                | WidgetIdv
+                | WidgetConnect
+                | WidgetConfirmAction
+                | ConfirmAction
+                | CreateServicing
+                | CreateWebhook
+                | SetOnlineAccess
+        )
+    }
 }
 
 /// Matches a percent-encoded path against a pattern; returns the decoded parameters.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use coverdesk::auth;
-use coverdesk::deps::Deps;
+use coverdesk::deps::{Deps, KeyUse};
 use coverdesk::examples::{LOCAL_CLIENT_ID, LOCAL_SECRET};
 use coverdesk::store::dynamo::DynamoStore;
 
@@ -131,15 +131,17 @@ fn data_dir() -> String {
     std::env::var("COVERDESK_DATA_DIR").unwrap_or_else(|_| ".coverdesk".into())
 }
 
-async fn deps_for(store: StoreArg) -> Result<Deps, String> {
+/// The dependencies of a command; on DynamoDB the deployment key is read only by the commands
+/// that use it (serving every route, seeding the example pulls and online access).
+async fn deps_for(store: StoreArg, key: KeyUse) -> Result<Deps, String> {
     match store.store {
         StoreKind::Embedded => Deps::embedded(data_dir()).map_err(|e| e.to_string()),
-        StoreKind::Dynamodb => Deps::from_env().await.map_err(|e| e.to_string()),
+        StoreKind::Dynamodb => Deps::from_env(key).await.map_err(|e| e.to_string()),
     }
 }
 
 async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
-    let deps = deps_for(store).await?;
+    let deps = deps_for(store, KeyUse::Needed).await?;
     coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
     let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad --host/--port: {e}"))?;
     let listener = coverdesk::local::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -162,7 +164,7 @@ async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
 /// the team does not exist or the batch as a whole is rejected; refused transactions are in the
 /// result file, as in AWS.
 async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), String> {
-    let deps = deps_for(store).await?;
+    let deps = deps_for(store, KeyUse::NotNeeded).await?;
     if team == LOCAL_CLIENT_ID {
         coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
     }
@@ -213,7 +215,7 @@ async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Serve { port, host, store } => serve(port, &host, store).await,
         Command::Team(TeamCommand::Create { name, client_id, store }) => {
-            let deps = deps_for(store).await?;
+            let deps = deps_for(store, KeyUse::NotNeeded).await?;
             let (team, secret) = auth::create_team(deps.store.as_ref(), &name, client_id.as_deref(), None, None)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -222,13 +224,13 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Team(TeamCommand::RotateSecret { client_id, store }) => {
-            let deps = deps_for(store).await?;
+            let deps = deps_for(store, KeyUse::NotNeeded).await?;
             let secret = auth::rotate_secret(deps.store.as_ref(), &client_id).await.map_err(|e| e.to_string())?;
             println!("client_id={client_id}\nclient_secret={secret}");
             Ok(())
         }
         Command::Seed { store } => {
-            let deps = deps_for(store).await?;
+            let deps = deps_for(store, KeyUse::Needed).await?;
             let wrote = coverdesk::examples::seed(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
             if wrote {
                 eprintln!("coverdesk: wrote accounts pc:1 (Active, policy pc:7), pc:2 (Pending), pc:3 (Withdrawn) for team {LOCAL_CLIENT_ID}");

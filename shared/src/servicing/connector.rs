@@ -59,6 +59,12 @@ pub enum ConnectorError {
     Internal(String),
 }
 
+impl From<crate::crypto::CryptoError> for ConnectorError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        ConnectorError::Internal(e.to_string())
+    }
+}
+
 impl From<StoreError> for ConnectorError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -235,7 +241,7 @@ impl Sandbox {
     /// The account of a username (the example account until its first change), and the version
     /// read (`None`: never written).
     async fn load(&self, team: &TeamId, username: &str) -> Result<(SandboxAccount, Option<u64>), ConnectorError> {
-        match self.repo(team).sandbox_account(&self.keys.lookup_key(username)).await? {
+        match self.repo(team).sandbox_account(&self.keys.lookup_key(username)?).await? {
             Some((acc, version)) => Ok((acc, Some(version))),
             None => Ok((sandbox_account(), None)),
         }
@@ -275,7 +281,7 @@ impl Connector for Sandbox {
         }
         Ok(Login::Authenticated {
             profile: Profile {
-                account_identifier: format!("SBX-{}", &self.keys.lookup_key(&secrets.username)[..8].to_uppercase()),
+                account_identifier: format!("SBX-{}", &self.keys.lookup_key(&secrets.username)?[..8].to_uppercase()),
                 first_name: Some("Sam".into()),
                 last_name: Some("Sandbox".into()),
                 email: Some("sam.sandbox@example.com".into()),
@@ -322,7 +328,7 @@ impl Connector for Sandbox {
             }
             let body = serde_json::to_value(&acc).map_err(|e| ConnectorError::Internal(e.to_string()))?;
             let repo = self.repo(team);
-            match repo.commit(vec![repo.put_sandbox_account(&self.keys.lookup_key(session), body, version)]).await {
+            match repo.commit(vec![repo.put_sandbox_account(&self.keys.lookup_key(session)?, body, version)]).await {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(conflict)) => {
                     // Another delivery changed the account meanwhile: look again.

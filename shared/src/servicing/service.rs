@@ -113,15 +113,19 @@ impl<'a> Servicing<'a> {
         Repo { store: self.store, team }
     }
 
-    pub fn token(&self, team: &str, pull_id: &str) -> String {
+    pub fn token(&self, team: &str, pull_id: &str) -> Result<String, ServicingError> {
         let exp = (self.now + Duration::days(PULL_TOKEN_DAYS)).timestamp();
-        self.keys.sign_token(&json!({"pull_id": pull_id, "team_id": team, "exp": exp}))
+        Ok(self.keys.sign_token(&json!({"pull_id": pull_id, "team_id": team, "exp": exp}))?)
     }
 
     /// Checks a `pull-jwt` against the pull of the path: 401 when missing or not ours, 403 when it
     /// names another pull or has expired.
     pub fn widget_auth(&self, token: Option<&str>, path_pull: &str) -> Result<WidgetAuth, ServicingError> {
-        let claims = token.and_then(|t| self.keys.verify_token(t.trim())).ok_or_else(ServicingError::unauthorized)?;
+        let claims = match token {
+            Some(t) => self.keys.verify_token(t.trim())?,
+            None => None,
+        }
+        .ok_or_else(ServicingError::unauthorized)?;
         let pull_id = claims.get("pull_id").and_then(Value::as_str).ok_or_else(ServicingError::unauthorized)?;
         let team = claims.get("team_id").and_then(Value::as_str).ok_or_else(ServicingError::unauthorized)?;
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
@@ -231,7 +235,7 @@ impl<'a> Servicing<'a> {
         let change = PullChange { pull, version: 0, actions: action_rows, events: vec![], extra, poke: true };
         repo.commit_pull(change, self.now).await??;
         tracing::info!(pull = %pull_id, actions = ids.len(), "pull created");
-        Ok(Created { pull_jwt: self.token(team, &pull_id), pull_id, servicing_action_ids: ids })
+        Ok(Created { pull_jwt: self.token(team, &pull_id)?, pull_id, servicing_action_ids: ids })
     }
 
     /// `POST /widget/pull/consentAndConnect`.
