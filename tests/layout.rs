@@ -133,6 +133,12 @@ fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
             "{group}"
         );
     }
+    // A document fetched inside the import request cannot outlive the function.
+    let timeout = globals.lines().find_map(|l| l.trim().strip_prefix("Timeout: ")).unwrap().parse::<u64>().unwrap();
+    let sync_import = find("ImportTransactionsFunction").unwrap();
+    assert!(!sync_import.contains("Timeout:"), "the import request keeps the global timeout");
+    let worst = coverdesk::fetch::FetchLimits::within_request().worst_case();
+    assert!(worst < std::time::Duration::from_secs(timeout), "{worst:?} against {timeout} s");
     let import = find("ImportS3Function").unwrap();
     assert!(import.contains("Destination: !GetAtt ImportFailureQueue.Arn"), "failed uploads go to a queue");
     let worker = find("ServicingWorkerFunction").unwrap();

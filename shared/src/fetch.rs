@@ -27,6 +27,22 @@ impl Default for FetchLimits {
     }
 }
 
+impl FetchLimits {
+    /// Inside an API request (the `import-transactions` function: API Gateway answers 503 after
+    /// 30 s, the function's timeout is 29 s): two attempts of 10 s each, so one document's worst
+    /// case ([`FetchLimits::worst_case`]) stays under the function's timeout. Batches whose
+    /// documents need longer go through an upload (`import-s3`, 15 minutes, the default limits).
+    pub fn within_request() -> FetchLimits {
+        FetchLimits { timeout: Duration::from_secs(10), attempts: 2, ..FetchLimits::default() }
+    }
+
+    /// The longest one document can take: every attempt timing out, with the waits between them.
+    pub fn worst_case(&self) -> Duration {
+        let waits: u64 = (1..self.attempts.max(1)).map(|a| 200 * 4u64.pow(a - 1)).sum();
+        self.timeout * self.attempts.max(1) + Duration::from_millis(waits)
+    }
+}
+
 /// A fetched document, spooled to a temporary file (deleted when this is dropped).
 #[derive(Debug)]
 pub struct Fetched {
@@ -188,5 +204,16 @@ mod tests {
         ] {
             assert_eq!(resolve(&base, location), want, "{location}");
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_case_counts_every_attempt_and_wait() {
+        assert_eq!(FetchLimits::default().worst_case(), Duration::from_millis(3 * 60_000 + 200 + 800));
+        assert_eq!(FetchLimits::within_request().worst_case(), Duration::from_millis(2 * 10_000 + 200));
     }
 }

@@ -46,7 +46,11 @@ pub async fn invoke(deps: &Deps, route: Route, req: Request) -> Response<Body> {
 /// The whole of a function's `main`: logging, dependencies once per cold start, then serve.
 pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let deps = Deps::from_env(if route.needs_key() { KeyUse::Needed } else { KeyUse::NotNeeded }).await?;
+    let mut deps = Deps::from_env(if route.needs_key() { KeyUse::Needed } else { KeyUse::NotNeeded }).await?;
+    if route == Route::ImportTransactions {
+        // Documents are fetched inside the API request: within its timeout.
+        deps.fetch_limits = crate::fetch::FetchLimits::within_request();
+    }
     let deps = &deps;
     lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(invoke(deps, route, req).await) }))
         .await
