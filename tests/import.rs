@@ -182,6 +182,7 @@ async fn the_seed_example_imports_with_its_documents(t: Transport) {
 /// One batch, one transaction per status code and conditional rule: each gets its own answer,
 /// and the good one is imported whatever the others do.
 async fn every_status_code_in_one_batch(t: Transport) {
+    coverdesk::metrics::capture();
     let api = TestApi::new(t).await;
     let docs = Docs::start().await;
     let ex = |tag: &str| seed_example(&docs, &uid(tag));
@@ -287,6 +288,14 @@ async fn every_status_code_in_one_batch(t: Transport) {
     assert_eq!(r.body["error"], "INVALID_BATCH");
     let r = api.post("/import/v1/transactions", json!([])).await;
     assert_eq!(r.body["error"], "INVALID_BATCH");
+    // Issue 10: CloudWatch metrics (EMF): transactions counted by status.
+    let records: Vec<Value> = coverdesk::metrics::capture().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for status in ["0", "1001", "2002", "3001"] {
+        assert!(
+            records.iter().any(|r| r["status"] == status && r["ImportTransactions"].as_f64() >= Some(1.0)),
+            "no ImportTransactions record for status {status}"
+        );
+    }
 }
 
 async fn tax_rules_per_state(t: Transport) {

@@ -161,6 +161,7 @@ fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
+    coverdesk::metrics::capture();
     for d in ROUTES {
         let path = root().join("events").join(format!("{}.json", d.name));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
@@ -182,6 +183,18 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
         };
         assert_eq!(res.status().as_u16(), expected, "{}: {body}", d.name);
         assert_eq!(res.headers()["content-type"], "application/json");
+        // Issue 10: each answer is one EMF line: requests and latency by route and status, with
+        // the request id, function and cold start beside them.
+        let line = coverdesk::metrics::capture()
+            .iter()
+            .rev()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|r| r["route"] == d.name)
+            .unwrap_or_else(|| panic!("no request record for {}", d.name));
+        assert_eq!(line["status"], expected.to_string());
+        assert_eq!(line["Requests"], 1.0);
+        assert!(line["latency_ms"].is_u64() && line["cold_start"].is_boolean() && line["requestId"].is_string());
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["route", "status"]]));
     }
 }
 

@@ -230,6 +230,7 @@ fn assert_signed_and_ordered(events: &[Received]) {
 /// Three actions: confirm, reject, confirm. Each waits; the rejected one changes nothing; the
 /// pull completes; the changes are on the carrier account (a reused pull sees them).
 async fn three_actions_confirm_reject_confirm(t: Transport) {
+    coverdesk::metrics::capture();
     let w = world(t).await;
     let user = format!("user_{}", support::unique("x").replace('-', ""));
     let p = connect(
@@ -338,6 +339,15 @@ async fn three_actions_confirm_reject_confirm(t: Transport) {
     let r = w.api.get(&format!("/teams/{}/pulls", w.api.team)).await;
     assert_eq!(r.body["total_pulls"], 2);
     assert_eq!(r.body["pulls"][0]["pull_id"], child.as_str(), "newest first");
+    // Issue 10: CloudWatch metrics (EMF) of the action outcomes and the webhook deliveries.
+    let records: Vec<Value> = coverdesk::metrics::capture().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let has = |metric: &str, outcome: &str| {
+        records.iter().any(|r| {
+            r[metric] == 1.0 && r["outcome"] == outcome && r["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Coverdesk"
+        })
+    };
+    assert!(has("ServicingActions", "SUCCESS") && has("ServicingActions", "UNCONFIRMED"), "{records:?}");
+    assert!(has("WebhookDeliveries", "DELIVERED"), "{records:?}");
 }
 
 /// The second of three actions fails validation: the pull stops, the third never runs.

@@ -40,7 +40,12 @@ pub fn to_lambda_response(r: ApiResponse) -> Response<Body> {
 
 /// What a function's handler does with one invocation; the tests call it with real events.
 pub async fn invoke(deps: &Deps, route: Route, req: Request) -> Response<Body> {
-    to_lambda_response(api::handle_route(deps, route, to_api_request(req)).await)
+    use lambda_http::RequestExt;
+    let started = std::time::Instant::now();
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let response = api::handle_route(deps, route, to_api_request(req)).await;
+    crate::metrics::request(&request_id, route.name(), response.status, started.elapsed().as_millis() as u64);
+    to_lambda_response(response)
 }
 
 /// The whole of a function's `main`: logging, dependencies once per cold start, then serve.

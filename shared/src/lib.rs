@@ -19,6 +19,7 @@ pub mod fields;
 pub mod import;
 pub mod lambda;
 pub mod local;
+pub mod metrics;
 pub mod net;
 pub mod objects;
 pub mod servicing;

@@ -186,6 +186,13 @@ impl Importer {
         let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
         self.finish(&mut meta, &results).await?;
         tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
+        let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
+        for r in &results {
+            *by_status.entry(r.status).or_default() += 1;
+        }
+        for (status, n) in by_status {
+            crate::metrics::count("ImportTransactions", "status", &status.to_string(), n);
+        }
         Ok((meta, results))
     }
 

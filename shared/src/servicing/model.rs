@@ -68,6 +68,20 @@ str_enum!(EventType {
     Complete = "COMPLETE",
 });
 
+impl ActionStatus {
+    /// Outcomes after which the action never changes again.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ActionStatus::Success
+                | ActionStatus::ValidationError
+                | ActionStatus::ProviderError
+                | ActionStatus::InternalError
+                | ActionStatus::Unconfirmed
+        )
+    }
+}
+
 impl PullStatus {
     /// States in which the worker has something to do.
     pub fn needs_work(self) -> bool {

@@ -543,6 +543,14 @@ impl Repo<'_> {
         if c.poke {
             writes.push(self.poke_job(&c.pull.pull_id, now));
         }
-        Ok(self.commit(writes).await?.map(|()| c.pull))
+        let ended: Vec<&'static str> =
+            c.actions.iter().filter(|(a, _)| a.status.is_final()).map(|(a, _)| a.status.code()).collect();
+        let committed = self.commit(writes).await?;
+        if committed.is_ok() {
+            for outcome in ended {
+                crate::metrics::count("ServicingActions", "outcome", outcome, 1);
+            }
+        }
+        Ok(committed.map(|()| c.pull))
     }
 }

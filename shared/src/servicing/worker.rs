@@ -482,6 +482,7 @@ impl Worker {
             .into(),
             redelivery,
         };
+        crate::metrics::count("WebhookDeliveries", "outcome", &attempt.outcome, 1);
         (attempt, ok)
     }
 

@@ -1,0 +1,134 @@
+//! CloudWatch metrics in the embedded metric format (EMF): one JSON line per record on standard
+//! output, which Lambda puts in the function's log group and CloudWatch turns into metrics
+//! (namespace [`NAMESPACE`]). No client, no call, no extra dependency.
+//!
+//! Records are written only inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set): the local server
+//! and the CLI keep standard output for people. Tests capture them ([`capture`]).
+//!
+//! What is recorded: `Requests` and `Latency` by route and status (with the request id, function
+//! name and cold start in the same line, which is also the request's log line),
+//! `ImportTransactions` by status, `WebhookDeliveries` by outcome, `ServicingActions` by outcome.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::{json, Map, Value};
+
+pub const NAMESPACE: &str = "Coverdesk";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+/// Records kept in memory once a test asked for them ([`capture`]).
+static CAPTURED: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
+/// Tests: keep every record in memory from now on (records of other tests in the same process
+/// too); returns every record kept so far.
+pub fn capture() -> Vec<String> {
+    CAPTURED.get_or_init(|| Mutex::new(Vec::new())).lock().map(|l| l.clone()).unwrap_or_default()
+}
+
+/// One EMF record: `dimensions` (name, value) name the metric's series; `metrics` (name, value,
+/// unit) are its values; `fields` ride along as searchable log fields.
+pub fn record(dimensions: &[(&str, &str)], metrics: &[(&str, f64, Unit)], fields: Map<String, Value>) {
+    static IN_LAMBDA: OnceLock<bool> = OnceLock::new();
+    let in_lambda = *IN_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some());
+    let captured = CAPTURED.get();
+    if !in_lambda && captured.is_none() {
+        return;
+    }
+    let line = render(dimensions, metrics, fields, chrono::Utc::now().timestamp_millis());
+    match captured {
+        Some(lines) => {
+            if let Ok(mut l) = lines.lock() {
+                l.push(line);
+            }
+        }
+        None => println!("{line}"),
+    }
+}
+
+fn render(dimensions: &[(&str, &str)], metrics: &[(&str, f64, Unit)], fields: Map<String, Value>, ms: i64) -> String {
+    let mut root = fields;
+    for (name, value) in dimensions {
+        root.insert(name.to_string(), json!(value));
+    }
+    for (name, value, _) in metrics {
+        root.insert(name.to_string(), json!(value));
+    }
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimensions.iter().map(|(n, _)| *n).collect::<Vec<_>>()],
+                "Metrics": metrics.iter().map(|(n, _, u)| json!({"Name": n, "Unit": u.name()})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+static WARM: AtomicBool = AtomicBool::new(false);
+
+/// The request's line: its log fields and its metrics, one JSON object. Never the path, query,
+/// headers or body (ids, credentials, personal data).
+pub fn request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
+    let cold = !WARM.swap(true, Ordering::Relaxed);
+    let mut fields = Map::new();
+    fields.insert("level".into(), json!("INFO"));
+    fields.insert("message".into(), json!("request"));
+    fields.insert("requestId".into(), json!(request_id));
+    fields.insert("function".into(), json!(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default()));
+    fields.insert("cold_start".into(), json!(cold));
+    fields.insert("latency_ms".into(), json!(latency_ms));
+    let status = status.to_string();
+    record(
+        &[("route", route), ("status", &status)],
+        &[("Requests", 1.0, Unit::Count), ("Latency", latency_ms as f64, Unit::Milliseconds)],
+        fields,
+    );
+}
+
+/// A count by one dimension (import transactions by status, deliveries and actions by outcome).
+pub fn count(metric: &str, dimension: &str, value: &str, n: u64) {
+    let mut fields = Map::new();
+    fields.insert("level".into(), json!("INFO"));
+    fields.insert("message".into(), json!(metric));
+    record(&[(dimension, value)], &[(metric, n as f64, Unit::Count)], fields);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_one_emf_document() {
+        let mut fields = Map::new();
+        fields.insert("requestId".into(), json!("r-1"));
+        let line =
+            render(&[("route", "accounts-get"), ("status", "200")], &[("Requests", 1.0, Unit::Count)], fields, 7);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["route"], "accounts-get");
+        assert_eq!(v["Requests"], 1.0);
+        assert_eq!(v["requestId"], "r-1");
+        let m = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(v["_aws"]["Timestamp"], 7);
+        assert_eq!(m["Namespace"], NAMESPACE);
+        assert_eq!(m["Dimensions"], json!([["route", "status"]]));
+        assert_eq!(m["Metrics"], json!([{"Name": "Requests", "Unit": "Count"}]));
+    }
+}
