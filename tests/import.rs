@@ -704,6 +704,30 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     let r: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/broken.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(r["error"], "INVALID_BATCH");
+
+    // Issue 10: the store fails (throttled): the event fails so that Lambda retries it, and the
+    // result file says the import failed meanwhile; once the store answers, the retry imports and
+    // the result file says so.
+    let flaky =
+        Arc::new(support::FlakyStore { inner: deps.store.clone(), failing: std::sync::atomic::AtomicBool::new(true) });
+    let mut failing = deps.clone();
+    failing.store = flaky.clone();
+    let ids: Vec<String> = (0..3).map(|i| uid(&format!("retry-{i}"))).collect();
+    let batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
+    s3.put_bytes("uploads/team-a/retried.json", serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
+    let ev = s3_event(s3.bucket(), &["uploads/team-a/retried.json"], "r1");
+    let e = coverdesk::lambda::handle_s3_event(&failing, &ev).await.err().expect("a retryable failure");
+    assert!(!e.is_permanent(), "{e}");
+    let r: Value =
+        serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
+    assert_eq!((r["status"].as_str(), r["error"].as_str()), (Some("failed"), Some("IMPORT_FAILED")), "{r}");
+    assert!(!r["message"].as_str().unwrap().contains("throttled (test)"), "no internals: {r}");
+    flaky.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let out = coverdesk::lambda::handle_s3_event(&failing, &ev).await.unwrap();
+    assert_eq!(out["imported"][0]["imported"], 3, "{out}");
+    let r: Value =
+        serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
+    assert_eq!(r["transactions"].as_array().unwrap().len(), 3, "{r}");
 }
 
 // ---- the fetcher's guards ----

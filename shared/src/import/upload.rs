@@ -35,6 +35,19 @@ impl UploadError {
     pub fn is_permanent(&self) -> bool {
         matches!(self, UploadError::NotAnUpload(_) | UploadError::Gone(_))
     }
+
+    /// What failed, in words for the result file (no internals).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UploadError::NotAnUpload(_) | UploadError::Gone(_) => "the object is not an upload",
+            UploadError::Objects(_) | UploadError::Batch(BatchError::Objects(_)) => {
+                "the bucket could not be read or written"
+            }
+            UploadError::Batch(BatchError::Store(_)) => "the data store was unavailable",
+            UploadError::Batch(BatchError::NotJson(_) | BatchError::NotArray) => "the batch is not a JSON array",
+            UploadError::Fetcher(_) => "the document fetcher could not start",
+        }
+    }
 }
 
 pub const UPLOAD_PREFIX: &str = "uploads/";
@@ -73,6 +86,37 @@ pub async fn import_object(
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> Result<UploadOutcome, UploadError> {
     let (team, result_key) = parse_upload_key(key)?;
+    match import_to(deps, bucket, key, etag, team, &result_key, progress).await {
+        Err(e) if !e.is_permanent() => {
+            // Lambda retries the event (and, past its retries, the failure queue keeps it): the
+            // result file says so meanwhile; a later success overwrites it. If even this write
+            // fails, the event's error still stands.
+            let answer = serde_json::json!({
+                "batch_id": batch_id_for_object(bucket, key, etag),
+                "status": "failed",
+                "error": "IMPORT_FAILED",
+                "message": format!("The import could not complete ({}); it is retried automatically.", e.kind()),
+                "transactions": [],
+            });
+            if let Err(w) = write_result(deps, &result_key, &answer).await {
+                tracing::warn!(error = %w, "could not write the failed import's result");
+            }
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+async fn import_to(
+    deps: &Deps,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    team: String,
+    result_key: &str,
+    progress: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Result<UploadOutcome, UploadError> {
+    let result_key = result_key.to_string();
     let body = deps.objects.get_bytes(key).await?.ok_or_else(|| UploadError::Gone(key.to_string()))?;
     let fetcher = deps.fetcher().await.map_err(UploadError::Fetcher)?;
     let importer =
