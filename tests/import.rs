@@ -716,7 +716,7 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     let batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
     s3.put_bytes("uploads/team-a/retried.json", serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
     let ev = s3_event(s3.bucket(), &["uploads/team-a/retried.json"], "r1");
-    let e = coverdesk::lambda::handle_s3_event(&failing, &ev).await.err().expect("a retryable failure");
+    let e = coverdesk::lambda::handle_s3_event(&failing, &ev).await.expect_err("a retryable failure");
     assert!(!e.is_permanent(), "{e}");
     let r: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
