@@ -48,10 +48,13 @@ impl Docs {
                         let flaky = flaky.clone();
                         async move {
                             let path = req.uri().path().to_string();
+                            let trace = req.headers().get("x-amzn-trace-id").map(|v| v.as_bytes().to_vec());
                             let (status, body, location): (u16, Vec<u8>, Option<String>) = if let Some(name) =
                                 path.strip_prefix("/doc/")
                             {
                                 (200, pdf(name), None)
+                            } else if path == "/echo-trace" {
+                                (200, trace.unwrap_or_default(), None)
                             } else if path == "/flaky" {
                                 if flaky.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
                                 {
@@ -731,6 +734,22 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
 }
 
 // ---- the fetcher's guards ----
+
+/// Issue 10: a document request carries the invocation's X-Ray trace header, and none outside an
+/// invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_requests_carry_the_trace_header() {
+    let docs = Docs::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = coverdesk::fetch::Fetcher::new(true, Default::default()).unwrap();
+    let trace = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1";
+    coverdesk::net::set_trace_id(Some(trace.into()));
+    let got = fetcher.fetch(&docs.url("/echo-trace"), dir.path()).await.unwrap();
+    coverdesk::net::set_trace_id(None);
+    assert_eq!(std::fs::read_to_string(&got.file).unwrap(), trace);
+    let got = fetcher.fetch(&docs.url("/echo-trace"), dir.path()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&got.file).unwrap(), "");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fetcher_refuses_private_addresses_and_other_schemes() {

@@ -109,8 +109,11 @@ impl Fetcher {
         let mut current = url.to_string();
         for _ in 0..=self.limits.max_redirects {
             let uri = check_url(&current, self.allow_private).map_err(FetchError::Refused)?;
-            let req = http::Request::get(uri.clone())
-                .header("user-agent", "coverdesk-import/1")
+            let mut req = http::Request::get(uri.clone()).header("user-agent", "coverdesk-import/1");
+            if let Some(trace) = crate::net::trace_id() {
+                req = req.header(crate::net::TRACE_HEADER, trace);
+            }
+            let req = req
                 .body(http_body_util::Full::new(bytes::Bytes::new()))
                 .map_err(|e| FetchError::Refused(e.to_string()))?;
             let resp = self.client.request(req).await.map_err(|e| {

@@ -42,7 +42,9 @@ pub fn to_lambda_response(r: ApiResponse) -> Response<Body> {
 pub async fn invoke(deps: &Deps, route: Route, req: Request) -> Response<Body> {
     use lambda_http::RequestExt;
     let started = std::time::Instant::now();
-    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let context = req.lambda_context_ref();
+    let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
+    crate::net::set_trace_id(context.and_then(|c| c.xray_trace_id.clone()));
     let response = api::handle_route(deps, route, to_api_request(req)).await;
     crate::metrics::request(&request_id, route.name(), response.status, started.elapsed().as_millis() as u64);
     to_lambda_response(response)
@@ -132,6 +134,7 @@ pub async fn run_worker() -> Result<(), lambda_http::Error> {
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<WorkerEvent>| async move {
+            crate::net::set_trace_id(event.context.xray_trace_id.clone());
             Ok::<_, Infallible>(handle_worker_event(deps, event.payload).await)
         },
     ))
@@ -168,6 +171,7 @@ pub async fn run_s3_import() -> Result<(), lambda_http::Error> {
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<aws_lambda_events::event::s3::S3Event>| async move {
+            crate::net::set_trace_id(event.context.xray_trace_id.clone());
             handle_s3_event(deps, &event.payload).await.map_err(lambda_http::Error::from)
         },
     ))

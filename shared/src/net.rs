@@ -94,6 +94,24 @@ pub type HttpsClient = hyper_util::client::legacy::Client<
 >;
 
 /// An error with every cause under it, `outer: inner: ...` (hyper's own message names no cause).
+/// The header that carries the X-Ray trace onto outgoing webhook and document requests.
+pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+
+static TRACE_ID: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Lambda glue: the X-Ray trace id of the invocation now being served (one function instance
+/// serves one invocation at a time), or `None` between invocations and outside Lambda.
+pub fn set_trace_id(id: Option<String>) {
+    if let Ok(mut t) = TRACE_ID.write() {
+        *t = id.filter(|t| !t.is_empty() && t.is_ascii() && !t.contains(['\r', '\n']));
+    }
+}
+
+/// The trace id outgoing requests pass on ([`TRACE_HEADER`]), if an invocation set one.
+pub fn trace_id() -> Option<String> {
+    TRACE_ID.read().ok().and_then(|t| t.clone())
+}
+
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut src = e.source();

@@ -169,6 +169,9 @@ impl WebhookSender for HttpSender {
         };
         let mut req = http::Request::builder().method(http::Method::POST).uri(uri);
         req = req.header("content-type", "application/json").header("user-agent", "coverdesk-webhooks/1");
+        if let Some(trace) = crate::net::trace_id() {
+            req = req.header(crate::net::TRACE_HEADER, trace);
+        }
         for (k, v) in headers {
             req = req.header(k, v);
         }
