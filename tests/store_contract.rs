@@ -167,6 +167,35 @@ async fn nul_bytes_in_keys_are_refused(s: &dyn Store) {
     assert!(s.get(&at_limit, "c").await.unwrap().is_none());
 }
 
+/// Issue 10: a transient item past its expiry is absent to every read (DynamoDB's TTL deletes it
+/// later; until then neither store shows it); one not yet expired reads as usual, expiry and all.
+async fn expired_items_are_absent_to_readers(s: &dyn Store) {
+    let now = chrono::Utc::now();
+    let past = Item::new("ttl", "S#1", 1, json!({"n": 1}))
+        .with_index("TTLIDX", "1")
+        .expiring(now - chrono::Duration::seconds(5));
+    let future = Item::new("ttl", "S#2", 1, json!({"n": 2}))
+        .with_index("TTLIDX", "2")
+        .expiring(now + chrono::Duration::hours(1));
+    s.transact(vec![put(past, Cond::Absent), put(future.clone(), Cond::Absent)]).await.unwrap();
+    assert!(s.get("ttl", "S#1").await.unwrap().is_none(), "expired: absent");
+    let got = s.get("ttl", "S#2").await.unwrap().unwrap();
+    assert_eq!(got.expires_at, future.expires_at);
+    let page = s.query("ttl", "S#", None, 10).await.unwrap();
+    assert_eq!(page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(), ["S#2"]);
+    let page = s.query_index("TTLIDX", None, 10).await.unwrap();
+    assert_eq!(page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(), ["S#2"]);
+    // Conditions agree: the expired item is absent to a write too (a new one may take its key),
+    // while the live one still exists.
+    let version_of_expired = put(Item::new("ttl", "S#1", 2, json!({})), Cond::Version(1));
+    assert!(matches!(s.transact(vec![version_of_expired]).await, Err(StoreError::ConditionFailed { index: 0 })));
+    s.transact(vec![put(Item::new("ttl", "S#1", 1, json!({"n": 3})), Cond::Absent)]).await.unwrap();
+    assert_eq!(s.get("ttl", "S#1").await.unwrap().unwrap().body["n"], 3);
+    let taken = put(Item::new("ttl", "S#2", 1, json!({})), Cond::Absent);
+    assert!(matches!(s.transact(vec![taken]).await, Err(StoreError::ConditionFailed { index: 0 })));
+    s.transact(vec![put(Item::new("ttl", "S#2", 2, json!({"n": 4})), Cond::Version(1))]).await.unwrap();
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -192,6 +221,7 @@ contract!(
     transactions_are_bounded_like_dynamodb,
     sequences_never_repeat,
     nul_bytes_in_keys_are_refused,
+    expired_items_are_absent_to_readers,
 );
 
 /// The deployment key's adapter against the S3-API server's Secrets Manager (moto serves both):

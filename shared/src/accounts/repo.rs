@@ -111,6 +111,13 @@ pub enum Conflict {
     OnlineAccessChanged,
 }
 
+/// How long a client transaction id (`GW-DBTransaction-ID`) refuses a second use; then TTL
+/// removes its record.
+pub const TRANSACTION_ID_DAYS: i64 = 30;
+/// How long a committed merge's record stays (a repeated merge request finds it and only cleans
+/// up); then TTL removes it.
+pub const MERGE_RECORD_DAYS: i64 = 30;
+
 /// A write of this area with the [`Conflict`] its failed condition means.
 pub(crate) type Named = crate::store::Named<Conflict>;
 
@@ -345,7 +352,8 @@ impl<'a> Repo<'a> {
                     keys::TRANSACTION_SK,
                     1,
                     json!({"operation": txn.operation, "status": status, "uri": uri, "executedAt": now}),
-                ),
+                )
+                .expiring(now + chrono::Duration::days(TRANSACTION_ID_DAYS)),
                 cond: Cond::Absent,
             },
             conflict: Conflict::TransactionIdUsed,
@@ -371,7 +379,10 @@ impl<'a> Repo<'a> {
         version: u64,
         read: Option<u64>,
     ) -> Result<Named, AccountError> {
-        let item = Item::new(keys::merge_record(self.team, source), keys::MERGE_SK, version, encode(r)?);
+        let mut item = Item::new(keys::merge_record(self.team, source), keys::MERGE_SK, version, encode(r)?);
+        if r.committed {
+            item = item.expiring(Utc::now() + chrono::Duration::days(MERGE_RECORD_DAYS));
+        }
         Ok(Named {
             write: Write::Put { item, cond: read.map_or(Cond::Any, expect_of) },
             conflict: Conflict::MergeChanged,
@@ -419,5 +430,29 @@ impl<'a> Repo<'a> {
     /// Applies the writes in one transaction: `Ok(Err(conflict))` names the condition that failed.
     pub async fn commit(&self, writes: Vec<Named>) -> Result<Result<(), Conflict>, StoreError> {
         crate::store::transact_named(self.store, writes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+
+    #[test]
+    fn transient_records_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path().join("s.redb")).unwrap();
+        let team = TeamId::new("t");
+        let repo = Repo { store: &store, team: &team };
+        let now = Utc::now();
+        let txn = ClientTxn { id: "x".into(), operation: "create".into() };
+        let Write::Put { item, .. } = repo.record_transaction(&txn, 201, "/u", now).write else { panic!() };
+        assert_eq!(item.expires_at, Some((now + chrono::Duration::days(TRANSACTION_ID_DAYS)).timestamp()));
+        let open = MergeRecord { merge_id: "m".into(), target: 1, committed: false };
+        let Write::Put { item, .. } = repo.put_merge_record(2, &open, 1, None).unwrap().write else { panic!() };
+        assert_eq!(item.expires_at, None, "an open merge's record stays until the merge completes");
+        let done = MergeRecord { committed: true, ..open };
+        let Write::Put { item, .. } = repo.put_merge_record(2, &done, 2, Some(1)).unwrap().write else { panic!() };
+        assert!(item.expires_at.unwrap() > now.timestamp() + 29 * 86_400);
     }
 }

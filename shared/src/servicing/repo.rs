@@ -146,6 +146,9 @@ pub enum Conflict {
     SandboxAccountChanged,
 }
 
+/// How long a webhook delivery attempt stays in the event log (then TTL removes it).
+pub const ATTEMPT_DAYS: i64 = 90;
+
 /// A write of this area with the [`Conflict`] its failed condition means.
 pub(crate) type Named = crate::store::Named<Conflict>;
 
@@ -403,7 +406,8 @@ impl Repo<'_> {
     /// Records one delivery attempt.
     pub fn record_attempt(&self, pull_id: &str, a: &Attempt) -> Named {
         let sk = keys::attempt_sk(a.sequence, &a.webhook_id, a.attempted_at.timestamp_micros());
-        let item = Item::new(self.pull_pk(pull_id), sk, 1, encode(a));
+        let item = Item::new(self.pull_pk(pull_id), sk, 1, encode(a))
+            .expiring(a.attempted_at + chrono::Duration::days(ATTEMPT_DAYS));
         Named { write: Write::Put { item, cond: Cond::Any }, conflict: Conflict::AttemptExists }
     }
 

@@ -76,8 +76,14 @@ pub fn item_to_attrs(item: &Item) -> Attrs {
         m.insert("gsi1pk".into(), AttributeValue::S(ik.pk.clone()));
         m.insert("gsi1sk".into(), AttributeValue::S(ik.sk.clone()));
     }
+    if let Some(at) = item.expires_at {
+        m.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(at.to_string()));
+    }
     m
 }
+
+/// The table's TTL attribute (Unix seconds; template.yaml's `TimeToLiveSpecification`).
+pub const TTL_ATTRIBUTE: &str = "ttl";
 
 /// Reads an item back; anything malformed is [`StoreError::Corrupt`], never skipped.
 pub fn item_from_attrs(m: &Attrs) -> Result<Item, StoreError> {
@@ -102,7 +108,11 @@ pub fn item_from_attrs(m: &Attrs) -> Result<Item, StoreError> {
         (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
         _ => None,
     };
-    Ok(Item { pk, sk, version, index, body })
+    let expires_at = match m.get(TTL_ATTRIBUTE) {
+        Some(AttributeValue::N(n)) => Some(n.parse::<i64>().map_err(|e| corrupt(format!("ttl: {e}")))?),
+        _ => None,
+    };
+    Ok(Item { pk, sk, version, index, body, expires_at })
 }
 
 fn key_attrs(pk: &str, sk: &str) -> Attrs {
@@ -110,16 +120,28 @@ fn key_attrs(pk: &str, sk: &str) -> Attrs {
 }
 
 /// The condition expression, with its names and values, for one write.
+/// The condition expression of a write. An item past its expiry (`ttl`) that DynamoDB's TTL has
+/// not deleted yet counts as absent, as it does to readers.
 fn condition(cond: Cond) -> (String, HashMap<String, String>, Option<Attrs>) {
-    let names = HashMap::from([("#pk".to_string(), "pk".to_string())]);
+    let name = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let now = || (":now".to_string(), AttributeValue::N(chrono::Utc::now().timestamp().to_string()));
+    let live = "(attribute_not_exists(#ttl) OR #ttl > :now)";
     match cond {
-        Cond::Any => ("attribute_exists(#pk) OR attribute_not_exists(#pk)".into(), names, None),
-        Cond::Absent => ("attribute_not_exists(#pk)".into(), names, None),
-        Cond::Exists => ("attribute_exists(#pk)".into(), names, None),
+        Cond::Any => ("attribute_exists(#pk) OR attribute_not_exists(#pk)".into(), name(&[("#pk", "pk")]), None),
+        Cond::Absent => (
+            "attribute_not_exists(#pk) OR #ttl <= :now".into(),
+            name(&[("#pk", "pk"), ("#ttl", TTL_ATTRIBUTE)]),
+            Some(HashMap::from([now()])),
+        ),
+        Cond::Exists => (
+            format!("attribute_exists(#pk) AND {live}"),
+            name(&[("#pk", "pk"), ("#ttl", TTL_ATTRIBUTE)]),
+            Some(HashMap::from([now()])),
+        ),
         Cond::Version(v) => (
-            "#v = :v".into(),
-            HashMap::from([("#v".to_string(), "v".to_string())]),
-            Some(HashMap::from([(":v".to_string(), AttributeValue::N(v.to_string()))])),
+            format!("#v = :v AND {live}"),
+            name(&[("#v", "v"), ("#ttl", TTL_ATTRIBUTE)]),
+            Some(HashMap::from([(":v".to_string(), AttributeValue::N(v.to_string())), now()])),
         ),
     }
 }
@@ -204,7 +226,10 @@ impl DynamoStore {
     }
 
     fn page(&self, items: Option<&[Attrs]>, last: Option<&Attrs>, index: bool) -> Result<Page, StoreError> {
-        let items = items.unwrap_or_default().iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
+        let now = chrono::Utc::now().timestamp();
+        let mut items = items.unwrap_or_default().iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
+        // Expired but not yet deleted by TTL: absent to every reader.
+        items.retain(|i| i.is_live(now));
         let next = match last {
             None => None,
             Some(m) => {
@@ -260,7 +285,8 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
-        out.item().map(item_from_attrs).transpose()
+        let now = chrono::Utc::now().timestamp();
+        Ok(out.item().map(item_from_attrs).transpose()?.filter(|i| i.is_live(now)))
     }
 
     async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {

@@ -29,6 +29,8 @@ struct Stored {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     isk: Option<String>,
     body: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -58,7 +60,7 @@ fn decode(pk: &str, sk: &str, bytes: &[u8]) -> Result<Item, StoreError> {
         (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
         _ => None,
     };
-    Ok(Item { pk: pk.to_string(), sk: sk.to_string(), version: s.v, index, body: s.body })
+    Ok(Item { pk: pk.to_string(), sk: sk.to_string(), version: s.v, index, body: s.body, expires_at: s.ttl })
 }
 
 fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
@@ -67,6 +69,7 @@ fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
         ipk: item.index.as_ref().map(|i| i.pk.clone()),
         isk: item.index.as_ref().map(|i| i.sk.clone()),
         body: item.body.clone(),
+        ttl: item.expires_at,
     };
     serde_json::to_vec(&s).map_err(backend)
 }
@@ -143,6 +146,7 @@ fn scan<E>(
     cursor: impl Fn(&Item) -> Cursor,
 ) -> Result<Page, StoreError> {
     let mut page = Page::default();
+    let now = chrono::Utc::now().timestamp();
     for entry in entries {
         let entry = entry?;
         let k = key_of(&entry);
@@ -156,7 +160,10 @@ fn scan<E>(
             page.next = Some(cursor(last));
             break;
         }
-        page.items.push(load(&entry)?);
+        let item = load(&entry)?;
+        if item.is_live(now) {
+            page.items.push(item);
+        }
     }
     Ok(page)
 }
@@ -174,7 +181,8 @@ impl Store for EmbeddedStore {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(ITEMS).map_err(backend)?;
             match t.get(key(&pk, &sk).as_str()).map_err(backend)? {
-                Some(v) => Ok(Some(decode(&pk, &sk, v.value())?)),
+                // An expired item is absent to readers, as on DynamoDB before its TTL deletes it.
+                Some(v) => Ok(Some(decode(&pk, &sk, v.value())?).filter(|i| i.is_live(chrono::Utc::now().timestamp()))),
                 None => Ok(None),
             }
         })
@@ -260,7 +268,9 @@ impl Store for EmbeddedStore {
                         Some(v) => Some(decode(pk, sk, v.value())?),
                         None => None,
                     };
-                    if !holds(w.cond(), existing.as_ref().map(|e| e.version)) {
+                    // An expired item counts as absent, as on DynamoDB (see `dynamo::condition`).
+                    let live = existing.as_ref().filter(|e| e.is_live(chrono::Utc::now().timestamp()));
+                    if !holds(w.cond(), live.map(|e| e.version)) {
                         return Err(StoreError::ConditionFailed { index: i });
                     }
                     current.push(existing);

@@ -34,6 +34,11 @@ pub struct Item {
     /// Secondary index keys, when the item is listed in the index.
     pub index: Option<IndexKey>,
     pub body: Value,
+    /// When a transient item (a client transaction id, a merge record, a delivery attempt)
+    /// expires, in Unix seconds: from then on every read treats it as absent, and DynamoDB's TTL
+    /// deletes it (within about two days; the embedded store keeps it, unseen). Conditions still
+    /// see an expired item until it is deleted.
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +59,18 @@ impl Item {
     }
 
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, version: u64, body: Value) -> Self {
-        Item { pk: pk.into(), sk: sk.into(), version, index: None, body }
+        Item { pk: pk.into(), sk: sk.into(), version, index: None, body, expires_at: None }
+    }
+
+    /// The item expires at `at` (see [`Item::expires_at`]).
+    pub fn expiring(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.expires_at = Some(at.timestamp());
+        self
+    }
+
+    /// Whether a read at `now` (Unix seconds) sees the item.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
     }
 
     pub fn with_index(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
