@@ -735,6 +735,25 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
 
 // ---- the fetcher's guards ----
 
+/// Issue 10: inside the import request, all of a batch's documents share one time budget; a
+/// transaction whose document is not stored by then is refused (2002) and the request answers in
+/// time, with the others imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_fetched_inside_a_request_share_its_time_budget() {
+    let docs = Docs::start().await;
+    let mut api = TestApi::new(Transport::Lambda).await;
+    api.deps.fetch_limits.budget = Some(std::time::Duration::from_millis(1200));
+    let fast = seed_example(&docs, &uid("fast"));
+    let mut slow = seed_example(&docs, &uid("slow"));
+    slow["transaction_documents"][0]["url"] = json!(docs.url("/slow"));
+    let started = std::time::Instant::now();
+    let r = post_batch(&api, json!([fast, slow])).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "the slow document (2 s) was not waited for");
+    assert_eq!(r["transactions"][0]["status"], 0, "{r}");
+    assert_eq!(r["transactions"][1]["status"], 2002, "{r}");
+    assert!(r["transactions"][1]["status_message"].as_str().unwrap().contains("time ran out"), "{r}");
+}
+
 /// Issue 10: a document request carries the invocation's X-Ray trace header, and none outside an
 /// invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

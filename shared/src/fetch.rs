@@ -19,21 +19,35 @@ pub struct FetchLimits {
     pub timeout: Duration,
     pub attempts: u32,
     pub max_redirects: u32,
+    /// For all the documents of one batch together, when they are fetched inside a request:
+    /// a document not stored by then fails its transaction (2002), never the request.
+    pub budget: Option<Duration>,
 }
 
 impl Default for FetchLimits {
     fn default() -> Self {
-        FetchLimits { max_bytes: 25 << 20, timeout: Duration::from_secs(60), attempts: 3, max_redirects: 5 }
+        FetchLimits {
+            max_bytes: 25 << 20,
+            timeout: Duration::from_secs(60),
+            attempts: 3,
+            max_redirects: 5,
+            budget: None,
+        }
     }
 }
 
 impl FetchLimits {
     /// Inside an API request (the `import-transactions` function: API Gateway answers 503 after
-    /// 30 s, the function's timeout is 29 s): two attempts of 10 s each, so one document's worst
-    /// case ([`FetchLimits::worst_case`]) stays under the function's timeout. Batches whose
-    /// documents need longer go through an upload (`import-s3`, 15 minutes, the default limits).
+    /// 30 s, the function's timeout is 29 s): two attempts of 10 s each, and all of a batch's
+    /// documents within 22 s, leaving the rest for recording the answer. Batches whose documents
+    /// need longer go through an upload (`import-s3`, 15 minutes, the default limits).
     pub fn within_request() -> FetchLimits {
-        FetchLimits { timeout: Duration::from_secs(10), attempts: 2, ..FetchLimits::default() }
+        FetchLimits {
+            timeout: Duration::from_secs(10),
+            attempts: 2,
+            budget: Some(Duration::from_secs(22)),
+            ..FetchLimits::default()
+        }
     }
 
     /// The longest one document can take: every attempt timing out, with the waits between them.

@@ -8,6 +8,8 @@
 //!
 //! The rules, the same for every API:
 //! - **Paths**: `name`, `parent.name`, `list[2].name`, from the root the reader was given.
+//! - **Unknown fields** are refused with the reading's own code (a payload's, a request's), not
+//!   the code of the object they sit in.
 //! - **Absent, `null`, blank**: under [`Empty::Absent`] (servicing, import) `null` and a string that
 //!   is empty after trimming read as "not given": a required field then "is required", an optional
 //!   one is `None`. Under [`Empty::Refused`] (accounts, whose PATCH would otherwise read `null` as
@@ -394,7 +396,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
             if !known.contains(&self.members[i].0.as_ref()) {
                 self.seen[i] = true;
                 let path = self.path(&self.members[i].0);
-                self.report.add(&path, self.code, "is not a known field")?;
+                self.report.add(&path, self.report.rules().code, "is not a known field")?;
             }
         }
         Ok(())
@@ -476,8 +478,9 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// A secret or device id, as sent (untrimmed): `min..=max` characters, no control characters.
     pub fn string_as_sent(&mut self, name: &str, want: Want, min: usize, max: usize) -> Read<Option<String>> {
         let Some(raw) = self.text_of(name, want)? else { return Ok(None) };
-        let n = raw.chars().count();
-        if n < min || n > max || raw.chars().any(char::is_control) {
+        // The minimum counts what is not white space; the value is kept as sent.
+        let (n, shown) = (raw.chars().count(), raw.trim().chars().count());
+        if shown < min || n > max || raw.chars().any(char::is_control) {
             self.problem(name, want, format!("must be {min} to {max} characters, no control characters"))?;
             return Ok(None);
         }
@@ -615,11 +618,12 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         Ok(Some(out))
     }
 
-    /// Refuses every field nobody read.
+    /// Refuses every field nobody read (with the reading's own code, whatever this object's).
     pub fn end(self) -> Read<()> {
+        let code = self.report.rules().code;
         for (i, (k, _)) in self.members.iter().enumerate() {
             if !self.seen[i] {
-                self.report.add(&self.path(k), self.code, "is not a known field")?;
+                self.report.add(&self.path(k), code, "is not a known field")?;
             }
         }
         Ok(())
@@ -675,6 +679,34 @@ mod tests {
         let got = report.finish(read).unwrap_err();
         assert!(!after);
         assert_eq!(got, [b]);
+    }
+
+    #[test]
+    fn an_unknown_field_has_the_readings_code_even_inside_a_coded_object() {
+        let v = json!({"vehicle": {"vin": "x", "colour": "red"}});
+        let report = Report::new(rules(Mode::First, Empty::Absent));
+        let read = (|| -> Read<()> {
+            let mut o = report.open("", &v)?.unwrap();
+            let mut vehicle = o.object("vehicle", required().code("INVALID_VEHICLE"))?.unwrap();
+            vehicle.string("vin", required(), 17)?;
+            vehicle.end()
+        })();
+        let Stop(p) = read.unwrap_err();
+        assert_eq!((p.path.as_str(), p.code), ("vehicle.colour", "BAD"));
+    }
+
+    #[test]
+    fn as_sent_minimums_do_not_count_white_space() {
+        let v = json!({"secret": "    a", "ok": " abcde "});
+        let report = Report::new(rules(Mode::All, Empty::Absent));
+        let read = (|| -> Read<Option<String>> {
+            let mut o = report.open("", &v)?.unwrap();
+            o.string_as_sent("secret", required(), 5, 50)?;
+            o.string_as_sent("ok", required(), 5, 50)
+        })();
+        let got = report.finish(read).unwrap_err();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].path, "secret");
     }
 
     #[test]

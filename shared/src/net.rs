@@ -93,7 +93,6 @@ pub type HttpsClient = hyper_util::client::legacy::Client<
     http_body_util::Full<bytes::Bytes>,
 >;
 
-/// An error with every cause under it, `outer: inner: ...` (hyper's own message names no cause).
 /// The header that carries the X-Ray trace onto outgoing webhook and document requests.
 pub const TRACE_HEADER: &str = "x-amzn-trace-id";
 
@@ -112,6 +111,7 @@ pub fn trace_id() -> Option<String> {
     TRACE_ID.read().ok().and_then(|t| t.clone())
 }
 
+/// An error with every cause under it, `outer: inner: ...` (hyper's own message names no cause).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut src = e.source();

@@ -64,6 +64,7 @@ pub fn test_deps(store: Arc<dyn Store>) -> coverdesk::deps::Deps {
         timeout: std::time::Duration::from_secs(5),
         attempts: 3,
         max_redirects: 5,
+        budget: None,
     };
     deps.retry = coverdesk::servicing::webhooks::RetryPolicy {
         max_retries: 3,

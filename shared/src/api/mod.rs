@@ -186,9 +186,12 @@ fn header<'r>(req: &'r ApiRequest, name: &str) -> Option<&'r str> {
 
 /// A query string read against the names its route allows: the one query reader of every API.
 /// Pairs are decoded as forms are (`+` is a space, `%XX` a byte, invalid UTF-8 replaced); a name
-/// not allowed is refused; a name given twice keeps its last value (except [`Query::all`]).
+/// not allowed is refused, and so is a name given twice unless it is repeatable ([`Query::all`]).
 /// Problems name the parameter and never echo its value; each API puts them in its envelope.
 pub(crate) struct Query(Vec<(String, String)>);
+
+/// The query parameters a request may repeat (accounts' `filter`); any other name is given once.
+const REPEATABLE: &[&str] = &["filter"];
 
 /// A query parameter refused: its name (at most 40 characters) and why.
 #[derive(Debug)]
@@ -206,10 +209,15 @@ impl Query {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(req.query.as_deref().unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            Some((k, _)) => Err(refused(k, "is not a supported query parameter")),
-            None => Ok(Query(pairs)),
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return Err(refused(k, "is not a supported query parameter"));
         }
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if !REPEATABLE.contains(&k.as_str()) && pairs[..i].iter().any(|(p, _)| p == k) {
+                return Err(refused(k, "may be given once"));
+            }
+        }
+        Ok(Query(pairs))
     }
 
     pub(crate) fn text(&self, name: &str) -> Option<&str> {
@@ -263,5 +271,32 @@ impl Query {
             Some(v) if !usable_id(v) => Err(refused(name, "is not an id")),
             other => Ok(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    fn req(q: &str) -> ApiRequest {
+        ApiRequest {
+            method: Method::GET,
+            path: "/x".into(),
+            query: Some(q.into()),
+            headers: HeaderMap::new(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn only_allowed_names_once_each_except_repeatable_ones() {
+        let q = Query::parse(&req("pageSize=5&filter=a&filter=b"), &["pageSize", "filter"]).unwrap();
+        assert_eq!(q.whole("pageSize", 1, 100).unwrap(), Some(5));
+        assert_eq!(q.all("filter").collect::<Vec<_>>(), ["a", "b"]);
+        let e = Query::parse(&req("pageSize=5&pageSize=999"), &["pageSize"]).err().unwrap();
+        assert_eq!((e.name.as_str(), e.message.as_str()), ("pageSize", "may be given once"));
+        let e = Query::parse(&req("bogus=1"), &["pageSize"]).err().unwrap();
+        assert_eq!(e.message, "is not a supported query parameter");
+        assert!(Query::parse(&req("pageSize=0"), &["pageSize"]).unwrap().whole("pageSize", 1, 100).is_err());
     }
 }

@@ -264,6 +264,8 @@ impl Importer {
         let mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>> = HashMap::new();
         let mut set = tokio::task::JoinSet::new();
         let sem = Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY));
+        // Inside a request, every document must be stored by the budget's end.
+        let deadline = self.fetcher.limits.budget.map(|b| tokio::time::Instant::now() + b);
         for (i, o) in outcomes.iter().enumerate() {
             if let Outcome::Accepted(a) = o {
                 let t = a.transaction.clone();
@@ -275,7 +277,18 @@ impl Importer {
                     for (n, d) in t.transaction_documents.iter().enumerate() {
                         let _permit = sem.acquire().await;
                         let key = format!("{prefix}/{n:02}-{}", key_segment(&d.code));
-                        let result = match fetcher.fetch(&d.url, &spool).await {
+                        let fetched = match deadline {
+                            Some(at) => tokio::time::timeout_at(at, fetcher.fetch(&d.url, &spool)).await.unwrap_or_else(
+                                |_| {
+                                    Err(crate::fetch::FetchError::Network(
+                                        "the request's time ran out (upload batches whose documents take longer)"
+                                            .into(),
+                                    ))
+                                },
+                            ),
+                            None => fetcher.fetch(&d.url, &spool).await,
+                        };
+                        let result = match fetched {
                             Ok(f) => {
                                 let meta = ObjectMeta { content_type: f.content_type.clone(), sha256: f.sha256.clone() };
                                 match objects.put_file(&key, &f.file, &meta).await {

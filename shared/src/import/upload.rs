@@ -98,8 +98,16 @@ pub async fn import_object(
                 "message": format!("The import could not complete ({}); it is retried automatically.", e.kind()),
                 "transactions": [],
             });
-            if let Err(w) = write_result(deps, &result_key, &answer).await {
-                tracing::warn!(error = %w, "could not write the failed import's result");
+            // A redelivered event of an upload imported before keeps that answer.
+            let done_before = match deps.objects.get_bytes(&result_key).await {
+                Ok(Some(bytes)) => serde_json::from_slice::<Value>(&bytes)
+                    .is_ok_and(|v| v["batch_id"] == answer["batch_id"] && v["status"] != "failed"),
+                _ => false,
+            };
+            if !done_before {
+                if let Err(w) = write_result(deps, &result_key, &answer).await {
+                    tracing::warn!(error = %w, "could not write the failed import's result");
+                }
             }
             Err(e)
         }

@@ -119,8 +119,7 @@ fn key_attrs(pk: &str, sk: &str) -> Attrs {
     HashMap::from([("pk".to_string(), AttributeValue::S(pk.into())), ("sk".to_string(), AttributeValue::S(sk.into()))])
 }
 
-/// The condition expression, with its names and values, for one write.
-/// The condition expression of a write. An item past its expiry (`ttl`) that DynamoDB's TTL has
+/// The condition expression of a write, with its names and values. An item past its expiry (`ttl`) that DynamoDB's TTL has
 /// not deleted yet counts as absent, as it does to readers.
 fn condition(cond: Cond) -> (String, HashMap<String, String>, Option<Attrs>) {
     let name = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

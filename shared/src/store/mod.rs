@@ -36,8 +36,8 @@ pub struct Item {
     pub body: Value,
     /// When a transient item (a client transaction id, a merge record, a delivery attempt)
     /// expires, in Unix seconds: from then on every read treats it as absent, and DynamoDB's TTL
-    /// deletes it (within about two days; the embedded store keeps it, unseen). Conditions still
-    /// see an expired item until it is deleted.
+    /// deletes it (within about two days; the embedded store keeps it, unseen). Conditions treat
+    /// it as absent too.
     pub expires_at: Option<i64>,
 }
 
@@ -193,7 +193,6 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// DynamoDB's key limits, enforced by every adapter so no rule can depend on more.
 /// A write and what its failed condition means to the area that asked for it (each area's
 /// repository names its own conflicts).
 #[derive(Debug, Clone)]
@@ -228,6 +227,7 @@ pub async fn backoff(base_ms: u64, doublings: u32, max_doublings: u32, jitter_ms
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
+/// DynamoDB's key limits, enforced by every adapter so no rule can depend on more.
 pub const MAX_PK_BYTES: usize = 2048;
 pub const MAX_SK_BYTES: usize = 1024;
 
