@@ -105,16 +105,23 @@ pub async fn remove_online_access(store: &dyn Store, team: &TeamId, n: u64) -> R
     let accounts = Accounts::new(store, team);
     accounts.load(n).await?;
     let repo = accounts.repo();
-    let Some(old) = repo.online_pointer(n).await? else {
-        return Err(AccountError::NotFound {
-            uri: format!("{}/online-access", crate::accounts::service::account_uri(n)),
-        });
-    };
-    let mut writes = vec![repo.delete_online_pointer(n, old.version)];
-    if let Some(g) = old.body.get("guard").and_then(Value::as_str) {
-        writes.push(repo.delete_online_login(g));
+    let not_found =
+        || AccountError::NotFound { uri: format!("{}/online-access", crate::accounts::service::account_uri(n)) };
+    let mut old = repo.online_pointer(n).await?.ok_or_else(not_found)?;
+    // A concurrent PUT replaced the access meanwhile: remove what it wrote; a concurrent removal
+    // already did what was asked.
+    for _ in 0..4 {
+        let mut writes = vec![repo.delete_online_pointer(n, old.version)];
+        if let Some(g) = old.body.get("guard").and_then(Value::as_str) {
+            writes.push(repo.delete_online_login(g));
+        }
+        if repo.commit(writes).await?.is_ok() {
+            return Ok(());
+        }
+        match repo.online_pointer(n).await? {
+            Some(now) => old = now,
+            None => return Ok(()),
+        }
     }
-    // A failed condition means a concurrent change or removal already did what was asked.
-    let _ = repo.commit(writes).await?;
-    Ok(())
+    Err(AccountError::Conflict { message: "the online access keeps changing; try again".into() })
 }

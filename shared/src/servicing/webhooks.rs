@@ -315,12 +315,23 @@ impl Webhooks<'_> {
     }
 
     pub async fn delete(&self, team: &str, id: &str) -> Result<Value, ServicingError> {
-        let (_, version) = self.get(team, id).await?;
+        let (_, mut version) = self.get(team, id).await?;
         let repo = self.repo(team);
-        match repo.commit(vec![repo.delete_webhook(id, version)]).await? {
-            // Changed or deleted meanwhile: deleted either way.
-            Ok(()) | Err(Conflict::WebhookChanged) => Ok(json!({"webhook_id": id, "deleted": true})),
-            Err(c) => Err(c.into()),
+        // Changed meanwhile (a PATCH): read it again and delete that; gone meanwhile: deleted.
+        for attempt in 0..4 {
+            if attempt > 0 {
+                let Some((_, v)) = repo.webhook(id).await? else { break };
+                version = v;
+            }
+            match repo.commit(vec![repo.delete_webhook(id, version)]).await? {
+                Ok(()) => return Ok(json!({"webhook_id": id, "deleted": true})),
+                Err(Conflict::WebhookChanged) => continue,
+                Err(c) => return Err(c.into()),
+            }
+        }
+        match repo.webhook(id).await? {
+            None => Ok(json!({"webhook_id": id, "deleted": true})),
+            Some(_) => Err(ServicingError::Conflict("The webhook keeps changing; try again".into())),
         }
     }
 
