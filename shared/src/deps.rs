@@ -117,16 +117,16 @@ impl Deps {
     /// AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
     pub async fn from_env(key: KeyUse) -> Result<Deps, ConfigError> {
         let table = std::env::var(TABLE_ENV).map_err(|_| ConfigError::Missing(TABLE_ENV))?;
+        let bucket = std::env::var(BUCKET_ENV).map_err(|_| ConfigError::Missing(BUCKET_ENV))?;
+        // The AWS configuration (region, credentials, endpoints) is loaded once for every client.
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let keys = match key {
-            KeyUse::Needed => {
-                deployment_key(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await).await?
-            }
+            KeyUse::Needed => deployment_key(&config).await?,
             KeyUse::NotNeeded => Keys::absent(),
         };
-        let bucket = std::env::var(BUCKET_ENV).map_err(|_| ConfigError::Missing(BUCKET_ENV))?;
         let allow = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "true");
-        let objects = Arc::new(S3Store::from_env(bucket).await);
-        Deps::new(Arc::new(DynamoStore::from_env(table).await), objects, keys, allow)
+        let objects = Arc::new(S3Store::from_config(&config, bucket));
+        Deps::new(Arc::new(DynamoStore::from_config(&config, table)), objects, keys, allow)
     }
 
     /// Local: the embedded store under `dir`, objects in `dir/objects`, the key from `COVERDESK_SECRET_KEY` or from

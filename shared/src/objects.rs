@@ -167,9 +167,10 @@ impl S3Store {
         S3Store { client, bucket: bucket.into() }
     }
 
-    pub async fn from_env(bucket: String) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let mut b = aws_sdk_s3::config::Builder::from(&config);
+    /// A client from an AWS configuration already loaded (a cold start loads it once);
+    /// `AWS_ENDPOINT_URL_S3` (an S3-API server) turns on path-style addressing.
+    pub fn from_config(config: &aws_config::SdkConfig, bucket: String) -> Self {
+        let mut b = aws_sdk_s3::config::Builder::from(config);
         if std::env::var("AWS_ENDPOINT_URL_S3").is_ok() {
             b = b.force_path_style(true);
         }
