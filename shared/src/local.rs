@@ -83,9 +83,14 @@ impl Cors {
         Some(r)
     }
 
+    /// What an ordinary answer to these request headers names as the allowed origin, if any.
+    fn allowed_origin(&self, headers: &http::HeaderMap) -> Option<String> {
+        headers.get("origin").and_then(|o| o.to_str().ok()).and_then(|o| self.allow(o))
+    }
+
     /// Names an allowed origin on an ordinary answer.
-    fn decorate(&self, headers: &http::HeaderMap, r: &mut ApiResponse) {
-        if let Some(allowed) = headers.get("origin").and_then(|o| o.to_str().ok()).and_then(|o| self.allow(o)) {
+    fn decorate(allowed: Option<String>, r: &mut ApiResponse) {
+        if let Some(allowed) = allowed {
             r.headers.push(("access-control-allow-origin", allowed));
             r.headers.push(("vary", "Origin".into()));
         }
@@ -114,9 +119,11 @@ async fn serve_one(
     if let Some(r) = site.cors.preflight(&parts.method, &parts.headers) {
         return Ok(to_hyper(r));
     }
+    // Read before the request moves on: the answer names an allowed origin.
+    let origin = site.cors.allowed_origin(&parts.headers);
     let mut answer = answer(deps, body_timeout, &site, parts, body).await?;
-    site.cors.decorate(&answer.1, &mut answer.0);
-    Ok(to_hyper(answer.0))
+    Cors::decorate(origin, &mut answer);
+    Ok(to_hyper(answer))
 }
 
 /// What the local server knows of itself: its OpenAPI document and its CORS origins.
@@ -131,14 +138,9 @@ async fn answer(
     site: &Site,
     parts: http::request::Parts,
     body: Incoming,
-) -> Result<(ApiResponse, http::HeaderMap), BodyGone> {
+) -> Result<ApiResponse, BodyGone> {
     if api::is_openapi(&parts.method, parts.uri.path()) {
-        let doc = ApiResponse {
-            status: 200,
-            headers: vec![("content-type", "application/json".into())],
-            body: site.openapi.clone(),
-        };
-        return Ok((doc, parts.headers));
+        return Ok(api::openapi_response(site.openapi.clone()));
     }
     let limit = api::body_limit(parts.uri.path());
     let api_response = match tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await {
@@ -147,7 +149,7 @@ async fn answer(
                 method: parts.method,
                 path: parts.uri.path().to_string(),
                 query: parts.uri.query().map(str::to_string),
-                headers: parts.headers.clone(),
+                headers: parts.headers,
                 body: collected.to_bytes(),
             };
             api::handle(&deps, req).await
@@ -158,7 +160,7 @@ async fn answer(
         // A body that stops coming, or a broken connection: nothing to answer on.
         Ok(Err(_)) | Err(_) => return Err(BodyGone),
     };
-    Ok((api_response, parts.headers))
+    Ok(api_response)
 }
 
 fn to_hyper(r: ApiResponse) -> Response<Full<Bytes>> {
@@ -252,7 +254,7 @@ mod cors_tests {
         assert_eq!(r.status, 204);
         assert!(!r.headers.iter().any(|(k, _)| *k == "access-control-allow-origin"));
         let mut answer = ApiResponse { status: 200, headers: vec![], body: vec![] };
-        cors.decorate(&h, &mut answer);
+        Cors::decorate(cors.allowed_origin(&h), &mut answer);
         assert!(answer.headers.is_empty());
         assert!(cors.preflight(&http::Method::GET, &h).is_none(), "not a preflight");
     }

@@ -32,6 +32,11 @@ pub fn is_openapi(method: &Method, path: &str) -> bool {
     method == Method::GET && (path == "/openapi.json" || path == "/account/v1/openapi.json")
 }
 
+/// The answer that serves an OpenAPI document.
+pub fn openapi_response(document: Vec<u8>) -> ApiResponse {
+    ApiResponse { status: 200, headers: vec![("content-type", "application/json".into())], body: document }
+}
+
 /// The OpenAPI document naming `base` (e.g. `http://127.0.0.1:3997`, what the server listens on)
 /// as its server, so a client generated from it calls the server that served it.
 pub fn openapi_for(base: &str) -> Vec<u8> {
@@ -73,11 +78,7 @@ impl ApiResponse {
 /// Serves any route of the table (the local server), and the OpenAPI document.
 pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
     if is_openapi(&req.method, &req.path) {
-        return ApiResponse {
-            status: 200,
-            headers: vec![("content-type", "application/json".into())],
-            body: OPENAPI.as_bytes().to_vec(),
-        };
+        return openapi_response(OPENAPI.as_bytes().to_vec());
     }
     match routes::match_path(&req.method, &req.path) {
         routes::Match::Found(route, params) => run(deps, route, params, req).await,
