@@ -649,7 +649,7 @@ async fn object_stores_keep_what_they_are_given() {
 /// An S3 event as S3 sends it (the sample in events/), naming `key` in `bucket`.
 fn s3_event(bucket: &str, keys: &[&str], etag: &str) -> aws_lambda_events::event::s3::S3Event {
     let sample: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/import-s3.json")).unwrap(),
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/import-s3.json")).unwrap(),
     )
     .unwrap();
     let records: Vec<Value> = keys

@@ -12,7 +12,7 @@ use coverdesk::api::{Route, ROUTES};
 const NON_HTTP_FUNCTIONS: &[&str] = &["servicing-worker", "import-s3"];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 #[test]
@@ -29,8 +29,109 @@ fn every_route_has_exactly_one_function_crate() {
     for d in ROUTES {
         let main = std::fs::read_to_string(root().join("functions").join(d.name).join("src/main.rs")).unwrap();
         assert!(main.contains(&format!("Route::{:?}", d.route)), "{} serves another route", d.name);
-        assert!(main.lines().count() < 12, "{} is not thin", d.name);
+        // Its own handler, named: the linker keeps that handler's code and no other route's.
+        assert!(
+            main.contains(&format!("coverdesk::handler!(coverdesk::api::{})", d.handler)),
+            "{} does not serve its handler {}",
+            d.name,
+            d.handler
+        );
+        assert!(!main.contains("api::handler(") && !main.contains("api::handle("), "{} links the route table", d.name);
+        // It builds exactly the clients its route needs.
+        let needs = d.route.needs();
+        for (built, client) in [
+            (needs.store, "coverdesk_dynamo::from_env"),
+            (needs.objects, "coverdesk_s3::from_env"),
+            (needs.key, "coverdesk_secrets::from_env"),
+        ] {
+            assert_eq!(main.contains(client), built, "{}: {client}", d.name);
+        }
+        assert!(main.lines().count() <= 20, "{} is not thin", d.name);
     }
+}
+
+/// The packages a package links on Lambda (arm64 Linux): its normal dependencies, transitively, from cargo's resolve
+/// graph (what `cargo tree -e normal` shows). A crate split (not features) keeps this the truth
+/// for `sam build` too, which builds `--bin <name>` at the workspace root and so unifies
+/// features across the workspace.
+fn linked_packages() -> std::collections::HashMap<String, std::collections::BTreeSet<String>> {
+    use std::collections::{BTreeSet, HashMap};
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--filter-platform", "aarch64-unknown-linux-gnu"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name_of: HashMap<&str, &str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    let mut normal: HashMap<&str, Vec<&str>> = HashMap::new();
+    for node in meta["resolve"]["nodes"].as_array().unwrap() {
+        let deps = node["deps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null()))
+            .map(|d| d["pkg"].as_str().unwrap())
+            .collect();
+        normal.insert(node["id"].as_str().unwrap(), deps);
+    }
+    let mut linked = HashMap::new();
+    for member in meta["workspace_members"].as_array().unwrap() {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut stack = vec![member.as_str().unwrap()];
+        while let Some(id) = stack.pop() {
+            for &d in normal.get(id).map(Vec::as_slice).unwrap_or_default() {
+                if seen.insert(d) {
+                    stack.push(d);
+                }
+            }
+        }
+        let names = seen.iter().map(|id| name_of[id].to_string()).collect();
+        linked.insert(name_of[member.as_str().unwrap()].to_string(), names);
+    }
+    linked
+}
+
+/// Issue 10: each function links only the AWS clients its route uses (`Route::needs`): carriers
+/// none and no `aws-config`; accounts, servicing and webhook routes DynamoDB; a posted import
+/// DynamoDB and S3; the routes that seal, open or sign Secrets Manager too. The domain crate links
+/// no AWS client at all.
+#[test]
+fn every_function_links_only_the_clients_its_route_uses() {
+    let linked = linked_packages();
+    let aws = |pkg: &str| -> Vec<&str> {
+        let mut v: Vec<&str> = ["aws-config", "aws-sdk-dynamodb", "aws-sdk-s3", "aws-sdk-secretsmanager"]
+            .into_iter()
+            .filter(|c| linked[pkg].contains(*c))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(aws("coverdesk"), Vec::<&str>::new(), "the domain crate links an AWS client");
+    let expected = |store: bool, objects: bool, key: bool| -> Vec<&'static str> {
+        let mut v = vec![];
+        if store || objects || key {
+            v.push("aws-config");
+        }
+        for (on, c) in [(store, "aws-sdk-dynamodb"), (objects, "aws-sdk-s3"), (key, "aws-sdk-secretsmanager")] {
+            if on {
+                v.push(c);
+            }
+        }
+        v
+    };
+    for d in ROUTES {
+        let n = d.route.needs();
+        assert_eq!(aws(d.name), expected(n.store, n.objects, n.key), "{}", d.name);
+    }
+    assert_eq!(aws("servicing-worker"), expected(true, false, true));
+    assert_eq!(aws("import-s3"), expected(true, true, false));
+    assert!(aws("carriers-list").is_empty() && aws("carriers-get").is_empty());
 }
 
 /// The resource blocks of `template.yaml` (two-space indented names under `Resources:`).
@@ -109,6 +210,13 @@ fn only_the_functions_that_need_the_key_may_read_it() {
         let told = body.contains("COVERDESK_KEY_SECRET_ARN: !Ref DeploymentKey");
         let may_read = body.contains("AWSSecretsManagerGetSecretValuePolicy:\nSecretArn: !Ref DeploymentKey");
         assert_eq!((told, may_read), (needs, needs), "{name} ({binary})");
+        // The table and the bucket are named to the functions that use them, and only to them.
+        let (store, objects) = match Route::by_name(binary) {
+            Some(r) => (r.needs().store, r.needs().objects),
+            None => (true, binary == "import-s3"),
+        };
+        assert_eq!(body.contains("COVERDESK_TABLE: !Ref DataTable"), store, "{name}");
+        assert_eq!(body.contains("COVERDESK_BUCKET:"), objects, "{name}");
     }
 }
 
@@ -180,7 +288,7 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
             // As deployed: a function that is not given the key answers without it.
             deps.keys = std::sync::Arc::new(coverdesk::crypto::Keys::absent());
         }
-        let res = coverdesk::lambda::invoke(&deps, route, req).await;
+        let res = coverdesk::lambda::invoke(&deps, route, coverdesk::api::handler(route), req).await;
         let expected = expected_sample_status(d.name, d.method, d.path);
         let body = match res.body() {
             lambda_http::Body::Text(t) => t.clone(),

@@ -61,7 +61,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked --features coverdesk/fault-injection -- -D warnings
+cargo clippy --workspace --all-targets --locked --features coverdesk-cli/fault-injection -- -D warnings
 
 step "cfn-lint template.yaml"
 "$TOOLS/venv/bin/cfn-lint" template.yaml
@@ -70,4 +70,4 @@ step "checkov template.yaml (every finding fixed or skipped in the template with
 "$TOOLS/checkov/bin/checkov" -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 step "cargo test"
-cargo test --workspace --locked --features coverdesk/fault-injection
+cargo test --workspace --locked --features coverdesk-cli/fault-injection

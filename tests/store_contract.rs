@@ -228,7 +228,7 @@ contract!(
 /// the stack's generated secret and an existing deployment's base64 key both read; a missing
 /// secret is an error that names the secret, never a key.
 mod deployment_key {
-    use coverdesk::deps::key_from_secrets_manager;
+    use coverdesk_secrets::from_secret as key_from_secrets_manager;
 
     fn client() -> aws_sdk_secretsmanager::Client {
         let creds = aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "tests");

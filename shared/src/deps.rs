@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use crate::crypto::{CryptoError, Keys, KEY_ENV};
 use crate::fetch::{FetchLimits, Fetcher};
-use crate::objects::{FolderStore, ObjectStore, S3Store};
+use crate::objects::{FolderStore, NoObjects, ObjectStore};
 use crate::servicing::carriers::Catalogue;
 use crate::servicing::webhooks::{LazyHttpSender, RetryPolicy, WebhookSender};
 use crate::servicing::worker::Worker;
-use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::{Store, StoreError};
+use crate::store::{NoStore, Store, StoreError};
 
 #[derive(Clone)]
 pub struct Deps {
@@ -50,43 +49,10 @@ pub const BUCKET_ENV: &str = "COVERDESK_BUCKET";
 /// the functions that need the key.
 pub const KEY_SECRET_ENV: &str = "COVERDESK_KEY_SECRET_ARN";
 
-/// Whether a function is given the deployment key ([`crate::api::Route::needs_key`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyUse {
-    Needed,
-    NotNeeded,
-}
-
-/// The deployment key of a function that needs it: `COVERDESK_SECRET_KEY` (base64, for local
-/// runs such as `cargo lambda watch`), else the Secrets Manager secret named by
-/// `COVERDESK_KEY_SECRET_ARN`, read once per cold start.
-async fn deployment_key(config: &aws_config::SdkConfig) -> Result<Keys, ConfigError> {
-    if let Ok(k) = std::env::var(KEY_ENV) {
-        return Ok(Keys::from_base64(&k)?);
-    }
-    let arn = std::env::var(KEY_SECRET_ENV).map_err(|_| ConfigError::Missing(KEY_SECRET_ENV))?;
-    key_from_secrets_manager(&aws_sdk_secretsmanager::Client::new(config), &arn).await
-}
-
-/// Reads the deployment key from a Secrets Manager secret (see [`Keys::from_secret`]). Errors
-/// name the secret's ARN and the service's error, never the secret.
-pub async fn key_from_secrets_manager(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<Keys, ConfigError> {
-    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
-        ConfigError::Other(format!("cannot read the deployment key from {arn}: {}", crate::net::error_chain(&e)))
-    })?;
-    let text = out.secret_string().ok_or_else(|| ConfigError::Other(format!("the secret {arn} holds no string")))?;
-    Ok(Keys::from_secret(text)?)
-}
-
 impl Deps {
-    pub fn new(
-        store: Arc<dyn Store>,
-        objects: Arc<dyn ObjectStore>,
-        keys: Keys,
-        allow_private_urls: bool,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(store: Arc<dyn Store>, objects: Arc<dyn ObjectStore>, keys: Keys, allow_private_urls: bool) -> Self {
         let sender: Arc<dyn WebhookSender> = Arc::new(LazyHttpSender::new(allow_private_urls));
-        Ok(Deps {
+        Deps {
             store,
             keys: Arc::new(keys),
             catalogue: Arc::new(Catalogue::builtin()),
@@ -96,7 +62,7 @@ impl Deps {
             objects,
             fetch_limits: FetchLimits::default(),
             fetcher: Arc::new(tokio::sync::OnceCell::new()),
-        })
+        }
     }
 
     /// The document fetcher, built on first use (functions that never fetch skip the TLS roots).
@@ -112,21 +78,28 @@ impl Deps {
         std::env::temp_dir().join("coverdesk-spool")
     }
 
-    /// Production: DynamoDB, table from `COVERDESK_TABLE`, the deployment key (when `key` says
-    /// the function needs it) from Secrets Manager; endpoints and credentials from the standard
-    /// AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
-    pub async fn from_env(key: KeyUse) -> Result<Deps, ConfigError> {
-        let table = std::env::var(TABLE_ENV).map_err(|_| ConfigError::Missing(TABLE_ENV))?;
-        let bucket = std::env::var(BUCKET_ENV).map_err(|_| ConfigError::Missing(BUCKET_ENV))?;
-        // The AWS configuration (region, credentials, endpoints) is loaded once for every client.
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let keys = match key {
-            KeyUse::Needed => deployment_key(&config).await?,
-            KeyUse::NotNeeded => Keys::absent(),
-        };
+    /// A Lambda function's dependencies before its `main` adds the store, object store and key
+    /// its route uses ([`Deps::with_store`], ...): the others stay absent ([`NoStore`],
+    /// [`NoObjects`], [`Keys::absent`]). Each `main` builds only the clients its route needs (the
+    /// `coverdesk-dynamo`, `-s3` and `-secrets` crates), so no other client is linked into it.
+    pub fn lambda() -> Deps {
         let allow = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "true");
-        let objects = Arc::new(S3Store::from_config(&config, bucket));
-        Deps::new(Arc::new(DynamoStore::from_config(&config, table)), objects, keys, allow)
+        Deps::new(Arc::new(NoStore), Arc::new(NoObjects), Keys::absent(), allow)
+    }
+
+    pub fn with_store(mut self, store: impl Store + 'static) -> Deps {
+        self.store = Arc::new(store);
+        self
+    }
+
+    pub fn with_objects(mut self, objects: impl ObjectStore + 'static) -> Deps {
+        self.objects = Arc::new(objects);
+        self
+    }
+
+    pub fn with_keys(mut self, keys: Keys) -> Deps {
+        self.keys = Arc::new(keys);
+        self
     }
 
     /// Local: the embedded store under `dir`, objects in `dir/objects`, the key from `COVERDESK_SECRET_KEY` or from
@@ -137,7 +110,7 @@ impl Deps {
             .map_err(|e| ConfigError::Other(format!("{}: {e}", dir.display())))?;
         let store = Arc::new(EmbeddedStore::open(dir.join("coverdesk.redb"))?);
         let objects = Arc::new(FolderStore::new(dir.join("objects")));
-        Deps::new(store, objects, local_keys(&dir)?, true)
+        Ok(Deps::new(store, objects, local_keys(&dir)?, true))
     }
 
     /// The servicing worker over these dependencies.

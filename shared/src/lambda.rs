@@ -5,8 +5,8 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use lambda_http::{service_fn, Body, Request, Response};
 
-use crate::api::{self, ApiRequest, ApiResponse, Route};
-use crate::deps::{Deps, KeyUse};
+use crate::api::{self, ApiRequest, ApiResponse, Handler, Route};
+use crate::deps::Deps;
 
 /// A Lambda request (any API Gateway payload lambda_http understands) as a plain request.
 pub fn to_api_request(req: Request) -> ApiRequest {
@@ -38,29 +38,37 @@ pub fn to_lambda_response(r: ApiResponse) -> Response<Body> {
     })
 }
 
-/// What a function's handler does with one invocation; the tests call it with real events.
-pub async fn invoke(deps: &Deps, route: Route, req: Request) -> Response<Body> {
+/// What a function does with one invocation; the tests call it with real events. The one log
+/// line of each request is the metrics line ([`crate::metrics::request`]).
+pub async fn invoke(deps: &Deps, route: Route, handler: Handler, req: Request) -> Response<Body> {
     use lambda_http::RequestExt;
     let started = std::time::Instant::now();
     let context = req.lambda_context_ref();
     let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
     crate::net::set_trace_id(context.and_then(|c| c.xray_trace_id.clone()));
-    let response = api::handle_route(deps, route, to_api_request(req)).await;
+    let response = api::handle_route(deps, route, handler, to_api_request(req)).await;
     crate::metrics::request(&request_id, route.name(), response.status, started.elapsed().as_millis() as u64);
     to_lambda_response(response)
 }
 
-/// The whole of a function's `main`: logging, dependencies once per cold start, then serve.
-pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
+/// Logging, as Lambda asks (JSON when the function's log format is JSON): the first thing a
+/// function's `main` does, before it builds its clients.
+pub fn init_logs() {
     lambda_http::tracing::init_default_subscriber();
-    let mut deps = Deps::from_env(if route.needs_key() { KeyUse::Needed } else { KeyUse::NotNeeded }).await?;
+}
+
+/// The rest of an API function's `main`: its route served by its handler over the dependencies
+/// its `main` built (once per cold start).
+pub async fn serve(route: Route, handler: Handler, mut deps: Deps) -> Result<(), lambda_http::Error> {
     if route == Route::ImportTransactions {
         // Documents are fetched inside the API request: within its timeout.
         deps.fetch_limits = crate::fetch::FetchLimits::within_request();
     }
     let deps = &deps;
-    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(invoke(deps, route, req).await) }))
-        .await
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(invoke(deps, route, handler, req).await)
+    }))
+    .await
 }
 
 /// What the worker function is invoked with: a DynamoDB stream batch, or anything else (the
@@ -126,11 +134,9 @@ pub async fn handle_worker_event(deps: &Deps, event: WorkerEvent) -> serde_json:
     }
 }
 
-/// The whole of the worker function's `main`.
-pub async fn run_worker() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
-    // It opens consumer credentials and signs webhook deliveries.
-    let deps = Deps::from_env(KeyUse::Needed).await?;
+/// The rest of the worker function's `main` (its dependencies: the store and the key, with which
+/// it opens consumer credentials and signs webhook deliveries).
+pub async fn serve_worker(deps: Deps) -> Result<(), lambda_http::Error> {
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<WorkerEvent>| async move {
@@ -164,10 +170,8 @@ pub async fn handle_s3_event(
     Ok(serde_json::json!({"imported": out, "skipped": skipped}))
 }
 
-/// The whole of the upload function's `main`.
-pub async fn run_s3_import() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let deps = Deps::from_env(KeyUse::NotNeeded).await?;
+/// The rest of the upload function's `main` (its dependencies: the store and the bucket).
+pub async fn serve_s3_import(deps: Deps) -> Result<(), lambda_http::Error> {
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<aws_lambda_events::event::s3::S3Event>| async move {

@@ -1,5 +1,6 @@
-//! The object store port (uploaded batch files, fetched documents, result files) and its two
-//! adapters: S3 in production, a folder on a laptop. Documents arrive as spooled temporary files
+//! The object store port (uploaded batch files, fetched documents, result files) and its
+//! adapters: S3 in production (the `coverdesk-s3` crate, linked by the import functions only), a
+//! folder on a laptop, and [`NoObjects`] for the functions that store no object. Documents arrive as spooled temporary files
 //! and are streamed from disk, so no document is ever held whole in memory.
 
 use std::path::{Path, PathBuf};
@@ -155,119 +156,34 @@ impl ObjectStore for FolderStore {
     }
 }
 
-/// S3: one bucket; the endpoint and credentials from the standard AWS environment
-/// (`AWS_ENDPOINT_URL_S3` points it at a local S3-API server, path-style).
-pub struct S3Store {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
+/// The object store of a function that stores no object (every function but the import ones):
+/// a use is a bug, answered as a failure on our side that names it, never a panic.
+pub struct NoObjects;
 
-impl S3Store {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        S3Store { client, bucket: bucket.into() }
-    }
-
-    /// A client from an AWS configuration already loaded (a cold start loads it once);
-    /// `AWS_ENDPOINT_URL_S3` (an S3-API server) turns on path-style addressing.
-    pub fn from_config(config: &aws_config::SdkConfig, bucket: String) -> Self {
-        let mut b = aws_sdk_s3::config::Builder::from(config);
-        if std::env::var("AWS_ENDPOINT_URL_S3").is_ok() {
-            b = b.force_path_style(true);
-        }
-        S3Store::new(aws_sdk_s3::Client::from_conf(b.build()), bucket)
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    /// Creates the bucket (tests and local setups).
-    pub async fn create_bucket(&self) -> Result<(), ObjectError> {
-        self.client.create_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
-    }
-}
-
-fn sdk_error<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> ObjectError {
-    use aws_sdk_s3::error::SdkError;
-    let text = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
-    match e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ObjectError::Unavailable(text),
-        SdkError::ServiceError(s) if s.raw().status().as_u16() == 503 => ObjectError::Unavailable(text),
-        _ => ObjectError::Backend(text),
+impl NoObjects {
+    fn refuse() -> ObjectError {
+        ObjectError::Backend("this function has no object store (a bug: its route uses one)".into())
     }
 }
 
 #[async_trait]
-impl ObjectStore for S3Store {
-    async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
-        check_key(key)?;
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
-            .await
-            .map_err(|e| ObjectError::Backend(e.to_string()))?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(&meta.content_type)
-            .metadata("sha256", &meta.sha256)
-            .body(body)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(&e))
+impl ObjectStore for NoObjects {
+    async fn put_file(&self, _: &str, _: &Path, _: &ObjectMeta) -> Result<(), ObjectError> {
+        Err(Self::refuse())
     }
-
-    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError> {
-        check_key(key)?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(bytes.into())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(&e))
+    async fn put_bytes(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), ObjectError> {
+        Err(Self::refuse())
     }
-
-    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
-        check_key(key)?;
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => {
-                let data = out.body.collect().await.map_err(|e| ObjectError::Unavailable(e.to_string()))?;
-                Ok(Some(data.into_bytes().to_vec()))
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(sdk_error(&e)),
-        }
+    async fn get_bytes(&self, _: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        Err(Self::refuse())
     }
-
-    async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError> {
-        check_key(key)?;
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => Err(sdk_error(&e)),
-        }
+    async fn size(&self, _: &str) -> Result<Option<u64>, ObjectError> {
+        Err(Self::refuse())
     }
-
-    async fn delete(&self, key: &str) -> Result<(), ObjectError> {
-        check_key(key)?;
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
+    async fn delete(&self, _: &str) -> Result<(), ObjectError> {
+        Err(Self::refuse())
     }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
-        let out = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e))?;
-        let mut keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
-        keys.sort();
-        Ok(keys)
+    async fn list(&self, _: &str) -> Result<Vec<String>, ObjectError> {
+        Err(Self::refuse())
     }
 }

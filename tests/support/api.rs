@@ -218,7 +218,7 @@ impl TestApi {
         if !route.needs_key() {
             deps.keys = Arc::new(coverdesk::crypto::Keys::absent());
         }
-        let res = coverdesk::lambda::invoke(&deps, route, req).await;
+        let res = coverdesk::lambda::invoke(&deps, route, coverdesk::api::handler(route), req).await;
         let status = res.status().as_u16();
         let headers =
             res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
@@ -242,7 +242,7 @@ impl TestApi {
 async fn shared_dynamo() -> Arc<dyn Store> {
     static TABLE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     let table = TABLE.get_or_init(|| async { dynamo_store().await.table().to_string() }).await;
-    Arc::new(coverdesk::store::dynamo::DynamoStore::new(super::dynamo_client(), table.clone()))
+    Arc::new(coverdesk_dynamo::DynamoStore::new(super::dynamo_client(), table.clone()))
 }
 
 pub fn address(line1: &str) -> Value {

@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use coverdesk::store::dynamo::DynamoStore;
 use coverdesk::store::embedded::EmbeddedStore;
 use coverdesk::store::Store;
+use coverdesk_dynamo::DynamoStore;
 
 /// The DynamoDB-API server the test command starts (DynamoDB Local); override with
 /// `COVERDESK_TEST_DYNAMODB_ENDPOINT`.
@@ -58,7 +58,7 @@ pub fn test_deps(store: Arc<dyn Store>) -> coverdesk::deps::Deps {
     let key = coverdesk::crypto::random_bytes::<32>().unwrap();
     let dir = std::env::temp_dir().join(unique("objects"));
     let objects = Arc::new(coverdesk::objects::FolderStore::new(dir));
-    let mut deps = coverdesk::deps::Deps::new(store, objects, coverdesk::crypto::Keys::from_bytes(&key), true).unwrap();
+    let mut deps = coverdesk::deps::Deps::new(store, objects, coverdesk::crypto::Keys::from_bytes(&key), true);
     deps.fetch_limits = coverdesk::fetch::FetchLimits {
         max_bytes: 256 << 10,
         timeout: std::time::Duration::from_secs(5),
@@ -81,7 +81,7 @@ pub fn s3_endpoint() -> String {
 }
 
 /// A fresh bucket on the S3-API server.
-pub async fn s3_store() -> Arc<coverdesk::objects::S3Store> {
+pub async fn s3_store() -> Arc<coverdesk_s3::S3Store> {
     let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests");
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -91,7 +91,7 @@ pub async fn s3_store() -> Arc<coverdesk::objects::S3Store> {
         .credentials_provider(creds)
         .build();
     let bucket = unique("bucket").to_lowercase().replace('_', "-").chars().take(60).collect::<String>();
-    let store = coverdesk::objects::S3Store::new(aws_sdk_s3::Client::from_conf(config), bucket);
+    let store = coverdesk_s3::S3Store::new(aws_sdk_s3::Client::from_conf(config), bucket);
     store.create_bucket().await.unwrap_or_else(|e| {
         panic!(
             "cannot create a bucket on the S3-API server at {} ({e}); the README's test command starts it",

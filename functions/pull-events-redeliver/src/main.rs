@@ -1,6 +1,17 @@
 //! POST /teams/{teamId}/pulls/{pullId}/events/{eventId}/redeliver
 
+use coverdesk::api::Route;
+use coverdesk::deps::Deps;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::run(coverdesk::api::Route::RedeliverEvent).await
+    coverdesk::lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk::lambda::serve(
+        Route::RedeliverEvent,
+        coverdesk::handler!(coverdesk::api::servicing::redeliver_event),
+        deps,
+    )
+    .await
 }

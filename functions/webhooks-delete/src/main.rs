@@ -1,6 +1,13 @@
 //! DELETE /teams/{teamId}/webhooks/{webhookId}
 
+use coverdesk::api::Route;
+use coverdesk::deps::Deps;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::run(coverdesk::api::Route::DeleteWebhook).await
+    coverdesk::lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk::lambda::serve(Route::DeleteWebhook, coverdesk::handler!(coverdesk::api::servicing::delete_webhook), deps)
+        .await
 }

@@ -1,6 +1,13 @@
 //! GET /teams/{teamId}/webhooks
 
+use coverdesk::api::Route;
+use coverdesk::deps::Deps;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::run(coverdesk::api::Route::ListWebhooks).await
+    coverdesk::lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk::lambda::serve(Route::ListWebhooks, coverdesk::handler!(coverdesk::api::servicing::list_webhooks), deps)
+        .await
 }

@@ -181,3 +181,26 @@ impl From<QueryProblem> for ImportError {
         ImportError::InvalidInput(format!("{} {}", p.name, p.message))
     }
 }
+
+/// An area's error, answered in its API's envelope: the one mapping of each area's errors.
+pub trait Envelope: std::error::Error {
+    fn response(&self) -> ApiResponse;
+}
+
+impl Envelope for AccountError {
+    fn response(&self) -> ApiResponse {
+        error_response(self)
+    }
+}
+
+impl Envelope for ServicingError {
+    fn response(&self) -> ApiResponse {
+        servicing_response(self)
+    }
+}
+
+impl Envelope for ImportError {
+    fn response(&self) -> ApiResponse {
+        import_response(self)
+    }
+}

@@ -1,12 +1,16 @@
-//! HTTP handlers over plain requests: the Lambda binaries, the local server and the tests all call
-//! [`handle`] or [`handle_route`], so every way of serving runs the very same code.
+//! HTTP handlers over plain requests, one function per route. A Lambda function's `main` names its
+//! own route's handler ([`handler!`]), so only that handler's code is linked into it; the local
+//! server and the tests serve every route through [`handle`] and the table [`handler`]. Every way
+//! of serving runs the very same handler code.
 
-mod accounts;
+pub mod accounts;
 mod errors;
 pub mod import;
 pub mod routes;
 pub mod servicing;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -15,8 +19,8 @@ use serde_json::Value;
 
 use crate::accounts::{AccountError, TeamId};
 use crate::deps::Deps;
-pub use errors::{error_response, import_response, method_not_allowed, plain_error, servicing_response};
-pub use routes::{Route, ROUTES};
+pub use errors::{error_response, import_response, method_not_allowed, plain_error, servicing_response, Envelope};
+pub use routes::{handler, Needs, Route, ROUTES};
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -75,16 +79,80 @@ impl ApiResponse {
     }
 }
 
+/// A route's answer on its way: what a [`Handler`] returns.
+pub type Answer<'a> = Pin<Box<dyn Future<Output = ApiResponse> + Send + 'a>>;
+
+/// A route's handler: the dependencies, the path's decoded parameters and the request in; the
+/// answer, errors in the route's API envelope, out.
+pub type Handler = for<'a> fn(&'a Deps, &'a [String], &'a ApiRequest) -> Answer<'a>;
+
+/// The [`Handler`] of a route function (`async fn(&Deps, &[String], &ApiRequest) -> Result<ApiResponse, E>`
+/// where `E` is an area's error): `coverdesk::handler!(coverdesk::api::accounts::get_account)`.
+#[macro_export]
+macro_rules! handler {
+    ($f:path) => {{
+        fn handler<'a>(
+            deps: &'a $crate::deps::Deps,
+            params: &'a [String],
+            req: &'a $crate::api::ApiRequest,
+        ) -> $crate::api::Answer<'a> {
+            Box::pin(async move { $crate::api::answer($f(deps, params, req).await) })
+        }
+        handler as $crate::api::Handler
+    }};
+}
+
+/// A route function's result as its answer; a failure on our side (5xx) is logged here, once,
+/// with its cause chain (never a client's data: those errors carry none).
+pub fn answer<E: Envelope>(result: Result<ApiResponse, E>) -> ApiResponse {
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            let response = e.response();
+            if response.status >= 500 {
+                tracing::error!(status = response.status, error = %crate::net::error_chain(&e), "request failed");
+            }
+            response
+        }
+    }
+}
+
 /// Serves any route of the table (the local server), and the OpenAPI document.
 pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
     if is_openapi(&req.method, &req.path) {
         return openapi_response(OPENAPI.as_bytes().to_vec());
     }
     match routes::match_path(&req.method, &req.path) {
-        routes::Match::Found(route, params) => run(deps, route, params, req).await,
+        routes::Match::Found(route, params) => {
+            let started = Instant::now();
+            let response = serve(deps, handler(route), params, &req).await;
+            // Never the path, query, headers or body: they carry ids, credentials and personal data.
+            tracing::info!(
+                route = route.name(),
+                status = response.status,
+                ms = started.elapsed().as_millis() as u64,
+                "request"
+            );
+            response
+        }
         routes::Match::WrongMethod(allowed) => method_not_allowed(&req.path, &req.method, &allowed),
         routes::Match::None => not_found(&req.path),
     }
+}
+
+/// Serves one route only (one Lambda function) with its handler; any other path is 404.
+pub async fn handle_route(deps: &Deps, route: Route, handler: Handler, req: ApiRequest) -> ApiResponse {
+    match routes::match_route(route, &req.method, &req.path) {
+        Some(params) => serve(deps, handler, params, &req).await,
+        None => not_found(&req.path),
+    }
+}
+
+async fn serve(deps: &Deps, handler: Handler, params: Vec<String>, req: &ApiRequest) -> ApiResponse {
+    if !params.iter().all(|p| usable_id(p)) {
+        return not_found(&req.path);
+    }
+    handler(deps, &params, req).await
 }
 
 /// The longest id a client may name (in bytes): with its key prefix it stays under DynamoDB's
@@ -132,53 +200,6 @@ fn not_found(path: &str) -> ApiResponse {
 /// down is 503 (never 401).
 async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<TeamId, crate::auth::AuthError> {
     crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await
-}
-
-/// A failed request's answer; a failure on our side (5xx) is logged here, once, with its cause
-/// chain (never a client's data: those errors carry none).
-fn failed(route: Route, response: ApiResponse, e: &dyn std::error::Error) -> ApiResponse {
-    if response.status >= 500 {
-        tracing::error!(route = route.name(), status = response.status, error = %crate::net::error_chain(e), "request failed");
-    }
-    response
-}
-
-/// Serves one route only (one Lambda function); any other path is 404.
-pub async fn handle_route(deps: &Deps, route: Route, req: ApiRequest) -> ApiResponse {
-    match routes::match_route(route, &req.method, &req.path) {
-        Some(params) => run(deps, route, params, req).await,
-        None => not_found(&req.path),
-    }
-}
-
-async fn run(deps: &Deps, route: Route, params: Vec<String>, req: ApiRequest) -> ApiResponse {
-    let started = Instant::now();
-    if !params.iter().all(|p| usable_id(p)) {
-        return not_found(&req.path);
-    }
-    // Each area's error becomes its API's envelope in errors.rs.
-    let response = match route.family() {
-        routes::Family::Import => match import::dispatch(deps, route, &params, &req).await {
-            Ok(r) => r,
-            Err(e) => failed(route, import_response(&e), &e),
-        },
-        routes::Family::Accounts => match accounts::dispatch(deps, route, &params, &req).await {
-            Ok(r) => r,
-            Err(e) => failed(route, error_response(&e), &e),
-        },
-        routes::Family::Servicing => match servicing::dispatch(deps, route, &params, &req).await {
-            Ok(r) => r,
-            Err(e) => failed(route, servicing_response(&e), &e),
-        },
-    };
-    // Never the path, query, headers or body: they carry ids, credentials and personal data.
-    tracing::info!(
-        route = route.name(),
-        status = response.status,
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    response
 }
 
 fn header<'r>(req: &'r ApiRequest, name: &str) -> Option<&'r str> {

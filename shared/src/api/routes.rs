@@ -78,69 +78,97 @@ impl Family {
     }
 }
 
+/// What a function builds at its cold start; see [`Route::needs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// The DynamoDB table (`coverdesk-dynamo`).
+    pub store: bool,
+    /// The S3 bucket (`coverdesk-s3`).
+    pub objects: bool,
+    /// The deployment key from Secrets Manager (`coverdesk-secrets`).
+    pub key: bool,
+}
+
 pub struct RouteDef {
     pub route: Route,
     /// The function crate and binary name, e.g. `accounts-create`.
     pub name: &'static str,
     pub method: &'static str,
     pub path: &'static str,
+    /// The route function under `coverdesk::api`, e.g. `accounts::create_account`: the function's
+    /// `main` serves `coverdesk::handler!(coverdesk::api::<this>)`.
+    pub handler: &'static str,
 }
 
 macro_rules! routes {
-    ($($route:ident $name:literal $method:literal $path:literal;)*) => {
-        pub const ROUTES: &[RouteDef] = &[$(RouteDef { route: Route::$route, name: $name, method: $method, path: $path },)*];
+    ($($route:ident $name:literal $method:literal $path:literal $area:ident::$f:ident;)*) => {
+        pub const ROUTES: &[RouteDef] = &[$(RouteDef {
+            route: Route::$route,
+            name: $name,
+            method: $method,
+            path: $path,
+            handler: concat!(stringify!($area), "::", stringify!($f)),
+        },)*];
+
+        /// Every route's handler, for the local server and the tests. A Lambda function never
+        /// calls this (it would link every handler): its `main` names its own.
+        pub fn handler(route: Route) -> super::Handler {
+            match route {
+                $(Route::$route => crate::handler!(super::$area::$f),)*
+            }
+        }
     };
 }
 
 routes! {
-    CreateAccount "accounts-create" "POST" "/account/v1/accounts";
-    ListAccounts "accounts-list" "GET" "/account/v1/accounts";
-    GetAccount "accounts-get" "GET" "/account/v1/accounts/{accountId}";
-    PatchAccount "accounts-patch" "PATCH" "/account/v1/accounts/{accountId}";
-    MergeAccounts "accounts-merge" "POST" "/account/v1/accounts/{accountId}/merge";
-    WithdrawAccount "accounts-withdraw" "POST" "/account/v1/accounts/{accountId}/withdraw";
-    ReopenAccount "accounts-reopen" "POST" "/account/v1/accounts/{accountId}/reopen";
-    ListContacts "contacts-list" "GET" "/account/v1/accounts/{accountId}/contacts";
-    CreateContact "contacts-create" "POST" "/account/v1/accounts/{accountId}/contacts";
-    GetContact "contacts-get" "GET" "/account/v1/accounts/{accountId}/contacts/{contactId}";
-    PatchContact "contacts-patch" "PATCH" "/account/v1/accounts/{accountId}/contacts/{contactId}";
-    ListLocations "locations-list" "GET" "/account/v1/accounts/{accountId}/locations";
-    CreateLocation "locations-create" "POST" "/account/v1/accounts/{accountId}/locations";
-    GetLocation "locations-get" "GET" "/account/v1/accounts/{accountId}/locations/{locationId}";
-    ListNotes "notes-list" "GET" "/account/v1/accounts/{accountId}/notes";
-    CreateNote "notes-create" "POST" "/account/v1/accounts/{accountId}/notes";
-    ListActivities "activities-list" "GET" "/account/v1/accounts/{accountId}/activities";
-    CreateActivity "activities-create" "POST" "/account/v1/accounts/{accountId}/activities";
-    ListPolicies "policies-list" "GET" "/account/v1/accounts/{accountId}/policies";
-    CreatePolicy "policies-create" "POST" "/account/v1/accounts/{accountId}/policies";
-    GetPolicy "policies-get" "GET" "/account/v1/accounts/{accountId}/policies/{policyId}";
-    ListJobs "jobs-list" "GET" "/account/v1/accounts/{accountId}/jobs";
-    SetOnlineAccess "online-access-set" "PUT" "/account/v1/accounts/{accountId}/online-access";
-    RemoveOnlineAccess "online-access-remove" "DELETE" "/account/v1/accounts/{accountId}/online-access";
-    ListCarriers "carriers-list" "GET" "/carriers";
-    GetCarrier "carriers-get" "GET" "/carriers/{carrierId}";
-    ConsentAndConnect "widget-consent-and-connect" "POST" "/widget/pull/consentAndConnect";
-    WidgetGetPull "widget-pull-get" "GET" "/widget/pull/{pullId}";
-    WidgetIdvOptions "widget-idv-options" "POST" "/widget/pull/{pullId}/idvoptions";
-    WidgetIdv "widget-idv" "POST" "/widget/pull/{pullId}/idv";
-    WidgetConnect "widget-connect" "POST" "/widget/pull/{pullId}/connect";
-    WidgetConfirmAction "widget-servicing-action" "POST" "/widget/pull/{pullId}/servicingAction";
-    ConfirmAction "pull-servicing-action" "POST" "/pull/{pullId}/servicingAction";
-    CreateServicing "servicings-create" "POST" "/teams/{teamId}/servicings";
-    ListServicings "servicings-list" "GET" "/teams/{teamId}/servicings";
-    GetServicing "servicings-get" "GET" "/teams/{teamId}/servicings/{servicingActionId}";
-    ListPulls "pulls-list" "GET" "/teams/{teamId}/pulls";
-    GetPull "pulls-get" "GET" "/teams/{teamId}/pulls/{pullId}";
-    ListPullEvents "pull-events-list" "GET" "/teams/{teamId}/pulls/{pullId}/events";
-    RedeliverEvent "pull-events-redeliver" "POST" "/teams/{teamId}/pulls/{pullId}/events/{eventId}/redeliver";
-    CreateWebhook "webhooks-create" "POST" "/teams/{teamId}/webhooks";
-    ListWebhooks "webhooks-list" "GET" "/teams/{teamId}/webhooks";
-    UpdateWebhook "webhooks-update" "PATCH" "/teams/{teamId}/webhooks/{webhookId}";
-    DeleteWebhook "webhooks-delete" "DELETE" "/teams/{teamId}/webhooks/{webhookId}";
-    ImportTransactions "import-transactions" "POST" "/import/v1/transactions";
-    GetImportResults "import-results-get" "GET" "/import/v1/transaction-import-results";
-    GetImportedTransaction "import-transaction-get" "GET" "/import/v1/transactions/{transactionId}";
-    GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}";
+    CreateAccount "accounts-create" "POST" "/account/v1/accounts" accounts::create_account;
+    ListAccounts "accounts-list" "GET" "/account/v1/accounts" accounts::list_accounts;
+    GetAccount "accounts-get" "GET" "/account/v1/accounts/{accountId}" accounts::get_account;
+    PatchAccount "accounts-patch" "PATCH" "/account/v1/accounts/{accountId}" accounts::patch_account;
+    MergeAccounts "accounts-merge" "POST" "/account/v1/accounts/{accountId}/merge" accounts::merge_accounts;
+    WithdrawAccount "accounts-withdraw" "POST" "/account/v1/accounts/{accountId}/withdraw" accounts::withdraw_account;
+    ReopenAccount "accounts-reopen" "POST" "/account/v1/accounts/{accountId}/reopen" accounts::reopen_account;
+    ListContacts "contacts-list" "GET" "/account/v1/accounts/{accountId}/contacts" accounts::list_contacts;
+    CreateContact "contacts-create" "POST" "/account/v1/accounts/{accountId}/contacts" accounts::create_contact;
+    GetContact "contacts-get" "GET" "/account/v1/accounts/{accountId}/contacts/{contactId}" accounts::get_contact;
+    PatchContact "contacts-patch" "PATCH" "/account/v1/accounts/{accountId}/contacts/{contactId}" accounts::patch_contact;
+    ListLocations "locations-list" "GET" "/account/v1/accounts/{accountId}/locations" accounts::list_locations;
+    CreateLocation "locations-create" "POST" "/account/v1/accounts/{accountId}/locations" accounts::create_location;
+    GetLocation "locations-get" "GET" "/account/v1/accounts/{accountId}/locations/{locationId}" accounts::get_location;
+    ListNotes "notes-list" "GET" "/account/v1/accounts/{accountId}/notes" accounts::list_notes;
+    CreateNote "notes-create" "POST" "/account/v1/accounts/{accountId}/notes" accounts::create_note;
+    ListActivities "activities-list" "GET" "/account/v1/accounts/{accountId}/activities" accounts::list_activities;
+    CreateActivity "activities-create" "POST" "/account/v1/accounts/{accountId}/activities" accounts::create_activity;
+    ListPolicies "policies-list" "GET" "/account/v1/accounts/{accountId}/policies" accounts::list_policies;
+    CreatePolicy "policies-create" "POST" "/account/v1/accounts/{accountId}/policies" accounts::create_policy;
+    GetPolicy "policies-get" "GET" "/account/v1/accounts/{accountId}/policies/{policyId}" accounts::get_policy;
+    ListJobs "jobs-list" "GET" "/account/v1/accounts/{accountId}/jobs" accounts::list_jobs;
+    SetOnlineAccess "online-access-set" "PUT" "/account/v1/accounts/{accountId}/online-access" accounts::set_online_access;
+    RemoveOnlineAccess "online-access-remove" "DELETE" "/account/v1/accounts/{accountId}/online-access" accounts::remove_online_access;
+    ListCarriers "carriers-list" "GET" "/carriers" servicing::list_carriers;
+    GetCarrier "carriers-get" "GET" "/carriers/{carrierId}" servicing::get_carrier;
+    ConsentAndConnect "widget-consent-and-connect" "POST" "/widget/pull/consentAndConnect" servicing::consent_and_connect;
+    WidgetGetPull "widget-pull-get" "GET" "/widget/pull/{pullId}" servicing::widget_get_pull;
+    WidgetIdvOptions "widget-idv-options" "POST" "/widget/pull/{pullId}/idvoptions" servicing::widget_idv_options;
+    WidgetIdv "widget-idv" "POST" "/widget/pull/{pullId}/idv" servicing::widget_idv;
+    WidgetConnect "widget-connect" "POST" "/widget/pull/{pullId}/connect" servicing::widget_connect;
+    WidgetConfirmAction "widget-servicing-action" "POST" "/widget/pull/{pullId}/servicingAction" servicing::widget_confirm_action;
+    ConfirmAction "pull-servicing-action" "POST" "/pull/{pullId}/servicingAction" servicing::confirm_action;
+    CreateServicing "servicings-create" "POST" "/teams/{teamId}/servicings" servicing::create_servicing;
+    ListServicings "servicings-list" "GET" "/teams/{teamId}/servicings" servicing::list_servicings;
+    GetServicing "servicings-get" "GET" "/teams/{teamId}/servicings/{servicingActionId}" servicing::get_servicing;
+    ListPulls "pulls-list" "GET" "/teams/{teamId}/pulls" servicing::list_pulls;
+    GetPull "pulls-get" "GET" "/teams/{teamId}/pulls/{pullId}" servicing::get_pull;
+    ListPullEvents "pull-events-list" "GET" "/teams/{teamId}/pulls/{pullId}/events" servicing::list_pull_events;
+    RedeliverEvent "pull-events-redeliver" "POST" "/teams/{teamId}/pulls/{pullId}/events/{eventId}/redeliver" servicing::redeliver_event;
+    CreateWebhook "webhooks-create" "POST" "/teams/{teamId}/webhooks" servicing::create_webhook;
+    ListWebhooks "webhooks-list" "GET" "/teams/{teamId}/webhooks" servicing::list_webhooks;
+    UpdateWebhook "webhooks-update" "PATCH" "/teams/{teamId}/webhooks/{webhookId}" servicing::update_webhook;
+    DeleteWebhook "webhooks-delete" "DELETE" "/teams/{teamId}/webhooks/{webhookId}" servicing::delete_webhook;
+    ImportTransactions "import-transactions" "POST" "/import/v1/transactions" import::import_transactions;
+    GetImportResults "import-results-get" "GET" "/import/v1/transaction-import-results" import::get_import_results;
+    GetImportedTransaction "import-transaction-get" "GET" "/import/v1/transactions/{transactionId}" import::get_imported_transaction;
+    GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}" import::get_tax_rules;
 }
 
 impl Route {
@@ -156,6 +184,22 @@ impl Route {
     pub fn by_name(name: &str) -> Option<Route> {
         ROUTES.iter().find(|d| d.name == name).map(|d| d.route)
     }
+    /// The clients the route's function builds at its cold start (and so links): each function's
+    /// `main` builds exactly these, its crate depends on exactly the adapter crates they come
+    /// from, and `template.yaml` gives it exactly the matching settings and rights
+    /// (`tests/layout.rs` checks all four agree).
+    pub fn needs(self) -> Needs {
+        use Route::*;
+        Needs {
+            // The carrier catalogue is built in; every other route authenticates against the store.
+            store: !matches!(self, ListCarriers | GetCarrier),
+            // Only a posted batch stores objects (its fetched documents); results and
+            // transactions are read from the store.
+            objects: self == ImportTransactions,
+            key: self.needs_key(),
+        }
+    }
+
     /// Whether the route seals, opens, signs or verifies with the deployment key (consumer
     /// credentials, webhook secrets, pull tokens, online-access usernames). Only these functions
     /// are given the key (template.yaml: `COVERDESK_KEY_SECRET_ARN` and the right to read it);

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{header, ApiRequest, ApiResponse, Query, Route, MAX_BODY};
+use super::{header, ApiRequest, ApiResponse, Query, MAX_BODY};
 use crate::deps::Deps;
 use crate::servicing::service::Servicing;
 use crate::servicing::webhooks::Webhooks;
@@ -61,115 +61,166 @@ async fn team_auth(deps: &Deps, req: &ApiRequest, path_team: &str) -> Result<Str
     Ok(team.as_str().to_string())
 }
 
-pub async fn dispatch(
-    deps: &Deps,
-    route: Route,
-    params: &[String],
-    req: &ApiRequest,
-) -> Result<ApiResponse, ServicingError> {
-    let svc = Servicing::new(deps.store.as_ref(), &deps.keys, &deps.catalogue);
-    let hooks = Webhooks { store: deps.store.as_ref(), keys: &deps.keys, allow_private: deps.allow_private_urls };
-    let p = |i: usize| params.get(i).map(String::as_str).unwrap_or("");
-    let ok = |v: Value| Ok(ApiResponse::json(200, &v));
-    let jwt = header(req, PULL_JWT_HEADER);
-    use Route::*;
-    match route {
-        ListCarriers => {
-            let q = list_query(req, &["products"])?;
-            let list: Vec<Value> = deps.catalogue.list(&q.products).iter().map(|c| c.view()).collect();
-            ok(json!({"carriers": list}))
-        }
-        GetCarrier => {
-            no_query(req)?;
-            let c = deps.catalogue.get(p(0)).ok_or_else(|| ServicingError::not_found("The carrier"))?;
-            ok(c.view())
-        }
-        ConsentAndConnect => {
-            no_query(req)?;
-            ok(svc.consent_and_connect(&body(req)?).await?.view())
-        }
-        WidgetGetPull => {
-            no_query(req)?;
-            let w = svc.widget_auth(jwt, p(0))?;
-            ok(json!({"success": true, "pull": svc.get_pull(&w.team, &w.pull_id).await?}))
-        }
-        WidgetIdvOptions => {
-            let w = svc.widget_auth(jwt, p(0))?;
-            ok(svc.choose_option(&w.team, &w.pull_id, &body(req)?).await?)
-        }
-        WidgetIdv => {
-            let w = svc.widget_auth(jwt, p(0))?;
-            ok(svc.submit_code(&w.team, &w.pull_id, &body(req)?).await?)
-        }
-        WidgetConnect => {
-            let w = svc.widget_auth(jwt, p(0))?;
-            ok(svc.reconnect(&w.team, &w.pull_id, &body(req)?).await?)
-        }
-        WidgetConfirmAction => {
-            let w = svc.widget_auth(jwt, p(0))?;
-            ok(svc.confirm(&w.team, &w.pull_id, &body(req)?).await?)
-        }
-        ConfirmAction => {
-            // Seed 000's path: the team's credentials, or the pull's token.
-            let team = if header(req, "authorization").is_some() {
-                super::authenticate(deps, req).await?.as_str().to_string()
-            } else {
-                svc.widget_auth(jwt, p(0))?.team
-            };
-            ok(svc.confirm(&team, p(0), &body(req)?).await?)
-        }
-        CreateServicing => {
-            let team = team_auth(deps, req, p(0)).await?;
-            ok(svc.create_servicing(&crate::accounts::TeamId::new(team), &body(req)?).await?.view())
-        }
-        ListServicings => {
-            let team = team_auth(deps, req, p(0)).await?;
-            let q = list_query(req, &["limit", "offset", "pull_id"])?;
-            ok(svc.list_servicings(&team, q.pull_id.as_deref(), q.limit, q.offset).await?)
-        }
-        GetServicing => {
-            let team = team_auth(deps, req, p(0)).await?;
-            no_query(req)?;
-            ok(svc.get_servicing(&team, p(1)).await?)
-        }
-        ListPulls => {
-            let team = team_auth(deps, req, p(0)).await?;
-            let q = list_query(req, &["limit", "offset"])?;
-            ok(svc.list_pulls(&team, q.limit, q.offset).await?)
-        }
-        GetPull => {
-            let team = team_auth(deps, req, p(0)).await?;
-            no_query(req)?;
-            ok(json!({"success": true, "pull": svc.get_pull(&team, p(1)).await?}))
-        }
-        ListPullEvents => {
-            let team = team_auth(deps, req, p(0)).await?;
-            no_query(req)?;
-            ok(hooks.event_log(&team, p(1)).await?)
-        }
-        RedeliverEvent => {
-            let team = team_auth(deps, req, p(0)).await?;
-            let r = hooks.redeliver(&team, p(1), p(2), &body(req)?).await?;
-            Ok(ApiResponse::json(202, &r))
-        }
-        CreateWebhook => {
-            let team = team_auth(deps, req, p(0)).await?;
-            ok(hooks.create(&team, &body(req)?).await?)
-        }
-        ListWebhooks => {
-            let team = team_auth(deps, req, p(0)).await?;
-            no_query(req)?;
-            let list: Vec<Value> = hooks.list(&team).await?.iter().map(|(w, _)| w.view()).collect();
-            ok(json!({"webhooks": list}))
-        }
-        UpdateWebhook => {
-            let team = team_auth(deps, req, p(0)).await?;
-            ok(hooks.update(&team, p(1), &body(req)?).await?)
-        }
-        DeleteWebhook => {
-            let team = team_auth(deps, req, p(0)).await?;
-            ok(hooks.delete(&team, p(1)).await?)
-        }
-        other => Err(ServicingError::internal(format!("route {} is not a servicing route", other.name()))),
-    }
+type Answer = Result<ApiResponse, ServicingError>;
+
+fn ok(v: Value) -> Answer {
+    Ok(ApiResponse::json(200, &v))
+}
+
+fn svc(deps: &Deps) -> Servicing<'_> {
+    Servicing::new(deps.store.as_ref(), &deps.keys, &deps.catalogue)
+}
+
+fn hooks(deps: &Deps) -> Webhooks<'_> {
+    Webhooks { store: deps.store.as_ref(), keys: &deps.keys, allow_private: deps.allow_private_urls }
+}
+
+fn p(params: &[String], i: usize) -> &str {
+    params.get(i).map(String::as_str).unwrap_or("")
+}
+
+fn jwt(req: &ApiRequest) -> Option<&str> {
+    header(req, PULL_JWT_HEADER)
+}
+
+/// GET /carriers
+pub async fn list_carriers(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    let q = list_query(req, &["products"])?;
+    let list: Vec<Value> = deps.catalogue.list(&q.products).iter().map(|c| c.view()).collect();
+    ok(json!({"carriers": list}))
+}
+
+/// GET /carriers/{carrierId}
+pub async fn get_carrier(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    no_query(req)?;
+    let c = deps.catalogue.get(p(params, 0)).ok_or_else(|| ServicingError::not_found("The carrier"))?;
+    ok(c.view())
+}
+
+/// POST /widget/pull/consentAndConnect
+pub async fn consent_and_connect(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    no_query(req)?;
+    ok(svc(deps).consent_and_connect(&body(req)?).await?.view())
+}
+
+/// GET /widget/pull/{pullId}
+pub async fn widget_get_pull(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    no_query(req)?;
+    let svc = svc(deps);
+    let w = svc.widget_auth(jwt(req), p(params, 0))?;
+    ok(json!({"success": true, "pull": svc.get_pull(&w.team, &w.pull_id).await?}))
+}
+
+/// POST /widget/pull/{pullId}/idvoptions
+pub async fn widget_idv_options(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let svc = svc(deps);
+    let w = svc.widget_auth(jwt(req), p(params, 0))?;
+    ok(svc.choose_option(&w.team, &w.pull_id, &body(req)?).await?)
+}
+
+/// POST /widget/pull/{pullId}/idv
+pub async fn widget_idv(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let svc = svc(deps);
+    let w = svc.widget_auth(jwt(req), p(params, 0))?;
+    ok(svc.submit_code(&w.team, &w.pull_id, &body(req)?).await?)
+}
+
+/// POST /widget/pull/{pullId}/connect
+pub async fn widget_connect(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let svc = svc(deps);
+    let w = svc.widget_auth(jwt(req), p(params, 0))?;
+    ok(svc.reconnect(&w.team, &w.pull_id, &body(req)?).await?)
+}
+
+/// POST /widget/pull/{pullId}/servicingAction
+pub async fn widget_confirm_action(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let svc = svc(deps);
+    let w = svc.widget_auth(jwt(req), p(params, 0))?;
+    ok(svc.confirm(&w.team, &w.pull_id, &body(req)?).await?)
+}
+
+/// POST /pull/{pullId}/servicingAction: seed 000's path, with the team's credentials or the
+/// pull's token.
+pub async fn confirm_action(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let svc = svc(deps);
+    let team = if header(req, "authorization").is_some() {
+        super::authenticate(deps, req).await?.as_str().to_string()
+    } else {
+        svc.widget_auth(jwt(req), p(params, 0))?.team
+    };
+    ok(svc.confirm(&team, p(params, 0), &body(req)?).await?)
+}
+
+/// POST /teams/{teamId}/servicings
+pub async fn create_servicing(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    ok(svc(deps).create_servicing(&crate::accounts::TeamId::new(team), &body(req)?).await?.view())
+}
+
+/// GET /teams/{teamId}/servicings
+pub async fn list_servicings(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    let q = list_query(req, &["limit", "offset", "pull_id"])?;
+    ok(svc(deps).list_servicings(&team, q.pull_id.as_deref(), q.limit, q.offset).await?)
+}
+
+/// GET /teams/{teamId}/servicings/{servicingActionId}
+pub async fn get_servicing(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    no_query(req)?;
+    ok(svc(deps).get_servicing(&team, p(params, 1)).await?)
+}
+
+/// GET /teams/{teamId}/pulls
+pub async fn list_pulls(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    let q = list_query(req, &["limit", "offset"])?;
+    ok(svc(deps).list_pulls(&team, q.limit, q.offset).await?)
+}
+
+/// GET /teams/{teamId}/pulls/{pullId}
+pub async fn get_pull(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    no_query(req)?;
+    ok(json!({"success": true, "pull": svc(deps).get_pull(&team, p(params, 1)).await?}))
+}
+
+/// GET /teams/{teamId}/pulls/{pullId}/events
+pub async fn list_pull_events(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    no_query(req)?;
+    ok(hooks(deps).event_log(&team, p(params, 1)).await?)
+}
+
+/// POST /teams/{teamId}/pulls/{pullId}/events/{eventId}/redeliver
+pub async fn redeliver_event(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    let r = hooks(deps).redeliver(&team, p(params, 1), p(params, 2), &body(req)?).await?;
+    Ok(ApiResponse::json(202, &r))
+}
+
+/// POST /teams/{teamId}/webhooks
+pub async fn create_webhook(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    ok(hooks(deps).create(&team, &body(req)?).await?)
+}
+
+/// GET /teams/{teamId}/webhooks
+pub async fn list_webhooks(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    no_query(req)?;
+    let list: Vec<Value> = hooks(deps).list(&team).await?.iter().map(|(w, _)| w.view()).collect();
+    ok(json!({"webhooks": list}))
+}
+
+/// PATCH /teams/{teamId}/webhooks/{webhookId}
+pub async fn update_webhook(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    ok(hooks(deps).update(&team, p(params, 1), &body(req)?).await?)
+}
+
+/// DELETE /teams/{teamId}/webhooks/{webhookId}
+pub async fn delete_webhook(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    ok(hooks(deps).delete(&team, p(params, 1)).await?)
 }

@@ -54,6 +54,16 @@ impl ImportRepo {
         ImportRepo { store, team: team.to_string() }
     }
 
+    /// A batch and, once processed, its results.
+    pub async fn batch_with_results(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
+        let Some(meta) = self.batch(batch_id).await? else { return Ok(None) };
+        if meta.status != "processed" {
+            return Ok(Some((meta, vec![])));
+        }
+        let results = self.results(&meta).await?;
+        Ok(Some((meta, results)))
+    }
+
     /// The batch's record, if any.
     pub async fn batch(&self, batch_id: &str) -> Result<Option<BatchMeta>, StoreError> {
         match self.store.get(&batch_pk(&self.team, batch_id), META_SK).await? {

@@ -142,18 +142,7 @@ impl Importer {
 
     /// A batch and, once processed, its results.
     pub async fn load_batch(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
-        let repo = self.repo();
-        let Some(meta) = repo.batch(batch_id).await? else { return Ok(None) };
-        if meta.status != "processed" {
-            return Ok(Some((meta, vec![])));
-        }
-        let results = repo.results(&meta).await?;
-        Ok(Some((meta, results)))
-    }
-
-    /// The imported record of `id`, else its latest refused attempt.
-    pub async fn transaction(&self, id: &str) -> Result<Option<TxnRecord>, StoreError> {
-        self.repo().transaction(id).await
+        self.repo().batch_with_results(batch_id).await
     }
 
     /// Imports `body` (the seed's array) as batch `batch_id`, step by step; `progress(done,

@@ -1,7 +1,7 @@
 //! The storage port: a small conditional item store shaped like DynamoDB's single-table model.
 //!
-//! Every backend (the embedded [`embedded::EmbeddedStore`] and [`dynamo::DynamoStore`]) gives the
-//! same guarantees, checked by one contract suite (`tests/store_contract.rs`):
+//! Every backend (the embedded [`embedded::EmbeddedStore`] and the `coverdesk-dynamo` crate's
+//! `DynamoStore`, linked only by the functions that use it) gives the same guarantees, checked by one contract suite (`tests/store_contract.rs`):
 //! - items live under a partition key `pk` and sort key `sk`, and carry a `version` and a JSON body;
 //! - `query` returns one partition's items whose `sk` starts with a prefix, in `sk` order, paged;
 //! - `query_index` returns items by their secondary key (`index_pk`, ordered by `index_sk`);
@@ -11,7 +11,6 @@
 //!
 //! All business rules live above this port; a backend only stores.
 
-pub mod dynamo;
 pub mod embedded;
 
 use async_trait::async_trait;
@@ -175,7 +174,7 @@ pub trait Store: Send + Sync {
 }
 
 /// Checks that a transaction is one DynamoDB would accept: 1..=100 writes, each item at most once.
-pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
+pub fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
     if writes.is_empty() || writes.len() > MAX_TRANSACT_ITEMS {
         return Err(StoreError::Invalid(format!(
             "a transaction takes 1 to {MAX_TRANSACT_ITEMS} writes, not {}",
@@ -231,7 +230,7 @@ pub async fn backoff(base_ms: u64, doublings: u32, max_doublings: u32, jitter_ms
 pub const MAX_PK_BYTES: usize = 2048;
 pub const MAX_SK_BYTES: usize = 1024;
 
-pub(crate) fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
+pub fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
     if pk.is_empty() || sk.is_empty() || pk.contains('\0') || sk.contains('\0') {
         return Err(StoreError::Invalid("keys are non-empty and hold no NUL byte".into()));
     }
@@ -241,4 +240,33 @@ pub(crate) fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// The store of a function that keeps no data (carriers-list and carriers-get): a use is a bug,
+/// answered as a failure on our side that names it, never a panic.
+pub struct NoStore;
+
+impl NoStore {
+    fn refuse() -> StoreError {
+        StoreError::Backend("this function has no store (a bug: its route uses one)".into())
+    }
+}
+
+#[async_trait]
+impl Store for NoStore {
+    async fn get(&self, _: &str, _: &str) -> Result<Option<Item>, StoreError> {
+        Err(Self::refuse())
+    }
+    async fn query(&self, _: &str, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
+        Err(Self::refuse())
+    }
+    async fn query_index(&self, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
+        Err(Self::refuse())
+    }
+    async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {
+        Err(Self::refuse())
+    }
+    async fn next_sequence(&self, _: &str, _: &str, _: u64) -> Result<u64, StoreError> {
+        Err(Self::refuse())
+    }
 }

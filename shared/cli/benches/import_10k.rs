@@ -3,9 +3,9 @@
 //! stored, every transaction recorded. Prints the time and the process's peak memory (VmHWM).
 //!
 //! ```text
-//! cargo bench -p coverdesk --bench import_10k                       # embedded store + folder
+//! cargo bench -p coverdesk-cli --bench import_10k                       # embedded store + folder
 //! COVERDESK_BENCH_S3=http://127.0.0.1:8766 COVERDESK_BENCH_DYNAMODB=http://127.0.0.1:8765 \
-//!   cargo bench -p coverdesk --bench import_10k                     # DynamoDB Local + S3-API server
+//!   cargo bench -p coverdesk-cli --bench import_10k                     # DynamoDB Local + S3-API server
 //! ```
 //! Options after `--`: `--transactions N` (10000), `--documents N` (2 per transaction).
 
@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use coverdesk::objects::{FolderStore, ObjectStore, S3Store};
+use coverdesk::objects::{FolderStore, ObjectStore};
 use coverdesk::store::Store;
+use coverdesk_s3::S3Store;
 use http_body_util::Full;
 use serde_json::json;
 
@@ -77,7 +78,7 @@ async fn main() {
                     .credentials_provider(creds.clone())
                     .build();
                 let table = format!("bench-{}", std::process::id());
-                let d = coverdesk::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dconf), table);
+                let d = coverdesk_dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dconf), table);
                 d.create_table().await.unwrap();
                 let sconf = aws_sdk_s3::Config::builder()
                     .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -95,8 +96,7 @@ async fn main() {
                 (Arc::new(s), Arc::new(FolderStore::new(dir.path().join("objects"))), "embedded store + folder")
             }
         };
-    let deps =
-        coverdesk::deps::Deps::new(store, objects, coverdesk::crypto::Keys::from_bytes(&[9u8; 32]), true).unwrap();
+    let deps = coverdesk::deps::Deps::new(store, objects, coverdesk::crypto::Keys::from_bytes(&[9u8; 32]), true);
 
     let batch: Vec<serde_json::Value> = (0..n)
         .map(|i| {

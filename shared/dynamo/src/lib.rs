@@ -1,4 +1,6 @@
-//! The DynamoDB backend.
+//! The DynamoDB adapter of the store port ([`coverdesk::store::Store`]), and the AWS
+//! configuration every AWS client of a cold start shares. Its own crate so that only the
+//! functions that keep data link the DynamoDB client.
 //!
 //! One table, keys `pk` (S) and `sk` (S); the number attribute `v` is the item's version; the map
 //! attribute `body` holds the item's JSON as native DynamoDB types (so the table stays readable in
@@ -8,7 +10,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
@@ -17,11 +19,29 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Number, Value};
 
-use super::{
+use coverdesk::deps::{ConfigError, TABLE_ENV};
+use coverdesk::store::{
     validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write, MAX_PAGE,
 };
 
+/// The AWS configuration (region, credentials, endpoints) from the standard environment, loaded
+/// once per cold start and shared by every client the function builds.
+pub async fn config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The table named by `COVERDESK_TABLE`, its connection opened (see [`DynamoStore::warm_up`]).
+pub async fn from_env(config: &aws_config::SdkConfig) -> Result<DynamoStore, ConfigError> {
+    let table = std::env::var(TABLE_ENV).map_err(|_| ConfigError::Missing(TABLE_ENV))?;
+    let store = DynamoStore::from_config(config, table);
+    store.warm_up().await;
+    Ok(store)
+}
+
 pub const INDEX_NAME: &str = "gsi1";
+
+/// The key of the warm-up read: no area's key has this shape (theirs are `<AREA>#...`).
+const WARM_UP_KEY: &str = "coverdesk-warm-up";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -188,6 +208,25 @@ impl DynamoStore {
         &self.table
     }
 
+    /// Opens the connection during the cold start (the TLS handshake, the credentials' first
+    /// signature), so the first request does not pay for it: one strongly consistent read of a
+    /// key no item has. Bounded to one second; a failure is left for the first request to meet
+    /// and report (a missing table, no network).
+    pub async fn warm_up(&self) {
+        let read = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(WARM_UP_KEY.into()))
+            .key("sk", AttributeValue::S(WARM_UP_KEY.into()))
+            .send();
+        match tokio::time::timeout(std::time::Duration::from_secs(1), read).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %DisplayErrorContext(&e), "DynamoDB warm-up read failed"),
+            Err(_) => tracing::warn!("DynamoDB warm-up read took over a second; left for the first request"),
+        }
+    }
+
     /// Creates the table with its index (on-demand billing), as `template.yaml` declares it. For
     /// DynamoDB Local and tests; production tables come from the SAM template.
     pub async fn create_table(&self) -> Result<(), StoreError> {
@@ -343,7 +382,7 @@ impl Store for DynamoStore {
             match self.transact_once(items.clone()).await {
                 Err(StoreError::Contention) if attempt < CONTENTION_RETRIES => {
                     attempt += 1;
-                    super::backoff(5, attempt, 6, 16).await;
+                    coverdesk::store::backoff(5, attempt, 6, 16).await;
                 }
                 other => return other,
             }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use coverdesk::auth;
-use coverdesk::deps::{Deps, KeyUse};
+use coverdesk::deps::Deps;
 use coverdesk::examples::{LOCAL_CLIENT_ID, LOCAL_SECRET};
-use coverdesk::store::dynamo::DynamoStore;
+use coverdesk_dynamo::DynamoStore;
 
 #[derive(Parser)]
 #[command(name = "coverdesk", version, about = "Coverdesk: every route on a local server, and the operator commands")]
@@ -131,12 +131,29 @@ fn data_dir() -> String {
     std::env::var("COVERDESK_DATA_DIR").unwrap_or_else(|_| ".coverdesk".into())
 }
 
+/// Whether a command uses the deployment key.
+#[derive(Clone, Copy)]
+enum KeyUse {
+    Needed,
+    NotNeeded,
+}
+
 /// The dependencies of a command; on DynamoDB the deployment key is read only by the commands
 /// that use it (serving every route, seeding the example pulls and online access).
 async fn deps_for(store: StoreArg, key: KeyUse) -> Result<Deps, String> {
     match store.store {
         StoreKind::Embedded => Deps::embedded(data_dir()).map_err(|e| e.to_string()),
-        StoreKind::Dynamodb => Deps::from_env(key).await.map_err(|e| e.to_string()),
+        StoreKind::Dynamodb => {
+            // As the functions build theirs: one AWS configuration for every client.
+            let aws = coverdesk_dynamo::config().await;
+            let store = coverdesk_dynamo::from_env(&aws).await.map_err(|e| e.to_string())?;
+            let objects = coverdesk_s3::from_env(&aws).map_err(|e| e.to_string())?;
+            let deps = Deps::lambda().with_store(store).with_objects(objects);
+            Ok(match key {
+                KeyUse::Needed => deps.with_keys(coverdesk_secrets::from_env(&aws).await.map_err(|e| e.to_string())?),
+                KeyUse::NotNeeded => deps,
+            })
+        }
     }
 }
 
