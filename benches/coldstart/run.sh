@@ -10,8 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N="${1:-15}"; [ "$N" = "-n" ] && N="${2:-15}"
 TOOLS="${COVERDESK_TOOLS:-$PWD/target/tools}"
-FUNCTIONS=(carriers-list accounts-get import-transactions widget-consent-and-connect)
-HELLOS=(hello-runtime hello-dynamo hello-dynamo-s3)
+# Each function gets its own sample event (events/<name>.json) against the seeded table.
+FUNCTIONS=(carriers-list accounts-get tax-rules-get import-transactions widget-consent-and-connect)
+# hello-dynamo-warm: hello-dynamo plus the functions' warm-up read during init (its cost is the
+# difference between the two; a function that keeps data is compared with it).
+HELLOS=(hello-runtime hello-dynamo hello-dynamo-warm hello-dynamo-s3)
 args=(); for p in "${HELLOS[@]}" "${FUNCTIONS[@]}"; do args+=(-p "$p"); done
 cargo build --release --locked "${args[@]}"
 cargo build --locked -p coverdesk-cli --bin coverdesk
@@ -34,5 +37,6 @@ env_args=()
 for k in AWS_ENDPOINT_URL_DYNAMODB AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY COVERDESK_TABLE COVERDESK_BUCKET COVERDESK_SECRET_KEY; do
   env_args+=(--env "$k=${!k}")
 done
-bins=(); for p in "${HELLOS[@]}" "${FUNCTIONS[@]}"; do bins+=("target/release/$p"); done
+bins=(); for p in "${HELLOS[@]}"; do bins+=("target/release/$p"); done
+for p in "${FUNCTIONS[@]}"; do bins+=("target/release/$p@events/$p.json"); done
 python3 benches/coldstart/coldstart.py -n "$N" --event events/accounts-get.json "${env_args[@]}" "${bins[@]}"
