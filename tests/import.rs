@@ -149,7 +149,7 @@ async fn the_seed_example_imports_with_its_documents(t: Transport) {
     assert!(tx.get("warnings").is_none(), "117.00 and 7.80 are what the rules compute");
     assert_eq!(body["batch_id"].as_str().unwrap().len(), 32);
 
-    // The documents are stored under batch / transaction / document, with size, type and SHA-256.
+    // The documents are stored under team / transaction / document, with size, type and SHA-256.
     let r = api.get(&format!("/import/v1/transactions/{id}")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let stored = r.body["documents"].as_array().unwrap();
@@ -157,7 +157,8 @@ async fn the_seed_example_imports_with_its_documents(t: Transport) {
     let batch_id = body["batch_id"].as_str().unwrap();
     for (d, name) in stored.iter().zip(["d1", "polic"]) {
         let key = d["key"].as_str().unwrap();
-        assert!(key.contains(batch_id) && key.contains(&id), "{key}");
+        // Under the transaction, not the batch: a rerun or a batch sent again reuses it.
+        assert!(key.contains(&id) && !key.contains(batch_id), "{key}");
         let bytes = api.deps.objects.get_bytes(key).await.unwrap().unwrap();
         assert_eq!(bytes, pdf(name));
         assert_eq!(d["size"].as_u64(), Some(bytes.len() as u64));
@@ -600,6 +601,188 @@ async fn the_rules_applied_to_endorsements_returns_and_rounding(t: Transport) {
     assert_eq!(r.body["calculated"]["total"], "-1032.00");
 }
 
+/// Issue 11: a batch's results a page at a time. The pages, read with their cursors, are the
+/// whole answer in order; filters by status and by policy number page too; a cursor is refused
+/// with another batch, another filter or another team, and so is a limit out of range.
+async fn results_are_paged_with_cursors_bound_to_their_batch(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let tag = uid("page");
+    // 230 transactions: every fifth with its documents (imported, 0), the rest without (1001).
+    let batch: Vec<Value> = (0..230)
+        .map(|i| {
+            let t = with(seed_example(&docs, &format!("{tag}-{i}")), "policy_number", json!(format!("PN-{}", i % 7)));
+            if i % 5 == 0 {
+                t
+            } else {
+                with(t, "transaction_documents", json!([]))
+            }
+        })
+        .collect();
+    let whole = post_batch(&api, Value::Array(batch)).await;
+    let batch_id = whole["batch_id"].as_str().unwrap().to_string();
+    let results = |q: &str| format!("/import/v1/transaction-import-results?batch_id={batch_id}{q}");
+
+    // Without a limit: every result (fewer than a page), no cursor.
+    let r = api.get(&results("")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["transactions"], whole["transactions"]);
+    assert_eq!(r.body["total"], 230);
+    assert!(r.body.get("next_cursor").is_none());
+
+    // Pages of 60 with their cursors: 60, 60, 60, 50, in order, the last without a cursor.
+    let read_all = |filter: &'static str, limit: usize| {
+        let (api, results) = (&api, &results);
+        async move {
+            let (mut all, mut sizes, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+            loop {
+                let c = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let r = api.get(&results(&format!("&limit={limit}{filter}{c}"))).await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                let page = r.body["transactions"].as_array().unwrap().clone();
+                sizes.push(page.len());
+                all.extend(page);
+                match r.body.get("next_cursor") {
+                    Some(c) => cursor = Some(c.as_str().unwrap().to_string()),
+                    None => return (all, sizes),
+                }
+            }
+        }
+    };
+    let (all, sizes) = read_all("", 60).await;
+    assert_eq!(sizes, [60, 60, 60, 50]);
+    assert_eq!(Value::Array(all), whole["transactions"]);
+    // A filter pages over what it keeps.
+    let (ok, sizes) = read_all("&status=0", 20).await;
+    assert_eq!(sizes, [20, 20, 6]);
+    assert!(ok.iter().all(|t| t["status"] == 0));
+    let (missing, _) = read_all("&status=1001", 1000).await;
+    assert_eq!(missing.len(), 184);
+    let (one_policy, _) = read_all("&policy_number=PN-3", 10).await;
+    assert_eq!(one_policy.len(), 33);
+    assert!(one_policy.iter().all(|t| t["policy_number"] == "PN-3"));
+
+    // A cursor belongs to its batch, its filter and its team.
+    let first = api.get(&results("&limit=10")).await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let refused = |r: &support::api::Resp| {
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_INPUT")), "{}", r.body);
+    };
+    refused(&api.get(&results(&format!("&limit=10&status=0&cursor={cursor}"))).await);
+    let other_batch =
+        post_batch(&api, json!([with(seed_example(&docs, &uid("other")), "transaction_documents", json!([]))])).await;
+    let other_id = other_batch["batch_id"].as_str().unwrap();
+    refused(&api.get(&format!("/import/v1/transaction-import-results?batch_id={other_id}&cursor={cursor}")).await);
+    refused(&api.get(&results("&cursor=bm90LWEtY3Vyc29y")).await);
+    refused(&api.get(&results("&cursor=%00")).await);
+    refused(&api.get(&results("&limit=0")).await);
+    refused(&api.get(&results("&limit=1001")).await);
+    refused(&api.get(&results("&status=x")).await);
+    let other = api.new_team().await;
+    refused(&other.get(&results(&format!("&cursor={cursor}"))).await);
+    assert_eq!(other.get(&results("")).await.status, 404);
+    // The cursor still works where it belongs.
+    let second = api.get(&results(&format!("&limit=10&cursor={cursor}"))).await;
+    assert_eq!(second.body["transactions"][0], whole["transactions"][10]);
+}
+
+/// Issue 11: single-transaction import, as the original offers it. Three items make one batch,
+/// answered one by one in the seed's shape; the batch is processed when the last arrives and its
+/// results read like any batch's; a position sent again answers as imported; an envelope that
+/// cannot be read, or names a batch it cannot join, is refused and writes nothing.
+async fn single_transactions_accumulate_into_one_batch(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let tag = uid("single");
+    let txn =
+        |i: usize| with(seed_example(&docs, &format!("{tag}-{i}")), "policy_number", json!(format!("{tag}-P{i}")));
+    let send = |body: Value| {
+        let api = &api;
+        async move { api.post("/import/v1/transaction", body).await }
+    };
+    let first = send(json!({"total_items": 3, "current_item": 1, "transaction": txn(1)})).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let batch_id = first.body["batch_id"].as_str().unwrap().to_string();
+    assert_eq!(batch_id.len(), 32);
+    assert_eq!(first.body["status"], "processing");
+    assert_eq!(first.body["transactions"].as_array().unwrap().len(), 1);
+    assert_eq!(first.body["transactions"][0]["status"], 0, "{}", first.body);
+    let results = format!("/import/v1/transaction-import-results?batch_id={batch_id}");
+    let r = api.get(&results).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["transactions"].as_array().map(Vec::len)),
+        (Some("processing"), Some(0))
+    );
+
+    // The third before the second; the third is refused (no documents: 1001), the second imported.
+    let third = send(json!({"batch_id": batch_id, "total_items": 3, "current_item": 3,
+        "transaction": with(txn(3), "transaction_documents", json!([]))}))
+    .await;
+    assert_eq!(third.body["transactions"][0]["status"], 1001, "{}", third.body);
+    assert_eq!(third.body["status"], "processing");
+    let second = send(json!({"batch_id": batch_id, "total_items": 3, "current_item": 2, "transaction": txn(2)})).await;
+    assert_eq!(second.body["status"], "processed", "{}", second.body);
+    let r = api.get(&results).await;
+    let statuses: Vec<u64> =
+        r.body["transactions"].as_array().unwrap().iter().map(|t| t["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [0, 0, 1001], "{}", r.body);
+    assert_eq!(r.body["transactions"][1], second.body["transactions"][0]);
+    // Paged and by policy number like any batch.
+    let one = api.get(&format!("{results}&policy_number={tag}-P2")).await;
+    assert_eq!(one.body["transactions"].as_array().unwrap().len(), 1);
+    let page = api.get(&format!("{results}&limit=2")).await;
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let rest = api.get(&format!("{results}&limit=2&cursor={cursor}")).await;
+    assert_eq!(rest.body["transactions"][0]["status"], 1001);
+    assert!(rest.body.get("next_cursor").is_none());
+
+    // The second again (a retry): imported by this batch, not a duplicate. The third corrected:
+    // imported now, and its result replaced.
+    let again = send(json!({"batch_id": batch_id, "total_items": 3, "current_item": 2, "transaction": txn(2)})).await;
+    assert_eq!(again.body["transactions"][0]["status"], 0, "{}", again.body);
+    let fixed = send(json!({"batch_id": batch_id, "total_items": 3, "current_item": 3, "transaction": txn(3)})).await;
+    assert_eq!(fixed.body["transactions"][0]["status"], 0, "{}", fixed.body);
+    let r = api.get(&results).await;
+    assert!(r.body["transactions"].as_array().unwrap().iter().all(|t| t["status"] == 0), "{}", r.body);
+    let rec = api.get(&format!("/import/v1/transactions/{tag}-3")).await;
+    assert_eq!((rec.status, rec.body["batch_id"].as_str()), (200, Some(batch_id.as_str())));
+
+    // Refused, writing nothing: each names its problem in the import envelope.
+    let posted = post_batch(&api, json!([with(txn(9), "transaction_documents", json!([]))])).await;
+    let posted_id = posted["batch_id"].as_str().unwrap();
+    for (body, says) in [
+        (
+            json!({"batch_id": batch_id, "total_items": 4, "current_item": 1, "transaction": txn(5)}),
+            "not a single-transaction batch",
+        ),
+        (
+            json!({"batch_id": posted_id, "total_items": 1, "current_item": 1, "transaction": txn(5)}),
+            "not a single-transaction batch",
+        ),
+        (
+            json!({"batch_id": "fresh-batch", "total_items": 2, "current_item": 3, "transaction": txn(5)}),
+            "current_item must be at most total_items",
+        ),
+        (json!({"batch_id": "fresh-batch", "total_items": 2, "current_item": 1}), "transaction is required"),
+        (
+            json!({"batch_id": "fresh-batch", "total_items": 2, "current_item": 1, "transaction": txn(5), "extra": 1}),
+            "extra is not a known field",
+        ),
+        (
+            json!({"batch_id": "fresh/batch", "total_items": 2, "current_item": 1, "transaction": txn(5)}),
+            "batch_id must be",
+        ),
+        (json!([txn(5)]), "must be an object"),
+    ] {
+        let r = send(body).await;
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_BATCH")), "{}", r.body);
+        assert!(r.body["message"].as_str().unwrap().contains(says), "{} / {says}", r.body);
+    }
+    assert_eq!(api.get("/import/v1/transaction-import-results?batch_id=fresh-batch").await.status, 404);
+    assert_eq!(api.get(&format!("/import/v1/transactions/{tag}-5")).await.status, 404);
+    assert_eq!(api.without_auth().post("/import/v1/transaction", json!({})).await.status, 401);
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -620,6 +803,8 @@ both!(
     every_period_of_every_jurisdiction_at_its_published_figures,
     the_rules_applied_to_endorsements_returns_and_rounding,
     control_characters_in_ids_never_reach_the_store,
+    results_are_paged_with_cursors_bound_to_their_batch,
+    single_transactions_accumulate_into_one_batch,
 );
 
 // ---- S3 ----
@@ -636,12 +821,14 @@ async fn object_stores_keep_what_they_are_given() {
         let meta = coverdesk::objects::ObjectMeta { content_type: "application/pdf".into(), sha256: "ab".repeat(32) };
         s.put_file("documents/t/b/x/00-POLIC", file.path(), &meta).await.unwrap();
         assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap().unwrap(), b"hello document");
-        assert_eq!(s.size("documents/t/b/x/00-POLIC").await.unwrap(), Some(14));
+        // What was stored beside it comes back: a rerun reuses a stored document by it.
+        let stat = s.head("documents/t/b/x/00-POLIC").await.unwrap().unwrap();
+        assert_eq!((stat.size, &stat.meta), (14, &meta));
         s.put_bytes("results/t/r.json", b"{}".to_vec(), "application/json").await.unwrap();
         assert_eq!(s.list("documents/").await.unwrap(), vec!["documents/t/b/x/00-POLIC".to_string()]);
         s.delete("documents/t/b/x/00-POLIC").await.unwrap();
         assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap(), None);
-        assert_eq!(s.size("documents/t/b/x/00-POLIC").await.unwrap(), None);
+        assert_eq!(s.head("documents/t/b/x/00-POLIC").await.unwrap(), None);
         assert!(s.put_bytes("../escape", vec![], "x").await.is_err());
     }
 }

@@ -482,6 +482,34 @@ fn the_cli_helps_without_side_effects_and_fails_loudly() {
     assert!(std::fs::read_to_string(result).unwrap().contains("INVALID_BATCH"));
     let out = run(&["tax-rules", "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Issue 11: the batch is the file's (its name and content hash): a rerun answers the same
+    // batch and imports nothing twice; a changed file is another batch.
+    let txn = |id: &str| {
+        serde_json::json!({"id": id, "policy_number": "P-1", "policy_effective_date": "2024-01-01",
+            "transaction_effective_date": "2024-01-01", "transaction_type": "PN", "account_written_as": "B",
+            "rpg": 0, "premium": 1000, "agency_fee": 0, "inspection_fee": 0, "sl_tax": 30, "stamping_fee": 1.8,
+            "sl_service_charge": 0, "municipal_fee": 0, "fm_tax": 0, "total": 1031.8, "commission_received": 0,
+            "non_admitted_insured_name": "Insured", "invoice_date": "2024-01-01", "ecp": 0,
+            "mailing_insured_name": "Insured", "mailing_address": "1 Main St", "mailing_city": "Roseville",
+            "mailing_zip_code": "95678", "mailing_state_code": "CA", "physical_same_as_mailing": 1,
+            "transaction_line_of_business": "1001", "exempt": 0, "export_list": 0, "multi_state": 0})
+    };
+    std::fs::write(dir.path().join("daily.json"), serde_json::json!([txn("cli-1"), txn("cli-2")]).to_string()).unwrap();
+    let batch_of = |out: &std::process::Output| {
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("batch_id="))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{stdout}"))
+    };
+    let first = run(&["import", "daily.json"]);
+    let again = run(&["import", "daily.json"]);
+    assert_eq!(batch_of(&first), batch_of(&again));
+    assert_eq!(first.stdout, again.stdout, "the rerun answers the same batch");
+    std::fs::write(dir.path().join("daily.json"), serde_json::json!([txn("cli-3")]).to_string()).unwrap();
+    assert_ne!(batch_of(&run(&["import", "daily.json"])), batch_of(&first));
 }
 
 /// Issue 10: the local server logs one JSON object a line, with no terminal escapes, when its

@@ -60,7 +60,7 @@ pub fn init_logs() {
 /// The rest of an API function's `main`: its route served by its handler over the dependencies
 /// its `main` built (once per cold start).
 pub async fn serve(route: Route, handler: Handler, mut deps: Deps) -> Result<(), lambda_http::Error> {
-    if route == Route::ImportTransactions {
+    if route.needs().objects {
         // Documents are fetched inside the API request: within its timeout.
         deps.fetch_limits = crate::fetch::FetchLimits::within_request();
     }

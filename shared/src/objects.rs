@@ -24,6 +24,13 @@ pub struct ObjectMeta {
     pub sha256: String,
 }
 
+/// An object's size and the [`ObjectMeta`] stored beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stat {
+    pub size: u64,
+    pub meta: ObjectMeta,
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// Stores the file at `path` under `key` (streamed from disk).
@@ -31,8 +38,9 @@ pub trait ObjectStore: Send + Sync {
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError>;
     /// The whole object, or `None`. For batch files and results, which are bounded.
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError>;
-    /// The object's size, or `None` when absent.
-    async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError>;
+    /// What is stored under `key` by [`ObjectStore::put_file`]: its size and what was stored
+    /// beside it; `None` when absent (or stored without that, e.g. cut off half-way).
+    async fn head(&self, key: &str) -> Result<Option<Stat>, ObjectError>;
     async fn delete(&self, key: &str) -> Result<(), ObjectError>;
     /// Keys under `prefix`, sorted (at most 1000).
     async fn list(&self, prefix: &str) -> Result<Vec<String>, ObjectError>;
@@ -108,12 +116,23 @@ impl ObjectStore for FolderStore {
         }
     }
 
-    async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError> {
-        match tokio::fs::metadata(self.path(key)?).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ObjectError::Backend(e.to_string())),
-        }
+    async fn head(&self, key: &str) -> Result<Option<Stat>, ObjectError> {
+        let p = self.path(key)?;
+        let absent = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        // The metadata is written after the file: without it the file was cut off half-way.
+        let text = match tokio::fs::read(format!("{}.meta.json", p.display())).await {
+            Ok(t) => t,
+            Err(e) if absent(&e) => return Ok(None),
+            Err(e) => return Err(ObjectError::Backend(e.to_string())),
+        };
+        let size = match tokio::fs::metadata(&p).await {
+            Ok(m) => m.len(),
+            Err(e) if absent(&e) => return Ok(None),
+            Err(e) => return Err(ObjectError::Backend(e.to_string())),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| ObjectError::Backend(e.to_string()))?;
+        let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        Ok(Some(Stat { size, meta: ObjectMeta { content_type: field("content_type"), sha256: field("sha256") } }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectError> {
@@ -177,7 +196,7 @@ impl ObjectStore for NoObjects {
     async fn get_bytes(&self, _: &str) -> Result<Option<Vec<u8>>, ObjectError> {
         Err(Self::refuse())
     }
-    async fn size(&self, _: &str) -> Result<Option<u64>, ObjectError> {
+    async fn head(&self, _: &str) -> Result<Option<Stat>, ObjectError> {
         Err(Self::refuse())
     }
     async fn delete(&self, _: &str) -> Result<(), ObjectError> {

@@ -200,7 +200,10 @@ async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), Stri
         })
         .unwrap_or_else(|| "batch.json".into());
     let key = format!("{}{}/{name}", coverdesk::import::upload::UPLOAD_PREFIX, team_id);
-    let etag = coverdesk::crypto::uuid().map_err(|e| e.to_string())?;
+    // The batch is the file's: its name and content (as an S3 upload's is its key and ETag), so
+    // running the command again on the same file resumes or answers that batch, never starts
+    // another.
+    let etag = coverdesk::import::upload::content_tag(&body);
     deps.objects.put_bytes(&key, body, "application/json").await.map_err(|e| e.to_string())?;
     let bar =
         if std::io::stderr().is_terminal() { indicatif::ProgressBar::new(0) } else { indicatif::ProgressBar::hidden() };

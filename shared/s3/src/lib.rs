@@ -6,7 +6,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use coverdesk::deps::{ConfigError, BUCKET_ENV};
-use coverdesk::objects::{check_key, ObjectError, ObjectMeta, ObjectStore};
+use coverdesk::objects::{check_key, ObjectError, ObjectMeta, ObjectStore, Stat};
 
 /// The bucket named by `COVERDESK_BUCKET`, over an AWS configuration already loaded.
 pub fn from_env(config: &aws_config::SdkConfig) -> Result<S3Store, ConfigError> {
@@ -102,10 +102,16 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError> {
+    async fn head(&self, key: &str) -> Result<Option<Stat>, ObjectError> {
         check_key(key)?;
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Ok(out) => Ok(Some(Stat {
+                size: out.content_length().unwrap_or(0).max(0) as u64,
+                meta: ObjectMeta {
+                    content_type: out.content_type().unwrap_or_default().to_string(),
+                    sha256: out.metadata().and_then(|m| m.get("sha256")).cloned().unwrap_or_default(),
+                },
+            })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(sdk_error(&e)),
         }

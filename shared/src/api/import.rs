@@ -6,10 +6,11 @@ use chrono::Utc;
 
 use super::{ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
-use crate::import::render::batch_view;
+use crate::import::render::{batch_view, results_page};
 use crate::import::repo::ImportRepo;
 use crate::import::rules::jurisdiction;
 use crate::import::service::{new_batch_id, Importer};
+use crate::import::single::read_item;
 use crate::import::ImportError;
 
 /// The largest batch a POST may carry (Lambda's synchronous payload limit); larger batches go
@@ -58,17 +59,98 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
     Ok(ApiResponse::json(200, &batch_view(&meta, &results)))
 }
 
-/// GET /import/v1/transaction-import-results?batch_id=
+/// The largest single-transaction request (one transaction and its envelope).
+pub const MAX_ITEM_BODY: usize = 1 << 20;
+
+/// POST /import/v1/transaction: one transaction of a single-transaction batch
+/// (`{batch_id?, total_items, current_item, transaction}`), answered in the seed's shape with
+/// that transaction's result and the batch's status.
+pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    one_query(req, "", false)?;
+    let imp = importer(deps, req).await?;
+    if req.body.len() > MAX_ITEM_BODY {
+        return Err(ImportError::TooLarge(MAX_ITEM_BODY));
+    }
+    let item = read_item(&req.body)?;
+    let batch_id = match &item.batch_id {
+        Some(b) => b.clone(),
+        None => new_batch_id().map_err(|e| ImportError::Internal(e.to_string()))?,
+    };
+    let (meta, result) = imp.import_item(&batch_id, &item).await?;
+    Ok(ApiResponse::json(200, &batch_view(&meta, std::slice::from_ref(&result))))
+}
+
+/// The most results one page holds (and the default): 1,000 results stay far below Lambda's
+/// 6 MB response limit (a result with warnings and its calculation is under 1 KB).
+pub const MAX_PAGE: usize = 1000;
+
+/// Which of a batch's results a page shows: every one, or those with one status code, or one
+/// policy number's (a batch's transactions by policy number).
+struct ResultFilter {
+    status: Option<u16>,
+    policy_number: Option<String>,
+}
+
+impl ResultFilter {
+    fn keeps(&self, r: &crate::import::service::TxnResult) -> bool {
+        self.status.is_none_or(|s| r.status == s)
+            && self.policy_number.as_deref().is_none_or(|p| r.policy_number.as_deref() == Some(p))
+    }
+}
+
+/// A results cursor: where the next page starts, bound to the team, the batch and the filter it
+/// was issued for, so a cursor from another batch, team or filter is refused (it is not secret:
+/// it only names a position in results the caller may read anyway). Opaque to clients:
+/// base64url of `<index>.<tag>`.
+fn cursor_tag(team: &str, batch: &str, f: &ResultFilter) -> String {
+    use sha2::Digest;
+    let bound = format!("{team}\n{batch}\n{:?}\n{:?}", f.status, f.policy_number);
+    hex::encode(&sha2::Sha256::digest(bound.as_bytes())[..8])
+}
+
+fn encode_cursor(index: usize, tag: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{index}.{tag}"))
+}
+
+fn decode_cursor(text: &str, tag: &str) -> Result<usize, ImportError> {
+    use base64::Engine;
+    let refused =
+        || ImportError::InvalidInput("cursor is not a cursor of this batch's results with these filters".into());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| refused())?;
+    let raw = String::from_utf8(raw).map_err(|_| refused())?;
+    let (index, got) = raw.split_once('.').ok_or_else(refused)?;
+    if got != tag {
+        return Err(refused());
+    }
+    index.parse().map_err(|_| refused())
+}
+
+/// GET /import/v1/transaction-import-results?batch_id=&limit=&cursor=&status=&policy_number=
+/// A processed batch's results a page at a time (`next_cursor` while more remain); a batch
+/// still processing answers its status and no transactions.
 pub async fn get_import_results(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
-    let batch = one_query(req, "batch_id", true)?.unwrap_or_default();
-    let repo = records(deps, req).await?;
-    if !super::usable_id(&batch) {
+    let q = Query::parse(req, &["batch_id", "limit", "cursor", "status", "policy_number"])?;
+    let batch = q.text("batch_id").ok_or_else(|| ImportError::InvalidInput("batch_id is required".into()))?;
+    let limit = q.whole("limit", 1, MAX_PAGE)?.unwrap_or(MAX_PAGE);
+    let filter = ResultFilter {
+        status: q.whole("status", 0, 9999)?.map(|s| s as u16),
+        policy_number: q.text("policy_number").map(str::to_string),
+    };
+    let team = super::authenticate(deps, req).await?;
+    if !super::usable_id(batch) {
         return Err(ImportError::NotFound("The batch"));
     }
-    match repo.batch_with_results(&batch).await? {
-        Some((meta, results)) => Ok(ApiResponse::json(200, &batch_view(&meta, &results))),
-        None => Err(ImportError::NotFound("The batch")),
+    let tag = cursor_tag(team.as_str(), batch, &filter);
+    let from = q.text("cursor").map(|c| decode_cursor(c, &tag)).transpose()?.unwrap_or(0);
+    let repo = ImportRepo::new(deps.store.clone(), team.as_str());
+    let meta = repo.batch(batch).await?.ok_or(ImportError::NotFound("The batch"))?;
+    if meta.status != "processed" {
+        return Ok(ApiResponse::json(200, &results_page(&meta, &[], None)));
     }
+    let (page, next) = repo.results_page(&meta, from, limit, &|r| filter.keeps(r)).await?;
+    let next = next.map(|i| encode_cursor(i, &tag));
+    Ok(ApiResponse::json(200, &results_page(&meta, &page, next.as_deref())))
 }
 
 /// GET /import/v1/transactions/{transactionId}

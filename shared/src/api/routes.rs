@@ -52,6 +52,7 @@ pub enum Route {
     DeleteWebhook,
     // Transaction import (seed 002)
     ImportTransactions,
+    ImportTransaction,
     GetImportResults,
     GetImportedTransaction,
     GetTaxRules,
@@ -166,6 +167,7 @@ routes! {
     UpdateWebhook "webhooks-update" "PATCH" "/teams/{teamId}/webhooks/{webhookId}" servicing::update_webhook;
     DeleteWebhook "webhooks-delete" "DELETE" "/teams/{teamId}/webhooks/{webhookId}" servicing::delete_webhook;
     ImportTransactions "import-transactions" "POST" "/import/v1/transactions" import::import_transactions;
+    ImportTransaction "import-transaction" "POST" "/import/v1/transaction" import::import_transaction;
     GetImportResults "import-results-get" "GET" "/import/v1/transaction-import-results" import::get_import_results;
     GetImportedTransaction "import-transaction-get" "GET" "/import/v1/transactions/{transactionId}" import::get_imported_transaction;
     GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}" import::get_tax_rules;
@@ -193,9 +195,9 @@ impl Route {
         Needs {
             // The carrier catalogue is built in; every other route authenticates against the store.
             store: !matches!(self, ListCarriers | GetCarrier),
-            // Only a posted batch stores objects (its fetched documents); results and
+            // Only posted transactions store objects (their fetched documents); results and
             // transactions are read from the store.
-            objects: self == ImportTransactions,
+            objects: matches!(self, ImportTransactions | ImportTransaction),
             key: self.needs_key(),
         }
     }

@@ -6,6 +6,7 @@ pub mod render;
 pub mod repo;
 pub mod rules;
 pub mod service;
+pub mod single;
 pub mod transaction;
 pub mod upload;
 
@@ -43,7 +44,9 @@ pub enum ImportError {
 impl From<service::BatchError> for ImportError {
     fn from(e: service::BatchError) -> Self {
         match e {
-            service::BatchError::NotJson(_) | service::BatchError::NotArray => ImportError::InvalidBatch(e.to_string()),
+            service::BatchError::NotJson(_) | service::BatchError::NotArray | service::BatchError::Envelope(_) => {
+                ImportError::InvalidBatch(e.to_string())
+            }
             service::BatchError::Store(s) => ImportError::Store(s),
             service::BatchError::Objects(o) => ImportError::Objects(o),
         }

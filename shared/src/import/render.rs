@@ -46,3 +46,14 @@ pub fn batch_view(meta: &BatchMeta, results: &[TxnResult]) -> Value {
         "transactions": results.iter().map(TxnResult::view).collect::<Vec<_>>(),
     })
 }
+
+/// A page of a batch's results: the seed's answer, with the batch's `total` and, while more
+/// results remain, the `next_cursor` that reads them.
+pub fn results_page(meta: &BatchMeta, page: &[TxnResult], next_cursor: Option<&str>) -> Value {
+    let mut v = batch_view(meta, page);
+    v["total"] = json!(meta.total);
+    if let Some(c) = next_cursor {
+        v["next_cursor"] = json!(c);
+    }
+    v
+}

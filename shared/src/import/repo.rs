@@ -2,14 +2,16 @@
 //!
 //! Keys (same table): transaction imported `T#<t>#IMP#TX#<id>` / `TX` (written only if absent:
 //! that is the 3001 rule), latest refused attempt `T#<t>#IMP#TX#<id>` / `TRY`, batch
-//! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of [`CHUNK`].
+//! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of [`CHUNK`]; a
+//! single-transaction batch's results one per position `I#<000001>`, with the count of positions
+//! received in the counter `RECEIVED`.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
 use super::service::{BatchMeta, TxnRecord, TxnResult};
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Cond, Cursor, Item, Store, StoreError, Write, MAX_PAGE};
 
 /// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
 pub const CHUNK: usize = 200;
@@ -28,6 +30,11 @@ fn batch_pk(team: &str, batch: &str) -> String {
 fn chunk_sk(n: usize) -> String {
     format!("R#{n:05}")
 }
+fn item_sk(position: usize) -> String {
+    format!("I#{position:06}")
+}
+const ITEM_PREFIX: &str = "I#";
+const RECEIVED_SK: &str = "RECEIVED";
 const META_SK: &str = "META";
 const IMPORTED_SK: &str = "TX";
 const ATTEMPT_SK: &str = "TRY";
@@ -74,17 +81,61 @@ impl ImportRepo {
 
     /// The results of a processed batch, in batch order; a missing chunk is corrupt data.
     pub async fn results(&self, meta: &BatchMeta) -> Result<Vec<TxnResult>, StoreError> {
+        Ok(self.results_page(meta, 0, usize::MAX, &|_| true).await?.0)
+    }
+
+    /// A page of a processed batch's results: from index `from` on, those `keep` accepts, at
+    /// most `limit`; and the index of the next one it accepts, while one remains. Reads only the
+    /// chunks the page spans (and, with a filter, those up to the next match).
+    pub async fn results_page(
+        &self,
+        meta: &BatchMeta,
+        from: usize,
+        limit: usize,
+        keep: &(dyn Fn(&TxnResult) -> bool + Sync),
+    ) -> Result<(Vec<TxnResult>, Option<usize>), StoreError> {
         let pk = batch_pk(&self.team, &meta.batch_id);
-        let mut results = Vec::with_capacity(meta.total);
-        for n in 0..meta.chunks {
+        let mut page = Vec::new();
+        if meta.single {
+            // Position p (1-based) is result p - 1: continue after position `from`.
+            let mut after = (from > 0).then(|| Cursor { pk: pk.clone(), sk: item_sk(from), index_sk: None });
+            loop {
+                let got = self.store.query(&pk, ITEM_PREFIX, after.as_ref(), MAX_PAGE).await?;
+                for item in &got.items {
+                    let r: TxnResult = item.decode()?;
+                    let i = item.sk[ITEM_PREFIX.len()..].parse::<usize>().unwrap_or(1).saturating_sub(1);
+                    if !keep(&r) {
+                        continue;
+                    }
+                    if page.len() == limit {
+                        return Ok((page, Some(i)));
+                    }
+                    page.push(r);
+                }
+                match got.next {
+                    Some(next) => after = Some(next),
+                    None => return Ok((page, None)),
+                }
+            }
+        }
+        for n in from / CHUNK..meta.chunks {
             let item = self.store.get(&pk, &chunk_sk(n)).await?.ok_or_else(|| StoreError::Corrupt {
                 pk: pk.clone(),
                 sk: chunk_sk(n),
                 reason: "missing result chunk".into(),
             })?;
-            results.extend(item.decode::<Vec<TxnResult>>()?);
+            for (j, r) in item.decode::<Vec<TxnResult>>()?.into_iter().enumerate() {
+                let i = n * CHUNK + j;
+                if i < from || !keep(&r) {
+                    continue;
+                }
+                if page.len() == limit {
+                    return Ok((page, Some(i)));
+                }
+                page.push(r);
+            }
         }
-        Ok(results)
+        Ok((page, None))
     }
 
     /// The batch's record, written as `version` (1 when it starts, 2 when processed).
@@ -101,6 +152,57 @@ impl ImportRepo {
             self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
         }
         Ok(())
+    }
+
+    /// A single-transaction batch's record as it stands, written first by whichever of its items
+    /// arrives first (`meta`) and read by the others.
+    pub async fn open_single(&self, meta: &BatchMeta) -> Result<BatchMeta, StoreError> {
+        let item = Item::new(batch_pk(&self.team, &meta.batch_id), META_SK, 1, json!(meta));
+        match self.store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await {
+            Ok(()) => Ok(meta.clone()),
+            Err(StoreError::ConditionFailed { .. }) => {
+                self.batch(&meta.batch_id).await?.ok_or_else(|| StoreError::Corrupt {
+                    pk: batch_pk(&self.team, &meta.batch_id),
+                    sk: META_SK.into(),
+                    reason: "the batch vanished while read".into(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keeps the result of a single-transaction batch's position; whether it is the first for
+    /// that position (a position sent again replaces its result).
+    pub async fn put_item_result(&self, batch_id: &str, position: usize, r: &TxnResult) -> Result<bool, StoreError> {
+        let pk = batch_pk(&self.team, batch_id);
+        let item = Item::new(pk.clone(), item_sk(position), 1, json!(r));
+        match self.store.transact(vec![Write::Put { item: item.clone(), cond: Cond::Absent }]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => {
+                self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts one more position received (each once); the count so far.
+    pub async fn count_received(&self, batch_id: &str) -> Result<u64, StoreError> {
+        self.store.next_sequence(&batch_pk(&self.team, batch_id), RECEIVED_SK, 1).await
+    }
+
+    /// How many positions of a single-transaction batch hold a result.
+    pub async fn count_items(&self, batch_id: &str) -> Result<usize, StoreError> {
+        let pk = batch_pk(&self.team, batch_id);
+        let (mut n, mut after) = (0, None);
+        loop {
+            let page = self.store.query(&pk, ITEM_PREFIX, after.as_ref(), MAX_PAGE).await?;
+            n += page.items.len();
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(n),
+            }
+        }
     }
 
     /// The imported record of `id`, if it was imported.

@@ -79,6 +79,9 @@ pub struct BatchMeta {
     pub total: usize,
     pub imported: usize,
     pub chunks: usize,
+    /// A single-transaction batch: its results are kept one per position, not in chunks.
+    #[serde(default)]
+    pub single: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,10 @@ pub enum BatchError {
     NotJson(String),
     #[error("The batch must be a JSON array of 1 to {MAX_TRANSACTIONS} transactions")]
     NotArray,
+    /// A single-transaction request's envelope (`POST /import/v1/transaction`) that cannot be
+    /// read, or names a batch it cannot join.
+    #[error("{0}")]
+    Envelope(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("object store: {0}")]
@@ -119,6 +126,33 @@ fn key_segment(id: &str) -> String {
     }
 }
 
+/// Where a transaction's documents are stored: under the team and the transaction, not the
+/// batch, so a rerun after a crash (or the batch sent again) finds what it stored before.
+pub fn document_prefix(team: &str, transaction_id: &str) -> String {
+    format!("documents/{}/{}", key_segment(team), key_segment(transaction_id))
+}
+
+/// The part of a document's key that names its source: the same transaction's document from
+/// another URL is another object.
+fn url_tag(url: &str) -> String {
+    hex::encode(&Sha256::digest(url.as_bytes())[..6])
+}
+
+/// Deletes the documents a transaction stored and will not record, but never one an imported
+/// record of that transaction references: document keys are the transaction's, so a batch
+/// importing the same transaction at the same time holds the very same keys. When the record
+/// cannot be read, the documents stay (a rerun reuses them).
+async fn discard<'k>(objects: &dyn ObjectStore, repo: &ImportRepo, id: &str, keys: impl Iterator<Item = &'k str>) {
+    let kept: Vec<String> = match repo.imported(id).await {
+        Ok(Some(rec)) => rec.documents.into_iter().map(|d| d.key).collect(),
+        Ok(None) => vec![],
+        Err(_) => return,
+    };
+    for key in keys.filter(|k| !kept.iter().any(|x| x == k)) {
+        let _ = objects.delete(key).await;
+    }
+}
+
 pub struct Importer {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn ObjectStore>,
@@ -128,7 +162,7 @@ pub struct Importer {
     pub spool: PathBuf,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Rejected(TxnResult),
     Accepted(Box<super::transaction::Accepted>),
     /// Imported earlier by this very batch (a rerun).
@@ -136,7 +170,7 @@ enum Outcome {
 }
 
 impl Importer {
-    fn repo(&self) -> ImportRepo {
+    pub(super) fn repo(&self) -> ImportRepo {
         ImportRepo::new(self.store.clone(), &self.team)
     }
 
@@ -171,7 +205,7 @@ impl Importer {
         let done = std::sync::atomic::AtomicUsize::new(0);
         let finished = |n: usize| progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n, total);
         finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
-        let docs = self.fetch_documents(batch_id, &outcomes).await?;
+        let docs = self.fetch_documents(&outcomes).await?;
         let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
         self.finish(&mut meta, &results).await?;
         tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
@@ -202,13 +236,18 @@ impl Importer {
             total,
             imported: 0,
             chunks: total.div_ceil(CHUNK),
+            single: false,
         };
         self.repo().put_batch(&meta, 1).await?;
         Ok(meta)
     }
 
     /// Ids imported before: 3001, unless by this very batch (a rerun: its own, done).
-    async fn mark_imported_before(&self, batch_id: &str, outcomes: &mut [Outcome]) -> Result<(), BatchError> {
+    pub(super) async fn mark_imported_before(
+        &self,
+        batch_id: &str,
+        outcomes: &mut [Outcome],
+    ) -> Result<(), BatchError> {
         let mut set = tokio::task::JoinSet::new();
         let sem = Arc::new(tokio::sync::Semaphore::new(32));
         for (i, o) in outcomes.iter().enumerate() {
@@ -242,9 +281,8 @@ impl Importer {
 
     /// The documents of the accepted transactions, fetched a few at a time into the object store;
     /// per transaction, what was stored or why it failed (nothing left behind then).
-    async fn fetch_documents(
+    pub(super) async fn fetch_documents(
         &self,
-        batch_id: &str,
         outcomes: &[Outcome],
     ) -> Result<HashMap<usize, Result<Vec<StoredDocument>, String>>, BatchError> {
         tokio::fs::create_dir_all(&self.spool)
@@ -258,14 +296,21 @@ impl Importer {
         for (i, o) in outcomes.iter().enumerate() {
             if let Outcome::Accepted(a) = o {
                 let t = a.transaction.clone();
-                let (objects, fetcher, sem, spool) =
-                    (self.objects.clone(), self.fetcher.clone(), sem.clone(), self.spool.clone());
-                let prefix = format!("documents/{}/{batch_id}/{}", key_segment(&self.team), key_segment(&t.id));
+                let (objects, fetcher, sem, spool, repo) =
+                    (self.objects.clone(), self.fetcher.clone(), sem.clone(), self.spool.clone(), self.repo());
+                let prefix = document_prefix(&self.team, &t.id);
                 set.spawn(async move {
                     let mut stored = Vec::new();
                     for (n, d) in t.transaction_documents.iter().enumerate() {
                         let _permit = sem.acquire().await;
-                        let key = format!("{prefix}/{n:02}-{}", key_segment(&d.code));
+                        let key = format!("{prefix}/{n:02}-{}-{}", key_segment(&d.code), url_tag(&d.url));
+                        // Stored before (a rerun after a crash, a batch sent again): reused.
+                        if let Ok(Some(stat)) = objects.head(&key).await {
+                            if !stat.meta.sha256.is_empty() {
+                                stored.push(StoredDocument { code: d.code.clone(), id: d.id, key, size: stat.size, content_type: stat.meta.content_type, sha256: stat.meta.sha256 });
+                                continue;
+                            }
+                        }
                         let fetched = match deadline {
                             Some(at) => tokio::time::timeout_at(at, fetcher.fetch(&d.url, &spool)).await.unwrap_or_else(
                                 |_| {
@@ -294,9 +339,7 @@ impl Importer {
                             Ok(s) => stored.push(s),
                             Err(why) => {
                                 // Leave nothing behind.
-                                for s in &stored {
-                                    let _ = objects.delete(&s.key).await;
-                                }
+                                discard(objects.as_ref(), &repo, &t.id, stored.iter().map(|s| s.key.as_str())).await;
                                 return (i, Err(format!("Error: document '{}' (transaction_documents[{n}]) could not be fetched: {why}.", d.code)));
                             }
                         }
@@ -314,7 +357,7 @@ impl Importer {
 
     /// One record per transaction (the guard's condition is the final word on duplicates) and
     /// the latest refused attempt of each refused id; the results in batch order.
-    async fn record(
+    pub(super) async fn record(
         &self,
         batch_id: &str,
         outcomes: Vec<Outcome>,
@@ -386,10 +429,7 @@ impl Importer {
                     if repo.imported(&rec.id).await?.is_some_and(|other| other.batch_id == batch_id) {
                         continue;
                     }
-                    // Our document keys name our batch: deleting them touches no one else's.
-                    for d in &rec.documents {
-                        let _ = self.objects.delete(&d.key).await;
-                    }
+                    discard(self.objects.as_ref(), &repo, &rec.id, rec.documents.iter().map(|d| d.key.as_str())).await;
                     results[*i] = duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
                 }
             }
@@ -427,7 +467,7 @@ fn read_batch(body: &[u8]) -> Result<Vec<&RawValue>, BatchError> {
 }
 
 /// Each transaction read and assessed on its own: one bad transaction never sinks the rest.
-fn assess_each(elements: &[&RawValue]) -> Vec<Outcome> {
+pub(super) fn assess_each(elements: &[&RawValue]) -> Vec<Outcome> {
     elements
         .iter()
         .map(|raw| {

@@ -44,13 +44,21 @@ impl UploadError {
                 "the bucket could not be read or written"
             }
             UploadError::Batch(BatchError::Store(_)) => "the data store was unavailable",
-            UploadError::Batch(BatchError::NotJson(_) | BatchError::NotArray) => "the batch is not a JSON array",
+            UploadError::Batch(BatchError::NotJson(_) | BatchError::NotArray | BatchError::Envelope(_)) => {
+                "the batch is not a JSON array"
+            }
             UploadError::Fetcher(_) => "the document fetcher could not start",
         }
     }
 }
 
 pub const UPLOAD_PREFIX: &str = "uploads/";
+
+/// What stands for an S3 ETag where there is none (the CLI's file): the content's SHA-256, hex.
+pub fn content_tag(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
 pub const RESULT_PREFIX: &str = "results/";
 
 /// What an upload became.
