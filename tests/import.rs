@@ -27,6 +27,8 @@ use support::api::{TestApi, Transport};
 struct Docs {
     addr: SocketAddr,
     flaky_left: Arc<AtomicUsize>,
+    /// Requests for `/paced/<name>` (each answered after 20 ms).
+    paced_hits: Arc<AtomicUsize>,
 }
 
 fn pdf(name: &str) -> Vec<u8> {
@@ -38,20 +40,25 @@ impl Docs {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let flaky_left = Arc::new(AtomicUsize::new(2));
-        let flaky = flaky_left.clone();
+        let paced_hits = Arc::new(AtomicUsize::new(0));
+        let (flaky, paced) = (flaky_left.clone(), paced_hits.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let flaky = flaky.clone();
+                let (flaky, paced) = (flaky.clone(), paced.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let flaky = flaky.clone();
+                        let (flaky, paced) = (flaky.clone(), paced.clone());
                         async move {
                             let path = req.uri().path().to_string();
                             let trace = req.headers().get("x-amzn-trace-id").map(|v| v.as_bytes().to_vec());
                             let (status, body, location): (u16, Vec<u8>, Option<String>) = if let Some(name) =
                                 path.strip_prefix("/doc/")
                             {
+                                (200, pdf(name), None)
+                            } else if let Some(name) = path.strip_prefix("/paced/") {
+                                paced.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                                 (200, pdf(name), None)
                             } else if path == "/echo-trace" {
                                 (200, trace.unwrap_or_default(), None)
@@ -89,7 +96,7 @@ impl Docs {
                 });
             }
         });
-        Docs { addr, flaky_left }
+        Docs { addr, flaky_left, paced_hits }
     }
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
@@ -129,8 +136,9 @@ fn uid(tag: &str) -> String {
     support::unique(tag)
 }
 
+/// A batch answered inline, whatever its size.
 async fn post_batch(api: &TestApi, batch: Value) -> Value {
-    let r = api.post("/import/v1/transactions", batch).await;
+    let r = api.post("/import/v1/transactions?mode=sync", batch).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body
 }
@@ -783,6 +791,79 @@ async fn single_transactions_accumulate_into_one_batch(t: Transport) {
     assert_eq!(api.without_auth().post("/import/v1/transaction", json!({})).await.status, 401);
 }
 
+/// Issue 11: a batch above the inline size is accepted (202, Location) and imported in the
+/// background; once processed, its paged results equal the inline answer to the same
+/// transactions (posted by another team, so they are not duplicates). `mode` forces either way.
+async fn a_large_batch_is_imported_asynchronously_with_the_inline_results(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let tag = uid("async");
+    let batch: Vec<Value> = (0..1000)
+        .map(|i| {
+            let t = with(seed_example(&docs, &format!("{tag}-{i}")), "policy_number", json!(format!("PN-{}", i % 13)));
+            if i % 10 == 0 {
+                t
+            } else {
+                with(t, "transaction_documents", json!([]))
+            }
+        })
+        .collect();
+    let batch = Value::Array(batch);
+    let other = api.new_team().await;
+    let inline = other.post("/import/v1/transactions?mode=sync", batch.clone()).await;
+    assert_eq!(inline.status, 200, "{}", inline.body);
+
+    let accepted = api.post("/import/v1/transactions", batch).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let batch_id = accepted.body["batch_id"].as_str().unwrap().to_string();
+    assert_eq!(accepted.body["status"], "processing");
+    assert_eq!(accepted.body["total"], 1000);
+    assert_eq!(accepted.body["transactions"], json!([]));
+    let location = accepted.header("location").unwrap();
+    assert_eq!(location, format!("/import/v1/transaction-import-results?batch_id={batch_id}"));
+    let started = std::time::Instant::now();
+    let done = loop {
+        let r = api.get(location).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body["done"].as_u64().unwrap() <= 1000);
+        if r.body["status"] == "processed" {
+            break r;
+        }
+        assert!(started.elapsed().as_secs() < 120, "still processing: {}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!((done.body["total"].as_u64(), done.body["done"].as_u64()), (Some(1000), Some(1000)));
+    assert_eq!(done.body["transactions"], inline.body["transactions"]);
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = api.get(&format!("{location}&limit=300{cursor}")).await;
+        paged.extend(r.body["transactions"].as_array().unwrap().clone());
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(paged), inline.body["transactions"]);
+
+    // Forced: a small batch in the background, and nothing written for a body that is no batch.
+    let small = api
+        .post(
+            "/import/v1/transactions?mode=async",
+            json!([with(seed_example(&docs, &uid("small")), "transaction_documents", json!([]))]),
+        )
+        .await;
+    assert_eq!(small.status, 202, "{}", small.body);
+    for (query, body, status) in [
+        ("?mode=async", json!({"not": "a batch"}), 400),
+        ("?mode=later", json!([]), 400),
+        ("?mode=async", json!([]), 400),
+    ] {
+        let r = api.post(&format!("/import/v1/transactions{query}"), body).await;
+        assert_eq!(r.status, status, "{query}: {}", r.body);
+    }
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -805,7 +886,96 @@ both!(
     control_characters_in_ids_never_reach_the_store,
     results_are_paged_with_cursors_bound_to_their_batch,
     single_transactions_accumulate_into_one_batch,
+    a_large_batch_is_imported_asynchronously_with_the_inline_results,
 );
+
+// ---- crash and rerun ----
+
+/// Issue 11: `coverdesk import` killed (SIGKILL) mid-way, then run again on the same file: the
+/// rerun resumes the same batch (the file's), reuses the documents stored before the kill instead
+/// of fetching them again, and leaves every stored document referenced by a record and every
+/// record's documents stored: no orphan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan() {
+    let docs = Docs::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tag = uid("kill");
+    let batch: Vec<Value> = (0..300)
+        .map(|i| {
+            with(
+                seed_example(&docs, &format!("{tag}-{i}")),
+                "transaction_documents",
+                json!([
+                    {"code": "D1DISC", "url": docs.url(&format!("/paced/d1-{i}")), "id": 1},
+                    {"code": "POLIC", "url": docs.url(&format!("/paced/polic-{i}")), "id": 2}
+                ]),
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("daily.json"), Value::Array(batch).to_string()).unwrap();
+    let cli = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_coverdesk"));
+        c.args(["import", "daily.json"])
+            .env("COVERDESK_DATA_DIR", &data)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let documents = data.join("objects/documents");
+    let count_files = || {
+        let mut n = 0;
+        let mut stack = vec![documents.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else if e.file_name().to_string_lossy().ends_with(".meta.json") {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let mut first = cli().spawn().unwrap();
+    let started = std::time::Instant::now();
+    while count_files() < 100 {
+        assert!(started.elapsed().as_secs() < 60, "no document stored");
+        assert!(first.try_wait().unwrap().is_none(), "the import ended before it could be killed");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let fetched_before = docs.paced_hits.load(Ordering::SeqCst);
+    let stored_before = count_files();
+    assert!((100..600).contains(&stored_before), "killed mid-way: {stored_before} of 600 stored");
+
+    let mut again = cli();
+    let rerun = tokio::task::spawn_blocking(move || again.output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&rerun.stdout).to_string();
+    assert_eq!(rerun.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("imported=300/300"), "{stdout}");
+    let fetched_again = docs.paced_hits.load(Ordering::SeqCst) - fetched_before;
+    assert!(fetched_again <= 600 - stored_before, "refetched {fetched_again} with {stored_before} stored before");
+
+    // Every stored document is a record's, and every record's document is stored.
+    let store = coverdesk::store::embedded::EmbeddedStore::open(data.join("coverdesk.redb")).unwrap();
+    let store: Arc<dyn coverdesk::store::Store> = Arc::new(store);
+    let team = coverdesk::auth::team_by_client_id(store.as_ref(), "local").await.unwrap().unwrap();
+    let repo = coverdesk::import::repo::ImportRepo::new(store.clone(), team.as_str());
+    let mut referenced = Vec::new();
+    for i in 0..300 {
+        let rec = repo.transaction(&format!("{tag}-{i}")).await.unwrap().unwrap();
+        assert_eq!(rec.status, 0);
+        referenced.extend(rec.documents.into_iter().map(|d| d.key));
+    }
+    referenced.sort();
+    let objects = coverdesk::objects::FolderStore::new(data.join("objects"));
+    let stored = objects.list("documents/").await.unwrap();
+    assert_eq!(stored.len(), 600);
+    assert_eq!(stored, referenced);
+}
 
 // ---- S3 ----
 

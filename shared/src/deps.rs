@@ -25,6 +25,17 @@ pub struct Deps {
     pub objects: Arc<dyn ObjectStore>,
     pub fetch_limits: FetchLimits,
     fetcher: Arc<tokio::sync::OnceCell<Arc<Fetcher>>>,
+    /// Who imports a batch stored under `uploads/` (an asynchronous POST's).
+    pub uploads: Uploads,
+}
+
+/// Who imports what is stored under `uploads/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploads {
+    /// The bucket's notification invokes the upload function (AWS).
+    Notified,
+    /// This process, in the background, as soon as it is stored (the local server, the tests).
+    InProcess,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +73,24 @@ impl Deps {
             objects,
             fetch_limits: FetchLimits::default(),
             fetcher: Arc::new(tokio::sync::OnceCell::new()),
+            uploads: Uploads::InProcess,
         }
+    }
+
+    /// Has the object just stored under `key` (`uploads/...`) imported: in AWS the bucket's
+    /// notification does it; locally it starts here, in the background. A failure is logged; the
+    /// batch stays `processing` until it is imported again (`coverdesk import`, a redelivery).
+    pub fn start_import(&self, key: &str) {
+        if self.uploads == Uploads::Notified {
+            return;
+        }
+        let (deps, key) = (self.clone(), key.to_string());
+        tokio::spawn(async move {
+            let r = crate::import::upload::import_object(&deps, "local", &key, "", &|_, _| {}).await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "background import failed");
+            }
+        });
     }
 
     /// The document fetcher, built on first use (functions that never fetch skip the TLS roots).
@@ -84,7 +112,7 @@ impl Deps {
     /// `coverdesk-dynamo`, `-s3` and `-secrets` crates), so no other client is linked into it.
     pub fn lambda() -> Deps {
         let allow = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "true");
-        Deps::new(Arc::new(NoStore), Arc::new(NoObjects), Keys::absent(), allow)
+        Deps { uploads: Uploads::Notified, ..Deps::new(Arc::new(NoStore), Arc::new(NoObjects), Keys::absent(), allow) }
     }
 
     pub fn with_store(mut self, store: impl Store + 'static) -> Deps {

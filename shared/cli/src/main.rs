@@ -148,7 +148,9 @@ async fn deps_for(store: StoreArg, key: KeyUse) -> Result<Deps, String> {
             let aws = coverdesk_dynamo::config().await;
             let store = coverdesk_dynamo::from_env(&aws).await.map_err(|e| e.to_string())?;
             let objects = coverdesk_s3::from_env(&aws).map_err(|e| e.to_string())?;
-            let deps = Deps::lambda().with_store(store).with_objects(objects);
+            let mut deps = Deps::lambda().with_store(store).with_objects(objects);
+            // No bucket notification reaches this process: it imports what it stores itself.
+            deps.uploads = coverdesk::deps::Uploads::InProcess;
             Ok(match key {
                 KeyUse::Needed => deps.with_keys(coverdesk_secrets::from_env(&aws).await.map_err(|e| e.to_string())?),
                 KeyUse::NotNeeded => deps,

@@ -9,8 +9,9 @@ use crate::deps::Deps;
 use crate::import::render::{batch_view, results_page};
 use crate::import::repo::ImportRepo;
 use crate::import::rules::jurisdiction;
-use crate::import::service::{new_batch_id, Importer};
+use crate::import::service::{count_batch, new_batch_id, BatchMeta, Importer};
 use crate::import::single::read_item;
+use crate::import::upload::api_upload_key;
 use crate::import::ImportError;
 
 /// The largest batch a POST may carry (Lambda's synchronous payload limit); larger batches go
@@ -47,16 +48,51 @@ async fn records(deps: &Deps, req: &ApiRequest) -> Result<ImportRepo, ImportErro
 
 type Answer = Result<ApiResponse, ImportError>;
 
-/// POST /import/v1/transactions
+/// Batches of at most this many transactions are answered inline by default; larger ones are
+/// accepted (202) and imported in the background.
+pub const INLINE_MAX: usize = 100;
+
+/// POST /import/v1/transactions[?mode=sync|async]: a batch. Inline (`sync`, the default for up to
+/// [`INLINE_MAX`] transactions) it is answered with every transaction's result; otherwise
+/// (`async`, the default above) it is stored under `uploads/` for the upload path to import and
+/// answered `202` with its `batch_id`, `status: processing` and a `Location` to its results.
+/// Either way a body that is not a batch is refused first, writing nothing.
 pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
-    one_query(req, "", false)?;
+    let mode = Query::parse(req, &["mode"])?.one_of("mode", &["sync", "async"])?.map(str::to_string);
     let imp = importer(deps, req).await?;
     if req.body.len() > MAX_IMPORT_BODY {
         return Err(ImportError::TooLarge(MAX_IMPORT_BODY));
     }
+    let total = count_batch(&req.body)?;
     let batch_id = new_batch_id().map_err(|e| ImportError::Internal(e.to_string()))?;
-    let (meta, results) = imp.import(&batch_id, &req.body, "api", &|_, _| {}).await?;
-    Ok(ApiResponse::json(200, &batch_view(&meta, &results)))
+    let inline = match mode.as_deref() {
+        Some("sync") => true,
+        Some(_) => false,
+        None => total <= INLINE_MAX,
+    };
+    if inline {
+        let (meta, results) = imp.import(&batch_id, &req.body, "api", &|_, _| {}).await?;
+        return Ok(ApiResponse::json(200, &batch_view(&meta, &results)));
+    }
+    let key = api_upload_key(&imp.team, &batch_id);
+    deps.objects.put_bytes(&key, req.body.to_vec(), "application/json").await?;
+    let meta = BatchMeta {
+        batch_id: batch_id.clone(),
+        status: "processing".into(),
+        source: "api".into(),
+        created_at: Utc::now(),
+        finished_at: None,
+        total,
+        imported: 0,
+        chunks: 0,
+        done: 0,
+        single: false,
+    };
+    ImportRepo::new(deps.store.clone(), &imp.team).put_batch_if_absent(&meta).await?;
+    deps.start_import(&key);
+    let mut r = ApiResponse::json(202, &results_page(&meta, &[], None));
+    r.headers.push(("location", format!("/import/v1/transaction-import-results?batch_id={batch_id}")));
+    Ok(r)
 }
 
 /// The largest single-transaction request (one transaction and its envelope).

@@ -47,11 +47,13 @@ pub fn batch_view(meta: &BatchMeta, results: &[TxnResult]) -> Value {
     })
 }
 
-/// A page of a batch's results: the seed's answer, with the batch's `total` and, while more
-/// results remain, the `next_cursor` that reads them.
+/// A page of a batch's results: the seed's answer, with the batch's `total`, its progress `done`
+/// (transactions answered so far) and, while more results remain, the `next_cursor` that reads
+/// them.
 pub fn results_page(meta: &BatchMeta, page: &[TxnResult], next_cursor: Option<&str>) -> Value {
     let mut v = batch_view(meta, page);
     v["total"] = json!(meta.total);
+    v["done"] = json!(meta.done);
     if let Some(c) = next_cursor {
         v["next_cursor"] = json!(c);
     }

@@ -144,6 +144,15 @@ impl ImportRepo {
         self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await
     }
 
+    /// The batch's first record, unless the import got there first (it writes its own).
+    pub async fn put_batch_if_absent(&self, meta: &BatchMeta) -> Result<(), StoreError> {
+        let item = Item::new(batch_pk(&self.team, &meta.batch_id), META_SK, 1, json!(meta));
+        match self.store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The results in chunks of [`CHUNK`] (written before the batch is marked processed).
     pub async fn put_results(&self, batch_id: &str, results: &[TxnResult]) -> Result<(), StoreError> {
         let pk = batch_pk(&self.team, batch_id);

@@ -79,6 +79,9 @@ pub struct BatchMeta {
     pub total: usize,
     pub imported: usize,
     pub chunks: usize,
+    /// Transactions answered so far (progress while processing; `total` once processed).
+    #[serde(default)]
+    pub done: usize,
     /// A single-transaction batch: its results are kept one per position, not in chunks.
     #[serde(default)]
     pub single: bool,
@@ -206,7 +209,7 @@ impl Importer {
         let finished = |n: usize| progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n, total);
         finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
         let docs = self.fetch_documents(&outcomes).await?;
-        let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
+        let results = self.record(batch_id, outcomes, docs, now, &finished, Some(&meta)).await?;
         self.finish(&mut meta, &results).await?;
         tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
         let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
@@ -236,6 +239,7 @@ impl Importer {
             total,
             imported: 0,
             chunks: total.div_ceil(CHUNK),
+            done: 0,
             single: false,
         };
         self.repo().put_batch(&meta, 1).await?;
@@ -364,6 +368,7 @@ impl Importer {
         mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>>,
         now: DateTime<Utc>,
         finished: &(dyn Fn(usize) + Send + Sync),
+        progress: Option<&BatchMeta>,
     ) -> Result<Vec<TxnResult>, BatchError> {
         let total = outcomes.len();
         let mut results: Vec<TxnResult> = Vec::with_capacity(total);
@@ -417,7 +422,13 @@ impl Importer {
             }
         }
         let repo = self.repo();
-        for chunk in imports.chunks(RECORDS_PER_WRITE) {
+        let mut done = total - imports.len();
+        for (n, chunk) in imports.chunks(RECORDS_PER_WRITE).enumerate() {
+            // Progress for readers of a batch still processing, every 1,000 records.
+            if let Some(meta) = progress.filter(|_| n > 0 && n % 10 == 0) {
+                repo.put_batch(&BatchMeta { done, ..meta.clone() }, 1).await?;
+            }
+            done += chunk.len();
             let group: Vec<&TxnRecord> = chunk.iter().map(|(_, rec)| rec).collect();
             if repo.record_imported(&group).await? == Recorded::IdTaken {
                 // Someone imported one of these meanwhile: one at a time to find which.
@@ -448,9 +459,15 @@ impl Importer {
         meta.status = "processed".into();
         meta.finished_at = Some(Utc::now());
         meta.imported = results.iter().filter(|r| r.status == status::OK).count();
+        meta.done = meta.total;
         repo.put_batch(meta, 2).await?;
         Ok(())
     }
+}
+
+/// How many transactions a batch holds, or why it is not a batch (nothing written).
+pub fn count_batch(body: &[u8]) -> Result<usize, BatchError> {
+    read_batch(body).map(|elements| elements.len())
 }
 
 /// The batch as the seed's array of raw transactions, or why it is not one.

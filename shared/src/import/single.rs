@@ -76,6 +76,7 @@ impl Importer {
             total: item.total_items,
             imported: 0,
             chunks: 0,
+            done: 0,
             single: true,
         };
         let meta = repo.open_single(&fresh).await?;
@@ -87,7 +88,7 @@ impl Importer {
         let mut outcomes = super::service::assess_each(&[item.transaction]);
         self.mark_imported_before(batch_id, &mut outcomes).await?;
         let docs = self.fetch_documents(&outcomes).await?;
-        let result = self.record(batch_id, outcomes, docs, now, &|_| {}).await?.remove(0);
+        let result = self.record(batch_id, outcomes, docs, now, &|_| {}, None).await?.remove(0);
         let first = repo.put_item_result(batch_id, item.current_item, &result).await?;
         let mut meta = repo.batch(batch_id).await?.unwrap_or(meta);
         // The last position to arrive finishes the batch. A position sent again recounts them
@@ -99,6 +100,7 @@ impl Importer {
         };
         if complete {
             meta.status = "processed".into();
+            meta.done = meta.total;
             meta.finished_at.get_or_insert_with(chrono::Utc::now);
             let results = repo.results(&meta).await?;
             meta.imported = results.iter().filter(|r| r.status == super::transaction::status::OK).count();

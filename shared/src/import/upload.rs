@@ -54,6 +54,28 @@ impl UploadError {
 
 pub const UPLOAD_PREFIX: &str = "uploads/";
 
+/// Where an asynchronous POST's batch is stored for the upload path to import:
+/// `uploads/<team>/api-<batch id>.json`. Such a name carries its batch id (see
+/// [`upload_batch_id`]), so the POST can answer it before the import starts.
+pub fn api_upload_key(team: &str, batch_id: &str) -> String {
+    format!("{UPLOAD_PREFIX}{team}/api-{batch_id}.json")
+}
+
+/// The batch of an uploaded object: the id an asynchronous POST named (`api-<32 hex>.json`), else
+/// one derived from the object (bucket, key, ETag), so the same object delivered twice is the
+/// same batch.
+pub fn upload_batch_id(bucket: &str, key: &str, etag: &str) -> String {
+    let named = key
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.strip_prefix("api-")?.strip_suffix(".json"))
+        .filter(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
+    match named {
+        Some(id) => id.to_string(),
+        None => batch_id_for_object(bucket, key, etag),
+    }
+}
+
 /// What stands for an S3 ETag where there is none (the CLI's file): the content's SHA-256, hex.
 pub fn content_tag(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -100,7 +122,7 @@ pub async fn import_object(
             // result file says so meanwhile; a later success overwrites it. If even this write
             // fails, the event's error still stands.
             let answer = serde_json::json!({
-                "batch_id": batch_id_for_object(bucket, key, etag),
+                "batch_id": upload_batch_id(bucket, key, etag),
                 "status": "failed",
                 "error": "IMPORT_FAILED",
                 "message": format!("The import could not complete ({}); it is retried automatically.", e.kind()),
@@ -137,7 +159,7 @@ async fn import_to(
     let fetcher = deps.fetcher().await.map_err(UploadError::Fetcher)?;
     let importer =
         Importer { store: deps.store.clone(), objects: deps.objects.clone(), fetcher, team, spool: deps.spool_dir() };
-    let batch_id = batch_id_for_object(bucket, key, etag);
+    let batch_id = upload_batch_id(bucket, key, etag);
     let answer: Value = match importer.import(&batch_id, &body, &format!("s3://{bucket}/{key}"), progress).await {
         Ok((meta, results)) => {
             let v = batch_view(&meta, &results);
@@ -212,6 +234,20 @@ mod tests {
             ["results/local/x.json", "uploads/x.json", "uploads/a/b/c.json", "uploads/../x.json", "uploads/a b/x.json"]
         {
             assert!(parse_upload_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_asynchronous_post_names_its_batch_and_any_other_upload_is_its_object() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let key = api_upload_key("local", id);
+        assert_eq!(key, format!("uploads/local/api-{id}.json"));
+        assert_eq!(upload_batch_id("b", &key, "etag-1"), id);
+        assert!(parse_upload_key(&key).is_ok());
+        // Not 32 hex digits: an ordinary upload, its batch from bucket, key and ETag.
+        for name in ["uploads/local/api-short.json", "uploads/local/daily.json"] {
+            assert_eq!(upload_batch_id("b", name, "e"), batch_id_for_object("b", name, "e"));
+            assert_ne!(upload_batch_id("b", name, "e"), upload_batch_id("b", name, "f"));
         }
     }
 }
