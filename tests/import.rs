@@ -864,6 +864,53 @@ async fn a_large_batch_is_imported_asynchronously_with_the_inline_results(t: Tra
     }
 }
 
+/// Issue 11: a batch left processing past its lease (its import died, or its notification was
+/// lost) is imported again from its upload by the sweep; one whose lease still runs is left to
+/// its import; one whose upload is gone is marked failed.
+async fn a_batch_whose_import_died_is_resumed_after_its_lease(t: Transport) {
+    use coverdesk::import::service::{BatchMeta, UploadRef};
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), api.team.as_str());
+    let stuck = |id: &str, key: &str, lease_min: i64| BatchMeta {
+        batch_id: id.to_string(),
+        status: "processing".into(),
+        source: "api".into(),
+        created_at: chrono::Utc::now(),
+        finished_at: None,
+        total: 2,
+        imported: 0,
+        chunks: 0,
+        done: 0,
+        single: false,
+        upload: Some(UploadRef { bucket: String::new(), key: key.to_string(), etag: String::new() }),
+        lease_until: Some(chrono::Utc::now() + chrono::TimeDelta::minutes(lease_min)),
+    };
+    let hex = |tag: &str| format!("{:x}", Sha256::digest(uid(tag).as_bytes()))[..32].to_string();
+    let (dead, live, gone) = (hex("dead"), hex("live"), hex("gone"));
+    let batch = json!([seed_example(&docs, &uid("r1")), seed_example(&docs, &uid("r2"))]).to_string().into_bytes();
+    for (id, lease) in [(&dead, -1), (&live, 10)] {
+        let key = coverdesk::import::upload::api_upload_key(api.team.as_str(), id);
+        api.deps.objects.put_bytes(&key, batch.clone(), "application/json").await.unwrap();
+        repo.put_batch(&stuck(id, &key, lease), 1).await.unwrap();
+    }
+    let gone_key = coverdesk::import::upload::api_upload_key(api.team.as_str(), &gone);
+    repo.put_batch(&stuck(&gone, &gone_key, -1), 1).await.unwrap();
+
+    // Other tests' stale batches may be swept too (the table is shared): sweep until ours is done.
+    for _ in 0..20 {
+        coverdesk::import::upload::resume_stale(&api.deps, 10).await.unwrap();
+        if repo.batch(&dead).await.unwrap().unwrap().status == "processed" {
+            break;
+        }
+    }
+    let r = api.get(&format!("/import/v1/transaction-import-results?batch_id={dead}")).await;
+    assert_eq!((r.body["status"].as_str(), r.body["done"].as_u64()), (Some("processed"), Some(2)), "{}", r.body);
+    assert!(r.body["transactions"].as_array().unwrap().iter().all(|t| t["status"] == 0), "{}", r.body);
+    assert_eq!(repo.batch(&live).await.unwrap().unwrap().status, "processing");
+    assert_eq!(repo.batch(&gone).await.unwrap().unwrap().status, "failed");
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -887,6 +934,7 @@ both!(
     results_are_paged_with_cursors_bound_to_their_batch,
     single_transactions_accumulate_into_one_batch,
     a_large_batch_is_imported_asynchronously_with_the_inline_results,
+    a_batch_whose_import_died_is_resumed_after_its_lease,
 );
 
 // ---- crash and rerun ----

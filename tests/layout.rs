@@ -370,6 +370,15 @@ async fn the_upload_event_imports_the_object_it_names() {
     let deps = support::test_deps(store);
     let text = std::fs::read_to_string(root().join("events/import-s3.json")).unwrap();
     let event: aws_lambda_events::event::s3::S3Event = serde_json::from_str(&text).unwrap();
+    // What the function is invoked with: the notification, or its schedule (the sweep).
+    let as_upload = |file: &str| {
+        let text = std::fs::read_to_string(root().join("events").join(file)).unwrap();
+        serde_json::from_str::<coverdesk::lambda::UploadEvent>(&text).unwrap()
+    };
+    assert!(matches!(as_upload("import-s3.json"), coverdesk::lambda::UploadEvent::S3(_)));
+    let sweep = as_upload("import-s3-schedule.json");
+    assert!(matches!(sweep, coverdesk::lambda::UploadEvent::Schedule(_)));
+    assert_eq!(coverdesk::lambda::handle_upload_event(&deps, &sweep).await.unwrap()["resumed"], 0);
     let sample = std::fs::read_to_string(root().join("events/import-transactions.json")).unwrap();
     let batch = serde_json::from_str::<serde_json::Value>(&sample).unwrap()["body"].as_str().unwrap().to_string();
     deps.objects

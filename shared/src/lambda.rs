@@ -170,13 +170,47 @@ pub async fn handle_s3_event(
     Ok(serde_json::json!({"imported": out, "skipped": skipped}))
 }
 
+/// What the upload function is invoked with: the bucket's notification, or its schedule (an
+/// EventBridge scheduled event), which means "import again every batch whose import died".
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub enum UploadEvent {
+    Schedule(ScheduledEvent),
+    S3(aws_lambda_events::event::s3::S3Event),
+}
+
+/// An EventBridge scheduled event (only its kind is read).
+#[derive(serde::Deserialize)]
+pub struct ScheduledEvent {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+}
+
+/// Batches resumed per scheduled run (each may take minutes).
+const RESUMED_PER_SWEEP: usize = 3;
+
+/// The upload function: a notification imports the objects it names; the schedule resumes
+/// batches whose import died.
+pub async fn handle_upload_event(
+    deps: &Deps,
+    event: &UploadEvent,
+) -> Result<serde_json::Value, crate::import::upload::UploadError> {
+    match event {
+        UploadEvent::S3(e) => handle_s3_event(deps, e).await,
+        UploadEvent::Schedule(_) => {
+            let n = crate::import::upload::resume_stale(deps, RESUMED_PER_SWEEP).await?;
+            Ok(serde_json::json!({"resumed": n}))
+        }
+    }
+}
+
 /// The rest of the upload function's `main` (its dependencies: the store and the bucket).
 pub async fn serve_s3_import(deps: Deps) -> Result<(), lambda_http::Error> {
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |event: lambda_http::LambdaEvent<aws_lambda_events::event::s3::S3Event>| async move {
+        move |event: lambda_http::LambdaEvent<UploadEvent>| async move {
             crate::net::set_trace_id(event.context.xray_trace_id.clone());
-            handle_s3_event(deps, &event.payload).await.map_err(lambda_http::Error::from)
+            handle_upload_event(deps, &event.payload).await.map_err(lambda_http::Error::from)
         },
     ))
     .await

@@ -212,6 +212,16 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
     }
     let site = Arc::new(Site { openapi: api::openapi_for(&format!("http://{addr}")), cors: Cors::from_env() });
     let _worker = AbortOnDrop(tokio::spawn(deps.worker().run_forever(WORKER_EVERY)));
+    // As the upload function's schedule does in AWS: batches whose import died are imported again.
+    let resumer = deps.clone();
+    let _resumer = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            if let Err(e) = crate::import::upload::resume_stale(&resumer, 3).await {
+                tracing::warn!(error = %e, "resuming stale imports failed");
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    }));
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,

@@ -9,7 +9,7 @@ use crate::deps::Deps;
 use crate::import::render::{batch_view, results_page};
 use crate::import::repo::ImportRepo;
 use crate::import::rules::jurisdiction;
-use crate::import::service::{count_batch, new_batch_id, BatchMeta, Importer};
+use crate::import::service::{count_batch, new_batch_id, BatchMeta, Importer, UploadRef, IMPORT_LEASE};
 use crate::import::single::read_item;
 use crate::import::upload::api_upload_key;
 use crate::import::ImportError;
@@ -87,6 +87,10 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
         chunks: 0,
         done: 0,
         single: false,
+        // The function's own bucket; the key names the batch. Should the import never start (a
+        // lost notification), the lease runs out and the upload function's sweep imports it.
+        upload: Some(UploadRef { bucket: String::new(), key: key.clone(), etag: String::new() }),
+        lease_until: Some(Utc::now() + IMPORT_LEASE),
     };
     ImportRepo::new(deps.store.clone(), &imp.team).put_batch_if_absent(&meta).await?;
     deps.start_import(&key);

@@ -39,6 +39,44 @@ const META_SK: &str = "META";
 const IMPORTED_SK: &str = "TX";
 const ATTEMPT_SK: &str = "TRY";
 
+/// The index partition of batches processing under a lease, sorted by lease end.
+const LEASED: &str = "IMP#LEASED";
+
+fn meta_item(team: &str, meta: &BatchMeta, version: u64) -> Item {
+    let item = Item::new(batch_pk(team, &meta.batch_id), META_SK, version, json!(meta));
+    match (&meta.lease_until, meta.status.as_str()) {
+        (Some(until), "processing") => item.with_index(LEASED, format!("{:015}#{team}", until.timestamp_millis())),
+        _ => item,
+    }
+}
+
+/// A batch whose lease ran out: its team and its record.
+pub struct Stale {
+    pub team: String,
+    pub meta: BatchMeta,
+}
+
+/// Batches of every team still processing whose lease ended before `now`, oldest first, at
+/// most `limit`.
+pub async fn stale_batches(
+    store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: usize,
+) -> Result<Vec<Stale>, StoreError> {
+    let page = store.query_index(LEASED, None, limit).await?;
+    let mut out = Vec::new();
+    for item in page.items {
+        let meta: BatchMeta = item.decode()?;
+        if meta.lease_until.is_none_or(|until| until > now) {
+            break;
+        }
+        let team =
+            item.index.as_ref().and_then(|i| i.sk.split_once('#')).map(|(_, t)| t.to_string()).unwrap_or_default();
+        out.push(Stale { team, meta });
+    }
+    Ok(out)
+}
+
 /// How writing imported records went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -138,15 +176,16 @@ impl ImportRepo {
         Ok((page, None))
     }
 
-    /// The batch's record, written as `version` (1 when it starts, 2 when processed).
+    /// The batch's record, written as `version` (1 when it starts, 2 when processed). A batch
+    /// processing under a lease is listed in the index by lease end, for the sweep.
     pub async fn put_batch(&self, meta: &BatchMeta, version: u64) -> Result<(), StoreError> {
-        let item = Item::new(batch_pk(&self.team, &meta.batch_id), META_SK, version, json!(meta));
+        let item = meta_item(&self.team, meta, version);
         self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await
     }
 
     /// The batch's first record, unless the import got there first (it writes its own).
     pub async fn put_batch_if_absent(&self, meta: &BatchMeta) -> Result<(), StoreError> {
-        let item = Item::new(batch_pk(&self.team, &meta.batch_id), META_SK, 1, json!(meta));
+        let item = meta_item(&self.team, meta, 1);
         match self.store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await {
             Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
             Err(e) => Err(e),

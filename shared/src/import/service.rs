@@ -85,7 +85,27 @@ pub struct BatchMeta {
     /// A single-transaction batch: its results are kept one per position, not in chunks.
     #[serde(default)]
     pub single: bool,
+    /// Where an uploaded (or asynchronously POSTed) batch's bytes are, so a batch left
+    /// processing can be imported again from them.
+    #[serde(default)]
+    pub upload: Option<UploadRef>,
+    /// While processing from an upload: until when its import holds the batch. Past it (the
+    /// import died), the upload function's sweep imports it again.
+    #[serde(default)]
+    pub lease_until: Option<DateTime<Utc>>,
 }
+
+/// An uploaded object: bucket, key and ETag (its batch id derives from them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRef {
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+}
+
+/// How long an import holds its batch: longer than the upload function may run (15 minutes), so
+/// a lease that ran out means the import died.
+pub const IMPORT_LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(16);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -192,6 +212,19 @@ impl Importer {
         source: &str,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<(BatchMeta, Vec<TxnResult>), BatchError> {
+        self.import_from(batch_id, body, source, None, progress).await
+    }
+
+    /// [`Importer::import`] of an uploaded object: the batch names its upload and holds a lease
+    /// while it runs, so the upload function's sweep can import it again if this import dies.
+    pub async fn import_from(
+        &self,
+        batch_id: &str,
+        body: &[u8],
+        source: &str,
+        upload: Option<UploadRef>,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<(BatchMeta, Vec<TxnResult>), BatchError> {
         let elements = read_batch(body)?;
         if let Some((meta, results)) = self.load_batch(batch_id).await? {
             if meta.status == "processed" {
@@ -200,7 +233,7 @@ impl Importer {
         }
         let now = Utc::now();
         let total = elements.len();
-        let mut meta = self.begin(batch_id, source, total, now).await?;
+        let mut meta = self.begin(batch_id, source, total, now, upload).await?;
         let mut outcomes = assess_each(&elements);
         drop(elements);
         mark_repeated_ids(&mut outcomes);
@@ -229,7 +262,9 @@ impl Importer {
         source: &str,
         total: usize,
         now: DateTime<Utc>,
+        upload: Option<UploadRef>,
     ) -> Result<BatchMeta, BatchError> {
+        let lease_until = upload.is_some().then(|| now + IMPORT_LEASE);
         let meta = BatchMeta {
             batch_id: batch_id.to_string(),
             status: "processing".into(),
@@ -241,6 +276,8 @@ impl Importer {
             chunks: total.div_ceil(CHUNK),
             done: 0,
             single: false,
+            upload,
+            lease_until,
         };
         self.repo().put_batch(&meta, 1).await?;
         Ok(meta)
@@ -460,6 +497,7 @@ impl Importer {
         meta.finished_at = Some(Utc::now());
         meta.imported = results.iter().filter(|r| r.status == status::OK).count();
         meta.done = meta.total;
+        meta.lease_until = None;
         repo.put_batch(meta, 2).await?;
         Ok(())
     }

@@ -78,6 +78,8 @@ impl Importer {
             chunks: 0,
             done: 0,
             single: true,
+            upload: None,
+            lease_until: None,
         };
         let meta = repo.open_single(&fresh).await?;
         if !meta.single || meta.total != item.total_items {

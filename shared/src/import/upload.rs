@@ -7,7 +7,7 @@ use aws_lambda_events::event::s3::S3Event;
 use serde_json::Value;
 
 use super::render::batch_view;
-use super::service::{batch_id_for_object, BatchError, Importer};
+use super::service::{batch_id_for_object, BatchError, Importer, UploadRef};
 use crate::deps::Deps;
 use crate::objects::{check_key, ObjectError};
 
@@ -160,7 +160,9 @@ async fn import_to(
     let importer =
         Importer { store: deps.store.clone(), objects: deps.objects.clone(), fetcher, team, spool: deps.spool_dir() };
     let batch_id = upload_batch_id(bucket, key, etag);
-    let answer: Value = match importer.import(&batch_id, &body, &format!("s3://{bucket}/{key}"), progress).await {
+    let upload = UploadRef { bucket: bucket.to_string(), key: key.to_string(), etag: etag.to_string() };
+    let source = format!("s3://{bucket}/{key}");
+    let answer: Value = match importer.import_from(&batch_id, &body, &source, Some(upload), progress).await {
         Ok((meta, results)) => {
             let v = batch_view(&meta, &results);
             let out = UploadOutcome {
@@ -185,6 +187,31 @@ async fn import_to(
 async fn write_result(deps: &Deps, key: &str, v: &Value) -> Result<(), UploadError> {
     let bytes = serde_json::to_vec_pretty(v).map_err(|e| ObjectError::Backend(e.to_string()))?;
     Ok(deps.objects.put_bytes(key, bytes, "application/json").await?)
+}
+
+/// Imports again every batch left processing past its lease (its import died: a crash, a
+/// timeout, a lost notification), from its upload, at most `limit` of them; how many it
+/// finished. The upload function runs it on a schedule; the local server every minute.
+pub async fn resume_stale(deps: &Deps, limit: usize) -> Result<usize, UploadError> {
+    let stale =
+        super::repo::stale_batches(deps.store.as_ref(), chrono::Utc::now(), limit).await.map_err(BatchError::Store)?;
+    let mut finished = 0;
+    for s in stale {
+        let Some(upload) = s.meta.upload.clone() else { continue };
+        tracing::info!(batch = %s.meta.batch_id, "resuming a batch whose import died");
+        match import_object(deps, &upload.bucket, &upload.key, &upload.etag, &|_, _| {}).await {
+            Ok(_) => finished += 1,
+            Err(e) if e.is_permanent() => {
+                // The upload is gone: nothing can finish the batch; say so on it.
+                tracing::warn!(batch = %s.meta.batch_id, error = %e, "a stale batch cannot be resumed");
+                let repo = super::repo::ImportRepo::new(deps.store.clone(), &s.team);
+                let failed = super::service::BatchMeta { status: "failed".into(), lease_until: None, ..s.meta.clone() };
+                repo.put_batch(&failed, 2).await.map_err(BatchError::Store)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(finished)
 }
 
 /// One object an S3 event names.
