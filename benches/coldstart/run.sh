@@ -8,6 +8,7 @@
 # target/tools (started here on a free port). The table is created and seeded with the examples.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+T="${CARGO_TARGET_DIR:-target}"
 N="${1:-15}"; [ "$N" = "-n" ] && N="${2:-15}"
 TOOLS="${COVERDESK_TOOLS:-$PWD/target/tools}"
 # Each function gets its own sample event (events/<name>.json) against the seeded table.
@@ -30,13 +31,13 @@ if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
 fi
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export COVERDESK_TABLE=coldstart COVERDESK_BUCKET=coldstart COVERDESK_SECRET_KEY=$(openssl rand -base64 32)
-target/debug/coverdesk dynamodb create-table >/dev/null
-target/debug/coverdesk seed --store dynamodb >/dev/null || true
+"$T"/debug/coverdesk dynamodb create-table >/dev/null
+"$T"/debug/coverdesk seed --store dynamodb >/dev/null || true
 
 env_args=()
 for k in AWS_ENDPOINT_URL_DYNAMODB AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY COVERDESK_TABLE COVERDESK_BUCKET COVERDESK_SECRET_KEY; do
   env_args+=(--env "$k=${!k}")
 done
-bins=(); for p in "${HELLOS[@]}"; do bins+=("target/release/$p"); done
-for p in "${FUNCTIONS[@]}"; do bins+=("target/release/$p@events/$p.json"); done
+bins=(); for p in "${HELLOS[@]}"; do bins+=("$T/release/$p"); done
+for p in "${FUNCTIONS[@]}"; do bins+=("$T/release/$p@events/$p.json"); done
 python3 benches/coldstart/coldstart.py -n "$N" --event events/accounts-get.json "${env_args[@]}" "${bins[@]}"
