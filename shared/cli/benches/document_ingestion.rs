@@ -1,0 +1,166 @@
+//! Issue 11's document-ingestion bench: documents fetched the way an import fetches them (the
+//! fetcher streams each to a spool file while hashing it, then the object store stores the file)
+//! beside a plain concurrent copy of the same bytes from the same local server to files, 16 at a
+//! time both. For each size up to the 25 MB cap: throughput of both, and the process's peak memory
+//! during ours (VmHWM, reset before each size), which stays flat in the document's size because no
+//! document is ever held whole.
+//!
+//! ```text
+//! cargo bench -p coverdesk-cli --bench document_ingestion
+//! cargo bench -p coverdesk-cli --bench document_ingestion -- --total-mb 200
+//! ```
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use coverdesk::objects::{FolderStore, ObjectMeta, ObjectStore};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame};
+
+const CONCURRENCY: usize = 16;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(default)
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak to the current resident size (Linux: `clear_refs` 5).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A body of `left` bytes sent in 64 KB frames of one shared buffer: the server holds no document.
+struct Repeat {
+    left: usize,
+    chunk: Bytes,
+}
+
+impl Body for Repeat {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let n = self.left.min(self.chunk.len());
+        self.left -= n;
+        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
+    }
+}
+
+/// Serves `/<size>/<n>`: `size` bytes of PDF-ish filler.
+async fn serve() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let chunk = Bytes::from(vec![b'%'; 64 << 10]);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let chunk = chunk.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let size = req.uri().path().split('/').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let body = Repeat { left: size, chunk: chunk.clone() };
+                    async move {
+                        let mut r = hyper::Response::new(body);
+                        r.headers_mut().insert("content-type", "application/pdf".parse().unwrap());
+                        r.headers_mut().insert("content-length", size.to_string().parse().unwrap());
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::main]
+async fn main() {
+    let total_mb = arg("--total-mb", 400);
+    let base = serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cap = coverdesk::fetch::FetchLimits::default().max_bytes as usize;
+    let fetcher = Arc::new(coverdesk::fetch::Fetcher::new(true, coverdesk::fetch::FetchLimits::default()).unwrap());
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<Bytes>>();
+    println!("{CONCURRENCY} at a time, {total_mb} MB per size; peak memory of the whole process during ours");
+    println!(
+        "{:>9} {:>6} {:>22} {:>22} {:>7} {:>12}",
+        "document", "count", "ours (fetch + store)", "plain copy to files", "ratio", "peak RSS"
+    );
+    for size in [256 << 10, 1 << 20, 5 << 20, cap] {
+        let count = ((total_mb << 20) / size).max(CONCURRENCY);
+        let round = dir.path().join(format!("r{size}"));
+        let (spool, store_root, plain_root) = (round.join("spool"), round.join("objects"), round.join("plain"));
+        for d in [&spool, &plain_root] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let objects: Arc<dyn ObjectStore> = Arc::new(FolderStore::new(&store_root));
+
+        // Plain: download each to a file, nothing else.
+        let sem = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let t0 = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for n in 0..count {
+            let (client, sem, url, path) =
+                (client.clone(), sem.clone(), format!("{base}/{size}/{n}"), plain_root.join(n.to_string()));
+            set.spawn(async move {
+                let _p = sem.acquire().await.unwrap();
+                let mut body = client.get(url.parse().unwrap()).await.unwrap().into_body();
+                let mut file = tokio::fs::File::create(&path).await.unwrap();
+                while let Some(frame) = body.frame().await {
+                    if let Ok(data) = frame.unwrap().into_data() {
+                        tokio::io::AsyncWriteExt::write_all(&mut file, &data).await.unwrap();
+                    }
+                }
+                tokio::io::AsyncWriteExt::flush(&mut file).await.unwrap();
+            });
+        }
+        while set.join_next().await.is_some() {}
+        let plain = (count * size) as f64 / 1e6 / t0.elapsed().as_secs_f64();
+        std::fs::remove_dir_all(&plain_root).unwrap();
+
+        // Ours: fetched to a spool file while hashed, then stored from the file.
+        reset_peak();
+        let t0 = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for n in 0..count {
+            let (fetcher, objects, sem, spool, url) =
+                (fetcher.clone(), objects.clone(), sem.clone(), spool.clone(), format!("{base}/{size}/{n}"));
+            set.spawn(async move {
+                let _p = sem.acquire().await.unwrap();
+                let f = fetcher.fetch(&url, &spool).await.unwrap();
+                assert_eq!(f.size as usize, size);
+                let meta = ObjectMeta { content_type: f.content_type.clone(), sha256: f.sha256.clone() };
+                objects.put_file(&format!("documents/t/x/{n:05}-POLIC"), &f.file, &meta).await.unwrap();
+            });
+        }
+        while set.join_next().await.is_some() {}
+        let ours = (count * size) as f64 / 1e6 / t0.elapsed().as_secs_f64();
+        let peak = peak_rss_mib();
+        std::fs::remove_dir_all(&round).unwrap();
+        println!(
+            "{:>6} KB {count:>6} {:>17.0} MB/s {:>17.0} MB/s {:>6.2}x {:>8.1} MiB",
+            size >> 10,
+            ours,
+            plain,
+            ours / plain,
+            peak
+        );
+    }
+}
