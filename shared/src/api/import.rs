@@ -1,5 +1,6 @@
-//! The import routes (seed 002): a batch POST answered per transaction, results by batch id, one
-//! transaction by id, and the tax rules of a state. Whole-request errors use the
+//! The import routes (seed 002): a batch POST answered inline or imported in the background, one
+//! transaction of a single-transaction batch, a batch's results a page at a time, one transaction
+//! by id, and the tax rules of a state. Whole-request errors use the
 //! `{"error": "<ENUM>", "message": "..."}` envelope.
 
 use chrono::Utc;
