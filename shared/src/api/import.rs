@@ -19,15 +19,15 @@ use crate::import::ImportError;
 /// through an upload.
 pub const MAX_IMPORT_BODY: usize = 6 << 20;
 
-/// The importer of a posted batch: the caller's team, the object store and the fetcher.
-async fn importer(deps: &Deps, req: &ApiRequest) -> Result<Importer, ImportError> {
-    let team = super::authenticate(deps, req).await?;
+/// The importer of transactions posted by `team`: the object store and the fetcher (built here,
+/// only by a request that will fetch).
+async fn importer(deps: &Deps, team: &str) -> Result<Importer, ImportError> {
     let fetcher = deps.fetcher().await.map_err(ImportError::Internal)?;
     Ok(Importer {
         store: deps.store.clone(),
         objects: deps.objects.clone(),
         fetcher,
-        team: team.as_str().to_string(),
+        team: team.to_string(),
         spool: deps.spool_dir(),
     })
 }
@@ -60,7 +60,7 @@ pub const INLINE_MAX: usize = 100;
 /// Either way a body that is not a batch is refused first, writing nothing.
 pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let mode = Query::parse(req, &["mode"])?.one_of("mode", &["sync", "async"])?.map(str::to_string);
-    let imp = importer(deps, req).await?;
+    let team = super::authenticate(deps, req).await?;
     if req.body.len() > MAX_IMPORT_BODY {
         return Err(ImportError::TooLarge(MAX_IMPORT_BODY));
     }
@@ -72,10 +72,11 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
         None => total <= INLINE_MAX,
     };
     if inline {
+        let imp = importer(deps, team.as_str()).await?;
         let (meta, results) = imp.import(&batch_id, &req.body, "api", &|_, _| {}).await?;
         return Ok(ApiResponse::json(200, &batch_view(&meta, &results)));
     }
-    let key = api_upload_key(&imp.team, &batch_id);
+    let key = api_upload_key(team.as_str(), &batch_id);
     deps.objects.put_bytes(&key, req.body.to_vec(), "application/json").await?;
     let meta = BatchMeta {
         batch_id: batch_id.clone(),
@@ -93,7 +94,7 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
         upload: Some(UploadRef { bucket: String::new(), key: key.clone(), etag: String::new() }),
         lease_until: Some(Utc::now() + IMPORT_LEASE),
     };
-    ImportRepo::new(deps.store.clone(), &imp.team).put_batch_if_absent(&meta).await?;
+    ImportRepo::new(deps.store.clone(), team.as_str()).put_batch_if_absent(&meta).await?;
     deps.start_import(&key);
     let mut r = ApiResponse::json(202, &results_page(&meta, &[], None));
     r.headers.push(("location", format!("/import/v1/transaction-import-results?batch_id={batch_id}")));
@@ -108,7 +109,7 @@ pub const MAX_ITEM_BODY: usize = 1 << 20;
 /// that transaction's result and the batch's status.
 pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, req).await?;
+    let imp = importer(deps, super::authenticate(deps, req).await?.as_str()).await?;
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
