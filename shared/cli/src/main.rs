@@ -264,7 +264,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Import { file, team, store } => import(file, team, store).await,
         Command::Dynamodb(DynamoCommand::CreateTable) => {
             let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
-            let store = Arc::new(DynamoStore::from_env(table).await);
+            let store = Arc::new(DynamoStore::from_config(&coverdesk_dynamo::config().await, table));
             store.create_table().await.map_err(|e| e.to_string())
         }
         Command::TaxRules(TaxRulesCommand::Check) => {

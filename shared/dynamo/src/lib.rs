@@ -193,12 +193,6 @@ impl DynamoStore {
         DynamoStore { client, table: table.into() }
     }
 
-    /// A client from the standard AWS environment (region, credentials, and
-    /// `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
-    pub async fn from_env(table: impl Into<String>) -> Self {
-        DynamoStore::from_config(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await, table)
-    }
-
     /// A client from an AWS configuration already loaded (a cold start loads it once).
     pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         DynamoStore::new(Client::new(config), table)
