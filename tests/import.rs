@@ -911,6 +911,73 @@ async fn a_batch_whose_import_died_is_resumed_after_its_lease(t: Transport) {
     assert_eq!(repo.batch(&gone).await.unwrap().unwrap().status, "failed");
 }
 
+/// Issue 11: an upload is read as a stream, a window of 1,000 transactions at a time: a batch of
+/// several windows (the last one short) imports in order, an id repeated two windows later is
+/// still a duplicate, progress climbs to the total, the result file (written as a stream) equals
+/// the paged results, and the upload delivered again answers the same from the stored results.
+async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let tag = uid("win");
+    let n = 2 * coverdesk::import::stream::WINDOW + 345;
+    let ids: Vec<String> = (0..n).map(|i| if i == 1500 { format!("{tag}-10") } else { format!("{tag}-{i}") }).collect();
+    let batch: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let t = seed_example(&docs, id);
+            if i == 2200 {
+                with(t, "transaction_type", json!("RW"))
+            } else {
+                t
+            }
+        })
+        .collect();
+    let key = format!("uploads/{}/windows.json", api.team.as_str());
+    let body = serde_json::to_vec_pretty(&batch).unwrap();
+    api.deps.objects.put_bytes(&key, body, "application/json").await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |done: usize, total: usize| seen.lock().unwrap().push((done, total));
+    let out = coverdesk::import::upload::import_object(&api.deps, "local", &key, "w1", &progress).await.unwrap();
+    assert_eq!((out.total, out.imported, out.rejected), (n, n - 2, false));
+    let seen = seen.into_inner().unwrap();
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0) && seen.iter().all(|&(_, t)| t == n), "{seen:?}");
+    assert_eq!(seen.last(), Some(&(n, n)));
+
+    let stored = api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap();
+    let result: Value = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(
+        (result["batch_id"].as_str(), result["status"].as_str()),
+        (Some(out.batch_id.as_str()), Some("processed"))
+    );
+    let txns = result["transactions"].as_array().unwrap();
+    assert_eq!(txns.len(), n);
+    for (i, t) in txns.iter().enumerate() {
+        let want = match i {
+            1500 => 3001,
+            2200 => 1002,
+            _ => 0,
+        };
+        assert_eq!((t["id"].as_str(), t["status"].as_u64()), (Some(ids[i].as_str()), Some(want)), "{i}: {t}");
+    }
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = api.get(&format!("/import/v1/transaction-import-results?batch_id={}{cursor}", out.batch_id)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        paged.extend(r.body["transactions"].as_array().unwrap().clone());
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(&paged, txns);
+
+    let again = coverdesk::import::upload::import_object(&api.deps, "local", &key, "w1", &|_, _| {}).await.unwrap();
+    assert_eq!(again, out);
+    assert_eq!(api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap(), stored);
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -935,6 +1002,7 @@ both!(
     single_transactions_accumulate_into_one_batch,
     a_large_batch_is_imported_asynchronously_with_the_inline_results,
     a_batch_whose_import_died_is_resumed_after_its_lease,
+    an_upload_is_imported_a_window_at_a_time,
 );
 
 // ---- crash and rerun ----
@@ -1039,11 +1107,25 @@ async fn object_stores_keep_what_they_are_given() {
         let meta = coverdesk::objects::ObjectMeta { content_type: "application/pdf".into(), sha256: "ab".repeat(32) };
         s.put_file("documents/t/b/x/00-POLIC", file.path(), &meta).await.unwrap();
         assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap().unwrap(), b"hello document");
+        // Streamed into a file (an upload is never read into memory whole).
+        let copy = dir.path().join("copy");
+        assert_eq!(s.get_file("documents/t/b/x/00-POLIC", &copy).await.unwrap(), Some(14));
+        assert_eq!(std::fs::read(&copy).unwrap(), b"hello document");
+        assert_eq!(s.get_file("documents/t/b/x/absent", &copy).await.unwrap(), None);
+        // Stored without metadata (a result file): listed, but no document to reuse.
+        let plain = coverdesk::objects::ObjectMeta { content_type: "application/json".into(), sha256: String::new() };
+        s.put_file("results/t/streamed.json", file.path(), &plain).await.unwrap();
+        assert_eq!(s.get_bytes("results/t/streamed.json").await.unwrap().unwrap(), b"hello document");
+        assert!(s.head("results/t/streamed.json").await.unwrap().is_none_or(|st| st.meta.sha256.is_empty()));
         // What was stored beside it comes back: a rerun reuses a stored document by it.
         let stat = s.head("documents/t/b/x/00-POLIC").await.unwrap().unwrap();
         assert_eq!((stat.size, &stat.meta), (14, &meta));
         s.put_bytes("results/t/r.json", b"{}".to_vec(), "application/json").await.unwrap();
         assert_eq!(s.list("documents/").await.unwrap(), vec!["documents/t/b/x/00-POLIC".to_string()]);
+        assert_eq!(
+            s.list("results/t/").await.unwrap(),
+            vec!["results/t/r.json".to_string(), "results/t/streamed.json".to_string()]
+        );
         s.delete("documents/t/b/x/00-POLIC").await.unwrap();
         assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap(), None);
         assert_eq!(s.head("documents/t/b/x/00-POLIC").await.unwrap(), None);

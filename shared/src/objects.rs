@@ -33,11 +33,15 @@ pub struct Stat {
 
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
-    /// Stores the file at `path` under `key` (streamed from disk).
+    /// Stores the file at `path` under `key` (streamed from disk). An empty `meta.sha256` stores
+    /// the object without metadata (a result file: [`ObjectStore::head`] is for documents).
     async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError>;
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError>;
     /// The whole object, or `None`. For batch files and results, which are bounded.
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError>;
+    /// Streams the object into the file at `dest` (created or truncated); its size, or `None`
+    /// when absent. For uploads, which can be larger than the memory an import may hold.
+    async fn get_file(&self, key: &str, dest: &Path) -> Result<Option<u64>, ObjectError>;
     /// What is stored under `key` by [`ObjectStore::put_file`]: its size and what was stored
     /// beside it; `None` when absent (or stored without that, e.g. cut off half-way).
     async fn head(&self, key: &str) -> Result<Option<Stat>, ObjectError>;
@@ -98,6 +102,9 @@ impl ObjectStore for FolderStore {
     async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
         let dest = self.path(key)?;
         self.write_atomically(&dest, async |tmp| tokio::fs::copy(path, tmp).await.map(|_| ())).await?;
+        if meta.sha256.is_empty() {
+            return Ok(());
+        }
         let meta_json = serde_json::json!({"content_type": meta.content_type, "sha256": meta.sha256}).to_string();
         let meta_path = PathBuf::from(format!("{}.meta.json", dest.display()));
         self.write_atomically(&meta_path, async |tmp| tokio::fs::write(tmp, meta_json.as_bytes()).await).await
@@ -111,6 +118,14 @@ impl ObjectStore for FolderStore {
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
         match tokio::fs::read(self.path(key)?).await {
             Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ObjectError::Backend(e.to_string())),
+        }
+    }
+
+    async fn get_file(&self, key: &str, dest: &Path) -> Result<Option<u64>, ObjectError> {
+        match tokio::fs::copy(self.path(key)?, dest).await {
+            Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(ObjectError::Backend(e.to_string())),
         }
@@ -194,6 +209,9 @@ impl ObjectStore for NoObjects {
         Err(Self::refuse())
     }
     async fn get_bytes(&self, _: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        Err(Self::refuse())
+    }
+    async fn get_file(&self, _: &str, _: &Path) -> Result<Option<u64>, ObjectError> {
         Err(Self::refuse())
     }
     async fn head(&self, _: &str) -> Result<Option<Stat>, ObjectError> {

@@ -191,7 +191,6 @@ async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), Stri
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no team with client id {team:?} (create one with `coverdesk team create`)"))?;
-    let body = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let name = file
         .file_name()
         .map(|n| {
@@ -205,8 +204,11 @@ async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), Stri
     // The batch is the file's: its name and content (as an S3 upload's is its key and ETag), so
     // running the command again on the same file resumes or answers that batch, never starts
     // another.
-    let etag = coverdesk::import::upload::content_tag(&body);
-    deps.objects.put_bytes(&key, body, "application/json").await.map_err(|e| e.to_string())?;
+    let unreadable = |e: std::io::Error| format!("{}: {e}", file.display());
+    let etag =
+        coverdesk::import::upload::content_tag(std::fs::File::open(&file).map_err(unreadable)?).map_err(unreadable)?;
+    let meta = coverdesk::objects::ObjectMeta { content_type: "application/json".into(), sha256: String::new() };
+    deps.objects.put_file(&key, &file, &meta).await.map_err(|e| e.to_string())?;
     let bar =
         if std::io::stderr().is_terminal() { indicatif::ProgressBar::new(0) } else { indicatif::ProgressBar::hidden() };
     let progress = |done: usize, total: usize| {

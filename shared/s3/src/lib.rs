@@ -63,17 +63,11 @@ impl ObjectStore for S3Store {
         let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
             .await
             .map_err(|e| ObjectError::Backend(e.to_string()))?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(&meta.content_type)
-            .metadata("sha256", &meta.sha256)
-            .body(body)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(&e))
+        let mut put = self.client.put_object().bucket(&self.bucket).key(key).content_type(&meta.content_type);
+        if !meta.sha256.is_empty() {
+            put = put.metadata("sha256", &meta.sha256);
+        }
+        put.body(body).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
     }
 
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError> {
@@ -100,6 +94,25 @@ impl ObjectStore for S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             Err(e) => Err(sdk_error(&e)),
         }
+    }
+
+    async fn get_file(&self, key: &str, dest: &Path) -> Result<Option<u64>, ObjectError> {
+        use tokio::io::AsyncWriteExt;
+        check_key(key)?;
+        let mut out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(sdk_error(&e)),
+        };
+        let io = |e: std::io::Error| ObjectError::Backend(e.to_string());
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        let mut size = 0u64;
+        while let Some(chunk) = out.body.try_next().await.map_err(|e| ObjectError::Unavailable(e.to_string()))? {
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(Some(size))
     }
 
     async fn head(&self, key: &str) -> Result<Option<Stat>, ObjectError> {

@@ -7,6 +7,7 @@ pub mod repo;
 pub mod rules;
 pub mod service;
 pub mod single;
+pub mod stream;
 pub mod transaction;
 pub mod upload;
 

@@ -192,11 +192,17 @@ impl ImportRepo {
         }
     }
 
-    /// The results in chunks of [`CHUNK`] (written before the batch is marked processed).
-    pub async fn put_results(&self, batch_id: &str, results: &[TxnResult]) -> Result<(), StoreError> {
+    /// Results in chunks of [`CHUNK`], the first being chunk `first_chunk` (written before the
+    /// batch is marked processed). Only the batch's last chunk may be short.
+    pub async fn put_results(
+        &self,
+        batch_id: &str,
+        first_chunk: usize,
+        results: &[TxnResult],
+    ) -> Result<(), StoreError> {
         let pk = batch_pk(&self.team, batch_id);
         for (n, chunk) in results.chunks(CHUNK).enumerate() {
-            let item = Item::new(pk.clone(), chunk_sk(n), 1, json!(chunk));
+            let item = Item::new(pk.clone(), chunk_sk(first_chunk + n), 1, json!(chunk));
             self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await?;
         }
         Ok(())

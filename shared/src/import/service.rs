@@ -9,8 +9,8 @@
 //! its stored results; an unfinished one (a crash mid-way) runs again, and its own transactions
 //! come back as imported, not as duplicates.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -20,9 +20,10 @@ use sha2::{Digest, Sha256};
 
 use super::repo::{ImportRepo, Recorded, CHUNK, RECORDS_PER_WRITE};
 use super::rules::Calculated;
+use super::stream::{self, WINDOW};
 use super::transaction::{self, assess, status, Rejected};
 use crate::fetch::Fetcher;
-use crate::objects::{ObjectMeta, ObjectStore};
+use crate::objects::{ObjectError, ObjectMeta, ObjectStore};
 use crate::store::{Store, StoreError};
 
 /// Transactions per batch.
@@ -202,27 +203,14 @@ impl Importer {
         self.repo().batch_with_results(batch_id).await
     }
 
-    /// Imports `body` (the seed's array) as batch `batch_id`, step by step; `progress(done,
-    /// total)` is called as transactions finish. A batch already processed answers with its
-    /// stored results; one left half done (a crash) runs again.
+    /// Imports `body` (the seed's array, in memory: a POST) as batch `batch_id`, a window at a
+    /// time; `progress(done, total)` is called as transactions finish. A batch already processed
+    /// answers with its stored results; one left half done (a crash) runs again.
     pub async fn import(
         &self,
         batch_id: &str,
         body: &[u8],
         source: &str,
-        progress: &(dyn Fn(usize, usize) + Send + Sync),
-    ) -> Result<(BatchMeta, Vec<TxnResult>), BatchError> {
-        self.import_from(batch_id, body, source, None, progress).await
-    }
-
-    /// [`Importer::import`] of an uploaded object: the batch names its upload and holds a lease
-    /// while it runs, so the upload function's sweep can import it again if this import dies.
-    pub async fn import_from(
-        &self,
-        batch_id: &str,
-        body: &[u8],
-        source: &str,
-        upload: Option<UploadRef>,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<(BatchMeta, Vec<TxnResult>), BatchError> {
         let elements = read_batch(body)?;
@@ -231,28 +219,114 @@ impl Importer {
                 return Ok((meta, results));
             }
         }
+        let mut results = Vec::with_capacity(elements.len());
+        let windows = Windows::Slice(elements.chunks(WINDOW));
+        let meta = self
+            .import_windows(batch_id, source, elements.len(), None, windows, progress, &mut |window| {
+                results.extend_from_slice(window);
+                Ok(())
+            })
+            .await?;
+        Ok((meta, results))
+    }
+
+    /// Imports the batch in the file at `path` (an upload, spooled to disk) as batch `batch_id`,
+    /// reading it as a stream: checked whole first (a file that is not a batch writes nothing),
+    /// then imported a window at a time, so memory stays flat in the batch's size. The batch
+    /// names its upload and holds a lease while it runs, so the upload function's sweep can
+    /// import it again if this import dies. `out` gets the results in batch order, a window at a
+    /// time (a batch processed before hands over its stored results).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_file(
+        &self,
+        batch_id: &str,
+        path: &Path,
+        source: &str,
+        upload: UploadRef,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+        out: &mut (dyn FnMut(&[TxnResult]) -> Result<(), BatchError> + Send),
+    ) -> Result<BatchMeta, BatchError> {
+        let file = path.to_path_buf();
+        let total = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&file).map_err(|e| ObjectError::Backend(e.to_string()))?;
+            stream::count(std::io::BufReader::with_capacity(1 << 16, f))
+        })
+        .await
+        .map_err(|e| ObjectError::Backend(e.to_string()))??;
+        let repo = self.repo();
+        if let Some(meta) = repo.batch(batch_id).await? {
+            if meta.status == "processed" {
+                let mut from = 0;
+                loop {
+                    let (page, next) = repo.results_page(&meta, from, WINDOW, &|_| true).await?;
+                    out(&page)?;
+                    match next {
+                        Some(i) => from = i,
+                        None => return Ok(meta),
+                    }
+                }
+            }
+        }
+        let windows = Windows::File(stream::windows(path.to_path_buf()));
+        self.import_windows(batch_id, source, total, Some(upload), windows, progress, out).await
+    }
+
+    /// The import itself: the batch marked processing, then each window of transactions
+    /// assessed, checked against the ids seen before (in this batch and imported earlier), its
+    /// documents fetched, its records and results written and handed to `out`; then the batch
+    /// marked processed. Holds one window at a time (and a 16-byte digest per id seen).
+    #[allow(clippy::too_many_arguments)]
+    async fn import_windows(
+        &self,
+        batch_id: &str,
+        source: &str,
+        total: usize,
+        upload: Option<UploadRef>,
+        mut windows: Windows<'_>,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+        out: &mut (dyn FnMut(&[TxnResult]) -> Result<(), BatchError> + Send),
+    ) -> Result<BatchMeta, BatchError> {
         let now = Utc::now();
-        let total = elements.len();
         let mut meta = self.begin(batch_id, source, total, now, upload).await?;
-        let mut outcomes = assess_each(&elements);
-        drop(elements);
-        mark_repeated_ids(&mut outcomes);
-        self.mark_imported_before(batch_id, &mut outcomes).await?;
+        let repo = self.repo();
+        let mut seen = HashSet::new();
+        let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let finished = |n: usize| progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n, total);
-        finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
-        let docs = self.fetch_documents(&outcomes).await?;
-        let results = self.record(batch_id, outcomes, docs, now, &finished, Some(&meta)).await?;
-        self.finish(&mut meta, &results).await?;
-        tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
-        let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
-        for r in &results {
-            *by_status.entry(r.status).or_default() += 1;
+        let mut read = 0;
+        while let Some(window) = windows.next().await {
+            let window = window?;
+            let mut outcomes = assess_each(window.iter().map(|raw| &**raw));
+            drop(window);
+            mark_repeated_ids(&mut outcomes, &mut seen);
+            self.mark_imported_before(batch_id, &mut outcomes).await?;
+            finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
+            let docs = self.fetch_documents(&outcomes).await?;
+            let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
+            repo.put_results(batch_id, read / CHUNK, &results).await?;
+            for r in &results {
+                *by_status.entry(r.status).or_default() += 1;
+            }
+            out(&results)?;
+            read += results.len();
+            if read < total {
+                // Progress for readers of a batch still processing.
+                meta.done = read;
+                repo.put_batch(&meta, 1).await?;
+            }
         }
+        if read != total {
+            return Err(BatchError::Objects(ObjectError::Backend(format!(
+                "the batch changed while it was read ({total} transactions counted, {read} read)"
+            ))));
+        }
+        meta.imported = by_status.get(&status::OK).copied().unwrap_or(0) as usize;
+        self.finish(&mut meta).await?;
+        tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
         for (status, n) in by_status {
             crate::metrics::count("ImportTransactions", "status", &status.to_string(), n);
         }
-        Ok((meta, results))
+        Ok(meta)
     }
 
     /// The batch marked `processing` before any transaction is touched.
@@ -405,7 +479,6 @@ impl Importer {
         mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>>,
         now: DateTime<Utc>,
         finished: &(dyn Fn(usize) + Send + Sync),
-        progress: Option<&BatchMeta>,
     ) -> Result<Vec<TxnResult>, BatchError> {
         let total = outcomes.len();
         let mut results: Vec<TxnResult> = Vec::with_capacity(total);
@@ -459,13 +532,7 @@ impl Importer {
             }
         }
         let repo = self.repo();
-        let mut done = total - imports.len();
-        for (n, chunk) in imports.chunks(RECORDS_PER_WRITE).enumerate() {
-            // Progress for readers of a batch still processing, every 1,000 records.
-            if let Some(meta) = progress.filter(|_| n > 0 && n % 10 == 0) {
-                repo.put_batch(&BatchMeta { done, ..meta.clone() }, 1).await?;
-            }
-            done += chunk.len();
+        for chunk in imports.chunks(RECORDS_PER_WRITE) {
             let group: Vec<&TxnRecord> = chunk.iter().map(|(_, rec)| rec).collect();
             if repo.record_imported(&group).await? == Recorded::IdTaken {
                 // Someone imported one of these meanwhile: one at a time to find which.
@@ -489,13 +556,12 @@ impl Importer {
         Ok(results)
     }
 
-    /// The results in chunks, then the batch marked processed (readers see all or nothing).
-    async fn finish(&self, meta: &mut BatchMeta, results: &[TxnResult]) -> Result<(), BatchError> {
+    /// The batch marked processed, once every result chunk is written (readers see all or
+    /// nothing).
+    async fn finish(&self, meta: &mut BatchMeta) -> Result<(), BatchError> {
         let repo = self.repo();
-        repo.put_results(&meta.batch_id, results).await?;
         meta.status = "processed".into();
         meta.finished_at = Some(Utc::now());
-        meta.imported = results.iter().filter(|r| r.status == status::OK).count();
         meta.done = meta.total;
         meta.lease_until = None;
         repo.put_batch(meta, 2).await?;
@@ -506,6 +572,22 @@ impl Importer {
 /// How many transactions a batch holds, or why it is not a batch (nothing written).
 pub fn count_batch(body: &[u8]) -> Result<usize, BatchError> {
     read_batch(body).map(|elements| elements.len())
+}
+
+/// A batch's transactions a window at a time: from memory (a POST) or parsed from a file as it
+/// is read (an upload).
+enum Windows<'a> {
+    Slice(std::slice::Chunks<'a, &'a RawValue>),
+    File(tokio::sync::mpsc::Receiver<Result<Vec<Box<RawValue>>, BatchError>>),
+}
+
+impl Windows<'_> {
+    async fn next(&mut self) -> Option<Result<Vec<Box<RawValue>>, BatchError>> {
+        match self {
+            Windows::Slice(chunks) => chunks.next().map(|w| Ok(w.iter().map(|raw| (*raw).to_owned()).collect())),
+            Windows::File(rx) => rx.recv().await,
+        }
+    }
 }
 
 /// The batch as the seed's array of raw transactions, or why it is not one.
@@ -522,9 +604,9 @@ fn read_batch(body: &[u8]) -> Result<Vec<&RawValue>, BatchError> {
 }
 
 /// Each transaction read and assessed on its own: one bad transaction never sinks the rest.
-pub(super) fn assess_each(elements: &[&RawValue]) -> Vec<Outcome> {
+pub(super) fn assess_each<'r>(elements: impl IntoIterator<Item = &'r RawValue>) -> Vec<Outcome> {
     elements
-        .iter()
+        .into_iter()
         .map(|raw| {
             let (labels, read) = transaction::read(raw);
             match read.and_then(assess) {
@@ -542,13 +624,16 @@ pub(super) fn assess_each(elements: &[&RawValue]) -> Vec<Outcome> {
         .collect()
 }
 
-/// The same id twice in one batch: the later ones are duplicates.
-fn mark_repeated_ids(outcomes: &mut [Outcome]) {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, o) in outcomes.iter_mut().enumerate() {
+/// The same id twice in one batch: the later ones are duplicates. `seen` holds the ids of the
+/// windows before, as 128-bit digests (16 bytes each, not the ids themselves: 50,000 of them
+/// take under 2 MB).
+fn mark_repeated_ids(outcomes: &mut [Outcome], seen: &mut HashSet<u128>) {
+    for o in outcomes.iter_mut() {
         if let Outcome::Accepted(a) = o {
-            if let Some(first) = seen.insert(a.transaction.id.clone(), i) {
-                seen.insert(a.transaction.id.clone(), first);
+            let digest = Sha256::digest(a.transaction.id.as_bytes());
+            let mut first = [0u8; 16];
+            first.copy_from_slice(&digest[..16]);
+            if !seen.insert(u128::from_be_bytes(first)) {
                 *o = Outcome::Rejected(duplicate(
                     &a.transaction.id,
                     &a.transaction.policy_number,

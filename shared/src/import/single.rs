@@ -87,10 +87,10 @@ impl Importer {
                 "batch_id names a batch that is not a single-transaction batch of total_items transactions".into(),
             ));
         }
-        let mut outcomes = super::service::assess_each(&[item.transaction]);
+        let mut outcomes = super::service::assess_each([item.transaction]);
         self.mark_imported_before(batch_id, &mut outcomes).await?;
         let docs = self.fetch_documents(&outcomes).await?;
-        let result = self.record(batch_id, outcomes, docs, now, &|_| {}, None).await?.remove(0);
+        let result = self.record(batch_id, outcomes, docs, now, &|_| {}).await?.remove(0);
         let first = repo.put_item_result(batch_id, item.current_item, &result).await?;
         let mut meta = repo.batch(batch_id).await?.unwrap_or(meta);
         // The last position to arrive finishes the batch. A position sent again recounts them

@@ -3,13 +3,15 @@
 //! can upload, so the team named by the key is trusted. The batch id comes from the object's
 //! bucket, key and ETag: a second delivery of the same object answers with the same batch.
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::Value;
 
-use super::render::batch_view;
-use super::service::{batch_id_for_object, BatchError, Importer, UploadRef};
+use super::service::{batch_id_for_object, BatchError, Importer, TxnResult, UploadRef};
 use crate::deps::Deps;
-use crate::objects::{check_key, ObjectError};
+use crate::objects::{check_key, ObjectError, ObjectMeta};
 
 /// Why an upload was not imported. The S3 function skips what can never be imported
 /// ([`UploadError::is_permanent`]) and lets Lambda retry the rest.
@@ -76,10 +78,13 @@ pub fn upload_batch_id(bucket: &str, key: &str, etag: &str) -> String {
     }
 }
 
-/// What stands for an S3 ETag where there is none (the CLI's file): the content's SHA-256, hex.
-pub fn content_tag(bytes: &[u8]) -> String {
+/// What stands for an S3 ETag where there is none (the CLI's file): the content's SHA-256, hex,
+/// read as a stream.
+pub fn content_tag(mut content: impl std::io::Read) -> std::io::Result<String> {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut content, &mut h)?;
+    Ok(hex::encode(h.finalize()))
 }
 pub const RESULT_PREFIX: &str = "results/";
 
@@ -116,24 +121,22 @@ pub async fn import_object(
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> Result<UploadOutcome, UploadError> {
     let (team, result_key) = parse_upload_key(key)?;
-    match import_to(deps, bucket, key, etag, team, &result_key, progress).await {
+    let batch_id = upload_batch_id(bucket, key, etag);
+    match import_to(deps, bucket, key, etag, &team, &batch_id, &result_key, progress).await {
         Err(e) if !e.is_permanent() => {
             // Lambda retries the event (and, past its retries, the failure queue keeps it): the
             // result file says so meanwhile; a later success overwrites it. If even this write
             // fails, the event's error still stands.
             let answer = serde_json::json!({
-                "batch_id": upload_batch_id(bucket, key, etag),
+                "batch_id": batch_id,
                 "status": "failed",
                 "error": "IMPORT_FAILED",
                 "message": format!("The import could not complete ({}); it is retried automatically.", e.kind()),
                 "transactions": [],
             });
-            // A redelivered event of an upload imported before keeps that answer.
-            let done_before = match deps.objects.get_bytes(&result_key).await {
-                Ok(Some(bytes)) => serde_json::from_slice::<Value>(&bytes)
-                    .is_ok_and(|v| v["batch_id"] == answer["batch_id"] && v["status"] != "failed"),
-                _ => false,
-            };
+            // A redelivered event of an upload imported before keeps that batch's answer.
+            let repo = super::repo::ImportRepo::new(deps.store.clone(), &team);
+            let done_before = matches!(repo.batch(&batch_id).await, Ok(Some(m)) if m.status == "processed");
             if !done_before {
                 if let Err(w) = write_result(deps, &result_key, &answer).await {
                     tracing::warn!(error = %w, "could not write the failed import's result");
@@ -145,43 +148,107 @@ pub async fn import_object(
     }
 }
 
+/// Local files an import spools (the upload, its result file), removed however it ends.
+struct Spooled(Vec<PathBuf>);
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The upload's result file, written to a spool file as the import goes (a window of results at
+/// a time, never the whole batch in memory) and stored once complete: the seed's answer
+/// `{"batch_id", "status", "transactions": [...]}`, one transaction a line.
+struct ResultFile {
+    w: std::io::BufWriter<std::fs::File>,
+    first: bool,
+}
+
+impl ResultFile {
+    fn create(path: &Path, batch_id: &str) -> std::io::Result<ResultFile> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+        write!(w, "{{\"batch_id\": {}, \"status\": \"processed\", \"transactions\": [", Value::from(batch_id))?;
+        Ok(ResultFile { w, first: true })
+    }
+
+    fn append(&mut self, results: &[TxnResult]) -> std::io::Result<()> {
+        for r in results {
+            self.w.write_all(if self.first { b"\n" } else { b",\n" })?;
+            self.first = false;
+            serde_json::to_writer(&mut self.w, &r.view())?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.w.write_all(b"\n]}\n")?;
+        self.w.flush()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn import_to(
     deps: &Deps,
     bucket: &str,
     key: &str,
     etag: &str,
-    team: String,
+    team: &str,
+    batch_id: &str,
     result_key: &str,
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> Result<UploadOutcome, UploadError> {
-    let result_key = result_key.to_string();
-    let body = deps.objects.get_bytes(key).await?.ok_or_else(|| UploadError::Gone(key.to_string()))?;
+    let io = |e: std::io::Error| UploadError::Objects(ObjectError::Backend(e.to_string()));
+    let spool = deps.spool_dir();
+    tokio::fs::create_dir_all(&spool).await.map_err(io)?;
+    let name = crate::crypto::uuid().map_err(|e| ObjectError::Backend(e.to_string()))?;
+    let (upload_file, result_file) =
+        (spool.join(format!("upload-{name}.json")), spool.join(format!("result-{name}.json")));
+    let _spooled = Spooled(vec![upload_file.clone(), result_file.clone()]);
+    deps.objects.get_file(key, &upload_file).await?.ok_or_else(|| UploadError::Gone(key.to_string()))?;
     let fetcher = deps.fetcher().await.map_err(UploadError::Fetcher)?;
-    let importer =
-        Importer { store: deps.store.clone(), objects: deps.objects.clone(), fetcher, team, spool: deps.spool_dir() };
-    let batch_id = upload_batch_id(bucket, key, etag);
+    let importer = Importer {
+        store: deps.store.clone(),
+        objects: deps.objects.clone(),
+        fetcher,
+        team: team.to_string(),
+        spool: spool.clone(),
+    };
     let upload = UploadRef { bucket: bucket.to_string(), key: key.to_string(), etag: etag.to_string() };
     let source = format!("s3://{bucket}/{key}");
-    let answer: Value = match importer.import_from(&batch_id, &body, &source, Some(upload), progress).await {
-        Ok((meta, results)) => {
-            let v = batch_view(&meta, &results);
-            let out = UploadOutcome {
-                batch_id: batch_id.clone(),
-                result_key: result_key.clone(),
+    let mut out = ResultFile::create(&result_file, batch_id).map_err(io)?;
+    let mut append = |results: &[TxnResult]| {
+        out.append(results).map_err(|e| BatchError::Objects(ObjectError::Backend(e.to_string())))
+    };
+    let answer: Value = match importer.import_file(batch_id, &upload_file, &source, upload, progress, &mut append).await
+    {
+        Ok(meta) => {
+            out.finish().map_err(io)?;
+            let meta_json = ObjectMeta { content_type: "application/json".into(), sha256: String::new() };
+            deps.objects.put_file(result_key, &result_file, &meta_json).await?;
+            return Ok(UploadOutcome {
+                batch_id: batch_id.to_string(),
+                result_key: result_key.to_string(),
                 total: meta.total,
                 imported: meta.imported,
                 rejected: false,
-            };
-            write_result(deps, &result_key, &v).await?;
-            return Ok(out);
+            });
         }
         Err(e @ (BatchError::NotJson(_) | BatchError::NotArray)) => {
             serde_json::json!({"batch_id": batch_id, "status": "rejected", "error": "INVALID_BATCH", "message": e.to_string(), "transactions": []})
         }
         Err(e) => return Err(e.into()),
     };
-    write_result(deps, &result_key, &answer).await?;
-    Ok(UploadOutcome { batch_id, result_key, total: 0, imported: 0, rejected: true })
+    write_result(deps, result_key, &answer).await?;
+    Ok(UploadOutcome {
+        batch_id: batch_id.to_string(),
+        result_key: result_key.to_string(),
+        total: 0,
+        imported: 0,
+        rejected: true,
+    })
 }
 
 async fn write_result(deps: &Deps, key: &str, v: &Value) -> Result<(), UploadError> {
