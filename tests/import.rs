@@ -721,6 +721,8 @@ async fn single_transactions_accumulate_into_one_batch(t: Transport) {
         (r.body["status"].as_str(), r.body["transactions"].as_array().map(Vec::len)),
         (Some("processing"), Some(0))
     );
+    // Its progress: the positions received so far.
+    assert_eq!((r.body["done"].as_u64(), r.body["total"].as_u64()), (Some(1), Some(3)), "{}", r.body);
 
     // The third before the second; the third is refused (no documents: 1001), the second imported.
     let third = send(json!({"batch_id": batch_id, "total_items": 3, "current_item": 3,
@@ -728,6 +730,7 @@ async fn single_transactions_accumulate_into_one_batch(t: Transport) {
     .await;
     assert_eq!(third.body["transactions"][0]["status"], 1001, "{}", third.body);
     assert_eq!(third.body["status"], "processing");
+    assert_eq!(api.get(&results).await.body["done"], 2);
     let second = send(json!({"batch_id": batch_id, "total_items": 3, "current_item": 2, "transaction": txn(2)})).await;
     assert_eq!(second.body["status"], "processed", "{}", second.body);
     let r = api.get(&results).await;

@@ -134,9 +134,12 @@ async fn transactions_are_bounded_like_dynamodb(s: &dyn Store) {
 }
 
 async fn sequences_never_repeat(s: &dyn Store) {
+    assert_eq!(s.sequence("T#1", "SEQ").await.unwrap(), 0);
     assert_eq!(s.next_sequence("T#1", "SEQ", 1).await.unwrap(), 1);
     assert_eq!(s.next_sequence("T#1", "SEQ", 5).await.unwrap(), 2);
+    assert_eq!(s.sequence("T#1", "SEQ").await.unwrap(), 6);
     assert_eq!(s.next_sequence("T#1", "SEQ", 1).await.unwrap(), 7);
+    assert_eq!(s.sequence("T#1", "SEQ").await.unwrap(), 7, "reading does not reserve");
     assert_eq!(s.next_sequence("T#2", "SEQ", 1).await.unwrap(), 1);
 }
 

@@ -160,4 +160,7 @@ impl Store for FlakyStore {
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
         self.inner.next_sequence(pk, sk, count).await
     }
+    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, coverdesk::store::StoreError> {
+        self.inner.sequence(pk, sk).await
+    }
 }

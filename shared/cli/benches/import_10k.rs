@@ -90,7 +90,9 @@ fn sizes(list: &str) {
         let f: Vec<f64> = row.split_whitespace().map(|x| x.parse().unwrap()).collect();
         rows.push(f);
     }
-    println!("\n| transactions | batch file | time | transactions/s | peak RSS | before the import | peak / smallest's |");
+    println!(
+        "\n| transactions | batch file | time | transactions/s | peak RSS | before the import | peak / smallest's |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     let smallest = rows[0][4];
     for f in &rows {

@@ -386,6 +386,26 @@ impl Store for DynamoStore {
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
         self.next_sequence_impl(pk, sk, count).await
     }
+
+    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, StoreError> {
+        validate_key(pk, sk)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(pk, sk)))
+            .consistent_read(true)
+            .projection_expression("#n")
+            .expression_attribute_names("#n", "n")
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match out.item().and_then(|a| a.get("n")) {
+            None => Ok(0),
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Backend("counter is not a number".into())),
+            Some(_) => Err(StoreError::Backend("counter is not a number".into())),
+        }
+    }
 }
 
 /// How often a transaction cancelled by a conflict is retried before the caller sees it.

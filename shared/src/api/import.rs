@@ -186,7 +186,11 @@ pub async fn get_import_results(deps: &Deps, _: &[String], req: &ApiRequest) -> 
     let tag = cursor_tag(team.as_str(), batch, &filter);
     let from = q.text("cursor").map(|c| decode_cursor(c, &tag)).transpose()?.unwrap_or(0);
     let repo = ImportRepo::new(deps.store.clone(), team.as_str());
-    let meta = repo.batch(batch).await?.ok_or(ImportError::NotFound("The batch"))?;
+    let mut meta = repo.batch(batch).await?.ok_or(ImportError::NotFound("The batch"))?;
+    if meta.single && meta.status == "processing" {
+        // A single-transaction batch counts its positions as they arrive, not in its record.
+        meta.done = repo.received(batch).await?.min(meta.total);
+    }
     if meta.status != "processed" {
         return Ok(ApiResponse::json(200, &results_page(&meta, &[], None)));
     }

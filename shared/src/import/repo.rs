@@ -245,6 +245,11 @@ impl ImportRepo {
         self.store.next_sequence(&batch_pk(&self.team, batch_id), RECEIVED_SK, 1).await
     }
 
+    /// How many positions of a single-transaction batch have been received so far (each once).
+    pub async fn received(&self, batch_id: &str) -> Result<usize, StoreError> {
+        Ok(self.store.sequence(&batch_pk(&self.team, batch_id), RECEIVED_SK).await? as usize)
+    }
+
     /// How many positions of a single-transaction batch hold a result.
     pub async fn count_items(&self, batch_id: &str) -> Result<usize, StoreError> {
         let pk = batch_pk(&self.team, batch_id);

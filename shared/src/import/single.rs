@@ -95,11 +95,15 @@ impl Importer {
         let mut meta = repo.batch(batch_id).await?.unwrap_or(meta);
         // The last position to arrive finishes the batch. A position sent again recounts them
         // all (rare): its first request may have stored it and stopped before counting it.
-        let complete = if first {
-            repo.count_received(batch_id).await? == item.total_items as u64
+        let (complete, received) = if first {
+            let received = repo.count_received(batch_id).await? as usize;
+            (received == item.total_items, received)
         } else {
-            meta.status == "processed" || repo.count_items(batch_id).await? == item.total_items
+            let complete = meta.status == "processed" || repo.count_items(batch_id).await? == item.total_items;
+            (complete, repo.received(batch_id).await?)
         };
+        // Progress while processing: the positions received so far.
+        meta.done = received.min(meta.total);
         if complete {
             meta.status = "processed".into();
             meta.done = meta.total;

@@ -329,6 +329,18 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, StoreError> {
+        validate_key(pk, sk)?;
+        let k = key(pk, sk);
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let t = tx.open_table(COUNTERS).map_err(backend)?;
+            let last = t.get(k.as_str()).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+            Ok(last)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

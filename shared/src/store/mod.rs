@@ -171,6 +171,9 @@ pub trait Store: Send + Sync {
     /// Reserves `count` consecutive numbers of the counter at (`pk`, `sk`) and returns the first.
     /// Counters start at 1.
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError>;
+
+    /// The counter at (`pk`, `sk`) as it stands: the last number reserved, 0 before any.
+    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, StoreError>;
 }
 
 /// Checks that a transaction is one DynamoDB would accept: 1..=100 writes, each item at most once.
@@ -267,6 +270,9 @@ impl Store for NoStore {
         Err(Self::refuse())
     }
     async fn next_sequence(&self, _: &str, _: &str, _: u64) -> Result<u64, StoreError> {
+        Err(Self::refuse())
+    }
+    async fn sequence(&self, _: &str, _: &str) -> Result<u64, StoreError> {
         Err(Self::refuse())
     }
 }
