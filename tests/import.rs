@@ -979,6 +979,21 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
     let again = coverdesk::import::upload::import_object(&api.deps, "local", &key, "w1", &|_, _| {}).await.unwrap();
     assert_eq!(again, out);
     assert_eq!(api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap(), stored);
+
+    // A batch file over the upload limit is rejected whole, unread: its result file says why.
+    let mut small = api.deps.clone();
+    small.max_upload_bytes = 1000;
+    let key = format!("uploads/{}/too-large.json", api.team.as_str());
+    let big = serde_json::to_vec(&batch[..10]).unwrap();
+    api.deps.objects.put_bytes(&key, big, "application/json").await.unwrap();
+    let out = coverdesk::import::upload::import_object(&small, "local", &key, "w2", &|_, _| {}).await.unwrap();
+    assert_eq!((out.total, out.rejected), (0, true));
+    let r: Value =
+        serde_json::from_slice(&api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap()).unwrap();
+    assert_eq!((r["status"].as_str(), r["error"].as_str()), (Some("rejected"), Some("INVALID_BATCH")), "{r}");
+    assert!(r["message"].as_str().unwrap().contains("at most 1000 bytes"), "{r}");
+    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), api.team.as_str());
+    assert!(repo.batch(&out.batch_id).await.unwrap().is_none(), "nothing written");
 }
 
 macro_rules! both {
@@ -1112,9 +1127,13 @@ async fn object_stores_keep_what_they_are_given() {
         assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap().unwrap(), b"hello document");
         // Streamed into a file (an upload is never read into memory whole).
         let copy = dir.path().join("copy");
-        assert_eq!(s.get_file("documents/t/b/x/00-POLIC", &copy).await.unwrap(), Some(14));
+        assert_eq!(s.get_file("documents/t/b/x/00-POLIC", &copy, 14).await.unwrap(), Some(14));
         assert_eq!(std::fs::read(&copy).unwrap(), b"hello document");
-        assert_eq!(s.get_file("documents/t/b/x/absent", &copy).await.unwrap(), None);
+        assert_eq!(s.get_file("documents/t/b/x/absent", &copy, 14).await.unwrap(), None);
+        // Larger than the limit: not copied, its size says so.
+        std::fs::remove_file(&copy).unwrap();
+        assert_eq!(s.get_file("documents/t/b/x/00-POLIC", &copy, 13).await.unwrap(), Some(14));
+        assert!(!copy.exists());
         // Stored without metadata (a result file): listed, but no document to reuse.
         let plain = coverdesk::objects::ObjectMeta { content_type: "application/json".into(), sha256: String::new() };
         s.put_file("results/t/streamed.json", file.path(), &plain).await.unwrap();

@@ -27,6 +27,8 @@ pub struct Deps {
     fetcher: Arc<tokio::sync::OnceCell<Arc<Fetcher>>>,
     /// Who imports a batch stored under `uploads/` (an asynchronous POST's).
     pub uploads: Uploads,
+    /// The largest batch file an upload may be ([`crate::import::upload::MAX_UPLOAD_BYTES`]).
+    pub max_upload_bytes: u64,
 }
 
 /// Who imports what is stored under `uploads/`.
@@ -74,6 +76,7 @@ impl Deps {
             fetch_limits: FetchLimits::default(),
             fetcher: Arc::new(tokio::sync::OnceCell::new()),
             uploads: Uploads::InProcess,
+            max_upload_bytes: crate::import::upload::MAX_UPLOAD_BYTES,
         }
     }
 

@@ -40,8 +40,9 @@ pub trait ObjectStore: Send + Sync {
     /// The whole object, or `None`. For batch files and results, which are bounded.
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError>;
     /// Streams the object into the file at `dest` (created or truncated); its size, or `None`
-    /// when absent. For uploads, which can be larger than the memory an import may hold.
-    async fn get_file(&self, key: &str, dest: &Path) -> Result<Option<u64>, ObjectError>;
+    /// when absent. For uploads, which can be larger than the memory an import may hold. An
+    /// object larger than `limit` bytes is not copied: its size (above `limit`) comes back.
+    async fn get_file(&self, key: &str, dest: &Path, limit: u64) -> Result<Option<u64>, ObjectError>;
     /// What is stored under `key` by [`ObjectStore::put_file`]: its size and what was stored
     /// beside it; `None` when absent (or stored without that, e.g. cut off half-way).
     async fn head(&self, key: &str) -> Result<Option<Stat>, ObjectError>;
@@ -123,11 +124,17 @@ impl ObjectStore for FolderStore {
         }
     }
 
-    async fn get_file(&self, key: &str, dest: &Path) -> Result<Option<u64>, ObjectError> {
-        match tokio::fs::copy(self.path(key)?, dest).await {
+    async fn get_file(&self, key: &str, dest: &Path, limit: u64) -> Result<Option<u64>, ObjectError> {
+        let source = self.path(key)?;
+        let found = |r: std::io::Result<u64>| match r {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(ObjectError::Backend(e.to_string())),
+        };
+        match found(tokio::fs::metadata(&source).await.map(|m| m.len()))? {
+            Some(size) if size > limit => Ok(Some(size)),
+            Some(_) => found(tokio::fs::copy(&source, dest).await),
+            None => Ok(None),
         }
     }
 
@@ -211,7 +218,7 @@ impl ObjectStore for NoObjects {
     async fn get_bytes(&self, _: &str) -> Result<Option<Vec<u8>>, ObjectError> {
         Err(Self::refuse())
     }
-    async fn get_file(&self, _: &str, _: &Path) -> Result<Option<u64>, ObjectError> {
+    async fn get_file(&self, _: &str, _: &Path, _: u64) -> Result<Option<u64>, ObjectError> {
         Err(Self::refuse())
     }
     async fn head(&self, _: &str) -> Result<Option<Stat>, ObjectError> {

@@ -96,7 +96,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn get_file(&self, key: &str, dest: &Path) -> Result<Option<u64>, ObjectError> {
+    async fn get_file(&self, key: &str, dest: &Path, limit: u64) -> Result<Option<u64>, ObjectError> {
         use tokio::io::AsyncWriteExt;
         check_key(key)?;
         let mut out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
@@ -104,11 +104,18 @@ impl ObjectStore for S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(sdk_error(&e)),
         };
+        let announced = out.content_length().unwrap_or(0).max(0) as u64;
+        if announced > limit {
+            return Ok(Some(announced));
+        }
         let io = |e: std::io::Error| ObjectError::Backend(e.to_string());
         let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
         let mut size = 0u64;
         while let Some(chunk) = out.body.try_next().await.map_err(|e| ObjectError::Unavailable(e.to_string()))? {
             size += chunk.len() as u64;
+            if size > limit {
+                return Ok(Some(size));
+            }
             file.write_all(&chunk).await.map_err(io)?;
         }
         file.flush().await.map_err(io)?;

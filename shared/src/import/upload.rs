@@ -56,6 +56,11 @@ impl UploadError {
 
 pub const UPLOAD_PREFIX: &str = "uploads/";
 
+/// The largest batch file an upload may be: 50,000 transactions of 10 KB each. It is spooled to
+/// the function's `/tmp` (2 GB in template.yaml, beside 16 documents of up to 25 MB and the result
+/// file); a larger one is rejected as a whole (`INVALID_BATCH`), never read.
+pub const MAX_UPLOAD_BYTES: u64 = 500_000_000;
+
 /// Where an asynchronous POST's batch is stored for the upload path to import:
 /// `uploads/<team>/api-<batch id>.json`. Such a name carries its batch id (see
 /// [`upload_batch_id`]), so the POST can answer it before the import starts.
@@ -207,7 +212,22 @@ async fn import_to(
     let (upload_file, result_file) =
         (spool.join(format!("upload-{name}.json")), spool.join(format!("result-{name}.json")));
     let _spooled = Spooled(vec![upload_file.clone(), result_file.clone()]);
-    deps.objects.get_file(key, &upload_file).await?.ok_or_else(|| UploadError::Gone(key.to_string()))?;
+    let size = deps
+        .objects
+        .get_file(key, &upload_file, deps.max_upload_bytes)
+        .await?
+        .ok_or_else(|| UploadError::Gone(key.to_string()))?;
+    // Refused as a whole: the result file says why, nothing is imported.
+    let reject = async |message: String| {
+        let answer = serde_json::json!({"batch_id": batch_id, "status": "rejected", "error": "INVALID_BATCH", "message": message, "transactions": []});
+        write_result(deps, result_key, &answer).await?;
+        let (batch_id, result_key) = (batch_id.to_string(), result_key.to_string());
+        Ok(UploadOutcome { batch_id, result_key, total: 0, imported: 0, rejected: true })
+    };
+    if size > deps.max_upload_bytes {
+        let max = deps.max_upload_bytes;
+        return reject(format!("The batch file is {size} bytes; an upload may be at most {max} bytes.")).await;
+    }
     let fetcher = deps.fetcher().await.map_err(UploadError::Fetcher)?;
     let importer = Importer {
         store: deps.store.clone(),
@@ -222,33 +242,17 @@ async fn import_to(
     let mut append = |results: &[TxnResult]| {
         out.append(results).map_err(|e| BatchError::Objects(ObjectError::Backend(e.to_string())))
     };
-    let answer: Value = match importer.import_file(batch_id, &upload_file, &source, upload, progress, &mut append).await
-    {
+    match importer.import_file(batch_id, &upload_file, &source, upload, progress, &mut append).await {
         Ok(meta) => {
             out.finish().map_err(io)?;
             let meta_json = ObjectMeta { content_type: "application/json".into(), sha256: String::new() };
             deps.objects.put_file(result_key, &result_file, &meta_json).await?;
-            return Ok(UploadOutcome {
-                batch_id: batch_id.to_string(),
-                result_key: result_key.to_string(),
-                total: meta.total,
-                imported: meta.imported,
-                rejected: false,
-            });
+            let (batch_id, result_key) = (batch_id.to_string(), result_key.to_string());
+            Ok(UploadOutcome { batch_id, result_key, total: meta.total, imported: meta.imported, rejected: false })
         }
-        Err(e @ (BatchError::NotJson(_) | BatchError::NotArray)) => {
-            serde_json::json!({"batch_id": batch_id, "status": "rejected", "error": "INVALID_BATCH", "message": e.to_string(), "transactions": []})
-        }
-        Err(e) => return Err(e.into()),
-    };
-    write_result(deps, result_key, &answer).await?;
-    Ok(UploadOutcome {
-        batch_id: batch_id.to_string(),
-        result_key: result_key.to_string(),
-        total: 0,
-        imported: 0,
-        rejected: true,
-    })
+        Err(e @ (BatchError::NotJson(_) | BatchError::NotArray)) => reject(e.to_string()).await,
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn write_result(deps: &Deps, key: &str, v: &Value) -> Result<(), UploadError> {
