@@ -1,6 +1,8 @@
-//! Importing a batch: every transaction read and assessed on its own (one bad transaction never
-//! sinks the rest), ids already imported refused (3001), documents fetched concurrently into the
-//! object store, then one record per transaction and the batch's results written.
+//! Importing a batch, a window of [`WINDOW`] transactions at a time: every transaction read and
+//! assessed on its own (one bad transaction never sinks the rest), ids already imported refused
+//! (3001), documents fetched concurrently into the object store, then one record per transaction
+//! and the window's results written. An upload is read from its file as a stream
+//! ([`super::stream`]), so memory stays flat in the batch's size.
 //!
 //! What is stored, and under which keys, is [`super::repo`]'s alone.
 //!

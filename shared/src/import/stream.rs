@@ -60,8 +60,8 @@ pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<Box<RawValue>>, Batch
 }
 
 /// Reads the array from `reader`, handing each element to `f`; the count, or why it is not a
-/// batch. Stops at the first element past [`MAX_TRANSACTIONS`].
-fn each<T: DeserializeOwned>(
+/// batch. Stops at the first element past [`MAX_TRANSACTIONS`], or at `f`'s first error.
+pub fn each<T: DeserializeOwned>(
     reader: impl Read,
     f: impl FnMut(T) -> Result<(), BatchError>,
 ) -> Result<usize, BatchError> {
