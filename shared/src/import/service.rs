@@ -251,7 +251,7 @@ impl Importer {
         let file = path.to_path_buf();
         let total = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&file).map_err(|e| ObjectError::Backend(e.to_string()))?;
-            stream::count(std::io::BufReader::with_capacity(1 << 16, f))
+            stream::count(f)
         })
         .await
         .map_err(|e| ObjectError::Backend(e.to_string()))??;

@@ -6,23 +6,26 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserializer as _;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::service::{BatchError, MAX_TRANSACTIONS};
+use crate::objects::ObjectError;
 
 /// Transactions imported together: assessed, checked for duplicates, their documents fetched and
 /// their records written before the next window is read. A multiple of the result chunk (200)
 /// and of the records written at once (100), so windows never split either.
 pub const WINDOW: usize = 1_000;
 
+/// The largest transaction an upload may hold: a single-transaction request's limit. A larger
+/// one rejects the batch as a whole (it would have to be held whole to be read).
+pub const MAX_TRANSACTION_BYTES: usize = 1 << 20;
+
 /// How many elements the batch holds, or why it is not a batch (not JSON, not an array of 1 to
 /// [`MAX_TRANSACTIONS`]). Holds one element at a time: each is read as the import will read it
 /// (as raw JSON, which checks its text is UTF-8), so a batch that counts is one that imports.
 pub fn count(reader: impl Read) -> Result<usize, BatchError> {
-    each::<Box<RawValue>>(reader, |_| Ok(()))
+    each(reader, |_| Ok(()))
 }
 
 /// The batch's elements in windows of [`WINDOW`], parsed from the file at `path` on a blocking
@@ -33,19 +36,18 @@ pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<Box<RawValue>>, Batch
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) => {
-                let _ = tx.blocking_send(Err(BatchError::Objects(crate::objects::ObjectError::Backend(e.to_string()))));
+                let _ = tx.blocking_send(Err(BatchError::Objects(ObjectError::Backend(e.to_string()))));
                 return;
             }
         };
         let mut window = Vec::with_capacity(WINDOW);
-        let read = each::<Box<RawValue>>(std::io::BufReader::with_capacity(1 << 16, file), |e| {
-            window.push(e);
+        let read = each(file, |e| {
+            window.push(e.to_owned());
             if window.len() == WINDOW {
                 let full = std::mem::replace(&mut window, Vec::with_capacity(WINDOW));
                 // The import stopped reading (it failed): nobody wants the rest.
-                tx.blocking_send(Ok(full)).map_err(|_| {
-                    BatchError::Objects(crate::objects::ObjectError::Backend("the import stopped reading".into()))
-                })?;
+                tx.blocking_send(Ok(full))
+                    .map_err(|_| BatchError::Objects(ObjectError::Backend("the import stopped reading".into())))?;
             }
             Ok(())
         });
@@ -59,82 +61,183 @@ pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<Box<RawValue>>, Batch
     rx
 }
 
-/// Reads the array from `reader`, handing each element to `f`; the count, or why it is not a
-/// batch. Stops at the first element past [`MAX_TRANSACTIONS`], or at `f`'s first error.
-pub fn each<T: DeserializeOwned>(
-    reader: impl Read,
-    f: impl FnMut(T) -> Result<(), BatchError>,
-) -> Result<usize, BatchError> {
-    let mut stop = None;
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let read = de.deserialize_any(Elements { f, stop: &mut stop, _t: std::marker::PhantomData });
-    if let Some(why) = stop {
-        return Err(why);
+/// Reads the array from `reader`, handing each element to `f` as raw JSON; the count, or why it
+/// is not a batch. Stops at the first element past [`MAX_TRANSACTIONS`], or at `f`'s first error.
+///
+/// The array is split into its elements by a scan that only follows strings and brackets (fast,
+/// one buffer of 64 KiB); each element is then checked by `serde_json` on its own bytes, so the
+/// batch is read exactly as strictly as a whole-document parse, at the speed of parsing slices.
+pub fn each(reader: impl Read, mut f: impl FnMut(&RawValue) -> Result<(), BatchError>) -> Result<usize, BatchError> {
+    let mut r = Scanner { inner: reader, buf: vec![0; 1 << 16], pos: 0, len: 0, offset: 0 };
+    match r.skip_whitespace()? {
+        Some(b'[') => r.advance(1),
+        Some(_) => return Err(r.not_an_array()),
+        None => return Err(BatchError::NotJson("EOF while parsing a value at byte 0".into())),
     }
-    let n = match read {
-        Ok(Some(n)) => n,
-        // A document that is JSON but no array is still read to its end: broken JSON is NotJson.
-        Ok(None) => {
-            de.end().map_err(|e| BatchError::NotJson(e.to_string()))?;
-            return Err(BatchError::NotArray);
-        }
-        Err(e) => return Err(BatchError::NotJson(e.to_string())),
-    };
-    de.end().map_err(|e| BatchError::NotJson(e.to_string()))?;
-    if n == 0 {
+    let mut n = 0;
+    let mut element = Vec::new();
+    if r.skip_whitespace()? == Some(b']') {
+        r.advance(1);
+        r.end()?;
         return Err(BatchError::NotArray);
     }
+    loop {
+        element.clear();
+        r.element(&mut element, n + 1)?;
+        n += 1;
+        if n > MAX_TRANSACTIONS {
+            return Err(BatchError::NotArray);
+        }
+        let raw: &RawValue =
+            serde_json::from_slice(&element).map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
+        f(raw)?;
+        match r.skip_whitespace()? {
+            Some(b',') => r.advance(1),
+            Some(b']') => {
+                r.advance(1);
+                break;
+            }
+            Some(_) => return Err(r.error("expected ',' or ']'")),
+            None => return Err(r.error("EOF while parsing the array")),
+        }
+        if r.skip_whitespace()? == Some(b']') {
+            return Err(r.error("trailing comma"));
+        }
+    }
+    r.end()?;
     Ok(n)
 }
 
-/// The top-level value: an array's element count, `None` for any other JSON value.
-struct Elements<'s, T, F> {
-    f: F,
-    stop: &'s mut Option<BatchError>,
-    _t: std::marker::PhantomData<T>,
+/// A buffered reader that finds where each element of a JSON array ends.
+struct Scanner<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    /// Bytes consumed before `buf[pos]`, for messages.
+    offset: usize,
 }
 
-impl<'de, T: DeserializeOwned, F: FnMut(T) -> Result<(), BatchError>> Visitor<'de> for Elements<'_, T, F> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON array of transactions")
+impl<R: Read> Scanner<R> {
+    fn fill(&mut self) -> Result<(), BatchError> {
+        if self.pos == self.len {
+            self.len = loop {
+                match self.inner.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(BatchError::Objects(ObjectError::Backend(e.to_string()))),
+                }
+            };
+            self.pos = 0;
+        }
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut n = 0;
-        while let Some(e) = seq.next_element::<T>()? {
-            n += 1;
-            let read = if n > MAX_TRANSACTIONS { Err(BatchError::NotArray) } else { (self.f)(e) };
-            if let Err(why) = read {
-                *self.stop = Some(why);
-                return Err(serde::de::Error::custom("stopped"));
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
+        self.offset += n;
+    }
+
+    fn error(&self, what: &str) -> BatchError {
+        BatchError::NotJson(format!("{what} at byte {}", self.offset))
+    }
+
+    /// Skips JSON whitespace; the next byte, `None` at the end.
+    fn skip_whitespace(&mut self) -> Result<Option<u8>, BatchError> {
+        loop {
+            self.fill()?;
+            if self.len == 0 {
+                return Ok(None);
+            }
+            match self.buf[self.pos..self.len].iter().position(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t')) {
+                Some(i) => {
+                    self.advance(i);
+                    return Ok(Some(self.buf[self.pos]));
+                }
+                None => self.advance(self.len - self.pos),
             }
         }
-        Ok(Some(n))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+    /// Only whitespace may follow the array.
+    fn end(&mut self) -> Result<(), BatchError> {
+        match self.skip_whitespace()? {
+            None => Ok(()),
+            Some(_) => Err(self.error("trailing characters")),
+        }
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+
+    /// Copies the bytes of the element that starts here (element `n`) into `out`: up to the end
+    /// of its string or its closing bracket, or (a number or literal) up to the next `,`, `]` or
+    /// whitespace. Whether the bytes are JSON is serde_json's to say.
+    fn element(&mut self, out: &mut Vec<u8>, n: usize) -> Result<(), BatchError> {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        loop {
+            self.fill()?;
+            if self.len == 0 {
+                return Err(self.error("EOF while parsing the array"));
+            }
+            let chunk = &self.buf[self.pos..self.len];
+            let mut end = None;
+            for (i, &c) in chunk.iter().enumerate() {
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if c == b'\\' {
+                        escaped = true;
+                    } else if c == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                match c {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth == 0 => {
+                        end = Some(i);
+                        break;
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    b',' | b' ' | b'\n' | b'\r' | b'\t' if depth == 0 => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let take = end.unwrap_or(chunk.len());
+            out.extend_from_slice(&chunk[..take]);
+            self.advance(take);
+            if out.len() > MAX_TRANSACTION_BYTES {
+                return Err(BatchError::NotJson(format!(
+                    "transaction {n} is larger than {MAX_TRANSACTION_BYTES} bytes"
+                )));
+            }
+            if end.is_some() {
+                return if out.is_empty() { Err(self.error("expected a value")) } else { Ok(()) };
+            }
+        }
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
+
+    /// The document does not start with `[`: not an array if it is JSON at all, else not JSON.
+    fn not_an_array(self) -> BatchError {
+        use serde::Deserialize as _;
+        let rest = std::io::Cursor::new(self.buf[self.pos..self.len].to_vec()).chain(self.inner);
+        let mut de = serde_json::Deserializer::from_reader(rest);
+        match serde::de::IgnoredAny::deserialize(&mut de).and_then(|_| de.end()) {
+            Ok(()) => BatchError::NotArray,
+            Err(e) => BatchError::NotJson(e.to_string()),
+        }
     }
 }
 
@@ -164,6 +267,64 @@ mod tests {
         assert_eq!(counted(&format!("[{}0]", "0,".repeat(MAX_TRANSACTIONS - 1))), MAX_TRANSACTIONS.to_string());
         assert_eq!(counted(&format!("[{}0]", "0,".repeat(MAX_TRANSACTIONS))), "not array");
         assert!(matches!(count(&[b'[', b'"', 0xff, b'"', b']'][..]), Err(BatchError::NotJson(_))));
+    }
+
+    /// What a whole-document parse says of `doc`, in `counted`'s words.
+    fn whole(doc: &[u8]) -> String {
+        match serde_json::from_slice::<serde_json::Value>(doc) {
+            Err(_) => "not json".into(),
+            Ok(serde_json::Value::Array(v)) if !v.is_empty() => v.len().to_string(),
+            Ok(_) => "not array".into(),
+        }
+    }
+
+    #[test]
+    fn the_stream_reads_exactly_what_a_whole_document_parse_reads() {
+        let long = "x".repeat(70_000);
+        let docs: Vec<String> = vec![
+            r#"["a\"]", {"x": "}\\"}, "[", "{", "\\"]"#.into(),
+            r#"[[1, [2]], {"a": {"b": []}}, [], {}]"#.into(),
+            "[1,2 ,3\n,\t4\r]".into(),
+            r#"[-1.5e3, true, false, null, "s"]"#.into(),
+            format!("[{}1]", " ".repeat(70_000)),
+            format!(r#"[{{"long": "{long}"}}, "{long}"]"#),
+            "[1,]".into(),
+            "[,1]".into(),
+            "[1 2]".into(),
+            "[1]]".into(),
+            "[1}".into(),
+            "[{]}".into(),
+            "[{\"a\" 1}]".into(),
+            "[tru]".into(),
+            "[truex]".into(),
+            "[1.]".into(),
+            "[01]".into(),
+            r#"["unterminated]"#.into(),
+            r#"["bad escape \q"]"#.into(),
+            "[1,\n".into(),
+            "\u{feff}[1]".into(),
+            "  [ ]  ".into(),
+            "[ ] ,".into(),
+            r#"{"a": [1, 2]}"#.into(),
+            r#""[1, 2]""#.into(),
+        ];
+        for doc in docs {
+            assert_eq!(counted(&doc), whole(doc.as_bytes()), "{doc:?}");
+        }
+        for doc in [&b"[\"\xff\"]"[..], b"[1, \"\xc3\"]", b"[\"\xc3\xa9\"]"] {
+            let got = match count(doc) {
+                Ok(n) => n.to_string(),
+                Err(BatchError::NotJson(_)) => "not json".into(),
+                Err(e) => e.to_string(),
+            };
+            assert_eq!(got, whole(doc), "{doc:?}");
+        }
+        // A transaction too large to hold is refused, naming it.
+        let big = format!(r#"[1, {{"x": "{}"}}]"#, "y".repeat(MAX_TRANSACTION_BYTES));
+        match count(big.as_bytes()) {
+            Err(BatchError::NotJson(m)) => assert!(m.contains("transaction 2 is larger than"), "{m}"),
+            other => panic!("{:?}", other.map_err(|e| e.to_string())),
+        }
     }
 
     #[tokio::test]
