@@ -1240,6 +1240,12 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     let r: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(r["transactions"].as_array().unwrap().len(), 3, "{r}");
+    // Delivered once more while the store fails again: the event fails, the answer stands.
+    flaky.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(coverdesk::lambda::handle_s3_event(&failing, &ev).await.is_err());
+    let kept: Value =
+        serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
+    assert_eq!(kept, r, "a processed upload's answer is never replaced by a failure");
 }
 
 // ---- the fetcher's guards ----

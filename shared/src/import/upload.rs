@@ -139,9 +139,17 @@ pub async fn import_object(
                 "message": format!("The import could not complete ({}); it is retried automatically.", e.kind()),
                 "transactions": [],
             });
-            // A redelivered event of an upload imported before keeps that batch's answer.
+            // A redelivered event of an upload imported before keeps that batch's answer. When
+            // the store cannot say (it is what failed), the result file can (read whole: rare).
             let repo = super::repo::ImportRepo::new(deps.store.clone(), &team);
-            let done_before = matches!(repo.batch(&batch_id).await, Ok(Some(m)) if m.status == "processed");
+            let done_before = match repo.batch(&batch_id).await {
+                Ok(found) => found.is_some_and(|m| m.status == "processed"),
+                Err(_) => match deps.objects.get_bytes(&result_key).await {
+                    Ok(Some(bytes)) => serde_json::from_slice::<Value>(&bytes)
+                        .is_ok_and(|v| v["batch_id"] == batch_id.as_str() && v["status"] == "processed"),
+                    _ => false,
+                },
+            };
             if !done_before {
                 if let Err(w) = write_result(deps, &result_key, &answer).await {
                     tracing::warn!(error = %w, "could not write the failed import's result");
