@@ -37,7 +37,8 @@ pub trait ObjectStore: Send + Sync {
     /// the object without metadata (a result file: [`ObjectStore::head`] is for documents).
     async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError>;
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError>;
-    /// The whole object, or `None`. For batch files and results, which are bounded.
+    /// The whole object, or `None`. For small objects (a result file read back); an upload is
+    /// read with [`ObjectStore::get_file`].
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError>;
     /// Streams the object into the file at `dest` (created or truncated); its size, or `None`
     /// when absent. For uploads, which can be larger than the memory an import may hold. An

@@ -127,7 +127,8 @@ pub async fn import_object(
 ) -> Result<UploadOutcome, UploadError> {
     let (team, result_key) = parse_upload_key(key)?;
     let batch_id = upload_batch_id(bucket, key, etag);
-    match import_to(deps, bucket, key, etag, &team, &batch_id, &result_key, progress).await {
+    let upload = UploadRef { bucket: bucket.to_string(), key: key.to_string(), etag: etag.to_string() };
+    match import_to(deps, upload, &team, &batch_id, &result_key, progress).await {
         Err(e) if !e.is_permanent() => {
             // Lambda retries the event (and, past its retries, the failure queue keeps it): the
             // result file says so meanwhile; a later success overwrites it. If even this write
@@ -202,12 +203,10 @@ impl ResultFile {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The upload imported as batch `batch_id` of `team`, its answer written to `result_key`.
 async fn import_to(
     deps: &Deps,
-    bucket: &str,
-    key: &str,
-    etag: &str,
+    upload: UploadRef,
     team: &str,
     batch_id: &str,
     result_key: &str,
@@ -222,9 +221,9 @@ async fn import_to(
     let _spooled = Spooled(vec![upload_file.clone(), result_file.clone()]);
     let size = deps
         .objects
-        .get_file(key, &upload_file, deps.max_upload_bytes)
+        .get_file(&upload.key, &upload_file, deps.max_upload_bytes)
         .await?
-        .ok_or_else(|| UploadError::Gone(key.to_string()))?;
+        .ok_or_else(|| UploadError::Gone(upload.key.clone()))?;
     // Refused as a whole: the result file says why, nothing is imported.
     let reject = async |message: String| {
         let answer = serde_json::json!({"batch_id": batch_id, "status": "rejected", "error": "INVALID_BATCH", "message": message, "transactions": []});
@@ -244,8 +243,7 @@ async fn import_to(
         team: team.to_string(),
         spool: spool.clone(),
     };
-    let upload = UploadRef { bucket: bucket.to_string(), key: key.to_string(), etag: etag.to_string() };
-    let source = format!("s3://{bucket}/{key}");
+    let source = format!("s3://{}/{}", upload.bucket, upload.key);
     let mut out = ResultFile::create(&result_file, batch_id).map_err(io)?;
     let mut append = |results: &[TxnResult]| {
         out.append(results).map_err(|e| BatchError::Objects(ObjectError::Backend(e.to_string())))
