@@ -1048,10 +1048,14 @@ async fn a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan() {
         })
         .collect();
     std::fs::write(dir.path().join("daily.json"), Value::Array(batch).to_string()).unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let spool_folders = || std::fs::read_dir(tmp.join("coverdesk-spool")).map_or(0, |d| d.count());
     let cli = || {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_coverdesk"));
         c.args(["import", "daily.json"])
             .env("COVERDESK_DATA_DIR", &data)
+            .env("TMPDIR", &tmp)
             .current_dir(dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
@@ -1081,6 +1085,7 @@ async fn a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan() {
     }
     first.kill().unwrap();
     first.wait().unwrap();
+    assert_eq!(spool_folders(), 1, "the killed import left its spool folder (its upload's copy)");
     let fetched_before = docs.paced_hits.load(Ordering::SeqCst);
     let stored_before = count_files();
     assert!((100..600).contains(&stored_before), "killed mid-way: {stored_before} of 600 stored");
@@ -1092,6 +1097,11 @@ async fn a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan() {
     assert!(stdout.contains("imported=300/300"), "{stdout}");
     let fetched_again = docs.paced_hits.load(Ordering::SeqCst) - fetched_before;
     assert!(fetched_again <= 600 - stored_before, "refetched {fetched_again} with {stored_before} stored before");
+    // The rerun removed the dead import's spool folder; only its own is left (for the next).
+    assert_eq!(spool_folders(), 1);
+    let left: Vec<_> = std::fs::read_dir(tmp.join("coverdesk-spool")).unwrap().flatten().collect();
+    let files: Vec<_> = std::fs::read_dir(left[0].path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(files, vec![std::ffi::OsString::from(".lock")], "a finished import leaves nothing behind");
 
     // Every stored document is a record's, and every record's document is stored.
     let store = coverdesk::store::embedded::EmbeddedStore::open(data.join("coverdesk.redb")).unwrap();

@@ -104,9 +104,10 @@ impl Deps {
             .cloned()
     }
 
-    /// Where fetched documents are spooled on their way to the object store.
+    /// Where an import spools its files (fetched documents, an upload's copy, its result file):
+    /// this process's own folder ([`crate::spool`]).
     pub fn spool_dir(&self) -> PathBuf {
-        std::env::temp_dir().join("coverdesk-spool")
+        crate::spool::dir()
     }
 
     /// A Lambda function's dependencies before its `main` adds the store, object store and key

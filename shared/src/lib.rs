@@ -23,5 +23,6 @@ pub mod metrics;
 pub mod net;
 pub mod objects;
 pub mod servicing;
+pub mod spool;
 pub mod store;
 pub mod types;
