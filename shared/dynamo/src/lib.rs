@@ -311,18 +311,8 @@ fn to_transact_item(table: &str, w: Write) -> Result<TransactWriteItem, StoreErr
 #[async_trait]
 impl Store for DynamoStore {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
-        validate_key(pk, sk)?;
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_attrs(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
         let now = chrono::Utc::now().timestamp();
-        Ok(out.item().map(item_from_attrs).transpose()?.filter(|i| i.is_live(now)))
+        Ok(self.get_attrs(pk, sk).await?.as_ref().map(item_from_attrs).transpose()?.filter(|i| i.is_live(now)))
     }
 
     async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
@@ -388,19 +378,7 @@ impl Store for DynamoStore {
     }
 
     async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, StoreError> {
-        validate_key(pk, sk)?;
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_attrs(pk, sk)))
-            .consistent_read(true)
-            .projection_expression("#n")
-            .expression_attribute_names("#n", "n")
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        match out.item().and_then(|a| a.get("n")) {
+        match self.get_attrs(pk, sk).await?.as_ref().and_then(|a| a.get("n")) {
             None => Ok(0),
             Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Backend("counter is not a number".into())),
             Some(_) => Err(StoreError::Backend("counter is not a number".into())),
@@ -412,6 +390,21 @@ impl Store for DynamoStore {
 const CONTENTION_RETRIES: u32 = 6;
 
 impl DynamoStore {
+    /// The attributes of the item at (`pk`, `sk`), read consistently: an item, or a counter.
+    async fn get_attrs(&self, pk: &str, sk: &str) -> Result<Option<Attrs>, StoreError> {
+        validate_key(pk, sk)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(out.item)
+    }
+
     async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
