@@ -11,7 +11,7 @@
 //! its stored results; an unfinished one (a crash mid-way) runs again, and its own transactions
 //! come back as imported, not as duplicates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -215,16 +215,19 @@ impl Importer {
         source: &str,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<(BatchMeta, Vec<TxnResult>), BatchError> {
-        let elements = read_batch(body)?;
+        let mut windows = VecDeque::new();
+        let total = stream::each_window(body, |window| {
+            windows.push_back(window);
+            Ok(())
+        })?;
         if let Some((meta, results)) = self.load_batch(batch_id).await? {
             if meta.status == "processed" {
                 return Ok((meta, results));
             }
         }
-        let mut results = Vec::with_capacity(elements.len());
-        let windows = Windows::Slice(elements.chunks(WINDOW));
+        let mut results = Vec::with_capacity(total);
         let meta = self
-            .import_windows(batch_id, source, elements.len(), None, windows, progress, &mut |window| {
+            .import_windows(batch_id, source, total, None, Windows::Memory(windows), progress, &mut |window| {
                 results.extend_from_slice(window);
                 Ok(())
             })
@@ -284,7 +287,7 @@ impl Importer {
         source: &str,
         total: usize,
         upload: Option<UploadRef>,
-        mut windows: Windows<'_>,
+        mut windows: Windows,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
         out: &mut (dyn FnMut(&[TxnResult]) -> Result<(), BatchError> + Send),
     ) -> Result<BatchMeta, BatchError> {
@@ -571,38 +574,26 @@ impl Importer {
     }
 }
 
-/// How many transactions a batch holds, or why it is not a batch (nothing written).
+/// How many transactions a batch holds, or why it is not a batch (nothing written): the same
+/// reading an upload gets ([`stream::count`]).
 pub fn count_batch(body: &[u8]) -> Result<usize, BatchError> {
-    read_batch(body).map(|elements| elements.len())
+    stream::count(body)
 }
 
-/// A batch's transactions a window at a time: from memory (a POST) or parsed from a file as it
-/// is read (an upload).
-enum Windows<'a> {
-    Slice(std::slice::Chunks<'a, &'a RawValue>),
+/// A batch's transactions a window at a time: read from memory (a POST) or parsed from a file
+/// as the import goes (an upload).
+enum Windows {
+    Memory(VecDeque<Vec<Box<RawValue>>>),
     File(tokio::sync::mpsc::Receiver<Result<Vec<Box<RawValue>>, BatchError>>),
 }
 
-impl Windows<'_> {
+impl Windows {
     async fn next(&mut self) -> Option<Result<Vec<Box<RawValue>>, BatchError>> {
         match self {
-            Windows::Slice(chunks) => chunks.next().map(|w| Ok(w.iter().map(|raw| (*raw).to_owned()).collect())),
+            Windows::Memory(windows) => windows.pop_front().map(Ok),
             Windows::File(rx) => rx.recv().await,
         }
     }
-}
-
-/// The batch as the seed's array of raw transactions, or why it is not one.
-fn read_batch(body: &[u8]) -> Result<Vec<&RawValue>, BatchError> {
-    let text = std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
-    let elements: Vec<&RawValue> = match serde_json::from_str::<&RawValue>(text) {
-        Err(e) => return Err(BatchError::NotJson(e.to_string())),
-        Ok(raw) => serde_json::from_str(raw.get()).map_err(|_| BatchError::NotArray)?,
-    };
-    if elements.is_empty() || elements.len() > MAX_TRANSACTIONS {
-        return Err(BatchError::NotArray);
-    }
-    Ok(elements)
 }
 
 /// Each transaction read and assessed on its own: one bad transaction never sinks the rest.

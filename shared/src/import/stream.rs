@@ -33,32 +33,40 @@ pub fn count(reader: impl Read) -> Result<usize, BatchError> {
 pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<Box<RawValue>>, BatchError>> {
     let (tx, rx) = mpsc::channel(1);
     tokio::task::spawn_blocking(move || {
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(BatchError::Objects(ObjectError::Backend(e.to_string()))));
-                return;
-            }
-        };
-        let mut window = Vec::with_capacity(WINDOW);
-        let read = each(file, |e| {
-            window.push(e.to_owned());
-            if window.len() == WINDOW {
-                let full = std::mem::replace(&mut window, Vec::with_capacity(WINDOW));
-                // The import stopped reading (it failed): nobody wants the rest.
-                tx.blocking_send(Ok(full))
-                    .map_err(|_| BatchError::Objects(ObjectError::Backend("the import stopped reading".into())))?;
-            }
-            Ok(())
-        });
-        let last = match read {
-            Ok(_) if window.is_empty() => return,
-            Ok(_) => Ok(window),
-            Err(e) => Err(e),
-        };
-        let _ = tx.blocking_send(last);
+        let read = std::fs::File::open(&path)
+            .map_err(|e| BatchError::Objects(ObjectError::Backend(e.to_string())))
+            .and_then(|file| {
+                each_window(file, |window| {
+                    // The import stopped reading (it failed): nobody wants the rest.
+                    tx.blocking_send(Ok(window))
+                        .map_err(|_| BatchError::Objects(ObjectError::Backend("the import stopped reading".into())))
+                })
+            });
+        if let Err(e) = read {
+            let _ = tx.blocking_send(Err(e));
+        }
     });
     rx
+}
+
+/// Reads the array from `reader`, handing `send` its elements a window of [`WINDOW`] at a time
+/// (the last one shorter); the count, or why it is not a batch (see [`each`]).
+pub fn each_window(
+    reader: impl Read,
+    mut send: impl FnMut(Vec<Box<RawValue>>) -> Result<(), BatchError>,
+) -> Result<usize, BatchError> {
+    let mut window = Vec::with_capacity(WINDOW);
+    let n = each(reader, |e| {
+        window.push(e.to_owned());
+        if window.len() == WINDOW {
+            send(std::mem::replace(&mut window, Vec::with_capacity(WINDOW)))?;
+        }
+        Ok(())
+    })?;
+    if !window.is_empty() {
+        send(window)?;
+    }
+    Ok(n)
 }
 
 /// Reads the array from `reader`, handing each element to `f` as raw JSON; the count, or why it
