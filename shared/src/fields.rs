@@ -37,6 +37,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+/// The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): invisible,
+/// they make a line of text display in another order than it reads (CVE-2021-42574, "Trojan
+/// Source"), so one-line text refuses them as usernames do.
+pub fn is_direction_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Every problem or the first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -454,12 +461,16 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         } else if t.chars().any(|c| c.is_control() && !(block && matches!(c, '\n' | '\r' | '\t'))) {
             self.problem(name, want, "must not contain control characters")?;
             Ok(None)
+        } else if !block && t.chars().any(is_direction_override) {
+            self.problem(name, want, "must not contain bidirectional override characters")?;
+            Ok(None)
         } else {
             Ok(Some(t.to_string()))
         }
     }
 
-    /// One line of text: trimmed, at most `max` characters, no control characters.
+    /// One line of text: trimmed, at most `max` characters, no control characters and no
+    /// bidirectional embedding, override or isolate ([`is_direction_override`]).
     pub fn string(&mut self, name: &str, want: Want, max: usize) -> Read<Option<String>> {
         match self.text_of(name, want)? {
             Some(raw) => self.checked(name, want, &raw, max, false),

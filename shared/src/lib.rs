@@ -17,6 +17,7 @@ pub mod examples;
 pub mod fetch;
 pub mod fields;
 pub mod import;
+pub mod json;
 pub mod lambda;
 pub mod local;
 pub mod metrics;

@@ -157,6 +157,13 @@ async fn answer(
         Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             api::too_large(parts.uri.path())
         }
+        // A body whose framing is broken (a bad chunk size line, say) while the peer still listens:
+        // answered 400 in the API's envelope, then hyper closes the connection.
+        Ok(Err(e))
+            if e.downcast_ref::<hyper::Error>().is_some_and(|e| !e.is_incomplete_message() && !e.is_closed()) =>
+        {
+            api::unreadable_body(parts.uri.path())
+        }
         // A body that stops coming, or a broken connection: nothing to answer on.
         Ok(Err(_)) | Err(_) => return Err(BodyGone),
     };

@@ -155,7 +155,7 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<http::Uri, String> {
         return Err("url may not carry credentials".into());
     }
     let host = auth.host().trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<IpAddr>() {
+    if let Some(ip) = host_address(host) {
         if !allow_private && !is_public(ip) {
             return Err("url points at a private, loopback or link-local address".into());
         }
@@ -164,6 +164,21 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<http::Uri, String> {
         return Err("url points at a private, loopback or link-local address".into());
     }
     Ok(uri)
+}
+
+/// The address a URL's host means, if it is an address: an IPv6 literal, or an IPv4 address in
+/// any spelling the WHATWG URL standard reads as one (`2130706433`, `0x7f.1`, `0177.0.0.1`,
+/// `127.1`), which is how a browser, curl and DNS resolvers read it too, so the address is judged,
+/// not its spelling.
+fn host_address(host: &str) -> Option<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    match url::Host::parse(host) {
+        Ok(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Ok(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -209,5 +224,13 @@ mod tests {
         assert!(check_url("ftp://example.com/", true).is_err());
         assert!(check_url("https://user:pw@example.com/", true).is_err());
         assert!(check_url("https://example.com/hook", false).is_ok());
+        // Issue 17: numeric spellings of an IPv4 address are judged by the address they mean.
+        for private in
+            ["http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://127.1/", "http://0xa9fea9fe/"]
+        {
+            assert!(check_url(private, false).is_err(), "{private}");
+            assert!(check_url(private, true).is_ok(), "{private}");
+        }
+        assert!(check_url("http://1572395042/", false).is_ok(), "93.184.216.34 is public");
     }
 }

@@ -5,7 +5,7 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::{header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, MAX_BODY, TRANSACTION_HEADER};
+use super::{header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, TRANSACTION_HEADER};
 use crate::accounts::input;
 use crate::accounts::render::{self, Filter};
 use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
@@ -33,20 +33,11 @@ fn client_txn(req: &ApiRequest, route: Route) -> Result<Option<ClientTxn>, Accou
 }
 
 fn json_body(req: &ApiRequest) -> Result<Value, AccountError> {
-    if req.body.len() > MAX_BODY {
-        return Err(AccountError::bad("body", format!("must be at most {MAX_BODY} bytes")));
-    }
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(AccountError::bad("body", "is required"));
-    }
-    serde_json::from_slice(&req.body).map_err(|e| {
-        // serde_json's syntax errors name a line and column, never the text.
-        AccountError::bad("body", format!("is not valid JSON ({e})"))
-    })
+    super::json_body(req)?.ok_or_else(|| AccountError::bad("body", "is required"))
 }
 
 fn no_body(req: &ApiRequest) -> Result<(), AccountError> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
+    if super::is_empty_body(&req.body) {
         Ok(())
     } else {
         Err(AccountError::bad("body", "must be empty for this action"))

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{ApiResponse, QueryProblem};
+use super::{ApiResponse, BodyProblem, QueryProblem};
 use crate::accounts::repo::Conflict;
 use crate::accounts::{AccountError, Detail};
 use crate::import::ImportError;
@@ -130,6 +130,15 @@ pub fn method_not_allowed(path: &str, method: &http::Method, allowed: &[&str]) -
     r
 }
 
+/// 415 in the envelope of the API `path` belongs to: a body sent as something other than JSON.
+pub fn unsupported_media_type(path: &str) -> ApiResponse {
+    let message = "The body must be JSON: send it with content-type application/json (or none).";
+    match super::routes::Family::of_path(path) {
+        super::routes::Family::Accounts => plain_error(415, "UnsupportedMediaTypeException", message),
+        _ => enum_envelope(415, "UNSUPPORTED_MEDIA_TYPE", message),
+    }
+}
+
 pub fn servicing_response(e: &ServicingError) -> ApiResponse {
     match e {
         ServicingError::Invalid { code, message } => enum_envelope(400, code, message),
@@ -173,6 +182,27 @@ impl From<QueryProblem> for AccountError {
 impl From<QueryProblem> for ServicingError {
     fn from(p: QueryProblem) -> Self {
         ServicingError::bad("INVALID_INPUT", format!("{} {}", p.name, p.message))
+    }
+}
+
+impl From<BodyProblem> for AccountError {
+    fn from(p: BodyProblem) -> Self {
+        match p {
+            BodyProblem::TooLarge(limit) => AccountError::bad("body", format!("must be at most {limit} bytes")),
+            // serde_json's syntax errors name a line and column, never the text.
+            BodyProblem::NotJson(e) => AccountError::bad("body", format!("is not valid JSON ({e})")),
+        }
+    }
+}
+
+impl From<BodyProblem> for ServicingError {
+    fn from(p: BodyProblem) -> Self {
+        match p {
+            BodyProblem::TooLarge(limit) => ServicingError::TooLarge(limit),
+            BodyProblem::NotJson(e) => {
+                ServicingError::bad("INVALID_INPUT", format!("The body is not valid JSON ({e})"))
+            }
+        }
     }
 }
 

@@ -19,7 +19,10 @@ use serde_json::Value;
 
 use crate::accounts::{AccountError, TeamId};
 use crate::deps::Deps;
-pub use errors::{error_response, import_response, method_not_allowed, plain_error, servicing_response, Envelope};
+pub use errors::{
+    error_response, import_response, method_not_allowed, plain_error, servicing_response, unsupported_media_type,
+    Envelope,
+};
 pub use routes::{handler, Needs, Route, ROUTES};
 
 /// The largest request body accepted.
@@ -152,7 +155,50 @@ async fn serve(deps: &Deps, handler: Handler, params: Vec<String>, req: &ApiRequ
     if !params.iter().all(|p| usable_id(p)) {
         return not_found(&req.path);
     }
+    if !is_empty_body(&req.body) && !json_content_type(req) {
+        return unsupported_media_type(&req.path);
+    }
     handler(deps, &params, req).await
+}
+
+/// Whether a body carries nothing: no bytes, or only JSON white space.
+pub(crate) fn is_empty_body(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Whether the request's `content-type` lets its body be read as JSON: absent (the README's
+/// early examples and many scripts send none), `application/json` or an `application/*+json`
+/// type, with any parameters. Anything else with a body is refused 415 on every route, before the
+/// handler reads a byte: a form or a text body is never guessed at.
+fn json_content_type(req: &ApiRequest) -> bool {
+    let Some(value) = req.headers.get(http::header::CONTENT_TYPE) else { return true };
+    let Ok(value) = value.to_str() else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|sub| sub.len() > 5 && sub.ends_with("+json"))
+}
+
+/// What keeps a request body from being read as JSON, before any API reads a field of it.
+#[derive(Debug)]
+pub(crate) enum BodyProblem {
+    /// Over the limit, in bytes.
+    TooLarge(usize),
+    /// Not one JSON value of unique member names and Unicode strings ([`crate::json::check`]):
+    /// serde_json's message, which names a line and column, never the text.
+    NotJson(String),
+}
+
+/// The one reader of the accounts and servicing APIs' JSON bodies (the import reads its batches a
+/// transaction at a time, through the same [`crate::json::check`]): `None` when the body is empty.
+pub(crate) fn json_body(req: &ApiRequest) -> Result<Option<Value>, BodyProblem> {
+    if req.body.len() > MAX_BODY {
+        return Err(BodyProblem::TooLarge(MAX_BODY));
+    }
+    if is_empty_body(&req.body) {
+        return Ok(None);
+    }
+    crate::json::check(&req.body).map_err(BodyProblem::NotJson)?;
+    serde_json::from_slice(&req.body).map(Some).map_err(|e| BodyProblem::NotJson(e.to_string()))
 }
 
 /// The longest id a client may name (in bytes): with its key prefix it stays under DynamoDB's
@@ -184,6 +230,19 @@ pub fn too_large(path: &str) -> ApiResponse {
         }
         routes::Family::Import => import_response(&crate::import::ImportError::TooLarge(limit)),
         routes::Family::Servicing => servicing_response(&crate::servicing::ServicingError::TooLarge(limit)),
+    }
+}
+
+/// The answer to a body the transport could not read (its chunked framing is malformed), in the
+/// envelope of the API `path` belongs to.
+pub fn unreadable_body(path: &str) -> ApiResponse {
+    const WHY: &str = "could not be read: its HTTP framing (chunked encoding) is malformed";
+    match routes::Family::of_path(path) {
+        routes::Family::Accounts => error_response(&AccountError::bad("body", WHY)),
+        routes::Family::Import => import_response(&crate::import::ImportError::InvalidInput(format!("The body {WHY}"))),
+        routes::Family::Servicing => {
+            servicing_response(&crate::servicing::ServicingError::bad("INVALID_INPUT", format!("The body {WHY}")))
+        }
     }
 }
 

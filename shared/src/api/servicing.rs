@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{header, ApiRequest, ApiResponse, Query, MAX_BODY};
+use super::{header, ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
 use crate::servicing::service::Servicing;
 use crate::servicing::webhooks::Webhooks;
@@ -13,14 +13,7 @@ use crate::servicing::ServicingError;
 pub const PULL_JWT_HEADER: &str = "pull-jwt";
 
 fn body(req: &ApiRequest) -> Result<Value, ServicingError> {
-    if req.body.len() > MAX_BODY {
-        return Err(ServicingError::TooLarge(MAX_BODY));
-    }
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(&req.body)
-        .map_err(|e| ServicingError::bad("INVALID_INPUT", format!("The body is not valid JSON ({e})")))
+    Ok(super::json_body(req)?.unwrap_or(Value::Null))
 }
 
 fn no_query(req: &ApiRequest) -> Result<(), ServicingError> {

@@ -26,6 +26,7 @@ const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as
 /// status codes). Problems name the field, never its value.
 pub fn read_item(body: &[u8]) -> Result<Item<'_>, BatchError> {
     let text = std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
+    crate::json::check(body).map_err(BatchError::NotJson)?;
     let raw: &RawValue = serde_json::from_str(text).map_err(|e| BatchError::NotJson(e.to_string()))?;
     let report = Report::new(RULES);
     let read = (|| {

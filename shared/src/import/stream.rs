@@ -96,8 +96,10 @@ pub fn each(reader: impl Read, mut f: impl FnMut(&RawValue) -> Result<(), BatchE
         if n > MAX_TRANSACTIONS {
             return Err(BatchError::NotArray);
         }
-        let raw: &RawValue =
-            serde_json::from_slice(&element).map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
+        // Checked as every API checks a body (no duplicate names, no lone surrogate), then kept raw.
+        let raw: &RawValue = crate::json::check(&element)
+            .and_then(|()| serde_json::from_slice(&element).map_err(|e| e.to_string()))
+            .map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
         f(raw)?;
         match r.skip_whitespace()? {
             Some(b',') => r.advance(1),
@@ -279,8 +281,8 @@ mod tests {
 
     /// What a whole-document parse says of `doc`, in `counted`'s words.
     fn whole(doc: &[u8]) -> String {
-        match serde_json::from_slice::<serde_json::Value>(doc) {
-            Err(_) => "not json".into(),
+        match crate::json::check(doc).map_err(|_| ()).and_then(|()| serde_json::from_slice(doc).map_err(|_| ())) {
+            Err(()) => "not json".into(),
             Ok(serde_json::Value::Array(v)) if !v.is_empty() => v.len().to_string(),
             Ok(_) => "not array".into(),
         }

@@ -118,8 +118,8 @@ impl<'a> Servicing<'a> {
         Ok(self.keys.sign_token(&json!({"pull_id": pull_id, "team_id": team, "exp": exp}))?)
     }
 
-    /// Checks a `pull-jwt` against the pull of the path: 401 when missing or not ours, 403 when it
-    /// names another pull or has expired.
+    /// Checks a `pull-jwt` against the pull of the path: 401 when missing, not ours or expired
+    /// (like every other token that no longer admits), 403 when it names another pull.
     pub fn widget_auth(&self, token: Option<&str>, path_pull: &str) -> Result<WidgetAuth, ServicingError> {
         let claims = match token {
             Some(t) => self.keys.verify_token(t.trim())?,
@@ -130,7 +130,7 @@ impl<'a> Servicing<'a> {
         let team = claims.get("team_id").and_then(Value::as_str).ok_or_else(ServicingError::unauthorized)?;
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
         if exp < self.now.timestamp() {
-            return Err(ServicingError::forbidden("The pull token has expired"));
+            return Err(ServicingError::unauthorized());
         }
         if pull_id != path_pull {
             return Err(ServicingError::forbidden("The pull token is for another pull"));
