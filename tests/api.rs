@@ -1047,13 +1047,13 @@ async fn the_local_server_cuts_off_stalled_requests_and_takes_200_connections_at
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (store, _dir) = support::embedded_store();
     let deps = support::test_deps(store);
-    let listener = coverdesk::local::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let listener = coverdesk_local::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let timeouts = coverdesk::local::Timeouts {
+    let timeouts = coverdesk_local::Timeouts {
         headers: std::time::Duration::from_millis(300),
         body: std::time::Duration::from_millis(300),
     };
-    tokio::spawn(coverdesk::local::serve_with(listener, deps, timeouts));
+    tokio::spawn(coverdesk_local::serve_with(listener, deps, timeouts));
 
     // Closed within a few seconds: the read ends (0 bytes or an error), never hangs.
     async fn closed_soon(mut s: tokio::net::TcpStream) -> Vec<u8> {

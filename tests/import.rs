@@ -877,7 +877,7 @@ async fn a_batch_whose_import_died_is_resumed_after_its_lease(t: Transport) {
     let repo = coverdesk::import::repo::ImportRepo::new(api.store(), api.team.as_str());
     let stuck = |id: &str, key: &str, lease_min: i64| BatchMeta {
         batch_id: id.to_string(),
-        status: "processing".into(),
+        status: coverdesk::import::model::BatchStatus::Processing,
         source: "api".into(),
         created_at: chrono::Utc::now(),
         finished_at: None,
@@ -902,16 +902,16 @@ async fn a_batch_whose_import_died_is_resumed_after_its_lease(t: Transport) {
 
     // Other tests' stale batches may be swept too (the table is shared): sweep until ours is done.
     for _ in 0..20 {
-        coverdesk::import::upload::resume_stale(&api.deps, 10).await.unwrap();
-        if repo.batch(&dead).await.unwrap().unwrap().status == "processed" {
+        coverdesk::import::upload::resume_stale(&api.deps.imports(), 10).await.unwrap();
+        if repo.batch(&dead).await.unwrap().unwrap().status.code() == "processed" {
             break;
         }
     }
     let r = api.get(&format!("/import/v1/transaction-import-results?batch_id={dead}")).await;
     assert_eq!((r.body["status"].as_str(), r.body["done"].as_u64()), (Some("processed"), Some(2)), "{}", r.body);
     assert!(r.body["transactions"].as_array().unwrap().iter().all(|t| t["status"] == 0), "{}", r.body);
-    assert_eq!(repo.batch(&live).await.unwrap().unwrap().status, "processing");
-    assert_eq!(repo.batch(&gone).await.unwrap().unwrap().status, "failed");
+    assert_eq!(repo.batch(&live).await.unwrap().unwrap().status.code(), "processing");
+    assert_eq!(repo.batch(&gone).await.unwrap().unwrap().status.code(), "failed");
 }
 
 /// Issue 11: an upload is read as a stream, a window of 1,000 transactions at a time: a batch of
@@ -941,7 +941,8 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
     api.deps.objects.put_bytes(&key, body, "application/json").await.unwrap();
     let seen = std::sync::Mutex::new(Vec::new());
     let progress = |done: usize, total: usize| seen.lock().unwrap().push((done, total));
-    let out = coverdesk::import::upload::import_object(&api.deps, "local", &key, "w1", &progress).await.unwrap();
+    let out =
+        coverdesk::import::upload::import_object(&api.deps.imports(), "local", &key, "w1", &progress).await.unwrap();
     assert_eq!((out.total, out.imported, out.rejected), (n, n - 2, false));
     let seen = seen.into_inner().unwrap();
     assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0) && seen.iter().all(|&(_, t)| t == n), "{seen:?}");
@@ -976,7 +977,8 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
     }
     assert_eq!(&paged, txns);
 
-    let again = coverdesk::import::upload::import_object(&api.deps, "local", &key, "w1", &|_, _| {}).await.unwrap();
+    let again =
+        coverdesk::import::upload::import_object(&api.deps.imports(), "local", &key, "w1", &|_, _| {}).await.unwrap();
     assert_eq!(again, out);
     assert_eq!(api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap(), stored);
 
@@ -986,7 +988,8 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
     let key = format!("uploads/{}/too-large.json", api.team.as_str());
     let big = serde_json::to_vec(&batch[..10]).unwrap();
     api.deps.objects.put_bytes(&key, big, "application/json").await.unwrap();
-    let out = coverdesk::import::upload::import_object(&small, "local", &key, "w2", &|_, _| {}).await.unwrap();
+    let out =
+        coverdesk::import::upload::import_object(&small.imports(), "local", &key, "w2", &|_, _| {}).await.unwrap();
     assert_eq!((out.total, out.rejected), (0, true));
     let r: Value =
         serde_json::from_slice(&api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap()).unwrap();
@@ -1104,7 +1107,7 @@ async fn a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan() {
     assert_eq!(files, vec![std::ffi::OsString::from(".lock")], "a finished import leaves nothing behind");
 
     // Every stored document is a record's, and every record's document is stored.
-    let store = coverdesk::store::embedded::EmbeddedStore::open(data.join("coverdesk.redb")).unwrap();
+    let store = coverdesk_local::EmbeddedStore::open(data.join("coverdesk.redb")).unwrap();
     let store: Arc<dyn coverdesk::store::Store> = Arc::new(store);
     let team = coverdesk::auth::team_by_client_id(store.as_ref(), "local").await.unwrap().unwrap();
     let repo = coverdesk::import::repo::ImportRepo::new(store.clone(), team.as_str());
@@ -1199,14 +1202,14 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     let key = "uploads/team-a/2026-11-22.json";
     s3.put_bytes(key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
     let event = s3_event(s3.bucket(), &["uploads/team-a/2026-11-22.json"], "abc123");
-    let out = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
+    let out = coverdesk_lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(out["imported"][0]["imported"], 30, "{out}");
     let result: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/2026-11-22.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(result["transactions"].as_array().unwrap().len(), 31);
     assert_eq!(result["transactions"][30]["status"], 1002);
     assert_eq!(s3.list("documents/team-a/").await.unwrap().len(), 60);
-    let again = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
+    let again = coverdesk_lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(again["imported"][0]["batch_id"], out["imported"][0]["batch_id"]);
     let result2: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/2026-11-22.result.json").await.unwrap().unwrap()).unwrap();
@@ -1221,7 +1224,7 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
         "e",
     );
     ev.records[3].s3.object.key = None;
-    let out = coverdesk::lambda::handle_s3_event(&deps, &ev).await.unwrap();
+    let out = coverdesk_lambda::handle_s3_event(&deps, &ev).await.unwrap();
     assert_eq!((out["imported"].as_array().unwrap().len(), out["skipped"].as_u64()), (1, Some(3)), "{out}");
     let r: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/broken.result.json").await.unwrap().unwrap()).unwrap();
@@ -1238,21 +1241,21 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     let batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
     s3.put_bytes("uploads/team-a/retried.json", serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
     let ev = s3_event(s3.bucket(), &["uploads/team-a/retried.json"], "r1");
-    let e = coverdesk::lambda::handle_s3_event(&failing, &ev).await.expect_err("a retryable failure");
+    let e = coverdesk_lambda::handle_s3_event(&failing, &ev).await.expect_err("a retryable failure");
     assert!(!e.is_permanent(), "{e}");
     let r: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!((r["status"].as_str(), r["error"].as_str()), (Some("failed"), Some("IMPORT_FAILED")), "{r}");
     assert!(!r["message"].as_str().unwrap().contains("throttled (test)"), "no internals: {r}");
     flaky.failing.store(false, std::sync::atomic::Ordering::SeqCst);
-    let out = coverdesk::lambda::handle_s3_event(&failing, &ev).await.unwrap();
+    let out = coverdesk_lambda::handle_s3_event(&failing, &ev).await.unwrap();
     assert_eq!(out["imported"][0]["imported"], 3, "{out}");
     let r: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(r["transactions"].as_array().unwrap().len(), 3, "{r}");
     // Delivered once more while the store fails again: the event fails, the answer stands.
     flaky.failing.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(coverdesk::lambda::handle_s3_event(&failing, &ev).await.is_err());
+    assert!(coverdesk_lambda::handle_s3_event(&failing, &ev).await.is_err());
     let kept: Value =
         serde_json::from_slice(&s3.get_bytes("results/team-a/retried.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(kept, r, "a processed upload's answer is never replaced by a failure");
@@ -1285,7 +1288,7 @@ async fn documents_fetched_inside_a_request_share_its_time_budget() {
 async fn document_requests_carry_the_trace_header() {
     let docs = Docs::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let fetcher = coverdesk::fetch::Fetcher::new(true, Default::default()).unwrap();
+    let fetcher = coverdesk_http::Fetcher::new(true, Default::default()).unwrap();
     let trace = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1";
     coverdesk::net::set_trace_id(Some(trace.into()));
     let got = fetcher.fetch(&docs.url("/echo-trace"), dir.path()).await.unwrap();
@@ -1299,7 +1302,7 @@ async fn document_requests_carry_the_trace_header() {
 async fn the_fetcher_refuses_private_addresses_and_other_schemes() {
     let docs = Docs::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let guarded = coverdesk::fetch::Fetcher::new(false, Default::default()).unwrap();
+    let guarded = coverdesk_http::Fetcher::new(false, Default::default()).unwrap();
     for url in [
         docs.url("/doc/a"),
         "http://169.254.169.254/latest/meta-data/".to_string(),
@@ -1312,7 +1315,7 @@ async fn the_fetcher_refuses_private_addresses_and_other_schemes() {
         assert!(matches!(e, coverdesk::fetch::FetchError::Refused(_)), "{url}: {e:?}");
     }
     // A name that resolves to loopback is refused after resolution.
-    let mut resolver = coverdesk::net::GuardedResolver { allow_private: false };
+    let mut resolver = coverdesk_http::GuardedResolver { allow_private: false };
     let name: hyper_util::client::legacy::connect::dns::Name = "localhost".parse().unwrap();
     assert!(tower_service::Service::call(&mut resolver, name).await.is_err());
     // A server that does not answer in time: each attempt is cut off, then the fetch fails.
@@ -1321,7 +1324,7 @@ async fn the_fetcher_refuses_private_addresses_and_other_schemes() {
         attempts: 2,
         ..Default::default()
     };
-    let open = coverdesk::fetch::Fetcher::new(true, limits).unwrap();
+    let open = coverdesk_http::Fetcher::new(true, limits).unwrap();
     let started = std::time::Instant::now();
     let e = open.fetch(&docs.url("/slow"), dir.path()).await.unwrap_err();
     assert!(e.to_string().contains("no complete answer within 0.3 s"), "{e}");

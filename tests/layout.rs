@@ -135,6 +135,33 @@ fn every_function_links_only_the_clients_its_route_uses() {
 }
 
 /// The resource blocks of `template.yaml` (two-space indented names under `Resources:`).
+/// Issue 17: the domain crate holds no transport and no storage engine (DESIGN, "Layers"): it
+/// links none of lambda_http, aws_lambda_events, hyper or redb, which live in the crates beside it
+/// (`coverdesk-lambda`, `coverdesk-http`, `coverdesk-local`); and no function links the local server
+/// or the embedded store.
+#[test]
+fn the_domain_links_no_transport_or_storage_engine_and_no_function_links_the_local_server() {
+    let linked = linked_packages();
+    let held: Vec<&str> = ["lambda_http", "aws_lambda_events", "hyper", "redb"]
+        .into_iter()
+        .filter(|c| linked["coverdesk"].contains(*c))
+        .collect();
+    assert!(held.is_empty(), "the domain crate links {held:?}");
+    let functions: Vec<String> =
+        ROUTES.iter().map(|d| d.name.to_string()).chain(NON_HTTP_FUNCTIONS.iter().map(|n| n.to_string())).collect();
+    for f in &functions {
+        for local in ["coverdesk-local", "redb"] {
+            assert!(!linked[f].contains(local), "{f} links {local}");
+        }
+        assert!(linked[f].contains("coverdesk-lambda"), "{f} is served through the Lambda glue");
+    }
+    // The transport crates sit beside the domain, never under it.
+    for beside in ["coverdesk-lambda", "coverdesk-http", "coverdesk-local"] {
+        assert!(linked[beside].contains("coverdesk"), "{beside}");
+        assert!(!linked["coverdesk"].contains(beside), "the domain links {beside}");
+    }
+}
+
 fn template_blocks() -> Vec<(String, String)> {
     let t = std::fs::read_to_string(root().join("template.yaml")).unwrap();
     let mut blocks: Vec<(String, String)> = Vec::new();
@@ -261,9 +288,9 @@ fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
     let api = find("HttpApi").unwrap();
     let list = |xs: &[&str]| format!("[{}]", xs.join(", "));
     assert!(api.contains("AllowOrigins: !Ref AllowedOrigins"));
-    assert!(api.contains(&format!("AllowHeaders: {}", list(coverdesk::local::CORS_ALLOW_HEADERS))), "{api}");
-    assert!(api.contains(&format!("AllowMethods: {}", list(coverdesk::local::CORS_ALLOW_METHODS))), "{api}");
-    assert!(api.contains(&format!("MaxAge: {}", coverdesk::local::CORS_MAX_AGE)), "{api}");
+    assert!(api.contains(&format!("AllowHeaders: {}", list(coverdesk_local::CORS_ALLOW_HEADERS))), "{api}");
+    assert!(api.contains(&format!("AllowMethods: {}", list(coverdesk_local::CORS_ALLOW_METHODS))), "{api}");
+    assert!(api.contains(&format!("MaxAge: {}", coverdesk_local::CORS_MAX_AGE)), "{api}");
     let policy = find("DataBucketPolicy").unwrap();
     assert!(policy.contains("Effect: Deny") && policy.contains("aws:SecureTransport: \"false\""));
     let bucket = find("DataBucket").unwrap();
@@ -288,7 +315,7 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
             // As deployed: a function that is not given the key answers without it.
             deps.keys = std::sync::Arc::new(coverdesk::crypto::Keys::absent());
         }
-        let res = coverdesk::lambda::invoke(&deps, route, coverdesk::api::handler(route), req).await;
+        let res = coverdesk_lambda::invoke(&deps, route, coverdesk::api::handler(route), req).await;
         let expected = expected_sample_status(d.name, d.method, d.path);
         let body = match res.body() {
             lambda_http::Body::Text(t) => t.clone(),
@@ -348,8 +375,8 @@ async fn the_worker_events_run_jobs_and_sweeps() {
     let deps = support::test_deps(store);
     for (file, key) in [("servicing-worker-stream.json", "ran"), ("servicing-worker-schedule.json", "swept")] {
         let text = std::fs::read_to_string(root().join("events").join(file)).unwrap();
-        let event: coverdesk::lambda::WorkerEvent = serde_json::from_str(&text).unwrap();
-        let out = coverdesk::lambda::handle_worker_event(&deps, event).await;
+        let event: coverdesk_lambda::WorkerEvent = serde_json::from_str(&text).unwrap();
+        let out = coverdesk_lambda::handle_worker_event(&deps, event).await;
         assert!(out.get(key).is_some(), "{file}: {out}");
     }
     // A stream record whose key names no job is counted and logged, not silently dropped.
@@ -358,8 +385,8 @@ async fn the_worker_events_run_jobs_and_sweeps() {
     let mut other = v["Records"][0].clone();
     other["dynamodb"]["Keys"]["pk"]["S"] = serde_json::json!("T#local#A#1");
     v["Records"].as_array_mut().unwrap().push(other);
-    let event: coverdesk::lambda::WorkerEvent = serde_json::from_value(v).unwrap();
-    let out = coverdesk::lambda::handle_worker_event(&deps, event).await;
+    let event: coverdesk_lambda::WorkerEvent = serde_json::from_value(v).unwrap();
+    let out = coverdesk_lambda::handle_worker_event(&deps, event).await;
     assert_eq!(out["skipped"], 1, "{out}");
 }
 
@@ -373,25 +400,25 @@ async fn the_upload_event_imports_the_object_it_names() {
     // What the function is invoked with: the notification, or its schedule (the sweep).
     let as_upload = |file: &str| {
         let text = std::fs::read_to_string(root().join("events").join(file)).unwrap();
-        serde_json::from_str::<coverdesk::lambda::UploadEvent>(&text).unwrap()
+        serde_json::from_str::<coverdesk_lambda::UploadEvent>(&text).unwrap()
     };
-    assert!(matches!(as_upload("import-s3.json"), coverdesk::lambda::UploadEvent::S3(_)));
+    assert!(matches!(as_upload("import-s3.json"), coverdesk_lambda::UploadEvent::S3(_)));
     let sweep = as_upload("import-s3-schedule.json");
-    assert!(matches!(sweep, coverdesk::lambda::UploadEvent::Schedule(_)));
-    assert_eq!(coverdesk::lambda::handle_upload_event(&deps, &sweep).await.unwrap()["resumed"], 0);
+    assert!(matches!(sweep, coverdesk_lambda::UploadEvent::Schedule(_)));
+    assert_eq!(coverdesk_lambda::handle_upload_event(&deps, &sweep).await.unwrap()["resumed"], 0);
     let sample = std::fs::read_to_string(root().join("events/import-transactions.json")).unwrap();
     let batch = serde_json::from_str::<serde_json::Value>(&sample).unwrap()["body"].as_str().unwrap().to_string();
     deps.objects
         .put_bytes("uploads/local/batch-2026-11-22.json", batch.into_bytes(), "application/json")
         .await
         .unwrap();
-    let out = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
+    let out = coverdesk_lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(out["imported"][0]["total"], 1, "{out}");
     let result = deps.objects.get_bytes("results/local/batch-2026-11-22.result.json").await.unwrap().unwrap();
     let result: serde_json::Value = serde_json::from_slice(&result).unwrap();
     assert_eq!(result["transactions"][0]["id"], "201702028950");
     // Delivered again: the same batch, not a duplicate.
-    let again = coverdesk::lambda::handle_s3_event(&deps, &event).await.unwrap();
+    let again = coverdesk_lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(again["imported"][0]["batch_id"], out["imported"][0]["batch_id"]);
     let result2 = deps.objects.get_bytes("results/local/batch-2026-11-22.result.json").await.unwrap().unwrap();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&result2).unwrap(), result);

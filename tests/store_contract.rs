@@ -199,6 +199,28 @@ async fn expired_items_are_absent_to_readers(s: &dyn Store) {
     s.transact(vec![put(Item::new("ttl", "S#2", 2, json!({"n": 4})), Cond::Version(1))]).await.unwrap();
 }
 
+/// Teams (moved here from the domain's unit tests when the embedded store left the domain crate):
+/// a secret is stored only hashed; rotation revokes the old one at once.
+async fn team_secrets_are_stored_hashed_and_rotation_revokes_the_old_one(s: &dyn Store) {
+    use coverdesk::auth::{authenticate, create_team, rotate_secret, team_pk, AuthError, TEAM_SK};
+    let basic = |id: &str, secret: &str| {
+        use base64::Engine;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    };
+    let (team, secret) = create_team(s, "Acme", Some(&support::unique("acme")), None, None).await.unwrap();
+    let stored = s.get(&team_pk(&team.client_id), TEAM_SK).await.unwrap().unwrap();
+    assert!(!stored.body.to_string().contains(&secret));
+    let id = authenticate(s, Some(&basic(&team.client_id, &secret))).await.unwrap();
+    assert_eq!(id.as_str(), team.team_id);
+    assert!(authenticate(s, Some(&basic(&team.client_id, "wrong"))).await.is_err());
+    let new = rotate_secret(s, &team.client_id).await.unwrap();
+    assert!(authenticate(s, Some(&basic(&team.client_id, &secret))).await.is_err());
+    assert!(authenticate(s, Some(&basic(&team.client_id, &new))).await.is_ok());
+    for bad in [None, Some("Bearer x"), Some("Basic !!!"), Some("Basic Zm9v")] {
+        assert!(matches!(authenticate(s, bad).await, Err(AuthError::Unauthenticated)));
+    }
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -225,6 +247,7 @@ contract!(
     sequences_never_repeat,
     nul_bytes_in_keys_are_refused,
     expired_items_are_absent_to_readers,
+    team_secrets_are_stored_hashed_and_rotation_revokes_the_old_one,
 );
 
 /// The deployment key's adapter against the S3-API server's Secrets Manager (moto serves both):

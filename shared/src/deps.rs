@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::crypto::{CryptoError, Keys, KEY_ENV};
-use crate::fetch::{FetchLimits, Fetcher};
-use crate::objects::{FolderStore, NoObjects, ObjectStore};
+use crate::fetch::{DocumentFetcher, FetchLimits, NoFetcher};
+use crate::import::upload::Imports;
+use crate::objects::{NoObjects, ObjectStore};
 use crate::servicing::carriers::Catalogue;
-use crate::servicing::webhooks::{LazyHttpSender, RetryPolicy, WebhookSender};
+use crate::servicing::webhooks::{NoSender, RetryPolicy, WebhookSender};
 use crate::servicing::worker::Worker;
-use crate::store::embedded::EmbeddedStore;
 use crate::store::{NoStore, Store, StoreError};
 
 #[derive(Clone)]
@@ -24,7 +24,8 @@ pub struct Deps {
     /// Uploaded batches, fetched documents, result files.
     pub objects: Arc<dyn ObjectStore>,
     pub fetch_limits: FetchLimits,
-    fetcher: Arc<tokio::sync::OnceCell<Arc<Fetcher>>>,
+    /// Fetches transaction documents (the `coverdesk-http` crate's client, built on first use).
+    pub fetcher: Arc<dyn DocumentFetcher>,
     /// Who imports a batch stored under `uploads/` (an asynchronous POST's).
     pub uploads: Uploads,
     /// The largest batch file an upload may be ([`crate::import::upload::MAX_UPLOAD_BYTES`]).
@@ -63,8 +64,10 @@ pub const BUCKET_ENV: &str = "COVERDESK_BUCKET";
 pub const KEY_SECRET_ENV: &str = "COVERDESK_KEY_SECRET_ARN";
 
 impl Deps {
+    /// Dependencies over these ports, with no HTTP client yet ([`NoFetcher`], [`NoSender`]): the
+    /// entry points add one (`coverdesk_http::connect`).
     pub fn new(store: Arc<dyn Store>, objects: Arc<dyn ObjectStore>, keys: Keys, allow_private_urls: bool) -> Self {
-        let sender: Arc<dyn WebhookSender> = Arc::new(LazyHttpSender::new(allow_private_urls));
+        let sender: Arc<dyn WebhookSender> = Arc::new(NoSender);
         Deps {
             store,
             keys: Arc::new(keys),
@@ -74,7 +77,7 @@ impl Deps {
             allow_private_urls,
             objects,
             fetch_limits: FetchLimits::default(),
-            fetcher: Arc::new(tokio::sync::OnceCell::new()),
+            fetcher: Arc::new(NoFetcher),
             uploads: Uploads::InProcess,
             max_upload_bytes: crate::import::upload::MAX_UPLOAD_BYTES,
         }
@@ -87,21 +90,33 @@ impl Deps {
         if self.uploads == Uploads::Notified {
             return;
         }
-        let (deps, key) = (self.clone(), key.to_string());
+        let (imports, key) = (self.imports(), key.to_string());
         tokio::spawn(async move {
-            let r = crate::import::upload::import_object(&deps, "local", &key, "", &|_, _| {}).await;
+            let r = crate::import::upload::import_object(&imports, "local", &key, "", &|_, _| {}).await;
             if let Err(e) = r {
-                tracing::warn!(error = %e, "background import failed");
+                tracing::warn!(error = %crate::net::error_chain(&e), "background import failed");
             }
         });
     }
 
-    /// The document fetcher, built on first use (functions that never fetch skip the TLS roots).
-    pub async fn fetcher(&self) -> Result<Arc<Fetcher>, String> {
-        self.fetcher
-            .get_or_try_init(|| async { Fetcher::new(self.allow_private_urls, self.fetch_limits).map(Arc::new) })
-            .await
-            .cloned()
+    /// What an import uses of these dependencies: the store, the object store, the fetcher and
+    /// its limits, the spool folder and the upload limit.
+    pub fn imports(&self) -> Imports {
+        Imports {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            fetcher: self.fetcher.clone(),
+            limits: self.fetch_limits,
+            spool: self.spool_dir(),
+            max_upload_bytes: self.max_upload_bytes,
+        }
+    }
+
+    /// These dependencies with an HTTP client: the document fetcher and the webhook sender.
+    pub fn with_http(mut self, fetcher: Arc<dyn DocumentFetcher>, sender: Arc<dyn WebhookSender>) -> Deps {
+        self.fetcher = fetcher;
+        self.sender = sender;
+        self
     }
 
     /// Where an import spools its files (fetched documents, an upload's copy, its result file):
@@ -134,17 +149,6 @@ impl Deps {
         self
     }
 
-    /// Local: the embedded store under `dir`, objects in `dir/objects`, the key from `COVERDESK_SECRET_KEY` or from
-    /// `dir/secret.key` (created on first use, readable by the owner only).
-    pub fn embedded(dir: impl Into<PathBuf>) -> Result<Deps, ConfigError> {
-        let dir = dir.into();
-        crate::store::embedded::owner_only_dir(&dir)
-            .map_err(|e| ConfigError::Other(format!("{}: {e}", dir.display())))?;
-        let store = Arc::new(EmbeddedStore::open(dir.join("coverdesk.redb"))?);
-        let objects = Arc::new(FolderStore::new(dir.join("objects")));
-        Ok(Deps::new(store, objects, local_keys(&dir)?, true))
-    }
-
     /// The servicing worker over these dependencies.
     pub fn worker(&self) -> Worker {
         Worker {
@@ -155,28 +159,5 @@ impl Deps {
             retry: self.retry,
             allow_private: self.allow_private_urls,
         }
-    }
-}
-
-/// The local deployment key: the environment's, else the one kept in `dir/secret.key`.
-pub fn local_keys(dir: &std::path::Path) -> Result<Keys, ConfigError> {
-    if let Ok(k) = std::env::var(KEY_ENV) {
-        return Ok(Keys::from_base64(&k)?);
-    }
-    let path = dir.join("secret.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Keys::from_base64(&text)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            crate::store::embedded::owner_only_dir(dir).map_err(|e| ConfigError::Other(e.to_string()))?;
-            let key = Keys::generate_base64()?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&path).map_err(|e| ConfigError::Other(format!("{}: {e}", path.display())))?;
-            std::io::Write::write_all(&mut f, key.as_bytes()).map_err(|e| ConfigError::Other(e.to_string()))?;
-            Ok(Keys::from_base64(&key)?)
-        }
-        Err(e) => Err(ConfigError::Other(format!("{}: {e}", path.display()))),
     }
 }

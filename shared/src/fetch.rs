@@ -1,16 +1,12 @@
-//! Fetching documents from client-supplied URLs, which are hostile: only http(s); no loopback,
-//! private, link-local or metadata address, checked on the URL and on every redirect and every
-//! DNS answer; a size cap enforced while streaming; a timeout per attempt; retries on 5xx and on
-//! network failures. The body is streamed to a temporary file while its SHA-256 is computed.
+//! Fetching documents from client-supplied URLs, which are hostile: the port ([`DocumentFetcher`])
+//! and its rules. Only http(s); no loopback, private, link-local or metadata address, checked on
+//! the URL and on every redirect and every DNS answer; a size cap enforced while streaming; a
+//! timeout per attempt; retries on 5xx and on network failures ([`fetch`]). The body is streamed
+//! to a temporary file while its SHA-256 is computed. The HTTP client that does it is the
+//! `coverdesk-http` crate's: the domain holds no transport.
 
 use std::path::Path;
 use std::time::Duration;
-
-use http_body_util::BodyExt;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
-
-use crate::net::{check_url, https_client, HttpsClient};
 
 #[derive(Debug, Clone, Copy)]
 pub struct FetchLimits {
@@ -81,146 +77,61 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    fn retryable(&self) -> bool {
+    /// Whether another attempt may succeed: no answer, or a server error.
+    pub fn retryable(&self) -> bool {
         matches!(self, FetchError::Network(_)) || matches!(self, FetchError::Status(s) if *s >= 500)
     }
 }
 
-pub struct Fetcher {
-    client: HttpsClient,
-    allow_private: bool,
-    pub limits: FetchLimits,
+/// Fetches documents: the port the import fetches through. The HTTP adapter (`coverdesk-http`)
+/// guards every address and redirect; tests may stand in their own.
+#[async_trait::async_trait]
+pub trait DocumentFetcher: Send + Sync {
+    /// Builds what fetching needs (the TLS roots) if it is not built yet: an error means no
+    /// document can be fetched at all.
+    async fn ready(&self) -> Result<(), String>;
+
+    /// One attempt: `url` (redirects followed, at most `limits.max_redirects`, each URL checked)
+    /// into a temporary file under `dir`, at most `limits.max_bytes`.
+    async fn fetch_once(&self, url: &str, dir: &Path, limits: &FetchLimits) -> Result<Fetched, FetchError>;
 }
 
-impl Fetcher {
-    pub fn new(allow_private: bool, limits: FetchLimits) -> Result<Fetcher, String> {
-        Ok(Fetcher { client: https_client(allow_private)?, allow_private, limits })
-    }
-
-    /// Fetches `url` into a temporary file under `dir`, retrying what may succeed on a retry.
-    pub async fn fetch(&self, url: &str, dir: &Path) -> Result<Fetched, FetchError> {
-        let mut last = FetchError::Network("not tried".into());
-        for attempt in 0..self.limits.attempts.max(1) {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 4u64.pow(attempt - 1))).await;
-            }
-            match tokio::time::timeout(self.limits.timeout, self.once(url, dir)).await {
-                Ok(Ok(f)) => return Ok(f),
-                Ok(Err(e)) if e.retryable() => last = e,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => {
-                    last = FetchError::Network(format!(
-                        "no complete answer within {:.1} s",
-                        self.limits.timeout.as_secs_f32()
-                    ))
-                }
+/// Fetches `url` into a temporary file under `dir`, retrying what may succeed on a retry (network
+/// failures and 5xx), each attempt bounded by `limits.timeout`, waiting 200 ms, 800 ms, ... between.
+pub async fn fetch(
+    fetcher: &dyn DocumentFetcher,
+    url: &str,
+    dir: &Path,
+    limits: &FetchLimits,
+) -> Result<Fetched, FetchError> {
+    let mut last = FetchError::Network("not tried".into());
+    for attempt in 0..limits.attempts.max(1) {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 * 4u64.pow(attempt - 1))).await;
+        }
+        match tokio::time::timeout(limits.timeout, fetcher.fetch_once(url, dir, limits)).await {
+            Ok(Ok(f)) => return Ok(f),
+            Ok(Err(e)) if e.retryable() => last = e,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                last = FetchError::Network(format!("no complete answer within {:.1} s", limits.timeout.as_secs_f32()))
             }
         }
-        Err(last)
     }
-
-    async fn once(&self, url: &str, dir: &Path) -> Result<Fetched, FetchError> {
-        let mut current = url.to_string();
-        for _ in 0..=self.limits.max_redirects {
-            let uri = check_url(&current, self.allow_private).map_err(FetchError::Refused)?;
-            let mut req = http::Request::get(uri.clone()).header("user-agent", "coverdesk-import/1");
-            if let Some(trace) = crate::net::trace_id() {
-                req = req.header(crate::net::TRACE_HEADER, trace);
-            }
-            let req = req
-                .body(http_body_util::Full::new(bytes::Bytes::new()))
-                .map_err(|e| FetchError::Refused(e.to_string()))?;
-            let resp = self.client.request(req).await.map_err(|e| {
-                let cause = crate::net::error_chain(&e);
-                if cause.contains("no permitted address") {
-                    FetchError::Refused("the host resolves to a private, loopback or link-local address".into())
-                } else {
-                    FetchError::Network(cause)
-                }
-            })?;
-            let status = resp.status();
-            if status.is_redirection() {
-                let location = resp
-                    .headers()
-                    .get(http::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or(FetchError::Status(status.as_u16()))?;
-                current = resolve(&uri, location);
-                continue;
-            }
-            if !status.is_success() {
-                return Err(FetchError::Status(status.as_u16()));
-            }
-            if let Some(len) =
-                resp.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            {
-                if len > self.limits.max_bytes {
-                    return Err(FetchError::TooLarge(self.limits.max_bytes));
-                }
-            }
-            let content_type = resp
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() <= 200)
-                .unwrap_or("application/octet-stream")
-                .to_string();
-            let tmp = tempfile::Builder::new()
-                .prefix("doc-")
-                .tempfile_in(dir)
-                .map_err(|e| FetchError::Network(e.to_string()))?;
-            let (file, path) = tmp.into_parts();
-            let mut out = tokio::fs::File::from_std(file);
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            let mut body = resp.into_body();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| FetchError::Network(e.to_string()))?;
-                if let Some(chunk) = frame.data_ref() {
-                    size += chunk.len() as u64;
-                    if size > self.limits.max_bytes {
-                        return Err(FetchError::TooLarge(self.limits.max_bytes));
-                    }
-                    hasher.update(chunk);
-                    out.write_all(chunk).await.map_err(|e| FetchError::Network(e.to_string()))?;
-                }
-            }
-            out.flush().await.map_err(|e| FetchError::Network(e.to_string()))?;
-            let sha256 = hex::encode(hasher.finalize());
-            return Ok(Fetched { file: path, size, content_type, sha256 });
-        }
-        Err(FetchError::Redirects)
-    }
+    Err(last)
 }
 
-/// A redirect target relative to the URL that answered (RFC 3986 reference resolution: dot
-/// segments, scheme-relative and query-only references), or the target as given when the base
-/// cannot be read; the caller checks the result like any client URL.
-fn resolve(base: &http::Uri, location: &str) -> String {
-    match url::Url::parse(&base.to_string()).and_then(|b| b.join(location)) {
-        Ok(u) => u.to_string(),
-        Err(_) => location.to_string(),
+/// No fetcher: dependencies built without an HTTP client. A use is a bug in how they were built.
+pub struct NoFetcher;
+
+#[async_trait::async_trait]
+impl DocumentFetcher for NoFetcher {
+    async fn ready(&self) -> Result<(), String> {
+        Err("no document fetcher in these dependencies (a bug: add one with Deps::with_http)".into())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::resolve;
-
-    #[test]
-    fn redirects_resolve_as_rfc_3986_says() {
-        let base: http::Uri = "http://docs.example/a/b/c.pdf?x=1".parse().unwrap();
-        for (location, want) in [
-            ("../d.pdf", "http://docs.example/a/d.pdf"),
-            ("./e/../f.pdf", "http://docs.example/a/b/f.pdf"),
-            ("/g.pdf", "http://docs.example/g.pdf"),
-            ("//other.example/h", "http://other.example/h"),
-            ("?y=2", "http://docs.example/a/b/c.pdf?y=2"),
-            ("https://elsewhere.example/i", "https://elsewhere.example/i"),
-            ("ftp://example.com/file", "ftp://example.com/file"),
-        ] {
-            assert_eq!(resolve(&base, location), want, "{location}");
-        }
+    async fn fetch_once(&self, _: &str, _: &Path, _: &FetchLimits) -> Result<Fetched, FetchError> {
+        Err(FetchError::Network("no document fetcher in these dependencies".into()))
     }
 }
 

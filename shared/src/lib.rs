@@ -18,8 +18,6 @@ pub mod fetch;
 pub mod fields;
 pub mod import;
 pub mod json;
-pub mod lambda;
-pub mod local;
 pub mod metrics;
 pub mod net;
 pub mod objects;

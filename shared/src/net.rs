@@ -3,7 +3,6 @@
 //! the literal host and on every address DNS returns.
 
 use std::net::IpAddr;
-use std::time::Duration as StdDuration;
 
 /// Whether a client-supplied URL may reach `ip`: only globally routable unicast addresses. Refused:
 /// loopback, private, shared (CGNAT), link-local (cloud metadata), unspecified, broadcast,
@@ -59,40 +58,6 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// A DNS resolver that drops every address [`is_public`] refuses (unless private networks are
-/// allowed, as on a laptop), so a hostile name cannot point a request inside the network.
-#[derive(Clone)]
-pub struct GuardedResolver {
-    pub allow_private: bool,
-}
-
-impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
-    type Response = std::vec::IntoIter<std::net::SocketAddr>;
-    type Error = std::io::Error;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
-        let allow = self.allow_private;
-        Box::pin(async move {
-            let addrs: Vec<_> =
-                tokio::net::lookup_host((name.as_str(), 0)).await?.filter(|a| allow || is_public(a.ip())).collect();
-            if addrs.is_empty() {
-                return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no permitted address"));
-            }
-            Ok(addrs.into_iter())
-        })
-    }
-}
-
-pub type HttpsClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector<GuardedResolver>>,
-    http_body_util::Full<bytes::Bytes>,
->;
-
 /// The header that carries the X-Ray trace onto outgoing webhook and document requests.
 pub const TRACE_HEADER: &str = "x-amzn-trace-id";
 
@@ -120,22 +85,6 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         src = s.source();
     }
     text
-}
-
-/// The HTTPS client over the guarded resolver: HTTP/1.1, rustls with the system's roots, a
-/// 10-second connect timeout; redirects are never followed by it.
-pub fn https_client(allow_private: bool) -> Result<HttpsClient, String> {
-    let mut http =
-        hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(GuardedResolver { allow_private });
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(StdDuration::from_secs(10)));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-        .map_err(|e| format!("TLS roots: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
 }
 
 /// Checks a client-supplied URL: http or https, a host, no credentials, at most 2048 characters. An IP

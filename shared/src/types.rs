@@ -280,6 +280,37 @@ impl Username {
     }
 }
 
+/// A status or kind stored and shown as a fixed code: an enum with `code()`, `parse()` and `ALL`,
+/// (de)serialized as its code, so no status is ever a string compared in several files.
+macro_rules! str_enum {
+    ($name:ident { $($(#[$m:meta])* $v:ident = $code:literal),* $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[allow(clippy::enum_variant_names)]
+        pub enum $name { $($(#[$m])* #[serde(rename = $code)] $v),* }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),*];
+            pub fn code(self) -> &'static str {
+                match self { $($name::$v => $code),* }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.code() == s)
+            }
+        }
+    };
+}
+pub(crate) use str_enum;
+
+/// The longest id a client may name (in bytes): with its key prefix it stays under DynamoDB's
+/// key limits, which the embedded store enforces too.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// Whether a client-given id can name anything: non-empty, at most [`MAX_ID_BYTES`], no control
+/// character (the store refuses NUL in keys). An id that cannot is answered as not found (in a
+/// path) or a bad parameter (in a query), before any store is asked.
+pub fn usable_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,10 +81,10 @@ impl TestApi {
             Transport::LocalDynamo => (super::test_deps(super::dynamo_store().await), None),
         };
         let addr = if transport != Transport::Lambda {
-            let listener = coverdesk::local::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let listener = coverdesk_local::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
             let addr = listener.local_addr().unwrap();
             let d = deps.clone();
-            tokio::spawn(async move { coverdesk::local::serve(listener, d).await });
+            tokio::spawn(async move { coverdesk_local::serve(listener, d).await });
             Some(addr)
         } else {
             None
@@ -220,7 +220,7 @@ impl TestApi {
         if !route.needs_key() {
             deps.keys = Arc::new(coverdesk::crypto::Keys::absent());
         }
-        let res = coverdesk::lambda::invoke(&deps, route, coverdesk::api::handler(route), req).await;
+        let res = coverdesk_lambda::invoke(&deps, route, coverdesk::api::handler(route), req).await;
         let status = res.status().as_u16();
         let headers =
             res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();

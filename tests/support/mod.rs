@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use coverdesk::store::embedded::EmbeddedStore;
 use coverdesk::store::Store;
 use coverdesk_dynamo::DynamoStore;
+use coverdesk_local::EmbeddedStore;
 
 /// The DynamoDB-API server the test command starts (DynamoDB Local); override with
 /// `COVERDESK_TEST_DYNAMODB_ENDPOINT`.
@@ -58,7 +58,12 @@ pub fn test_deps(store: Arc<dyn Store>) -> coverdesk::deps::Deps {
     let key = coverdesk::crypto::random_bytes::<32>().unwrap();
     let dir = std::env::temp_dir().join(unique("objects"));
     let objects = Arc::new(coverdesk::objects::FolderStore::new(dir));
-    let mut deps = coverdesk::deps::Deps::new(store, objects, coverdesk::crypto::Keys::from_bytes(&key), true);
+    let mut deps = coverdesk_http::connect(coverdesk::deps::Deps::new(
+        store,
+        objects,
+        coverdesk::crypto::Keys::from_bytes(&key),
+        true,
+    ));
     deps.fetch_limits = coverdesk::fetch::FetchLimits {
         max_bytes: 256 << 10,
         timeout: std::time::Duration::from_secs(5),

@@ -1,13 +1,12 @@
 //! POST /account/v1/accounts/{accountId}/merge
 
 use coverdesk::api::Route;
-use coverdesk::deps::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::init_logs();
+    coverdesk_lambda::init_logs();
     let aws = coverdesk_dynamo::config().await;
-    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
-    coverdesk::lambda::serve(Route::MergeAccounts, coverdesk::handler!(coverdesk::api::accounts::merge_accounts), deps)
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::MergeAccounts, coverdesk::handler!(coverdesk::api::accounts::merge_accounts), deps)
         .await
 }

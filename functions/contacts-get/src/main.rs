@@ -1,12 +1,11 @@
 //! GET /account/v1/accounts/{accountId}/contacts/{contactId}
 
 use coverdesk::api::Route;
-use coverdesk::deps::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::init_logs();
+    coverdesk_lambda::init_logs();
     let aws = coverdesk_dynamo::config().await;
-    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
-    coverdesk::lambda::serve(Route::GetContact, coverdesk::handler!(coverdesk::api::accounts::get_contact), deps).await
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::GetContact, coverdesk::handler!(coverdesk::api::accounts::get_contact), deps).await
 }

@@ -1,12 +1,11 @@
 //! Imports batch files uploaded to the bucket under `uploads/<team>/`; results go to `results/<team>/`.
 
-use coverdesk::deps::Deps;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::init_logs();
+    coverdesk_lambda::init_logs();
     let aws = coverdesk_dynamo::config().await;
-    let deps =
-        Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?).with_objects(coverdesk_s3::from_env(&aws)?);
-    coverdesk::lambda::serve_s3_import(deps).await
+    let deps = coverdesk_lambda::deps()
+        .with_store(coverdesk_dynamo::from_env(&aws).await?)
+        .with_objects(coverdesk_s3::from_env(&aws)?);
+    coverdesk_lambda::serve_s3_import(deps).await
 }

@@ -1,12 +1,11 @@
 //! GET /account/v1/accounts/{accountId}/jobs
 
 use coverdesk::api::Route;
-use coverdesk::deps::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::init_logs();
+    coverdesk_lambda::init_logs();
     let aws = coverdesk_dynamo::config().await;
-    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
-    coverdesk::lambda::serve(Route::ListJobs, coverdesk::handler!(coverdesk::api::accounts::list_jobs), deps).await
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::ListJobs, coverdesk::handler!(coverdesk::api::accounts::list_jobs), deps).await
 }

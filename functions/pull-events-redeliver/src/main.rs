@@ -1,14 +1,13 @@
 //! POST /teams/{teamId}/pulls/{pullId}/events/{eventId}/redeliver
 
 use coverdesk::api::Route;
-use coverdesk::deps::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::init_logs();
+    coverdesk_lambda::init_logs();
     let aws = coverdesk_dynamo::config().await;
-    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
-    coverdesk::lambda::serve(
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(
         Route::RedeliverEvent,
         coverdesk::handler!(coverdesk::api::servicing::redeliver_event),
         deps,

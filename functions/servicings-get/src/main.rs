@@ -1,13 +1,12 @@
 //! GET /teams/{teamId}/servicings/{servicingActionId}
 
 use coverdesk::api::Route;
-use coverdesk::deps::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::init_logs();
+    coverdesk_lambda::init_logs();
     let aws = coverdesk_dynamo::config().await;
-    let deps = Deps::lambda().with_store(coverdesk_dynamo::from_env(&aws).await?);
-    coverdesk::lambda::serve(Route::GetServicing, coverdesk::handler!(coverdesk::api::servicing::get_servicing), deps)
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::GetServicing, coverdesk::handler!(coverdesk::api::servicing::get_servicing), deps)
         .await
 }

@@ -1,18 +1,13 @@
 //! GET /widget/pull/{pullId}
 
 use coverdesk::api::Route;
-use coverdesk::deps::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    coverdesk::lambda::init_logs();
+    coverdesk_lambda::init_logs();
     let aws = coverdesk_dynamo::config().await;
     let (store, keys) = tokio::try_join!(coverdesk_dynamo::from_env(&aws), coverdesk_secrets::from_env(&aws))?;
-    let deps = Deps::lambda().with_store(store).with_keys(keys);
-    coverdesk::lambda::serve(
-        Route::WidgetGetPull,
-        coverdesk::handler!(coverdesk::api::servicing::widget_get_pull),
-        deps,
-    )
-    .await
+    let deps = coverdesk_lambda::deps().with_store(store).with_keys(keys);
+    coverdesk_lambda::serve(Route::WidgetGetPull, coverdesk::handler!(coverdesk::api::servicing::widget_get_pull), deps)
+        .await
 }

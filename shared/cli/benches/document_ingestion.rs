@@ -95,7 +95,7 @@ async fn main() {
     let base = serve().await;
     let dir = tempfile::tempdir().unwrap();
     let cap = coverdesk::fetch::FetchLimits::default().max_bytes as usize;
-    let fetcher = Arc::new(coverdesk::fetch::Fetcher::new(true, coverdesk::fetch::FetchLimits::default()).unwrap());
+    let fetcher = Arc::new(coverdesk_http::Fetcher::new(true, coverdesk::fetch::FetchLimits::default()).unwrap());
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<Bytes>>();
     println!("{CONCURRENCY} at a time, {total_mb} MB per size; peak memory of the whole process during ours");

@@ -144,11 +144,16 @@ async fn main() {
                 (Arc::new(d), Arc::new(s), "DynamoDB Local + S3-API server")
             }
             _ => {
-                let s = coverdesk::store::embedded::EmbeddedStore::open(dir.path().join("s.redb")).unwrap();
+                let s = coverdesk_local::EmbeddedStore::open(dir.path().join("s.redb")).unwrap();
                 (Arc::new(s), Arc::new(FolderStore::new(dir.path().join("objects"))), "embedded store + folder")
             }
         };
-    let deps = coverdesk::deps::Deps::new(store, objects, coverdesk::crypto::Keys::from_bytes(&[9u8; 32]), true);
+    let deps = coverdesk_http::connect(coverdesk::deps::Deps::new(
+        store,
+        objects,
+        coverdesk::crypto::Keys::from_bytes(&[9u8; 32]),
+        true,
+    ));
 
     // The batch written a transaction at a time, then stored: the bench never holds it.
     let file = dir.path().join("batch.json");
@@ -183,10 +188,15 @@ async fn main() {
     std::fs::remove_file(&file).unwrap();
     let before = peak_rss_mib();
     let started = Instant::now();
-    let out =
-        coverdesk::import::upload::import_object(&deps, "bench", "uploads/bench/batch.json", "etag-1", &|_, _| {})
-            .await
-            .unwrap();
+    let out = coverdesk::import::upload::import_object(
+        &deps.imports(),
+        "bench",
+        "uploads/bench/batch.json",
+        "etag-1",
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
     let secs = started.elapsed().as_secs_f64();
     println!(
         "import_10k [{label}]: {} transactions ({:.1} MB batch file, {} documents) imported {} in {secs:.1} s ({:.0} transactions/s); peak RSS {:.0} MiB (before the import {:.0} MiB)",

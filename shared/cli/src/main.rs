@@ -142,13 +142,13 @@ enum KeyUse {
 /// that use it (serving every route, seeding the example pulls and online access).
 async fn deps_for(store: StoreArg, key: KeyUse) -> Result<Deps, String> {
     match store.store {
-        StoreKind::Embedded => Deps::embedded(data_dir()).map_err(|e| e.to_string()),
+        StoreKind::Embedded => coverdesk_local::deps(data_dir()).map_err(|e| e.to_string()),
         StoreKind::Dynamodb => {
             // As the functions build theirs: one AWS configuration for every client.
             let aws = coverdesk_dynamo::config().await;
             let store = coverdesk_dynamo::from_env(&aws).await.map_err(|e| e.to_string())?;
             let objects = coverdesk_s3::from_env(&aws).map_err(|e| e.to_string())?;
-            let mut deps = Deps::lambda().with_store(store).with_objects(objects);
+            let mut deps = coverdesk_http::connect(Deps::lambda()).with_store(store).with_objects(objects);
             // No bucket notification reaches this process: it imports what it stores itself.
             deps.uploads = coverdesk::deps::Uploads::InProcess;
             Ok(match key {
@@ -163,7 +163,7 @@ async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
     let deps = deps_for(store, KeyUse::Needed).await?;
     coverdesk::examples::ensure_local_team(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
     let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad --host/--port: {e}"))?;
-    let listener = coverdesk::local::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = coverdesk_local::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!(
             "coverdesk: serving every route on http://{addr} (data in {}/); local team {LOCAL_CLIENT_ID}:{LOCAL_SECRET}; OpenAPI at /openapi.json",
@@ -174,7 +174,7 @@ async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
         tracing::info!(url = %format!("http://{addr}"), data = %data_dir(), "serving every route");
     }
     tokio::select! {
-        r = coverdesk::local::serve(listener, deps) => r.map_err(|e| e.to_string()),
+        r = coverdesk_local::serve(listener, deps) => r.map_err(|e| e.to_string()),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
@@ -215,7 +215,7 @@ async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), Stri
         bar.set_length(total as u64);
         bar.set_position(done.min(total) as u64);
     };
-    let out = coverdesk::import::upload::import_object(&deps, "local", &key, &etag, &progress)
+    let out = coverdesk::import::upload::import_object(&deps.imports(), "local", &key, &etag, &progress)
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();

@@ -3,33 +3,25 @@
 //! by id, and the tax rules of a state. Whole-request errors use the
 //! `{"error": "<ENUM>", "message": "..."}` envelope.
 
-use chrono::Utc;
-
 use super::{ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
+use crate::import::model::BatchStatus;
 use crate::import::render::{batch_view, results_page};
 use crate::import::repo::ImportRepo;
 use crate::import::rules::jurisdiction;
-use crate::import::service::{count_batch, new_batch_id, BatchMeta, Importer, UploadRef, IMPORT_LEASE};
+use crate::import::service::{count_batch, new_batch_id, Importer};
 use crate::import::single::read_item;
-use crate::import::upload::api_upload_key;
+use crate::import::upload::admit;
 use crate::import::ImportError;
 
 /// The largest batch a POST may carry (Lambda's synchronous payload limit); larger batches go
 /// through an upload.
 pub const MAX_IMPORT_BODY: usize = 6 << 20;
 
-/// The importer of transactions posted by `team`: the object store and the fetcher (built here,
-/// only by a request that will fetch).
+/// The importer of transactions posted by `team` (its fetcher made ready here, only by a request
+/// that will fetch).
 async fn importer(deps: &Deps, team: &str) -> Result<Importer, ImportError> {
-    let fetcher = deps.fetcher().await.map_err(ImportError::Internal)?;
-    Ok(Importer {
-        store: deps.store.clone(),
-        objects: deps.objects.clone(),
-        fetcher,
-        team: team.to_string(),
-        spool: deps.spool_dir(),
-    })
+    deps.imports().importer(team).await.map_err(ImportError::internal)
 }
 
 /// A route's one query parameter (or none when `name` is empty).
@@ -65,7 +57,7 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
         return Err(ImportError::TooLarge(MAX_IMPORT_BODY));
     }
     let total = count_batch(&req.body)?;
-    let batch_id = new_batch_id().map_err(|e| ImportError::Internal(e.to_string()))?;
+    let batch_id = new_batch_id().map_err(ImportError::internal)?;
     let inline = match mode.as_deref() {
         Some("sync") => true,
         Some(_) => false,
@@ -76,25 +68,7 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
         let (meta, results) = imp.import(&batch_id, &req.body, "api", &|_, _| {}).await?;
         return Ok(ApiResponse::json(200, &batch_view(&meta, &results)));
     }
-    let key = api_upload_key(team.as_str(), &batch_id);
-    deps.objects.put_bytes(&key, req.body.to_vec(), "application/json").await?;
-    let meta = BatchMeta {
-        batch_id: batch_id.clone(),
-        status: "processing".into(),
-        source: "api".into(),
-        created_at: Utc::now(),
-        finished_at: None,
-        total,
-        imported: 0,
-        chunks: 0,
-        done: 0,
-        single: false,
-        // The function's own bucket; the key names the batch. Should the import never start (a
-        // lost notification), the lease runs out and the upload function's sweep imports it.
-        upload: Some(UploadRef { bucket: String::new(), key: key.clone(), etag: String::new() }),
-        lease_until: Some(Utc::now() + IMPORT_LEASE),
-    };
-    ImportRepo::new(deps.store.clone(), team.as_str()).put_batch_if_absent(&meta).await?;
+    let (meta, key) = admit(&deps.imports(), team.as_str(), &batch_id, req.body.to_vec(), total).await?;
     deps.start_import(&key);
     let mut r = ApiResponse::json(202, &results_page(&meta, &[], None));
     r.headers.push(("location", format!("/import/v1/transaction-import-results?batch_id={batch_id}")));
@@ -116,7 +90,7 @@ pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> 
     let item = read_item(&req.body)?;
     let batch_id = match &item.batch_id {
         Some(b) => b.clone(),
-        None => new_batch_id().map_err(|e| ImportError::Internal(e.to_string()))?,
+        None => new_batch_id().map_err(ImportError::internal)?,
     };
     let (meta, result) = imp.import_item(&batch_id, &item).await?;
     Ok(ApiResponse::json(200, &batch_view(&meta, std::slice::from_ref(&result))))
@@ -187,11 +161,11 @@ pub async fn get_import_results(deps: &Deps, _: &[String], req: &ApiRequest) -> 
     let from = q.text("cursor").map(|c| decode_cursor(c, &tag)).transpose()?.unwrap_or(0);
     let repo = ImportRepo::new(deps.store.clone(), team.as_str());
     let mut meta = repo.batch(batch).await?.ok_or(ImportError::NotFound("The batch"))?;
-    if meta.single && meta.status == "processing" {
+    if meta.single && meta.status == BatchStatus::Processing {
         // A single-transaction batch counts its positions as they arrive, not in its record.
         meta.done = repo.received(batch).await?.min(meta.total);
     }
-    if meta.status != "processed" {
+    if meta.status != BatchStatus::Processed {
         return Ok(ApiResponse::json(200, &results_page(&meta, &[], None)));
     }
     let (page, next) = repo.results_page(&meta, from, limit, &|r| filter.keeps(r)).await?;
@@ -214,7 +188,7 @@ pub async fn get_imported_transaction(deps: &Deps, params: &[String], req: &ApiR
 pub async fn get_tax_rules(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     super::authenticate(deps, req).await?;
     let q = Query::parse(req, &["effective_date", "history"])?;
-    let date = q.date("effective_date")?.unwrap_or_else(|| Utc::now().date_naive());
+    let date = q.date("effective_date")?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let history = q.flag("history")?.unwrap_or(false);
     let state = params.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
     let rules =

@@ -201,16 +201,7 @@ pub(crate) fn json_body(req: &ApiRequest) -> Result<Option<Value>, BodyProblem> 
     serde_json::from_slice(&req.body).map(Some).map_err(|e| BodyProblem::NotJson(e.to_string()))
 }
 
-/// The longest id a client may name (in bytes): with its key prefix it stays under DynamoDB's
-/// key limits, which the embedded store enforces too.
-pub const MAX_ID_BYTES: usize = 1024;
-
-/// Whether a client-given id can name anything: non-empty, at most [`MAX_ID_BYTES`], no control
-/// character (the store refuses NUL in keys). An id that cannot is answered as not found (in a
-/// path) or a bad parameter (in a query), before any store is asked.
-pub fn usable_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
-}
+pub use crate::types::{usable_id, MAX_ID_BYTES};
 
 /// The largest body a request to `path` may carry: an import batch up to Lambda's synchronous
 /// payload limit, anything else [`MAX_BODY`].

@@ -2,6 +2,7 @@
 //! field, taxed by effective-dated state rules, answered per transaction with the seed's status
 //! codes.
 
+pub mod model;
 pub mod render;
 pub mod repo;
 pub mod rules;
@@ -38,8 +39,15 @@ pub enum ImportError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Objects(#[from] ObjectError),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A failure on our side; its cause is kept for the one log line of the request.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ImportError {
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ImportError::Internal(cause.into())
+    }
 }
 
 impl From<service::BatchError> for ImportError {
@@ -58,7 +66,7 @@ impl From<crate::auth::AuthError> for ImportError {
     fn from(e: crate::auth::AuthError) -> Self {
         match e {
             crate::auth::AuthError::Store(s) => ImportError::Store(s),
-            crate::auth::AuthError::Internal(m) => ImportError::Internal(m),
+            crate::auth::AuthError::Internal(m) => ImportError::internal(m),
             _ => ImportError::Unauthorized,
         }
     }

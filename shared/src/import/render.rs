@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::rules::Calculated;
-use super::service::{BatchMeta, TxnRecord, TxnResult};
+use super::model::Calculated;
+use super::model::{BatchMeta, TxnRecord, TxnResult};
 use super::transaction::warnings_json;
 
 impl TxnResult {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::service::{BatchMeta, TxnRecord, TxnResult};
+use super::model::{BatchMeta, BatchStatus, TxnRecord, TxnResult};
 use crate::store::{Cond, Cursor, Item, Store, StoreError, Write, MAX_PAGE};
 
 /// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
@@ -44,8 +44,10 @@ const LEASED: &str = "IMP#LEASED";
 
 fn meta_item(team: &str, meta: &BatchMeta, version: u64) -> Item {
     let item = Item::new(batch_pk(team, &meta.batch_id), META_SK, version, json!(meta));
-    match (&meta.lease_until, meta.status.as_str()) {
-        (Some(until), "processing") => item.with_index(LEASED, format!("{:015}#{team}", until.timestamp_millis())),
+    match (&meta.lease_until, meta.status) {
+        (Some(until), BatchStatus::Processing) => {
+            item.with_index(LEASED, format!("{:015}#{team}", until.timestamp_millis()))
+        }
         _ => item,
     }
 }
@@ -102,7 +104,7 @@ impl ImportRepo {
     /// A batch and, once processed, its results.
     pub async fn batch_with_results(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
         let Some(meta) = self.batch(batch_id).await? else { return Ok(None) };
-        if meta.status != "processed" {
+        if meta.status != BatchStatus::Processed {
             return Ok(Some((meta, vec![])));
         }
         let results = self.results(&meta).await?;

@@ -16,115 +16,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::repo::{ImportRepo, Recorded, CHUNK, RECORDS_PER_WRITE};
-use super::rules::Calculated;
 use super::stream::{self, WINDOW};
 use super::transaction::{self, assess, status, Rejected};
-use crate::fetch::Fetcher;
+use crate::fetch::{DocumentFetcher, FetchLimits};
 use crate::objects::{ObjectError, ObjectMeta, ObjectStore};
 use crate::store::{Store, StoreError};
 
-/// Transactions per batch.
-pub const MAX_TRANSACTIONS: usize = 50_000;
-/// Documents fetched at once per batch.
-pub const FETCH_CONCURRENCY: usize = 16;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredDocument {
-    pub code: String,
-    pub id: Option<i64>,
-    pub key: String,
-    pub size: u64,
-    pub content_type: String,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TxnResult {
-    pub id: Option<String>,
-    pub policy_number: Option<String>,
-    pub status: u16,
-    pub status_message: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<(String, String)>,
-    /// What the rules calculated, for a transaction that got as far as its taxes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub calculated: Option<Calculated>,
-}
-
-/// The record of one transaction as a team reads it later.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TxnRecord {
-    pub id: String,
-    pub batch_id: String,
-    pub policy_number: String,
-    pub status: u16,
-    pub status_message: String,
-    pub warnings: Vec<(String, String)>,
-    #[serde(default)]
-    pub calculated: Option<Calculated>,
-    pub documents: Vec<StoredDocument>,
-    pub department: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BatchMeta {
-    pub batch_id: String,
-    pub status: String,
-    pub source: String,
-    pub created_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub total: usize,
-    pub imported: usize,
-    pub chunks: usize,
-    /// Transactions answered so far (progress while processing; `total` once processed).
-    #[serde(default)]
-    pub done: usize,
-    /// A single-transaction batch: its results are kept one per position, not in chunks.
-    #[serde(default)]
-    pub single: bool,
-    /// Where an uploaded (or asynchronously POSTed) batch's bytes are, so a batch left
-    /// processing can be imported again from them.
-    #[serde(default)]
-    pub upload: Option<UploadRef>,
-    /// While processing from an upload: until when its import holds the batch. Past it (the
-    /// import died), the upload function's sweep imports it again.
-    #[serde(default)]
-    pub lease_until: Option<DateTime<Utc>>,
-}
-
-/// An uploaded object: bucket, key and ETag (its batch id derives from them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UploadRef {
-    pub bucket: String,
-    pub key: String,
-    pub etag: String,
-}
-
-/// How long an import holds its batch: longer than the upload function may run (15 minutes), so
-/// a lease that ran out means the import died.
-pub const IMPORT_LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(16);
-
-#[derive(Debug, thiserror::Error)]
-pub enum BatchError {
-    #[error("The batch is not valid JSON: {0}")]
-    NotJson(String),
-    #[error("The batch must be a JSON array of 1 to {MAX_TRANSACTIONS} transactions")]
-    NotArray,
-    /// A single-transaction request's envelope (`POST /import/v1/transaction`) that cannot be
-    /// read, or names a batch it cannot join.
-    #[error("{0}")]
-    Envelope(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("object store: {0}")]
-    Objects(#[from] crate::objects::ObjectError),
-}
+pub use super::model::{
+    BatchError, BatchMeta, BatchStatus, StoredDocument, TxnRecord, TxnResult, UploadRef, FETCH_CONCURRENCY,
+    IMPORT_LEASE, MAX_TRANSACTIONS,
+};
 
 /// A random batch id in the seed's style (32 hex digits).
 pub fn new_batch_id() -> Result<String, crate::crypto::CryptoError> {
@@ -179,10 +84,40 @@ async fn discard<'k>(objects: &dyn ObjectStore, repo: &ImportRepo, id: &str, key
     }
 }
 
+/// What an import uses from outside: the ports, the fetcher's limits, where it spools, and the
+/// largest upload it reads. The entry points build it (`Deps::imports`); the area never sees them.
+#[derive(Clone)]
+pub struct Imports {
+    pub store: Arc<dyn Store>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub fetcher: Arc<dyn DocumentFetcher>,
+    pub limits: FetchLimits,
+    pub spool: PathBuf,
+    pub max_upload_bytes: u64,
+}
+
+impl Imports {
+    /// The importer of `team`'s transactions, once the fetcher is ready (it loads the TLS roots on
+    /// first use: an error means no document could be fetched).
+    pub async fn importer(&self, team: &str) -> Result<Importer, String> {
+        self.fetcher.ready().await?;
+        Ok(Importer {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            fetcher: self.fetcher.clone(),
+            limits: self.limits,
+            team: team.to_string(),
+            spool: self.spool.clone(),
+        })
+    }
+}
+
 pub struct Importer {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn ObjectStore>,
-    pub fetcher: Arc<Fetcher>,
+    pub fetcher: Arc<dyn DocumentFetcher>,
+    /// Each document's attempts, and (inside a request) the batch's time budget.
+    pub limits: FetchLimits,
     pub team: String,
     /// Where documents are spooled while fetched.
     pub spool: PathBuf,
@@ -221,7 +156,7 @@ impl Importer {
             Ok(())
         })?;
         if let Some((meta, results)) = self.load_batch(batch_id).await? {
-            if meta.status == "processed" {
+            if meta.status == BatchStatus::Processed {
                 return Ok((meta, results));
             }
         }
@@ -260,7 +195,7 @@ impl Importer {
         .map_err(|e| ObjectError::Backend(e.to_string()))??;
         let repo = self.repo();
         if let Some(meta) = repo.batch(batch_id).await? {
-            if meta.status == "processed" {
+            if meta.status == BatchStatus::Processed {
                 let mut from = 0;
                 loop {
                     let (page, next) = repo.results_page(&meta, from, WINDOW, &|_| true).await?;
@@ -346,7 +281,7 @@ impl Importer {
         let lease_until = upload.is_some().then(|| now + IMPORT_LEASE);
         let meta = BatchMeta {
             batch_id: batch_id.to_string(),
-            status: "processing".into(),
+            status: BatchStatus::Processing,
             source: source.to_string(),
             created_at: now,
             finished_at: None,
@@ -412,12 +347,13 @@ impl Importer {
         let mut set = tokio::task::JoinSet::new();
         let sem = Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY));
         // Inside a request, every document must be stored by the budget's end.
-        let deadline = self.fetcher.limits.budget.map(|b| tokio::time::Instant::now() + b);
+        let deadline = self.limits.budget.map(|b| tokio::time::Instant::now() + b);
         for (i, o) in outcomes.iter().enumerate() {
             if let Outcome::Accepted(a) = o {
                 let t = a.transaction.clone();
                 let (objects, fetcher, sem, spool, repo) =
                     (self.objects.clone(), self.fetcher.clone(), sem.clone(), self.spool.clone(), self.repo());
+                let limits = self.limits;
                 let prefix = document_prefix(&self.team, &t.id);
                 set.spawn(async move {
                     let mut stored = Vec::new();
@@ -432,7 +368,7 @@ impl Importer {
                             }
                         }
                         let fetched = match deadline {
-                            Some(at) => tokio::time::timeout_at(at, fetcher.fetch(&d.url, &spool)).await.unwrap_or_else(
+                            Some(at) => tokio::time::timeout_at(at, crate::fetch::fetch(fetcher.as_ref(), &d.url, &spool, &limits)).await.unwrap_or_else(
                                 |_| {
                                     Err(crate::fetch::FetchError::Network(
                                         "the request's time ran out (upload batches whose documents take longer)"
@@ -440,7 +376,7 @@ impl Importer {
                                     ))
                                 },
                             ),
-                            None => fetcher.fetch(&d.url, &spool).await,
+                            None => crate::fetch::fetch(fetcher.as_ref(), &d.url, &spool, &limits).await,
                         };
                         let result = match fetched {
                             Ok(f) => {
@@ -495,7 +431,7 @@ impl Importer {
                     // The latest refused attempt is kept by id: only for an id that can be a key
                     // (one with a NUL byte, say, is refused for itself and kept nowhere).
                     if let (Some(id), Some(pn)) = (&r.id, &r.policy_number) {
-                        if crate::api::usable_id(id) {
+                        if crate::types::usable_id(id) {
                             tries.push(record(id, pn, batch_id, &r, vec![], None, now));
                         }
                     }
@@ -565,7 +501,7 @@ impl Importer {
     /// nothing).
     async fn finish(&self, meta: &mut BatchMeta) -> Result<(), BatchError> {
         let repo = self.repo();
-        meta.status = "processed".into();
+        meta.status = BatchStatus::Processed;
         meta.finished_at = Some(Utc::now());
         meta.done = meta.total;
         meta.lease_until = None;

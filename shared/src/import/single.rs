@@ -8,8 +8,9 @@
 
 use serde_json::value::RawValue;
 
+use super::model::{BatchError, BatchMeta, BatchStatus, TxnResult, MAX_TRANSACTIONS};
 use super::repo::ImportRepo;
-use super::service::{BatchError, BatchMeta, Importer, TxnResult, MAX_TRANSACTIONS};
+use super::service::Importer;
 use crate::fields::{optional, required, Empty, Mode, Report, Rules};
 
 /// One request's envelope.
@@ -70,7 +71,7 @@ impl Importer {
         let repo: ImportRepo = self.repo();
         let fresh = BatchMeta {
             batch_id: batch_id.to_string(),
-            status: "processing".into(),
+            status: BatchStatus::Processing,
             source: "single".into(),
             created_at: now,
             finished_at: None,
@@ -100,13 +101,14 @@ impl Importer {
             let received = repo.count_received(batch_id).await? as usize;
             (received == item.total_items, received)
         } else {
-            let complete = meta.status == "processed" || repo.count_items(batch_id).await? == item.total_items;
+            let complete =
+                meta.status == BatchStatus::Processed || repo.count_items(batch_id).await? == item.total_items;
             (complete, repo.received(batch_id).await?)
         };
         // Progress while processing: the positions received so far.
         meta.done = received.min(meta.total);
         if complete {
-            meta.status = "processed".into();
+            meta.status = BatchStatus::Processed;
             meta.done = meta.total;
             meta.finished_at.get_or_insert_with(chrono::Utc::now);
             let results = repo.results(&meta).await?;

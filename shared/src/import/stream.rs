@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::service::{BatchError, MAX_TRANSACTIONS};
+use super::model::{BatchError, MAX_TRANSACTIONS};
 use crate::objects::ObjectError;
 
 /// Transactions imported together: assessed, checked for duplicates, their documents fetched and

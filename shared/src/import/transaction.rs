@@ -5,145 +5,16 @@
 //! their exact text into `rust_decimal`, never through a float), checked against the seed's types
 //! and limits and its conditional rules, then against the state's tax rules.
 
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::rules::{self, Calculated, Field};
+use super::model::{Calculated, Field};
+use super::rules;
 use crate::fields::{optional, required, Empty, Fields, Mode, Problem, Read, Report, Rules, Want};
 use crate::types::StateCode;
 
-/// The status codes of seed 002, and ours for what it does not name.
-pub mod status {
-    pub const OK: u16 = 0;
-    pub const MISSING_DOCUMENT: u16 = 1001;
-    pub const TRANSACTION_TYPE: u16 = 1002;
-    pub const LINE_OF_BUSINESS: u16 = 1003;
-    pub const DEPARTMENT: u16 = 1004;
-    pub const TAX_RULE: u16 = 1005;
-    /// Ours: a field is malformed or breaks one of the seed's rules (named in the message).
-    pub const INVALID_FIELD: u16 = 2001;
-    /// Ours: a document could not be fetched.
-    pub const DOCUMENT_FETCH: u16 = 2002;
-    pub const DUPLICATE: u16 = 3001;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum TxnType {
-    PN,
-    PR,
-    APE,
-    RPE,
-    AE,
-    FC,
-}
-
-impl TxnType {
-    pub const ALL: [TxnType; 6] = [TxnType::PN, TxnType::PR, TxnType::APE, TxnType::RPE, TxnType::AE, TxnType::FC];
-    pub fn code(self) -> &'static str {
-        match self {
-            TxnType::PN => "PN",
-            TxnType::PR => "PR",
-            TxnType::APE => "APE",
-            TxnType::RPE => "RPE",
-            TxnType::AE => "AE",
-            TxnType::FC => "FC",
-        }
-    }
-    pub fn parse(s: &str) -> Option<TxnType> {
-        TxnType::ALL.into_iter().find(|t| t.code() == s)
-    }
-}
-
-/// Lines of business 1001-1022 of seed 002.
-pub const LINES: &[(u16, &str)] = &[
-    (1001, "Accident & Health"),
-    (1002, "BOP Liability"),
-    (1003, "Business Auto"),
-    (1004, "Business Owners"),
-    (1005, "Commercial Property"),
-    (1006, "Data Breach"),
-    (1007, "Employment Practice Liability Insurance"),
-    (1008, "Errors & Omissions"),
-    (1009, "Garage & Dealers"),
-    (1010, "General Liability"),
-    (1011, "Inland Marine (C)"),
-    (1012, "Med/Professional Liab"),
-    (1013, "Package (C)"),
-    (1014, "Professional Liability1"),
-    (1015, "Umbrella(C)"),
-    (1016, "Directors and Officers"),
-    (1017, "Foreign Liability"),
-    (1018, "Pollution"),
-    (1019, "Workers Compensation"),
-    (1020, "Monoline"),
-    (1021, "Earthquake Liability"),
-    (1022, "Special Events"),
-];
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Document {
-    pub code: String,
-    pub url: String,
-    pub id: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Transaction {
-    pub id: String,
-    pub policy_number: String,
-    pub policy_effective_date: NaiveDate,
-    pub transaction_effective_date: NaiveDate,
-    pub transaction_type: TxnType,
-    pub account_written_as: String,
-    pub rpg: bool,
-    pub premium: Decimal,
-    pub agency_fee: Decimal,
-    pub inspection_fee: Decimal,
-    pub sl_tax: Decimal,
-    pub stamping_fee: Decimal,
-    pub sl_service_charge: Decimal,
-    pub municipal_fee: Decimal,
-    pub fm_tax: Decimal,
-    pub total: Decimal,
-    pub commission_received: Option<bool>,
-    pub non_admitted_insured_name: String,
-    pub invoice_date: NaiveDate,
-    pub purchasing_group_name: Option<String>,
-    pub ecp: bool,
-    pub risk_description: Option<String>,
-    pub mailing_insured_name: String,
-    pub mailing_address: String,
-    pub mailing_address2: Option<String>,
-    pub mailing_city: String,
-    pub mailing_zip_code: String,
-    pub mailing_state_code: String,
-    pub physical_same_as_mailing: bool,
-    pub physical_address: Option<String>,
-    pub physical_address2: Option<String>,
-    pub physical_city: Option<String>,
-    pub physical_zip_code: Option<String>,
-    pub physical_state_code: Option<String>,
-    pub transaction_line_of_business: u16,
-    pub exempt: Option<bool>,
-    pub export_list: Option<bool>,
-    pub multi_state: Option<bool>,
-    pub transaction_documents: Vec<Document>,
-}
-
-impl Transaction {
-    /// The state whose rules apply: the physical (risk) state, which is the mailing state when
-    /// `physical_same_as_mailing` is 1.
-    pub fn home_state(&self) -> &str {
-        match (&self.physical_state_code, self.physical_same_as_mailing) {
-            (Some(s), false) => s,
-            _ => &self.mailing_state_code,
-        }
-    }
-}
+pub use super::model::{money, status, Document, Transaction, TxnType, LINES};
 
 /// A transaction refused: its status code and message.
 #[derive(Debug, Clone, PartialEq)]
@@ -390,10 +261,6 @@ fn documents(o: &mut Txn) -> Read<Vec<Document>> {
         out.push(Document { code: code.to_ascii_uppercase(), url, id });
     }
     Ok(out)
-}
-
-pub fn money(d: Decimal) -> String {
-    format!("{:.2}", d.round_dp(2))
 }
 
 /// A transaction that passed every check: what the rules calculated, and the warnings.

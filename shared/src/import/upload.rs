@@ -6,11 +6,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use aws_lambda_events::event::s3::S3Event;
 use serde_json::Value;
 
-use super::service::{batch_id_for_object, BatchError, Importer, TxnResult, UploadRef};
-use crate::deps::Deps;
+use super::model::{BatchMeta, BatchStatus, IMPORT_LEASE};
+pub use super::service::Imports;
+use super::service::{batch_id_for_object, BatchError, TxnResult, UploadRef};
 use crate::objects::{check_key, ObjectError, ObjectMeta};
 
 /// Why an upload was not imported. The S3 function skips what can never be imported
@@ -68,6 +68,39 @@ pub fn api_upload_key(team: &str, batch_id: &str) -> String {
     format!("{UPLOAD_PREFIX}{team}/api-{batch_id}.json")
 }
 
+/// Admits a POSTed batch to the upload path: its body stored as `uploads/<team>/api-<batch
+/// id>.json` and the batch recorded `processing`, holding a lease (the function's own bucket; the
+/// key names the batch). Should its import never start (a lost notification), the lease runs out
+/// and the upload function's sweep imports it. The caller starts the import (`Deps::start_import`
+/// with the returned key; in AWS the bucket's notification does).
+pub async fn admit(
+    imports: &Imports,
+    team: &str,
+    batch_id: &str,
+    body: Vec<u8>,
+    total: usize,
+) -> Result<(BatchMeta, String), BatchError> {
+    let key = api_upload_key(team, batch_id);
+    imports.objects.put_bytes(&key, body, "application/json").await?;
+    let now = chrono::Utc::now();
+    let meta = BatchMeta {
+        batch_id: batch_id.to_string(),
+        status: BatchStatus::Processing,
+        source: "api".into(),
+        created_at: now,
+        finished_at: None,
+        total,
+        imported: 0,
+        chunks: 0,
+        done: 0,
+        single: false,
+        upload: Some(UploadRef { bucket: String::new(), key: key.clone(), etag: String::new() }),
+        lease_until: Some(now + IMPORT_LEASE),
+    };
+    super::repo::ImportRepo::new(imports.store.clone(), team).put_batch_if_absent(&meta).await?;
+    Ok((meta, key))
+}
+
 /// The batch of an uploaded object: the id an asynchronous POST named (`api-<32 hex>.json`), else
 /// one derived from the object (bucket, key, ETag), so the same object delivered twice is the
 /// same batch.
@@ -110,7 +143,7 @@ pub fn parse_upload_key(key: &str) -> Result<(String, String), UploadError> {
     check_key(key).map_err(|e| not(&e.to_string()))?;
     let rest = key.strip_prefix(UPLOAD_PREFIX).ok_or_else(|| not("not under uploads/"))?;
     let (team, name) = rest.split_once('/').ok_or_else(|| not("expected uploads/<team>/<name>"))?;
-    if name.contains('/') || team.is_empty() || name.is_empty() || !crate::api::usable_id(team) {
+    if name.contains('/') || team.is_empty() || name.is_empty() || !crate::types::usable_id(team) {
         return Err(not("expected uploads/<team>/<name>"));
     }
     let stem = name.strip_suffix(".json").unwrap_or(name);
@@ -119,7 +152,7 @@ pub fn parse_upload_key(key: &str) -> Result<(String, String), UploadError> {
 
 /// Imports one uploaded object and writes its result beside it.
 pub async fn import_object(
-    deps: &Deps,
+    deps: &Imports,
     bucket: &str,
     key: &str,
     etag: &str,
@@ -144,7 +177,7 @@ pub async fn import_object(
             // the store cannot say (it is what failed), the result file can (read whole: rare).
             let repo = super::repo::ImportRepo::new(deps.store.clone(), &team);
             let done_before = match repo.batch(&batch_id).await {
-                Ok(found) => found.is_some_and(|m| m.status == "processed"),
+                Ok(found) => found.is_some_and(|m| m.status == BatchStatus::Processed),
                 Err(_) => match deps.objects.get_bytes(&result_key).await {
                     Ok(Some(bytes)) => serde_json::from_slice::<Value>(&bytes)
                         .is_ok_and(|v| v["batch_id"] == batch_id.as_str() && v["status"] == "processed"),
@@ -205,7 +238,7 @@ impl ResultFile {
 
 /// The upload imported as batch `batch_id` of `team`, its answer written to `result_key`.
 async fn import_to(
-    deps: &Deps,
+    deps: &Imports,
     upload: UploadRef,
     team: &str,
     batch_id: &str,
@@ -213,7 +246,7 @@ async fn import_to(
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> Result<UploadOutcome, UploadError> {
     let io = |e: std::io::Error| UploadError::Objects(ObjectError::Backend(e.to_string()));
-    let spool = deps.spool_dir();
+    let spool = deps.spool.clone();
     tokio::fs::create_dir_all(&spool).await.map_err(io)?;
     let name = crate::crypto::uuid().map_err(|e| ObjectError::Backend(e.to_string()))?;
     let (upload_file, result_file) =
@@ -235,14 +268,7 @@ async fn import_to(
         let max = deps.max_upload_bytes;
         return reject(format!("The batch file is {size} bytes; an upload may be at most {max} bytes.")).await;
     }
-    let fetcher = deps.fetcher().await.map_err(UploadError::Fetcher)?;
-    let importer = Importer {
-        store: deps.store.clone(),
-        objects: deps.objects.clone(),
-        fetcher,
-        team: team.to_string(),
-        spool: spool.clone(),
-    };
+    let importer = deps.importer(team).await.map_err(UploadError::Fetcher)?;
     let source = format!("s3://{}/{}", upload.bucket, upload.key);
     let mut out = ResultFile::create(&result_file, batch_id).map_err(io)?;
     let mut append = |results: &[TxnResult]| {
@@ -261,7 +287,7 @@ async fn import_to(
     }
 }
 
-async fn write_result(deps: &Deps, key: &str, v: &Value) -> Result<(), UploadError> {
+async fn write_result(deps: &Imports, key: &str, v: &Value) -> Result<(), UploadError> {
     let bytes = serde_json::to_vec_pretty(v).map_err(|e| ObjectError::Backend(e.to_string()))?;
     Ok(deps.objects.put_bytes(key, bytes, "application/json").await?)
 }
@@ -269,7 +295,7 @@ async fn write_result(deps: &Deps, key: &str, v: &Value) -> Result<(), UploadErr
 /// Imports again every batch left processing past its lease (its import died: a crash, a
 /// timeout, a lost notification), from its upload, at most `limit` of them; how many it
 /// finished. The upload function runs it on a schedule; the local server every minute.
-pub async fn resume_stale(deps: &Deps, limit: usize) -> Result<usize, UploadError> {
+pub async fn resume_stale(deps: &Imports, limit: usize) -> Result<usize, UploadError> {
     let stale =
         super::repo::stale_batches(deps.store.as_ref(), chrono::Utc::now(), limit).await.map_err(BatchError::Store)?;
     let mut finished = 0;
@@ -282,46 +308,14 @@ pub async fn resume_stale(deps: &Deps, limit: usize) -> Result<usize, UploadErro
                 // The upload is gone: nothing can finish the batch; say so on it.
                 tracing::warn!(batch = %s.meta.batch_id, error = %e, "a stale batch cannot be resumed");
                 let repo = super::repo::ImportRepo::new(deps.store.clone(), &s.team);
-                let failed = super::service::BatchMeta { status: "failed".into(), lease_until: None, ..s.meta.clone() };
+                let failed =
+                    super::service::BatchMeta { status: BatchStatus::Failed, lease_until: None, ..s.meta.clone() };
                 repo.put_batch(&failed, 2).await.map_err(BatchError::Store)?;
             }
             Err(e) => return Err(e),
         }
     }
     Ok(finished)
-}
-
-/// One object an S3 event names.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UploadedObject {
-    pub bucket: String,
-    /// Decoded (S3 sends keys URL-encoded, spaces as `+`).
-    pub key: String,
-    pub etag: String,
-}
-
-/// The objects an S3 event names, and how many records were skipped because they are not S3
-/// records or name no bucket or key (each is logged).
-pub fn s3_objects(event: &S3Event) -> (Vec<UploadedObject>, usize) {
-    let mut objects = Vec::new();
-    let mut skipped = 0;
-    for (i, r) in event.records.iter().enumerate() {
-        let key = r.s3.object.key.as_deref().and_then(|raw| {
-            percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8().ok().map(|k| k.into_owned())
-        });
-        match (r.event_source.as_deref(), &r.s3.bucket.name, key) {
-            (Some("aws:s3"), Some(bucket), Some(key)) => objects.push(UploadedObject {
-                bucket: bucket.clone(),
-                key,
-                etag: r.s3.object.e_tag.clone().unwrap_or_default(),
-            }),
-            _ => {
-                skipped += 1;
-                tracing::warn!(record = i, "S3 event record without an S3 source, bucket or readable key; skipped");
-            }
-        }
-    }
-    (objects, skipped)
 }
 
 #[cfg(test)]

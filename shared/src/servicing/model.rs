@@ -5,22 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-macro_rules! str_enum {
-    ($name:ident { $($v:ident = $code:literal),* $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-        #[allow(clippy::enum_variant_names)]
-        pub enum $name { $(#[serde(rename = $code)] $v),* }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$v),*];
-            pub fn code(self) -> &'static str {
-                match self { $($name::$v => $code),* }
-            }
-            pub fn parse(s: &str) -> Option<$name> {
-                $name::ALL.iter().copied().find(|v| v.code() == s)
-            }
-        }
-    };
-}
+use crate::types::str_enum;
 
 str_enum!(PullStatus {
     Queued = "QUEUED",

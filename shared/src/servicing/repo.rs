@@ -37,6 +37,12 @@ use super::webhooks::{Attempt, DeliveryCursor, Redelivery, Webhook, MAX_WEBHOOKS
 use crate::crypto::Sealed;
 use crate::store::{Cond, Item, Store, StoreError, Write};
 
+/// The job a table stream record names, by its partition key: `(team, pull)`, or `None` when the
+/// key is no job's. The key format is this repo's alone.
+pub fn job_of_key(pk: &str) -> Option<(String, String)> {
+    keys::job_of(pk)
+}
+
 mod keys {
     use chrono::{DateTime, Utc};
 
@@ -90,6 +96,11 @@ mod keys {
     }
     pub fn job_pk(team: &str, pull: &str) -> String {
         format!("JOB#{team}#{pull}")
+    }
+    /// The team and pull of a job's partition key (`JOB#<team>#<pull>`), as a table stream names it.
+    pub fn job_of(pk: &str) -> Option<(String, String)> {
+        let (team, pull) = pk.strip_prefix("JOB#")?.split_once('#')?;
+        (!team.is_empty() && !pull.is_empty()).then(|| (team.to_string(), pull.to_string()))
     }
     pub const JOB_SK: &str = "JOB";
     pub const JOBS_INDEX: &str = "JOBS";

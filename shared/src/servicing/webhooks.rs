@@ -12,7 +12,7 @@ use super::model::{Event, EventType};
 use super::repo::{Conflict, Named, Repo};
 use super::ServicingError;
 use crate::crypto::{random_bytes, uuid, Keys, Sealed};
-use crate::net::{check_url, HttpsClient};
+use crate::net::check_url;
 use crate::store::{Store, StoreError};
 
 /// Endpoints per team.
@@ -112,78 +112,13 @@ pub trait WebhookSender: Send + Sync {
     ) -> SendOutcome;
 }
 
-/// The production sender: HTTP/1.1 over rustls with the system's roots, no redirects followed,
-/// addresses guarded.
-pub struct HttpSender {
-    client: HttpsClient,
-    allow_private: bool,
-}
-
-impl HttpSender {
-    pub fn new(allow_private: bool) -> Result<HttpSender, String> {
-        Ok(HttpSender { client: crate::net::https_client(allow_private)?, allow_private })
-    }
-}
-
-/// An [`HttpSender`] built on first use, so functions that never send a webhook do not load the
-/// system's TLS roots at cold start.
-pub struct LazyHttpSender {
-    allow_private: bool,
-    inner: tokio::sync::OnceCell<Result<HttpSender, String>>,
-}
-
-impl LazyHttpSender {
-    pub fn new(allow_private: bool) -> Self {
-        LazyHttpSender { allow_private, inner: tokio::sync::OnceCell::new() }
-    }
-}
+/// No sender: dependencies built without an HTTP client. Every delivery fails, naming the bug.
+pub struct NoSender;
 
 #[async_trait]
-impl WebhookSender for LazyHttpSender {
-    async fn post(
-        &self,
-        url: &str,
-        headers: Vec<(&'static str, String)>,
-        body: Vec<u8>,
-        timeout: StdDuration,
-    ) -> SendOutcome {
-        match self.inner.get_or_init(|| async { HttpSender::new(self.allow_private) }).await {
-            Ok(s) => s.post(url, headers, body, timeout).await,
-            Err(e) => SendOutcome::Failed(e.clone()),
-        }
-    }
-}
-
-#[async_trait]
-impl WebhookSender for HttpSender {
-    async fn post(
-        &self,
-        url: &str,
-        headers: Vec<(&'static str, String)>,
-        body: Vec<u8>,
-        timeout: StdDuration,
-    ) -> SendOutcome {
-        let uri = match check_url(url, self.allow_private) {
-            Ok(u) => u,
-            Err(e) => return SendOutcome::Failed(e),
-        };
-        let mut req = http::Request::builder().method(http::Method::POST).uri(uri);
-        req = req.header("content-type", "application/json").header("user-agent", "coverdesk-webhooks/1");
-        if let Some(trace) = crate::net::trace_id() {
-            req = req.header(crate::net::TRACE_HEADER, trace);
-        }
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        let req = match req.body(http_body_util::Full::new(bytes::Bytes::from(body))) {
-            Ok(r) => r,
-            Err(e) => return SendOutcome::Failed(format!("request: {e}")),
-        };
-        match tokio::time::timeout(timeout, self.client.request(req)).await {
-            Err(_) => SendOutcome::Failed(format!("no answer within {} s", timeout.as_secs_f32())),
-            Ok(Err(e)) => SendOutcome::Failed(crate::net::error_chain(&e)),
-            Ok(Ok(resp)) => SendOutcome::Status(resp.status().as_u16()),
-        }
+impl WebhookSender for NoSender {
+    async fn post(&self, _: &str, _: Vec<(&'static str, String)>, _: Vec<u8>, _: StdDuration) -> SendOutcome {
+        SendOutcome::Failed("no webhook sender in these dependencies (a bug: add one with Deps::with_http)".into())
     }
 }
 

@@ -11,8 +11,6 @@
 //!
 //! All business rules live above this port; a backend only stores.
 
-pub mod embedded;
-
 use async_trait::async_trait;
 use serde_json::Value;
 

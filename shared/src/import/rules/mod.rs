@@ -18,7 +18,8 @@ mod data;
 mod describe;
 use serde_json::{json, Value};
 
-use super::transaction::{Transaction, TxnType};
+pub use super::model::{Calculated, Field};
+use super::model::{Transaction, TxnType};
 
 /// The 54 jurisdictions a filing service covers: the 50 states, DC, PR, GU and VI.
 pub const JURISDICTIONS: [&str; 54] = [
@@ -42,46 +43,6 @@ pub const DATA: &[(&str, &str)] = data_files!(
 
 /// The documents every jurisdiction requires unless its file says `common_documents = false`.
 pub const DEFAULTS: &str = include_str!("../../../data/tax-rules/defaults.toml");
-
-/// Which transaction field a charge is reported in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Field {
-    SlTax,
-    StampingFee,
-    SlServiceCharge,
-    FmTax,
-}
-
-impl Field {
-    pub const ALL: [Field; 4] = [Field::SlTax, Field::StampingFee, Field::SlServiceCharge, Field::FmTax];
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::SlTax => "sl_tax",
-            Field::StampingFee => "stamping_fee",
-            Field::SlServiceCharge => "sl_service_charge",
-            Field::FmTax => "fm_tax",
-        }
-    }
-    /// The key and label of a mismatch warning, in the original's style.
-    pub fn warning(self) -> (&'static str, &'static str) {
-        match self {
-            Field::SlTax => ("slTax", "SL tax"),
-            Field::StampingFee => ("stampingFee", "Stamping fee"),
-            Field::SlServiceCharge => ("slServiceCharge", "SL service charge"),
-            Field::FmTax => ("fmTax", "FM tax"),
-        }
-    }
-    /// What the client sent in this field.
-    pub fn provided(self, t: &Transaction) -> Decimal {
-        match self {
-            Field::SlTax => t.sl_tax,
-            Field::StampingFee => t.stamping_fee,
-            Field::SlServiceCharge => t.sl_service_charge,
-            Field::FmTax => t.fm_tax,
-        }
-    }
-}
 
 /// What a percentage is taken of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,57 +250,6 @@ pub struct Jurisdiction {
     pub municipal_fee: bool,
     pub fees: Vec<Fee>,
     pub documents: Vec<StateDocument>,
-}
-
-/// What the rules compute for one transaction, field by field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calculated {
-    #[serde(with = "rust_decimal::serde::str")]
-    pub sl_tax: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub stamping_fee: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub sl_service_charge: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub fm_tax: Decimal,
-    /// Premium, agency and inspection fees, the municipal fee as sent, and the four above.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub total: Decimal,
-    /// False when a period used is not confirmed by a public source, or its base is our choice
-    /// and the transaction carries fees.
-    pub verified: bool,
-}
-
-impl Calculated {
-    pub fn get(&self, f: Field) -> Decimal {
-        match f {
-            Field::SlTax => self.sl_tax,
-            Field::StampingFee => self.stamping_fee,
-            Field::SlServiceCharge => self.sl_service_charge,
-            Field::FmTax => self.fm_tax,
-        }
-    }
-    fn add(&mut self, f: Field, v: Decimal) {
-        let slot = match f {
-            Field::SlTax => &mut self.sl_tax,
-            Field::StampingFee => &mut self.stamping_fee,
-            Field::SlServiceCharge => &mut self.sl_service_charge,
-            Field::FmTax => &mut self.fm_tax,
-        };
-        *slot += v;
-    }
-    /// The figures as the answer shows them, to the cent.
-    pub fn view(&self) -> Value {
-        let m = super::transaction::money;
-        json!({
-            "sl_tax": m(self.sl_tax),
-            "stamping_fee": m(self.stamping_fee),
-            "sl_service_charge": m(self.sl_service_charge),
-            "fm_tax": m(self.fm_tax),
-            "total": m(self.total),
-            "verified": self.verified,
-        })
-    }
 }
 
 impl Jurisdiction {

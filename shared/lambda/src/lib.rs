@@ -1,12 +1,14 @@
-//! Serving one route as an AWS Lambda function behind an API Gateway HTTP API.
+//! Coverdesk's Lambda glue: one route served as a function behind an API Gateway HTTP API, the
+//! servicing worker on the table's stream and schedule, the import on the bucket's notifications
+//! and schedule. Typed events in, the domain's handlers called, nothing of the domain here.
 
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use lambda_http::{service_fn, Body, Request, Response};
 
-use crate::api::{self, ApiRequest, ApiResponse, Handler, Route};
-use crate::deps::Deps;
+use coverdesk::api::{self, ApiRequest, ApiResponse, Handler, Route};
+use coverdesk::deps::Deps;
 
 /// A Lambda request (any API Gateway payload lambda_http understands) as a plain request.
 pub fn to_api_request(req: Request) -> ApiRequest {
@@ -39,16 +41,22 @@ pub fn to_lambda_response(r: ApiResponse) -> Response<Body> {
 }
 
 /// What a function does with one invocation; the tests call it with real events. The one log
-/// line of each request is the metrics line ([`crate::metrics::request`]).
+/// line of each request is the metrics line ([`coverdesk::metrics::request`]).
 pub async fn invoke(deps: &Deps, route: Route, handler: Handler, req: Request) -> Response<Body> {
     use lambda_http::RequestExt;
     let started = std::time::Instant::now();
     let context = req.lambda_context_ref();
     let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
-    crate::net::set_trace_id(context.and_then(|c| c.xray_trace_id.clone()));
+    coverdesk::net::set_trace_id(context.and_then(|c| c.xray_trace_id.clone()));
     let response = api::handle_route(deps, route, handler, to_api_request(req)).await;
-    crate::metrics::request(&request_id, route.name(), response.status, started.elapsed().as_millis() as u64);
+    coverdesk::metrics::request(&request_id, route.name(), response.status, started.elapsed().as_millis() as u64);
     to_lambda_response(response)
+}
+
+/// A function's dependencies before its `main` adds the store, object store and key its route
+/// uses: [`Deps::lambda`] with the HTTP client (documents, webhooks), built on first use.
+pub fn deps() -> Deps {
+    coverdesk_http::connect(Deps::lambda())
 }
 
 /// Logging, as Lambda asks (JSON when the function's log format is JSON): the first thing a
@@ -62,7 +70,7 @@ pub fn init_logs() {
 pub async fn serve(route: Route, handler: Handler, mut deps: Deps) -> Result<(), lambda_http::Error> {
     if route.needs().objects {
         // Documents are fetched inside the API request: within its timeout.
-        deps.fetch_limits = crate::fetch::FetchLimits::within_request();
+        deps.fetch_limits = coverdesk::fetch::FetchLimits::within_request();
     }
     let deps = &deps;
     lambda_http::run(service_fn(move |req: Request| async move {
@@ -92,11 +100,9 @@ pub fn stream_jobs(event: &aws_lambda_events::event::dynamodb::Event) -> (Vec<(S
     let mut jobs = Vec::new();
     let mut skipped = 0;
     for (i, r) in event.records.iter().enumerate() {
-        let job = serde_dynamo::from_item::<_, StreamKey>(r.change.keys.clone()).ok().and_then(|k| {
-            let rest = k.pk.strip_prefix("JOB#")?;
-            let (team, pull) = rest.split_once('#')?;
-            (!team.is_empty() && !pull.is_empty()).then(|| (team.to_string(), pull.to_string()))
-        });
+        let job = serde_dynamo::from_item::<_, StreamKey>(r.change.keys.clone())
+            .ok()
+            .and_then(|k| coverdesk::servicing::repo::job_of_key(&k.pk));
         match job {
             Some(j) => jobs.push(j),
             None => {
@@ -140,7 +146,7 @@ pub async fn serve_worker(deps: Deps) -> Result<(), lambda_http::Error> {
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<WorkerEvent>| async move {
-            crate::net::set_trace_id(event.context.xray_trace_id.clone());
+            coverdesk::net::set_trace_id(event.context.xray_trace_id.clone());
             Ok::<_, Infallible>(handle_worker_event(deps, event.payload).await)
         },
     ))
@@ -154,11 +160,11 @@ pub async fn serve_worker(deps: Deps) -> Result<(), lambda_http::Error> {
 pub async fn handle_s3_event(
     deps: &Deps,
     event: &aws_lambda_events::event::s3::S3Event,
-) -> Result<serde_json::Value, crate::import::upload::UploadError> {
-    let (objects, mut skipped) = crate::import::upload::s3_objects(event);
+) -> Result<serde_json::Value, coverdesk::import::upload::UploadError> {
+    let (objects, mut skipped) = s3_objects(event);
     let mut out = Vec::new();
     for o in objects {
-        match crate::import::upload::import_object(deps, &o.bucket, &o.key, &o.etag, &|_, _| {}).await {
+        match coverdesk::import::upload::import_object(&deps.imports(), &o.bucket, &o.key, &o.etag, &|_, _| {}).await {
             Ok(r) => out.push(serde_json::json!({"key": o.key, "batch_id": r.batch_id, "result_key": r.result_key, "total": r.total, "imported": r.imported})),
             Err(e) if e.is_permanent() => {
                 skipped += 1;
@@ -168,6 +174,39 @@ pub async fn handle_s3_event(
         }
     }
     Ok(serde_json::json!({"imported": out, "skipped": skipped}))
+}
+
+/// One object an S3 event names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadedObject {
+    pub bucket: String,
+    /// Decoded (S3 sends keys URL-encoded, spaces as `+`).
+    pub key: String,
+    pub etag: String,
+}
+
+/// The objects an S3 event names, and how many records were skipped because they are not S3
+/// records or name no bucket or key (each is logged).
+pub fn s3_objects(event: &aws_lambda_events::event::s3::S3Event) -> (Vec<UploadedObject>, usize) {
+    let mut objects = Vec::new();
+    let mut skipped = 0;
+    for (i, r) in event.records.iter().enumerate() {
+        let key = r.s3.object.key.as_deref().and_then(|raw| {
+            percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8().ok().map(|k| k.into_owned())
+        });
+        match (r.event_source.as_deref(), &r.s3.bucket.name, key) {
+            (Some("aws:s3"), Some(bucket), Some(key)) => objects.push(UploadedObject {
+                bucket: bucket.clone(),
+                key,
+                etag: r.s3.object.e_tag.clone().unwrap_or_default(),
+            }),
+            _ => {
+                skipped += 1;
+                tracing::warn!(record = i, "S3 event record without an S3 source, bucket or readable key; skipped");
+            }
+        }
+    }
+    (objects, skipped)
 }
 
 /// What the upload function is invoked with: the bucket's notification, or its schedule (an
@@ -194,11 +233,11 @@ const RESUMED_PER_SWEEP: usize = 3;
 pub async fn handle_upload_event(
     deps: &Deps,
     event: &UploadEvent,
-) -> Result<serde_json::Value, crate::import::upload::UploadError> {
+) -> Result<serde_json::Value, coverdesk::import::upload::UploadError> {
     match event {
         UploadEvent::S3(e) => handle_s3_event(deps, e).await,
         UploadEvent::Schedule(_) => {
-            let n = crate::import::upload::resume_stale(deps, RESUMED_PER_SWEEP).await?;
+            let n = coverdesk::import::upload::resume_stale(&deps.imports(), RESUMED_PER_SWEEP).await?;
             Ok(serde_json::json!({"resumed": n}))
         }
     }
@@ -209,7 +248,7 @@ pub async fn serve_s3_import(deps: Deps) -> Result<(), lambda_http::Error> {
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<UploadEvent>| async move {
-            crate::net::set_trace_id(event.context.xray_trace_id.clone());
+            coverdesk::net::set_trace_id(event.context.xray_trace_id.clone());
             handle_upload_event(deps, &event.payload).await.map_err(lambda_http::Error::from)
         },
     ))

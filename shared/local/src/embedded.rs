@@ -13,7 +13,7 @@ use redb::{AccessGuard, Database, ReadableDatabase, ReadableTable, TableDefiniti
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
+use coverdesk::store::{
     validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write, MAX_PAGE,
 };
 
@@ -373,12 +373,12 @@ mod tests {
         // An existing folder made with the usual 0755 is tightened too.
         std::fs::create_dir(&data).unwrap();
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let deps = crate::deps::Deps::embedded(&data).unwrap();
+        let deps = crate::deps(&data).unwrap();
         drop(deps);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&data.join("coverdesk.redb")), 0o600);
-        if std::env::var(crate::crypto::KEY_ENV).is_err() {
+        if std::env::var(coverdesk::crypto::KEY_ENV).is_err() {
             assert_eq!(mode(&data.join("secret.key")), 0o600);
         }
         let nested = dir.path().join("a/b/store.redb");

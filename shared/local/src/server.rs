@@ -13,8 +13,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::api::{self, ApiRequest, ApiResponse};
-use crate::deps::Deps;
+use coverdesk::api::{self, ApiRequest, ApiResponse};
+use coverdesk::deps::Deps;
 
 /// How long a client may take over its request: the headers, then the body. A connection that
 /// stalls is closed, so half-sent requests cannot hold the server's sockets.
@@ -223,7 +223,7 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
     let resumer = deps.clone();
     let _resumer = AbortOnDrop(tokio::spawn(async move {
         loop {
-            if let Err(e) = crate::import::upload::resume_stale(&resumer, 3).await {
+            if let Err(e) = coverdesk::import::upload::resume_stale(&resumer.imports(), 3).await {
                 tracing::warn!(error = %e, "resuming stale imports failed");
             }
             tokio::time::sleep(Duration::from_secs(60)).await;

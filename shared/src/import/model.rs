@@ -1,0 +1,342 @@
+//! The import area's types: a transaction as read, its result, its record, a batch and its
+//! status, the status codes of seed 002. Nothing here reads, stores or renders.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreError;
+use crate::types::str_enum;
+use serde_json::{json, Value};
+
+str_enum!(BatchStatus {
+    /// Admitted, or being imported: `done` says how far.
+    Processing = "processing",
+    /// Every transaction answered: the results are final.
+    Processed = "processed",
+    /// Its upload vanished before it could be imported again: nothing will finish it.
+    Failed = "failed",
+});
+
+/// The status codes of seed 002, and ours for what it does not name.
+pub mod status {
+    pub const OK: u16 = 0;
+    pub const MISSING_DOCUMENT: u16 = 1001;
+    pub const TRANSACTION_TYPE: u16 = 1002;
+    pub const LINE_OF_BUSINESS: u16 = 1003;
+    pub const DEPARTMENT: u16 = 1004;
+    pub const TAX_RULE: u16 = 1005;
+    /// Ours: a field is malformed or breaks one of the seed's rules (named in the message).
+    pub const INVALID_FIELD: u16 = 2001;
+    /// Ours: a document could not be fetched.
+    pub const DOCUMENT_FETCH: u16 = 2002;
+    pub const DUPLICATE: u16 = 3001;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum TxnType {
+    PN,
+    PR,
+    APE,
+    RPE,
+    AE,
+    FC,
+}
+
+impl TxnType {
+    pub const ALL: [TxnType; 6] = [TxnType::PN, TxnType::PR, TxnType::APE, TxnType::RPE, TxnType::AE, TxnType::FC];
+    pub fn code(self) -> &'static str {
+        match self {
+            TxnType::PN => "PN",
+            TxnType::PR => "PR",
+            TxnType::APE => "APE",
+            TxnType::RPE => "RPE",
+            TxnType::AE => "AE",
+            TxnType::FC => "FC",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TxnType> {
+        TxnType::ALL.into_iter().find(|t| t.code() == s)
+    }
+}
+
+/// Lines of business 1001-1022 of seed 002.
+pub const LINES: &[(u16, &str)] = &[
+    (1001, "Accident & Health"),
+    (1002, "BOP Liability"),
+    (1003, "Business Auto"),
+    (1004, "Business Owners"),
+    (1005, "Commercial Property"),
+    (1006, "Data Breach"),
+    (1007, "Employment Practice Liability Insurance"),
+    (1008, "Errors & Omissions"),
+    (1009, "Garage & Dealers"),
+    (1010, "General Liability"),
+    (1011, "Inland Marine (C)"),
+    (1012, "Med/Professional Liab"),
+    (1013, "Package (C)"),
+    (1014, "Professional Liability1"),
+    (1015, "Umbrella(C)"),
+    (1016, "Directors and Officers"),
+    (1017, "Foreign Liability"),
+    (1018, "Pollution"),
+    (1019, "Workers Compensation"),
+    (1020, "Monoline"),
+    (1021, "Earthquake Liability"),
+    (1022, "Special Events"),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub code: String,
+    pub url: String,
+    pub id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transaction {
+    pub id: String,
+    pub policy_number: String,
+    pub policy_effective_date: NaiveDate,
+    pub transaction_effective_date: NaiveDate,
+    pub transaction_type: TxnType,
+    pub account_written_as: String,
+    pub rpg: bool,
+    pub premium: Decimal,
+    pub agency_fee: Decimal,
+    pub inspection_fee: Decimal,
+    pub sl_tax: Decimal,
+    pub stamping_fee: Decimal,
+    pub sl_service_charge: Decimal,
+    pub municipal_fee: Decimal,
+    pub fm_tax: Decimal,
+    pub total: Decimal,
+    pub commission_received: Option<bool>,
+    pub non_admitted_insured_name: String,
+    pub invoice_date: NaiveDate,
+    pub purchasing_group_name: Option<String>,
+    pub ecp: bool,
+    pub risk_description: Option<String>,
+    pub mailing_insured_name: String,
+    pub mailing_address: String,
+    pub mailing_address2: Option<String>,
+    pub mailing_city: String,
+    pub mailing_zip_code: String,
+    pub mailing_state_code: String,
+    pub physical_same_as_mailing: bool,
+    pub physical_address: Option<String>,
+    pub physical_address2: Option<String>,
+    pub physical_city: Option<String>,
+    pub physical_zip_code: Option<String>,
+    pub physical_state_code: Option<String>,
+    pub transaction_line_of_business: u16,
+    pub exempt: Option<bool>,
+    pub export_list: Option<bool>,
+    pub multi_state: Option<bool>,
+    pub transaction_documents: Vec<Document>,
+}
+
+impl Transaction {
+    /// The state whose rules apply: the physical (risk) state, which is the mailing state when
+    /// `physical_same_as_mailing` is 1.
+    pub fn home_state(&self) -> &str {
+        match (&self.physical_state_code, self.physical_same_as_mailing) {
+            (Some(s), false) => s,
+            _ => &self.mailing_state_code,
+        }
+    }
+}
+
+pub fn money(d: Decimal) -> String {
+    format!("{:.2}", d.round_dp(2))
+}
+
+/// Transactions per batch.
+pub const MAX_TRANSACTIONS: usize = 50_000;
+/// Documents fetched at once per batch.
+pub const FETCH_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDocument {
+    pub code: String,
+    pub id: Option<i64>,
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnResult {
+    pub id: Option<String>,
+    pub policy_number: Option<String>,
+    pub status: u16,
+    pub status_message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<(String, String)>,
+    /// What the rules calculated, for a transaction that got as far as its taxes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculated: Option<Calculated>,
+}
+
+/// The record of one transaction as a team reads it later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnRecord {
+    pub id: String,
+    pub batch_id: String,
+    pub policy_number: String,
+    pub status: u16,
+    pub status_message: String,
+    pub warnings: Vec<(String, String)>,
+    #[serde(default)]
+    pub calculated: Option<Calculated>,
+    pub documents: Vec<StoredDocument>,
+    pub department: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchMeta {
+    pub batch_id: String,
+    pub status: BatchStatus,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub total: usize,
+    pub imported: usize,
+    pub chunks: usize,
+    /// Transactions answered so far (progress while processing; `total` once processed).
+    #[serde(default)]
+    pub done: usize,
+    /// A single-transaction batch: its results are kept one per position, not in chunks.
+    #[serde(default)]
+    pub single: bool,
+    /// Where an uploaded (or asynchronously POSTed) batch's bytes are, so a batch left
+    /// processing can be imported again from them.
+    #[serde(default)]
+    pub upload: Option<UploadRef>,
+    /// While processing from an upload: until when its import holds the batch. Past it (the
+    /// import died), the upload function's sweep imports it again.
+    #[serde(default)]
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// An uploaded object: bucket, key and ETag (its batch id derives from them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRef {
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+}
+
+/// How long an import holds its batch: longer than the upload function may run (15 minutes), so
+/// a lease that ran out means the import died.
+pub const IMPORT_LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(16);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("The batch is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("The batch must be a JSON array of 1 to {MAX_TRANSACTIONS} transactions")]
+    NotArray,
+    /// A single-transaction request's envelope (`POST /import/v1/transaction`) that cannot be
+    /// read, or names a batch it cannot join.
+    #[error("{0}")]
+    Envelope(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("object store: {0}")]
+    Objects(#[from] crate::objects::ObjectError),
+}
+
+/// Which transaction field a charge is reported in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    SlTax,
+    StampingFee,
+    SlServiceCharge,
+    FmTax,
+}
+
+impl Field {
+    pub const ALL: [Field; 4] = [Field::SlTax, Field::StampingFee, Field::SlServiceCharge, Field::FmTax];
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::SlTax => "sl_tax",
+            Field::StampingFee => "stamping_fee",
+            Field::SlServiceCharge => "sl_service_charge",
+            Field::FmTax => "fm_tax",
+        }
+    }
+    /// The key and label of a mismatch warning, in the original's style.
+    pub fn warning(self) -> (&'static str, &'static str) {
+        match self {
+            Field::SlTax => ("slTax", "SL tax"),
+            Field::StampingFee => ("stampingFee", "Stamping fee"),
+            Field::SlServiceCharge => ("slServiceCharge", "SL service charge"),
+            Field::FmTax => ("fmTax", "FM tax"),
+        }
+    }
+    /// What the client sent in this field.
+    pub fn provided(self, t: &Transaction) -> Decimal {
+        match self {
+            Field::SlTax => t.sl_tax,
+            Field::StampingFee => t.stamping_fee,
+            Field::SlServiceCharge => t.sl_service_charge,
+            Field::FmTax => t.fm_tax,
+        }
+    }
+}
+
+/// What the rules compute for one transaction, field by field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calculated {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub sl_tax: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub stamping_fee: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub sl_service_charge: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub fm_tax: Decimal,
+    /// Premium, agency and inspection fees, the municipal fee as sent, and the four above.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
+    /// False when a period used is not confirmed by a public source, or its base is our choice
+    /// and the transaction carries fees.
+    pub verified: bool,
+}
+
+impl Calculated {
+    pub fn get(&self, f: Field) -> Decimal {
+        match f {
+            Field::SlTax => self.sl_tax,
+            Field::StampingFee => self.stamping_fee,
+            Field::SlServiceCharge => self.sl_service_charge,
+            Field::FmTax => self.fm_tax,
+        }
+    }
+    pub(crate) fn add(&mut self, f: Field, v: Decimal) {
+        let slot = match f {
+            Field::SlTax => &mut self.sl_tax,
+            Field::StampingFee => &mut self.stamping_fee,
+            Field::SlServiceCharge => &mut self.sl_service_charge,
+            Field::FmTax => &mut self.fm_tax,
+        };
+        *slot += v;
+    }
+    /// The figures as the answer shows them, to the cent.
+    pub fn view(&self) -> Value {
+        let m = money;
+        json!({
+            "sl_tax": m(self.sl_tax),
+            "stamping_fee": m(self.stamping_fee),
+            "sl_service_charge": m(self.sl_service_charge),
+            "fm_tax": m(self.fm_tax),
+            "total": m(self.total),
+            "verified": self.verified,
+        })
+    }
+}
