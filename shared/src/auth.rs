@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::accounts::TeamId;
 use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::types::TeamId;
 
 /// What can go wrong with teams and their credentials. Each API maps it in `api/errors.rs`:
 /// `Unauthenticated` is 401, a store that is busy or down 503.

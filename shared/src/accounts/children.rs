@@ -2,15 +2,13 @@
 //! that hide a merge's uncommitted copies, and the changes that add or edit them, each one
 //! conditional transaction with the account (see [`super::service`]).
 
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::AccountError;
-use super::input::{ContactFields, NewActivity, NewPolicy};
+use super::input::{contact_from, ContactFields, NewActivity, NewPolicy};
 use super::model::*;
-use super::repo::Conflict;
-use super::service::{account_uri, lost_race, refuse_if_withdrawn, Accounts, Attempts, ClientTxn, Versioned};
+use super::service::{lost_race, refuse_if_withdrawn, Accounts, Attempts};
 
 impl<'a> Accounts<'a> {
     /// All visible children of one kind, in id order, with their account. Copies written by a
@@ -270,21 +268,6 @@ impl<'a> Accounts<'a> {
             }
             Err(e) => Err(e),
         }
-    }
-}
-
-pub(crate) fn contact_from(subtype: ContactSubtype, f: ContactFields, now: DateTime<Utc>) -> Contact {
-    Contact {
-        subtype,
-        first_name: f.first_name,
-        last_name: f.last_name,
-        company_name: f.company_name,
-        email: f.email,
-        home_phone: f.home_phone,
-        work_phone: f.work_phone,
-        cell_phone: f.cell_phone,
-        address: f.address,
-        created_at: now,
     }
 }
 

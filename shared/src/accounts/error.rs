@@ -49,7 +49,7 @@ pub enum AccountError {
     /// (retry, draw again); one that reaches the client is 503 when another writer got there first
     /// (retry shortly), else 409 with its description.
     #[error("conflict: {0}")]
-    Conflicted(super::repo::Conflict),
+    Conflicted(super::model::Conflict),
     /// 503 or 500: the store failed; the client sees no internals.
     #[error(transparent)]
     Store(#[from] StoreError),

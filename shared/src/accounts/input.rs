@@ -6,7 +6,7 @@
 //! echoing the value the client sent (it may be personal data), and so that unknown fields are
 //! named and refused.
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -588,6 +588,21 @@ pub fn new_policy(v: &Value) -> Result<NewPolicy, AccountError> {
         }))
     })?;
     Ok(policy)
+}
+
+pub(crate) fn contact_from(subtype: ContactSubtype, f: ContactFields, now: DateTime<Utc>) -> Contact {
+    Contact {
+        subtype,
+        first_name: f.first_name,
+        last_name: f.last_name,
+        company_name: f.company_name,
+        email: f.email,
+        home_phone: f.home_phone,
+        work_phone: f.work_phone,
+        cell_phone: f.cell_phone,
+        address: f.address,
+        created_at: now,
+    }
 }
 
 #[cfg(test)]

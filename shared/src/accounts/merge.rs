@@ -15,22 +15,12 @@
 //! A crash anywhere leaves a state that the same merge request, repeated, completes: before the
 //! commit it copies again (copies are overwritten, never duplicated); after it, it only cleans up.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{AccountError, Detail};
 use super::model::*;
-use super::repo::Conflict;
-use super::service::{account_uri, require_status, Accounts, ClientTxn, Versioned};
+use super::service::{require_status, Accounts};
 use crate::store::{StoreError, MAX_TRANSACT_ITEMS};
-
-/// What a merge has done so far, kept under the source's number (see the repository).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct MergeRecord {
-    pub merge_id: String,
-    pub target: u64,
-    pub committed: bool,
-}
 
 /// For crash tests: stop a merge after this many copy transactions, as if the process died. Only
 /// `merge_with_fault` (feature `fault-injection`, for the test command) sets it; a production

@@ -4,6 +4,7 @@
 
 pub mod children;
 pub mod error;
+pub mod filter;
 pub mod input;
 pub mod merge;
 pub mod model;

@@ -326,6 +326,64 @@ pub const PROPERTY_LINES: &[&str] = &["Homeowners", "Dwelling", "Condo", "Renter
 pub const AUTO_LINES: &[&str] = &["PersonalAuto", "BusinessAuto"];
 pub const OTHER_LINES: &[&str] = &["GeneralLiability", "Umbrella", "WorkersComp", "ProfessionalLiability"];
 
+/// A client-supplied transaction id (header `GW-DBTransaction-ID`) and what it was used for.
+#[derive(Debug, Clone)]
+pub struct ClientTxn {
+    pub id: String,
+    pub operation: String,
+}
+
+/// A stored account and its version (the client's `checksum`).
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+/// The URI of account `n`, as links and errors name it.
+pub fn account_uri(n: u64) -> String {
+    format!("/account/v1/accounts/{}", format_id(n))
+}
+
+/// What a merge has done so far, kept under the source's number (see the repository).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergeRecord {
+    pub merge_id: String,
+    pub target: u64,
+    pub committed: bool,
+}
+
+/// What a failed condition in an accounts transaction means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// An account changed (or appeared, or went) since it was read: another writer got there first.
+    #[error("the account changed meanwhile")]
+    AccountChanged,
+    #[error("the account number is taken")]
+    AccountNumberTaken,
+    #[error("A policy with this policy number already exists.")]
+    PolicyNumberTaken,
+    #[error("the client transaction id was used meanwhile")]
+    TransactionIdUsed,
+    /// A child changed since it was read (its checksum is stale).
+    #[error("the resource changed meanwhile")]
+    ChildChanged,
+    /// A child the change relies on is gone (a location named as primary).
+    #[error("the resource is gone")]
+    ChildGone,
+    /// A new child's id is taken (never, with the id counters; named for completeness).
+    #[error("the resource exists already")]
+    ChildExists,
+    #[error("the merge changed meanwhile")]
+    MergeChanged,
+    #[error("the servicing action was applied meanwhile")]
+    ActionApplied,
+    #[error("this username is already in use for online access")]
+    UsernameTaken,
+    #[error("the online access changed meanwhile")]
+    OnlineAccessChanged,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

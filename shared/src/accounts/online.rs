@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::repo::Conflict;
+use super::model::Conflict;
 use super::{AccountError, Accounts, TeamId};
 use crate::crypto::{Keys, PasswordHash};
 use crate::fields::required;

@@ -3,9 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::error::AccountError;
 use super::model::*;
-use super::service::{account_uri, Versioned};
 
 pub fn typekey(code: &str) -> Value {
     json!({"code": code, "name": typekey_name(code)})
@@ -278,115 +276,4 @@ pub fn policy_attributes(_: &Account, p: &Stored<Policy>) -> Value {
     );
     m.insert("createdDate".into(), json!(d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
     Value::Object(m)
-}
-
-// ---- filters ----
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Gt,
-    Le,
-    Ge,
-    In,
-    Ni,
-    Sw,
-    Cn,
-}
-
-/// One `filter=field:op:value` of a collection GET.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    pub field: String,
-    pub op: Op,
-    pub values: Vec<String>,
-}
-
-pub const FILTER_FIELDS: &[&str] = &[
-    "id",
-    "accountNumber",
-    "accountStatus",
-    "organizationType",
-    "preferredCoverageCurrency",
-    "preferredSettlementCurrency",
-    "createdDate",
-];
-
-impl Filter {
-    pub fn parse(s: &str) -> Result<Filter, AccountError> {
-        let bad = |m: String| AccountError::bad("query.filter", m);
-        let mut parts = s.splitn(3, ':');
-        let (field, op, value) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(f), Some(o), Some(v)) => (f, o, v),
-            _ => return Err(bad("must be of the form field:op:value".into())),
-        };
-        if !FILTER_FIELDS.contains(&field) {
-            return Err(bad(format!("cannot filter on that field; filterable fields: {}", FILTER_FIELDS.join(", "))));
-        }
-        let op = match op {
-            "eq" => Op::Eq,
-            "ne" => Op::Ne,
-            "lt" => Op::Lt,
-            "gt" => Op::Gt,
-            "le" => Op::Le,
-            "ge" => Op::Ge,
-            "in" => Op::In,
-            "ni" => Op::Ni,
-            "sw" => Op::Sw,
-            "cn" => Op::Cn,
-            _ => return Err(bad("the operator must be one of eq, ne, lt, gt, le, ge, in, ni, sw, cn".into())),
-        };
-        let values: Vec<String> = if matches!(op, Op::In | Op::Ni) {
-            value.split(',').map(str::to_string).collect()
-        } else {
-            vec![value.to_string()]
-        };
-        if values.iter().any(String::is_empty) || values.len() > 100 {
-            return Err(bad("the value must not be empty".into()));
-        }
-        Ok(Filter { field: field.to_string(), op, values })
-    }
-
-    fn value_of(&self, a: &Account) -> String {
-        match self.field.as_str() {
-            "id" => format_id(a.id),
-            "accountNumber" => a.number.clone(),
-            "accountStatus" => a.status.code().to_string(),
-            "organizationType" => a.organization_type.clone().unwrap_or_default(),
-            "preferredCoverageCurrency" => a.coverage_currency.to_string(),
-            "preferredSettlementCurrency" => a.settlement_currency.to_string(),
-            "createdDate" => a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            _ => String::new(),
-        }
-    }
-
-    pub fn matches(&self, a: &Account) -> bool {
-        let have = self.value_of(a);
-        // Ids order by their number, not as text.
-        let cmp = |want: &str| -> std::cmp::Ordering {
-            if self.field == "id" {
-                match (parse_id(&have), parse_id(want)) {
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    _ => have.as_str().cmp(want),
-                }
-            } else {
-                have.as_str().cmp(want)
-            }
-        };
-        let v = self.values[0].as_str();
-        match self.op {
-            Op::Eq => have == v,
-            Op::Ne => have != v,
-            Op::Lt => cmp(v).is_lt(),
-            Op::Gt => cmp(v).is_gt(),
-            Op::Le => cmp(v).is_le(),
-            Op::Ge => cmp(v).is_ge(),
-            Op::In => self.values.contains(&have),
-            Op::Ni => !self.values.contains(&have),
-            Op::Sw => have.starts_with(v),
-            Op::Cn => have.to_lowercase().contains(&v.to_lowercase()),
-        }
-    }
 }

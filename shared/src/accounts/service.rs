@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::children::contact_from;
 use super::error::{AccountError, Detail};
+use super::input::contact_from;
 use super::input::{AccountPatch, NewAccount};
 use super::model::*;
-use super::repo::{Conflict, Named, Repo};
+pub use super::model::{account_uri, ClientTxn, Versioned};
+use super::repo::{Named, Repo};
 use super::TeamId;
 use crate::store::{Store, StoreError};
 
@@ -44,29 +45,15 @@ pub(crate) fn lost_race(e: &AccountError) -> bool {
     matches!(e, AccountError::Conflicted(Conflict::AccountChanged) | AccountError::Store(StoreError::Contention))
 }
 
-/// A client-supplied transaction id (header `GW-DBTransaction-ID`) and what it was used for.
-#[derive(Debug, Clone)]
-pub struct ClientTxn {
-    pub id: String,
-    pub operation: String,
-}
-
 pub struct Accounts<'a> {
     pub store: &'a dyn Store,
     pub team: &'a TeamId,
     pub now: DateTime<Utc>,
 }
 
-/// A stored account and its version (the client's `checksum`).
-#[derive(Debug, Clone)]
-pub struct Versioned<T> {
-    pub value: T,
-    pub version: u64,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
-    pub filters: Vec<super::render::Filter>,
+    pub filters: Vec<super::filter::Filter>,
     pub page_size: usize,
     pub page_offset: usize,
     pub include_total: bool,
@@ -76,10 +63,6 @@ pub struct ListResult<T> {
     pub items: Vec<T>,
     pub has_more: bool,
     pub total: Option<usize>,
-}
-
-pub fn account_uri(n: u64) -> String {
-    format!("/account/v1/accounts/{}", format_id(n))
 }
 
 impl<'a> Accounts<'a> {

@@ -6,8 +6,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::{header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, TRANSACTION_HEADER};
+use crate::accounts::filter::Filter;
 use crate::accounts::input;
-use crate::accounts::render::{self, Filter};
+use crate::accounts::render;
 use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
 use crate::accounts::{
     format_id, parse_id, Account, AccountError, Accounts, Activity, ChildKind, Contact, Job, Location, Note, Policy,

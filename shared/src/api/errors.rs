@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{ApiResponse, BodyProblem, QueryProblem};
-use crate::accounts::repo::Conflict;
+use crate::accounts::model::Conflict;
 use crate::accounts::{AccountError, Detail};
 use crate::import::ImportError;
 use crate::servicing::ServicingError;

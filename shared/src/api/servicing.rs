@@ -147,7 +147,7 @@ pub async fn confirm_action(deps: &Deps, params: &[String], req: &ApiRequest) ->
 /// POST /teams/{teamId}/servicings
 pub async fn create_servicing(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let team = team_auth(deps, req, p(params, 0)).await?;
-    ok(svc(deps).create_servicing(&crate::accounts::TeamId::new(team), &body(req)?).await?.view())
+    ok(svc(deps).create_servicing(&crate::types::TeamId::new(team), &body(req)?).await?.view())
 }
 
 /// GET /teams/{teamId}/servicings

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use crate::crypto::Sealed;
 use crate::types::str_enum;
 
 str_enum!(PullStatus {
@@ -183,4 +184,100 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
     /// The exact JSON body every delivery sends.
     pub body: String,
+}
+
+/// Servicing actions per pull.
+pub const MAX_ACTIONS: usize = 20;
+/// Endpoints per team.
+pub const MAX_WEBHOOKS: usize = 10;
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Webhook {
+    pub webhook_id: String,
+    pub url: String,
+    pub event_types: Vec<EventType>,
+    pub is_active: bool,
+    pub secret: Sealed,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    pub fn view(&self) -> Value {
+        json!({
+            "webhook_id": self.webhook_id,
+            "url": self.url,
+            "is_active": self.is_active,
+            "event_types": self.event_types.iter().map(|t| t.code()).collect::<Vec<_>>(),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+    pub fn wants(&self, e: &Event) -> bool {
+        self.is_active && self.event_types.contains(&e.event_type) && e.created_at >= self.created_at
+    }
+}
+
+/// Where one endpoint stands in a pull's events.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeliveryCursor {
+    pub webhook_id: String,
+    /// The next event sequence to deliver.
+    pub next_sequence: u64,
+    /// Failed attempts at that event so far.
+    pub retries: u32,
+    pub next_attempt_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Redelivery {
+    pub sequence: u64,
+    pub webhook_id: String,
+    pub retries: u32,
+    pub next_attempt_ms: i64,
+}
+
+/// One delivery attempt as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub sequence: u64,
+    pub event_id: String,
+    pub webhook_id: String,
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// `DELIVERED`, `FAILED` (will retry) or `GAVE_UP`.
+    pub outcome: String,
+    pub redelivery: bool,
+}
+
+impl Attempt {
+    pub fn view(&self) -> Value {
+        json!({
+            "attempted_at": self.attempted_at,
+            "status_code": self.status_code,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "outcome": self.outcome,
+            "redelivery": self.redelivery,
+        })
+    }
+}
+
+/// The webhook body of an event, in the original's shape plus `event_id`, `sequence` and
+/// `created_at`.
+pub fn event_body(p: &Pull, event_id: &str, seq: u64, t: EventType, data: &Value, at: DateTime<Utc>) -> String {
+    json!({
+        "event_id": event_id,
+        "sequence": seq,
+        "team_id": p.team_id,
+        "pull_id": p.pull_id,
+        "status": p.status.code(),
+        "meta_data": p.meta_data,
+        "event_type": t.code(),
+        "account_identifier": p.account_identifier,
+        "data": data,
+        "created_at": at,
+    })
+    .to_string()
 }

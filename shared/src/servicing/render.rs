@@ -1,28 +1,9 @@
 //! The servicing API's views of pulls and actions, and the webhook body of an event, in the
 //! original's shapes: what a client reads, built in one place.
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::model::{EventType, Pull, PullStatus, ServicingAction};
-
-/// The webhook body of an event, in the original's shape plus `event_id`, `sequence` and
-/// `created_at`.
-pub(crate) fn event_body(p: &Pull, event_id: &str, seq: u64, t: EventType, data: &Value, at: DateTime<Utc>) -> String {
-    json!({
-        "event_id": event_id,
-        "sequence": seq,
-        "team_id": p.team_id,
-        "pull_id": p.pull_id,
-        "status": p.status.code(),
-        "meta_data": p.meta_data,
-        "event_type": t.code(),
-        "account_identifier": p.account_identifier,
-        "data": data,
-        "created_at": at,
-    })
-    .to_string()
-}
+use super::model::{Pull, PullStatus, ServicingAction};
 
 pub fn pull_view(p: &Pull, actions: &[ServicingAction]) -> Value {
     let mut v = json!({

@@ -30,10 +30,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{Consent, Event, EventType, Pull, ServicingAction};
-use super::render::event_body;
-use super::service::MAX_ACTIONS;
-use super::webhooks::{Attempt, DeliveryCursor, Redelivery, Webhook, MAX_WEBHOOKS};
+use super::model::{
+    event_body, Attempt, Consent, DeliveryCursor, Event, EventType, Pull, Redelivery, ServicingAction, Webhook,
+    MAX_ACTIONS, MAX_WEBHOOKS,
+};
 use crate::crypto::Sealed;
 use crate::store::{Cond, Item, Store, StoreError, Write};
 

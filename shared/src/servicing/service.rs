@@ -11,7 +11,7 @@ use super::model::{ActionStatus, ActionType, Consent, MfaState, Pull, PullStatus
 use super::render::{action_view, pull_view};
 use super::repo::{ActionPointer, Named, PullChange, Repo};
 use super::ServicingError;
-use crate::accounts::TeamId;
+use crate::types::TeamId;
 use crate::crypto::{uuid, Keys, Sealed};
 use crate::fields::{optional, required};
 use crate::store::{Store, StoreError};
@@ -20,8 +20,7 @@ use crate::store::{Store, StoreError};
 pub const CONSENT_REUSE_DAYS: i64 = 90;
 /// A pull token is valid for this long.
 pub const PULL_TOKEN_DAYS: i64 = 7;
-/// Servicing actions per pull.
-pub const MAX_ACTIONS: usize = 20;
+pub use super::model::MAX_ACTIONS;
 /// The largest `meta_data`, serialised.
 pub const MAX_META_DATA: usize = 4096;
 

@@ -4,49 +4,21 @@
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::model::{Event, EventType};
+use super::model::EventType;
 use super::repo::{Conflict, Named, Repo};
 use super::ServicingError;
-use crate::crypto::{random_bytes, uuid, Keys, Sealed};
+use crate::crypto::{random_bytes, uuid, Keys};
 use crate::net::check_url;
 use crate::store::{Store, StoreError};
 
-/// Endpoints per team.
-pub const MAX_WEBHOOKS: usize = 10;
+pub use super::model::{Attempt, DeliveryCursor, Redelivery, Webhook, MAX_WEBHOOKS};
+
 /// The signature header: `t=<unix seconds>,s=<hex HMAC-SHA256 of "t.body">`.
 pub const SIGNATURE_HEADER: &str = "coverdesk-signature";
 pub const EVENT_ID_HEADER: &str = "coverdesk-event-id";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Webhook {
-    pub webhook_id: String,
-    pub url: String,
-    pub event_types: Vec<EventType>,
-    pub is_active: bool,
-    pub secret: Sealed,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Webhook {
-    pub fn view(&self) -> Value {
-        json!({
-            "webhook_id": self.webhook_id,
-            "url": self.url,
-            "is_active": self.is_active,
-            "event_types": self.event_types.iter().map(|t| t.code()).collect::<Vec<_>>(),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
-    pub fn wants(&self, e: &Event) -> bool {
-        self.is_active && self.event_types.contains(&e.event_type) && e.created_at >= self.created_at
-    }
-}
 
 pub fn secret_context(team: &str, webhook: &str) -> String {
     format!("webhook:{team}:{webhook}")
@@ -367,53 +339,6 @@ impl Webhooks<'_> {
             repo.commit(writes).await??;
         }
         Ok(json!({"event_id": event_id, "queued_for": queued}))
-    }
-}
-
-/// Where one endpoint stands in a pull's events.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DeliveryCursor {
-    pub webhook_id: String,
-    /// The next event sequence to deliver.
-    pub next_sequence: u64,
-    /// Failed attempts at that event so far.
-    pub retries: u32,
-    pub next_attempt_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Redelivery {
-    pub sequence: u64,
-    pub webhook_id: String,
-    pub retries: u32,
-    pub next_attempt_ms: i64,
-}
-
-/// One delivery attempt as recorded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Attempt {
-    pub sequence: u64,
-    pub event_id: String,
-    pub webhook_id: String,
-    pub attempted_at: DateTime<Utc>,
-    pub status_code: Option<u16>,
-    pub error: Option<String>,
-    pub duration_ms: u64,
-    /// `DELIVERED`, `FAILED` (will retry) or `GAVE_UP`.
-    pub outcome: String,
-    pub redelivery: bool,
-}
-
-impl Attempt {
-    fn view(&self) -> Value {
-        json!({
-            "attempted_at": self.attempted_at,
-            "status_code": self.status_code,
-            "error": self.error,
-            "duration_ms": self.duration_ms,
-            "outcome": self.outcome,
-            "redelivery": self.redelivery,
-        })
     }
 }
 

@@ -26,7 +26,7 @@ use super::webhooks::{
     SIGNATURE_HEADER,
 };
 use super::ServicingError;
-use crate::accounts::TeamId;
+use crate::types::TeamId;
 use crate::crypto::{webhook_signature, Keys};
 use crate::store::{Store, StoreError};
 
