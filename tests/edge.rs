@@ -181,6 +181,57 @@ async fn an_expired_pull_token_is_401_like_any_other_bad_token(api: &TestApi) {
     enum_error(&r, 403, "UNAUTHORIZED");
 }
 
+/// Issue 17: what schemathesis found where the server, not the document, was wrong.
+async fn schema_valid_requests_are_accepted_and_schema_invalid_ones_refused(api: &TestApi) {
+    let api = api.new_team().await;
+    let id = api.create_account("Ray Newton", false).await;
+    // A whole number written as JSON may write it (1913.0) is that number.
+    let r = api.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {"yearBusinessStarted": 1913.0}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.attrs()["yearBusinessStarted"], 1913, "{}", r.body);
+    let r = api.patch(&format!("{A}/{id}"), json!({"data": {"attributes": {"yearBusinessStarted": 1913.5}}})).await;
+    accounts_error(&r, 400, "BadInputException");
+    // An empty list of drivers, vehicles or mortgagees is no list: any line may send one.
+    let policy = json!({"data": {"attributes": {
+        "policyNumber": support::unique("HO"), "lineOfBusiness": {"code": "Condo"},
+        "effectiveDate": "2026-01-01", "expirationDate": "2027-01-01",
+        "insured": {"firstName": "Ray", "lastName": "Newton"}, "drivers": [], "vehicles": []}}});
+    let r = api.post(&format!("{A}/{id}/policies"), policy.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut auto = policy;
+    auto["data"]["attributes"]["policyNumber"] = json!(support::unique("PA"));
+    auto["data"]["attributes"]["lineOfBusiness"] = json!({"code": "WorkersComp"});
+    auto["data"]["attributes"]["drivers"] = json!([{"firstName": "A", "lastName": "B"}]);
+    let r = api.post(&format!("{A}/{id}/policies"), auto).await;
+    accounts_error(&r, 400, "BadInputException");
+    assert!(r.body["details"].to_string().contains("only for auto lines"), "{}", r.body);
+    // A typekey's display name is a string when it is sent.
+    let act =
+        |name: Value| json!({"data": {"attributes": {"subject": "call", "priority": {"code": "high", "name": name}}}});
+    let r = api.post(&format!("{A}/{id}/activities"), act(json!(2.5))).await;
+    accounts_error(&r, 400, "BadInputException");
+    assert_eq!(api.post(&format!("{A}/{id}/activities"), act(json!("High"))).await.status, 201);
+    // A redelivery's body is absent or an object: a JSON null is refused before anything is read.
+    let path = format!("/teams/{}/pulls/nope/events/nope.1/redeliver", api.team);
+    let r = api.call("POST", &path, Some("null".into()), &[]).await;
+    enum_error(&r, 400, "INVALID_INPUT");
+    let r = api.call("POST", &path, Some(r#"{"webhook_id": 7}"#.into()), &[]).await;
+    enum_error(&r, 400, "INVALID_INPUT");
+    let r = api.call("POST", &path, None, &[]).await;
+    enum_error(&r, 404, "NOT_FOUND");
+    // terms_version 1.0 is the whole number 1.
+    let r = api
+        .without_auth()
+        .call(
+            "POST",
+            "/widget/pull/consentAndConnect",
+            Some(consent(&api, "").replace("\"terms_version\": 1", "\"terms_version\": 1.0")),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod local_server {
@@ -200,6 +251,7 @@ both!(
     a_lone_surrogate_is_invalid_json_on_every_api,
     one_line_text_refuses_bidirectional_overrides,
     an_expired_pull_token_is_401_like_any_other_bad_token,
+    schema_valid_requests_are_accepted_and_schema_invalid_ones_refused,
 );
 
 /// A webhook URL whose host is a numeric spelling of a private address is refused at

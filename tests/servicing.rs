@@ -6,6 +6,8 @@
 
 mod support;
 
+use coverdesk::servicing::input;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -726,11 +728,14 @@ async fn a_job_left_by_a_dead_worker_is_taken_up_after_its_lease() {
     coverdesk::auth::ensure_team(store.as_ref(), "crash", "crash-team", "secret-secret").await.unwrap();
     let svc = coverdesk::servicing::service::Servicing::new(store.as_ref(), &deps.keys, &deps.catalogue);
     let created = svc
-        .consent_and_connect(&json!({
-            "device_identifier": "d", "terms_version": 1, "consent_language": "ok", "public_alias": "crash-team",
-            "insurerName": "sandbox", "insurerUsername": "user_good", "insurerPassword": "pass_good",
-            "servicing_actions": [add_mortgagee("SBX-HOME-1", "SECOND")]
-        }))
+        .consent_and_connect(
+            input::consent(&json!({
+                "device_identifier": "d", "terms_version": 1, "consent_language": "ok", "public_alias": "crash-team",
+                "insurerName": "sandbox", "insurerUsername": "user_good", "insurerPassword": "pass_good",
+                "servicing_actions": [add_mortgagee("SBX-HOME-1", "SECOND")]
+            }))
+            .unwrap(),
+        )
         .await
         .unwrap();
     // A worker claimed the job and died: the lease is someone else's for a while.
@@ -783,14 +788,14 @@ async fn an_old_consent_cannot_be_reused() {
         "insurerName": "sandbox", "insurerUsername": "user_good", "insurerPassword": "pass_good",
         "servicing_actions": [add_mortgagee("SBX-HOME-1", "SECOND")]
     });
-    let created = svc.consent_and_connect(&body).await.unwrap();
+    let created = svc.consent_and_connect(input::consent(&body).unwrap()).await.unwrap();
     let again = json!({"pull_id": created.pull_id, "servicing_actions": [add_mortgagee("SBX-HOME-1", "THIRD")]});
     let team = coverdesk::accounts::TeamId::new("old");
     let mut later = coverdesk::servicing::service::Servicing::new(store.as_ref(), &deps.keys, &deps.catalogue);
     later.now += chrono::Duration::days(89);
-    assert!(later.create_servicing(&team, &again).await.is_ok());
+    assert!(later.create_servicing(&team, input::servicing(&again).unwrap()).await.is_ok());
     later.now += chrono::Duration::days(2);
-    let e = later.create_servicing(&team, &again).await.err().unwrap();
+    let e = later.create_servicing(&team, input::servicing(&again).unwrap()).await.err().unwrap();
     assert!(matches!(e, coverdesk::servicing::ServicingError::Invalid { code: "PULL_TOO_OLD", .. }), "{e:?}");
 }
 

@@ -37,6 +37,20 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+/// A number's text as a whole number: `1913`, and also `1913.0` or `1.913e3`, which are the same
+/// number in JSON (and an "integer" to JSON Schema, so the OpenAPI document cannot refuse them).
+pub fn whole_number(text: &str) -> Option<i64> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(i);
+    }
+    let d = Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)).ok()?;
+    if d.fract().is_zero() {
+        i64::try_from(d).ok()
+    } else {
+        None
+    }
+}
+
 /// The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): invisible,
 /// they make a line of text display in another order than it reads (CVE-2021-42574, "Trojan
 /// Source"), so one-line text refuses them as usernames do.
@@ -346,6 +360,11 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         self.members.iter().any(|(k, _)| k == name)
     }
 
+    /// Whether a field is given with something in it: present, and not an empty array.
+    pub fn has_items(&self, name: &str) -> bool {
+        self.members.iter().any(|(k, n)| k == name && !matches!(n.kind(), Kind::Array(items) if items.is_empty()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
@@ -540,8 +559,8 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// A whole number in `min..=max`.
     pub fn integer(&mut self, name: &str, want: Want, min: i64, max: i64) -> Read<Option<i64>> {
         match self.slot(name, want)? {
-            Slot::Value(Kind::Number { text, .. }) => match text.parse::<i64>() {
-                Ok(i) if (min..=max).contains(&i) => Ok(Some(i)),
+            Slot::Value(Kind::Number { text, .. }) => match whole_number(&text) {
+                Some(i) if (min..=max).contains(&i) => Ok(Some(i)),
                 _ => self.problem(name, want, format!("must be a whole number from {min} to {max}")).map(|_| None),
             },
             Slot::Value(other) => self.wrong_type(name, want, "a number", &other).map(|_| None),
@@ -648,6 +667,26 @@ mod tests {
 
     fn rules(mode: Mode, empty: Empty) -> Rules {
         Rules { mode, empty, numbers_as_text: false, code: "BAD" }
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_json_writes_them() {
+        for (text, want) in [
+            ("1913", Some(1913)),
+            ("1913.0", Some(1913)),
+            ("1.913e3", Some(1913)),
+            ("-0.0", Some(0)),
+            ("1913.5", None),
+            ("1e40", None),
+            ("x", None),
+        ] {
+            assert_eq!(whole_number(text), want, "{text}");
+        }
+        let v: Value = serde_json::from_str(r#"{"y": 1913.0, "z": 19.5}"#).unwrap();
+        let report = Report::new(Rules { mode: Mode::All, empty: Empty::Refused, numbers_as_text: false, code: "X" });
+        let mut o = report.open("", &v).unwrap().unwrap();
+        assert_eq!(o.integer("y", required(), 1700, 2026).unwrap(), Some(1913));
+        assert_eq!(o.integer("z", required(), 0, 100).unwrap(), None);
     }
 
     #[test]

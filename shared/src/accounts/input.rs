@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::error::{AccountError, Detail};
 use super::model::*;
-use crate::fields::{optional, required, Empty, Fields, Mode, Read, Report, Rules, Want};
+use crate::fields::{optional, required, Empty, Fields, Kind, Mode, Node, Read, Report, Rules, Want};
 use crate::types::{CurrencyCode, StateCode};
 
 pub const ORGANIZATION_TYPES: &[&str] = &[
@@ -82,10 +82,20 @@ pub fn body<T>(
 /// A typekey `{code}` (a `name` beside it is accepted and ignored), checked against `allowed`.
 pub fn typekey(o: &mut Obj, name: &str, want: Want, allowed: &[&str]) -> Read<Option<String>> {
     let Some(mut k) = o.object(name, want)? else { return Ok(None) };
-    k.ignore("name");
+    display_name(&mut k)?;
     let code = k.one_of("code", required(), allowed)?;
     k.end()?;
     Ok(code)
+}
+
+/// A typekey's display `name`, which the original sends with its code and clients send back: a
+/// string if given (any string: the code decides), never stored.
+fn display_name(k: &mut Obj) -> Read<()> {
+    if k.peek("name").is_some_and(|n| !matches!(n.kind(), Kind::String(_))) {
+        k.problem("name", optional(), "must be a string")?;
+    }
+    k.ignore("name");
+    Ok(())
 }
 
 /// A currency typekey `{code}`, one of [`CURRENCIES`].
@@ -96,7 +106,7 @@ fn currency(o: &mut Obj, name: &str) -> Read<Option<CurrencyCode>> {
 /// A state or province typekey `{code}` for the country (two letters, either case).
 fn state(o: &mut Obj, name: &str, want: Want, country: Option<&str>) -> Read<Option<String>> {
     let Some(mut k) = o.object(name, want)? else { return Ok(None) };
-    k.ignore("name");
+    display_name(&mut k)?;
     let code = k.string("code", required(), 64)?;
     k.end()?;
     let Some(code) = code else { return Ok(None) };
@@ -551,12 +561,13 @@ pub fn new_policy(v: &Value) -> Result<NewPolicy, AccountError> {
         let insured = insured(a)?;
         let is_property = line.as_deref().is_some_and(|l| PROPERTY_LINES.contains(&l));
         let is_auto = line.as_deref().is_some_and(|l| AUTO_LINES.contains(&l));
-        if a.has("mortgagees") && line.is_some() && !is_property {
+        // An empty list is no list: only a line that carries them may list any.
+        if a.has_items("mortgagees") && line.is_some() && !is_property {
             a.problem("mortgagees", optional(), "are only for property lines of business")?;
         }
         let mortgagees = mortgagees(a)?;
         for field in ["drivers", "vehicles"] {
-            if a.has(field) && line.is_some() && !is_auto {
+            if a.has_items(field) && line.is_some() && !is_auto {
                 a.problem(field, optional(), "are only for auto lines of business")?;
             }
         }

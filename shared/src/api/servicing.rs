@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{header, ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
+use crate::servicing::input;
 use crate::servicing::service::Servicing;
 use crate::servicing::webhooks::Webhooks;
 use crate::servicing::ServicingError;
@@ -65,7 +66,7 @@ fn svc(deps: &Deps) -> Servicing<'_> {
 }
 
 fn hooks(deps: &Deps) -> Webhooks<'_> {
-    Webhooks { store: deps.store.as_ref(), keys: &deps.keys, allow_private: deps.allow_private_urls }
+    Webhooks { store: deps.store.as_ref(), keys: &deps.keys }
 }
 
 fn p(params: &[String], i: usize) -> &str {
@@ -93,7 +94,7 @@ pub async fn get_carrier(deps: &Deps, params: &[String], req: &ApiRequest) -> An
 /// POST /widget/pull/consentAndConnect
 pub async fn consent_and_connect(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     no_query(req)?;
-    ok(svc(deps).consent_and_connect(&body(req)?).await?.view())
+    ok(svc(deps).consent_and_connect(input::consent(&body(req)?)?).await?.view())
 }
 
 /// GET /widget/pull/{pullId}
@@ -147,7 +148,7 @@ pub async fn confirm_action(deps: &Deps, params: &[String], req: &ApiRequest) ->
 /// POST /teams/{teamId}/servicings
 pub async fn create_servicing(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let team = team_auth(deps, req, p(params, 0)).await?;
-    ok(svc(deps).create_servicing(&crate::types::TeamId::new(team), &body(req)?).await?.view())
+    ok(svc(deps).create_servicing(&crate::types::TeamId::new(team), input::servicing(&body(req)?)?).await?.view())
 }
 
 /// GET /teams/{teamId}/servicings
@@ -188,14 +189,15 @@ pub async fn list_pull_events(deps: &Deps, params: &[String], req: &ApiRequest) 
 /// POST /teams/{teamId}/pulls/{pullId}/events/{eventId}/redeliver
 pub async fn redeliver_event(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let team = team_auth(deps, req, p(params, 0)).await?;
-    let r = hooks(deps).redeliver(&team, p(params, 1), p(params, 2), &body(req)?).await?;
+    let only = input::redelivery(super::json_body(req)?.as_ref())?;
+    let r = hooks(deps).redeliver(&team, p(params, 1), p(params, 2), only).await?;
     Ok(ApiResponse::json(202, &r))
 }
 
 /// POST /teams/{teamId}/webhooks
 pub async fn create_webhook(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let team = team_auth(deps, req, p(params, 0)).await?;
-    ok(hooks(deps).create(&team, &body(req)?).await?)
+    ok(hooks(deps).create(&team, input::webhook(&body(req)?, true, deps.allow_private_urls)?).await?)
 }
 
 /// GET /teams/{teamId}/webhooks
@@ -209,7 +211,7 @@ pub async fn list_webhooks(deps: &Deps, params: &[String], req: &ApiRequest) -> 
 /// PATCH /teams/{teamId}/webhooks/{webhookId}
 pub async fn update_webhook(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let team = team_auth(deps, req, p(params, 0)).await?;
-    ok(hooks(deps).update(&team, p(params, 1), &body(req)?).await?)
+    ok(hooks(deps).update(&team, p(params, 1), input::webhook(&body(req)?, false, deps.allow_private_urls)?).await?)
 }
 
 /// DELETE /teams/{teamId}/webhooks/{webhookId}

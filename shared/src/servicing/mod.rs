@@ -7,6 +7,7 @@ pub mod actions;
 pub mod carriers;
 pub mod connector;
 mod consumer;
+pub mod input;
 pub mod model;
 pub mod render;
 pub mod repo;

@@ -188,6 +188,8 @@ pub struct Event {
 
 /// Servicing actions per pull.
 pub const MAX_ACTIONS: usize = 20;
+/// The largest `meta_data`, serialised.
+pub const MAX_META_DATA: usize = 4096;
 /// Endpoints per team.
 pub const MAX_WEBHOOKS: usize = 10;
 #[derive(Debug, Clone, Serialize, Deserialize)]

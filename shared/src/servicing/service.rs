@@ -5,24 +5,22 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::actions;
 use super::carriers::Catalogue;
+use super::input::{read_actions, ConsentRequest, ServicingRequest};
 use super::model::{ActionStatus, ActionType, Consent, MfaState, Pull, PullStatus, Secrets, ServicingAction};
 use super::render::{action_view, pull_view};
 use super::repo::{ActionPointer, Named, PullChange, Repo};
 use super::ServicingError;
-use crate::types::TeamId;
 use crate::crypto::{uuid, Keys, Sealed};
-use crate::fields::{optional, required};
 use crate::store::{Store, StoreError};
+use crate::types::TeamId;
 
 /// A consent (and the credentials given with it) may be reused for this long.
 pub const CONSENT_REUSE_DAYS: i64 = 90;
 /// A pull token is valid for this long.
 pub const PULL_TOKEN_DAYS: i64 = 7;
 pub use super::model::MAX_ACTIONS;
-/// The largest `meta_data`, serialised.
-pub const MAX_META_DATA: usize = 4096;
+pub use super::model::MAX_META_DATA;
 
 pub struct Servicing<'a> {
     pub store: &'a dyn Store,
@@ -33,54 +31,6 @@ pub struct Servicing<'a> {
 
 pub fn cred_context(team: &str, pull: &str) -> String {
     format!("cred:{team}:{pull}")
-}
-
-/// Reads `servicing_actions`: 1 to [`MAX_ACTIONS`] objects `{type, payload}` of types the carrier
-/// supports. Payload fields are checked when the action runs (a bad one ends `VALIDATION_ERROR`).
-fn read_actions(
-    v: Option<&Value>,
-    carrier: &super::carriers::Carrier,
-) -> Result<Vec<(ActionType, Value)>, ServicingError> {
-    let items = match v {
-        None => {
-            return Err(ServicingError::bad(
-                "MISSING_SERVICING_ACTIONS",
-                "servicing_actions is required: this deployment runs servicing pulls",
-            ))
-        }
-        Some(Value::Array(items)) if items.is_empty() => {
-            return Err(ServicingError::bad("MISSING_SERVICING_ACTIONS", "servicing_actions needs at least one action"))
-        }
-        Some(Value::Array(items)) if items.len() <= MAX_ACTIONS => items,
-        Some(_) => {
-            return Err(ServicingError::bad(
-                "INVALID_SERVICING_ACTIONS",
-                format!("servicing_actions must be an array of 1 to {MAX_ACTIONS} actions"),
-            ))
-        }
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let bad = |m: &str| ServicingError::bad("INVALID_SERVICING_ACTIONS", format!("servicing_actions[{i}]: {m}"));
-        let Value::Object(o) = item else { return Err(bad("must be an object {type, payload}")) };
-        if let Some(k) = o.keys().find(|k| *k != "type" && *k != "payload") {
-            return Err(bad(&format!("{k} is not a field of a servicing action")));
-        }
-        let t = o
-            .get("type")
-            .and_then(Value::as_str)
-            .and_then(ActionType::parse)
-            .ok_or_else(|| bad("type must be one of the servicing action types"))?;
-        if !carrier.supports(t) {
-            return Err(bad(&format!("{} is not a servicing action this carrier supports", t.code())));
-        }
-        let payload = match o.get("payload") {
-            Some(p @ Value::Object(_)) if p.to_string().len() <= 16 * 1024 => p.clone(),
-            _ => return Err(bad("payload must be an object of at most 16 KiB")),
-        };
-        out.push((t, payload));
-    }
-    Ok(out)
 }
 
 /// The answer to a pull creation: `{pull_id, pull_jwt, servicing_action_ids}`.
@@ -237,78 +187,31 @@ impl<'a> Servicing<'a> {
         Ok(Created { pull_jwt: self.token(team, &pull_id)?, pull_id, servicing_action_ids: ids })
     }
 
-    /// `POST /widget/pull/consentAndConnect`.
-    pub async fn consent_and_connect(&self, body: &Value) -> Result<Created, ServicingError> {
-        let mut b = actions::request(body)?;
-        let device = b
-            .string_as_sent("device_identifier", required().code("MISSING_DEVICE_IDENTIFIER"), 1, 200)?
-            .unwrap_or_default();
-        let terms_version = match b.take("terms_version") {
-            Some(Value::Number(n)) => n.as_i64().filter(|v| *v >= 0),
-            _ => None,
-        }
-        .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "terms_version must be a whole number from 0"))?;
-        let consent_language = match b.take("consent_language") {
-            Some(Value::String(s)) if s.chars().count() > 1024 => {
-                return Err(ServicingError::bad(
-                    "CONSENT_LANGUAGE_TOO_LONG",
-                    "consent_language may hold at most 1024 characters",
-                ))
-            }
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            _ => {
-                return Err(ServicingError::bad(
-                    "INVALID_CONSENT_LANGUAGE",
-                    "consent_language is required: the text the consumer agreed to",
-                ))
-            }
-        };
-        let alias =
-            b.string_as_sent("public_alias", required().code("INVALID_PUBLIC_ALIAS"), 1, 64)?.unwrap_or_default();
-        let meta_data = match b.take("meta_data") {
-            None => json!({}),
-            Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_META_DATA => m.clone(),
-            Some(_) => {
-                return Err(ServicingError::bad(
-                    "INVALID_INPUT",
-                    format!("meta_data must be an object of at most {MAX_META_DATA} bytes"),
-                ))
-            }
-        };
-        let carrier_id =
-            b.string_as_sent("insurerName", required().code("UNSUPPORTED_INSURER"), 1, 100)?.unwrap_or_default();
-        let username =
-            b.string_as_sent("insurerUsername", required().code("INVALID_USERNAME"), 5, 200)?.unwrap_or_default();
-        let password = b.string_as_sent("insurerPassword", required().code("INVALID_PASSWORD"), 5, 200)?;
-        let third = b.string_as_sent("insurerThirdField", optional().code("INVALID_THIRDFIELD"), 1, 200)?;
-        let actions_raw = b.take("servicing_actions");
-        b.end()?;
+    /// `POST /widget/pull/consentAndConnect`, its body read by [`super::input::consent`].
+    pub async fn consent_and_connect(&self, req: ConsentRequest) -> Result<Created, ServicingError> {
+        let ConsentRequest { consent, alias, meta_data, carrier_id, secrets, actions: actions_raw } = req;
         let carrier = self.catalogue.get(&carrier_id).filter(|c| c.connector.is_some()).ok_or_else(|| {
             ServicingError::bad("UNSUPPORTED_INSURER", "insurerName is not a carrier this deployment can connect to")
         })?;
-        let actions = read_actions(actions_raw, carrier)?;
+        let actions = read_actions(actions_raw.as_ref(), carrier)?;
         let team = crate::auth::team_by_client_id(self.store, &alias)
             .await?
             .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
-        let consent = Consent { terms_version, consent_language, device_identifier: device, given_at: self.now };
-        let secrets = Secrets { username, password, third_field: third, mfa_code: None, session: None };
+        let consent = Consent { given_at: self.now, ..consent };
         self.create_pull(team.as_str(), carrier, &secrets, consent, meta_data, None, actions).await
     }
 
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
     /// credentials.
-    pub async fn create_servicing(&self, team: &TeamId, body: &Value) -> Result<Created, ServicingError> {
-        let mut b = actions::request(body)?;
-        let parent_id = b.string_as_sent("pull_id", required().code("INVALID_INPUT"), 1, 64)?.unwrap_or_default();
-        let actions_raw = b.take("servicing_actions");
-        b.end()?;
+    pub async fn create_servicing(&self, team: &TeamId, req: ServicingRequest) -> Result<Created, ServicingError> {
+        let ServicingRequest { pull_id: parent_id, actions: actions_raw } = req;
         let (parent, _) = self.load_pull(team.as_str(), &parent_id).await?;
         let carrier = self
             .catalogue
             .get(&parent.insurance_provider_name)
             .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "the pull's carrier is no longer offered"))?;
         // Here the actions are this request's input: their problems are INVALID_INPUT.
-        let actions = read_actions(actions_raw, carrier).map_err(|e| match e {
+        let actions = read_actions(actions_raw.as_ref(), carrier).map_err(|e| match e {
             ServicingError::Invalid { message, .. } => ServicingError::bad("INVALID_INPUT", message),
             other => other,
         })?;

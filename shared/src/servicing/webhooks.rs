@@ -11,9 +11,9 @@ use super::model::EventType;
 use super::repo::{Conflict, Named, Repo};
 use super::ServicingError;
 use crate::crypto::{random_bytes, uuid, Keys};
-use crate::net::check_url;
 use crate::store::{Store, StoreError};
 
+use super::input::WebhookInput;
 pub use super::model::{Attempt, DeliveryCursor, Redelivery, Webhook, MAX_WEBHOOKS};
 
 /// The signature header: `t=<unix seconds>,s=<hex HMAC-SHA256 of "t.body">`.
@@ -94,66 +94,9 @@ impl WebhookSender for NoSender {
     }
 }
 
-fn read_types(v: Option<&Value>) -> Result<Vec<EventType>, ServicingError> {
-    match v {
-        None => Ok(EventType::ALL.to_vec()),
-        Some(Value::Array(items)) if !items.is_empty() => {
-            let mut out = Vec::new();
-            for i in items {
-                let t = i.as_str().and_then(EventType::parse).ok_or_else(|| {
-                    ServicingError::bad(
-                        "INVALID_INPUT",
-                        format!(
-                            "event_types holds only {}",
-                            EventType::ALL.iter().map(|t| t.code()).collect::<Vec<_>>().join(", ")
-                        ),
-                    )
-                })?;
-                if !out.contains(&t) {
-                    out.push(t);
-                }
-            }
-            Ok(out)
-        }
-        Some(_) => Err(ServicingError::bad("INVALID_INPUT", "event_types must be a non-empty array of event types")),
-    }
-}
-
-/// The fields of a webhook request: url, event types, active flag (each optional on update).
-type WebhookFields = (Option<String>, Option<Vec<EventType>>, Option<bool>);
-
-fn read_fields(body: &Value, creating: bool, allow_private: bool) -> Result<WebhookFields, ServicingError> {
-    let Value::Object(o) = body else {
-        return Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object"));
-    };
-    if let Some(k) = o.keys().find(|k| !["url", "event_types", "is_active"].contains(&k.as_str())) {
-        return Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a field of a webhook")));
-    }
-    let url = match o.get("url") {
-        None if creating => return Err(ServicingError::bad("INVALID_INPUT", "url is required")),
-        None => None,
-        Some(Value::String(u)) => {
-            check_url(u, allow_private).map_err(|e| ServicingError::bad("INVALID_INPUT", e))?;
-            Some(u.clone())
-        }
-        Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "url must be a string")),
-    };
-    let types = match o.get("event_types") {
-        None => None,
-        v => Some(read_types(v)?),
-    };
-    let active = match o.get("is_active") {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "is_active must be true or false")),
-    };
-    Ok((url, types, active))
-}
-
 pub struct Webhooks<'a> {
     pub store: &'a dyn Store,
     pub keys: &'a Keys,
-    pub allow_private: bool,
 }
 
 impl Webhooks<'_> {
@@ -171,8 +114,8 @@ impl Webhooks<'_> {
     }
 
     /// Registers an endpoint; the signing secret is in this answer only.
-    pub async fn create(&self, team: &str, body: &Value) -> Result<Value, ServicingError> {
-        let (url, types, active) = read_fields(body, true, self.allow_private)?;
+    pub async fn create(&self, team: &str, input: WebhookInput) -> Result<Value, ServicingError> {
+        let WebhookInput { url, types, active } = input;
         if self.list(team).await?.len() >= MAX_WEBHOOKS {
             return Err(ServicingError::bad(
                 "INVALID_INPUT",
@@ -198,8 +141,8 @@ impl Webhooks<'_> {
         Ok(v)
     }
 
-    pub async fn update(&self, team: &str, id: &str, body: &Value) -> Result<Value, ServicingError> {
-        let (url, types, active) = read_fields(body, false, self.allow_private)?;
+    pub async fn update(&self, team: &str, id: &str, input: WebhookInput) -> Result<Value, ServicingError> {
+        let WebhookInput { url, types, active } = input;
         let (mut w, version) = self.get(team, id).await?;
         if let Some(u) = url {
             w.url = u;
@@ -288,22 +231,8 @@ impl Webhooks<'_> {
         team: &str,
         pull_id: &str,
         event_id: &str,
-        body: &Value,
+        only: Option<String>,
     ) -> Result<Value, ServicingError> {
-        let only = match body {
-            Value::Null => None,
-            Value::Object(o) => {
-                if let Some(k) = o.keys().find(|k| *k != "webhook_id") {
-                    return Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a field of a redelivery")));
-                }
-                match o.get("webhook_id") {
-                    None => None,
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "webhook_id must be a string")),
-                }
-            }
-            _ => return Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object or empty")),
-        };
         let repo = self.repo(team);
         let seq = event_id
             .strip_prefix(pull_id)

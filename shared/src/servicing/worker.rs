@@ -26,9 +26,9 @@ use super::webhooks::{
     SIGNATURE_HEADER,
 };
 use super::ServicingError;
-use crate::types::TeamId;
 use crate::crypto::{webhook_signature, Keys};
 use crate::store::{Store, StoreError};
+use crate::types::TeamId;
 
 /// How long a claimed job is ours; longer than the worker function's timeout.
 pub const LEASE: Duration = Duration::minutes(3);
