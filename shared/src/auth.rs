@@ -29,8 +29,9 @@ pub enum AuthError {
     NoSuchTeam(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
+    /// A failure on our side, its cause kept.
+    #[error("internal error")]
+    Internal(#[source] crate::cause::Cause),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,7 +52,7 @@ pub const TEAM_SK: &str = "TEAM";
 
 fn random_hex(bytes: usize) -> Result<String, AuthError> {
     let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).map_err(|e| AuthError::Internal(e.to_string()))?;
+    getrandom::fill(&mut b).map_err(|e| AuthError::Internal(crate::cause::cause(format!("random bytes: {e}"))))?;
     Ok(hex::encode(b))
 }
 
@@ -65,7 +66,7 @@ fn hash(salt: &str, secret: &str) -> String {
 
 pub fn new_secret() -> Result<String, AuthError> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| AuthError::Internal(e.to_string()))?;
+    getrandom::fill(&mut b).map_err(|e| AuthError::Internal(crate::cause::cause(format!("random bytes: {e}"))))?;
     Ok(format!("cds_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)))
 }
 
@@ -106,7 +107,7 @@ pub async fn create_team(
         team_pk(&client_id),
         TEAM_SK,
         1,
-        serde_json::to_value(&team).map_err(|e| AuthError::Internal(e.to_string()))?,
+        serde_json::to_value(&team).map_err(|e| AuthError::Internal(crate::cause::cause(e)))?,
     );
     match store.transact(vec![Write::Put { item, cond: Cond::Absent }]).await {
         Ok(()) => Ok((team, secret)),
@@ -119,7 +120,8 @@ pub async fn create_team(
 pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<String, AuthError> {
     let item =
         store.get(&team_pk(client_id), TEAM_SK).await?.ok_or_else(|| AuthError::NoSuchTeam(client_id.to_string()))?;
-    let mut team: Team = serde_json::from_value(item.body.clone()).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let mut team: Team =
+        serde_json::from_value(item.body.clone()).map_err(|e| AuthError::Internal(crate::cause::cause(e)))?;
     let secret = new_secret()?;
     team.salt = random_hex(16)?;
     team.secret_hash = hash(&team.salt, &secret);
@@ -128,7 +130,7 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<String,
         item.pk.clone(),
         TEAM_SK,
         item.version + 1,
-        serde_json::to_value(&team).map_err(|e| AuthError::Internal(e.to_string()))?,
+        serde_json::to_value(&team).map_err(|e| AuthError::Internal(crate::cause::cause(e)))?,
     );
     store.transact(vec![Write::Put { item: new, cond: Cond::Version(item.version) }]).await?;
     Ok(secret)
@@ -176,7 +178,7 @@ pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Res
         return Err(AuthError::Unauthenticated);
     }
     let item = store.get(&team_pk(client_id), TEAM_SK).await?.ok_or(AuthError::Unauthenticated)?;
-    let team: Team = serde_json::from_value(item.body).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let team: Team = serde_json::from_value(item.body).map_err(|e| AuthError::Internal(crate::cause::cause(e)))?;
     let given = hash(&team.salt, secret);
     if given.as_bytes().ct_eq(team.secret_hash.as_bytes()).into() {
         Ok(TeamId::new(team.team_id))

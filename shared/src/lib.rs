@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod cause;
 pub mod crypto;
 pub mod deps;
 pub mod examples;

@@ -76,16 +76,7 @@ pub fn trace_id() -> Option<String> {
     TRACE_ID.read().ok().and_then(|t| t.clone())
 }
 
-/// An error with every cause under it, `outer: inner: ...` (hyper's own message names no cause).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        text = format!("{text}: {s}");
-        src = s.source();
-    }
-    text
-}
+pub use crate::cause::error_chain;
 
 /// Checks a client-supplied URL: http or https, a host, no credentials, at most 2048 characters. An IP
 /// literal must be public unless private networks are allowed.

@@ -54,8 +54,8 @@ pub enum AccountError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// 500: a bug or corrupt data.
-    #[error("internal: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] crate::cause::Cause),
 }
 
 impl AccountError {
@@ -68,11 +68,15 @@ impl AccountError {
     pub fn bad(field: &str, message: impl Into<String>) -> Self {
         Self::bad_input(vec![Detail::at(field, message)])
     }
+    /// A failure on our side (500), its cause kept for the log.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        AccountError::Internal(crate::cause::cause(cause))
+    }
 }
 
 impl From<crate::crypto::CryptoError> for AccountError {
     fn from(e: crate::crypto::CryptoError) -> Self {
-        AccountError::Internal(e.to_string())
+        AccountError::internal(e)
     }
 }
 

@@ -177,7 +177,7 @@ impl<'a> Accounts<'a> {
             )]));
         }
         let mut id = [0u8; 12];
-        getrandom::fill(&mut id).map_err(|e| AccountError::Internal(e.to_string()))?;
+        getrandom::fill(&mut id).map_err(|e| AccountError::internal(format!("random bytes: {e}")))?;
         let merge_id = hex::encode(id);
         let lock = MergeLock { merge_id: merge_id.clone(), source: s.value.id, target: t.value.id };
         let mut tl = t.value.clone();
@@ -250,7 +250,7 @@ impl<'a> Accounts<'a> {
                 }
                 batches += 1;
                 if fault.stop_after_copy_batches == Some(batches) {
-                    return Err(AccountError::Internal("merge interrupted by a test fault".into()));
+                    return Err(AccountError::internal("merge interrupted by a test fault"));
                 }
             }
             match page.next {

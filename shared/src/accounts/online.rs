@@ -71,8 +71,8 @@ pub async fn set_online_access(
     }
     let hash = tokio::task::spawn_blocking(move || crate::crypto::hash_password(&password))
         .await
-        .map_err(|e| AccountError::Internal(e.to_string()))?
-        .map_err(|e| AccountError::Internal(e.to_string()))?;
+        .map_err(AccountError::internal)?
+        .map_err(AccountError::internal)?;
     let now = chrono::Utc::now();
     let repo = accounts.repo();
     let old = repo.online_pointer(n).await?;
@@ -84,7 +84,7 @@ pub async fn set_online_access(
     let (old_version, next) = old.as_ref().map_or((0, 1), |i| (i.version, i.version + 1));
     let mut writes =
         vec![repo.check_account(n, account.version), repo.put_online_pointer(n, next, old_version, pointer)];
-    let body = serde_json::to_value(&access).map_err(|e| AccountError::Internal(e.to_string()))?;
+    let body = serde_json::to_value(&access).map_err(AccountError::internal)?;
     if old_pk.as_deref() == Some(new_pk.as_str()) {
         writes.push(repo.put_online_login(&hashed, now.timestamp_micros() as u64, true, body));
     } else {

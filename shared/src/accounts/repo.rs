@@ -98,7 +98,7 @@ impl<T: DeserializeOwned> TryFrom<&Item> for Versioned<T> {
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Value, AccountError> {
-    serde_json::to_value(v).map_err(|e| AccountError::Internal(e.to_string()))
+    serde_json::to_value(v).map_err(AccountError::internal)
 }
 
 fn expect_of(version: u64) -> Cond {

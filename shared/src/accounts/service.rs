@@ -135,7 +135,7 @@ impl<'a> Accounts<'a> {
 
     async fn new_account_number(&self) -> Result<String, AccountError> {
         let mut b = [0u8; 8];
-        getrandom::fill(&mut b).map_err(|e| AccountError::Internal(e.to_string()))?;
+        getrandom::fill(&mut b).map_err(|e| AccountError::internal(format!("random bytes: {e}")))?;
         let n = 1_000_000_000 + u64::from_le_bytes(b) % 9_000_000_000;
         Ok(n.to_string())
     }
@@ -195,7 +195,7 @@ impl<'a> Accounts<'a> {
                 Err(e) => return Err(e),
             }
         }
-        Err(AccountError::Internal("no free account number after several draws".into()))
+        Err(AccountError::internal("no free account number after several draws"))
     }
 
     /// Reads one account after another, in creation order, applying the filters.

@@ -41,12 +41,12 @@ pub enum ImportError {
     Objects(#[from] ObjectError),
     /// A failure on our side; its cause is kept for the one log line of the request.
     #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Internal(#[source] crate::cause::Cause),
 }
 
 impl ImportError {
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        ImportError::Internal(cause.into())
+        ImportError::Internal(crate::cause::cause(cause))
     }
 }
 
@@ -66,7 +66,7 @@ impl From<crate::auth::AuthError> for ImportError {
     fn from(e: crate::auth::AuthError) -> Self {
         match e {
             crate::auth::AuthError::Store(s) => ImportError::Store(s),
-            crate::auth::AuthError::Internal(m) => ImportError::internal(m),
+            crate::auth::AuthError::Internal(c) => ImportError::Internal(c),
             _ => ImportError::Unauthorized,
         }
     }

@@ -112,6 +112,15 @@ impl Imports {
     }
 }
 
+/// One run of an import: the batch, where it came from (`api`, `s3://bucket/key`), and whom to
+/// tell how far it got (`progress(done, total)`).
+#[derive(Clone, Copy)]
+pub struct Run<'r> {
+    pub batch_id: &'r str,
+    pub source: &'r str,
+    pub progress: &'r (dyn Fn(usize, usize) + Send + Sync),
+}
+
 pub struct Importer {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn ObjectStore>,
@@ -161,8 +170,9 @@ impl Importer {
             }
         }
         let mut results = Vec::with_capacity(total);
+        let run = Run { batch_id, source, progress };
         let meta = self
-            .import_windows(batch_id, source, total, None, Windows::Memory(windows), progress, &mut |window| {
+            .import_windows(&run, total, None, Windows::Memory(windows), &mut |window| {
                 results.extend_from_slice(window);
                 Ok(())
             })
@@ -176,16 +186,14 @@ impl Importer {
     /// names its upload and holds a lease while it runs, so the upload function's sweep can
     /// import it again if this import dies. `out` gets the results in batch order, a window at a
     /// time (a batch processed before hands over its stored results).
-    #[allow(clippy::too_many_arguments)]
     pub async fn import_file(
         &self,
-        batch_id: &str,
+        run: Run<'_>,
         path: &Path,
-        source: &str,
         upload: UploadRef,
-        progress: &(dyn Fn(usize, usize) + Send + Sync),
         out: &mut (dyn FnMut(&[TxnResult]) -> Result<(), BatchError> + Send),
     ) -> Result<BatchMeta, BatchError> {
+        let batch_id = run.batch_id;
         let file = path.to_path_buf();
         let total = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&file).map_err(|e| ObjectError::Backend(e.to_string()))?;
@@ -208,24 +216,22 @@ impl Importer {
             }
         }
         let windows = Windows::File(stream::windows(path.to_path_buf()));
-        self.import_windows(batch_id, source, total, Some(upload), windows, progress, out).await
+        self.import_windows(&run, total, Some(upload), windows, out).await
     }
 
     /// The import itself: the batch marked processing, then each window of transactions
     /// assessed, checked against the ids seen before (in this batch and imported earlier), its
     /// documents fetched, its records and results written and handed to `out`; then the batch
     /// marked processed. Holds one window at a time (and a 16-byte digest per id seen).
-    #[allow(clippy::too_many_arguments)]
     async fn import_windows(
         &self,
-        batch_id: &str,
-        source: &str,
+        run: &Run<'_>,
         total: usize,
         upload: Option<UploadRef>,
         mut windows: Windows,
-        progress: &(dyn Fn(usize, usize) + Send + Sync),
         out: &mut (dyn FnMut(&[TxnResult]) -> Result<(), BatchError> + Send),
     ) -> Result<BatchMeta, BatchError> {
+        let Run { batch_id, source, progress } = *run;
         let now = Utc::now();
         let mut meta = self.begin(batch_id, source, total, now, upload).await?;
         let repo = self.repo();

@@ -274,7 +274,8 @@ async fn import_to(
     let mut append = |results: &[TxnResult]| {
         out.append(results).map_err(|e| BatchError::Objects(ObjectError::Backend(e.to_string())))
     };
-    match importer.import_file(batch_id, &upload_file, &source, upload, progress, &mut append).await {
+    let run = super::service::Run { batch_id, source: &source, progress };
+    match importer.import_file(run, &upload_file, upload, &mut append).await {
         Ok(meta) => {
             out.finish().map_err(io)?;
             let meta_json = ObjectMeta { content_type: "application/json".into(), sha256: String::new() };

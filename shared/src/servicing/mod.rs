@@ -42,8 +42,9 @@ pub enum ServicingError {
     TooLarge(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A failure on our side (500), its cause kept for the log.
+    #[error("internal error")]
+    Internal(#[source] crate::cause::Cause),
 }
 
 impl ServicingError {
@@ -59,8 +60,8 @@ impl ServicingError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         ServicingError::Forbidden(message.into())
     }
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        ServicingError::Internal(detail.to_string())
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ServicingError::Internal(crate::cause::cause(cause))
     }
 }
 

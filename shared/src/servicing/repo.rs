@@ -178,6 +178,13 @@ pub(crate) struct PullChange {
     pub poke: bool,
 }
 
+impl PullChange {
+    /// A change to `pull` (read at `version`) alone: no action, event or other write, no poke.
+    pub fn of(pull: Pull, version: u64) -> PullChange {
+        PullChange { pull, version, actions: vec![], events: vec![], extra: vec![], poke: false }
+    }
+}
+
 /// Where a servicing action lives, stored under its id.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ActionPointer {

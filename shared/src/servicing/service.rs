@@ -33,6 +33,17 @@ pub fn cred_context(team: &str, pull: &str) -> String {
     format!("cred:{team}:{pull}")
 }
 
+/// A pull to create: its carrier, the consumer's credentials and consent, the client's meta data,
+/// the pull whose consent it reuses (a servicing), and its actions as read.
+struct NewPull<'c> {
+    carrier: &'c super::carriers::Carrier,
+    secrets: &'c Secrets,
+    consent: Consent,
+    meta_data: Value,
+    parent: Option<String>,
+    actions: Vec<(ActionType, Value)>,
+}
+
 /// The answer to a pull creation: `{pull_id, pull_jwt, servicing_action_ids}`.
 pub struct Created {
     pub pull_id: String,
@@ -121,17 +132,8 @@ impl<'a> Servicing<'a> {
         Ok(self.repo(team).put_credentials(pull_id, &self.seal_secrets(team, pull_id, s)?, read_version))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn create_pull(
-        &self,
-        team: &str,
-        carrier: &super::carriers::Carrier,
-        secrets: &Secrets,
-        consent: Consent,
-        meta_data: Value,
-        parent: Option<String>,
-        actions: Vec<(ActionType, Value)>,
-    ) -> Result<Created, ServicingError> {
+    async fn create_pull(&self, team: &str, new: NewPull<'_>) -> Result<Created, ServicingError> {
+        let NewPull { carrier, secrets, consent, meta_data, parent, actions } = new;
         let repo = self.repo(team);
         let pull_id = uuid()?;
         let mut ids = Vec::with_capacity(actions.len());
@@ -198,7 +200,8 @@ impl<'a> Servicing<'a> {
             .await?
             .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
         let consent = Consent { given_at: self.now, ..consent };
-        self.create_pull(team.as_str(), carrier, &secrets, consent, meta_data, None, actions).await
+        let new = NewPull { carrier, secrets: &secrets, consent, meta_data, parent: None, actions };
+        self.create_pull(team.as_str(), new).await
     }
 
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
@@ -229,8 +232,9 @@ impl<'a> Servicing<'a> {
         let (mut secrets, _) = self.open_secrets(team.as_str(), &parent_id).await?;
         secrets.mfa_code = None;
         secrets.session = None;
-        self.create_pull(team.as_str(), carrier, &secrets, consent, parent.meta_data.clone(), Some(parent_id), actions)
-            .await
+        let meta_data = parent.meta_data.clone();
+        let new = NewPull { carrier, secrets: &secrets, consent, meta_data, parent: Some(parent_id), actions };
+        self.create_pull(team.as_str(), new).await
     }
 
     pub async fn get_pull(&self, team: &str, pull_id: &str) -> Result<Value, ServicingError> {

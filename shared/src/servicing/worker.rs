@@ -30,6 +30,14 @@ use crate::crypto::{webhook_signature, Keys};
 use crate::store::{Store, StoreError};
 use crate::types::TeamId;
 
+/// A logged-in carrier session a step works in.
+#[derive(Clone, Copy)]
+struct Session<'s> {
+    team: &'s TeamId,
+    conn: &'s dyn connector::Connector,
+    session: &'s str,
+}
+
 /// How long a claimed job is ours; longer than the worker function's timeout.
 pub const LEASE: Duration = Duration::minutes(3);
 /// When a transient failure (store busy, carrier timeout) is tried again.
@@ -136,6 +144,8 @@ impl Worker {
         Ok(Some(Utc::now()))
     }
 
+    /// One step of a pull's state machine: log in (or answer MFA), submit a confirmed action, or
+    /// prepare the next queued one; each ends in one conditional save, or says when to look again.
     async fn step(&self, team: &str, pull_id: &str) -> Result<Step, ServicingError> {
         let s = self.servicing();
         let (pull, version) = match s.load_pull(team, pull_id).await {
@@ -155,135 +165,129 @@ impl Worker {
             return self.fail(pull, version, None, PullStatus::InternalError, "the carrier has no connector").await;
         };
         let team_id = TeamId::new(team.to_string());
-        let (mut secrets, sv) = s.open_secrets(team, pull_id).await?;
-        let needs_login =
-            matches!(pull.status, PullStatus::Queued | PullStatus::Processing) || secrets.session.is_none();
-        if needs_login {
-            let outcome = conn.login(&team_id, &secrets, &pull.mfa).await;
-            let mut pull = pull;
-            let mut events = Vec::new();
-            let auth = |status: &str, msg: Option<&str>| json!({"auth_status": status, "login_error_message": msg});
-            match outcome {
-                Ok(Login::Authenticated { profile, session }) => {
-                    pull.status = PullStatus::Servicing;
-                    pull.account_identifier = Some(profile.account_identifier);
-                    pull.first_name = profile.first_name;
-                    pull.last_name = profile.last_name;
-                    pull.email = profile.email;
-                    pull.login_error_message = None;
-                    pull.mfa = MfaState::default();
-                    secrets.mfa_code = None;
-                    secrets.session = Some(session);
-                    events.push((EventType::AuthStatus, auth("SUCCESS", None)));
-                }
-                Ok(Login::ChooseOption(options)) => {
-                    pull.status = PullStatus::IdentityVerificationOptions;
-                    pull.encountered_mfa = true;
-                    pull.mfa = MfaState { options, option_key: None, code_submitted: false };
-                    events.push((EventType::AuthStatus, auth("IDENTITY_VERIFICATION_OPTIONS", None)));
-                }
-                Ok(Login::EnterCode) => {
-                    pull.status = PullStatus::IdentityVerification;
-                    pull.encountered_mfa = true;
-                    events.push((EventType::AuthStatus, auth("IDENTITY_VERIFICATION", None)));
-                }
-                Ok(Login::Refused(message)) => {
-                    pull.status = PullStatus::NotAuthenticated;
-                    pull.login_error_message = Some(message.clone());
-                    pull.mfa = MfaState::default();
-                    secrets.mfa_code = None;
-                    events.push((EventType::AuthStatus, auth("NOT_AUTHENTICATED", Some(&message))));
-                }
-                Err(ConnectorError::Transient(e)) => {
-                    tracing::warn!(error = %e, "login deferred");
-                    return Ok(Step::Later(Utc::now() + TRANSIENT_RETRY));
-                }
-                Err(ConnectorError::Provider(m)) => {
-                    return self.fail(pull, version, None, PullStatus::ProviderError, &m).await;
-                }
-                Err(e) => return self.fail(pull, version, None, PullStatus::InternalError, &e.to_string()).await,
-            }
-            let extra = vec![s.secrets_write(team, pull_id, &secrets, sv)?];
-            tracing::info!(pull = %pull_id, status = pull.status.code(), "login step");
-            return self.save(PullChange { pull, version, actions: vec![], events, extra, poke: false }).await;
+        let (secrets, sv) = s.open_secrets(team, pull_id).await?;
+        if matches!(pull.status, PullStatus::Queued | PullStatus::Processing) || secrets.session.is_none() {
+            return self.login(&team_id, conn.as_ref(), (pull, version), (secrets, sv)).await;
         }
         let session = secrets.session.clone().unwrap_or_default();
         let actions = s.load_actions(team, pull_id).await?;
+        let on = Session { team: &team_id, conn: conn.as_ref(), session: &session };
         match pull.status {
-            PullStatus::SubmittingConfirmation => {
-                let Some((mut action, av)) =
-                    actions.into_iter().find(|(a, _)| a.status == ActionStatus::SubmittingConfirmation)
-                else {
-                    let mut pull = pull;
-                    pull.status = PullStatus::Servicing;
-                    return self
-                        .save(PullChange { pull, version, actions: vec![], events: vec![], extra: vec![], poke: false })
-                        .await;
-                };
-                match conn.apply(&team_id, &session, &action).await {
-                    Ok(()) => {
-                        action.status = ActionStatus::Success;
-                        let mut pull = pull;
-                        pull.status = PullStatus::Servicing;
-                        tracing::info!(pull = %pull_id, action = action.action_type.code(), "action applied");
-                        self.save(PullChange {
-                            pull,
-                            version,
-                            actions: vec![(action, av)],
-                            events: vec![],
-                            extra: vec![],
-                            poke: false,
-                        })
-                        .await
-                    }
-                    Err(e) => self.action_failed(pull, version, action, av, e).await,
-                }
+            PullStatus::SubmittingConfirmation => self.submit_confirmed(on, (pull, version), actions).await,
+            _ => self.prepare_next(on, (pull, version), actions).await,
+        }
+    }
+
+    /// Logs in (with the MFA answer the consumer gave, if any): the pull moves to servicing, to an
+    /// MFA question, or to `NOT_AUTHENTICATED`, and an `AUTH_STATUS` event says which.
+    async fn login(
+        &self,
+        team: &TeamId,
+        conn: &dyn connector::Connector,
+        (mut pull, version): (Pull, u64),
+        (mut secrets, sv): (super::model::Secrets, u64),
+    ) -> Result<Step, ServicingError> {
+        let auth = |status: &str, msg: Option<&str>| json!({"auth_status": status, "login_error_message": msg});
+        let event = match conn.login(team, &secrets, &pull.mfa).await {
+            Ok(Login::Authenticated { profile, session }) => {
+                pull.status = PullStatus::Servicing;
+                pull.account_identifier = Some(profile.account_identifier);
+                pull.first_name = profile.first_name;
+                pull.last_name = profile.last_name;
+                pull.email = profile.email;
+                pull.login_error_message = None;
+                pull.mfa = MfaState::default();
+                secrets.mfa_code = None;
+                secrets.session = Some(session);
+                auth("SUCCESS", None)
             }
-            _ => {
-                // Servicing: start the next queued action, or finish.
-                if actions.iter().any(|(a, _)| {
-                    matches!(
-                        a.status,
-                        ActionStatus::WaitingForConsumerConfirmation | ActionStatus::SubmittingConfirmation
-                    )
-                }) {
-                    return Ok(Step::Idle);
-                }
-                let Some((mut action, av)) = actions.into_iter().find(|(a, _)| a.status == ActionStatus::Queued) else {
-                    let mut pull = pull;
-                    pull.status = PullStatus::Success;
-                    tracing::info!(pull = %pull_id, "pull complete");
-                    return self
-                        .save(PullChange {
-                            pull,
-                            version,
-                            actions: vec![],
-                            events: vec![(EventType::Complete, json!({}))],
-                            extra: vec![],
-                            poke: false,
-                        })
-                        .await;
-                };
-                match conn.prepare(&team_id, &session, &action).await {
-                    Ok(confirmation) => {
-                        action.status = ActionStatus::WaitingForConsumerConfirmation;
-                        action.confirmation_data = Some(confirmation);
-                        let mut pull = pull;
-                        pull.status = PullStatus::WaitingForConsumerConfirmation;
-                        let data = json!({"servicing_action_id": action.servicing_action_id});
-                        self.save(PullChange {
-                            pull,
-                            version,
-                            actions: vec![(action, av)],
-                            events: vec![(EventType::ServicingWaitingForConsumerConfirmation, data)],
-                            extra: vec![],
-                            poke: false,
-                        })
-                        .await
-                    }
-                    Err(e) => self.action_failed(pull, version, action, av, e).await,
-                }
+            Ok(Login::ChooseOption(options)) => {
+                pull.status = PullStatus::IdentityVerificationOptions;
+                pull.encountered_mfa = true;
+                pull.mfa = MfaState { options, option_key: None, code_submitted: false };
+                auth("IDENTITY_VERIFICATION_OPTIONS", None)
             }
+            Ok(Login::EnterCode) => {
+                pull.status = PullStatus::IdentityVerification;
+                pull.encountered_mfa = true;
+                auth("IDENTITY_VERIFICATION", None)
+            }
+            Ok(Login::Refused(message)) => {
+                pull.status = PullStatus::NotAuthenticated;
+                pull.login_error_message = Some(message.clone());
+                pull.mfa = MfaState::default();
+                secrets.mfa_code = None;
+                auth("NOT_AUTHENTICATED", Some(&message))
+            }
+            Err(ConnectorError::Transient(e)) => {
+                tracing::warn!(error = %e, "login deferred");
+                return Ok(Step::Later(Utc::now() + TRANSIENT_RETRY));
+            }
+            Err(ConnectorError::Provider(m)) => {
+                return self.fail(pull, version, None, PullStatus::ProviderError, &m).await;
+            }
+            Err(e) => return self.fail(pull, version, None, PullStatus::InternalError, &e.to_string()).await,
+        };
+        let extra = vec![self.servicing().secrets_write(team.as_str(), &pull.pull_id, &secrets, sv)?];
+        tracing::info!(pull = %pull.pull_id, status = pull.status.code(), "login step");
+        let events = vec![(EventType::AuthStatus, event)];
+        self.save(PullChange { events, extra, ..PullChange::of(pull, version) }).await
+    }
+
+    /// Applies the action the consumer confirmed; the pull goes back to servicing.
+    async fn submit_confirmed(
+        &self,
+        on: Session<'_>,
+        (mut pull, version): (Pull, u64),
+        actions: Vec<(ServicingAction, u64)>,
+    ) -> Result<Step, ServicingError> {
+        let Some((mut action, av)) =
+            actions.into_iter().find(|(a, _)| a.status == ActionStatus::SubmittingConfirmation)
+        else {
+            pull.status = PullStatus::Servicing;
+            return self.save(PullChange::of(pull, version)).await;
+        };
+        match on.conn.apply(on.team, on.session, &action).await {
+            Ok(()) => {
+                action.status = ActionStatus::Success;
+                pull.status = PullStatus::Servicing;
+                tracing::info!(pull = %pull.pull_id, action = action.action_type.code(), "action applied");
+                self.save(PullChange { actions: vec![(action, av)], ..PullChange::of(pull, version) }).await
+            }
+            Err(e) => self.action_failed(pull, version, action, av, e).await,
+        }
+    }
+
+    /// Prepares the next queued action for the consumer's confirmation, or completes the pull when
+    /// none is left; waits while an action awaits the consumer.
+    async fn prepare_next(
+        &self,
+        on: Session<'_>,
+        (mut pull, version): (Pull, u64),
+        actions: Vec<(ServicingAction, u64)>,
+    ) -> Result<Step, ServicingError> {
+        let waiting = |a: &ServicingAction| {
+            matches!(a.status, ActionStatus::WaitingForConsumerConfirmation | ActionStatus::SubmittingConfirmation)
+        };
+        if actions.iter().any(|(a, _)| waiting(a)) {
+            return Ok(Step::Idle);
+        }
+        let Some((mut action, av)) = actions.into_iter().find(|(a, _)| a.status == ActionStatus::Queued) else {
+            pull.status = PullStatus::Success;
+            tracing::info!(pull = %pull.pull_id, "pull complete");
+            let events = vec![(EventType::Complete, json!({}))];
+            return self.save(PullChange { events, ..PullChange::of(pull, version) }).await;
+        };
+        match on.conn.prepare(on.team, on.session, &action).await {
+            Ok(confirmation) => {
+                action.status = ActionStatus::WaitingForConsumerConfirmation;
+                action.confirmation_data = Some(confirmation);
+                pull.status = PullStatus::WaitingForConsumerConfirmation;
+                let data = json!({"servicing_action_id": action.servicing_action_id});
+                let events = vec![(EventType::ServicingWaitingForConsumerConfirmation, data)];
+                self.save(PullChange { actions: vec![(action, av)], events, ..PullChange::of(pull, version) }).await
+            }
+            Err(e) => self.action_failed(pull, version, action, av, e).await,
         }
     }
 
