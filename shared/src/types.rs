@@ -48,6 +48,11 @@ impl StateCode {
             _ => None,
         }
     }
+    /// A code written in the source (`StateCode::from_ascii(*b"TX")`): two upper-case letters.
+    pub const fn from_ascii(code: [u8; 2]) -> StateCode {
+        assert!(code[0].is_ascii_uppercase() && code[1].is_ascii_uppercase(), "two upper-case letters");
+        StateCode(code)
+    }
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
@@ -64,6 +69,20 @@ impl StateCode {
 impl fmt::Display for StateCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Stored and shown as its two letters (`"CA"`), as before it was a type.
+impl serde::Serialize for StateCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StateCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        StateCode::parse(&text).ok_or_else(|| serde::de::Error::custom("a state code is two letters"))
     }
 }
 

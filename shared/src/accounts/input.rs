@@ -104,7 +104,7 @@ fn currency(o: &mut Obj, name: &str) -> Read<Option<CurrencyCode>> {
 }
 
 /// A state or province typekey `{code}` for the country (two letters, either case).
-fn state(o: &mut Obj, name: &str, want: Want, country: Option<&str>) -> Read<Option<String>> {
+fn state(o: &mut Obj, name: &str, want: Want, country: Option<&str>) -> Read<Option<StateCode>> {
     let Some(mut k) = o.object(name, want)? else { return Ok(None) };
     display_name(&mut k)?;
     let code = k.string("code", required(), 64)?;
@@ -112,7 +112,7 @@ fn state(o: &mut Obj, name: &str, want: Want, country: Option<&str>) -> Read<Opt
     let Some(code) = code else { return Ok(None) };
     let canadian = country == Some("CA");
     match StateCode::parse(&code).filter(|s| if canadian { s.is_ca() } else { s.is_us() }) {
-        Some(s) => Ok(Some(s.as_str().to_string())),
+        Some(s) => Ok(Some(s)),
         None => {
             let allowed = if canadian { CA_PROVINCES } else { US_STATES };
             let path = format!("{}.code", o.path(name));

@@ -1,7 +1,7 @@
 //! Stored shapes of accounts and their children. Renamed fields would break stored data: add, never
 //! rename.
 
-use crate::types::CurrencyCode;
+use crate::types::{CurrencyCode, StateCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ pub struct Address {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
     pub city: String,
-    pub state: String,
+    pub state: StateCode,
     pub postal_code: String,
     pub country: String,
 }
@@ -274,7 +274,7 @@ pub struct Driver {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license_state: Option<String>,
+    pub license_state: Option<StateCode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -37,7 +37,7 @@ pub fn address_attrs(a: &Address, m: &mut Map<String, Value>) {
         m.insert("addressLine2".into(), json!(l2));
     }
     m.insert("city".into(), json!(a.city));
-    m.insert("state".into(), json!({"code": a.state, "name": a.state}));
+    m.insert("state".into(), json!({"code": a.state.as_str(), "name": a.state.as_str()}));
     m.insert("postalCode".into(), json!(a.postal_code));
     m.insert("country".into(), json!({"code": a.country, "name": a.country}));
     m.insert("displayName".into(), json!(a.display()));

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
-use crate::types::str_enum;
+use crate::types::{str_enum, StateCode};
 use serde_json::{json, Value};
 
 str_enum!(BatchStatus {
@@ -123,13 +123,13 @@ pub struct Transaction {
     pub mailing_address2: Option<String>,
     pub mailing_city: String,
     pub mailing_zip_code: String,
-    pub mailing_state_code: String,
+    pub mailing_state_code: StateCode,
     pub physical_same_as_mailing: bool,
     pub physical_address: Option<String>,
     pub physical_address2: Option<String>,
     pub physical_city: Option<String>,
     pub physical_zip_code: Option<String>,
-    pub physical_state_code: Option<String>,
+    pub physical_state_code: Option<StateCode>,
     pub transaction_line_of_business: u16,
     pub exempt: Option<bool>,
     pub export_list: Option<bool>,
@@ -140,10 +140,10 @@ pub struct Transaction {
 impl Transaction {
     /// The state whose rules apply: the physical (risk) state, which is the mailing state when
     /// `physical_same_as_mailing` is 1.
-    pub fn home_state(&self) -> &str {
-        match (&self.physical_state_code, self.physical_same_as_mailing) {
+    pub fn home_state(&self) -> StateCode {
+        match (self.physical_state_code, self.physical_same_as_mailing) {
             (Some(s), false) => s,
-            _ => &self.mailing_state_code,
+            _ => self.mailing_state_code,
         }
     }
 }

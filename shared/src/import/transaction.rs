@@ -174,7 +174,7 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
         mailing_address2: o.string("mailing_address2", optional(), 255)?,
         mailing_city: o.string("mailing_city", required(), 100)?.unwrap_or_default(),
         mailing_zip_code: o.string("mailing_zip_code", required(), 20)?.unwrap_or_default(),
-        mailing_state_code: state(o, "mailing_state_code", required())?.unwrap_or_default(),
+        mailing_state_code: required_state(o, "mailing_state_code")?,
         physical_same_as_mailing: o.flag("physical_same_as_mailing", optional())?.unwrap_or(true),
         physical_address: o.string("physical_address", optional(), 255)?,
         physical_address2: o.string("physical_address2", optional(), 255)?,
@@ -197,13 +197,13 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
         }
     }
     if !t.physical_same_as_mailing {
-        for (f, v) in [
-            ("physical_address", &t.physical_address),
-            ("physical_city", &t.physical_city),
-            ("physical_zip_code", &t.physical_zip_code),
-            ("physical_state_code", &t.physical_state_code),
+        for (f, missing) in [
+            ("physical_address", t.physical_address.is_none()),
+            ("physical_city", t.physical_city.is_none()),
+            ("physical_zip_code", t.physical_zip_code.is_none()),
+            ("physical_state_code", t.physical_state_code.is_none()),
         ] {
-            if v.is_none() {
+            if missing {
                 o.problem(f, required(), "is required when physical_same_as_mailing is 0")?;
             }
         }
@@ -228,14 +228,22 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
 
 /// A state code: any two letters (a code that is no jurisdiction of ours is the seed's 1004,
 /// department not found, decided with the rules, not here).
-fn state(o: &mut Txn, f: &str, want: Want) -> Read<Option<String>> {
+fn state(o: &mut Txn, f: &str, want: Want) -> Read<Option<StateCode>> {
     match o.string(f, want, 2)? {
         Some(s) => match StateCode::parse(&s) {
-            Some(code) => Ok(Some(code.as_str().to_string())),
+            Some(code) => Ok(Some(code)),
             None => o.problem(f, want, "must be a 2-letter state code").map(|_| None),
         },
         None => Ok(None),
     }
+}
+
+/// A required state code. Reading stops at the first problem (`Mode::First`), so a missing one
+/// has been reported and ended the reading before `None` could come back here.
+fn required_state(o: &mut Txn, f: &str) -> Read<StateCode> {
+    state(o, f, required())?.ok_or_else(|| {
+        crate::fields::Stop(Box::new(Problem { path: f.into(), message: "is required".into(), code: INVALID_FIELD }))
+    })
 }
 
 fn documents(o: &mut Txn) -> Read<Vec<Document>> {
@@ -275,8 +283,8 @@ pub struct Accepted {
 /// Applies the state's rules: department (1004), tax rule (1005), NH and UT rules (2001),
 /// required documents (1001); computes the taxes and compares them with what was sent.
 pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
-    let state = t.home_state().to_string();
-    let Some(r) = rules::jurisdiction(&state) else {
+    let state = t.home_state();
+    let Some(r) = rules::jurisdiction(state.as_str()) else {
         return Err(Rejected {
             status: status::DEPARTMENT,
             message: format!("Error: department not found for state '{state}'."),

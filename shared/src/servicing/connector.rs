@@ -20,7 +20,7 @@ use crate::accounts::{
 };
 use crate::crypto::{verify_password, Keys};
 use crate::store::{Store, StoreError};
-use crate::types::Username;
+use crate::types::{StateCode, Username};
 
 /// Who logged in, as the pull shows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -161,12 +161,15 @@ struct SandboxAccount {
     applied: Vec<String>,
 }
 
+/// The sandbox carrier's state (checked when compiled).
+const SANDBOX_STATE: StateCode = StateCode::from_ascii(*b"TX");
+
 fn sandbox_address() -> Address {
     Address {
         line1: "100 Sandbox Way".into(),
         line2: None,
         city: "Austin".into(),
-        state: "TX".into(),
+        state: SANDBOX_STATE,
         postal_code: "78701".into(),
         country: "US".into(),
     }
@@ -218,7 +221,7 @@ fn sandbox_account() -> SandboxAccount {
             last_name: "Sandbox".into(),
             date_of_birth: Some(date(1985, 5, 17)),
             license_number: Some("S1234567".into()),
-            license_state: Some("TX".into()),
+            license_state: Some(SANDBOX_STATE),
         }],
         vehicles: vec![Vehicle {
             id: 3,

@@ -14,7 +14,7 @@ use super::model::ActionType;
 use crate::accounts::input::{LIEN_TYPES, MORTGAGEE_TYPES};
 use crate::accounts::{Address, Driver, Insured, LienHolder, Mortgagee, Policy, Vehicle, AUTO_LINES, PROPERTY_LINES};
 use crate::fields::{optional, required, Empty, Mode, Report, Rules, Stop, Want};
-use crate::types::US_STATES;
+use crate::types::{StateCode, US_STATES};
 
 mod contact;
 mod driver;
@@ -112,7 +112,8 @@ fn address(o: &mut Fields, f: &'static str, is_required: bool) -> Result<Option<
     let line1 = a.string("line1", required().code("INVALID_ADDRESS"), 120)?.unwrap_or_default();
     let line2 = a.string("line2", optional().code("INVALID_ADDRESS"), 120)?;
     let city = a.string("city", required().code("INVALID_ADDRESS"), 60)?.unwrap_or_default();
-    let state = a.one_of("state", required().code("INVALID_ADDRESS"), US_STATES)?.unwrap_or_default();
+    let state = a.one_of("state", required().code("INVALID_ADDRESS"), US_STATES)?.and_then(|s| StateCode::parse(&s));
+    let Some(state) = state else { return Err(invalid("INVALID_ADDRESS", format!("{} is required", a.path("state")))) };
     let raw_postal = a.string("postal_code", required().code("INVALID_ADDRESS"), 10)?.unwrap_or_default();
     let Some(postal_code) = crate::types::PostalCode::parse(&raw_postal, "US") else {
         return Err(invalid(
@@ -208,7 +209,8 @@ fn driver_fields(o: &mut Fields, f: &'static str) -> Result<Driver, Invalid> {
         ),
     };
     let license_number = d.string("license_number", optional().code("INVALID_DRIVER"), 30)?;
-    let license_state = d.one_of("license_state", optional().code("INVALID_DRIVER"), US_STATES)?;
+    let license_state =
+        d.one_of("license_state", optional().code("INVALID_DRIVER"), US_STATES)?.and_then(|s| StateCode::parse(&s));
     d.end()?;
     Ok(Driver { id: 0, first_name, last_name, date_of_birth: dob, license_number, license_state })
 }
@@ -277,7 +279,7 @@ mod tests {
             line1: "1 Main St".into(),
             line2: None,
             city: "Austin".into(),
-            state: "TX".into(),
+            state: StateCode::from_ascii(*b"TX"),
             postal_code: "78701".into(),
             country: "US".into(),
         }
