@@ -384,6 +384,27 @@ pub enum Conflict {
     OnlineAccessChanged,
 }
 
+/// Online access to an account (this deployment's extension of the Accounts API): a username and
+/// a slow salted hash of the password, stored under the keyed digest of the canonical username
+/// (see [`crate::types::Username`]: NFKC and case folding, so every spelling of one name reaches
+/// one account).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OnlineAccess {
+    pub account: u64,
+    pub username: String,
+    pub password: crate::crypto::PasswordHash,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The account's pointer to its online access: the username shown, and the key of the login item
+/// it guards (so a change of username removes the old one).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OnlinePointer {
+    pub username: String,
+    pub guard: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

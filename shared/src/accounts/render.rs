@@ -277,3 +277,9 @@ pub fn policy_attributes(_: &Account, p: &Stored<Policy>) -> Value {
     m.insert("createdDate".into(), json!(d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
     Value::Object(m)
 }
+
+/// The online access of an account as `PUT .../online-access` answers it: the username and when
+/// it was set (never the password or its hash).
+pub fn online_access(access: &super::model::OnlineAccess) -> Value {
+    single(json!({"attributes": {"username": access.username, "updatedAt": access.updated_at}}))
+}

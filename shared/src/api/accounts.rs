@@ -334,15 +334,16 @@ pub async fn list_jobs(deps: &Deps, params: &[String], req: &ApiRequest) -> Answ
 /// PUT /account/v1/accounts/{accountId}/online-access
 pub async fn set_online_access(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::SetOnlineAccess, req).await?;
-    let body = json_body(req)?;
-    ok(crate::accounts::online::set_online_access(deps.store.as_ref(), &deps.keys, &c.team, n(params)?, &body).await?)
+    let (username, password) = input::online_access(&json_body(req)?)?;
+    let access = c.svc().set_online_access(&deps.keys, n(params)?, username, password).await?;
+    ok(render::online_access(&access))
 }
 
 /// DELETE /account/v1/accounts/{accountId}/online-access
 pub async fn remove_online_access(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::RemoveOnlineAccess, req).await?;
     no_body(req)?;
-    crate::accounts::online::remove_online_access(deps.store.as_ref(), &c.team, n(params)?).await?;
+    c.svc().remove_online_access(n(params)?).await?;
     Ok(ApiResponse { status: 204, headers: vec![], body: vec![] })
 }
 

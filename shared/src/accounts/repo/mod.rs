@@ -28,6 +28,8 @@ use super::model::{Account, ChildKind, ClientTxn, MergeRecord, Stored, Versioned
 use super::TeamId;
 use crate::store::{Cond, Cursor, Item, Page, Store, StoreError, Write};
 
+mod online;
+
 pub(crate) mod keys {
     use super::{ChildKind, TeamId};
 
@@ -183,14 +185,6 @@ impl<'a> Repo<'a> {
             .as_ref()
             .map(Versioned::try_from)
             .transpose()
-    }
-
-    pub async fn online_pointer(&self, n: u64) -> Result<Option<Item>, StoreError> {
-        self.store.get(&keys::account_pk(self.team, n), keys::ONLINE_POINTER_SK).await
-    }
-
-    pub async fn online_login(&self, hashed_username: &str) -> Result<Option<Item>, StoreError> {
-        self.store.get(&keys::online_login(self.team, hashed_username), keys::LOGIN_SK).await
     }
 
     pub async fn next_account_id(&self) -> Result<u64, StoreError> {
@@ -356,44 +350,6 @@ impl<'a> Repo<'a> {
             write: Write::Put { item, cond: read.map_or(Cond::Any, expect_of) },
             conflict: Conflict::MergeChanged,
         })
-    }
-
-    /// The account's online-access pointer over the one read at `read` (0: none).
-    pub fn put_online_pointer(&self, n: u64, version: u64, read: u64, body: Value) -> Named {
-        let item = Item::new(keys::account_pk(self.team, n), keys::ONLINE_POINTER_SK, version, body);
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::OnlineAccessChanged }
-    }
-
-    pub fn delete_online_pointer(&self, n: u64, version: u64) -> Named {
-        Named {
-            write: Write::Delete {
-                pk: keys::account_pk(self.team, n),
-                sk: keys::ONLINE_POINTER_SK.into(),
-                cond: Cond::Version(version),
-            },
-            conflict: Conflict::OnlineAccessChanged,
-        }
-    }
-
-    /// A login under a username's keyed hash: claimed new (`replace` false), or rewritten in
-    /// place for the same username.
-    pub fn put_online_login(&self, hashed_username: &str, version: u64, replace: bool, body: Value) -> Named {
-        let item = Item::new(keys::online_login(self.team, hashed_username), keys::LOGIN_SK, version, body);
-        let cond = if replace { Cond::Exists } else { Cond::Absent };
-        Named { write: Write::Put { item, cond }, conflict: Conflict::UsernameTaken }
-    }
-
-    /// Deletes a login by the key its pointer holds.
-    pub fn delete_online_login(&self, pk: &str) -> Named {
-        Named {
-            write: Write::Delete { pk: pk.to_string(), sk: keys::LOGIN_SK.into(), cond: Cond::Any },
-            conflict: Conflict::OnlineAccessChanged,
-        }
-    }
-
-    /// The key a login lives under (what an account's pointer records).
-    pub fn online_login_key(&self, hashed_username: &str) -> String {
-        keys::online_login(self.team, hashed_username)
     }
 
     /// Applies the writes in one transaction: `Ok(Err(conflict))` names the condition that failed.

@@ -1,6 +1,3 @@
-//! Why one file of ~780 lines: the reader and its rules are one concept; half the file is the
-//! unit tests that pin the rules down.
-//!
 //! The one field reader of the three APIs: accounts request bodies, servicing request bodies and
 //! action payloads, and import transactions all read their JSON through [`Fields`]. Fields are read
 //! one by one (not through serde's derive) so that every problem is named by its path, no message
@@ -26,37 +23,15 @@
 //!   transaction): there every read returns `Err(Stop)` once a problem is recorded, so `?` ends
 //!   the reading. Code is written the same way for both modes.
 
+mod node;
+mod values;
+
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::NaiveDate;
-use rust_decimal::Decimal;
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use serde_json::Value;
-
-/// A number's text as a whole number: `1913`, and also `1913.0` or `1.913e3`, which are the same
-/// number in JSON (and an "integer" to JSON Schema, so the OpenAPI document cannot refuse them).
-pub fn whole_number(text: &str) -> Option<i64> {
-    if let Ok(i) = text.parse::<i64>() {
-        return Some(i);
-    }
-    let d = Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)).ok()?;
-    if d.fract().is_zero() {
-        i64::try_from(d).ok()
-    } else {
-        None
-    }
-}
-
-/// The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): invisible,
-/// they make a line of text display in another order than it reads (CVE-2021-42574, "Trojan
-/// Source"), so one-line text refuses them as usernames do.
-pub fn is_direction_override(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
+use node::type_name;
+pub use node::{Kind, Node};
+pub use values::{is_direction_override, whole_number};
 
 /// Every problem or the first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,120 +91,6 @@ pub const fn optional() -> Want {
 impl Want {
     pub const fn code(self, code: &'static str) -> Want {
         Want { code: Some(code), ..self }
-    }
-}
-
-/// A JSON value as the reader sees it.
-pub enum Kind<'a, N> {
-    Null,
-    Bool(bool),
-    /// The number's text; `exact` when it is the text sent (raw JSON, or an integer).
-    Number {
-        text: Cow<'a, str>,
-        exact: bool,
-    },
-    String(Cow<'a, str>),
-    Array(Vec<N>),
-    Object(Vec<(Cow<'a, str>, N)>),
-}
-
-/// A source of JSON: a parsed [`Value`], or raw text ([`RawValue`]) where numbers must keep
-/// their exact text.
-pub trait Node<'a>: Copy {
-    fn kind(self) -> Kind<'a, Self>;
-}
-
-impl<'a> Node<'a> for &'a Value {
-    fn kind(self) -> Kind<'a, Self> {
-        match self {
-            Value::Null => Kind::Null,
-            Value::Bool(b) => Kind::Bool(*b),
-            Value::Number(n) => Kind::Number { text: Cow::Owned(n.to_string()), exact: !n.is_f64() },
-            Value::String(s) => Kind::String(Cow::Borrowed(s)),
-            Value::Array(items) => Kind::Array(items.iter().collect()),
-            Value::Object(map) => Kind::Object(map.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v)).collect()),
-        }
-    }
-}
-
-impl<'a> Node<'a> for &'a RawValue {
-    fn kind(self) -> Kind<'a, Self> {
-        let text = self.get().trim();
-        // A RawValue is valid JSON, so its first byte names its type.
-        match text.as_bytes().first() {
-            Some(b'n') => Kind::Null,
-            Some(b't') => Kind::Bool(true),
-            Some(b'f') => Kind::Bool(false),
-            Some(b'"') => match serde_json::from_str::<Cow<'a, str>>(text) {
-                Ok(s) => Kind::String(s),
-                Err(_) => Kind::Null,
-            },
-            Some(b'[') => Kind::Array(serde_json::from_str(text).unwrap_or_default()),
-            Some(b'{') => Kind::Object(serde_json::from_str::<Members<'a>>(text).map(|m| m.0).unwrap_or_default()),
-            _ => Kind::Number { text: Cow::Borrowed(text), exact: true },
-        }
-    }
-}
-
-/// An object's members in order, keys borrowed where they hold no escapes.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Members<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Members<'a>, M::Error> {
-                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(8));
-                while let Some((k, v)) = m.next_entry::<Key<'de>, &'de RawValue>()? {
-                    // A repeated key keeps its last value, as serde_json's own maps do.
-                    match out.iter_mut().find(|(x, _): &&mut (Cow<'a, str>, &'a RawValue)| *x == k.0) {
-                        Some(slot) => slot.1 = v,
-                        None => out.push((k.0, v)),
-                    }
-                }
-                Ok(Members(out))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
-    }
-}
-
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-fn type_name<N>(k: &Kind<'_, N>) -> &'static str {
-    match k {
-        Kind::Null => "null",
-        Kind::Bool(_) => "a boolean",
-        Kind::Number { .. } => "a number",
-        Kind::String(_) => "a string",
-        Kind::Array(_) => "an array",
-        Kind::Object(_) => "an object",
     }
 }
 
@@ -462,152 +323,6 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         self.problem(name, want, format!("must be {expected}, not {}", type_name(got)))
     }
 
-    /// The raw text of a string (or, with [`Rules::numbers_as_text`], a number) field.
-    fn text_of(&mut self, name: &str, want: Want) -> Read<Option<Cow<'a, str>>> {
-        match self.slot(name, want)? {
-            Slot::None | Slot::Refused => Ok(None),
-            Slot::Value(Kind::String(s)) => Ok(Some(s)),
-            Slot::Value(Kind::Number { text, .. }) if self.report.rules().numbers_as_text => Ok(Some(text)),
-            Slot::Value(other) => self.wrong_type(name, want, "a string", &other).map(|_| None),
-        }
-    }
-
-    fn checked(&self, name: &str, want: Want, raw: &str, max: usize, block: bool) -> Read<Option<String>> {
-        let t = raw.trim();
-        if t.chars().count() > max {
-            self.problem(name, want, format!("must be at most {max} characters"))?;
-            Ok(None)
-        } else if t.chars().any(|c| c.is_control() && !(block && matches!(c, '\n' | '\r' | '\t'))) {
-            self.problem(name, want, "must not contain control characters")?;
-            Ok(None)
-        } else if !block && t.chars().any(is_direction_override) {
-            self.problem(name, want, "must not contain bidirectional override characters")?;
-            Ok(None)
-        } else {
-            Ok(Some(t.to_string()))
-        }
-    }
-
-    /// One line of text: trimmed, at most `max` characters, no control characters and no
-    /// bidirectional embedding, override or isolate ([`is_direction_override`]).
-    pub fn string(&mut self, name: &str, want: Want, max: usize) -> Read<Option<String>> {
-        match self.text_of(name, want)? {
-            Some(raw) => self.checked(name, want, &raw, max, false),
-            None => Ok(None),
-        }
-    }
-
-    /// A block of text (notes, descriptions): as [`Fields::string`], line breaks and tabs allowed.
-    pub fn text_block(&mut self, name: &str, want: Want, max: usize) -> Read<Option<String>> {
-        match self.text_of(name, want)? {
-            Some(raw) => self.checked(name, want, &raw, max, true),
-            None => Ok(None),
-        }
-    }
-
-    /// A secret or device id, as sent (untrimmed): `min..=max` characters, no control characters.
-    pub fn string_as_sent(&mut self, name: &str, want: Want, min: usize, max: usize) -> Read<Option<String>> {
-        let Some(raw) = self.text_of(name, want)? else { return Ok(None) };
-        // The minimum counts what is not white space; the value is kept as sent.
-        let (n, shown) = (raw.chars().count(), raw.trim().chars().count());
-        if shown < min || n > max || raw.chars().any(char::is_control) {
-            self.problem(name, want, format!("must be {min} to {max} characters, no control characters"))?;
-            return Ok(None);
-        }
-        Ok(Some(raw.into_owned()))
-    }
-
-    /// A string that must be one of `allowed` (compared as sent, after trimming).
-    pub fn one_of(&mut self, name: &str, want: Want, allowed: &[&str]) -> Read<Option<String>> {
-        let max = allowed.iter().map(|a| a.chars().count()).max().unwrap_or(1);
-        match self.text_of(name, want)? {
-            Some(raw) if allowed.contains(&raw.trim()) => Ok(Some(raw.trim().to_string())),
-            Some(raw) if raw.trim().chars().count() > max.max(64) => {
-                self.problem(name, want, format!("must be at most {} characters", max.max(64)))?;
-                Ok(None)
-            }
-            Some(_) => {
-                self.problem(name, want, format!("is not one of the allowed codes: {}", allowed.join(", ")))?;
-                Ok(None)
-            }
-            None => Ok(None),
-        }
-    }
-
-    pub fn boolean(&mut self, name: &str, want: Want) -> Read<Option<bool>> {
-        match self.slot(name, want)? {
-            Slot::Value(Kind::Bool(b)) => Ok(Some(b)),
-            Slot::Value(other) => self.wrong_type(name, want, "a boolean", &other).map(|_| None),
-            _ => Ok(None),
-        }
-    }
-
-    /// A flag sent as 0 or 1 (a number or its text), as seed 002 sends them.
-    pub fn flag(&mut self, name: &str, want: Want) -> Read<Option<bool>> {
-        let text = match self.slot(name, want)? {
-            Slot::Value(Kind::Number { text, .. }) | Slot::Value(Kind::String(text)) => text,
-            Slot::Value(_) => return self.problem(name, want, "must be 0 or 1").map(|_| None),
-            _ => return Ok(None),
-        };
-        match text.trim().parse::<Decimal>() {
-            Ok(d) if d.is_zero() => Ok(Some(false)),
-            Ok(d) if d == Decimal::ONE => Ok(Some(true)),
-            _ => self.problem(name, want, "must be 0 or 1").map(|_| None),
-        }
-    }
-
-    /// A whole number in `min..=max`.
-    pub fn integer(&mut self, name: &str, want: Want, min: i64, max: i64) -> Read<Option<i64>> {
-        match self.slot(name, want)? {
-            Slot::Value(Kind::Number { text, .. }) => match whole_number(&text) {
-                Some(i) if (min..=max).contains(&i) => Ok(Some(i)),
-                _ => self.problem(name, want, format!("must be a whole number from {min} to {max}")).map(|_| None),
-            },
-            Slot::Value(other) => self.wrong_type(name, want, "a number", &other).map(|_| None),
-            _ => Ok(None),
-        }
-    }
-
-    /// A date `yyyy-mm-dd`.
-    pub fn date(&mut self, name: &str, want: Want) -> Read<Option<NaiveDate>> {
-        let Some(s) = self.string(name, want, 10)? else { return Ok(None) };
-        let b = s.as_bytes();
-        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(d) if b.len() == 10 && b[4] == b'-' && b[7] == b'-' => Ok(Some(d)),
-            _ => self.problem(name, want, "must be a date in the form yyyy-mm-dd").map(|_| None),
-        }
-    }
-
-    /// A decimal of at most `digits` digits before the point and `scale` after, from its exact
-    /// text (a JSON number whose text the source keeps, or a string); no exponent.
-    pub fn decimal(&mut self, name: &str, want: Want, digits: u32, scale: u32) -> Read<Option<Decimal>> {
-        let text = match self.slot(name, want)? {
-            Slot::Value(Kind::Number { text, exact: true }) | Slot::Value(Kind::String(text)) => text,
-            Slot::Value(_) => Cow::Borrowed(""),
-            _ => return Ok(None),
-        };
-        let text = text.trim();
-        let limit = Decimal::from(10i64.pow(digits.min(18)));
-        let parsed =
-            (!text.is_empty() && !text.contains(['e', 'E', '+']) && text.len() <= (digits + scale + 2) as usize)
-                .then(|| Decimal::from_str_exact(text).ok())
-                .flatten()
-                .filter(|d| d.normalize().scale() <= scale && d.abs() < limit);
-        match parsed {
-            Some(d) => Ok(Some(d.round_dp(scale))),
-            None => self
-                .problem(
-                    name,
-                    want,
-                    format!(
-                        "must be a decimal({},{scale}): at most {digits} digits before the point and {scale} after",
-                        digits + scale
-                    ),
-                )
-                .map(|_| None),
-        }
-    }
-
     /// A nested object, whose problems take `want`'s code (else this object's).
     pub fn object(&mut self, name: &str, want: Want) -> Read<Option<Fields<'a, N>>> {
         let code = want.code.unwrap_or(self.code);
@@ -663,7 +378,10 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
     use serde_json::json;
+    use serde_json::value::RawValue;
+    use serde_json::Value;
 
     fn rules(mode: Mode, empty: Empty) -> Rules {
         Rules { mode, empty, numbers_as_text: false, code: "BAD" }

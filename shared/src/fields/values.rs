@@ -1,0 +1,179 @@
+//! The typed reads of one field: text (one line, block, as sent), codes, booleans and flags,
+//! whole numbers, dates and decimals; each names its problem by the field's path.
+
+use std::borrow::Cow;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::node::Kind;
+use super::{Fields, Node, Read, Slot, Want};
+
+/// A number's text as a whole number: `1913`, and also `1913.0` or `1.913e3`, which are the same
+/// number in JSON (and an "integer" to JSON Schema, so the OpenAPI document cannot refuse them).
+pub fn whole_number(text: &str) -> Option<i64> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(i);
+    }
+    let d = Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)).ok()?;
+    if d.fract().is_zero() {
+        i64::try_from(d).ok()
+    } else {
+        None
+    }
+}
+
+/// The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): invisible,
+/// they make a line of text display in another order than it reads (CVE-2021-42574, "Trojan
+/// Source"), so one-line text refuses them as usernames do.
+pub fn is_direction_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+impl<'a, N: Node<'a>> Fields<'a, N> {
+    /// The raw text of a string (or, with [`Rules::numbers_as_text`], a number) field.
+    fn text_of(&mut self, name: &str, want: Want) -> Read<Option<Cow<'a, str>>> {
+        match self.slot(name, want)? {
+            Slot::None | Slot::Refused => Ok(None),
+            Slot::Value(Kind::String(s)) => Ok(Some(s)),
+            Slot::Value(Kind::Number { text, .. }) if self.report.rules().numbers_as_text => Ok(Some(text)),
+            Slot::Value(other) => self.wrong_type(name, want, "a string", &other).map(|_| None),
+        }
+    }
+
+    fn checked(&self, name: &str, want: Want, raw: &str, max: usize, block: bool) -> Read<Option<String>> {
+        let t = raw.trim();
+        if t.chars().count() > max {
+            self.problem(name, want, format!("must be at most {max} characters"))?;
+            Ok(None)
+        } else if t.chars().any(|c| c.is_control() && !(block && matches!(c, '\n' | '\r' | '\t'))) {
+            self.problem(name, want, "must not contain control characters")?;
+            Ok(None)
+        } else if !block && t.chars().any(is_direction_override) {
+            self.problem(name, want, "must not contain bidirectional override characters")?;
+            Ok(None)
+        } else {
+            Ok(Some(t.to_string()))
+        }
+    }
+
+    /// One line of text: trimmed, at most `max` characters, no control characters and no
+    /// bidirectional embedding, override or isolate ([`is_direction_override`]).
+    pub fn string(&mut self, name: &str, want: Want, max: usize) -> Read<Option<String>> {
+        match self.text_of(name, want)? {
+            Some(raw) => self.checked(name, want, &raw, max, false),
+            None => Ok(None),
+        }
+    }
+
+    /// A block of text (notes, descriptions): as [`Fields::string`], line breaks and tabs allowed.
+    pub fn text_block(&mut self, name: &str, want: Want, max: usize) -> Read<Option<String>> {
+        match self.text_of(name, want)? {
+            Some(raw) => self.checked(name, want, &raw, max, true),
+            None => Ok(None),
+        }
+    }
+
+    /// A secret or device id, as sent (untrimmed): `min..=max` characters, no control characters.
+    pub fn string_as_sent(&mut self, name: &str, want: Want, min: usize, max: usize) -> Read<Option<String>> {
+        let Some(raw) = self.text_of(name, want)? else { return Ok(None) };
+        // The minimum counts what is not white space; the value is kept as sent.
+        let (n, shown) = (raw.chars().count(), raw.trim().chars().count());
+        if shown < min || n > max || raw.chars().any(char::is_control) {
+            self.problem(name, want, format!("must be {min} to {max} characters, no control characters"))?;
+            return Ok(None);
+        }
+        Ok(Some(raw.into_owned()))
+    }
+
+    /// A string that must be one of `allowed` (compared as sent, after trimming).
+    pub fn one_of(&mut self, name: &str, want: Want, allowed: &[&str]) -> Read<Option<String>> {
+        let max = allowed.iter().map(|a| a.chars().count()).max().unwrap_or(1);
+        match self.text_of(name, want)? {
+            Some(raw) if allowed.contains(&raw.trim()) => Ok(Some(raw.trim().to_string())),
+            Some(raw) if raw.trim().chars().count() > max.max(64) => {
+                self.problem(name, want, format!("must be at most {} characters", max.max(64)))?;
+                Ok(None)
+            }
+            Some(_) => {
+                self.problem(name, want, format!("is not one of the allowed codes: {}", allowed.join(", ")))?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn boolean(&mut self, name: &str, want: Want) -> Read<Option<bool>> {
+        match self.slot(name, want)? {
+            Slot::Value(Kind::Bool(b)) => Ok(Some(b)),
+            Slot::Value(other) => self.wrong_type(name, want, "a boolean", &other).map(|_| None),
+            _ => Ok(None),
+        }
+    }
+
+    /// A flag sent as 0 or 1 (a number or its text), as seed 002 sends them.
+    pub fn flag(&mut self, name: &str, want: Want) -> Read<Option<bool>> {
+        let text = match self.slot(name, want)? {
+            Slot::Value(Kind::Number { text, .. }) | Slot::Value(Kind::String(text)) => text,
+            Slot::Value(_) => return self.problem(name, want, "must be 0 or 1").map(|_| None),
+            _ => return Ok(None),
+        };
+        match text.trim().parse::<Decimal>() {
+            Ok(d) if d.is_zero() => Ok(Some(false)),
+            Ok(d) if d == Decimal::ONE => Ok(Some(true)),
+            _ => self.problem(name, want, "must be 0 or 1").map(|_| None),
+        }
+    }
+
+    /// A whole number in `min..=max`.
+    pub fn integer(&mut self, name: &str, want: Want, min: i64, max: i64) -> Read<Option<i64>> {
+        match self.slot(name, want)? {
+            Slot::Value(Kind::Number { text, .. }) => match whole_number(&text) {
+                Some(i) if (min..=max).contains(&i) => Ok(Some(i)),
+                _ => self.problem(name, want, format!("must be a whole number from {min} to {max}")).map(|_| None),
+            },
+            Slot::Value(other) => self.wrong_type(name, want, "a number", &other).map(|_| None),
+            _ => Ok(None),
+        }
+    }
+
+    /// A date `yyyy-mm-dd`.
+    pub fn date(&mut self, name: &str, want: Want) -> Read<Option<NaiveDate>> {
+        let Some(s) = self.string(name, want, 10)? else { return Ok(None) };
+        let b = s.as_bytes();
+        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+            Ok(d) if b.len() == 10 && b[4] == b'-' && b[7] == b'-' => Ok(Some(d)),
+            _ => self.problem(name, want, "must be a date in the form yyyy-mm-dd").map(|_| None),
+        }
+    }
+
+    /// A decimal of at most `digits` digits before the point and `scale` after, from its exact
+    /// text (a JSON number whose text the source keeps, or a string); no exponent.
+    pub fn decimal(&mut self, name: &str, want: Want, digits: u32, scale: u32) -> Read<Option<Decimal>> {
+        let text = match self.slot(name, want)? {
+            Slot::Value(Kind::Number { text, exact: true }) | Slot::Value(Kind::String(text)) => text,
+            Slot::Value(_) => Cow::Borrowed(""),
+            _ => return Ok(None),
+        };
+        let text = text.trim();
+        let limit = Decimal::from(10i64.pow(digits.min(18)));
+        let parsed =
+            (!text.is_empty() && !text.contains(['e', 'E', '+']) && text.len() <= (digits + scale + 2) as usize)
+                .then(|| Decimal::from_str_exact(text).ok())
+                .flatten()
+                .filter(|d| d.normalize().scale() <= scale && d.abs() < limit);
+        match parsed {
+            Some(d) => Ok(Some(d.round_dp(scale))),
+            None => self
+                .problem(
+                    name,
+                    want,
+                    format!(
+                        "must be a decimal({},{scale}): at most {digits} digits before the point and {scale} after",
+                        digits + scale
+                    ),
+                )
+                .map(|_| None),
+        }
+    }
+}
