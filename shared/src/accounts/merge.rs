@@ -88,26 +88,50 @@ impl<'a> Accounts<'a> {
             }
         };
 
-        let (merge_id, t, s) = match (&t.value.merge, &s.value.merge) {
+        let (merge_id, t, s) = self.lock_or_resume(t, s, checksum).await?;
+        let moved = self.copy(&t.value, source, &merge_id, fault).await?;
+        let merged = self.commit_merge(t, s, &merge_id, moved, txn).await?;
+        self.cleanup(source).await?;
+        Ok(merged)
+    }
+
+    /// Both accounts locked for this merge: resumed when an interrupted run of the same merge
+    /// locked them, locked now ([`Self::begin`]) when neither is, refused when either is part of
+    /// another merge.
+    async fn lock_or_resume(
+        &self,
+        t: Versioned<Account>,
+        s: Versioned<Account>,
+        checksum: Option<&str>,
+    ) -> Result<(String, Versioned<Account>, Versioned<Account>), AccountError> {
+        let (target, source) = (t.value.id, s.value.id);
+        match (&t.value.merge, &s.value.merge) {
             (Some(a), Some(b)) if a == b && a.source == source && a.target == target => {
                 // The same merge, interrupted: resume it.
-                (a.merge_id.clone(), t, s)
+                Ok((a.merge_id.clone(), t, s))
             }
-            (None, None) => self.begin(t, s, checksum).await?,
-            _ => {
-                return Err(AccountError::Conflict {
-                    message: format!(
-                        "Account {} or {} is part of another merge in progress; complete that merge first.",
-                        format_id(target),
-                        format_id(source)
-                    ),
-                })
-            }
-        };
+            (None, None) => self.begin(t, s, checksum).await,
+            _ => Err(AccountError::Conflict {
+                message: format!(
+                    "Account {} or {} is part of another merge in progress; complete that merge first.",
+                    format_id(target),
+                    format_id(source)
+                ),
+            }),
+        }
+    }
 
-        let moved = self.copy(&t.value, source, &merge_id, fault).await?;
-
-        // Commit: the source disappears and the target shows everything, in one transaction.
+    /// Commit: the source disappears and the target shows everything, in one transaction (the
+    /// target unlocked with its new counts and status, the merge record marked committed).
+    async fn commit_merge(
+        &self,
+        t: Versioned<Account>,
+        s: Versioned<Account>,
+        merge_id: &str,
+        moved: Moved,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Account>, AccountError> {
+        let (target, source) = (t.value.id, s.value.id);
         let mut merged = t.value.clone();
         merged.merge = None;
         merged.contact_count += moved.contacts;
@@ -125,7 +149,7 @@ impl<'a> Accounts<'a> {
             repo.delete_account(source, s.version),
             repo.put_merge_record(
                 source,
-                &MergeRecord { merge_id: merge_id.clone(), target, committed: true },
+                &MergeRecord { merge_id: merge_id.to_string(), target, committed: true },
                 record_version + 1,
                 Some(record_version),
             )?,
@@ -133,16 +157,14 @@ impl<'a> Accounts<'a> {
         ];
         let uri = account_uri(target);
         match self.commit(writes, txn.map(|x| (x, 200, uri.as_str()))).await {
-            Ok(()) => {}
+            Ok(()) => Ok(Versioned { value: merged, version }),
             Err(AccountError::Conflicted(_)) | Err(AccountError::Store(StoreError::Contention)) => {
-                return Err(AccountError::Conflict {
+                Err(AccountError::Conflict {
                     message: "The accounts changed while merging; retry the merge to complete it.".into(),
                 })
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-        self.cleanup(source).await?;
-        Ok(Versioned { value: merged, version })
     }
 
     /// Checks the merge rules and locks both accounts.
