@@ -1,6 +1,3 @@
-//! Why one file of ~560 lines: every key, item and write of the area in one place, next to the
-//! one key layout below.
-//!
 //! The servicing area's repository: its keys, its items and its writes, over the generic store
 //! port. Service code asks for named writes ([`Named`]) and commits them together; a failed
 //! condition comes back as the [`Conflict`] it means, never as an index into the transaction.
@@ -24,16 +21,16 @@
 //!
 //! The own-policies connector logs in through the accounts' online access
 //! (`T#<t>#ONLINE#<digest>` / `U`), which `accounts::repo` owns.
+//!
+//! The layout is told once, here; its spelling lives in `repo/keys.rs`, the webhook items and
+//! writes in `repo/webhooks.rs`, the worker's jobs in `repo/jobs.rs`.
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{
-    event_body, Attempt, Consent, DeliveryCursor, Event, EventType, Pull, Redelivery, ServicingAction, Webhook,
-    MAX_ACTIONS, MAX_WEBHOOKS,
-};
+use super::model::{event_body, Consent, Event, EventType, Pull, ServicingAction, MAX_ACTIONS};
 use crate::crypto::Sealed;
 use crate::store::{Cond, Item, Store, StoreError, Write};
 
@@ -43,75 +40,12 @@ pub fn job_of_key(pk: &str) -> Option<(String, String)> {
     keys::job_of(pk)
 }
 
-mod keys {
-    use chrono::{DateTime, Utc};
+mod jobs;
+mod keys;
+mod webhooks;
 
-    pub fn pull_pk(team: &str, pull: &str) -> String {
-        format!("T#{team}#P#{pull}")
-    }
-    pub const PULL_SK: &str = "PULL";
-    pub const CONSENT_SK: &str = "CONSENT";
-    pub const CRED_SK: &str = "CRED";
-    pub fn pulls_index(team: &str) -> String {
-        format!("T#{team}#PULLS")
-    }
-    pub fn pull_index_sk(created: DateTime<Utc>, pull: &str) -> String {
-        format!("{}#{pull}", created.to_rfc3339())
-    }
-    pub const ACTION_PREFIX: &str = "SA#";
-    pub fn action_sk(position: u32) -> String {
-        format!("SA#{position:03}")
-    }
-    pub fn action_pointer(team: &str, id: &str) -> String {
-        format!("T#{team}#SA#{id}")
-    }
-    pub const POINTER_SK: &str = "SA";
-    pub fn servicings_index(team: &str) -> String {
-        format!("T#{team}#SERVICINGS")
-    }
-    pub fn servicing_index_sk(created: DateTime<Utc>, position: u32, id: &str) -> String {
-        format!("{}#{position:03}#{id}", created.to_rfc3339())
-    }
-    pub const EVENT_PREFIX: &str = "EV#";
-    pub fn event_sk(seq: u64) -> String {
-        format!("EV#{seq:06}")
-    }
-    pub fn cursor_sk(webhook: &str) -> String {
-        format!("WH#{webhook}")
-    }
-    pub const ATTEMPT_PREFIX: &str = "AT#";
-    pub fn attempt_sk(seq: u64, webhook: &str, micros: i64) -> String {
-        format!("AT#{seq:06}#{webhook}#{micros:015}")
-    }
-    pub const REDELIVERY_PREFIX: &str = "RD#";
-    pub fn redelivery_sk(seq: u64, webhook: &str) -> String {
-        format!("RD#{seq:06}#{webhook}")
-    }
-    pub fn webhooks_pk(team: &str) -> String {
-        format!("T#{team}#WEBHOOKS")
-    }
-    pub const WEBHOOK_PREFIX: &str = "WH#";
-    pub fn webhook_sk(id: &str) -> String {
-        format!("WH#{id}")
-    }
-    pub fn job_pk(team: &str, pull: &str) -> String {
-        format!("JOB#{team}#{pull}")
-    }
-    /// The team and pull of a job's partition key (`JOB#<team>#<pull>`), as a table stream names it.
-    pub fn job_of(pk: &str) -> Option<(String, String)> {
-        let (team, pull) = pk.strip_prefix("JOB#")?.split_once('#')?;
-        (!team.is_empty() && !pull.is_empty()).then(|| (team.to_string(), pull.to_string()))
-    }
-    pub const JOB_SK: &str = "JOB";
-    pub const JOBS_INDEX: &str = "JOBS";
-    pub fn job_index_sk(due_ms: i64, team: &str, pull: &str) -> String {
-        format!("{:015}#{team}#{pull}", due_ms.max(0))
-    }
-    pub fn sandbox_account(team: &str, digest: &str) -> String {
-        format!("T#{team}#SANDBOX#{digest}")
-    }
-    pub const SANDBOX_SK: &str = "S";
-}
+pub(crate) use jobs::due_jobs;
+pub use webhooks::ATTEMPT_DAYS;
 
 /// What a failed condition in a servicing transaction means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -157,9 +91,6 @@ pub enum Conflict {
     SandboxAccountChanged,
 }
 
-/// How long a webhook delivery attempt stays in the event log (then TTL removes it).
-pub const ATTEMPT_DAYS: i64 = 90;
-
 /// A write of this area with the [`Conflict`] its failed condition means.
 pub(crate) type Named = crate::store::Named<Conflict>;
 
@@ -192,15 +123,6 @@ pub(crate) struct ActionPointer {
     pub position: u32,
 }
 
-/// A pull's worker job: due at `due_ms`, leased to a worker until `lease_until_ms`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Job {
-    pub team_id: String,
-    pub pull_id: String,
-    pub due_ms: i64,
-    pub lease_until_ms: i64,
-}
-
 /// Item bodies are plain data: encoding cannot fail for them.
 fn encode<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
@@ -216,13 +138,6 @@ fn expect_of(version: u64) -> Cond {
     } else {
         Cond::Version(version)
     }
-}
-
-/// The jobs due by `now`, from one page of the job index (a later sweep takes the rest).
-pub(crate) async fn due_jobs(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
-    let limit = keys::job_index_sk(now.timestamp_millis(), "~", "~");
-    let page = store.query_index(keys::JOBS_INDEX, None, 200).await?;
-    page.items.iter().filter(|i| i.index.as_ref().is_some_and(|x| x.sk <= limit)).map(Item::decode).collect()
 }
 
 /// One team's servicing items in the store.
@@ -287,48 +202,6 @@ impl Repo<'_> {
     /// A pull's sealed credentials and their version.
     pub async fn credentials(&self, pull_id: &str) -> Result<Option<(Sealed, u64)>, StoreError> {
         self.get(&self.pull_pk(pull_id), keys::CRED_SK).await
-    }
-
-    /// Every webhook event of a pull, in sequence order.
-    pub async fn events(&self, pull_id: &str) -> Result<Vec<Event>, StoreError> {
-        self.all(pull_id, keys::EVENT_PREFIX).await?.iter().map(Item::decode).collect()
-    }
-
-    /// The webhook event of a pull with sequence number `seq`.
-    pub async fn event(&self, pull_id: &str, seq: u64) -> Result<Option<Event>, StoreError> {
-        Ok(self.get(&self.pull_pk(pull_id), &keys::event_sk(seq)).await?.map(|(v, _)| v))
-    }
-
-    /// Every delivery attempt of a pull's events, by event, endpoint and time.
-    pub async fn attempts(&self, pull_id: &str) -> Result<Vec<Attempt>, StoreError> {
-        self.all(pull_id, keys::ATTEMPT_PREFIX).await?.iter().map(Item::decode).collect()
-    }
-
-    /// A pull's open redelivery requests, each with its version.
-    pub async fn redeliveries(&self, pull_id: &str) -> Result<Vec<(Redelivery, u64)>, StoreError> {
-        self.all(pull_id, keys::REDELIVERY_PREFIX).await?.iter().map(versioned).collect()
-    }
-
-    /// Where one endpoint stands in a pull's events, and the cursor's version.
-    pub async fn cursor(&self, pull_id: &str, webhook_id: &str) -> Result<Option<(DeliveryCursor, u64)>, StoreError> {
-        self.get(&self.pull_pk(pull_id), &keys::cursor_sk(webhook_id)).await
-    }
-
-    /// The team's webhook endpoints, each with its version.
-    pub async fn webhooks(&self) -> Result<Vec<(Webhook, u64)>, StoreError> {
-        let page =
-            self.store.query(&keys::webhooks_pk(self.team), keys::WEBHOOK_PREFIX, None, MAX_WEBHOOKS * 2).await?;
-        page.items.iter().map(versioned).collect()
-    }
-
-    /// One webhook endpoint and its version.
-    pub async fn webhook(&self, id: &str) -> Result<Option<(Webhook, u64)>, StoreError> {
-        self.get(&keys::webhooks_pk(self.team), &keys::webhook_sk(id)).await
-    }
-
-    /// A pull's worker job and its version.
-    pub async fn job(&self, pull_id: &str) -> Result<Option<(Job, u64)>, StoreError> {
-        self.get(&keys::job_pk(self.team, pull_id), keys::JOB_SK).await
     }
 
     /// The sandbox carrier account of a username's digest, and its version.
@@ -413,113 +286,6 @@ impl Repo<'_> {
     pub fn put_credentials(&self, pull_id: &str, sealed: &Sealed, read: u64) -> Named {
         let item = Item::new(self.pull_pk(pull_id), keys::CRED_SK, read + 1, encode(sealed));
         Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::CredentialsChanged }
-    }
-
-    /// An endpoint's delivery cursor over the one read at `read` (0: none yet).
-    pub fn put_cursor(&self, pull_id: &str, c: &DeliveryCursor, read: u64) -> Named {
-        let item = Item::new(self.pull_pk(pull_id), keys::cursor_sk(&c.webhook_id), read + 1, encode(c));
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::CursorChanged }
-    }
-
-    /// Records one delivery attempt.
-    pub fn record_attempt(&self, pull_id: &str, a: &Attempt) -> Named {
-        let sk = keys::attempt_sk(a.sequence, &a.webhook_id, a.attempted_at.timestamp_micros());
-        let item = Item::new(self.pull_pk(pull_id), sk, 1, encode(a))
-            .expiring(a.attempted_at + chrono::Duration::days(ATTEMPT_DAYS));
-        Named { write: Write::Put { item, cond: Cond::Any }, conflict: Conflict::AttemptExists }
-    }
-
-    /// Asks for a redelivery, replacing an open request for the same event and endpoint.
-    pub fn request_redelivery(&self, pull_id: &str, r: &Redelivery) -> Named {
-        let item = Item::new(self.pull_pk(pull_id), keys::redelivery_sk(r.sequence, &r.webhook_id), 1, encode(r));
-        Named { write: Write::Put { item, cond: Cond::Any }, conflict: Conflict::RedeliveryChanged }
-    }
-
-    /// A redelivery request after a failed attempt, over the one read at `read`.
-    pub fn update_redelivery(&self, pull_id: &str, r: &Redelivery, read: u64) -> Named {
-        let sk = keys::redelivery_sk(r.sequence, &r.webhook_id);
-        let item = Item::new(self.pull_pk(pull_id), sk, read + 1, encode(r));
-        Named { write: Write::Put { item, cond: Cond::Version(read) }, conflict: Conflict::RedeliveryChanged }
-    }
-
-    /// Removes a redelivery request (done, given up, or naming something gone), as read at `read`.
-    pub fn delete_redelivery(&self, pull_id: &str, r: &Redelivery, read: u64) -> Named {
-        Named {
-            write: Write::Delete {
-                pk: self.pull_pk(pull_id),
-                sk: keys::redelivery_sk(r.sequence, &r.webhook_id),
-                cond: Cond::Version(read),
-            },
-            conflict: Conflict::RedeliveryChanged,
-        }
-    }
-
-    /// A webhook endpoint over the one read at `read` (0: a new endpoint).
-    pub fn put_webhook(&self, w: &Webhook, read: u64) -> Named {
-        let item = Item::new(keys::webhooks_pk(self.team), keys::webhook_sk(&w.webhook_id), read + 1, encode(w));
-        let conflict = if read == 0 { Conflict::WebhookExists } else { Conflict::WebhookChanged };
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict }
-    }
-
-    /// Removes a webhook endpoint as read at `read`.
-    pub fn delete_webhook(&self, id: &str, read: u64) -> Named {
-        Named {
-            write: Write::Delete {
-                pk: keys::webhooks_pk(self.team),
-                sk: keys::webhook_sk(id),
-                cond: Cond::Version(read),
-            },
-            conflict: Conflict::WebhookChanged,
-        }
-    }
-
-    /// Pokes a pull's job: due at `due`, unleased, at a version no claim can be holding, so a poke
-    /// always wins over a claim (whose reschedule then fails and leaves the poked job).
-    pub fn poke_job(&self, pull_id: &str, due: DateTime<Utc>) -> Named {
-        let due_ms = due.timestamp_millis();
-        let version = (Utc::now().timestamp_micros().max(1) as u64) | (1 << 62);
-        let job = Job { team_id: self.team.into(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
-        Named {
-            write: Write::Put { item: self.job_item(&job, version, due_ms), cond: Cond::Any },
-            conflict: Conflict::JobChanged,
-        }
-    }
-
-    /// Claims a job read at `read` until `lease_until` (listed as due then, should the worker die).
-    pub fn claim_job(&self, job: &Job, read: u64, lease_until: DateTime<Utc>) -> Named {
-        let ms = lease_until.timestamp_millis();
-        let claimed = Job { lease_until_ms: ms, ..job.clone() };
-        Named {
-            write: Write::Put { item: self.job_item(&claimed, read + 1, ms), cond: Cond::Version(read) },
-            conflict: Conflict::JobChanged,
-        }
-    }
-
-    /// Hands back the job claimed at `claimed`, due again at `due`.
-    pub fn reschedule_job(&self, pull_id: &str, claimed: u64, due: DateTime<Utc>) -> Named {
-        let due_ms = due.timestamp_millis();
-        let job = Job { team_id: self.team.into(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
-        Named {
-            write: Write::Put { item: self.job_item(&job, claimed + 1, due_ms), cond: Cond::Version(claimed) },
-            conflict: Conflict::JobChanged,
-        }
-    }
-
-    /// Removes the job claimed at `claimed`: nothing left to do.
-    pub fn finish_job(&self, pull_id: &str, claimed: u64) -> Named {
-        Named {
-            write: Write::Delete {
-                pk: keys::job_pk(self.team, pull_id),
-                sk: keys::JOB_SK.into(),
-                cond: Cond::Version(claimed),
-            },
-            conflict: Conflict::JobChanged,
-        }
-    }
-
-    fn job_item(&self, job: &Job, version: u64, listed_ms: i64) -> Item {
-        Item::new(keys::job_pk(self.team, &job.pull_id), keys::JOB_SK, version, encode(job))
-            .with_index(keys::JOBS_INDEX, keys::job_index_sk(listed_ms, self.team, &job.pull_id))
     }
 
     /// A sandbox carrier account over the one read at `read` (`None`: a new one).

@@ -1,0 +1,79 @@
+//! The worker's job items: one per pull with work to do, due at a time and leased to one worker.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{encode, keys, Conflict, Named, Repo};
+use crate::store::{Cond, Item, Store, StoreError, Write};
+
+/// A pull's worker job: due at `due_ms`, leased to a worker until `lease_until_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Job {
+    pub team_id: String,
+    pub pull_id: String,
+    pub due_ms: i64,
+    pub lease_until_ms: i64,
+}
+
+/// The jobs due by `now`, from one page of the job index (a later sweep takes the rest).
+pub(crate) async fn due_jobs(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
+    let limit = keys::job_index_sk(now.timestamp_millis(), "~", "~");
+    let page = store.query_index(keys::JOBS_INDEX, None, 200).await?;
+    page.items.iter().filter(|i| i.index.as_ref().is_some_and(|x| x.sk <= limit)).map(Item::decode).collect()
+}
+
+impl Repo<'_> {
+    /// A pull's worker job and its version.
+    pub async fn job(&self, pull_id: &str) -> Result<Option<(Job, u64)>, StoreError> {
+        self.get(&keys::job_pk(self.team, pull_id), keys::JOB_SK).await
+    }
+
+    /// Pokes a pull's job: due at `due`, unleased, at a version no claim can be holding, so a poke
+    /// always wins over a claim (whose reschedule then fails and leaves the poked job).
+    pub fn poke_job(&self, pull_id: &str, due: DateTime<Utc>) -> Named {
+        let due_ms = due.timestamp_millis();
+        let version = (Utc::now().timestamp_micros().max(1) as u64) | (1 << 62);
+        let job = Job { team_id: self.team.into(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
+        Named {
+            write: Write::Put { item: self.job_item(&job, version, due_ms), cond: Cond::Any },
+            conflict: Conflict::JobChanged,
+        }
+    }
+
+    /// Claims a job read at `read` until `lease_until` (listed as due then, should the worker die).
+    pub fn claim_job(&self, job: &Job, read: u64, lease_until: DateTime<Utc>) -> Named {
+        let ms = lease_until.timestamp_millis();
+        let claimed = Job { lease_until_ms: ms, ..job.clone() };
+        Named {
+            write: Write::Put { item: self.job_item(&claimed, read + 1, ms), cond: Cond::Version(read) },
+            conflict: Conflict::JobChanged,
+        }
+    }
+
+    /// Hands back the job claimed at `claimed`, due again at `due`.
+    pub fn reschedule_job(&self, pull_id: &str, claimed: u64, due: DateTime<Utc>) -> Named {
+        let due_ms = due.timestamp_millis();
+        let job = Job { team_id: self.team.into(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
+        Named {
+            write: Write::Put { item: self.job_item(&job, claimed + 1, due_ms), cond: Cond::Version(claimed) },
+            conflict: Conflict::JobChanged,
+        }
+    }
+
+    /// Removes the job claimed at `claimed`: nothing left to do.
+    pub fn finish_job(&self, pull_id: &str, claimed: u64) -> Named {
+        Named {
+            write: Write::Delete {
+                pk: keys::job_pk(self.team, pull_id),
+                sk: keys::JOB_SK.into(),
+                cond: Cond::Version(claimed),
+            },
+            conflict: Conflict::JobChanged,
+        }
+    }
+
+    fn job_item(&self, job: &Job, version: u64, listed_ms: i64) -> Item {
+        Item::new(keys::job_pk(self.team, &job.pull_id), keys::JOB_SK, version, encode(job))
+            .with_index(keys::JOBS_INDEX, keys::job_index_sk(listed_ms, self.team, &job.pull_id))
+    }
+}
