@@ -9,6 +9,9 @@
 //! leaves the job behind with a lease that expires; the next sweep takes it up again. Every step
 //! is a conditional write and carrier `apply` is idempotent per action, so a repeated step does no
 //! harm; webhook delivery is at least once.
+//!
+//! The state machine's steps are here; webhook delivery (signing, attempts, redeliveries) is in
+//! `worker/delivery.rs`.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -18,17 +21,16 @@ use serde_json::json;
 
 use super::carriers::Catalogue;
 use super::connector::{self, ConnectorError, Login};
-use super::model::{ActionStatus, Event, EventType, MfaState, Pull, PullStatus, ServicingAction};
-use super::repo::{due_jobs, Conflict, Named, PullChange, Repo};
+use super::model::{ActionStatus, EventType, MfaState, Pull, PullStatus, ServicingAction};
+use super::repo::{due_jobs, Conflict, PullChange, Repo};
 use super::service::Servicing;
-use super::webhooks::{
-    secret_context, Attempt, DeliveryCursor, RetryPolicy, SendOutcome, Webhook, WebhookSender, EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
-};
+use super::webhooks::{RetryPolicy, WebhookSender};
 use super::ServicingError;
-use crate::crypto::{webhook_signature, Keys};
+use crate::crypto::Keys;
 use crate::store::{Store, StoreError};
 use crate::types::TeamId;
+
+mod delivery;
 
 /// A logged-in carrier session a step works in.
 #[derive(Clone, Copy)]
@@ -358,136 +360,6 @@ impl Worker {
             poke: false,
         })
         .await
-    }
-
-    /// Delivers the pull's events to every endpoint, in order per endpoint; returns when to come
-    /// back for retries still due.
-    async fn deliver(&self, team: &str, pull_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let repo = Repo { store: self.store.as_ref(), team };
-        let hooks = repo.webhooks().await?;
-        let events = repo.events(pull_id).await?;
-        let mut next: Option<DateTime<Utc>> = None;
-        let mut later = |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
-        for (hook, _) in &hooks {
-            let (mut cursor, cv) = repo.cursor(pull_id, &hook.webhook_id).await?.unwrap_or_else(|| {
-                (DeliveryCursor { webhook_id: hook.webhook_id.clone(), next_sequence: 1, ..Default::default() }, 0)
-            });
-            let start = cursor.clone();
-            let mut attempts = Vec::new();
-            let from = cursor.next_sequence;
-            for e in events.iter().filter(|e| e.sequence >= from) {
-                if !hook.wants(e) {
-                    cursor.next_sequence = e.sequence + 1;
-                    continue;
-                }
-                let now = Utc::now();
-                if cursor.next_attempt_ms > now.timestamp_millis() {
-                    later(DateTime::from_timestamp_millis(cursor.next_attempt_ms).unwrap_or(now));
-                    break;
-                }
-                let (attempt, ok) = self.attempt(team, hook, e, cursor.retries, false).await;
-                attempts.push(attempt);
-                match self.retry.next_try(ok, cursor.retries) {
-                    None => {
-                        cursor.next_sequence = e.sequence + 1;
-                        cursor.retries = 0;
-                        cursor.next_attempt_ms = 0;
-                    }
-                    Some((retries, at)) => {
-                        cursor.retries = retries;
-                        cursor.next_attempt_ms = at.timestamp_millis();
-                        later(at);
-                        break;
-                    }
-                }
-            }
-            if attempts.is_empty() && start.next_sequence == cursor.next_sequence {
-                continue;
-            }
-            let mut writes: Vec<Named> = attempts.iter().map(|a| repo.record_attempt(pull_id, a)).collect();
-            writes.push(repo.put_cursor(pull_id, &cursor, cv));
-            for chunk in writes.chunks(90).collect::<Vec<_>>().into_iter().rev() {
-                // The cursor is in the last chunk and written first: a crash after it records fewer
-                // attempts, never a second delivery of a delivered event.
-                if let Err(conflict) = repo.commit(chunk.to_vec()).await? {
-                    // Another run moved the cursor meanwhile: its record stands.
-                    debug_assert_eq!(conflict, Conflict::CursorChanged);
-                    break;
-                }
-            }
-        }
-        // Redeliveries asked for by the team.
-        for (mut r, version) in repo.redeliveries(pull_id).await? {
-            let now = Utc::now();
-            if r.next_attempt_ms > now.timestamp_millis() {
-                later(DateTime::from_timestamp_millis(r.next_attempt_ms).unwrap_or(now));
-                continue;
-            }
-            let hook = hooks.iter().map(|(w, _)| w).find(|w| w.webhook_id == r.webhook_id);
-            let event = events.iter().find(|e| e.sequence == r.sequence);
-            let (Some(hook), Some(event)) = (hook, event) else {
-                // The endpoint or the event is gone: the request goes too (if it fails, next time).
-                repo.commit(vec![repo.delete_redelivery(pull_id, &r, version)]).await.ok();
-                continue;
-            };
-            let (attempt, ok) = self.attempt(team, hook, event, r.retries, true).await;
-            let mut writes = vec![repo.record_attempt(pull_id, &attempt)];
-            match self.retry.next_try(ok, r.retries) {
-                None => writes.push(repo.delete_redelivery(pull_id, &r, version)),
-                Some((retries, at)) => {
-                    r.retries = retries;
-                    r.next_attempt_ms = at.timestamp_millis();
-                    later(at);
-                    writes.push(repo.update_redelivery(pull_id, &r, version));
-                }
-            }
-            if let Err(conflict) = repo.commit(writes).await? {
-                // Asked for again meanwhile: the new request stands.
-                debug_assert_eq!(conflict, Conflict::RedeliveryChanged);
-            }
-        }
-        Ok(next)
-    }
-
-    async fn attempt(&self, team: &str, hook: &Webhook, e: &Event, retries: u32, redelivery: bool) -> (Attempt, bool) {
-        let started = std::time::Instant::now();
-        let now = Utc::now();
-        let outcome = match self.keys.open(&secret_context(team, &hook.webhook_id), &hook.secret) {
-            Ok(secret) => {
-                let secret = String::from_utf8_lossy(&secret).into_owned();
-                let sig = webhook_signature(&secret, now.timestamp(), e.body.as_bytes());
-                let headers = vec![(SIGNATURE_HEADER, sig), (EVENT_ID_HEADER, e.event_id.clone())];
-                self.sender.post(&hook.url, headers, e.body.as_bytes().to_vec(), self.retry.timeout).await
-            }
-            Err(_) => SendOutcome::Failed("the signing secret cannot be opened".into()),
-        };
-        let ok = matches!(outcome, SendOutcome::Status(s) if (200..300).contains(&s));
-        let gave_up = !ok && retries >= self.retry.max_retries;
-        let (status_code, error) = match outcome {
-            SendOutcome::Status(s) => (Some(s), None),
-            SendOutcome::Failed(m) => (None, Some(m)),
-        };
-        tracing::info!(event = %e.event_id, status = ?status_code, ok, "webhook attempt");
-        let attempt = Attempt {
-            sequence: e.sequence,
-            event_id: e.event_id.clone(),
-            webhook_id: hook.webhook_id.clone(),
-            attempted_at: now,
-            status_code,
-            error,
-            duration_ms: started.elapsed().as_millis() as u64,
-            outcome: if ok {
-                "DELIVERED"
-            } else if gave_up {
-                "GAVE_UP"
-            } else {
-                "FAILED"
-            }
-            .into(),
-            redelivery,
-        };
-        crate::metrics::count("WebhookDeliveries", "outcome", &attempt.outcome, 1);
-        (attempt, ok)
     }
 
     /// The local worker: sweeps until the process ends.
