@@ -210,72 +210,59 @@ pub fn policy_attributes(_: &Account, p: &Stored<Policy>) -> Value {
     if let Some(money) = &d.total_premium {
         m.insert("totalPremium".into(), json!({"amount": money.amount.to_string(), "currency": money.currency}));
     }
+    m.insert("insured".into(), insured(&d.insured));
+    m.insert("mortgagees".into(), d.mortgagees.iter().map(mortgagee).collect());
+    m.insert("drivers".into(), d.drivers.iter().map(driver).collect());
+    m.insert("vehicles".into(), d.vehicles.iter().map(vehicle).collect());
+    m.insert("createdDate".into(), json!(d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    Value::Object(m)
+}
+
+fn insured(i: &Insured) -> Value {
     let mut ins = Map::new();
     for (k, v) in [
-        ("firstName", &d.insured.first_name),
-        ("lastName", &d.insured.last_name),
-        ("companyName", &d.insured.company_name),
-        ("emailAddress1", &d.insured.email),
-        ("primaryPhone", &d.insured.phone),
+        ("firstName", &i.first_name),
+        ("lastName", &i.last_name),
+        ("companyName", &i.company_name),
+        ("emailAddress1", &i.email),
+        ("primaryPhone", &i.phone),
     ] {
         if let Some(v) = v {
             ins.insert(k.into(), json!(v));
         }
     }
-    if let Some(a) = &d.insured.address {
+    if let Some(a) = &i.address {
         ins.insert("primaryAddress".into(), address(a));
     }
-    m.insert("insured".into(), Value::Object(ins));
-    m.insert(
-        "mortgagees".into(),
-        Value::Array(
-            d.mortgagees
-                .iter()
-                .map(|x| {
-                    let mut o = json!({"id": format_id(x.id), "name": x.name, "mortgageeType": typekey(&x.mortgagee_type), "address": address(&x.address)});
-                    if let Some(l) = &x.loan_number {
-                        o["loanNumber"] = json!(l);
-                    }
-                    o
-                })
-                .collect(),
-        ),
-    );
-    m.insert(
-        "drivers".into(),
-        Value::Array(
-            d.drivers
-                .iter()
-                .map(|x| {
-                    let mut o = json!({"id": format_id(x.id), "firstName": x.first_name, "lastName": x.last_name});
-                    if let Some(v) = x.date_of_birth {
-                        o["dateOfBirth"] = json!(v.to_string());
-                    }
-                    if let Some(v) = &x.license_number {
-                        o["licenseNumber"] = json!(v);
-                    }
-                    if let Some(v) = &x.license_state {
-                        o["licenseState"] = json!({"code": v, "name": v});
-                    }
-                    o
-                })
-                .collect(),
-        ),
-    );
-    m.insert(
-        "vehicles".into(),
-        Value::Array(
-            d.vehicles
-                .iter()
-                .map(|v| {
-                    json!({"id": format_id(v.id), "vin": v.vin, "make": v.make, "model": v.model, "modelYear": v.model_year,
-                       "lienHolders": v.lien_holders.iter().map(|l| json!({"id": format_id(l.id), "name": l.name, "type": typekey(&l.lien_type), "address": address(&l.address)})).collect::<Vec<_>>()})
-                })
-                .collect(),
-        ),
-    );
-    m.insert("createdDate".into(), json!(d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-    Value::Object(m)
+    Value::Object(ins)
+}
+
+fn mortgagee(x: &Mortgagee) -> Value {
+    let mut o = json!({"id": format_id(x.id), "name": x.name, "mortgageeType": typekey(&x.mortgagee_type), "address": address(&x.address)});
+    if let Some(l) = &x.loan_number {
+        o["loanNumber"] = json!(l);
+    }
+    o
+}
+
+fn driver(x: &Driver) -> Value {
+    let mut o = json!({"id": format_id(x.id), "firstName": x.first_name, "lastName": x.last_name});
+    if let Some(v) = x.date_of_birth {
+        o["dateOfBirth"] = json!(v.to_string());
+    }
+    if let Some(v) = &x.license_number {
+        o["licenseNumber"] = json!(v);
+    }
+    if let Some(v) = &x.license_state {
+        o["licenseState"] = json!({"code": v, "name": v});
+    }
+    o
+}
+
+fn vehicle(v: &Vehicle) -> Value {
+    let lien = |l: &LienHolder| json!({"id": format_id(l.id), "name": l.name, "type": typekey(&l.lien_type), "address": address(&l.address)});
+    json!({"id": format_id(v.id), "vin": v.vin, "make": v.make, "model": v.model, "modelYear": v.model_year,
+           "lienHolders": v.lien_holders.iter().map(lien).collect::<Vec<_>>()})
 }
 
 /// The online access of an account as `PUT .../online-access` answers it: the username and when
