@@ -17,12 +17,15 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use serde_json::{Map, Number, Value};
 
 use coverdesk::deps::{ConfigError, TABLE_ENV};
 use coverdesk::store::{
-    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write, MAX_PAGE,
+    validate_key, validate_transaction, Cond, Cursor, Item, Page, Store, StoreError, Write, MAX_PAGE,
 };
+
+mod item;
+pub use item::{from_attr, item_from_attrs, item_to_attrs, to_attr, TTL_ATTRIBUTE};
+use item::{key_attrs, Attrs};
 
 /// The AWS configuration (region, credentials, endpoints) from the standard environment, loaded
 /// once per cold start and shared by every client the function builds.
@@ -47,96 +50,6 @@ const WARM_UP_KEY: &str = "coverdesk-warm-up";
 pub struct DynamoStore {
     client: Client,
     table: String,
-}
-
-type Attrs = HashMap<String, AttributeValue>;
-
-/// JSON to a DynamoDB attribute value. Numbers keep their exact decimal text.
-pub fn to_attr(v: &Value) -> AttributeValue {
-    match v {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
-        Value::String(s) => AttributeValue::S(s.clone()),
-        Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
-        Value::Object(o) => AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect()),
-    }
-}
-
-/// A DynamoDB attribute value back to JSON; types this crate never writes are an error.
-pub fn from_attr(a: &AttributeValue) -> Result<Value, String> {
-    Ok(match a {
-        AttributeValue::Null(_) => Value::Null,
-        AttributeValue::Bool(b) => Value::Bool(*b),
-        AttributeValue::N(n) => match serde_json::from_str::<Number>(n) {
-            Ok(n) => Value::Number(n),
-            Err(_) => return Err(format!("number {n:?} is not JSON")),
-        },
-        AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::L(l) => Value::Array(l.iter().map(from_attr).collect::<Result<_, _>>()?),
-        AttributeValue::M(m) => {
-            let mut o = Map::with_capacity(m.len());
-            for (k, v) in m {
-                o.insert(k.clone(), from_attr(v)?);
-            }
-            Value::Object(o)
-        }
-        other => return Err(format!("unexpected attribute type {other:?}")),
-    })
-}
-
-/// The stored form of an item.
-pub fn item_to_attrs(item: &Item) -> Attrs {
-    let mut m = Attrs::with_capacity(6);
-    m.insert("pk".into(), AttributeValue::S(item.pk.clone()));
-    m.insert("sk".into(), AttributeValue::S(item.sk.clone()));
-    m.insert("v".into(), AttributeValue::N(item.version.to_string()));
-    m.insert("body".into(), to_attr(&item.body));
-    if let Some(ik) = &item.index {
-        m.insert("gsi1pk".into(), AttributeValue::S(ik.pk.clone()));
-        m.insert("gsi1sk".into(), AttributeValue::S(ik.sk.clone()));
-    }
-    if let Some(at) = item.expires_at {
-        m.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(at.to_string()));
-    }
-    m
-}
-
-/// The table's TTL attribute (Unix seconds; template.yaml's `TimeToLiveSpecification`).
-pub const TTL_ATTRIBUTE: &str = "ttl";
-
-/// Reads an item back; anything malformed is [`StoreError::Corrupt`], never skipped.
-pub fn item_from_attrs(m: &Attrs) -> Result<Item, StoreError> {
-    let s = |k: &str| match m.get(k) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let (pk, sk) = match (s("pk"), s("sk")) {
-        (Some(pk), Some(sk)) => (pk, sk),
-        _ => return Err(StoreError::Corrupt { pk: "?".into(), sk: "?".into(), reason: "missing keys".into() }),
-    };
-    let corrupt = |reason: String| StoreError::Corrupt { pk: pk.clone(), sk: sk.clone(), reason };
-    let version = match m.get("v") {
-        Some(AttributeValue::N(n)) => n.parse::<u64>().map_err(|e| corrupt(format!("version: {e}")))?,
-        _ => return Err(corrupt("missing version".into())),
-    };
-    let body = match m.get("body") {
-        Some(b) => from_attr(b).map_err(corrupt)?,
-        None => return Err(corrupt("missing body".into())),
-    };
-    let index = match (s("gsi1pk"), s("gsi1sk")) {
-        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
-        _ => None,
-    };
-    let expires_at = match m.get(TTL_ATTRIBUTE) {
-        Some(AttributeValue::N(n)) => Some(n.parse::<i64>().map_err(|e| corrupt(format!("ttl: {e}")))?),
-        _ => None,
-    };
-    Ok(Item { pk, sk, version, index, body, expires_at })
-}
-
-fn key_attrs(pk: &str, sk: &str) -> Attrs {
-    HashMap::from([("pk".to_string(), AttributeValue::S(pk.into())), ("sk".to_string(), AttributeValue::S(sk.into()))])
 }
 
 /// The condition expression of a write, with its names and values. An item past its expiry (`ttl`) that DynamoDB's TTL has
@@ -456,31 +369,5 @@ impl DynamoStore {
             }
             _ => Err(StoreError::Backend("counter update returned no value".into())),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn items_round_trip_through_attribute_values() {
-        let item = Item::new(
-            "A#1",
-            "B",
-            7,
-            json!({"s": "x", "n": 12.50, "b": true, "z": null, "l": [1, "2"], "m": {"k": "v"}}),
-        )
-        .with_index("I", "0001");
-        let back = item_from_attrs(&item_to_attrs(&item)).unwrap();
-        assert_eq!(back, item);
-    }
-
-    #[test]
-    fn an_item_without_a_version_is_corrupt_not_skipped() {
-        let mut m = item_to_attrs(&Item::new("p", "s", 1, json!({})));
-        m.remove("v");
-        assert!(matches!(item_from_attrs(&m), Err(StoreError::Corrupt { .. })));
     }
 }
