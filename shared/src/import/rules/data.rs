@@ -1,14 +1,14 @@
 //! The rule files' format (`shared/data/tax-rules/README.md`): read into the model with every
 //! problem named by file and place, and checked beyond the format (periods contiguous, sourced,
-//! in range).
+//! in range; the checks are in check.rs).
 
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{Base, Charge, Fee, Field, Jurisdiction, Period, Rounding, Rules, StateDocument, JURISDICTIONS};
+use super::{Base, Charge, Fee, Field, Jurisdiction, Period, Rounding, Rules, StateDocument};
 use crate::import::transaction::{TxnType, LINES};
 
 #[derive(Deserialize)]
@@ -199,6 +199,47 @@ impl Reader<'_> {
             verified: d.verified,
         }
     }
+
+    /// One jurisdiction's file; `None` when it does not parse (the problem is kept).
+    fn jurisdiction(&mut self, code: &str, text: &str, common: &[StateDocument]) -> Option<Jurisdiction> {
+        let data = match toml::from_str::<FileData>(text) {
+            Ok(d) => d,
+            Err(e) => {
+                let at = e.span().map(|s| format!("line {}", text[..s.start].lines().count().max(1)));
+                self.problem(at.as_deref().unwrap_or("file"), e.message());
+                return None;
+            }
+        };
+        if data.code != *code {
+            self.problem("code", format!("{:?} is not the file's code", data.code));
+        }
+        let mut fees = Vec::new();
+        for (i, f) in data.fee.into_iter().enumerate() {
+            let periods: Vec<Period> = f
+                .period
+                .into_iter()
+                .enumerate()
+                .filter_map(|(j, p)| self.period(&format!("fee[{i}] ({}).period[{j}]", f.name), p))
+                .collect();
+            fees.push(Fee { field: f.field, name: f.name, periods });
+        }
+        let mut documents = if data.common_documents.unwrap_or(true) { common.to_vec() } else { vec![] };
+        for (i, d) in data.document.into_iter().enumerate() {
+            documents.push(self.document(&format!("document[{i}]"), d));
+        }
+        Some(Jurisdiction {
+            code: data.code,
+            name: data.name,
+            department: data.department,
+            department_source: data.department_source,
+            notes: data.notes,
+            commission_rule: data.commission_rule,
+            utah_flags: data.utah_flags,
+            municipal_fee: data.municipal_fee,
+            fees,
+            documents,
+        })
+    }
 }
 
 impl Rules {
@@ -220,167 +261,16 @@ impl Rules {
         for (code, text) in files {
             let file = format!("{code}.toml");
             let mut r = Reader { file: &file, problems: vec![] };
-            let data = match toml::from_str::<FileData>(text) {
-                Ok(d) => d,
-                Err(e) => {
-                    let at = e.span().map(|s| format!("line {}", text[..s.start].lines().count().max(1)));
-                    r.problem(at.as_deref().unwrap_or("file"), e.message());
-                    problems.append(&mut r.problems);
-                    continue;
-                }
-            };
-            if data.code != *code {
-                r.problem("code", format!("{:?} is not the file's code", data.code));
-            }
-            let mut fees = Vec::new();
-            for (i, f) in data.fee.into_iter().enumerate() {
-                let periods: Vec<Period> = f
-                    .period
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(j, p)| r.period(&format!("fee[{i}] ({}).period[{j}]", f.name), p))
-                    .collect();
-                fees.push(Fee { field: f.field, name: f.name, periods });
-            }
-            let mut documents = if data.common_documents.unwrap_or(true) { common.clone() } else { vec![] };
-            for (i, d) in data.document.into_iter().enumerate() {
-                documents.push(r.document(&format!("document[{i}]"), d));
-            }
+            let read = r.jurisdiction(code, text, &common);
             problems.append(&mut r.problems);
-            jurisdictions.insert(
-                code.to_string(),
-                Jurisdiction {
-                    code: data.code,
-                    name: data.name,
-                    department: data.department,
-                    department_source: data.department_source,
-                    notes: data.notes,
-                    commission_rule: data.commission_rule,
-                    utah_flags: data.utah_flags,
-                    municipal_fee: data.municipal_fee,
-                    fees,
-                    documents,
-                },
-            );
+            if let Some(j) = read {
+                jurisdictions.insert(code.to_string(), j);
+            }
         }
         if problems.is_empty() {
             Ok(Rules { jurisdictions })
         } else {
             Err(problems)
         }
-    }
-
-    /// What is wrong with the data beyond its format: a missing jurisdiction, periods that overlap
-    /// or leave a gap, a period without a source, an unverified one that does not say what is
-    /// unknown, a rate out of range. Empty when all is well.
-    pub fn check(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        let mut p = |code: &str, what: String| problems.push(format!("{code}: {what}"));
-        for code in JURISDICTIONS {
-            if !self.jurisdictions.contains_key(code) {
-                p(code, "no rules".into());
-            }
-        }
-        for (code, j) in &self.jurisdictions {
-            if !JURISDICTIONS.contains(&code.as_str()) {
-                p(code, "is not one of the 54 jurisdictions".into());
-            }
-            for (what, text) in
-                [("name", &j.name), ("department", &j.department), ("department_source", &j.department_source)]
-            {
-                if text.trim().is_empty() {
-                    p(code, format!("{what} is empty"));
-                }
-            }
-            let tax = j.fees.iter().filter(|f| f.field == Field::SlTax).collect::<Vec<_>>();
-            let known_from = j.known_from();
-            // No known tax is a valid answer when the file says why (every transaction: 1005).
-            if tax.is_empty() && j.notes.as_deref().is_none_or(|n| n.trim().is_empty()) {
-                p(code, "has no sl_tax charge and no notes saying why".into());
-            }
-            if let Some(to) = j.known_to() {
-                if j.notes.as_deref().is_none_or(|n| !n.contains(&to.to_string())) {
-                    p(
-                        code,
-                        format!("the tax ends {to} with no rule after it, and the notes do not say why (name {to})"),
-                    );
-                }
-            }
-            for f in &j.fees {
-                let at = format!("{} ({})", f.name, f.field.name());
-                if f.periods.is_empty() {
-                    p(code, format!("{at} has no period"));
-                }
-                for (i, per) in f.periods.iter().enumerate() {
-                    let at = format!("{at} from {}", per.from);
-                    if per.source.trim().is_empty() {
-                        p(code, format!("{at}: no source"));
-                    }
-                    if !per.verified && per.unknown.as_deref().is_none_or(|u| u.trim().is_empty()) {
-                        p(code, format!("{at}: verified = false without saying what is unknown"));
-                    }
-                    if per.verified && per.unknown.is_some() {
-                        p(code, format!("{at}: verified = true yet names something unknown"));
-                    }
-                    if per.base_unknown.as_deref().is_some_and(|b| b.trim().is_empty()) {
-                        p(code, format!("{at}: base_unknown is empty"));
-                    }
-                    if per.base_unknown.is_some() && matches!(per.charge, Charge::Amount(_)) {
-                        p(code, format!("{at}: a flat amount has no base to be unsure of"));
-                    }
-                    if let Some(to) = per.to {
-                        if to < per.from {
-                            p(code, format!("{at}: ends before it starts"));
-                        }
-                    }
-                    match per.charge {
-                        Charge::Percent { percent, .. } => {
-                            if percent <= Decimal::ZERO || percent > Decimal::from(15) {
-                                p(code, format!("{at}: {percent}% is out of range (0, 15]"));
-                            }
-                        }
-                        Charge::Amount(a) => {
-                            if a <= Decimal::ZERO || a > Decimal::from(1000) || a.scale() > 2 {
-                                p(code, format!("{at}: amount {a} is out of range (0, 1000] or not in cents"));
-                            }
-                        }
-                    }
-                    if let Some(shares) = &per.line_shares {
-                        if shares.values().any(|s| *s <= Decimal::ZERO || *s > Decimal::ONE_HUNDRED) {
-                            p(code, format!("{at}: a line share is out of range (0, 100]"));
-                        }
-                    }
-                    if let Some(next) = f.periods.get(i + 1) {
-                        match per.to {
-                            None => p(code, format!("{at}: open-ended but followed by a period from {}", next.from)),
-                            Some(to) => {
-                                let day_after = to.checked_add_days(Days::new(1));
-                                if day_after != Some(next.from) {
-                                    let what = if next.from <= to { "overlaps" } else { "leaves a gap before" };
-                                    p(code, format!("{at}: ends {to} and {what} the period from {}", next.from));
-                                }
-                            }
-                        }
-                    }
-                }
-                if let (Some(first), Some(k)) = (f.periods.first(), known_from) {
-                    if first.from < k {
-                        p(code, format!("{at} starts {} before the tax ({k}), when no rule is known", first.from));
-                    }
-                }
-            }
-            for d in &j.documents {
-                if d.source.trim().is_empty() {
-                    p(code, format!("document {}: no source", d.code));
-                }
-                if d.transaction_types.is_empty() {
-                    p(code, format!("document {}: no transaction types", d.code));
-                }
-                if d.code.is_empty() || !d.code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
-                    p(code, format!("document {:?}: a code is upper-case letters and digits", d.code));
-                }
-            }
-        }
-        problems
     }
 }

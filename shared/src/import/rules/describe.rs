@@ -13,52 +13,17 @@ impl Rules {
         let mut s = String::new();
         let _ = writeln!(s, "{} {}: {} ({})", j.code, j.name, j.department, j.department_source);
         let _ = writeln!(s, "{}", j.known_span());
-        let line = |s: &mut String, f: &Fee, p: &Period| {
-            let what = match p.charge {
-                Charge::Percent { percent, base } => format!("{}% of {}", percent.normalize(), base.name()),
-                Charge::Amount(a) => format!("{a:.2} flat"),
-            };
-            let mut extra = vec![format!("rounded to the {}", p.rounding.name())];
-            if !p.transaction_types.is_empty() {
-                extra.push(format!(
-                    "only {}",
-                    p.transaction_types.iter().map(|t| t.code()).collect::<Vec<_>>().join(" ")
-                ));
-            }
-            if !p.lines_excluded.is_empty() {
-                extra.push(format!(
-                    "not on lines {}",
-                    p.lines_excluded.iter().map(u16::to_string).collect::<Vec<_>>().join(" ")
-                ));
-            }
-            if let Some(sh) = &p.line_shares {
-                extra.push(format!(
-                    "on a share by line: {}",
-                    sh.iter().map(|(l, v)| format!("{l} {}%", v.normalize())).collect::<Vec<_>>().join(", ")
-                ));
-            }
-            let to = p.to.map(|t| t.to_string()).unwrap_or_default();
-            let _ = writeln!(s, "  {:<18} {:<28} {} .. {:<10}  {}", f.field.name(), f.name, p.from, to, what);
-            let _ = writeln!(s, "  {:<18} {}", "", extra.join("; "));
-            let _ = writeln!(s, "  {:<18} source: {}", "", p.source);
-            if !p.verified {
-                let _ = writeln!(s, "  {:<18} UNVERIFIED: {}", "", p.unknown.as_deref().unwrap_or(""));
-            }
-            if let Some(b) = &p.base_unknown {
-                let _ = writeln!(s, "  {:<18} BASE IS OUR CHOICE: {b}", "");
-            }
-        };
         if history {
             let _ = writeln!(s, "every period:");
             for f in &j.fees {
                 for p in &f.periods {
-                    line(&mut s, f, p);
+                    period_line(&mut s, f, p);
                 }
             }
         } else {
             let _ = writeln!(s, "in force for policies effective {date}:");
             for (f, p) in j.in_force(date) {
-                line(&mut s, f, p);
+                period_line(&mut s, f, p);
             }
         }
         if j.commission_rule {
@@ -88,5 +53,39 @@ impl Rules {
             let _ = writeln!(s, "notes: {n}");
         }
         Some(s)
+    }
+}
+
+/// One period of one charge: its figure, its limits, its source, and what is unsure of it.
+fn period_line(s: &mut String, f: &Fee, p: &Period) {
+    let what = match p.charge {
+        Charge::Percent { percent, base } => format!("{}% of {}", percent.normalize(), base.name()),
+        Charge::Amount(a) => format!("{a:.2} flat"),
+    };
+    let mut extra = vec![format!("rounded to the {}", p.rounding.name())];
+    if !p.transaction_types.is_empty() {
+        extra.push(format!("only {}", p.transaction_types.iter().map(|t| t.code()).collect::<Vec<_>>().join(" ")));
+    }
+    if !p.lines_excluded.is_empty() {
+        extra.push(format!(
+            "not on lines {}",
+            p.lines_excluded.iter().map(u16::to_string).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    if let Some(sh) = &p.line_shares {
+        extra.push(format!(
+            "on a share by line: {}",
+            sh.iter().map(|(l, v)| format!("{l} {}%", v.normalize())).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let to = p.to.map(|t| t.to_string()).unwrap_or_default();
+    let _ = writeln!(s, "  {:<18} {:<28} {} .. {:<10}  {}", f.field.name(), f.name, p.from, to, what);
+    let _ = writeln!(s, "  {:<18} {}", "", extra.join("; "));
+    let _ = writeln!(s, "  {:<18} source: {}", "", p.source);
+    if !p.verified {
+        let _ = writeln!(s, "  {:<18} UNVERIFIED: {}", "", p.unknown.as_deref().unwrap_or(""));
+    }
+    if let Some(b) = &p.base_unknown {
+        let _ = writeln!(s, "  {:<18} BASE IS OUR CHOICE: {b}", "");
     }
 }

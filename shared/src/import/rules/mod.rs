@@ -1,5 +1,6 @@
-//! Why one file of ~760 lines: the rule model and its calculation are one concept (the data
-//! format is in data.rs, the CLI text in describe.rs); about 260 lines are unit tests.
+//! Why one file of ~590 lines: the rule model and its calculation are one concept (the data
+//! format is in data.rs, its checks in check.rs, the endpoint's view in view.rs, the CLI text in
+//! describe.rs); about 260 lines are unit tests.
 //!
 //! Surplus-lines tax rules as data: the taxes and fees of every jurisdiction, effective-dated by
 //! the policy's effective (inception) date, each period with its source, and the documents a
@@ -14,9 +15,10 @@ use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
+mod check;
 mod data;
 mod describe;
-use serde_json::{json, Value};
+mod view;
 
 pub use super::model::{Calculated, Field};
 use super::model::{Transaction, TxnType};
@@ -165,42 +167,6 @@ impl Period {
         };
         Some(self.rounding.apply(raw))
     }
-
-    fn view(&self, field: Field, name: &str) -> Value {
-        let (rate, flat, base) = match self.charge {
-            Charge::Percent { percent, base } => {
-                (Some((percent / Decimal::ONE_HUNDRED).normalize().to_string()), None, base.name())
-            }
-            Charge::Amount(a) => (None, Some(format!("{:.2}", a)), "flat"),
-        };
-        let mut v = json!({
-            "field": field.name(),
-            "name": name,
-            "rate": rate,
-            "flat_amount": flat,
-            "base": base,
-            "rounding": self.rounding.name(),
-            "effective_from": self.from,
-            "effective_to": self.to,
-            "transaction_types": self.transaction_types.iter().map(|t| t.code()).collect::<Vec<_>>(),
-            "lines_excluded": self.lines_excluded.iter().map(u16::to_string).collect::<Vec<_>>(),
-            "source": self.source,
-            "verified": self.verified,
-        });
-        if let Some(shares) = &self.line_shares {
-            v["line_shares"] = shares
-                .iter()
-                .map(|(l, p)| (l.to_string(), json!((p / Decimal::ONE_HUNDRED).normalize().to_string())))
-                .collect();
-        }
-        if let Some(u) = &self.unknown {
-            v["unknown"] = json!(u);
-        }
-        if let Some(b) = &self.base_unknown {
-            v["base_unknown"] = json!(b);
-        }
-        v
-    }
 }
 
 /// One charge of a jurisdiction and its periods, in date order.
@@ -334,59 +300,6 @@ impl Jurisdiction {
             .filter(|doc| !(doc.waived_if_exempt && t.exempt == Some(true)))
             .filter(|doc| !(doc.waived_if_export_list && t.export_list == Some(true)))
     }
-
-    /// The public view for the tax-rules endpoint: the rules in force on `date`, and with
-    /// `history` every period of every charge.
-    pub fn view(&self, date: NaiveDate, history: bool) -> Value {
-        let fees: Vec<Value> = self.in_force(date).map(|(f, p)| p.view(f.field, &f.name)).collect();
-        let docs: Vec<Value> = self
-            .documents
-            .iter()
-            .map(|doc| {
-                let waived = |w: bool| if w { "waived" } else { "required" };
-                json!({
-                    "code": doc.code,
-                    "name": doc.name,
-                    "upload_required": true,
-                    "transaction_types": doc.transaction_types.iter().map(|t| t.code()).collect::<Vec<_>>(),
-                    "rpg": doc.rpg_only,
-                    "ecp": waived(doc.waived_for_ecp),
-                    "exempt": waived(doc.waived_if_exempt),
-                    "export_list": waived(doc.waived_if_export_list),
-                    "source": doc.source,
-                    "verified": doc.verified,
-                })
-            })
-            .collect();
-        let mut v = json!({
-            "state": self.code,
-            "name": self.name,
-            "department": self.department,
-            "department_source": self.department_source,
-            "as_of": date,
-            "rules_known_from": self.known_from(),
-            "rules_known_to": self.known_to(),
-            "fees": fees,
-            "ask_commission_received": self.commission_rule,
-            "requires_exempt_export_list_multi_state": self.utah_flags,
-            "municipal_fee_taken_as_sent": self.municipal_fee,
-            "state_documents": docs,
-        });
-        if let Some(n) = &self.notes {
-            v["notes"] = json!(n);
-        }
-        if !self.covers(date) {
-            v["warning"] = json!(format!("no tax rule is in force on {date}: {} (status 1005)", self.known_span()));
-        }
-        if history {
-            v["history"] = self
-                .fees
-                .iter()
-                .map(|f| json!({"field": f.field.name(), "name": f.name, "periods": f.periods.iter().map(|p| p.view(f.field, &f.name)).collect::<Vec<_>>()}))
-                .collect();
-        }
-        v
-    }
 }
 
 /// Every jurisdiction's rules, by code.
@@ -415,6 +328,7 @@ pub fn jurisdiction(code: &str) -> Option<&'static Jurisdiction> {
 mod tests {
     use super::*;
     use crate::import::transaction::tests::seed_example;
+    use serde_json::json;
     use serde_json::value::RawValue;
 
     /// A transaction in `state`, its figures zero (the total balances).
