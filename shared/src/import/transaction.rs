@@ -1,4 +1,4 @@
-//! Why one file of ~610 lines: the seed's field list, the reading and the rule checks of one
+//! Why one file of ~510 lines: the seed's field list, the reading and the rule checks of one
 //! transaction belong together; about 130 lines are unit tests.
 //!
 //! One surplus-lines transaction of seed 002: read field by field from the raw JSON (amounts from
@@ -144,9 +144,22 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
     if account_written_as != "B" && account_written_as != "DC" {
         o.problem("account_written_as", required(), "must be B (Brokerage) or DC (Direct Client)")?;
     }
+    let t = body(o, id, transaction_type, line, account_written_as)?;
+    seed_rules(o, &t)?;
+    Ok(t)
+}
+
+/// The rest of the fields, one a line, in the order their problems are reported.
+fn body(
+    o: &mut Txn,
+    id: String,
+    transaction_type: TxnType,
+    line: u16,
+    account_written_as: String,
+) -> Read<Transaction> {
     let amount =
         |o: &mut Txn, f: &str, want: Want| -> Read<Decimal> { Ok(o.decimal(f, want, 10, 2)?.unwrap_or_default()) };
-    let t = Transaction {
+    Ok(Transaction {
         id,
         policy_number: o.string("policy_number", required(), 50)?.unwrap_or_default(),
         policy_effective_date: o.date("policy_effective_date", required())?.unwrap_or_default(),
@@ -186,8 +199,12 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
         export_list: o.flag("export_list", optional())?,
         multi_state: o.flag("multi_state", optional())?,
         transaction_documents: documents(o)?,
-    };
-    // The seed's conditional rules.
+    })
+}
+
+/// The seed's conditional rules: the fields `rpg` and `physical_same_as_mailing` require, and the
+/// total.
+fn seed_rules(o: &mut Txn, t: &Transaction) -> Read<()> {
     if t.rpg {
         if t.purchasing_group_name.is_none() {
             o.problem("purchasing_group_name", required(), "is required when rpg is 1")?;
@@ -223,7 +240,7 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
             format!("must be premium + all taxes + all fees = {}, not {}", money(sum), money(t.total)),
         )?;
     }
-    Ok(t)
+    Ok(())
 }
 
 /// A state code: any two letters (a code that is no jurisdiction of ours is the seed's 1004,
@@ -324,9 +341,15 @@ pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
         });
     }
     let calculated = r.calculate(&t);
+    let warnings = mismatches(&t, &calculated);
+    Ok(Accepted { transaction: t, calculated, warnings, department: &r.department })
+}
+
+/// A warning for each figure sent that is not what the rules calculate.
+fn mismatches(t: &Transaction, calculated: &Calculated) -> Vec<(String, String)> {
     let mut warnings = Vec::new();
     for field in Field::ALL {
-        let (provided, calc) = (field.provided(&t), calculated.get(field));
+        let (provided, calc) = (field.provided(t), calculated.get(field));
         if provided != calc {
             let (key, label) = field.warning();
             warnings.push((
@@ -345,7 +368,7 @@ pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
             ),
         ));
     }
-    Ok(Accepted { transaction: t, calculated, warnings, department: &r.department })
+    warnings
 }
 
 /// The warnings as the answer shows them: `{key: message}`.
