@@ -2,7 +2,10 @@
 //! field, taxed by effective-dated state rules, answered per transaction with the seed's status
 //! codes.
 
+mod documents;
+mod importer;
 pub mod model;
+mod records;
 pub mod render;
 pub mod repo;
 pub mod rules;

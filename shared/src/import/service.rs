@@ -11,21 +11,24 @@
 //! its stored results; an unfinished one (a crash mid-way) runs again, and its own transactions
 //! come back as imported, not as duplicates.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::collections::{HashSet, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::repo::{ImportRepo, Recorded, CHUNK, RECORDS_PER_WRITE};
+use super::importer::Outcome;
+use super::records::duplicate;
+use super::repo::CHUNK;
 use super::stream::{self, WINDOW};
 use super::transaction::{self, assess, status, Rejected};
-use crate::fetch::{DocumentFetcher, FetchLimits};
-use crate::objects::{ObjectError, ObjectMeta, ObjectStore};
-use crate::store::{Store, StoreError};
+use crate::objects::ObjectError;
+use crate::store::StoreError;
 
+pub use super::documents::document_prefix;
+pub use super::importer::{Importer, Imports, Run};
 pub use super::model::{
     BatchError, BatchMeta, BatchStatus, StoredDocument, TxnRecord, TxnResult, UploadRef, FETCH_CONCURRENCY,
     IMPORT_LEASE, MAX_TRANSACTIONS,
@@ -43,107 +46,7 @@ pub fn batch_id_for_object(bucket: &str, key: &str, etag: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-/// A key segment naming a transaction: its id when that is key-safe, else a digest of it.
-fn key_segment(id: &str) -> String {
-    if !id.is_empty()
-        && id.len() <= 100
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        && id != "."
-        && id != ".."
-    {
-        id.to_string()
-    } else {
-        hex::encode(&Sha256::digest(id.as_bytes())[..12])
-    }
-}
-
-/// Where a transaction's documents are stored: under the team and the transaction, not the
-/// batch, so a rerun after a crash (or the batch sent again) finds what it stored before.
-pub fn document_prefix(team: &str, transaction_id: &str) -> String {
-    format!("documents/{}/{}", key_segment(team), key_segment(transaction_id))
-}
-
-/// The part of a document's key that names its source: the same transaction's document from
-/// another URL is another object.
-fn url_tag(url: &str) -> String {
-    hex::encode(&Sha256::digest(url.as_bytes())[..6])
-}
-
-/// Deletes the documents a transaction stored and will not record, but never one an imported
-/// record of that transaction references: document keys are the transaction's, so a batch
-/// importing the same transaction at the same time holds the very same keys. When the record
-/// cannot be read, the documents stay (a rerun reuses them).
-async fn discard<'k>(objects: &dyn ObjectStore, repo: &ImportRepo, id: &str, keys: impl Iterator<Item = &'k str>) {
-    let kept: Vec<String> = match repo.imported(id).await {
-        Ok(Some(rec)) => rec.documents.into_iter().map(|d| d.key).collect(),
-        Ok(None) => vec![],
-        Err(_) => return,
-    };
-    for key in keys.filter(|k| !kept.iter().any(|x| x == k)) {
-        let _ = objects.delete(key).await;
-    }
-}
-
-/// What an import uses from outside: the ports, the fetcher's limits, where it spools, and the
-/// largest upload it reads. The entry points build it (`Deps::imports`); the area never sees them.
-#[derive(Clone)]
-pub struct Imports {
-    pub store: Arc<dyn Store>,
-    pub objects: Arc<dyn ObjectStore>,
-    pub fetcher: Arc<dyn DocumentFetcher>,
-    pub limits: FetchLimits,
-    pub spool: PathBuf,
-    pub max_upload_bytes: u64,
-}
-
-impl Imports {
-    /// The importer of `team`'s transactions, once the fetcher is ready (it loads the TLS roots on
-    /// first use: an error means no document could be fetched).
-    pub async fn importer(&self, team: &str) -> Result<Importer, String> {
-        self.fetcher.ready().await?;
-        Ok(Importer {
-            store: self.store.clone(),
-            objects: self.objects.clone(),
-            fetcher: self.fetcher.clone(),
-            limits: self.limits,
-            team: team.to_string(),
-            spool: self.spool.clone(),
-        })
-    }
-}
-
-/// One run of an import: the batch, where it came from (`api`, `s3://bucket/key`), and whom to
-/// tell how far it got (`progress(done, total)`).
-#[derive(Clone, Copy)]
-pub struct Run<'r> {
-    pub batch_id: &'r str,
-    pub source: &'r str,
-    pub progress: &'r (dyn Fn(usize, usize) + Send + Sync),
-}
-
-pub struct Importer {
-    pub store: Arc<dyn Store>,
-    pub objects: Arc<dyn ObjectStore>,
-    pub fetcher: Arc<dyn DocumentFetcher>,
-    /// Each document's attempts, and (inside a request) the batch's time budget.
-    pub limits: FetchLimits,
-    pub team: String,
-    /// Where documents are spooled while fetched.
-    pub spool: PathBuf,
-}
-
-pub(super) enum Outcome {
-    Rejected(TxnResult),
-    Accepted(Box<super::transaction::Accepted>),
-    /// Imported earlier by this very batch (a rerun).
-    Done(TxnResult),
-}
-
 impl Importer {
-    pub(super) fn repo(&self) -> ImportRepo {
-        ImportRepo::new(self.store.clone(), &self.team)
-    }
-
     /// A batch and, once processed, its results.
     pub async fn load_batch(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
         self.repo().batch_with_results(batch_id).await
@@ -340,169 +243,6 @@ impl Importer {
         Ok(())
     }
 
-    /// The documents of the accepted transactions, fetched a few at a time into the object store;
-    /// per transaction, what was stored or why it failed (nothing left behind then).
-    pub(super) async fn fetch_documents(
-        &self,
-        outcomes: &[Outcome],
-    ) -> Result<HashMap<usize, Result<Vec<StoredDocument>, String>>, BatchError> {
-        tokio::fs::create_dir_all(&self.spool)
-            .await
-            .map_err(|e| BatchError::Objects(crate::objects::ObjectError::Backend(e.to_string())))?;
-        let mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>> = HashMap::new();
-        let mut set = tokio::task::JoinSet::new();
-        let sem = Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY));
-        // Inside a request, every document must be stored by the budget's end.
-        let deadline = self.limits.budget.map(|b| tokio::time::Instant::now() + b);
-        for (i, o) in outcomes.iter().enumerate() {
-            if let Outcome::Accepted(a) = o {
-                let t = a.transaction.clone();
-                let (objects, fetcher, sem, spool, repo) =
-                    (self.objects.clone(), self.fetcher.clone(), sem.clone(), self.spool.clone(), self.repo());
-                let limits = self.limits;
-                let prefix = document_prefix(&self.team, &t.id);
-                set.spawn(async move {
-                    let mut stored = Vec::new();
-                    for (n, d) in t.transaction_documents.iter().enumerate() {
-                        let _permit = sem.acquire().await;
-                        let key = format!("{prefix}/{n:02}-{}-{}", key_segment(&d.code), url_tag(&d.url));
-                        // Stored before (a rerun after a crash, a batch sent again): reused.
-                        if let Ok(Some(stat)) = objects.head(&key).await {
-                            if !stat.meta.sha256.is_empty() {
-                                stored.push(StoredDocument { code: d.code.clone(), id: d.id, key, size: stat.size, content_type: stat.meta.content_type, sha256: stat.meta.sha256 });
-                                continue;
-                            }
-                        }
-                        let fetched = match deadline {
-                            Some(at) => tokio::time::timeout_at(at, crate::fetch::fetch(fetcher.as_ref(), &d.url, &spool, &limits)).await.unwrap_or_else(
-                                |_| {
-                                    Err(crate::fetch::FetchError::Network(
-                                        "the request's time ran out (upload batches whose documents take longer)"
-                                            .into(),
-                                    ))
-                                },
-                            ),
-                            None => crate::fetch::fetch(fetcher.as_ref(), &d.url, &spool, &limits).await,
-                        };
-                        let result = match fetched {
-                            Ok(f) => {
-                                let meta = ObjectMeta { content_type: f.content_type.clone(), sha256: f.sha256.clone() };
-                                match objects.put_file(&key, &f.file, &meta).await {
-                                    Ok(()) => Ok(StoredDocument { code: d.code.clone(), id: d.id, key: key.clone(), size: f.size, content_type: f.content_type, sha256: f.sha256 }),
-                                    Err(e) => {
-                                        tracing::warn!(error = %e, "document store failed");
-                                        Err("it could not be stored; try again".to_string())
-                                    }
-                                }
-                            }
-                            Err(e) => Err(e.to_string()),
-                        };
-                        match result {
-                            Ok(s) => stored.push(s),
-                            Err(why) => {
-                                // Leave nothing behind.
-                                discard(objects.as_ref(), &repo, &t.id, stored.iter().map(|s| s.key.as_str())).await;
-                                return (i, Err(format!("Error: document '{}' (transaction_documents[{n}]) could not be fetched: {why}.", d.code)));
-                            }
-                        }
-                    }
-                    (i, Ok(stored))
-                });
-            }
-        }
-        while let Some(joined) = set.join_next().await {
-            let (i, r) = joined.map_err(|e| StoreError::Backend(e.to_string()))?;
-            docs.insert(i, r);
-        }
-        Ok(docs)
-    }
-
-    /// One record per transaction (the guard's condition is the final word on duplicates) and
-    /// the latest refused attempt of each refused id; the results in batch order.
-    pub(super) async fn record(
-        &self,
-        batch_id: &str,
-        outcomes: Vec<Outcome>,
-        mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>>,
-        now: DateTime<Utc>,
-        finished: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<Vec<TxnResult>, BatchError> {
-        let total = outcomes.len();
-        let mut results: Vec<TxnResult> = Vec::with_capacity(total);
-        let mut imports: Vec<(usize, TxnRecord)> = Vec::new();
-        let mut tries: Vec<TxnRecord> = Vec::new();
-        for (i, o) in outcomes.into_iter().enumerate() {
-            match o {
-                Outcome::Rejected(r) => {
-                    // The latest refused attempt is kept by id: only for an id that can be a key
-                    // (one with a NUL byte, say, is refused for itself and kept nowhere).
-                    if let (Some(id), Some(pn)) = (&r.id, &r.policy_number) {
-                        if crate::types::usable_id(id) {
-                            tries.push(record(id, pn, batch_id, &r, vec![], None, now));
-                        }
-                    }
-                    results.push(r);
-                }
-                Outcome::Done(r) => results.push(r),
-                Outcome::Accepted(a) => {
-                    let t = &a.transaction;
-                    match docs.remove(&i).unwrap_or_else(|| Err("Error: not fetched.".into())) {
-                        Err(message) => {
-                            let r = TxnResult {
-                                id: Some(t.id.clone()),
-                                policy_number: Some(t.policy_number.clone()),
-                                status: status::DOCUMENT_FETCH,
-                                status_message: message,
-                                warnings: vec![],
-                                calculated: Some(a.calculated.clone()),
-                            };
-                            tries.push(record(&t.id, &t.policy_number, batch_id, &r, vec![], Some(a.department), now));
-                            results.push(r);
-                        }
-                        Ok(stored) => {
-                            let r = TxnResult {
-                                id: Some(t.id.clone()),
-                                policy_number: Some(t.policy_number.clone()),
-                                status: status::OK,
-                                status_message: "Success".into(),
-                                warnings: a.warnings.clone(),
-                                calculated: Some(a.calculated.clone()),
-                            };
-                            imports.push((
-                                i,
-                                record(&t.id, &t.policy_number, batch_id, &r, stored, Some(a.department), now),
-                            ));
-                            results.push(r);
-                        }
-                    }
-                }
-            }
-        }
-        let repo = self.repo();
-        for chunk in imports.chunks(RECORDS_PER_WRITE) {
-            let group: Vec<&TxnRecord> = chunk.iter().map(|(_, rec)| rec).collect();
-            if repo.record_imported(&group).await? == Recorded::IdTaken {
-                // Someone imported one of these meanwhile: one at a time to find which.
-                for (i, rec) in chunk {
-                    if repo.record_imported(&[rec]).await? == Recorded::All {
-                        continue;
-                    }
-                    // The same batch delivered twice at once: the other run recorded it.
-                    if repo.imported(&rec.id).await?.is_some_and(|other| other.batch_id == batch_id) {
-                        continue;
-                    }
-                    discard(self.objects.as_ref(), &repo, &rec.id, rec.documents.iter().map(|d| d.key.as_str())).await;
-                    results[*i] = duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
-                }
-            }
-            finished(chunk.len());
-        }
-        repo.record_attempts(&tries).await?;
-        let failed_fetches = results.iter().filter(|r| r.status == status::DOCUMENT_FETCH).count();
-        finished(failed_fetches);
-        Ok(results)
-    }
-
     /// The batch marked processed, once every result chunk is written (readers see all or
     /// nothing).
     async fn finish(&self, meta: &mut BatchMeta) -> Result<(), BatchError> {
@@ -576,39 +316,5 @@ fn mark_repeated_ids(outcomes: &mut [Outcome], seen: &mut HashSet<u128>) {
                 ));
             }
         }
-    }
-}
-
-fn duplicate(id: &str, policy_number: &str, when: &str) -> TxnResult {
-    TxnResult {
-        id: Some(id.to_string()),
-        policy_number: Some(policy_number.to_string()),
-        status: status::DUPLICATE,
-        status_message: format!("Error: duplicate transaction is submitted (id '{id}' was imported {when})."),
-        warnings: vec![],
-        calculated: None,
-    }
-}
-
-fn record(
-    id: &str,
-    policy_number: &str,
-    batch_id: &str,
-    r: &TxnResult,
-    documents: Vec<StoredDocument>,
-    department: Option<&str>,
-    at: DateTime<Utc>,
-) -> TxnRecord {
-    TxnRecord {
-        id: id.to_string(),
-        batch_id: batch_id.to_string(),
-        policy_number: policy_number.to_string(),
-        status: r.status,
-        status_message: r.status_message.clone(),
-        warnings: r.warnings.clone(),
-        calculated: r.calculated.clone(),
-        documents,
-        department: department.map(str::to_string),
-        at,
     }
 }

@@ -1,0 +1,169 @@
+//! A transaction's documents fetched into the object store: their keys (under the team and the
+//! transaction, named by code and source URL), and what a transaction that is not recorded leaves
+//! behind (nothing).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use super::importer::{Importer, Outcome};
+use super::model::{BatchError, Document, StoredDocument, FETCH_CONCURRENCY};
+use super::repo::ImportRepo;
+use crate::fetch::{DocumentFetcher, FetchLimits};
+use crate::objects::{ObjectMeta, ObjectStore};
+use crate::store::StoreError;
+
+/// A key segment naming a transaction: its id when that is key-safe, else a digest of it.
+fn key_segment(id: &str) -> String {
+    if !id.is_empty()
+        && id.len() <= 100
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && id != "."
+        && id != ".."
+    {
+        id.to_string()
+    } else {
+        hex::encode(&Sha256::digest(id.as_bytes())[..12])
+    }
+}
+
+/// Where a transaction's documents are stored: under the team and the transaction, not the
+/// batch, so a rerun after a crash (or the batch sent again) finds what it stored before.
+pub fn document_prefix(team: &str, transaction_id: &str) -> String {
+    format!("documents/{}/{}", key_segment(team), key_segment(transaction_id))
+}
+
+/// The part of a document's key that names its source: the same transaction's document from
+/// another URL is another object.
+fn url_tag(url: &str) -> String {
+    hex::encode(&Sha256::digest(url.as_bytes())[..6])
+}
+
+/// Deletes the documents a transaction stored and will not record, but never one an imported
+/// record of that transaction references: document keys are the transaction's, so a batch
+/// importing the same transaction at the same time holds the very same keys. When the record
+/// cannot be read, the documents stay (a rerun reuses them).
+pub(super) async fn discard<'k>(
+    objects: &dyn ObjectStore,
+    repo: &ImportRepo,
+    id: &str,
+    keys: impl Iterator<Item = &'k str>,
+) {
+    let kept: Vec<String> = match repo.imported(id).await {
+        Ok(Some(rec)) => rec.documents.into_iter().map(|d| d.key).collect(),
+        Ok(None) => vec![],
+        Err(_) => return,
+    };
+    for key in keys.filter(|k| !kept.iter().any(|x| x == k)) {
+        let _ = objects.delete(key).await;
+    }
+}
+
+impl Importer {
+    /// The documents of the accepted transactions, fetched a few at a time into the object store;
+    /// per transaction, what was stored or why it failed (nothing left behind then).
+    pub(super) async fn fetch_documents(
+        &self,
+        outcomes: &[Outcome],
+    ) -> Result<HashMap<usize, Result<Vec<StoredDocument>, String>>, BatchError> {
+        tokio::fs::create_dir_all(&self.spool)
+            .await
+            .map_err(|e| BatchError::Objects(crate::objects::ObjectError::Backend(e.to_string())))?;
+        let mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>> = HashMap::new();
+        let mut set = tokio::task::JoinSet::new();
+        let sem = Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY));
+        // Inside a request, every document must be stored by the budget's end.
+        let deadline = self.limits.budget.map(|b| Instant::now() + b);
+        for (i, o) in outcomes.iter().enumerate() {
+            if let Outcome::Accepted(a) = o {
+                let t = a.transaction.clone();
+                let (objects, fetcher, sem, spool, repo) =
+                    (self.objects.clone(), self.fetcher.clone(), sem.clone(), self.spool.clone(), self.repo());
+                let limits = self.limits;
+                let prefix = document_prefix(&self.team, &t.id);
+                set.spawn(async move {
+                    let mut stored = Vec::new();
+                    for (n, d) in t.transaction_documents.iter().enumerate() {
+                        let _permit = sem.acquire().await;
+                        let key = format!("{prefix}/{n:02}-{}-{}", key_segment(&d.code), url_tag(&d.url));
+                        let result =
+                            store_document(objects.as_ref(), fetcher.as_ref(), d, key, &spool, &limits, deadline).await;
+                        match result {
+                            Ok(s) => stored.push(s),
+                            Err(why) => {
+                                // Leave nothing behind.
+                                discard(objects.as_ref(), &repo, &t.id, stored.iter().map(|s| s.key.as_str())).await;
+                                return (i, Err(format!("Error: document '{}' (transaction_documents[{n}]) could not be fetched: {why}.", d.code)));
+                            }
+                        }
+                    }
+                    (i, Ok(stored))
+                });
+            }
+        }
+        while let Some(joined) = set.join_next().await {
+            let (i, r) = joined.map_err(|e| StoreError::Backend(e.to_string()))?;
+            docs.insert(i, r);
+        }
+        Ok(docs)
+    }
+}
+
+/// One document in the object store under `key`: the one stored there before, or fetched (by
+/// `deadline`, inside a request) and stored; else why not.
+async fn store_document(
+    objects: &dyn ObjectStore,
+    fetcher: &dyn DocumentFetcher,
+    d: &Document,
+    key: String,
+    spool: &Path,
+    limits: &FetchLimits,
+    deadline: Option<Instant>,
+) -> Result<StoredDocument, String> {
+    // Stored before (a rerun after a crash, a batch sent again): reused.
+    if let Ok(Some(stat)) = objects.head(&key).await {
+        if !stat.meta.sha256.is_empty() {
+            return Ok(StoredDocument {
+                code: d.code.clone(),
+                id: d.id,
+                key,
+                size: stat.size,
+                content_type: stat.meta.content_type,
+                sha256: stat.meta.sha256,
+            });
+        }
+    }
+    let fetched = match deadline {
+        Some(at) => tokio::time::timeout_at(at, crate::fetch::fetch(fetcher, &d.url, spool, limits))
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::fetch::FetchError::Network(
+                    "the request's time ran out (upload batches whose documents take longer)".into(),
+                ))
+            }),
+        None => crate::fetch::fetch(fetcher, &d.url, spool, limits).await,
+    };
+    match fetched {
+        Ok(f) => {
+            let meta = ObjectMeta { content_type: f.content_type.clone(), sha256: f.sha256.clone() };
+            match objects.put_file(&key, &f.file, &meta).await {
+                Ok(()) => Ok(StoredDocument {
+                    code: d.code.clone(),
+                    id: d.id,
+                    key: key.clone(),
+                    size: f.size,
+                    content_type: f.content_type,
+                    sha256: f.sha256,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "document store failed");
+                    Err("it could not be stored; try again".to_string())
+                }
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,72 @@
+//! What an import runs with: the ports it is built from ([`Imports`]), one team's [`Importer`],
+//! one [`Run`] of it, and what became of each transaction read ([`Outcome`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::model::TxnResult;
+use super::repo::ImportRepo;
+use crate::fetch::{DocumentFetcher, FetchLimits};
+use crate::objects::ObjectStore;
+use crate::store::Store;
+
+/// What an import uses from outside: the ports, the fetcher's limits, where it spools, and the
+/// largest upload it reads. The entry points build it (`Deps::imports`); the area never sees them.
+#[derive(Clone)]
+pub struct Imports {
+    pub store: Arc<dyn Store>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub fetcher: Arc<dyn DocumentFetcher>,
+    pub limits: FetchLimits,
+    pub spool: PathBuf,
+    pub max_upload_bytes: u64,
+}
+
+impl Imports {
+    /// The importer of `team`'s transactions, once the fetcher is ready (it loads the TLS roots on
+    /// first use: an error means no document could be fetched).
+    pub async fn importer(&self, team: &str) -> Result<Importer, String> {
+        self.fetcher.ready().await?;
+        Ok(Importer {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            fetcher: self.fetcher.clone(),
+            limits: self.limits,
+            team: team.to_string(),
+            spool: self.spool.clone(),
+        })
+    }
+}
+
+/// One run of an import: the batch, where it came from (`api`, `s3://bucket/key`), and whom to
+/// tell how far it got (`progress(done, total)`).
+#[derive(Clone, Copy)]
+pub struct Run<'r> {
+    pub batch_id: &'r str,
+    pub source: &'r str,
+    pub progress: &'r (dyn Fn(usize, usize) + Send + Sync),
+}
+
+pub struct Importer {
+    pub store: Arc<dyn Store>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub fetcher: Arc<dyn DocumentFetcher>,
+    /// Each document's attempts, and (inside a request) the batch's time budget.
+    pub limits: FetchLimits,
+    pub team: String,
+    /// Where documents are spooled while fetched.
+    pub spool: PathBuf,
+}
+
+pub(super) enum Outcome {
+    Rejected(TxnResult),
+    Accepted(Box<super::transaction::Accepted>),
+    /// Imported earlier by this very batch (a rerun).
+    Done(TxnResult),
+}
+
+impl Importer {
+    pub(super) fn repo(&self) -> ImportRepo {
+        ImportRepo::new(self.store.clone(), &self.team)
+    }
+}
