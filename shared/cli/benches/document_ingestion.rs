@@ -89,6 +89,8 @@ async fn serve() -> String {
     format!("http://{addr}")
 }
 
+// Long on purpose: a bench's main is its whole protocol (set up, run each case, print the
+// table), read top to bottom once.
 #[tokio::main]
 async fn main() {
     let total_mb = arg("--total-mb", 400);

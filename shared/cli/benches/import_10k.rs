@@ -109,6 +109,8 @@ fn sizes(list: &str) {
     }
 }
 
+// Long on purpose: a bench's main is its whole protocol (set up, run each case, print the
+// table), read top to bottom once.
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -62,6 +62,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+// Long on purpose: a bench's main is its whole protocol (set up, run each case, print the
+// table), read top to bottom once.
 fn main() {
     let n = arg("--transactions", 50_000);
     let rounds = arg("--rounds", 5).max(1);

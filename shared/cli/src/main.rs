@@ -235,6 +235,40 @@ async fn import(file: PathBuf, team: String, store: StoreArg) -> Result<(), Stri
     Ok(())
 }
 
+/// `coverdesk tax-rules check`: the data parses and passes every check; counts what it holds.
+fn tax_rules_check() -> Result<(), String> {
+    use coverdesk::import::rules::{Rules, DATA, DEFAULTS};
+    let rules = Rules::parse(DATA, DEFAULTS).map_err(|p| format!("the data does not parse:\n  {}", p.join("\n  ")))?;
+    let problems = rules.check();
+    if !problems.is_empty() {
+        return Err(format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")));
+    }
+    let (mut periods, mut unverified) = (0, 0);
+    for j in rules.jurisdictions.values() {
+        for p in j.fees.iter().flat_map(|f| &f.periods) {
+            periods += 1;
+            unverified += usize::from(!p.verified);
+        }
+    }
+    println!(
+        "{} jurisdictions, {periods} periods ({unverified} unverified): no problem found",
+        rules.jurisdictions.len()
+    );
+    Ok(())
+}
+
+/// `coverdesk seed`: the local team and the example accounts, once.
+async fn seed(store: StoreArg) -> Result<(), String> {
+    let deps = deps_for(store, KeyUse::Needed).await?;
+    let wrote = coverdesk::examples::seed(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
+    if wrote {
+        eprintln!("coverdesk: wrote accounts pc:1 (Active, policy pc:7), pc:2 (Pending), pc:3 (Withdrawn) for team {LOCAL_CLIENT_ID}");
+    } else {
+        eprintln!("coverdesk: team {LOCAL_CLIENT_ID} already has accounts; nothing written");
+    }
+    Ok(())
+}
+
 async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Serve { port, host, store } => serve(port, &host, store).await,
@@ -253,43 +287,14 @@ async fn run(command: Command) -> Result<(), String> {
             println!("client_id={client_id}\nclient_secret={secret}");
             Ok(())
         }
-        Command::Seed { store } => {
-            let deps = deps_for(store, KeyUse::Needed).await?;
-            let wrote = coverdesk::examples::seed(deps.store.as_ref()).await.map_err(|e| e.to_string())?;
-            if wrote {
-                eprintln!("coverdesk: wrote accounts pc:1 (Active, policy pc:7), pc:2 (Pending), pc:3 (Withdrawn) for team {LOCAL_CLIENT_ID}");
-            } else {
-                eprintln!("coverdesk: team {LOCAL_CLIENT_ID} already has accounts; nothing written");
-            }
-            Ok(())
-        }
+        Command::Seed { store } => seed(store).await,
         Command::Import { file, team, store } => import(file, team, store).await,
         Command::Dynamodb(DynamoCommand::CreateTable) => {
             let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
             let store = Arc::new(DynamoStore::from_config(&coverdesk_dynamo::config().await, table));
             store.create_table().await.map_err(|e| e.to_string())
         }
-        Command::TaxRules(TaxRulesCommand::Check) => {
-            use coverdesk::import::rules::{Rules, DATA, DEFAULTS};
-            let rules =
-                Rules::parse(DATA, DEFAULTS).map_err(|p| format!("the data does not parse:\n  {}", p.join("\n  ")))?;
-            let problems = rules.check();
-            if !problems.is_empty() {
-                return Err(format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")));
-            }
-            let (mut periods, mut unverified) = (0, 0);
-            for j in rules.jurisdictions.values() {
-                for p in j.fees.iter().flat_map(|f| &f.periods) {
-                    periods += 1;
-                    unverified += usize::from(!p.verified);
-                }
-            }
-            println!(
-                "{} jurisdictions, {periods} periods ({unverified} unverified): no problem found",
-                rules.jurisdictions.len()
-            );
-            Ok(())
-        }
+        Command::TaxRules(TaxRulesCommand::Check) => tax_rules_check(),
         Command::TaxRules(TaxRulesCommand::Show { code, date, history }) => {
             let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let code = code.to_ascii_uppercase();

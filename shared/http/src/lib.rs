@@ -145,36 +145,7 @@ impl Fetcher {
                     return Err(FetchError::TooLarge(limits.max_bytes));
                 }
             }
-            let content_type = resp
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() <= 200)
-                .unwrap_or("application/octet-stream")
-                .to_string();
-            let tmp = tempfile::Builder::new()
-                .prefix("doc-")
-                .tempfile_in(dir)
-                .map_err(|e| FetchError::Network(e.to_string()))?;
-            let (file, path) = tmp.into_parts();
-            let mut out = tokio::fs::File::from_std(file);
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            let mut body = resp.into_body();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| FetchError::Network(e.to_string()))?;
-                if let Some(chunk) = frame.data_ref() {
-                    size += chunk.len() as u64;
-                    if size > limits.max_bytes {
-                        return Err(FetchError::TooLarge(limits.max_bytes));
-                    }
-                    hasher.update(chunk);
-                    out.write_all(chunk).await.map_err(|e| FetchError::Network(e.to_string()))?;
-                }
-            }
-            out.flush().await.map_err(|e| FetchError::Network(e.to_string()))?;
-            let sha256 = hex::encode(hasher.finalize());
-            return Ok(Fetched { file: path, size, content_type, sha256 });
+            return spool(resp, dir, limits).await;
         }
         Err(FetchError::Redirects)
     }
@@ -264,6 +235,43 @@ impl WebhookSender for HttpSender {
             Ok(Ok(resp)) => SendOutcome::Status(resp.status().as_u16()),
         }
     }
+}
+
+/// A successful answer's body streamed into a temporary file under `dir` while its SHA-256 is
+/// computed, cut off past `limits.max_bytes`.
+async fn spool(
+    resp: hyper::Response<hyper::body::Incoming>,
+    dir: &Path,
+    limits: &FetchLimits,
+) -> Result<Fetched, FetchError> {
+    let content_type = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 200)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let tmp =
+        tempfile::Builder::new().prefix("doc-").tempfile_in(dir).map_err(|e| FetchError::Network(e.to_string()))?;
+    let (file, path) = tmp.into_parts();
+    let mut out = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| FetchError::Network(e.to_string()))?;
+        if let Some(chunk) = frame.data_ref() {
+            size += chunk.len() as u64;
+            if size > limits.max_bytes {
+                return Err(FetchError::TooLarge(limits.max_bytes));
+            }
+            hasher.update(chunk);
+            out.write_all(chunk).await.map_err(|e| FetchError::Network(e.to_string()))?;
+        }
+    }
+    out.flush().await.map_err(|e| FetchError::Network(e.to_string()))?;
+    let sha256 = hex::encode(hasher.finalize());
+    Ok(Fetched { file: path, size, content_type, sha256 })
 }
 
 /// A redirect target relative to the URL that answered (RFC 3986 reference resolution: dot

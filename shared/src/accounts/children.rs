@@ -215,24 +215,7 @@ impl<'a> Accounts<'a> {
         }
         let first = self.child_ids(2 + new.sub_ids).await?;
         let (policy_id, job_id) = (first, first + 1);
-        let mut next = first + 2;
-        let mut take = || {
-            let id = next;
-            next += 1;
-            id
-        };
-        for m in &mut policy.mortgagees {
-            m.id = take();
-        }
-        for d in &mut policy.drivers {
-            d.id = take();
-        }
-        for v in &mut policy.vehicles {
-            v.id = take();
-            for l in &mut v.lien_holders {
-                l.id = take();
-            }
-        }
+        number_parts(&mut policy, first + 2);
         let child = Stored { id: policy_id, pending_merge: None, data: policy.clone() };
         let job = Stored {
             id: job_id,
@@ -267,6 +250,28 @@ impl<'a> Accounts<'a> {
                 Err(AccountError::Conflict { message: "A policy with this policy number already exists.".into() })
             }
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Gives a new policy's mortgagees, drivers, vehicles and lien holders their ids, in that order,
+/// from `next` on (the ids [`NewPolicy::sub_ids`] reserved).
+fn number_parts(policy: &mut Policy, mut next: u64) {
+    let mut take = || {
+        let id = next;
+        next += 1;
+        id
+    };
+    for m in &mut policy.mortgagees {
+        m.id = take();
+    }
+    for d in &mut policy.drivers {
+        d.id = take();
+    }
+    for v in &mut policy.vehicles {
+        v.id = take();
+        for l in &mut v.lien_holders {
+            l.id = take();
         }
     }
 }

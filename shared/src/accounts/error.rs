@@ -49,7 +49,7 @@ pub enum AccountError {
     /// (retry, draw again); one that reaches the client is 503 when another writer got there first
     /// (retry shortly), else 409 with its description.
     #[error("conflict: {0}")]
-    Conflicted(super::model::Conflict),
+    Conflicted(Conflict),
     /// 503 or 500: the store failed; the client sees no internals.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -92,4 +92,35 @@ impl From<crate::auth::AuthError> for AccountError {
             Internal(m) => AccountError::Internal(m),
         }
     }
+}
+
+/// What a failed condition in an accounts transaction means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// An account changed (or appeared, or went) since it was read: another writer got there first.
+    #[error("the account changed meanwhile")]
+    AccountChanged,
+    #[error("the account number is taken")]
+    AccountNumberTaken,
+    #[error("A policy with this policy number already exists.")]
+    PolicyNumberTaken,
+    #[error("the client transaction id was used meanwhile")]
+    TransactionIdUsed,
+    /// A child changed since it was read (its checksum is stale).
+    #[error("the resource changed meanwhile")]
+    ChildChanged,
+    /// A child the change relies on is gone (a location named as primary).
+    #[error("the resource is gone")]
+    ChildGone,
+    /// A new child's id is taken (never, with the id counters; named for completeness).
+    #[error("the resource exists already")]
+    ChildExists,
+    #[error("the merge changed meanwhile")]
+    MergeChanged,
+    #[error("the servicing action was applied meanwhile")]
+    ActionApplied,
+    #[error("this username is already in use for online access")]
+    UsernameTaken,
+    #[error("the online access changed meanwhile")]
+    OnlineAccessChanged,
 }

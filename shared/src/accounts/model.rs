@@ -353,36 +353,7 @@ pub struct MergeRecord {
     pub committed: bool,
 }
 
-/// What a failed condition in an accounts transaction means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Conflict {
-    /// An account changed (or appeared, or went) since it was read: another writer got there first.
-    #[error("the account changed meanwhile")]
-    AccountChanged,
-    #[error("the account number is taken")]
-    AccountNumberTaken,
-    #[error("A policy with this policy number already exists.")]
-    PolicyNumberTaken,
-    #[error("the client transaction id was used meanwhile")]
-    TransactionIdUsed,
-    /// A child changed since it was read (its checksum is stale).
-    #[error("the resource changed meanwhile")]
-    ChildChanged,
-    /// A child the change relies on is gone (a location named as primary).
-    #[error("the resource is gone")]
-    ChildGone,
-    /// A new child's id is taken (never, with the id counters; named for completeness).
-    #[error("the resource exists already")]
-    ChildExists,
-    #[error("the merge changed meanwhile")]
-    MergeChanged,
-    #[error("the servicing action was applied meanwhile")]
-    ActionApplied,
-    #[error("this username is already in use for online access")]
-    UsernameTaken,
-    #[error("the online access changed meanwhile")]
-    OnlineAccessChanged,
-}
+pub use super::error::Conflict;
 
 /// Online access to an account (this deployment's extension of the Accounts API): a username and
 /// a slow salted hash of the password, stored under the keyed digest of the canonical username

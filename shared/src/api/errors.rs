@@ -20,6 +20,8 @@ pub fn plain_error(status: u16, code: &str, message: &str) -> ApiResponse {
     )
 }
 
+/// The accounts envelope of every [`AccountError`]. One arm per variant, on purpose: this is the
+/// one table that maps the area's errors to statuses and codes, read in one place.
 pub fn error_response(e: &AccountError) -> ApiResponse {
     let (status, code, user, developer, details): (u16, &str, String, String, Vec<Detail>) = match e {
         AccountError::BadInput { user_message, details } => {
