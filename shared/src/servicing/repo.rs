@@ -132,14 +132,6 @@ fn versioned<T: DeserializeOwned>(item: &Item) -> Result<(T, u64), StoreError> {
     Ok((item.decode()?, item.version))
 }
 
-fn expect_of(version: u64) -> Cond {
-    if version == 0 {
-        Cond::Absent
-    } else {
-        Cond::Version(version)
-    }
-}
-
 /// One team's servicing items in the store.
 #[derive(Clone, Copy)]
 pub(crate) struct Repo<'a> {
@@ -252,13 +244,13 @@ impl Repo<'_> {
     fn put_pull(&self, p: &Pull, read: u64) -> Named {
         let item = Item::new(self.pull_pk(&p.pull_id), keys::PULL_SK, read + 1, encode(p))
             .with_index(keys::pulls_index(self.team), keys::pull_index_sk(p.created_at, &p.pull_id));
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::PullChanged }
+        Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict: Conflict::PullChanged }
     }
 
     /// An action at `read + 1`, over the one read at `read` (0: a new action).
     fn put_action(&self, a: &ServicingAction, read: u64) -> Named {
         let item = Item::new(self.pull_pk(&a.pull_id), keys::action_sk(a.position), read + 1, encode(a));
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::ActionChanged }
+        Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict: Conflict::ActionChanged }
     }
 
     /// A new webhook event of a pull (its body frozen).
@@ -285,7 +277,7 @@ impl Repo<'_> {
     /// A pull's sealed credentials over the ones read at `read` (0: none yet).
     pub fn put_credentials(&self, pull_id: &str, sealed: &Sealed, read: u64) -> Named {
         let item = Item::new(self.pull_pk(pull_id), keys::CRED_SK, read + 1, encode(sealed));
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::CredentialsChanged }
+        Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict: Conflict::CredentialsChanged }
     }
 
     /// A sandbox carrier account over the one read at `read` (`None`: a new one).

@@ -89,6 +89,18 @@ pub enum Cond {
     Version(u64),
 }
 
+impl Cond {
+    /// The condition of a write over what was read at `version`: absent when nothing was (0),
+    /// else still at that version.
+    pub fn read_at(version: u64) -> Cond {
+        if version == 0 {
+            Cond::Absent
+        } else {
+            Cond::Version(version)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     Put { item: Item, cond: Cond },

@@ -103,14 +103,6 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Value, AccountError> {
     serde_json::to_value(v).map_err(AccountError::internal)
 }
 
-fn expect_of(version: u64) -> Cond {
-    if version == 0 {
-        Cond::Absent
-    } else {
-        Cond::Version(version)
-    }
-}
-
 /// The accounts of one team in the store.
 #[derive(Clone, Copy)]
 pub(crate) struct Repo<'a> {
@@ -202,7 +194,7 @@ impl<'a> Repo<'a> {
     pub fn put_account(&self, a: &Account, version: u64, read: u64) -> Result<Named, AccountError> {
         let item = Item::new(keys::account_pk(self.team, a.id), keys::ACCOUNT_SK, version, encode(a)?)
             .with_index(keys::accounts_index(self.team), keys::account_index_sk(a.id));
-        Ok(Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::AccountChanged })
+        Ok(Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict: Conflict::AccountChanged })
     }
 
     /// The account is still at `version`, unchanged.
@@ -240,7 +232,7 @@ impl<'a> Repo<'a> {
         let item =
             Item::new(keys::account_pk(self.team, account), keys::child_sk(kind, child.id), version, encode(child)?);
         let conflict = if read == 0 { Conflict::ChildExists } else { Conflict::ChildChanged };
-        Ok(Named { write: Write::Put { item, cond: expect_of(read) }, conflict })
+        Ok(Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict })
     }
 
     /// A merge's copy of a source child under the target: its sort key and version kept, its
@@ -347,7 +339,7 @@ impl<'a> Repo<'a> {
             item = item.expiring(Utc::now() + chrono::Duration::days(MERGE_RECORD_DAYS));
         }
         Ok(Named {
-            write: Write::Put { item, cond: read.map_or(Cond::Any, expect_of) },
+            write: Write::Put { item, cond: read.map_or(Cond::Any, Cond::read_at) },
             conflict: Conflict::MergeChanged,
         })
     }

@@ -1,7 +1,7 @@
 //! The online-access items of an account: the pointer under the account and the login item
 //! under the hashed username (its key is the repository's, in [`super::keys`]).
 
-use super::{encode, expect_of, keys, Conflict, Named, Repo};
+use super::{encode, keys, Conflict, Named, Repo};
 use crate::accounts::error::AccountError;
 use crate::accounts::model::{OnlineAccess, OnlinePointer, Versioned};
 use crate::store::{Cond, Item, StoreError, Write};
@@ -26,7 +26,7 @@ impl Repo<'_> {
         p: &OnlinePointer,
     ) -> Result<Named, AccountError> {
         let item = Item::new(keys::account_pk(self.team, n), keys::ONLINE_POINTER_SK, version, encode(p)?);
-        Ok(Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::OnlineAccessChanged })
+        Ok(Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict: Conflict::OnlineAccessChanged })
     }
 
     pub fn delete_online_pointer(&self, n: u64, version: u64) -> Named {

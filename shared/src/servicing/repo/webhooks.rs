@@ -1,7 +1,7 @@
 //! The webhook side of the servicing repository: endpoints, the events' delivery cursors and
 //! attempts, and redelivery requests (the events themselves are written with their pull).
 
-use super::{encode, expect_of, keys, versioned, Conflict, Named, Repo};
+use super::{encode, keys, versioned, Conflict, Named, Repo};
 use crate::servicing::model::{Attempt, DeliveryCursor, Event, Redelivery, Webhook, MAX_WEBHOOKS};
 use crate::store::{Cond, Item, StoreError, Write};
 
@@ -53,7 +53,7 @@ impl Repo<'_> {
     /// An endpoint's delivery cursor over the one read at `read` (0: none yet).
     pub fn put_cursor(&self, pull_id: &str, c: &DeliveryCursor, read: u64) -> Named {
         let item = Item::new(self.pull_pk(pull_id), keys::cursor_sk(&c.webhook_id), read + 1, encode(c));
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict: Conflict::CursorChanged }
+        Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict: Conflict::CursorChanged }
     }
 
     /// Records one delivery attempt.
@@ -93,7 +93,7 @@ impl Repo<'_> {
     pub fn put_webhook(&self, w: &Webhook, read: u64) -> Named {
         let item = Item::new(keys::webhooks_pk(self.team), keys::webhook_sk(&w.webhook_id), read + 1, encode(w));
         let conflict = if read == 0 { Conflict::WebhookExists } else { Conflict::WebhookChanged };
-        Named { write: Write::Put { item, cond: expect_of(read) }, conflict }
+        Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict }
     }
 
     /// Removes a webhook endpoint as read at `read`.
