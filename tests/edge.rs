@@ -217,6 +217,10 @@ async fn schema_valid_requests_are_accepted_and_schema_invalid_ones_refused(api:
     enum_error(&r, 400, "INVALID_INPUT");
     let r = api.call("POST", &path, Some(r#"{"webhook_id": 7}"#.into()), &[]).await;
     enum_error(&r, 400, "INVALID_INPUT");
+    for blank in [" ", "\n"] {
+        let r = api.call("POST", &path, Some(blank.into()), &[]).await;
+        enum_error(&r, 400, "INVALID_INPUT");
+    }
     let r = api.call("POST", &path, None, &[]).await;
     enum_error(&r, 404, "NOT_FOUND");
     // terms_version 1.0 is the whole number 1.

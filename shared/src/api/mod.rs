@@ -189,12 +189,13 @@ pub(crate) enum BodyProblem {
 }
 
 /// The one reader of the accounts and servicing APIs' JSON bodies (the import reads its batches a
-/// transaction at a time, through the same [`crate::json::check`]): `None` when the body is empty.
+/// transaction at a time, through the same [`crate::json::check`]): `None` when there is no body
+/// (no bytes). A body of white space alone is a body, and not JSON.
 pub(crate) fn json_body(req: &ApiRequest) -> Result<Option<Value>, BodyProblem> {
     if req.body.len() > MAX_BODY {
         return Err(BodyProblem::TooLarge(MAX_BODY));
     }
-    if is_empty_body(&req.body) {
+    if req.body.is_empty() {
         return Ok(None);
     }
     crate::json::check(&req.body).map_err(BodyProblem::NotJson)?;
