@@ -3,6 +3,7 @@
 //! Black-box tests of the account API. Every test runs twice: against the local server (HTTP,
 //! embedded store) and against the Lambda handlers (API Gateway v2 events, DynamoDB Local).
 
+#[macro_use]
 mod support;
 
 use coverdesk::accounts::parse_id;
@@ -892,19 +893,6 @@ async fn concurrent_creates_and_notes_lose_nothing(api: &TestApi) {
     }
     assert_eq!(count(&api, &target, "contacts").await, 13);
     assert_eq!(api.get(&format!("{A}/{target}")).await.attrs()["numberOfContacts"], "13");
-}
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod local_server {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Local).await).await; })*
-        }
-        mod lambda_on_dynamodb {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Lambda).await).await; })*
-        }
-    };
 }
 
 both!(

@@ -4,6 +4,7 @@
 //! writes nothing. Each case runs on the local server (embedded store) and in Lambda (API Gateway
 //! events, DynamoDB Local).
 
+#[macro_use]
 mod support;
 
 use serde_json::{json, Value};
@@ -234,19 +235,6 @@ async fn schema_valid_requests_are_accepted_and_schema_invalid_ones_refused(api:
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-}
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod local_server {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Local).await).await; })*
-        }
-        mod lambda_on_dynamodb {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Lambda).await).await; })*
-        }
-    };
 }
 
 both!(

@@ -169,3 +169,19 @@ impl Store for FlakyStore {
         self.inner.sequence(pk, sk).await
     }
 }
+
+/// Each named test body (`async fn name(api: &TestApi)`) run on both transports: the local
+/// server over the embedded store, and the Lambda handlers over DynamoDB Local.
+#[allow(unused_macros)]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod local_server {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Local).await).await; })*
+        }
+        mod lambda_on_dynamodb {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(&TestApi::new(Transport::Lambda).await).await; })*
+        }
+    };
+}
