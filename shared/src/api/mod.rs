@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::accounts::{AccountError, TeamId};
 use crate::deps::Deps;
+pub use crate::types::{usable_id, MAX_ID_BYTES};
 pub use errors::{
     error_response, import_response, method_not_allowed, plain_error, servicing_response, unsupported_media_type,
     Envelope,
@@ -201,8 +202,6 @@ pub(crate) fn json_body(req: &ApiRequest) -> Result<Option<Value>, BodyProblem> 
     crate::json::check(&req.body).map_err(BodyProblem::NotJson)?;
     serde_json::from_slice(&req.body).map(Some).map_err(|e| BodyProblem::NotJson(e.to_string()))
 }
-
-pub use crate::types::{usable_id, MAX_ID_BYTES};
 
 /// The largest body a request to `path` may carry: an import batch up to Lambda's synchronous
 /// payload limit, anything else [`MAX_BODY`].
