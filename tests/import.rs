@@ -874,7 +874,7 @@ async fn a_batch_whose_import_died_is_resumed_after_its_lease(t: Transport) {
     use coverdesk::import::service::{BatchMeta, UploadRef};
     let api = TestApi::new(t).await;
     let docs = Docs::start().await;
-    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), api.team.as_str());
+    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), &api.team);
     let stuck = |id: &str, key: &str, lease_min: i64| BatchMeta {
         batch_id: id.to_string(),
         status: coverdesk::import::model::BatchStatus::Processing,
@@ -893,11 +893,11 @@ async fn a_batch_whose_import_died_is_resumed_after_its_lease(t: Transport) {
     let (dead, live, gone) = (hex("dead"), hex("live"), hex("gone"));
     let batch = json!([seed_example(&docs, &uid("r1")), seed_example(&docs, &uid("r2"))]).to_string().into_bytes();
     for (id, lease) in [(&dead, -1), (&live, 10)] {
-        let key = coverdesk::import::upload::api_upload_key(api.team.as_str(), id);
+        let key = coverdesk::import::upload::api_upload_key(&api.team, id);
         api.deps.objects.put_bytes(&key, batch.clone(), "application/json").await.unwrap();
         repo.put_batch(&stuck(id, &key, lease), 1).await.unwrap();
     }
-    let gone_key = coverdesk::import::upload::api_upload_key(api.team.as_str(), &gone);
+    let gone_key = coverdesk::import::upload::api_upload_key(&api.team, &gone);
     repo.put_batch(&stuck(&gone, &gone_key, -1), 1).await.unwrap();
 
     // Other tests' stale batches may be swept too (the table is shared): sweep until ours is done.
@@ -995,7 +995,7 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
         serde_json::from_slice(&api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap()).unwrap();
     assert_eq!((r["status"].as_str(), r["error"].as_str()), (Some("rejected"), Some("INVALID_BATCH")), "{r}");
     assert!(r["message"].as_str().unwrap().contains("at most 1000 bytes"), "{r}");
-    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), api.team.as_str());
+    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), &api.team);
     assert!(repo.batch(&out.batch_id).await.unwrap().is_none(), "nothing written");
 }
 
@@ -1110,7 +1110,7 @@ async fn a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan() {
     let store = coverdesk_local::EmbeddedStore::open(data.join("coverdesk.redb")).unwrap();
     let store: Arc<dyn coverdesk::store::Store> = Arc::new(store);
     let team = coverdesk::auth::team_by_client_id(store.as_ref(), "local").await.unwrap().unwrap();
-    let repo = coverdesk::import::repo::ImportRepo::new(store.clone(), team.as_str());
+    let repo = coverdesk::import::repo::ImportRepo::new(store.clone(), &team);
     let mut referenced = Vec::new();
     for i in 0..300 {
         let rec = repo.transaction(&format!("{tag}-{i}")).await.unwrap().unwrap();

@@ -13,6 +13,7 @@ use crate::import::service::{count_batch, new_batch_id, Importer};
 use crate::import::single::read_item;
 use crate::import::upload::admit;
 use crate::import::ImportError;
+use crate::types::TeamId;
 
 /// The largest batch a POST may carry (Lambda's synchronous payload limit); larger batches go
 /// through an upload.
@@ -20,7 +21,7 @@ pub const MAX_IMPORT_BODY: usize = 6 << 20;
 
 /// The importer of transactions posted by `team` (its fetcher made ready here, only by a request
 /// that will fetch).
-async fn importer(deps: &Deps, team: &str) -> Result<Importer, ImportError> {
+async fn importer(deps: &Deps, team: &TeamId) -> Result<Importer, ImportError> {
     deps.imports().importer(team).await.map_err(ImportError::internal)
 }
 
@@ -36,7 +37,7 @@ fn one_query(req: &ApiRequest, name: &str, required: bool) -> Result<Option<Stri
 /// The caller's import records (reads only: no object store, no fetcher).
 async fn records(deps: &Deps, req: &ApiRequest) -> Result<ImportRepo, ImportError> {
     let team = super::authenticate(deps, req).await?;
-    Ok(ImportRepo::new(deps.store.clone(), team.as_str()))
+    Ok(ImportRepo::new(deps.store.clone(), &team))
 }
 
 type Answer = Result<ApiResponse, ImportError>;
@@ -64,11 +65,11 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
         None => total <= INLINE_MAX,
     };
     if inline {
-        let imp = importer(deps, team.as_str()).await?;
+        let imp = importer(deps, &team).await?;
         let (meta, results) = imp.import(&batch_id, &req.body, "api", &|_, _| {}).await?;
         return Ok(ApiResponse::json(200, &batch_view(&meta, &results)));
     }
-    let (meta, key) = admit(&deps.imports(), team.as_str(), &batch_id, req.body.to_vec(), total).await?;
+    let (meta, key) = admit(&deps.imports(), &team, &batch_id, req.body.to_vec(), total).await?;
     deps.start_import(&key);
     let mut r = ApiResponse::json(202, &results_page(&meta, &[], None));
     r.headers.push(("location", format!("/import/v1/transaction-import-results?batch_id={batch_id}")));
@@ -83,7 +84,7 @@ pub const MAX_ITEM_BODY: usize = 1 << 20;
 /// that transaction's result and the batch's status.
 pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, super::authenticate(deps, req).await?.as_str()).await?;
+    let imp = importer(deps, &super::authenticate(deps, req).await?).await?;
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
@@ -159,7 +160,7 @@ pub async fn get_import_results(deps: &Deps, _: &[String], req: &ApiRequest) -> 
     }
     let tag = cursor_tag(team.as_str(), batch, &filter);
     let from = q.text("cursor").map(|c| decode_cursor(c, &tag)).transpose()?.unwrap_or(0);
-    let repo = ImportRepo::new(deps.store.clone(), team.as_str());
+    let repo = ImportRepo::new(deps.store.clone(), &team);
     let mut meta = repo.batch(batch).await?.ok_or(ImportError::NotFound("The batch"))?;
     if meta.single && meta.status == BatchStatus::Processing {
         // A single-transaction batch counts its positions as they arrive, not in its record.

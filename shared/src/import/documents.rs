@@ -2,6 +2,7 @@
 //! transaction, named by code and source URL), and what a transaction that is not recorded leaves
 //! behind (nothing).
 
+use crate::types::TeamId;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -32,8 +33,8 @@ fn key_segment(id: &str) -> String {
 
 /// Where a transaction's documents are stored: under the team and the transaction, not the
 /// batch, so a rerun after a crash (or the batch sent again) finds what it stored before.
-pub fn document_prefix(team: &str, transaction_id: &str) -> String {
-    format!("documents/{}/{}", key_segment(team), key_segment(transaction_id))
+pub fn document_prefix(team: &TeamId, transaction_id: &str) -> String {
+    format!("documents/{}/{}", key_segment(team.as_str()), key_segment(transaction_id))
 }
 
 /// The part of a document's key that names its source: the same transaction's document from

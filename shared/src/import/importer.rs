@@ -1,6 +1,7 @@
 //! What an import runs with: the ports it is built from ([`Imports`]), one team's [`Importer`],
 //! one [`Run`] of it, and what became of each transaction read ([`Outcome`]).
 
+use crate::types::TeamId;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,14 +26,14 @@ pub struct Imports {
 impl Imports {
     /// The importer of `team`'s transactions, once the fetcher is ready (it loads the TLS roots on
     /// first use: an error means no document could be fetched).
-    pub async fn importer(&self, team: &str) -> Result<Importer, String> {
+    pub async fn importer(&self, team: &TeamId) -> Result<Importer, String> {
         self.fetcher.ready().await?;
         Ok(Importer {
             store: self.store.clone(),
             objects: self.objects.clone(),
             fetcher: self.fetcher.clone(),
             limits: self.limits,
-            team: team.to_string(),
+            team: team.clone(),
             spool: self.spool.clone(),
         })
     }
@@ -53,7 +54,7 @@ pub struct Importer {
     pub fetcher: Arc<dyn DocumentFetcher>,
     /// Each document's attempts, and (inside a request) the batch's time budget.
     pub limits: FetchLimits,
-    pub team: String,
+    pub team: TeamId,
     /// Where documents are spooled while fetched.
     pub spool: PathBuf,
 }

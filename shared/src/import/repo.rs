@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::model::{BatchMeta, BatchStatus, TxnRecord, TxnResult};
 use crate::store::{Cond, Cursor, Item, Store, StoreError, Write, MAX_PAGE};
+use crate::types::TeamId;
 
 /// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
 pub const CHUNK: usize = 200;
@@ -21,10 +22,10 @@ pub const RECORDS_PER_WRITE: usize = 100;
 /// Refused attempts written per transaction.
 const ATTEMPTS_PER_WRITE: usize = 25;
 
-fn tx_pk(team: &str, id: &str) -> String {
+fn tx_pk(team: &TeamId, id: &str) -> String {
     format!("T#{team}#IMP#TX#{id}")
 }
-fn batch_pk(team: &str, batch: &str) -> String {
+fn batch_pk(team: &TeamId, batch: &str) -> String {
     format!("T#{team}#IMP#B#{batch}")
 }
 fn chunk_sk(n: usize) -> String {
@@ -42,7 +43,7 @@ const ATTEMPT_SK: &str = "TRY";
 /// The index partition of batches processing under a lease, sorted by lease end.
 const LEASED: &str = "IMP#LEASED";
 
-fn meta_item(team: &str, meta: &BatchMeta, version: u64) -> Item {
+fn meta_item(team: &TeamId, meta: &BatchMeta, version: u64) -> Item {
     let item = Item::new(batch_pk(team, &meta.batch_id), META_SK, version, json!(meta));
     match (&meta.lease_until, meta.status) {
         (Some(until), BatchStatus::Processing) => {
@@ -54,7 +55,7 @@ fn meta_item(team: &str, meta: &BatchMeta, version: u64) -> Item {
 
 /// A batch whose lease ran out: its team and its record.
 pub struct Stale {
-    pub team: String,
+    pub team: TeamId,
     pub meta: BatchMeta,
 }
 
@@ -74,7 +75,7 @@ pub async fn stale_batches(
         }
         let team =
             item.index.as_ref().and_then(|i| i.sk.split_once('#')).map(|(_, t)| t.to_string()).unwrap_or_default();
-        out.push(Stale { team, meta });
+        out.push(Stale { team: TeamId::new(team), meta });
     }
     Ok(out)
 }
@@ -93,12 +94,12 @@ pub enum Recorded {
 #[derive(Clone)]
 pub struct ImportRepo {
     store: Arc<dyn Store>,
-    team: String,
+    team: TeamId,
 }
 
 impl ImportRepo {
-    pub fn new(store: Arc<dyn Store>, team: &str) -> ImportRepo {
-        ImportRepo { store, team: team.to_string() }
+    pub fn new(store: Arc<dyn Store>, team: &TeamId) -> ImportRepo {
+        ImportRepo { store, team: team.clone() }
     }
 
     /// A batch and, once processed, its results.

@@ -12,6 +12,7 @@ use super::model::{BatchMeta, BatchStatus, IMPORT_LEASE};
 pub use super::service::Imports;
 use super::service::{batch_id_for_object, BatchError, TxnResult, UploadRef};
 use crate::objects::{check_key, ObjectError, ObjectMeta};
+use crate::types::TeamId;
 
 /// Why an upload was not imported. The S3 function skips what can never be imported
 /// ([`UploadError::is_permanent`]) and lets Lambda retry the rest.
@@ -64,7 +65,7 @@ pub const MAX_UPLOAD_BYTES: u64 = 500_000_000;
 /// Where an asynchronous POST's batch is stored for the upload path to import:
 /// `uploads/<team>/api-<batch id>.json`. Such a name carries its batch id (see
 /// [`upload_batch_id`]), so the POST can answer it before the import starts.
-pub fn api_upload_key(team: &str, batch_id: &str) -> String {
+pub fn api_upload_key(team: &TeamId, batch_id: &str) -> String {
     format!("{UPLOAD_PREFIX}{team}/api-{batch_id}.json")
 }
 
@@ -75,7 +76,7 @@ pub fn api_upload_key(team: &str, batch_id: &str) -> String {
 /// with the returned key; in AWS the bucket's notification does).
 pub async fn admit(
     imports: &Imports,
-    team: &str,
+    team: &TeamId,
     batch_id: &str,
     body: Vec<u8>,
     total: usize,
@@ -138,7 +139,7 @@ pub struct UploadOutcome {
 }
 
 /// The team and result key of an upload key, or why it is not one.
-pub fn parse_upload_key(key: &str) -> Result<(String, String), UploadError> {
+pub fn parse_upload_key(key: &str) -> Result<(TeamId, String), UploadError> {
     let not = |why: &str| UploadError::NotAnUpload(why.to_string());
     check_key(key).map_err(|e| not(&e.to_string()))?;
     let rest = key.strip_prefix(UPLOAD_PREFIX).ok_or_else(|| not("not under uploads/"))?;
@@ -147,7 +148,7 @@ pub fn parse_upload_key(key: &str) -> Result<(String, String), UploadError> {
         return Err(not("expected uploads/<team>/<name>"));
     }
     let stem = name.strip_suffix(".json").unwrap_or(name);
-    Ok((team.to_string(), format!("{RESULT_PREFIX}{team}/{stem}.result.json")))
+    Ok((TeamId::new(team), format!("{RESULT_PREFIX}{team}/{stem}.result.json")))
 }
 
 /// Imports one uploaded object and writes its result beside it.
@@ -240,7 +241,7 @@ impl ResultFile {
 async fn import_to(
     deps: &Imports,
     upload: UploadRef,
-    team: &str,
+    team: &TeamId,
     batch_id: &str,
     result_key: &str,
     progress: &(dyn Fn(usize, usize) + Send + Sync),
@@ -327,7 +328,7 @@ mod tests {
     fn upload_keys_name_the_team_and_the_result() {
         assert_eq!(
             parse_upload_key("uploads/local/2026-11-22.json").unwrap(),
-            ("local".to_string(), "results/local/2026-11-22.result.json".to_string())
+            (TeamId::new("local"), "results/local/2026-11-22.result.json".to_string())
         );
         for bad in
             ["results/local/x.json", "uploads/x.json", "uploads/a/b/c.json", "uploads/../x.json", "uploads/a b/x.json"]
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn an_asynchronous_post_names_its_batch_and_any_other_upload_is_its_object() {
         let id = "0123456789abcdef0123456789abcdef";
-        let key = api_upload_key("local", id);
+        let key = api_upload_key(&TeamId::new("local"), id);
         assert_eq!(key, format!("uploads/local/api-{id}.json"));
         assert_eq!(upload_batch_id("b", &key, "etag-1"), id);
         assert!(parse_upload_key(&key).is_ok());
