@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use super::importer::{Importer, Outcome};
+use super::importer::{Importer, Imports, Outcome};
 use super::model::{BatchError, Document, StoredDocument, FETCH_CONCURRENCY};
 use super::repo::ImportRepo;
 use crate::fetch::{DocumentFetcher, FetchLimits};
@@ -70,20 +70,19 @@ impl Importer {
         &self,
         outcomes: &[Outcome],
     ) -> Result<HashMap<usize, Result<Vec<StoredDocument>, String>>, BatchError> {
-        tokio::fs::create_dir_all(&self.spool)
+        tokio::fs::create_dir_all(&self.ports.spool)
             .await
             .map_err(|e| BatchError::Objects(crate::objects::ObjectError::Backend(e.to_string())))?;
         let mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>> = HashMap::new();
         let mut set = tokio::task::JoinSet::new();
         let sem = Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY));
         // Inside a request, every document must be stored by the budget's end.
-        let deadline = self.limits.budget.map(|b| Instant::now() + b);
+        let deadline = self.ports.limits.budget.map(|b| Instant::now() + b);
         for (i, o) in outcomes.iter().enumerate() {
             if let Outcome::Accepted(a) = o {
                 let t = a.transaction.clone();
-                let (objects, fetcher, sem, spool, repo) =
-                    (self.objects.clone(), self.fetcher.clone(), sem.clone(), self.spool.clone(), self.repo());
-                let limits = self.limits;
+                let (ports, sem, repo) = (self.ports.clone(), sem.clone(), self.repo());
+                let Imports { objects, fetcher, spool, limits, .. } = ports;
                 let prefix = document_prefix(&self.team, &t.id);
                 set.spawn(async move {
                     let mut stored = Vec::new();

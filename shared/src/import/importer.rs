@@ -28,14 +28,7 @@ impl Imports {
     /// first use: an error means no document could be fetched).
     pub async fn importer(&self, team: &TeamId) -> Result<Importer, String> {
         self.fetcher.ready().await?;
-        Ok(Importer {
-            store: self.store.clone(),
-            objects: self.objects.clone(),
-            fetcher: self.fetcher.clone(),
-            limits: self.limits,
-            team: team.clone(),
-            spool: self.spool.clone(),
-        })
+        Ok(Importer { ports: self.clone(), team: team.clone() })
     }
 }
 
@@ -48,15 +41,11 @@ pub struct Run<'r> {
     pub progress: &'r (dyn Fn(usize, usize) + Send + Sync),
 }
 
+/// One team's import: the ports it works through (their `limits` hold each document's attempts
+/// and, inside a request, the batch's time budget) and whose transactions they are.
 pub struct Importer {
-    pub store: Arc<dyn Store>,
-    pub objects: Arc<dyn ObjectStore>,
-    pub fetcher: Arc<dyn DocumentFetcher>,
-    /// Each document's attempts, and (inside a request) the batch's time budget.
-    pub limits: FetchLimits,
+    pub ports: Imports,
     pub team: TeamId,
-    /// Where documents are spooled while fetched.
-    pub spool: PathBuf,
 }
 
 pub(super) enum Outcome {
@@ -68,6 +57,6 @@ pub(super) enum Outcome {
 
 impl Importer {
     pub(super) fn repo(&self) -> ImportRepo {
-        ImportRepo::new(self.store.clone(), &self.team)
+        ImportRepo::new(self.ports.store.clone(), &self.team)
     }
 }

@@ -37,7 +37,8 @@ impl Importer {
                     if repo.imported(&rec.id).await?.is_some_and(|other| other.batch_id == batch_id) {
                         continue;
                     }
-                    discard(self.objects.as_ref(), &repo, &rec.id, rec.documents.iter().map(|d| d.key.as_str())).await;
+                    discard(self.ports.objects.as_ref(), &repo, &rec.id, rec.documents.iter().map(|d| d.key.as_str()))
+                        .await;
                     results[*i] = duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
                 }
             }
