@@ -8,12 +8,20 @@ use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 /// Checks that `bytes` are one JSON value whose objects have no duplicate member name and whose
 /// strings and names hold no lone surrogate. The message names a line and column, never the text.
 pub fn check(bytes: &[u8]) -> Result<(), String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     Strict.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| e.to_string())
+}
+
+/// [`check`] and the parse in one pass: the value `bytes` hold, if they pass [`check`] (the same
+/// errors, the same messages), built as `serde_json::from_slice` builds it.
+pub fn parse(bytes: &[u8]) -> Result<Value, String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    StrictValue.deserialize(&mut de).and_then(|v| de.end().map(|()| v)).map_err(|e| e.to_string())
 }
 
 /// One value, walked in full: every string decoded (a lone surrogate is an error there), every
@@ -85,9 +93,77 @@ impl<'de> Visitor<'de> for Strict {
     }
 }
 
+/// [`Strict`], keeping what it reads.
+#[derive(Clone, Copy)]
+struct StrictValue;
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(StrictValue)? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                return Err(A::Error::custom("duplicate member name in an object"));
+            }
+            let value = map.next_value_seed(StrictValue)?;
+            members.insert(name, value);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, parse};
 
     #[test]
     fn one_value_each_name_once_and_only_unicode_strings() {
@@ -98,6 +174,8 @@ mod tests {
             "  7  ",
         ] {
             assert_eq!(check(ok.as_bytes()), Ok(()), "{ok}");
+            let plain: serde_json::Value = serde_json::from_str(ok).unwrap();
+            assert_eq!(parse(ok.as_bytes()), Ok(plain), "{ok}");
         }
         for (bad, why) in [
             (r#"{"a": 1, "a": 2}"#, "duplicate"),
@@ -112,6 +190,7 @@ mod tests {
             let e = check(bad.as_bytes()).expect_err(bad);
             assert!(e.contains(why), "{bad}: {e}");
             assert!(e.contains("line 1"), "{bad}: {e}");
+            assert_eq!(parse(bad.as_bytes()).expect_err(bad), e, "{bad}");
         }
     }
 }

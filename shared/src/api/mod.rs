@@ -199,8 +199,7 @@ pub(crate) fn json_body(req: &ApiRequest) -> Result<Option<Value>, BodyProblem> 
     if req.body.is_empty() {
         return Ok(None);
     }
-    crate::json::check(&req.body).map_err(BodyProblem::NotJson)?;
-    serde_json::from_slice(&req.body).map(Some).map_err(|e| BodyProblem::NotJson(e.to_string()))
+    crate::json::parse(&req.body).map(Some).map_err(BodyProblem::NotJson)
 }
 
 /// The largest body a request to `path` may carry: an import batch up to Lambda's synchronous
