@@ -6,9 +6,10 @@
 use serde_json::{json, Value};
 
 use super::actions;
+use super::actions::Fields;
 use super::model::{ActionType, Consent, EventType, MAX_ACTIONS, MAX_META_DATA};
 use super::ServicingError;
-use crate::fields::{optional, required};
+use crate::fields::{optional, required, Empty, Mode, Report, Rules};
 use crate::net::check_url;
 
 /// `POST /widget/pull/consentAndConnect`: the consent, the team's public alias, the carrier and
@@ -24,33 +25,31 @@ pub struct ConsentRequest {
     pub actions: Option<Value>,
 }
 
+/// The longest consent text, in characters as sent.
+const MAX_CONSENT_LANGUAGE: usize = 1024;
+/// The largest servicing action payload, in bytes as JSON.
+const MAX_PAYLOAD: usize = 16 * 1024;
+/// The longest webhook url, in characters.
+const MAX_WEBHOOK_URL: usize = 2048;
+
 /// Reads a consent body.
 pub fn consent(body: &Value) -> Result<ConsentRequest, ServicingError> {
     let mut b = actions::request(body)?;
     let device = b
         .string_as_sent("device_identifier", required().code("MISSING_DEVICE_IDENTIFIER"), 1, 200)?
         .unwrap_or_default();
-    let terms_version = match b.take("terms_version") {
-        Some(Value::Number(n)) => crate::fields::whole_number(&n.to_string()).filter(|v| *v >= 0),
-        _ => None,
+    let terms_version = b.integer("terms_version", required(), 0, i64::MAX)?.unwrap_or_default();
+    if matches!(b.peek("consent_language"), Some(Value::String(s)) if s.chars().count() > MAX_CONSENT_LANGUAGE) {
+        return Err(ServicingError::bad(
+            "CONSENT_LANGUAGE_TOO_LONG",
+            format!("consent_language may hold at most {MAX_CONSENT_LANGUAGE} characters"),
+        ));
     }
-    .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "terms_version must be a whole number from 0"))?;
-    let consent_language = match b.take("consent_language") {
-        Some(Value::String(s)) if s.chars().count() > 1024 => {
-            return Err(ServicingError::bad(
-                "CONSENT_LANGUAGE_TOO_LONG",
-                "consent_language may hold at most 1024 characters",
-            ))
-        }
-        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        _ => {
-            return Err(ServicingError::bad(
-                "INVALID_CONSENT_LANGUAGE",
-                "consent_language is required: the text the consumer agreed to",
-            ))
-        }
-    };
+    let consent_language = b
+        .text_block("consent_language", required().code("INVALID_CONSENT_LANGUAGE"), MAX_CONSENT_LANGUAGE)?
+        .unwrap_or_default();
     let alias = b.string_as_sent("public_alias", required().code("INVALID_PUBLIC_ALIAS"), 1, 64)?.unwrap_or_default();
+    // The integrator's own object, kept as sent: a shape of its own, read whole.
     let meta_data = match b.take("meta_data") {
         None => json!({}),
         Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_META_DATA => m.clone(),
@@ -97,19 +96,22 @@ pub fn servicing(body: &Value) -> Result<ServicingRequest, ServicingError> {
 /// A redelivery's body: none, or `{"webhook_id"}` to send to that endpoint only. A JSON `null` is
 /// a body, and not an object: refused.
 pub fn redelivery(body: Option<&Value>) -> Result<Option<String>, ServicingError> {
+    let Some(body) = body else { return Ok(None) };
+    let mut b = strict(body, "The body must be a JSON object or empty")?;
+    let webhook = b.string_as_sent("webhook_id", optional(), 1, crate::types::MAX_ID_BYTES)?;
+    b.end()?;
+    Ok(webhook)
+}
+
+/// A body whose fields may be left out but never sent as `null` or blank (a webhook, a
+/// redelivery: there `null` would read as "clear it"); `not_object` when it is no object.
+fn strict<'a>(body: &'a Value, not_object: &str) -> Result<Fields<'a>, ServicingError> {
+    let rules = Rules { mode: Mode::First, empty: Empty::Refused, numbers_as_text: false, code: "INVALID_INPUT" };
     match body {
-        None => Ok(None),
-        Some(Value::Object(o)) => {
-            if let Some(k) = o.keys().find(|k| *k != "webhook_id") {
-                return Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a field of a redelivery")));
-            }
-            match o.get("webhook_id") {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(ServicingError::bad("INVALID_INPUT", "webhook_id must be a string")),
-            }
+        Value::Object(_) => {
+            Ok(Report::new(rules).open("", body)?.ok_or_else(|| ServicingError::bad("INVALID_INPUT", not_object))?)
         }
-        Some(_) => Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object or empty")),
+        _ => Err(ServicingError::bad("INVALID_INPUT", not_object)),
     }
 }
 
@@ -138,52 +140,52 @@ pub(crate) fn read_actions(
         }
     };
     let mut out = Vec::with_capacity(items.len());
+    let report = Report::new(Rules {
+        mode: Mode::First,
+        empty: Empty::Absent,
+        numbers_as_text: false,
+        code: "INVALID_SERVICING_ACTIONS",
+    });
+    let codes: Vec<&str> = ActionType::ALL.iter().map(|t| t.code()).collect();
     for (i, item) in items.iter().enumerate() {
-        let bad = |m: &str| ServicingError::bad("INVALID_SERVICING_ACTIONS", format!("servicing_actions[{i}]: {m}"));
-        let Value::Object(o) = item else { return Err(bad("must be an object {type, payload}")) };
-        if let Some(k) = o.keys().find(|k| *k != "type" && *k != "payload") {
-            return Err(bad(&format!("{k} is not a field of a servicing action")));
-        }
-        let t = o
-            .get("type")
-            .and_then(Value::as_str)
-            .and_then(ActionType::parse)
-            .ok_or_else(|| bad("type must be one of the servicing action types"))?;
+        let here = format!("servicing_actions[{i}]");
+        // In this mode a read that finds a problem returns it, so `None` below is only the type.
+        let not_read = || ServicingError::bad("INVALID_SERVICING_ACTIONS", format!("{here} must be {{type, payload}}"));
+        let mut o = report.open(&here, item)?.ok_or_else(not_read)?;
+        let t = o.one_of("type", required(), &codes)?.as_deref().and_then(ActionType::parse).ok_or_else(not_read)?;
         if !carrier.supports(t) {
-            return Err(bad(&format!("{} is not a servicing action this carrier supports", t.code())));
+            return Err(ServicingError::bad(
+                "INVALID_SERVICING_ACTIONS",
+                format!("{here}.type {} is not a servicing action this carrier supports", t.code()),
+            ));
         }
-        let payload = match o.get("payload") {
-            Some(p @ Value::Object(_)) if p.to_string().len() <= 16 * 1024 => p.clone(),
-            _ => return Err(bad("payload must be an object of at most 16 KiB")),
+        let payload = match o.take("payload") {
+            Some(p @ Value::Object(_)) if p.to_string().len() <= MAX_PAYLOAD => p.clone(),
+            _ => return o.refuse("payload", required(), "must be an object of at most 16 KiB").map_err(Into::into),
         };
+        o.end()?;
         out.push((t, payload));
     }
     Ok(out)
 }
 
-fn read_types(v: Option<&Value>) -> Result<Vec<EventType>, ServicingError> {
-    match v {
-        None => Ok(EventType::ALL.to_vec()),
-        Some(Value::Array(items)) if !items.is_empty() => {
-            let mut out = Vec::new();
-            for i in items {
-                let t = i.as_str().and_then(EventType::parse).ok_or_else(|| {
-                    ServicingError::bad(
-                        "INVALID_INPUT",
-                        format!(
-                            "event_types holds only {}",
-                            EventType::ALL.iter().map(|t| t.code()).collect::<Vec<_>>().join(", ")
-                        ),
-                    )
-                })?;
-                if !out.contains(&t) {
-                    out.push(t);
-                }
-            }
-            Ok(out)
+fn read_types(b: &mut Fields) -> Result<Option<Vec<EventType>>, ServicingError> {
+    let Some(items) = b.array("event_types", optional(), 64)? else { return Ok(None) };
+    let mut out = Vec::new();
+    for item in items {
+        let t = item.as_str().and_then(EventType::parse);
+        let Some(t) = t else {
+            let codes: Vec<&str> = EventType::ALL.iter().map(|t| t.code()).collect();
+            return b.refuse("event_types", optional(), format!("holds only {}", codes.join(", "))).map_err(Into::into);
+        };
+        if !out.contains(&t) {
+            out.push(t);
         }
-        Some(_) => Err(ServicingError::bad("INVALID_INPUT", "event_types must be a non-empty array of event types")),
     }
+    if out.is_empty() {
+        return b.refuse("event_types", optional(), "must hold at least one event type").map_err(Into::into);
+    }
+    Ok(Some(out))
 }
 
 /// A webhook request: url, event types, active flag (each optional on update).
@@ -196,29 +198,89 @@ pub struct WebhookInput {
 /// Reads a webhook registration (`creating`: the url is required) or update. A url must be http(s)
 /// to a public address unless private addresses are allowed ([`check_url`]).
 pub fn webhook(body: &Value, creating: bool, allow_private: bool) -> Result<WebhookInput, ServicingError> {
-    let Value::Object(o) = body else {
-        return Err(ServicingError::bad("INVALID_INPUT", "The body must be a JSON object"));
-    };
-    if let Some(k) = o.keys().find(|k| !["url", "event_types", "is_active"].contains(&k.as_str())) {
-        return Err(ServicingError::bad("INVALID_INPUT", format!("{k} is not a field of a webhook")));
+    let mut b = strict(body, "The body must be a JSON object")?;
+    let want_url = if creating { required() } else { optional() };
+    let url = b.string("url", want_url, MAX_WEBHOOK_URL)?;
+    if let Some(u) = &url {
+        check_url(u, allow_private).map_err(|e| ServicingError::bad("INVALID_INPUT", e))?;
     }
-    let url = match o.get("url") {
-        None if creating => return Err(ServicingError::bad("INVALID_INPUT", "url is required")),
-        None => None,
-        Some(Value::String(u)) => {
-            check_url(u, allow_private).map_err(|e| ServicingError::bad("INVALID_INPUT", e))?;
-            Some(u.clone())
-        }
-        Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "url must be a string")),
-    };
-    let types = match o.get("event_types") {
-        None => None,
-        v => Some(read_types(v)?),
-    };
-    let active = match o.get("is_active") {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(ServicingError::bad("INVALID_INPUT", "is_active must be true or false")),
-    };
+    let types = read_types(&mut b)?;
+    let active = b.boolean("is_active", optional())?;
+    b.end()?;
     Ok(WebhookInput { url, types, active })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(r: Result<impl Sized, ServicingError>) -> String {
+        match r {
+            Err(ServicingError::Invalid { code, message }) => format!("{code}: {message}"),
+            Err(e) => format!("other: {e}"),
+            Ok(_) => "ok".into(),
+        }
+    }
+
+    #[test]
+    fn webhooks_and_redeliveries_leave_fields_out_never_null() {
+        let ok =
+            webhook(&json!({"url": "https://example.com/h", "event_types": ["COMPLETE", "COMPLETE"]}), true, false)
+                .unwrap();
+        assert_eq!(ok.types, Some(vec![EventType::Complete]));
+        assert_eq!(ok.active, None);
+        for (body, creating, want) in [
+            (json!({"event_types": ["COMPLETE"]}), true, "INVALID_INPUT: url is required"),
+            (json!({"url": null}), false, "INVALID_INPUT: url must not be null; leave the attribute out instead"),
+            (json!({"is_active": null}), false, "INVALID_INPUT: is_active must not be null"),
+            (json!({"is_active": "yes"}), false, "INVALID_INPUT: is_active must be a boolean"),
+            (json!({"event_types": []}), false, "INVALID_INPUT: event_types must hold at least one event type"),
+            (json!({"event_types": ["NOPE"]}), false, "INVALID_INPUT: event_types holds only AUTH_STATUS"),
+            (json!({"secret": "x"}), false, "INVALID_INPUT: secret is not a known field"),
+            (json!([1]), false, "INVALID_INPUT: The body must be a JSON object"),
+        ] {
+            let got = code(webhook(&body, creating, false));
+            assert!(got.starts_with(want), "{body}: {got}");
+        }
+        assert_eq!(redelivery(None).unwrap(), None);
+        assert_eq!(redelivery(Some(&json!({}))).unwrap(), None);
+        assert_eq!(redelivery(Some(&json!({"webhook_id": "w1"}))).unwrap().as_deref(), Some("w1"));
+        for body in [json!(null), json!({"webhook_id": null}), json!({"webhook_id": 7}), json!({"other": "w"})] {
+            assert!(code(redelivery(Some(&body))).starts_with("INVALID_INPUT"), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_consent_text_is_a_text_block_and_the_terms_version_a_whole_number() {
+        let body = |extra: Value| {
+            let mut b = json!({
+                "device_identifier": "d-1", "terms_version": 1, "consent_language": "  I agree.\nTruly.  ",
+                "public_alias": "local", "insurerName": "sandbox", "insurerUsername": "user_good",
+                "insurerPassword": "pass_good", "servicing_actions": [],
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        let read = consent(&body(json!({}))).unwrap();
+        assert_eq!(read.consent.consent_language, "I agree.\nTruly.");
+        assert_eq!(read.consent.terms_version, 1);
+        assert_eq!(read.meta_data, json!({}));
+        for (extra, want) in [
+            (json!({"terms_version": 1.0}), "ok"),
+            (json!({"terms_version": -1}), "INVALID_INPUT: terms_version must be a whole number"),
+            (json!({"terms_version": "1"}), "INVALID_INPUT: terms_version must be a number"),
+            (json!({"consent_language": "x".repeat(1025)}), "CONSENT_LANGUAGE_TOO_LONG"),
+            (json!({"consent_language": " "}), "INVALID_CONSENT_LANGUAGE: consent_language is required"),
+            (
+                json!({"consent_language": "a\u{0}b"}),
+                "INVALID_CONSENT_LANGUAGE: consent_language must not contain control",
+            ),
+            (json!({"meta_data": [1]}), "INVALID_INPUT: meta_data must be an object"),
+        ] {
+            let got = code(consent(&body(extra.clone())));
+            assert!(got.starts_with(want), "{extra}: {got}");
+        }
+    }
 }
