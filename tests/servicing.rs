@@ -810,7 +810,7 @@ async fn a_store_failure_during_authentication_is_503_not_401(backend: support::
     let deps = support::test_deps(flaky.clone());
     let call = |path: &'static str, method: &'static str, auth: String| {
         let deps = deps.clone();
-        let path = path.replace("{team}", &team.team_id);
+        let path = path.replace("{team}", team.team_id.as_str());
         async move {
             let (path, query) = match path.split_once('?') {
                 Some((p, q)) => (p.to_string(), Some(q.to_string())),

@@ -211,7 +211,7 @@ async fn team_secrets_are_stored_hashed_and_rotation_revokes_the_old_one(s: &dyn
     let stored = s.get(&team_pk(&team.client_id), TEAM_SK).await.unwrap().unwrap();
     assert!(!stored.body.to_string().contains(&secret));
     let id = authenticate(s, Some(&basic(&team.client_id, &secret))).await.unwrap();
-    assert_eq!(id.as_str(), team.team_id);
+    assert_eq!(id.as_str(), team.team_id.as_str());
     assert!(authenticate(s, Some(&basic(&team.client_id, "wrong"))).await.is_err());
     let new = rotate_secret(s, &team.client_id).await.unwrap();
     assert!(authenticate(s, Some(&basic(&team.client_id, &secret))).await.is_err());

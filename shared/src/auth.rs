@@ -36,7 +36,7 @@ pub enum AuthError {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Team {
-    pub team_id: String,
+    pub team_id: TeamId,
     pub client_id: String,
     pub name: String,
     salt: String,
@@ -95,7 +95,7 @@ pub async fn create_team(
     let salt = random_hex(16)?;
     let now = Utc::now();
     let team = Team {
-        team_id: team_id.map(str::to_string).unwrap_or(random_hex(12)?),
+        team_id: TeamId::new(team_id.map(str::to_string).unwrap_or(random_hex(12)?)),
         client_id: client_id.clone(),
         name: name.to_string(),
         secret_hash: hash(&salt, &secret),
@@ -159,7 +159,7 @@ pub async fn team_by_client_id(store: &dyn Store, client_id: &str) -> Result<Opt
                 sk: TEAM_SK.into(),
                 reason: e.to_string(),
             })?;
-            Ok(Some(TeamId::new(team.team_id)))
+            Ok(Some(team.team_id))
         }
         None => Ok(None),
     }
@@ -181,7 +181,7 @@ pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Res
     let team: Team = serde_json::from_value(item.body).map_err(|e| AuthError::Internal(crate::cause::cause(e)))?;
     let given = hash(&team.salt, secret);
     if given.as_bytes().ct_eq(team.secret_hash.as_bytes()).into() {
-        Ok(TeamId::new(team.team_id))
+        Ok(team.team_id)
     } else {
         Err(AuthError::Unauthenticated)
     }

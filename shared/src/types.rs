@@ -5,8 +5,10 @@
 use std::fmt;
 
 /// A team's opaque identifier, as authentication established it. Built only from what the store
-/// says a team is (or a test's fixture); its text is read with [`TeamId::as_str`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// says a team is (or a test's fixture); its text is read with [`TeamId::as_str`]. Stored and
+/// signed as its bare text (`"local"`), as before it was a type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct TeamId(String);
 
 impl TeamId {
@@ -333,6 +335,14 @@ pub fn usable_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_team_id_is_stored_as_its_bare_text() {
+        let id = TeamId::new("local");
+        assert_eq!(serde_json::to_value(&id).unwrap(), serde_json::json!("local"));
+        assert_eq!(serde_json::from_value::<TeamId>(serde_json::json!("local")).unwrap(), id);
+        assert_eq!(id.to_string(), "local");
+    }
 
     #[test]
     fn postal_codes_and_vins() {

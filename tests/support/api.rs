@@ -110,7 +110,7 @@ impl TestApi {
                 .unwrap();
         let mut other = self.clone();
         other.auth = Some(basic(&team.client_id, &secret));
-        other.team = TeamId::new(team.team_id);
+        other.team = team.team_id;
         other.client_id = team.client_id;
         other
     }
