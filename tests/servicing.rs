@@ -753,20 +753,20 @@ async fn a_job_left_by_a_dead_worker_is_taken_up_after_its_lease() {
         }])
         .await
         .unwrap();
+    let team = coverdesk::accounts::TeamId::new("crash");
     let worker = deps.worker();
-    worker.run_job("crash", &created.pull_id).await.unwrap();
-    let (p, _) = svc.load_pull("crash", &created.pull_id).await.unwrap();
+    worker.run_job(&team, &created.pull_id).await.unwrap();
+    let (p, _) = svc.load_pull(&team, &created.pull_id).await.unwrap();
     assert_eq!(p.status.code(), "QUEUED", "a leased job is left alone");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(worker.sweep().await.unwrap(), 1);
-    let (p, _) = svc.load_pull("crash", &created.pull_id).await.unwrap();
+    let (p, _) = svc.load_pull(&team, &created.pull_id).await.unwrap();
     assert_eq!(p.status.code(), "WAITING_FOR_CONSUMER_CONFIRMATION");
     // Nothing left to do: the job is gone until the consumer answers.
     assert!(store.get(&pk, "JOB").await.unwrap().is_none());
     // Applying the same action twice (a worker dying after the carrier call) applies it once.
     let conn = coverdesk::servicing::connector::by_name("sandbox", store.clone(), deps.keys.clone()).unwrap();
-    let team = coverdesk::accounts::TeamId::new("crash");
-    let (actions, _): (Vec<_>, Vec<_>) = svc.load_actions("crash", &created.pull_id).await.unwrap().into_iter().unzip();
+    let (actions, _): (Vec<_>, Vec<_>) = svc.load_actions(&team, &created.pull_id).await.unwrap().into_iter().unzip();
     conn.apply(&team, "user_good", &actions[0]).await.unwrap();
     conn.apply(&team, "user_good", &actions[0]).await.unwrap();
     let prepared = conn.prepare(&team, "user_good", &actions[0]).await;

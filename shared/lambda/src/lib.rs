@@ -9,6 +9,7 @@ use lambda_http::{service_fn, Body, Request, Response};
 
 use coverdesk::api::{self, ApiRequest, ApiResponse, Handler, Route};
 use coverdesk::deps::Deps;
+use coverdesk::types::TeamId;
 
 /// A Lambda request (any API Gateway payload lambda_http understands) as a plain request.
 pub fn to_api_request(req: Request) -> ApiRequest {
@@ -96,7 +97,7 @@ struct StreamKey {
 
 /// The jobs (`(team, pull)`) a stream batch names (`pk` = `JOB#<team>#<pull>`), and how many
 /// records were skipped as naming no job (each is logged).
-pub fn stream_jobs(event: &aws_lambda_events::event::dynamodb::Event) -> (Vec<(String, String)>, usize) {
+pub fn stream_jobs(event: &aws_lambda_events::event::dynamodb::Event) -> (Vec<(TeamId, String)>, usize) {
     let mut jobs = Vec::new();
     let mut skipped = 0;
     for (i, r) in event.records.iter().enumerate() {

@@ -9,6 +9,7 @@ use crate::servicing::input;
 use crate::servicing::service::Servicing;
 use crate::servicing::webhooks::Webhooks;
 use crate::servicing::ServicingError;
+use crate::types::TeamId;
 
 /// The widget's pull token header.
 pub const PULL_JWT_HEADER: &str = "pull-jwt";
@@ -47,12 +48,12 @@ fn list_query(req: &ApiRequest, allowed: &[&str]) -> Result<ListQuery, Servicing
 }
 
 /// Team routes: HTTP Basic, and the path's team must be the caller's.
-async fn team_auth(deps: &Deps, req: &ApiRequest, path_team: &str) -> Result<String, ServicingError> {
+async fn team_auth(deps: &Deps, req: &ApiRequest, path_team: &str) -> Result<TeamId, ServicingError> {
     let team = super::authenticate(deps, req).await?;
     if team.as_str() != path_team {
         return Err(ServicingError::forbidden("These credentials are not for this team"));
     }
-    Ok(team.as_str().to_string())
+    Ok(team)
 }
 
 type Answer = Result<ApiResponse, ServicingError>;
@@ -138,7 +139,7 @@ pub async fn widget_confirm_action(deps: &Deps, params: &[String], req: &ApiRequ
 pub async fn confirm_action(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let svc = svc(deps);
     let team = if header(req, "authorization").is_some() {
-        super::authenticate(deps, req).await?.as_str().to_string()
+        super::authenticate(deps, req).await?
     } else {
         svc.widget_auth(jwt(req), p(params, 0))?.team
     };
@@ -148,7 +149,7 @@ pub async fn confirm_action(deps: &Deps, params: &[String], req: &ApiRequest) ->
 /// POST /teams/{teamId}/servicings
 pub async fn create_servicing(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let team = team_auth(deps, req, p(params, 0)).await?;
-    ok(svc(deps).create_servicing(&crate::types::TeamId::new(team), input::servicing(&body(req)?)?).await?.view())
+    ok(svc(deps).create_servicing(&team, input::servicing(&body(req)?)?).await?.view())
 }
 
 /// GET /teams/{teamId}/servicings

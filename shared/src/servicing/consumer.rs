@@ -12,11 +12,12 @@ use super::service::Servicing;
 use super::ServicingError;
 use crate::fields::{optional, required};
 use crate::store::StoreError;
+use crate::types::TeamId;
 
 impl Servicing<'_> {
     /// Confirms or rejects the action waiting for the consumer. Two racing confirmations: one
     /// wins, the other gets `INVALID_ACTION`.
-    pub async fn confirm(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
+    pub async fn confirm(&self, team: &TeamId, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
         let mut b = actions::request(body)?;
         let action_id =
             b.string_as_sent("servicing_action_id", required().code("INVALID_INPUT"), 1, 64)?.unwrap_or_default();
@@ -61,7 +62,7 @@ impl Servicing<'_> {
 
     async fn update_waiting<F>(
         &self,
-        team: &str,
+        team: &TeamId,
         pull_id: &str,
         expected: PullStatus,
         f: F,
@@ -92,7 +93,7 @@ impl Servicing<'_> {
     }
 
     /// `POST /widget/pull/{pullId}/idvoptions {optionKey}`.
-    pub async fn choose_option(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
+    pub async fn choose_option(&self, team: &TeamId, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
         let mut b = actions::request(body)?;
         let key = b.string_as_sent("optionKey", required().code("INVALID_INPUT"), 1, 100)?.unwrap_or_default();
         b.end()?;
@@ -108,7 +109,7 @@ impl Servicing<'_> {
     }
 
     /// `POST /widget/pull/{pullId}/idv {mfaValue}`.
-    pub async fn submit_code(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
+    pub async fn submit_code(&self, team: &TeamId, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
         let mut b = actions::request(body)?;
         let code = b.string_as_sent("mfaValue", required().code("INVALID_INPUT"), 1, 50)?.unwrap_or_default();
         b.end()?;
@@ -122,7 +123,7 @@ impl Servicing<'_> {
     }
 
     /// `POST /widget/pull/{pullId}/connect`: new credentials after `NOT_AUTHENTICATED`.
-    pub async fn reconnect(&self, team: &str, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
+    pub async fn reconnect(&self, team: &TeamId, pull_id: &str, body: &Value) -> Result<Value, ServicingError> {
         let mut b = actions::request(body)?;
         let carrier =
             b.string_as_sent("insurerName", required().code("UNSUPPORTED_INSURER"), 1, 100)?.unwrap_or_default();

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::crypto::Sealed;
-use crate::types::str_enum;
+use crate::types::{str_enum, TeamId};
 
 str_enum!(PullStatus {
     Queued = "QUEUED",
@@ -117,7 +117,7 @@ pub struct MfaOption {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pull {
     pub pull_id: String,
-    pub team_id: String,
+    pub team_id: TeamId,
     pub status: PullStatus,
     #[serde(rename = "type")]
     pub pull_type: String,

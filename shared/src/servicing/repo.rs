@@ -33,10 +33,11 @@ use serde_json::Value;
 use super::model::{event_body, Consent, Event, EventType, Pull, ServicingAction, MAX_ACTIONS};
 use crate::crypto::Sealed;
 use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::types::TeamId;
 
 /// The job a table stream record names, by its partition key: `(team, pull)`, or `None` when the
 /// key is no job's. The key format is this repo's alone.
-pub fn job_of_key(pk: &str) -> Option<(String, String)> {
+pub fn job_of_key(pk: &str) -> Option<(TeamId, String)> {
     keys::job_of(pk)
 }
 
@@ -136,7 +137,7 @@ fn versioned<T: DeserializeOwned>(item: &Item) -> Result<(T, u64), StoreError> {
 #[derive(Clone, Copy)]
 pub(crate) struct Repo<'a> {
     pub store: &'a dyn Store,
-    pub team: &'a str,
+    pub team: &'a TeamId,
 }
 
 impl Repo<'_> {
@@ -302,7 +303,7 @@ impl Repo<'_> {
         mut c: PullChange,
         now: DateTime<Utc>,
     ) -> Result<Result<Pull, Conflict>, StoreError> {
-        debug_assert_eq!(c.pull.team_id, self.team);
+        debug_assert_eq!(&c.pull.team_id, self.team);
         c.pull.updated_at = now;
         let mut events = Vec::new();
         for (t, data) in &c.events {

@@ -29,7 +29,7 @@ pub struct Servicing<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub fn cred_context(team: &str, pull: &str) -> String {
+pub fn cred_context(team: &TeamId, pull: &str) -> String {
     format!("cred:{team}:{pull}")
 }
 
@@ -59,7 +59,7 @@ impl Created {
 
 /// The pull a widget token names.
 pub struct WidgetAuth {
-    pub team: String,
+    pub team: TeamId,
     pub pull_id: String,
 }
 
@@ -69,11 +69,11 @@ impl<'a> Servicing<'a> {
     }
 
     /// The store as one team's servicing items.
-    pub(crate) fn repo<'b>(&'b self, team: &'b str) -> Repo<'b> {
+    pub(crate) fn repo<'b>(&'b self, team: &'b TeamId) -> Repo<'b> {
         Repo { store: self.store, team }
     }
 
-    pub fn token(&self, team: &str, pull_id: &str) -> Result<String, ServicingError> {
+    pub fn token(&self, team: &TeamId, pull_id: &str) -> Result<String, ServicingError> {
         let exp = (self.now + Duration::days(PULL_TOKEN_DAYS)).timestamp();
         Ok(self.keys.sign_token(&json!({"pull_id": pull_id, "team_id": team, "exp": exp}))?)
     }
@@ -95,23 +95,23 @@ impl<'a> Servicing<'a> {
         if pull_id != path_pull {
             return Err(ServicingError::forbidden("The pull token is for another pull"));
         }
-        Ok(WidgetAuth { team: team.to_string(), pull_id: pull_id.to_string() })
+        Ok(WidgetAuth { team: TeamId::new(team), pull_id: pull_id.to_string() })
     }
 
-    pub async fn load_pull(&self, team: &str, pull_id: &str) -> Result<(Pull, u64), ServicingError> {
+    pub async fn load_pull(&self, team: &TeamId, pull_id: &str) -> Result<(Pull, u64), ServicingError> {
         self.repo(team).pull(pull_id).await?.ok_or_else(|| ServicingError::not_found("The pull"))
     }
 
-    pub async fn load_actions(&self, team: &str, pull_id: &str) -> Result<Vec<(ServicingAction, u64)>, StoreError> {
+    pub async fn load_actions(&self, team: &TeamId, pull_id: &str) -> Result<Vec<(ServicingAction, u64)>, StoreError> {
         self.repo(team).actions(pull_id).await
     }
 
-    fn seal_secrets(&self, team: &str, pull_id: &str, s: &Secrets) -> Result<Sealed, ServicingError> {
+    fn seal_secrets(&self, team: &TeamId, pull_id: &str, s: &Secrets) -> Result<Sealed, ServicingError> {
         let plain = serde_json::to_vec(s).map_err(ServicingError::internal)?;
         Ok(self.keys.seal(&cred_context(team, pull_id), &plain)?)
     }
 
-    pub async fn open_secrets(&self, team: &str, pull_id: &str) -> Result<(Secrets, u64), ServicingError> {
+    pub async fn open_secrets(&self, team: &TeamId, pull_id: &str) -> Result<(Secrets, u64), ServicingError> {
         let (sealed, version) = self
             .repo(team)
             .credentials(pull_id)
@@ -124,7 +124,7 @@ impl<'a> Servicing<'a> {
     /// The credentials sealed and written over the ones read at `read_version` (0: none yet).
     pub(crate) fn secrets_write(
         &self,
-        team: &str,
+        team: &TeamId,
         pull_id: &str,
         s: &Secrets,
         read_version: u64,
@@ -132,7 +132,7 @@ impl<'a> Servicing<'a> {
         Ok(self.repo(team).put_credentials(pull_id, &self.seal_secrets(team, pull_id, s)?, read_version))
     }
 
-    async fn create_pull(&self, team: &str, new: NewPull<'_>) -> Result<Created, ServicingError> {
+    async fn create_pull(&self, team: &TeamId, new: NewPull<'_>) -> Result<Created, ServicingError> {
         let NewPull { carrier, secrets, consent, meta_data, parent, actions } = new;
         let repo = self.repo(team);
         let pull_id = uuid()?;
@@ -162,7 +162,7 @@ impl<'a> Servicing<'a> {
         extra.push(self.secrets_write(team, &pull_id, secrets, 0)?);
         let pull = Pull {
             pull_id: pull_id.clone(),
-            team_id: team.to_string(),
+            team_id: team.clone(),
             status: PullStatus::Queued,
             pull_type: "SERVICING".into(),
             created_at: self.now,
@@ -201,14 +201,14 @@ impl<'a> Servicing<'a> {
             .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
         let consent = Consent { given_at: self.now, ..consent };
         let new = NewPull { carrier, secrets: &secrets, consent, meta_data, parent: None, actions };
-        self.create_pull(team.as_str(), new).await
+        self.create_pull(&team, new).await
     }
 
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
     /// credentials.
     pub async fn create_servicing(&self, team: &TeamId, req: ServicingRequest) -> Result<Created, ServicingError> {
         let ServicingRequest { pull_id: parent_id, actions: actions_raw } = req;
-        let (parent, _) = self.load_pull(team.as_str(), &parent_id).await?;
+        let (parent, _) = self.load_pull(team, &parent_id).await?;
         let carrier = self
             .catalogue
             .get(&parent.insurance_provider_name)
@@ -225,26 +225,26 @@ impl<'a> Servicing<'a> {
             ));
         }
         let consent = self
-            .repo(team.as_str())
+            .repo(team)
             .consent(&parent_id)
             .await?
             .ok_or_else(|| ServicingError::internal("consent record missing"))?;
-        let (mut secrets, _) = self.open_secrets(team.as_str(), &parent_id).await?;
+        let (mut secrets, _) = self.open_secrets(team, &parent_id).await?;
         secrets.mfa_code = None;
         secrets.session = None;
         let meta_data = parent.meta_data.clone();
         let new = NewPull { carrier, secrets: &secrets, consent, meta_data, parent: Some(parent_id), actions };
-        self.create_pull(team.as_str(), new).await
+        self.create_pull(team, new).await
     }
 
-    pub async fn get_pull(&self, team: &str, pull_id: &str) -> Result<Value, ServicingError> {
+    pub async fn get_pull(&self, team: &TeamId, pull_id: &str) -> Result<Value, ServicingError> {
         let (pull, _) = self.load_pull(team, pull_id).await?;
         let actions: Vec<ServicingAction> =
             self.load_actions(team, pull_id).await?.into_iter().map(|(a, _)| a).collect();
         Ok(pull_view(&pull, &actions))
     }
 
-    pub async fn list_pulls(&self, team: &str, limit: usize, offset: usize) -> Result<Value, ServicingError> {
+    pub async fn list_pulls(&self, team: &TeamId, limit: usize, offset: usize) -> Result<Value, ServicingError> {
         let (total, page) = self.repo(team).pulls_newest_first(offset, limit).await?;
         let mut pulls = Vec::new();
         for p in &page {
@@ -257,7 +257,7 @@ impl<'a> Servicing<'a> {
 
     pub async fn list_servicings(
         &self,
-        team: &str,
+        team: &TeamId,
         pull_id: Option<&str>,
         limit: usize,
         offset: usize,
@@ -283,14 +283,14 @@ impl<'a> Servicing<'a> {
         Ok(json!({"total_servicings": total, "servicings": page}))
     }
 
-    async fn action_by_pointer(&self, team: &str, ptr: &ActionPointer) -> Result<ServicingAction, ServicingError> {
+    async fn action_by_pointer(&self, team: &TeamId, ptr: &ActionPointer) -> Result<ServicingAction, ServicingError> {
         self.repo(team)
             .action_at(&ptr.pull_id, ptr.position)
             .await?
             .ok_or_else(|| ServicingError::internal("servicing action pointer without its action"))
     }
 
-    pub async fn get_servicing(&self, team: &str, action_id: &str) -> Result<Value, ServicingError> {
+    pub async fn get_servicing(&self, team: &TeamId, action_id: &str) -> Result<Value, ServicingError> {
         let ptr = self
             .repo(team)
             .pointer(action_id)

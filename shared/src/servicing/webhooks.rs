@@ -12,6 +12,7 @@ use super::repo::{Conflict, Named, Repo};
 use super::ServicingError;
 use crate::crypto::{random_bytes, uuid, Keys};
 use crate::store::{Store, StoreError};
+use crate::types::TeamId;
 
 use super::input::WebhookInput;
 pub use super::model::{Attempt, DeliveryCursor, Redelivery, Webhook, MAX_WEBHOOKS};
@@ -20,7 +21,7 @@ pub use super::model::{Attempt, DeliveryCursor, Redelivery, Webhook, MAX_WEBHOOK
 pub const SIGNATURE_HEADER: &str = "coverdesk-signature";
 pub const EVENT_ID_HEADER: &str = "coverdesk-event-id";
 
-pub fn secret_context(team: &str, webhook: &str) -> String {
+pub fn secret_context(team: &TeamId, webhook: &str) -> String {
     format!("webhook:{team}:{webhook}")
 }
 
@@ -100,21 +101,21 @@ pub struct Webhooks<'a> {
 }
 
 impl Webhooks<'_> {
-    fn repo<'b>(&'b self, team: &'b str) -> Repo<'b> {
+    fn repo<'b>(&'b self, team: &'b TeamId) -> Repo<'b> {
         Repo { store: self.store, team }
     }
 
     /// The team's endpoints, each with its version.
-    pub async fn list(&self, team: &str) -> Result<Vec<(Webhook, u64)>, StoreError> {
+    pub async fn list(&self, team: &TeamId) -> Result<Vec<(Webhook, u64)>, StoreError> {
         self.repo(team).webhooks().await
     }
 
-    async fn get(&self, team: &str, id: &str) -> Result<(Webhook, u64), ServicingError> {
+    async fn get(&self, team: &TeamId, id: &str) -> Result<(Webhook, u64), ServicingError> {
         self.repo(team).webhook(id).await?.ok_or_else(|| ServicingError::not_found("The webhook"))
     }
 
     /// Registers an endpoint; the signing secret is in this answer only.
-    pub async fn create(&self, team: &str, input: WebhookInput) -> Result<Value, ServicingError> {
+    pub async fn create(&self, team: &TeamId, input: WebhookInput) -> Result<Value, ServicingError> {
         let WebhookInput { url, types, active } = input;
         if self.list(team).await?.len() >= MAX_WEBHOOKS {
             return Err(ServicingError::bad(
@@ -141,7 +142,7 @@ impl Webhooks<'_> {
         Ok(v)
     }
 
-    pub async fn update(&self, team: &str, id: &str, input: WebhookInput) -> Result<Value, ServicingError> {
+    pub async fn update(&self, team: &TeamId, id: &str, input: WebhookInput) -> Result<Value, ServicingError> {
         let WebhookInput { url, types, active } = input;
         let (mut w, version) = self.get(team, id).await?;
         if let Some(u) = url {
@@ -164,7 +165,7 @@ impl Webhooks<'_> {
         }
     }
 
-    pub async fn delete(&self, team: &str, id: &str) -> Result<Value, ServicingError> {
+    pub async fn delete(&self, team: &TeamId, id: &str) -> Result<Value, ServicingError> {
         let (_, mut version) = self.get(team, id).await?;
         let repo = self.repo(team);
         // Changed meanwhile (a PATCH): read it again and delete that; gone meanwhile: deleted.
@@ -186,7 +187,7 @@ impl Webhooks<'_> {
     }
 
     /// The pull's events with each endpoint's delivery status and attempts.
-    pub async fn event_log(&self, team: &str, pull_id: &str) -> Result<Value, ServicingError> {
+    pub async fn event_log(&self, team: &TeamId, pull_id: &str) -> Result<Value, ServicingError> {
         let repo = self.repo(team);
         if repo.pull(pull_id).await?.is_none() {
             return Err(ServicingError::not_found("The pull"));
@@ -228,7 +229,7 @@ impl Webhooks<'_> {
     /// Queues an event to be sent again to one endpoint or to every endpoint that wants it.
     pub async fn redeliver(
         &self,
-        team: &str,
+        team: &TeamId,
         pull_id: &str,
         event_id: &str,
         only: Option<String>,

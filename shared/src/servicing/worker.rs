@@ -89,7 +89,7 @@ impl Worker {
     }
 
     /// Claims and runs the job of one pull (a stream record names it).
-    pub async fn run_job(&self, team: &str, pull_id: &str) -> Result<(), StoreError> {
+    pub async fn run_job(&self, team: &TeamId, pull_id: &str) -> Result<(), StoreError> {
         let repo = Repo { store: self.store.as_ref(), team };
         let Some((job, version)) = repo.job(pull_id).await? else { return Ok(()) };
         let now = Utc::now();
@@ -135,7 +135,7 @@ impl Worker {
     }
 
     /// Steps the pull until it waits; `Some(t)` asks to be run again at `t`.
-    async fn advance(&self, team: &str, pull_id: &str) -> Result<Option<DateTime<Utc>>, ServicingError> {
+    async fn advance(&self, team: &TeamId, pull_id: &str) -> Result<Option<DateTime<Utc>>, ServicingError> {
         for _ in 0..MAX_STEPS {
             match self.step(team, pull_id).await? {
                 Step::Again => continue,
@@ -148,7 +148,7 @@ impl Worker {
 
     /// One step of a pull's state machine: log in (or answer MFA), submit a confirmed action, or
     /// prepare the next queued one; each ends in one conditional save, or says when to look again.
-    async fn step(&self, team: &str, pull_id: &str) -> Result<Step, ServicingError> {
+    async fn step(&self, team: &TeamId, pull_id: &str) -> Result<Step, ServicingError> {
         let s = self.servicing();
         let (pull, version) = match s.load_pull(team, pull_id).await {
             Ok(p) => p,
@@ -166,14 +166,13 @@ impl Worker {
         else {
             return self.fail(pull, version, None, PullStatus::InternalError, "the carrier has no connector").await;
         };
-        let team_id = TeamId::new(team.to_string());
         let (secrets, sv) = s.open_secrets(team, pull_id).await?;
         if matches!(pull.status, PullStatus::Queued | PullStatus::Processing) || secrets.session.is_none() {
-            return self.login(&team_id, conn.as_ref(), (pull, version), (secrets, sv)).await;
+            return self.login(team, conn.as_ref(), (pull, version), (secrets, sv)).await;
         }
         let session = secrets.session.clone().unwrap_or_default();
         let actions = s.load_actions(team, pull_id).await?;
-        let on = Session { team: &team_id, conn: conn.as_ref(), session: &session };
+        let on = Session { team, conn: conn.as_ref(), session: &session };
         match pull.status {
             PullStatus::SubmittingConfirmation => self.submit_confirmed(on, (pull, version), actions).await,
             _ => self.prepare_next(on, (pull, version), actions).await,
@@ -230,7 +229,7 @@ impl Worker {
             }
             Err(e) => return self.fail(pull, version, None, PullStatus::InternalError, &e.to_string()).await,
         };
-        let extra = vec![self.servicing().secrets_write(team.as_str(), &pull.pull_id, &secrets, sv)?];
+        let extra = vec![self.servicing().secrets_write(team, &pull.pull_id, &secrets, sv)?];
         tracing::info!(pull = %pull.pull_id, status = pull.status.code(), "login step");
         let events = vec![(EventType::AuthStatus, event)];
         self.save(PullChange { events, extra, ..PullChange::of(pull, version) }).await

@@ -124,7 +124,7 @@ fn sandbox_account() -> SandboxAccount {
 
 impl Sandbox {
     fn repo<'a>(&'a self, team: &'a TeamId) -> Repo<'a> {
-        Repo { store: self.store.as_ref(), team: team.as_str() }
+        Repo { store: self.store.as_ref(), team }
     }
 
     /// The account of a username (the example account until its first change), and the version

@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{encode, keys, Conflict, Named, Repo};
 use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::types::TeamId;
 
 /// A pull's worker job: due at `due_ms`, leased to a worker until `lease_until_ms`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Job {
-    pub team_id: String,
+    pub team_id: TeamId,
     pub pull_id: String,
     pub due_ms: i64,
     pub lease_until_ms: i64,
@@ -17,7 +18,7 @@ pub(crate) struct Job {
 
 /// The jobs due by `now`, from one page of the job index (a later sweep takes the rest).
 pub(crate) async fn due_jobs(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
-    let limit = keys::job_index_sk(now.timestamp_millis(), "~", "~");
+    let limit = keys::jobs_due_by(now.timestamp_millis());
     let page = store.query_index(keys::JOBS_INDEX, None, 200).await?;
     page.items.iter().filter(|i| i.index.as_ref().is_some_and(|x| x.sk <= limit)).map(Item::decode).collect()
 }
@@ -33,7 +34,7 @@ impl Repo<'_> {
     pub fn poke_job(&self, pull_id: &str, due: DateTime<Utc>) -> Named {
         let due_ms = due.timestamp_millis();
         let version = (Utc::now().timestamp_micros().max(1) as u64) | (1 << 62);
-        let job = Job { team_id: self.team.into(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
+        let job = Job { team_id: self.team.clone(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
         Named {
             write: Write::Put { item: self.job_item(&job, version, due_ms), cond: Cond::Any },
             conflict: Conflict::JobChanged,
@@ -53,7 +54,7 @@ impl Repo<'_> {
     /// Hands back the job claimed at `claimed`, due again at `due`.
     pub fn reschedule_job(&self, pull_id: &str, claimed: u64, due: DateTime<Utc>) -> Named {
         let due_ms = due.timestamp_millis();
-        let job = Job { team_id: self.team.into(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
+        let job = Job { team_id: self.team.clone(), pull_id: pull_id.into(), due_ms, lease_until_ms: 0 };
         Named {
             write: Write::Put { item: self.job_item(&job, claimed + 1, due_ms), cond: Cond::Version(claimed) },
             conflict: Conflict::JobChanged,

@@ -11,6 +11,7 @@ use crate::servicing::webhooks::{
     secret_context, Attempt, DeliveryCursor, SendOutcome, Webhook, EVENT_ID_HEADER, SIGNATURE_HEADER,
 };
 use crate::store::StoreError;
+use crate::types::TeamId;
 
 /// The sooner of two "come back at" times, either of which may be none.
 fn sooner(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -23,7 +24,7 @@ fn sooner(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 impl Worker {
     /// Delivers the pull's events to every endpoint, in order per endpoint; returns when to come
     /// back for retries still due.
-    pub(super) async fn deliver(&self, team: &str, pull_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    pub(super) async fn deliver(&self, team: &TeamId, pull_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let repo = Repo { store: self.store.as_ref(), team };
         let hooks = repo.webhooks().await?;
         let events = repo.events(pull_id).await?;
@@ -128,7 +129,14 @@ impl Worker {
         Ok(next)
     }
 
-    async fn attempt(&self, team: &str, hook: &Webhook, e: &Event, retries: u32, redelivery: bool) -> (Attempt, bool) {
+    async fn attempt(
+        &self,
+        team: &TeamId,
+        hook: &Webhook,
+        e: &Event,
+        retries: u32,
+        redelivery: bool,
+    ) -> (Attempt, bool) {
         let started = std::time::Instant::now();
         let now = Utc::now();
         let outcome = match self.keys.open(&secret_context(team, &hook.webhook_id), &hook.secret) {
