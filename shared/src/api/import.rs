@@ -119,7 +119,7 @@ impl ResultFilter {
 /// was issued for, so a cursor from another batch, team or filter is refused (it is not secret:
 /// it only names a position in results the caller may read anyway). Opaque to clients:
 /// base64url of `<index>.<tag>`.
-fn cursor_tag(team: &str, batch: &str, f: &ResultFilter) -> String {
+fn cursor_tag(team: &TeamId, batch: &str, f: &ResultFilter) -> String {
     use sha2::Digest;
     let bound = format!("{team}\n{batch}\n{:?}\n{:?}", f.status, f.policy_number);
     hex::encode(&sha2::Sha256::digest(bound.as_bytes())[..8])
@@ -158,7 +158,7 @@ pub async fn get_import_results(deps: &Deps, _: &[String], req: &ApiRequest) -> 
     if !super::usable_id(batch) {
         return Err(ImportError::NotFound("The batch"));
     }
-    let tag = cursor_tag(team.as_str(), batch, &filter);
+    let tag = cursor_tag(&team, batch, &filter);
     let from = q.text("cursor").map(|c| decode_cursor(c, &tag)).transpose()?.unwrap_or(0);
     let repo = ImportRepo::new(deps.store.clone(), &team);
     let mut meta = repo.batch(batch).await?.ok_or(ImportError::NotFound("The batch"))?;
