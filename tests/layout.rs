@@ -205,7 +205,7 @@ fn template_declares_one_function_per_route_with_its_method_and_path() {
             .unwrap_or_else(|| panic!("no function builds {}", d.name));
         assert!(body.contains(&format!("Method: {}\n", d.method)), "{name}");
         assert!(body.contains(&format!("Path: {}\n", d.path)), "{name}");
-        if d.path.starts_with("/carriers") {
+        if !d.route.needs().store {
             assert!(!body.contains("Policies:"), "{name} reads no table");
             continue;
         }
@@ -322,7 +322,13 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
             _ => String::new(),
         };
         assert_eq!(res.status().as_u16(), expected, "{}: {body}", d.name);
-        assert_eq!(res.headers()["content-type"], "application/json");
+        let content_type = match d.name {
+            "connect-page" => "text/html; charset=utf-8",
+            "connect-assets" => "text/css; charset=utf-8",
+            "connect-sdk" => "text/javascript; charset=utf-8",
+            _ => "application/json",
+        };
+        assert_eq!(res.headers()["content-type"], content_type, "{}", d.name);
         // Issue 10: each answer is one EMF line: requests and latency by route and status, with
         // the request id, function and cold start beside them.
         let line = coverdesk::metrics::capture()
@@ -341,7 +347,7 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
 /// The codes `openapi.json` lists for typekeys are exactly the codes the validator accepts.
 /// What each sample event gets on the seeded local store: samples that name a pull, an action or a
 /// webhook name one the store does not have (404), and widget samples carry a placeholder token
-/// (401) -- replace it with a real `pull_jwt` to use them.
+/// (401) -- replace it with a real `pull_jwt` (or connect token) to use them.
 fn expected_sample_status(name: &str, method: &str, path: &str) -> u16 {
     match name {
         "online-access-remove"
@@ -356,7 +362,8 @@ fn expected_sample_status(name: &str, method: &str, path: &str) -> u16 {
         | "webhooks-update"
         | "webhooks-delete" => 404,
         "online-access-set" => 200,
-        _ if path.starts_with("/widget/pull/{") => 401,
+        "connect-tokens-create" => 201,
+        _ if path.starts_with("/widget/pull/{") || name == "widget-connect-token" => 401,
         _ if !path.starts_with("/account/") => 200,
         _ if method == "POST"
             && !path.ends_with("/merge")

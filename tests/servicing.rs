@@ -8,107 +8,14 @@ mod support;
 
 use coverdesk::servicing::input;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use coverdesk::store::Store;
-use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 use support::api::{Resp, TestApi, Transport};
-
-// ---- a webhook receiver ----
-
-#[derive(Clone, Debug)]
-struct Received {
-    body: Value,
-    signature_ok: bool,
-}
-
-#[derive(Default)]
-struct ReceiverState {
-    secret: String,
-    got: Vec<Received>,
-    /// Answer 500 to this many requests first.
-    fail_first: usize,
-    seen: usize,
-}
-
-#[derive(Clone)]
-struct Receiver {
-    addr: SocketAddr,
-    state: Arc<Mutex<ReceiverState>>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(ReceiverState::default()));
-        let st = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let st = st.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let st = st.clone();
-                        async move {
-                            let sig = req
-                                .headers()
-                                .get("coverdesk-signature")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_string();
-                            let bytes = req.into_body().collect().await.unwrap().to_bytes();
-                            let mut s = st.lock().unwrap();
-                            s.seen += 1;
-                            let status = if s.seen <= s.fail_first {
-                                500
-                            } else {
-                                let ok = coverdesk::crypto::verify_webhook_signature(&s.secret, &sig, &bytes);
-                                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                                s.got.push(Received { body, signature_ok: ok });
-                                200
-                            };
-                            let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
-                            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, std::convert::Infallible>(r)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-        Receiver { addr, state }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hooks", self.addr)
-    }
-
-    fn events_of(&self, pull: &str) -> Vec<Received> {
-        self.state.lock().unwrap().got.iter().filter(|r| r.body["pull_id"] == pull).cloned().collect()
-    }
-
-    /// Waits until the pull's events include one of `event_type`.
-    async fn wait_for(&self, pull: &str, event_type: &str, count: usize) -> Vec<Received> {
-        for _ in 0..200 {
-            let got = self.events_of(pull);
-            if got.iter().filter(|r| r.body["event_type"] == event_type).count() >= count {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "no {event_type} webhook for {pull}; got {:?}",
-            self.events_of(pull).iter().map(|r| r.body.clone()).collect::<Vec<_>>()
-        )
-    }
-}
+use support::hooks::{Received, Receiver};
 
 // ---- helpers ----
 

@@ -149,20 +149,15 @@ pub async fn ensure_team(store: &dyn Store, team_id: &str, client_id: &str, secr
 
 /// The team whose client id is `client_id` (the widget's `public_alias`), if any.
 pub async fn team_by_client_id(store: &dyn Store, client_id: &str) -> Result<Option<TeamId>, StoreError> {
+    Ok(team_record(store, client_id).await?.map(|t| t.team_id))
+}
+
+/// The whole team record of a client id (its name is public: the hosted page shows it).
+pub async fn team_record(store: &dyn Store, client_id: &str) -> Result<Option<Team>, StoreError> {
     if !valid_client_id(client_id) {
         return Ok(None);
     }
-    match store.get(&team_pk(client_id), TEAM_SK).await? {
-        Some(item) => {
-            let team: Team = serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt {
-                pk: team_pk(client_id),
-                sk: TEAM_SK.into(),
-                reason: e.to_string(),
-            })?;
-            Ok(Some(team.team_id))
-        }
-        None => Ok(None),
-    }
+    store.get(&team_pk(client_id), TEAM_SK).await?.map(|item| item.decode()).transpose()
 }
 
 /// The team named by an `Authorization: Basic ...` header, or 401.

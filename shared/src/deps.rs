@@ -30,6 +30,10 @@ pub struct Deps {
     pub uploads: Uploads,
     /// The largest batch file an upload may be ([`crate::import::upload::MAX_UPLOAD_BYTES`]).
     pub max_upload_bytes: u64,
+    /// The origins that may embed the hosted Connect page in a frame (its `frame-ancestors`):
+    /// the stack's `AllowedOrigins` in AWS (`COVERDESK_EMBED_ORIGINS`), the CORS origins locally;
+    /// `*` allows any, none allows only this origin.
+    pub embed_origins: Vec<String>,
 }
 
 /// Who imports what is stored under `uploads/`.
@@ -62,6 +66,8 @@ pub const BUCKET_ENV: &str = "COVERDESK_BUCKET";
 /// The Secrets Manager secret holding the deployment key (its ARN, not the key), set in AWS on
 /// the functions that need the key.
 pub const KEY_SECRET_ENV: &str = "COVERDESK_KEY_SECRET_ARN";
+/// The origins that may frame the hosted Connect page (comma-separated; the connect-page function's).
+pub const EMBED_ORIGINS_ENV: &str = "COVERDESK_EMBED_ORIGINS";
 
 impl Deps {
     /// Dependencies over these ports, with no HTTP client yet ([`NoFetcher`], [`NoSender`]): the
@@ -80,7 +86,14 @@ impl Deps {
             fetcher: Arc::new(NoFetcher),
             uploads: Uploads::InProcess,
             max_upload_bytes: crate::import::upload::MAX_UPLOAD_BYTES,
+            embed_origins: Vec::new(),
         }
+    }
+
+    /// These dependencies with the origins that may embed the hosted page, comma-separated.
+    pub fn with_embed_origins(mut self, origins: &str) -> Deps {
+        self.embed_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+        self
     }
 
     /// Has the object just stored under `key` (`uploads/...`) imported: in AWS the bucket's
@@ -131,7 +144,9 @@ impl Deps {
     /// `coverdesk-dynamo`, `-s3` and `-secrets` crates), so no other client is linked into it.
     pub fn lambda() -> Deps {
         let allow = std::env::var(ALLOW_PRIVATE_ENV).is_ok_and(|v| v == "true");
-        Deps { uploads: Uploads::Notified, ..Deps::new(Arc::new(NoStore), Arc::new(NoObjects), Keys::absent(), allow) }
+        let deps = Deps::new(Arc::new(NoStore), Arc::new(NoObjects), Keys::absent(), allow);
+        let embed = std::env::var(EMBED_ORIGINS_ENV).unwrap_or_default();
+        Deps { uploads: Uploads::Notified, ..deps }.with_embed_origins(&embed)
     }
 
     pub fn with_store(mut self, store: impl Store + 'static) -> Deps {

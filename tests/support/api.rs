@@ -32,7 +32,10 @@ pub enum Transport {
 pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as JSON (`Null` when it is not JSON).
     pub body: Value,
+    /// The body as text (an HTML page, a script).
+    pub text: String,
 }
 
 impl Resp {
@@ -179,7 +182,8 @@ impl TestApi {
         let headers =
             res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Resp { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Resp { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), text }
     }
 
     async fn call_lambda(&self, method: &str, pq: &str, body: Option<String>, headers: &[(String, String)]) -> Resp {
@@ -187,7 +191,10 @@ impl TestApi {
         // API Gateway routes the request to one function, as template.yaml declares.
         let (route, params) = match routes::match_path(&method.parse().unwrap(), path) {
             Match::Found(r, p) => (r, p),
-            _ => return Resp { status: 404, headers: vec![], body: json!({"message": "Not Found"}) },
+            _ => {
+                let body = json!({"message": "Not Found"});
+                return Resp { status: 404, headers: vec![], text: body.to_string(), body };
+            }
         };
         let def = route.def();
         let names: Vec<&str> = def
@@ -224,12 +231,12 @@ impl TestApi {
         let status = res.status().as_u16();
         let headers =
             res.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-        let body = match res.body() {
-            lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-            lambda_http::Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
-            _ => Value::Null,
+        let text = match res.body() {
+            lambda_http::Body::Text(t) => t.clone(),
+            lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
         };
-        Resp { status, headers, body }
+        Resp { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::Null), text }
     }
 
     /// Creates a Person (or Company) account and returns its id.
@@ -294,6 +301,12 @@ fn check_against_openapi(method: &str, pq: &str, resp: &Resp) {
         response = doc.pointer(&pointer).expect("response $ref resolves");
     }
     if response.get("content").is_none() {
+        return;
+    }
+    // A page or a script: its media type must be the one documented.
+    let media = resp.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim();
+    if media != "application/json" {
+        assert!(response["content"].get(media).is_some(), "openapi.json documents no {media} for {method} {path}");
         return;
     }
     let schema_pointer = format!("{pointer}/content/{}/schema", escape("application/json"));

@@ -126,6 +126,7 @@ pub async fn store_for(backend: Backend) -> StoreUnderTest {
     }
 }
 pub mod api;
+pub mod hooks;
 
 /// A store that answers reads with `Unavailable` (DynamoDB throttling or an outage) while
 /// `failing` is set, and passes everything to the store under it otherwise.

@@ -21,13 +21,16 @@ pub use server::{
 
 /// Local: the embedded store under `dir`, objects in `dir/objects`, the key from
 /// `COVERDESK_SECRET_KEY` or from `dir/secret.key` (created on first use, readable by the owner
-/// only), the HTTP client allowed private addresses (documents and webhooks on this machine).
+/// only), the HTTP client allowed private addresses (documents and webhooks on this machine), the
+/// hosted Connect page framed by the CORS origins (`*` by default).
 pub fn deps(dir: impl Into<PathBuf>) -> Result<Deps, ConfigError> {
     let dir = dir.into();
     owner_only_dir(&dir).map_err(|e| ConfigError::Other(format!("{}: {e}", dir.display())))?;
     let store = Arc::new(EmbeddedStore::open(dir.join("coverdesk.redb"))?);
     let objects = Arc::new(FolderStore::new(dir.join("objects")));
-    Ok(coverdesk_http::connect(Deps::new(store, objects, local_keys(&dir)?, true)))
+    // The hosted page may be framed by the origins that may call the API (`COVERDESK_CORS_ORIGINS`).
+    let embed = std::env::var("COVERDESK_CORS_ORIGINS").unwrap_or_else(|_| "*".into());
+    Ok(coverdesk_http::connect(Deps::new(store, objects, local_keys(&dir)?, true)).with_embed_origins(&embed))
 }
 
 /// The local deployment key: the environment's, else the one kept in `dir/secret.key`.

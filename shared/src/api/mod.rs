@@ -4,6 +4,7 @@
 //! of serving runs the very same handler code.
 
 pub mod accounts;
+pub mod connect;
 mod errors;
 pub mod import;
 pub mod routes;

@@ -50,6 +50,12 @@ pub enum Route {
     ListWebhooks,
     UpdateWebhook,
     DeleteWebhook,
+    CreateConnectToken,
+    WidgetConnectToken,
+    // The consumer's pages (issue 18): the hosted Connect page, its assets, the embedding script.
+    ConnectPage,
+    ConnectAsset,
+    ConnectSdk,
     // Transaction import (seed 002)
     ImportTransactions,
     ImportTransaction,
@@ -166,6 +172,11 @@ routes! {
     ListWebhooks "webhooks-list" "GET" "/teams/{teamId}/webhooks" servicing::list_webhooks;
     UpdateWebhook "webhooks-update" "PATCH" "/teams/{teamId}/webhooks/{webhookId}" servicing::update_webhook;
     DeleteWebhook "webhooks-delete" "DELETE" "/teams/{teamId}/webhooks/{webhookId}" servicing::delete_webhook;
+    CreateConnectToken "connect-tokens-create" "POST" "/teams/{teamId}/connectTokens" servicing::create_connect_token;
+    WidgetConnectToken "widget-connect-token" "POST" "/widget/connectToken" servicing::widget_connect_token;
+    ConnectPage "connect-page" "GET" "/c/{publicAlias}" connect::page;
+    ConnectAsset "connect-assets" "GET" "/c/assets/{asset}" connect::asset;
+    ConnectSdk "connect-sdk" "GET" "/c/sdk.js" connect::sdk;
     ImportTransactions "import-transactions" "POST" "/import/v1/transactions" import::import_transactions;
     ImportTransaction "import-transaction" "POST" "/import/v1/transaction" import::import_transaction;
     GetImportResults "import-results-get" "GET" "/import/v1/transaction-import-results" import::get_import_results;
@@ -194,7 +205,7 @@ impl Route {
         use Route::*;
         Needs {
             // The carrier catalogue is built in; every other route authenticates against the store.
-            store: !matches!(self, ListCarriers | GetCarrier),
+            store: !matches!(self, ListCarriers | GetCarrier | ConnectAsset | ConnectSdk),
             // Only posted transactions store objects (their fetched documents); results and
             // transactions are read from the store.
             objects: matches!(self, ImportTransactions | ImportTransaction),

@@ -98,6 +98,21 @@ pub async fn consent_and_connect(deps: &Deps, _: &[String], req: &ApiRequest) ->
     ok(svc(deps).consent_and_connect(input::consent(&body(req)?)?).await?.view())
 }
 
+/// POST /widget/connectToken
+pub async fn widget_connect_token(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    no_query(req)?;
+    let (alias, token) = input::token_lookup(&body(req)?)?;
+    ok(svc(deps).look_up_connect_token(&alias, &token).await?)
+}
+
+/// POST /teams/{teamId}/connectTokens
+pub async fn create_connect_token(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    no_query(req)?;
+    let r = svc(deps).create_connect_token(&team, input::connect_token(&body(req)?)?).await?;
+    Ok(ApiResponse::json(201, &r))
+}
+
 /// GET /widget/pull/{pullId}
 pub async fn widget_get_pull(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     no_query(req)?;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::actions;
 use super::actions::Fields;
-use super::model::{ActionType, Consent, EventType, MAX_ACTIONS, MAX_META_DATA};
+use super::model::{ActionRequest, ActionType, Consent, EventType, MAX_ACTIONS, MAX_META_DATA};
 use super::ServicingError;
 use crate::fields::{optional, required, Empty, Mode, Report, Rules};
 use crate::net::check_url;
@@ -23,6 +23,21 @@ pub struct ConsentRequest {
     pub carrier_id: String,
     pub secrets: super::model::Secrets,
     pub actions: Option<Value>,
+    /// Where the actions and meta data come from (see [`ActionSource`]).
+    pub source: ActionSource,
+}
+
+/// Who chose a consent's servicing actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionSource {
+    /// The caller, in `servicing_actions` (the Auth API: the integrator's backend calls).
+    Body,
+    /// The integrator, in advance: the `connect_token` the hosted page was given. The body carries
+    /// no actions and no meta data.
+    Token(String),
+    /// Nobody: `connect_only: true` connects the account and runs no action (a hosted link
+    /// without a token); `POST /teams/{teamId}/servicings` reuses its consent later.
+    ConnectOnly,
 }
 
 /// The longest consent text, in characters as sent.
@@ -49,17 +64,8 @@ pub fn consent(body: &Value) -> Result<ConsentRequest, ServicingError> {
         .text_block("consent_language", required().code("INVALID_CONSENT_LANGUAGE"), MAX_CONSENT_LANGUAGE)?
         .unwrap_or_default();
     let alias = b.string_as_sent("public_alias", required().code("INVALID_PUBLIC_ALIAS"), 1, 64)?.unwrap_or_default();
-    // The integrator's own object, kept as sent: a shape of its own, read whole.
-    let meta_data = match b.take("meta_data") {
-        None => json!({}),
-        Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_META_DATA => m.clone(),
-        Some(_) => {
-            return Err(ServicingError::bad(
-                "INVALID_INPUT",
-                format!("meta_data must be an object of at most {MAX_META_DATA} bytes"),
-            ))
-        }
-    };
+    let source = read_source(&mut b)?;
+    let meta_data = meta_data(&mut b)?;
     let carrier_id =
         b.string_as_sent("insurerName", required().code("UNSUPPORTED_INSURER"), 1, 100)?.unwrap_or_default();
     let username =
@@ -75,7 +81,94 @@ pub fn consent(body: &Value) -> Result<ConsentRequest, ServicingError> {
         carrier_id,
         secrets: super::model::Secrets { username, password, third_field: third, mfa_code: None, session: None },
         actions: actions_raw.cloned(),
+        source,
     })
+}
+
+/// The longest connect token, in characters ([`super::service::new_connect_token`] makes 46).
+pub const MAX_CONNECT_TOKEN: usize = 64;
+
+/// `connect_token` and `connect_only`, which exclude each other and, when given, leave the actions
+/// and the meta data to the token or to nobody: a consumer cannot add or change them.
+fn read_source(b: &mut Fields) -> Result<ActionSource, ServicingError> {
+    let token = b.string_as_sent("connect_token", optional(), 1, MAX_CONNECT_TOKEN)?;
+    let only = b.boolean("connect_only", optional())?.unwrap_or(false);
+    let source = match (token, only) {
+        (Some(_), true) => {
+            return Err(ServicingError::bad("INVALID_INPUT", "connect_token and connect_only exclude each other"))
+        }
+        (Some(t), false) => ActionSource::Token(t),
+        (None, true) => ActionSource::ConnectOnly,
+        (None, false) => return Ok(ActionSource::Body),
+    };
+    // With a token the integrator chose both; with connect_only there is nothing to run (the
+    // meta data stays the caller's, as the SDK's `pullMetaData`).
+    let fixed: &[&str] = match source {
+        ActionSource::Token(_) => &["servicing_actions", "meta_data"],
+        _ => &["servicing_actions"],
+    };
+    if let Some(field) = fixed.iter().find(|f| b.has(f)) {
+        let why = match source {
+            ActionSource::Token(_) => "comes from the connect token",
+            _ => "is not taken with connect_only",
+        };
+        return Err(ServicingError::bad("INVALID_INPUT", format!("{field} {why}")));
+    }
+    Ok(source)
+}
+
+/// `meta_data`: the integrator's own object, kept as sent (a shape of its own, read whole).
+fn meta_data(b: &mut Fields) -> Result<Value, ServicingError> {
+    match b.take("meta_data") {
+        None => Ok(json!({})),
+        Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_META_DATA => Ok(m.clone()),
+        Some(_) => Err(ServicingError::bad(
+            "INVALID_INPUT",
+            format!("meta_data must be an object of at most {MAX_META_DATA} bytes"),
+        )),
+    }
+}
+
+/// The shortest and longest life of a connect token, and its default, in seconds.
+pub const CONNECT_TOKEN_SECONDS: (i64, i64, i64) = (60, 86_400, 3_600);
+
+/// `POST /teams/{teamId}/connectTokens`: what one hosted-page visit will run.
+pub struct ConnectTokenRequest {
+    /// None: the pull only connects the account.
+    pub actions: Vec<ActionRequest>,
+    pub meta_data: Value,
+    pub expires_in: i64,
+}
+
+pub fn connect_token(body: &Value) -> Result<ConnectTokenRequest, ServicingError> {
+    let mut b = actions::request(body)?;
+    let raw = b.take("servicing_actions").cloned();
+    // No carrier is known yet: the types are checked against the one the consumer picks.
+    let actions = match raw {
+        None => Vec::new(),
+        Some(v) => read_actions(Some(&v), None)
+            .map_err(|e| match e {
+                ServicingError::Invalid { message, .. } => ServicingError::bad("INVALID_INPUT", message),
+                other => other,
+            })?
+            .into_iter()
+            .map(|(action_type, payload)| ActionRequest { action_type, payload })
+            .collect(),
+    };
+    let meta_data = meta_data(&mut b)?;
+    let (min, max, default) = CONNECT_TOKEN_SECONDS;
+    let expires_in = b.integer("expires_in", optional(), min, max)?.unwrap_or(default);
+    b.end()?;
+    Ok(ConnectTokenRequest { actions, meta_data, expires_in })
+}
+
+/// `POST /widget/connectToken`: the team's public alias and the token the page was given.
+pub fn token_lookup(body: &Value) -> Result<(String, String), ServicingError> {
+    let mut b = actions::request(body)?;
+    let alias = b.string_as_sent("public_alias", required().code("INVALID_PUBLIC_ALIAS"), 1, 64)?.unwrap_or_default();
+    let token = b.string_as_sent("connect_token", required(), 1, MAX_CONNECT_TOKEN)?.unwrap_or_default();
+    b.end()?;
+    Ok((alias, token))
 }
 
 /// `POST /teams/{teamId}/servicings`: the earlier pull whose consent and credentials it reuses, and
@@ -117,9 +210,10 @@ fn strict<'a>(body: &'a Value, not_object: &str) -> Result<Fields<'a>, Servicing
 
 /// Reads `servicing_actions`: 1 to [`MAX_ACTIONS`] objects `{type, payload}` of types the carrier
 /// supports. Payload fields are checked when the action runs (a bad one ends `VALIDATION_ERROR`).
+/// With no carrier (a connect token, before the consumer picks one) only the types are checked.
 pub(crate) fn read_actions(
     v: Option<&Value>,
-    carrier: &super::carriers::Carrier,
+    carrier: Option<&super::carriers::Carrier>,
 ) -> Result<Vec<(ActionType, Value)>, ServicingError> {
     let items = match v {
         None => {
@@ -153,7 +247,7 @@ pub(crate) fn read_actions(
         let not_read = || ServicingError::bad("INVALID_SERVICING_ACTIONS", format!("{here} must be {{type, payload}}"));
         let mut o = report.open(&here, item)?.ok_or_else(not_read)?;
         let t = o.one_of("type", required(), &codes)?.as_deref().and_then(ActionType::parse).ok_or_else(not_read)?;
-        if !carrier.supports(t) {
+        if carrier.is_some_and(|c| !c.supports(t)) {
             return Err(ServicingError::bad(
                 "INVALID_SERVICING_ACTIONS",
                 format!("{here}.type {} is not a servicing action this carrier supports", t.code()),

@@ -94,6 +94,27 @@ pub struct Consent {
     pub given_at: DateTime<Utc>,
 }
 
+/// What an integrator prepared for one hosted-page visit (`POST /teams/{teamId}/connectTokens`):
+/// the servicing actions the pull will run (none: the pull only connects the account) and the
+/// integrator's `meta_data`. Stored under a digest of its token, used once, gone at `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectToken {
+    /// The actions as the integrator sent them (types checked; each checked against the carrier
+    /// the consumer picks when the pull is created).
+    pub servicing_actions: Vec<ActionRequest>,
+    pub meta_data: Value,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A servicing action as requested: its type and its payload, unread until the action runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    #[serde(rename = "type")]
+    pub action_type: ActionType,
+    pub payload: Value,
+}
+
 /// Where a consumer's multi-factor login stands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MfaState {

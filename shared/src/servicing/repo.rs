@@ -18,6 +18,7 @@
 //! | webhook endpoint | `T#<t>#WEBHOOKS` | `WH#<id>` | - |
 //! | worker job (one per pull) | `JOB#<t>#<p>` | `JOB` | `JOBS` / `<due ms:015>#<t>#<p>` |
 //! | sandbox carrier account | `T#<t>#SANDBOX#<digest>` | `S` | - |
+//! | connect token (expires; used once) | `T#<t>#CT#<sha256 of the token>` | `CT` | - |
 //!
 //! The own-policies connector logs in through the accounts' online access
 //! (`T#<t>#ONLINE#<digest>` / `U`), which `accounts::repo` owns.
@@ -30,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{event_body, Consent, Event, EventType, Pull, ServicingAction, MAX_ACTIONS};
+use super::model::{event_body, ConnectToken, Consent, Event, EventType, Pull, ServicingAction, MAX_ACTIONS};
 use crate::crypto::Sealed;
 use crate::store::{Cond, Item, Store, StoreError, Write};
 use crate::types::TeamId;
@@ -90,6 +91,12 @@ pub enum Conflict {
     /// A sandbox carrier account changed since it was read.
     #[error("the sandbox account changed meanwhile")]
     SandboxAccountChanged,
+    /// A new connect token's digest is taken (never, with random tokens; named for completeness).
+    #[error("the connect token exists already")]
+    ConnectTokenExists,
+    /// The connect token was used (or expired) since it was read: it admits one pull only.
+    #[error("the connect token was used meanwhile")]
+    ConnectTokenUsed,
 }
 
 /// A write of this area with the [`Conflict`] its failed condition means.
@@ -202,6 +209,11 @@ impl Repo<'_> {
         self.get(&keys::sandbox_account(self.team, digest), keys::SANDBOX_SK).await
     }
 
+    /// The unexpired, unused connect token with this digest, and its version.
+    pub async fn connect_token(&self, digest: &str) -> Result<Option<(ConnectToken, u64)>, StoreError> {
+        self.get(&keys::connect_token(self.team, digest), keys::CONNECT_TOKEN_SK).await
+    }
+
     /// Every item of a pull's partition under a sort-key prefix, a page at a time.
     async fn all(&self, pull_id: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let pk = self.pull_pk(pull_id);
@@ -288,6 +300,24 @@ impl Repo<'_> {
             write: Write::Put { item, cond: read.map_or(Cond::Absent, Cond::Version) },
             conflict: Conflict::SandboxAccountChanged,
         }
+    }
+
+    /// A new connect token under its digest, gone (to every read and condition) at its expiry.
+    pub fn put_connect_token(&self, digest: &str, t: &ConnectToken) -> Named {
+        let item = Item::new(keys::connect_token(self.team, digest), keys::CONNECT_TOKEN_SK, 1, encode(t))
+            .expiring(t.expires_at);
+        Named { write: Write::Put { item, cond: Cond::Absent }, conflict: Conflict::ConnectTokenExists }
+    }
+
+    /// Uses up the connect token read at `read`: deleted in the transaction that creates its pull,
+    /// so two pulls can never come from one token.
+    pub fn use_connect_token(&self, digest: &str, read: u64) -> Named {
+        let write = Write::Delete {
+            pk: keys::connect_token(self.team, digest),
+            sk: keys::CONNECT_TOKEN_SK.into(),
+            cond: Cond::Version(read),
+        };
+        Named { write, conflict: Conflict::ConnectTokenUsed }
     }
 
     /// Applies the writes in one transaction: `Ok(Err(conflict))` names the condition that failed.

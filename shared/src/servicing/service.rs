@@ -6,10 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::carriers::Catalogue;
-use super::input::{read_actions, ConsentRequest, ServicingRequest};
-use super::model::{ActionStatus, ActionType, Consent, MfaState, Pull, PullStatus, Secrets, ServicingAction};
+use super::input::{read_actions, ActionSource, ConnectTokenRequest, ConsentRequest, ServicingRequest};
+use super::model::{
+    ActionStatus, ActionType, ConnectToken, Consent, MfaState, Pull, PullStatus, Secrets, ServicingAction,
+};
 use super::render::{action_view, pull_view};
-use super::repo::{ActionPointer, Named, PullChange, Repo};
+use super::repo::{ActionPointer, Conflict, Named, PullChange, Repo};
 use super::ServicingError;
 use crate::crypto::{uuid, Keys, Sealed};
 use crate::store::{Store, StoreError};
@@ -42,6 +44,8 @@ struct NewPull<'c> {
     meta_data: Value,
     parent: Option<String>,
     actions: Vec<(ActionType, Value)>,
+    /// The connect token the pull uses up, in the same transaction.
+    token_use: Option<Named>,
 }
 
 /// The answer to a pull creation: `{pull_id, pull_jwt, servicing_action_ids}`.
@@ -55,6 +59,26 @@ impl Created {
     pub fn view(&self) -> Value {
         json!({"pull_id": self.pull_id, "pull_jwt": self.pull_jwt, "servicing_action_ids": self.servicing_action_ids})
     }
+}
+
+/// A new connect token: `ct_` and 256 random bits, base64url (46 characters).
+pub fn new_connect_token() -> Result<String, ServicingError> {
+    use base64::Engine;
+    let bytes = crate::crypto::random_bytes::<32>()?;
+    Ok(format!("ct_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// The key a connect token is stored under: its SHA-256, hex (a random 256-bit token needs no
+/// keyed digest; a leaked table holds no usable token).
+fn token_digest(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// The answer to a connect token that is unknown, expired, used, or another team's: 401, one
+/// answer for all four (the page shows "this link has expired").
+fn token_refused() -> ServicingError {
+    ServicingError::Unauthorized
 }
 
 /// The pull a widget token names.
@@ -132,18 +156,17 @@ impl<'a> Servicing<'a> {
         Ok(self.repo(team).put_credentials(pull_id, &self.seal_secrets(team, pull_id, s)?, read_version))
     }
 
-    async fn create_pull(&self, team: &TeamId, new: NewPull<'_>) -> Result<Created, ServicingError> {
-        let NewPull { carrier, secrets, consent, meta_data, parent, actions } = new;
-        let repo = self.repo(team);
-        let pull_id = uuid()?;
-        let mut ids = Vec::with_capacity(actions.len());
-        let mut action_rows = Vec::with_capacity(actions.len());
-        let mut extra = Vec::new();
+    /// A new pull's actions, queued in the order given, each with a fresh id (and read version 0).
+    fn new_actions(
+        &self,
+        pull_id: &str,
+        actions: Vec<(ActionType, Value)>,
+    ) -> Result<Vec<(ServicingAction, u64)>, ServicingError> {
+        let mut rows = Vec::with_capacity(actions.len());
         for (i, (t, payload)) in actions.into_iter().enumerate() {
-            let id = uuid()?;
             let a = ServicingAction {
-                servicing_action_id: id.clone(),
-                pull_id: pull_id.clone(),
+                servicing_action_id: uuid()?,
+                pull_id: pull_id.to_string(),
                 position: i as u32,
                 status: ActionStatus::Queued,
                 action_type: t,
@@ -154,10 +177,18 @@ impl<'a> Servicing<'a> {
                 created_at: self.now,
                 updated_at: self.now,
             };
-            extra.push(repo.put_pointer(&a));
-            ids.push(id);
-            action_rows.push((a, 0));
+            rows.push((a, 0));
         }
+        Ok(rows)
+    }
+
+    async fn create_pull(&self, team: &TeamId, new: NewPull<'_>) -> Result<Created, ServicingError> {
+        let NewPull { carrier, secrets, consent, meta_data, parent, actions, token_use } = new;
+        let repo = self.repo(team);
+        let pull_id = uuid()?;
+        let action_rows = self.new_actions(&pull_id, actions)?;
+        let ids: Vec<String> = action_rows.iter().map(|(a, _)| a.servicing_action_id.clone()).collect();
+        let mut extra: Vec<Named> = action_rows.iter().map(|(a, _)| repo.put_pointer(a)).collect();
         extra.push(repo.put_consent(&pull_id, &consent));
         extra.push(self.secrets_write(team, &pull_id, secrets, 0)?);
         let pull = Pull {
@@ -183,25 +214,78 @@ impl<'a> Servicing<'a> {
             login_error_message: None,
             next_event: 1,
         };
+        extra.extend(token_use);
         let change = PullChange { pull, version: 0, actions: action_rows, events: vec![], extra, poke: true };
-        repo.commit_pull(change, self.now).await??;
+        match repo.commit_pull(change, self.now).await? {
+            Ok(_) => {}
+            // Another consent used the token first (or it expired meanwhile): it admits one pull.
+            Err(Conflict::ConnectTokenUsed) => return Err(token_refused()),
+            Err(other) => return Err(other.into()),
+        }
         tracing::info!(pull = %pull_id, actions = ids.len(), "pull created");
         Ok(Created { pull_jwt: self.token(team, &pull_id)?, pull_id, servicing_action_ids: ids })
     }
 
-    /// `POST /widget/pull/consentAndConnect`, its body read by [`super::input::consent`].
+    /// `POST /widget/pull/consentAndConnect`, its body read by [`super::input::consent`]. The
+    /// actions come from the body, from the connect token (used up by the pull), or from nobody.
     pub async fn consent_and_connect(&self, req: ConsentRequest) -> Result<Created, ServicingError> {
-        let ConsentRequest { consent, alias, meta_data, carrier_id, secrets, actions: actions_raw } = req;
+        let ConsentRequest { consent, alias, meta_data, carrier_id, secrets, actions: actions_raw, source } = req;
         let carrier = self.catalogue.get(&carrier_id).filter(|c| c.connector.is_some()).ok_or_else(|| {
             ServicingError::bad("UNSUPPORTED_INSURER", "insurerName is not a carrier this deployment can connect to")
         })?;
-        let actions = read_actions(actions_raw.as_ref(), carrier)?;
+        if source == ActionSource::Body {
+            // Checked before the team is looked up, as ever: a bad body costs no read.
+            read_actions(actions_raw.as_ref(), Some(carrier))?;
+        }
         let team = crate::auth::team_by_client_id(self.store, &alias)
             .await?
             .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
+        let (actions, meta_data, token_use) = match source {
+            ActionSource::Body => (read_actions(actions_raw.as_ref(), Some(carrier))?, meta_data, None),
+            ActionSource::ConnectOnly => (Vec::new(), meta_data, None),
+            ActionSource::Token(token) => {
+                let digest = token_digest(&token);
+                let (t, version) = self.repo(&team).connect_token(&digest).await?.ok_or_else(token_refused)?;
+                let raw = serde_json::to_value(&t.servicing_actions).map_err(ServicingError::internal)?;
+                let actions =
+                    if t.servicing_actions.is_empty() { Vec::new() } else { read_actions(Some(&raw), Some(carrier))? };
+                (actions, t.meta_data, Some(self.repo(&team).use_connect_token(&digest, version)))
+            }
+        };
         let consent = Consent { given_at: self.now, ..consent };
-        let new = NewPull { carrier, secrets: &secrets, consent, meta_data, parent: None, actions };
+        let new = NewPull { carrier, secrets: &secrets, consent, meta_data, parent: None, actions, token_use };
         self.create_pull(&team, new).await
+    }
+
+    /// `POST /teams/{teamId}/connectTokens`: stores what one hosted-page visit will run and
+    /// answers the token (shown this once; only its digest is kept).
+    pub async fn create_connect_token(&self, team: &TeamId, req: ConnectTokenRequest) -> Result<Value, ServicingError> {
+        let token = new_connect_token()?;
+        let t = ConnectToken {
+            servicing_actions: req.actions,
+            meta_data: req.meta_data,
+            created_at: self.now,
+            expires_at: self.now + Duration::seconds(req.expires_in),
+        };
+        self.repo(team).commit(vec![self.repo(team).put_connect_token(&token_digest(&token), &t)]).await??;
+        Ok(json!({
+            "connect_token": token,
+            "expires_at": t.expires_at,
+            "servicing_action_types": t.servicing_actions.iter().map(|a| a.action_type.code()).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// `POST /widget/connectToken`: what a connect token will run, for the hosted page to offer only
+    /// the carriers that can (types only: payloads stay with the integrator). Does not use it up.
+    pub async fn look_up_connect_token(&self, alias: &str, token: &str) -> Result<Value, ServicingError> {
+        let team = crate::auth::team_by_client_id(self.store, alias)
+            .await?
+            .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
+        let (t, _) = self.repo(&team).connect_token(&token_digest(token)).await?.ok_or_else(token_refused)?;
+        Ok(json!({
+            "expires_at": t.expires_at,
+            "servicing_action_types": t.servicing_actions.iter().map(|a| a.action_type.code()).collect::<Vec<_>>(),
+        }))
     }
 
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
@@ -214,7 +298,7 @@ impl<'a> Servicing<'a> {
             .get(&parent.insurance_provider_name)
             .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "the pull's carrier is no longer offered"))?;
         // Here the actions are this request's input: their problems are INVALID_INPUT.
-        let actions = read_actions(actions_raw.as_ref(), carrier).map_err(|e| match e {
+        let actions = read_actions(actions_raw.as_ref(), Some(carrier)).map_err(|e| match e {
             ServicingError::Invalid { message, .. } => ServicingError::bad("INVALID_INPUT", message),
             other => other,
         })?;
@@ -233,7 +317,15 @@ impl<'a> Servicing<'a> {
         secrets.mfa_code = None;
         secrets.session = None;
         let meta_data = parent.meta_data.clone();
-        let new = NewPull { carrier, secrets: &secrets, consent, meta_data, parent: Some(parent_id), actions };
+        let new = NewPull {
+            carrier,
+            secrets: &secrets,
+            consent,
+            meta_data,
+            parent: Some(parent_id),
+            actions,
+            token_use: None,
+        };
         self.create_pull(team, new).await
     }
 

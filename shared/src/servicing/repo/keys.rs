@@ -74,6 +74,11 @@ pub fn sandbox_account(team: &TeamId, digest: &str) -> String {
     format!("T#{team}#SANDBOX#{digest}")
 }
 pub const SANDBOX_SK: &str = "S";
+/// A connect token, under the hex SHA-256 digest of its text (the text itself is never stored).
+pub fn connect_token(team: &TeamId, digest: &str) -> String {
+    format!("T#{team}#CT#{digest}")
+}
+pub const CONNECT_TOKEN_SK: &str = "CT";
 
 #[cfg(test)]
 mod tests {
