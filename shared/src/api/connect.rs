@@ -28,7 +28,7 @@ struct Asset {
     body: &'static str,
 }
 
-const ASSETS: [Asset; 2] = [
+const ASSETS: [Asset; 3] = [
     Asset {
         stem: "app",
         ext: "js",
@@ -41,11 +41,12 @@ const ASSETS: [Asset; 2] = [
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../connect/app.css"),
     },
+    Asset { stem: "icon", ext: "svg", content_type: "image/svg+xml", body: include_str!("../../connect/icon.svg") },
 ];
 
 /// `app.<first 12 hex of its SHA-256>.js`: a changed file gets a new name, so a year's cache is safe.
-fn hashed_names() -> &'static [String; 2] {
-    static NAMES: OnceLock<[String; 2]> = OnceLock::new();
+fn hashed_names() -> &'static [String; 3] {
+    static NAMES: OnceLock<[String; 3]> = OnceLock::new();
     NAMES.get_or_init(|| {
         ASSETS.each_ref().map(|a| {
             use sha2::Digest;
@@ -115,6 +116,7 @@ fn render(alias: Option<&str>, team_name: &str, deps: &Deps) -> ApiResponse {
         .replace("{{team}}", &html_escape(team_name))
         .replace("{{noscript}}", &html_escape(&text(&strings, "error.link.body")))
         .replace("{{css}}", css)
+        .replace("{{icon}}", &hashed_names()[2])
         .replace("{{js}}", if alias.is_some() { js } else { "" })
         .replace("{{config}}", &json_block(&config))
         .replace("{{strings}}", &json_block(&strings));
