@@ -3,27 +3,12 @@
 //! connect-only pulls, and the hosted page, its assets and the embedding script with their
 //! headers. The page itself runs in a real browser in `tests/browser/`.
 
+#[macro_use]
 mod support;
-
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::api::{TestApi, Transport};
-use support::hooks::Receiver;
-
-struct World {
-    api: TestApi,
-    hooks: Receiver,
-}
-
-async fn world(t: Transport) -> World {
-    let api = TestApi::new(t).await;
-    let hooks = Receiver::start().await;
-    let r = api.post(&format!("/teams/{}/webhooks", api.team), json!({"url": hooks.url()})).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    hooks.state.lock().unwrap().secret = r.body["signing_secret"].as_str().unwrap().to_string();
-    World { api, hooks }
-}
+use support::hooks::{wait_status, world, World};
 
 fn change_email() -> Value {
     json!({"type": "UPDATE_CONTACT_INFO", "payload": {"email": "new@example.com"}})
@@ -44,24 +29,6 @@ fn page_consent(api: &TestApi, extra: Value) -> Value {
         b[k] = v.clone();
     }
     b
-}
-
-async fn pull_of(w: &World, id: &str) -> Value {
-    let r = w.api.get(&format!("/teams/{}/pulls/{id}", w.api.team)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["pull"].clone()
-}
-
-async fn wait_status(w: &World, id: &str, status: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..300 {
-        last = pull_of(w, id).await;
-        if last["status"] == status {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("pull {id} never reached {status}: {last}");
 }
 
 async fn new_token(w: &World, body: Value) -> String {
@@ -258,20 +225,7 @@ async fn the_page_and_its_files_are_served_with_their_headers(t: Transport) {
     assert_eq!(anon.get("/c/%3Cscript%3E").await.status, 404);
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::Local).await; })*
-        }
-        mod dynamodb {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::LocalDynamo).await; })*
-        }
-    };
-}
-
-both!(
+both_stores!(
     a_token_runs_its_actions_once,
     a_token_admits_one_pull_under_a_race,
     tokens_resist_editing_replay_and_other_teams,

@@ -5,6 +5,7 @@
 //! trigger against an S3-API server; the fetcher's guards; every response checked against
 //! openapi.json.
 
+#[macro_use]
 mod support;
 
 use std::net::SocketAddr;
@@ -999,20 +1000,7 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
     assert!(repo.batch(&out.batch_id).await.unwrap().is_none(), "nothing written");
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::Local).await; })*
-        }
-        mod dynamodb {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::LocalDynamo).await; })*
-        }
-    };
-}
-
-both!(
+both_stores!(
     the_seed_example_imports_with_its_documents,
     every_status_code_in_one_batch,
     tax_rules_per_state,

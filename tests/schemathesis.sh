@@ -35,7 +35,7 @@ PULL_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["pull_id"])' <
 PULL_JWT=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["pull_jwt"])' <<<"$PULL")
 export PULL_ID PULL_JWT
 status=0
-for group in '^/account/' '^/import/' '^/(carriers|widget|pull|teams)'; do
+for group in '^/account/' '^/import/' '^/(carriers|widget|pull|teams|c/)'; do
   echo "== schemathesis $group"
   "$TOOLS/schemathesis/bin/st" --config-file tests/schemathesis.toml run shared/openapi.json \
     --url "http://127.0.0.1:$PORT" --include-path-regex "$group" --max-time "$MAX_TIME" --no-color || status=1

@@ -4,6 +4,7 @@
 //! on DynamoDB Local, a real HTTP receiver that verifies every webhook signature, the sandbox
 //! carrier and this deployment's own policies. Every response is checked against openapi.json.
 
+#[macro_use]
 mod support;
 
 use coverdesk::servicing::input;
@@ -15,25 +16,9 @@ use bytes::Bytes;
 use coverdesk::store::Store;
 use serde_json::{json, Value};
 use support::api::{Resp, TestApi, Transport};
-use support::hooks::{Received, Receiver};
+use support::hooks::{pull, wait_status, world, Received, World};
 
 // ---- helpers ----
-
-struct World {
-    api: TestApi,
-    hooks: Receiver,
-}
-
-async fn world(t: Transport) -> World {
-    let api = TestApi::new(t).await;
-    let hooks = Receiver::start().await;
-    let r = api.post(&format!("/teams/{}/webhooks", api.team), json!({"url": hooks.url()})).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let secret = r.body["signing_secret"].as_str().unwrap().to_string();
-    assert!(secret.starts_with("whsec_"));
-    hooks.state.lock().unwrap().secret = secret;
-    World { api, hooks }
-}
 
 fn consent_body(api: &TestApi, carrier: &str, user: &str, password: &str, actions: Value) -> Value {
     json!({
@@ -80,25 +65,6 @@ async fn connect(w: &World, carrier: &str, user: &str, password: &str, actions: 
             .map(|v| v.as_str().unwrap().to_string())
             .collect(),
     }
-}
-
-async fn pull(w: &World, id: &str) -> Value {
-    let r = w.api.get(&format!("/teams/{}/pulls/{id}", w.api.team)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["pull"].clone()
-}
-
-/// Waits for the pull to reach `status`; with `action`, also for that action to be waiting.
-async fn wait_status(w: &World, id: &str, status: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..300 {
-        last = pull(w, id).await;
-        if last["status"] == status {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("pull {id} never reached {status}: {last}");
 }
 
 async fn widget(w: &World, p: &Pull, path: &str, body: Value) -> Resp {
@@ -602,20 +568,7 @@ async fn control_characters_in_ids_are_404_or_400(t: Transport) {
     }
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::Local).await; })*
-        }
-        mod dynamodb {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::LocalDynamo).await; })*
-        }
-    };
-}
-
-both!(
+both_stores!(
     three_actions_confirm_reject_confirm,
     a_validation_error_stops_the_pull,
     an_mfa_login,

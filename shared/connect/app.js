@@ -101,6 +101,8 @@ function show(name, heading, ...body) {
   main.replaceChildren(h("div", { class: "cd-top" }, h("p", { class: "cd-team" }, config.teamName), top), h1, ...parts);
   document.title = `${heading} – ${t("title")}`;
   h1.focus();
+  // When the first screen is usable (benches/connect reads it).
+  if (performance.getEntriesByName("cd-first-screen").length === 0) performance.mark("cd-first-screen");
   tell("sectionViewed", { section: name });
 }
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use serde_json::Value;
+use serde_json::{json, Value};
+
+use super::api::{TestApi, Transport};
 
 #[derive(Clone, Debug)]
 pub struct Received {
@@ -97,4 +99,42 @@ impl Receiver {
             self.events_of(pull).iter().map(|r| r.body.clone()).collect::<Vec<_>>()
         )
     }
+}
+
+/// A servicing suite's world: an API on one transport, and a receiver registered as the team's
+/// webhook.
+pub struct World {
+    pub api: TestApi,
+    pub hooks: Receiver,
+}
+
+pub async fn world(t: Transport) -> World {
+    let api = TestApi::new(t).await;
+    let hooks = Receiver::start().await;
+    let r = api.post(&format!("/teams/{}/webhooks", api.team), json!({"url": hooks.url()})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let secret = r.body["signing_secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    hooks.state.lock().unwrap().secret = secret;
+    World { api, hooks }
+}
+
+/// The pull as the team reads it.
+pub async fn pull(w: &World, id: &str) -> Value {
+    let r = w.api.get(&format!("/teams/{}/pulls/{id}", w.api.team)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["pull"].clone()
+}
+
+/// Waits for the pull to reach `status`.
+pub async fn wait_status(w: &World, id: &str, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        last = pull(w, id).await;
+        if last["status"] == status {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pull {id} never reached {status}: {last}");
 }

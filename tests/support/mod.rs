@@ -1,6 +1,22 @@
 //! Shared test helpers: store backends and (for the API suite) a client per way of serving.
 #![allow(dead_code)]
 
+/// `both!(f, g, ...)`: each `async fn f(Transport)` of the suite as two tests, one on the local
+/// server over the embedded store, one on the local server over DynamoDB Local.
+#[allow(unused_macros)]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::Local).await; })*
+        }
+        mod dynamodb {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(Transport::LocalDynamo).await; })*
+        }
+    };
+}
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
