@@ -1,5 +1,5 @@
 """The hosted Connect page in a real browser (headless Chromium through ChromeDriver), against a
-running local server: the flows issue 18 names, axe-core on every screen (no serious or critical
+local server freshly seeded (the sandbox's MFA account keeps what the flows change): the flows issue 18 names, axe-core on every screen (no serious or critical
 violation), a signed-webhook receiver that checks every event with its own HMAC code, and the
 page embedded by the SDK in a page of another origin.
 
@@ -27,9 +27,15 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.support.ui import WebDriverWait as _Wait
 
 ARGS = None
+
+
+def WebDriverWait(d, timeout):
+    """A wait that looks again when the screen was replaced under it (each screen is new DOM)."""
+    return _Wait(d, timeout, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
 TEAM = ("local", "local-secret")
 ADDRESS = {"line1": "9 Elm St", "city": "Dallas", "state": "TX", "postal_code": "75201"}
 
