@@ -28,6 +28,7 @@ const state = {
   screen: "",
   polling: null,
   authenticated: false,
+  lookup: null, // the connect token's lookup, a promise
 };
 try {
   state.meta = hash.has("meta") ? JSON.parse(hash.get("meta")) : null;
@@ -175,21 +176,25 @@ function failed(e) {
 // ---- screens ----
 
 function consentScreen() {
-  const n = state.actionTypes.length;
-  const changes = n === 0 ? t("consent.none") : plural("consent.changes", n);
+  const changes = h("p", { id: "cd-changes" });
   const agree = h("button", { type: "button", class: "cd-primary", onclick: carrierScreen }, t("consent.agree"));
   show(
     "consent",
     t("consent.heading"),
     h("p", {}, t("consent.intro")),
-    h("p", {}, changes),
+    changes,
     h("div", { class: "cd-consent", id: "cd-consent-text" }, t("consent.text")),
     agree,
   );
+  // Drawn at once; what the link will change is filled in when the token's lookup answers.
+  state.lookup.then(() => {
+    const n = state.actionTypes.length;
+    changes.textContent = n === 0 ? t("consent.none") : plural("consent.changes", n);
+  }, failed);
 }
 
 async function loadCarriers() {
-  const data = await call("GET", "carriers");
+  const [data] = await Promise.all([call("GET", "carriers"), state.lookup]);
   const need = state.actionTypes;
   state.carriers = data.carriers.filter((c) => {
     const offers = c.servicingActions || [];
@@ -609,15 +614,12 @@ function exit() {
   tell("exit", { pull_id: state.pull ? state.pull.id : null, section: state.screen });
 }
 
-async function start() {
-  if (state.token) {
-    try {
-      const found = await call("POST", "widget/connectToken", { public_alias: config.publicAlias, connect_token: state.token });
-      state.actionTypes = found.servicing_action_types;
-    } catch (e) {
-      return failed(e);
-    }
-  }
+function start() {
+  // The token's lookup runs while the first screen is drawn (it does not use the token up).
+  const body = { public_alias: config.publicAlias, connect_token: state.token };
+  state.lookup = (state.token ? call("POST", "widget/connectToken", body) : Promise.resolve(null)).then((found) => {
+    state.actionTypes = found ? found.servicing_action_types : [];
+  });
   consentScreen();
 }
 

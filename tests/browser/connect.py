@@ -203,7 +203,7 @@ def happy_path(tag, phone=False):
     try:
         d.get(f"{ARGS.base}/c/local#connect_token={token}")
         wait_for(d, "would like to connect")
-        assert "3 changes" in d.find_element(By.ID, "cd-main").text
+        WebDriverWait(d, 10).until(lambda d: "3 changes" in d.find_element(By.ID, "cd-changes").text)
         check_screen(d, "1-consent", tag)
         click(d, ".cd-primary")
         wait_for(d, "Find your insurance company")
@@ -255,7 +255,7 @@ def wrong_password_then_retry():
     try:
         d.get(f"{ARGS.base}/c/local")
         wait_for(d, "would like to connect")
-        assert "connected" in d.find_element(By.ID, "cd-main").text
+        WebDriverWait(d, 10).until(lambda d: "connected" in d.find_element(By.ID, "cd-changes").text)
         click(d, ".cd-primary")
         wait_for(d, "Find your insurance company")
         click(d, ".cd-choice")
