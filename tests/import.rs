@@ -352,7 +352,6 @@ async fn tax_rules_per_state(t: Transport) {
 
 /// A transaction of `code` effective `date` with the given money fields, its figures and total
 /// as given, carrying every document the jurisdiction names for its type.
-#[allow(clippy::too_many_arguments)]
 fn transaction_in(
     docs: &Docs,
     j: &coverdesk::import::rules::Jurisdiction,

@@ -134,7 +134,7 @@ pub const CONNECT_TOKEN_SECONDS: (i64, i64, i64) = (60, 86_400, 3_600);
 
 /// `POST /teams/{teamId}/connectTokens`: what one hosted-page visit will run.
 pub struct ConnectTokenRequest {
-    /// None: the pull only connects the account.
+    /// Empty: the pull only connects the account.
     pub actions: Vec<ActionRequest>,
     pub meta_data: Value,
     pub expires_in: i64,
