@@ -191,6 +191,18 @@ def no_secret_in_browser(d, secrets):
         assert s not in stored and s not in logs, "a credential was left in the page, a URL, storage or a log"
 
 
+def log_in(d, username, password):
+    """From the consent screen shown to the login sent: agree, pick the sandbox, log in."""
+    wait_for(d, "would like to connect")
+    click(d, ".cd-primary")
+    wait_for(d, "Find your insurance company")
+    click(d, ".cd-choice")
+    wait_for(d, "Log in to")
+    type_into(d, "cd-username", username)
+    type_into(d, "cd-password", password)
+    click(d, "button[type=submit]")
+
+
 # ---- the flows ----
 
 def happy_path(tag, phone=False):
@@ -256,13 +268,7 @@ def wrong_password_then_retry():
         d.get(f"{ARGS.base}/c/local")
         wait_for(d, "would like to connect")
         WebDriverWait(d, 10).until(lambda d: "connected" in d.find_element(By.ID, "cd-changes").text)
-        click(d, ".cd-primary")
-        wait_for(d, "Find your insurance company")
-        click(d, ".cd-choice")
-        wait_for(d, "Log in to")
-        type_into(d, "cd-username", "user_retry")
-        type_into(d, "cd-password", "wrong_pass")
-        click(d, "button[type=submit]")
+        log_in(d, "user_retry", "wrong_pass")
         WebDriverWait(d, 20).until(lambda d: "did not accept" in d.find_element(By.ID, "cd-form-error").text)
         check_screen(d, "11-wrong-password", "desktop")
         type_into(d, "cd-username", "user_retry")
@@ -280,14 +286,7 @@ def provider_error():
     d = browser()
     try:
         d.get(f"{ARGS.base}/c/local#connect_token={token}")
-        wait_for(d, "would like to connect")
-        click(d, ".cd-primary")
-        wait_for(d, "Find your insurance company")
-        click(d, ".cd-choice")
-        wait_for(d, "Log in to")
-        type_into(d, "cd-username", "user_provider_error")
-        type_into(d, "cd-password", "pass_good")
-        click(d, "button[type=submit]")
+        log_in(d, "user_provider_error", "pass_good")
         wait_for(d, "is not answering")
         check_screen(d, "13-provider-error", "desktop")
     finally:
@@ -381,14 +380,7 @@ def embedded_in_another_origin():
         frame = WebDriverWait(d, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, "iframe"))
         assert d.find_element(By.CSS_SELECTOR, "[role=dialog][aria-modal=true]")
         d.switch_to.frame(frame)
-        wait_for(d, "would like to connect")
-        click(d, ".cd-primary")
-        wait_for(d, "Find your insurance company")
-        click(d, ".cd-choice")
-        wait_for(d, "Log in to")
-        type_into(d, "cd-username", "user_embed")
-        type_into(d, "cd-password", "pass_good")
-        click(d, "button[type=submit]")
+        log_in(d, "user_embed", "pass_good")
         wait_for(d, "Change 1 of 1")
         click(d, ".cd-primary")
         wait_for(d, "All done")

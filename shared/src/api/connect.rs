@@ -88,8 +88,10 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn strings() -> Value {
-    serde_json::from_str(STRINGS).unwrap_or_else(|_| json!({}))
+/// `en.json`, parsed once per process (a unit test checks it parses).
+fn strings() -> &'static Value {
+    static STRINGS_VALUE: OnceLock<Value> = OnceLock::new();
+    STRINGS_VALUE.get_or_init(|| serde_json::from_str(STRINGS).unwrap_or_else(|_| json!({})))
 }
 
 fn text(strings: &Value, key: &str) -> String {
@@ -99,10 +101,15 @@ fn text(strings: &Value, key: &str) -> String {
 /// The page for `alias` (its team's `name`), or the "not a valid link" page when there is none.
 fn render(alias: Option<&str>, team_name: &str, deps: &Deps) -> ApiResponse {
     let strings = strings();
-    let (css, js) = (&hashed_names()[1], &hashed_names()[0]);
+    let (js, css, icon) = (&hashed_names()[0], &hashed_names()[1], &hashed_names()[2]);
+    // A page with no team loads no script: it only says the link is not valid.
+    let script = match alias {
+        Some(_) => format!("<script type=\"module\" src=\"assets/{js}\"></script>"),
+        None => String::new(),
+    };
     let heading = match alias {
-        Some(_) => text(&strings, "title"),
-        None => text(&strings, "error.link.heading"),
+        Some(_) => text(strings, "title"),
+        None => text(strings, "error.link.heading"),
     };
     let config = json!({
         "publicAlias": alias,
@@ -110,25 +117,19 @@ fn render(alias: Option<&str>, team_name: &str, deps: &Deps) -> ApiResponse {
         "termsVersion": TERMS_VERSION,
     });
     let body = PAGE
-        .replace("{{lang}}", &html_escape(&text(&strings, "lang")))
+        .replace("{{lang}}", &html_escape(&text(strings, "lang")))
         .replace("{{title}}", &html_escape(&heading))
         .replace("{{heading}}", &html_escape(&heading))
         .replace("{{team}}", &html_escape(team_name))
-        .replace("{{noscript}}", &html_escape(&text(&strings, "error.link.body")))
+        .replace("{{noscript}}", &html_escape(&text(strings, "error.link.body")))
         .replace("{{css}}", css)
-        .replace("{{icon}}", &hashed_names()[2])
-        .replace("{{js}}", if alias.is_some() { js } else { "" })
+        .replace("{{icon}}", icon)
+        .replace("{{script}}", &script)
         .replace("{{config}}", &json_block(&config))
-        .replace("{{strings}}", &json_block(&strings));
-    // A page with no team loads no script: it only says the link is not valid.
-    let body = if alias.is_none() { drop_script(&body) } else { body };
+        .replace("{{strings}}", &json_block(strings));
     let mut h = headers("text/html; charset=utf-8", "no-store");
     h.push(("content-security-policy", content_security_policy(&deps.embed_origins)));
     ApiResponse { status: if alias.is_some() { 200 } else { 404 }, headers: h, body: body.into_bytes() }
-}
-
-fn drop_script(page: &str) -> String {
-    page.lines().filter(|l| !l.contains("type=\"module\"")).collect::<Vec<_>>().join("\n")
 }
 
 /// GET /c/{publicAlias}: the hosted page of the team whose public alias it is; 404 (a page that
@@ -174,7 +175,7 @@ mod tests {
         assert!(names[0].starts_with("app.") && names[0].ends_with(".js"), "{names:?}");
         assert_eq!(names[0].len(), "app..js".len() + 12);
         assert_ne!(names[0][4..16], names[1][4..16]);
-        assert!(PAGE.contains("assets/{{js}}") && PAGE.contains("assets/{{css}}"));
+        assert!(PAGE.contains("{{script}}") && PAGE.contains("assets/{{css}}") && PAGE.contains("assets/{{icon}}"));
     }
 
     #[test]
@@ -198,6 +199,7 @@ mod tests {
 
     #[test]
     fn every_string_the_page_uses_is_in_the_strings_file() {
+        assert!(serde_json::from_str::<Value>(STRINGS).unwrap().is_object(), "en.json parses");
         let strings = strings();
         let app = ASSETS[0].body;
         // Literal keys passed to t("...") and plural("...") (not `get("...")` and the like).

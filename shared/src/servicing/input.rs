@@ -147,10 +147,7 @@ pub fn connect_token(body: &Value) -> Result<ConnectTokenRequest, ServicingError
     let actions = match raw {
         None => Vec::new(),
         Some(v) => read_actions(Some(&v), None)
-            .map_err(|e| match e {
-                ServicingError::Invalid { message, .. } => ServicingError::bad("INVALID_INPUT", message),
-                other => other,
-            })?
+            .map_err(as_invalid_input)?
             .into_iter()
             .map(|(action_type, payload)| ActionRequest { action_type, payload })
             .collect(),
@@ -247,11 +244,8 @@ pub(crate) fn read_actions(
         let not_read = || ServicingError::bad("INVALID_SERVICING_ACTIONS", format!("{here} must be {{type, payload}}"));
         let mut o = report.open(&here, item)?.ok_or_else(not_read)?;
         let t = o.one_of("type", required(), &codes)?.as_deref().and_then(ActionType::parse).ok_or_else(not_read)?;
-        if carrier.is_some_and(|c| !c.supports(t)) {
-            return Err(ServicingError::bad(
-                "INVALID_SERVICING_ACTIONS",
-                format!("{here}.type {} is not a servicing action this carrier supports", t.code()),
-            ));
+        if let Some(c) = carrier {
+            check_supported(c, &here, t)?;
         }
         let payload = match o.take("payload") {
             Some(p @ Value::Object(_)) if p.to_string().len() <= MAX_PAYLOAD => p.clone(),
@@ -261,6 +255,40 @@ pub(crate) fn read_actions(
         out.push((t, payload));
     }
     Ok(out)
+}
+
+/// An action of type `t` at `here` (`servicing_actions[i]`) the carrier must offer.
+fn check_supported(carrier: &super::carriers::Carrier, here: &str, t: ActionType) -> Result<(), ServicingError> {
+    if carrier.supports(t) {
+        return Ok(());
+    }
+    Err(ServicingError::bad(
+        "INVALID_SERVICING_ACTIONS",
+        format!("{here}.type {} is not a servicing action this carrier supports", t.code()),
+    ))
+}
+
+/// A connect token's actions (read when it was created) for the carrier the consumer picked:
+/// each type must be one it offers, as [`read_actions`] checks a body's.
+pub(crate) fn token_actions(
+    actions: Vec<ActionRequest>,
+    carrier: &super::carriers::Carrier,
+) -> Result<Vec<(ActionType, Value)>, ServicingError> {
+    let mut out = Vec::with_capacity(actions.len());
+    for (i, a) in actions.into_iter().enumerate() {
+        check_supported(carrier, &format!("servicing_actions[{i}]"), a.action_type)?;
+        out.push((a.action_type, a.payload));
+    }
+    Ok(out)
+}
+
+/// An action problem in a request whose own input the actions are (a servicing, a connect
+/// token): its message under `INVALID_INPUT`, as the original's team routes answer.
+pub(crate) fn as_invalid_input(e: ServicingError) -> ServicingError {
+    match e {
+        ServicingError::Invalid { message, .. } => ServicingError::bad("INVALID_INPUT", message),
+        other => other,
+    }
 }
 
 fn read_types(b: &mut Fields) -> Result<Option<Vec<EventType>>, ServicingError> {

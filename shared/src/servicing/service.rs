@@ -6,7 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::carriers::Catalogue;
-use super::input::{read_actions, ActionSource, ConnectTokenRequest, ConsentRequest, ServicingRequest};
+use super::input::{
+    as_invalid_input, read_actions, token_actions, ActionSource, ConnectTokenRequest, ConsentRequest, ServicingRequest,
+};
 use super::model::{
     ActionStatus, ActionType, ConnectToken, Consent, MfaState, Pull, PullStatus, Secrets, ServicingAction,
 };
@@ -79,6 +81,13 @@ fn token_digest(token: &str) -> String {
 /// answer for all four (the page shows "this link has expired").
 fn token_refused() -> ServicingError {
     ServicingError::Unauthorized
+}
+
+/// What a connect token will run, as the integrator and the page read it: when it expires and
+/// its action types (never the payloads).
+fn token_view(t: &ConnectToken) -> Value {
+    let types: Vec<&str> = t.servicing_actions.iter().map(|a| a.action_type.code()).collect();
+    json!({"expires_at": t.expires_at, "servicing_action_types": types})
 }
 
 /// The pull a widget token names.
@@ -233,22 +242,20 @@ impl<'a> Servicing<'a> {
         let carrier = self.catalogue.get(&carrier_id).filter(|c| c.connector.is_some()).ok_or_else(|| {
             ServicingError::bad("UNSUPPORTED_INSURER", "insurerName is not a carrier this deployment can connect to")
         })?;
-        if source == ActionSource::Body {
-            // Checked before the team is looked up, as ever: a bad body costs no read.
-            read_actions(actions_raw.as_ref(), Some(carrier))?;
-        }
+        // A body's actions are read before the team is looked up, as ever: a bad body costs no read.
+        let body_actions = match source {
+            ActionSource::Body => read_actions(actions_raw.as_ref(), Some(carrier))?,
+            _ => Vec::new(),
+        };
         let team = crate::auth::team_by_client_id(self.store, &alias)
             .await?
             .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
         let (actions, meta_data, token_use) = match source {
-            ActionSource::Body => (read_actions(actions_raw.as_ref(), Some(carrier))?, meta_data, None),
-            ActionSource::ConnectOnly => (Vec::new(), meta_data, None),
+            ActionSource::Body | ActionSource::ConnectOnly => (body_actions, meta_data, None),
             ActionSource::Token(token) => {
                 let digest = token_digest(&token);
                 let (t, version) = self.repo(&team).connect_token(&digest).await?.ok_or_else(token_refused)?;
-                let raw = serde_json::to_value(&t.servicing_actions).map_err(ServicingError::internal)?;
-                let actions =
-                    if t.servicing_actions.is_empty() { Vec::new() } else { read_actions(Some(&raw), Some(carrier))? };
+                let actions = token_actions(t.servicing_actions, carrier)?;
                 (actions, t.meta_data, Some(self.repo(&team).use_connect_token(&digest, version)))
             }
         };
@@ -267,12 +274,11 @@ impl<'a> Servicing<'a> {
             created_at: self.now,
             expires_at: self.now + Duration::seconds(req.expires_in),
         };
-        self.repo(team).commit(vec![self.repo(team).put_connect_token(&token_digest(&token), &t)]).await??;
-        Ok(json!({
-            "connect_token": token,
-            "expires_at": t.expires_at,
-            "servicing_action_types": t.servicing_actions.iter().map(|a| a.action_type.code()).collect::<Vec<_>>(),
-        }))
+        let repo = self.repo(team);
+        repo.commit(vec![repo.put_connect_token(&token_digest(&token), &t)]).await??;
+        let mut view = token_view(&t);
+        view["connect_token"] = json!(token);
+        Ok(view)
     }
 
     /// `POST /widget/connectToken`: what a connect token will run, for the hosted page to offer only
@@ -282,10 +288,7 @@ impl<'a> Servicing<'a> {
             .await?
             .ok_or_else(|| ServicingError::bad("INVALID_PUBLIC_ALIAS", "public_alias names no team"))?;
         let (t, _) = self.repo(&team).connect_token(&token_digest(token)).await?.ok_or_else(token_refused)?;
-        Ok(json!({
-            "expires_at": t.expires_at,
-            "servicing_action_types": t.servicing_actions.iter().map(|a| a.action_type.code()).collect::<Vec<_>>(),
-        }))
+        Ok(token_view(&t))
     }
 
     /// `POST /teams/{teamId}/servicings`: a new pull reusing an earlier pull's consent and
@@ -298,10 +301,7 @@ impl<'a> Servicing<'a> {
             .get(&parent.insurance_provider_name)
             .ok_or_else(|| ServicingError::bad("INVALID_INPUT", "the pull's carrier is no longer offered"))?;
         // Here the actions are this request's input: their problems are INVALID_INPUT.
-        let actions = read_actions(actions_raw.as_ref(), Some(carrier)).map_err(|e| match e {
-            ServicingError::Invalid { message, .. } => ServicingError::bad("INVALID_INPUT", message),
-            other => other,
-        })?;
+        let actions = read_actions(actions_raw.as_ref(), Some(carrier)).map_err(as_invalid_input)?;
         if self.now - parent.consented_at > Duration::days(CONSENT_REUSE_DAYS) {
             return Err(ServicingError::bad(
                 "PULL_TOO_OLD",
