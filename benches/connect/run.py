@@ -6,10 +6,15 @@ nothing about time).
    of each resource) over one whole flow -- the page, its assets, and every API answer (carriers,
    consent, polls, confirmations) from the first screen to the outcome of three actions. Goal:
    under 100 KB.
-2. Time from navigation to the first interactive screen (the consent screen drawn and focused:
-   the page's `cd-first-screen` mark), cold cache, beside the same figure for a bare HTML page
-   served by the same server (the "not a valid link" page: HTML and the same stylesheet, no
-   script; its `loadEventEnd`). Medians of N runs, interleaved; goal within 1.5x.
+2. Time from navigation to the first interactive screen, cold cache, beside the same figure for
+   a bare HTML page served by the same server (the "not a valid link" page: HTML and the same
+   stylesheet, no script). Both are the same event: the paint of the screen's heading, as the
+   browser's Element Timing API reports it (`elementtiming`: "cd-screen" on the headings the
+   page's script draws, "cd-heading" on the server's). On the Connect page that paint comes
+   after its script has drawn the consent screen with live buttons, so painted is interactive.
+   Also printed: the page's own `cd-first-screen` mark (script side, drawn and focused) and the
+   bare page's `loadEventEnd`, which fires before its first paint. Medians of N runs,
+   interleaved; goal within 1.5x.
 
     benches/connect/run.sh [-n 15]      # builds and starts the local server itself
 """
@@ -97,16 +102,24 @@ def whole_flow_bytes(args):
     return sum(e["bytes"] for e in assets), sum(e["bytes"] for e in calls), len(calls), assets
 
 
-def first_screen_ms(d, url, mark):
+# Resolves with [heading painted, cd-first-screen mark or 0, loadEventEnd or 0] once the heading
+# named by the first argument is painted.
+PAINTED = """const [id, done] = arguments;
+new PerformanceObserver((list, o) => {
+  for (const e of list.getEntries()) {
+    if (e.identifier !== id) continue;
+    o.disconnect();
+    const mark = performance.getEntriesByName('cd-first-screen')[0];
+    done([e.renderTime || e.loadTime, mark ? mark.startTime : 0,
+          performance.getEntriesByType('navigation')[0].loadEventEnd]);
+  }
+}).observe({type: 'element', buffered: true});"""
+
+
+def first_screen_ms(d, url, heading):
     d.get("about:blank")
     d.get(url)
-    if mark:
-        WebDriverWait(d, 30).until(lambda d: d.execute_script(
-            "return performance.getEntriesByName('cd-first-screen').length > 0"))
-        return d.execute_script("return performance.getEntriesByName('cd-first-screen')[0].startTime")
-    WebDriverWait(d, 30).until(lambda d: d.execute_script(
-        "const n = performance.getEntriesByType('navigation')[0]; return n && n.loadEventEnd > 0"))
-    return d.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
+    return d.execute_async_script(PAINTED, heading)
 
 
 def main():
@@ -127,19 +140,27 @@ def main():
     page = f"{args.base}/c/local#connect_token={token(args.base, actions())}"  # looked up, never used
     bare = f"{args.base}/c/no-such-team"
     d = browser(args)
+    d.set_script_timeout(30)
     try:
-        first_screen_ms(d, page, True)  # warm the server and the browser once
-        first_screen_ms(d, bare, False)
+        first_screen_ms(d, page, "cd-screen")  # warm the server and the browser once
+        first_screen_ms(d, bare, "cd-heading")
         ours, baseline = [], []
         for _ in range(args.n):
-            ours.append(first_screen_ms(d, page, True))
-            baseline.append(first_screen_ms(d, bare, False))
+            ours.append(first_screen_ms(d, page, "cd-screen"))
+            baseline.append(first_screen_ms(d, bare, "cd-heading"))
     finally:
         d.quit()
-    mo, mb = statistics.median(ours), statistics.median(baseline)
-    print(f"navigation to first interactive screen, cold cache, medians of {args.n}:")
-    print(f"  Connect page   {mo:7.1f} ms  (min {min(ours):.1f}, max {max(ours):.1f})")
-    print(f"  bare HTML page {mb:7.1f} ms  (min {min(baseline):.1f}, max {max(baseline):.1f})")
+
+    def med(rows, k):
+        return statistics.median(r[k] for r in rows)
+
+    def spread(rows, k):
+        return f"(min {min(r[k] for r in rows):.1f}, max {max(r[k] for r in rows):.1f})"
+
+    mo, mb = med(ours, 0), med(baseline, 0)
+    print(f"navigation to first interactive screen painted, cold cache, medians of {args.n}:")
+    print(f"  Connect page   {mo:7.1f} ms  {spread(ours, 0)}   script's mark {med(ours, 1):.1f} ms")
+    print(f"  bare HTML page {mb:7.1f} ms  {spread(baseline, 0)}   load event {med(baseline, 2):.1f} ms")
     print(f"  ratio {mo / mb:.2f}x (goal within 1.5x)")
 
 

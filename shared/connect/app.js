@@ -94,7 +94,9 @@ function h(tag, attrs = {}, ...children) {
 /** Shows a screen: its heading gets the focus, its name goes to the embedding page. */
 function show(name, heading, ...body) {
   state.screen = name;
-  const h1 = h("h1", { tabindex: "-1", id: "cd-heading" }, heading);
+  // elementtiming: the browser reports when the heading is painted (benches/connect reads the
+  // first screen's).
+  const h1 = h("h1", { tabindex: "-1", id: "cd-heading", elementtiming: "cd-screen" }, heading);
   const top = state.embedded
     ? h("button", { type: "button", class: "cd-close", onclick: exit, "aria-label": t("close") }, "×")
     : null;
@@ -102,7 +104,7 @@ function show(name, heading, ...body) {
   main.replaceChildren(h("div", { class: "cd-top" }, h("p", { class: "cd-team" }, config.teamName), top), h1, ...parts);
   document.title = `${heading} – ${t("title")}`;
   h1.focus();
-  // When the first screen is usable (benches/connect reads it).
+  // When the first screen is usable: drawn, focused, its buttons live (benches/connect reads it).
   if (performance.getEntriesByName("cd-first-screen").length === 0) performance.mark("cd-first-screen");
   tell("sectionViewed", { section: name });
 }
