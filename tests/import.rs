@@ -225,12 +225,13 @@ async fn every_status_code_in_one_batch(t: Transport) {
             1001,
             "'D1DISC'",
         ),
-        (with(ex("type"), "transaction_type", json!("BD")), 1002, "transaction type"),
+        (with(ex("type"), "transaction_type", json!("XX")), 1002, "transaction type"),
         (with(ex("lob"), "transaction_line_of_business", json!("1023")), 1003, "line of business"),
         (with(ex("dept"), "mailing_state_code", json!("ZZ")), 1004, "department not found for state 'ZZ'"),
         (with(ex("rule"), "policy_effective_date", json!("2008-12-31")), 1005, "effective from 2009-01-01"),
         (with(ex("amount"), "premium", json!(3900.005)), 2001, "'premium'"),
-        (with(ex("total"), "total", json!(4224.81)), 2001, "'total'"),
+        // A total that is not the sum of the figures: a warning, as the filing service answers.
+        (with(ex("total"), "total", json!(4224.81)), 0, "Success"),
         (rpg, 2001, "'risk_description'"),
         (physical, 2001, "'physical_address'"),
         (utah, 2001, "'export_list'"),
@@ -359,7 +360,7 @@ fn transaction_in(
     kind: &str,
     line: u16,
     money: [Decimal; 3],
-    figures: [Decimal; 4],
+    figures: [Decimal; 5],
 ) -> Value {
     let [premium, agency, inspection] = money;
     let total = premium + agency + inspection + figures.iter().copied().sum::<Decimal>();
@@ -383,6 +384,7 @@ fn transaction_in(
         ("stamping_fee", json!(figures[1].to_string())),
         ("sl_service_charge", json!(figures[2].to_string())),
         ("fm_tax", json!(figures[3].to_string())),
+        ("empa_tax", json!(figures[4].to_string())),
         ("municipal_fee", json!("0")),
         ("total", json!(total.to_string())),
         ("transaction_documents", json!(documents)),
@@ -406,6 +408,9 @@ fn published(p: &Period, kind: &str, line: u16, [premium, agency, inspection]: [
         None => hundred,
         Some(s) => s.get(&line).copied().unwrap_or_default(),
     };
+    if share.is_zero() {
+        return Decimal::ZERO;
+    }
     let raw = match p.charge {
         Charge::Amount(a) => a,
         Charge::Percent { percent, base } => {
@@ -421,9 +426,9 @@ fn published(p: &Period, kind: &str, line: u16, [premium, agency, inspection]: [
     raw.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// The four figures of a transaction on `date`, period by period.
-fn published_figures(j: &Jurisdiction, date: NaiveDate, kind: &str, line: u16, money: [Decimal; 3]) -> [Decimal; 4] {
-    let mut out = [Decimal::ZERO; 4];
+/// The five figures of a transaction on `date`, period by period.
+fn published_figures(j: &Jurisdiction, date: NaiveDate, kind: &str, line: u16, money: [Decimal; 3]) -> [Decimal; 5] {
+    let mut out = [Decimal::ZERO; 5];
     for fee in &j.fees {
         if let Some(p) = fee.periods.iter().find(|p| p.from <= date && p.to.is_none_or(|t| date <= t)) {
             let slot = Field::ALL.iter().position(|f| *f == fee.field).unwrap();
@@ -442,7 +447,7 @@ async fn every_period_of_every_jurisdiction_at_its_published_figures(t: Transpor
     let money = [Decimal::new(1_234_567, 2), Decimal::new(15_000, 2), Decimal::new(7_500, 2)];
     let mut batch = Vec::new();
     // (index in the batch, the field that must warn, the expected figures)
-    let mut expect: Vec<(Option<&str>, [Decimal; 4], String)> = Vec::new();
+    let mut expect: Vec<(Option<&str>, [Decimal; 5], String)> = Vec::new();
     for (code, j) in &rules().jurisdictions {
         for fee in &j.fees {
             for (k, p) in fee.periods.iter().enumerate() {
@@ -484,7 +489,9 @@ async fn every_period_of_every_jurisdiction_at_its_published_figures(t: Transpor
         assert_eq!(g["status"], 0, "{what}: {g}");
         let calc = &g["calculated"];
         for (f, v) in Field::ALL.iter().zip(figures) {
-            assert_eq!(calc[f.name()].as_str(), Some(format!("{v:.2}").as_str()), "{what}: {g}");
+            // `empa_tax` is shown only where there is one.
+            let shown = calc[f.name()].as_str().or((f.name() == "empa_tax").then_some("0.00"));
+            assert_eq!(shown, Some(format!("{v:.2}").as_str()), "{what}: {g}");
         }
         let warnings: Vec<&str> =
             g["warnings"].as_object().map(|w| w.keys().map(String::as_str).collect()).unwrap_or_default();
@@ -519,7 +526,7 @@ async fn the_rules_applied_to_endorsements_returns_and_rounding(t: Transport) {
                     "APE",
                     1010,
                     [d("1000.00"), zero, zero],
-                    [d("30.00"), d("2.00"), zero, zero],
+                    [d("30.00"), d("2.00"), zero, zero, zero],
                 ),
                 "2020-03-01",
             ),
@@ -535,7 +542,7 @@ async fn the_rules_applied_to_endorsements_returns_and_rounding(t: Transport) {
                 "RPE",
                 1010,
                 [d("-1000.00"), zero, zero],
-                [d("-30.00"), d("-2.00"), zero, zero],
+                [d("-30.00"), d("-2.00"), zero, zero, zero],
             ),
             ["-30.00", "-2.00", "0.00", "0.00"],
             "RPE",
@@ -550,7 +557,7 @@ async fn the_rules_applied_to_endorsements_returns_and_rounding(t: Transport) {
                     "FC",
                     1010,
                     [d("-3900.00"), zero, zero],
-                    [d("-117.00"), d("-9.75"), zero, zero],
+                    [d("-117.00"), d("-9.75"), zero, zero, zero],
                 ),
                 "2023-02-01",
             ),
@@ -566,7 +573,7 @@ async fn the_rules_applied_to_endorsements_returns_and_rounding(t: Transport) {
                 "PN",
                 1013,
                 [d("3333.33"), zero, zero],
-                [d("117"), d("1"), zero, d("13")],
+                [d("117"), d("1"), zero, d("13"), zero],
             ),
             ["117.00", "1.00", "0.00", "13.00"],
             "IL whole dollars",
@@ -581,7 +588,7 @@ async fn the_rules_applied_to_endorsements_returns_and_rounding(t: Transport) {
         "PN",
         1010,
         [d("3333.33"), zero, zero],
-        [d("116.67"), d("1"), zero, zero],
+        [d("116.67"), d("1"), zero, zero, zero],
     ));
     batch.push(with(seed_example(&docs, &uid("zz")), "mailing_state_code", json!("ZZ")));
     let body = post_batch(&api, json!(batch)).await;
@@ -930,7 +937,7 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
         .map(|(i, id)| {
             let t = seed_example(&docs, id);
             if i == 2200 {
-                with(t, "transaction_type", json!("RW"))
+                with(t, "transaction_type", json!("XX"))
             } else {
                 t
             }
@@ -999,8 +1006,102 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
     assert!(repo.batch(&out.batch_id).await.unwrap().is_none(), "nothing written");
 }
 
+/// Issue 19: the filing service's documented example (its 2025 CA policy, no `id`, its own
+/// fields, a total that is not the sum of its figures, insurer and syndicate shares of 50% and
+/// 60%) with two documents served here: status 0 with warnings, on the batch route and on the
+/// single route in its v2 form (the transaction alone); the record keeps every field. Figures
+/// from the sources, not the engine: 3% of the premium (Cal. Ins. Code 1775.5; the broker's
+/// fees are not taxed in CA) = 93.255 -> 93.26; stamping 0.18% from 2023 (SLA Bulletin #1429)
+/// = 5.5953 -> 5.60. A bad new field is a 2001 naming it, and stores no document.
+async fn the_filing_services_example_imports_with_its_figures(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let mut example = filing_service_example(&docs);
+    let body = post_batch(&api, json!([example])).await;
+    let tx = &body["transactions"][0];
+    assert_eq!(tx["status"], 0, "{body}");
+    let id = tx["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("auto-"), "{id}");
+    assert_eq!(tx["calculated"]["sl_tax"], "93.26", "{tx}");
+    assert_eq!(tx["calculated"]["stamping_fee"], "5.60", "{tx}");
+    // premium + agency fee + collection fee + the two figures.
+    assert_eq!(tx["calculated"]["total"], "3408.47", "{tx}");
+    assert_eq!(tx["calculated"]["verified"], false, "a collection fee's taxability is nobody's word");
+    let warnings = tx["warnings"].as_object().unwrap();
+    for key in ["slTax", "stampingFee", "total", "insuranceCompanyList", "syndicateList"] {
+        assert!(warnings.contains_key(key), "{key}: {tx}");
+    }
+    let r = api.get(&format!("/import/v1/transactions/{id}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kept = &r.body["transaction"];
+    assert_eq!(kept["invoice_number"], "INVN-100011");
+    assert_eq!(kept["policy_expiration_date"], "2025-06-02");
+    assert_eq!(kept["collection_fee"], "1.11");
+    assert_eq!(kept["line_of_business_list"][0]["item"], "GEN-1001");
+    assert_eq!(kept["syndicate_list"][0]["coverage"], "60");
+    assert_eq!(kept["agent_id"], 13947);
+    assert_eq!(kept["retail_agency_name"], "Producer Agency Name");
+    assert_eq!(r.body["documents"].as_array().unwrap().len(), 2);
+    // The same transaction again, as the v2 single route takes it: a duplicate of the first.
+    let r = api.post("/import/v1/transaction", example.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["transactions"][0]["status"], 3001, "{}", r.body);
+    // Another policy on the single route: imported.
+    example["policy_number"] = json!("CA20250602-06");
+    let r = api.post("/import/v1/transaction", example.clone()).await;
+    assert_eq!(r.body["transactions"][0]["status"], 0, "{}", r.body);
+
+    // A bad new field: 2001 naming it; no document fetched or stored for it.
+    let before = docs.paced_hits.load(Ordering::SeqCst);
+    example["policy_number"] = json!("CA20250602-07");
+    example["insured_email"] = json!("not an address");
+    let body = post_batch(&api, json!([example])).await;
+    let tx = &body["transactions"][0];
+    assert_eq!(tx["status"], 2001, "{body}");
+    assert!(tx["status_message"].as_str().unwrap().contains("'insured_email'"), "{tx}");
+    assert_eq!(docs.paced_hits.load(Ordering::SeqCst), before, "nothing fetched");
+    let r = api.get(&format!("/import/v1/transactions/{}", tx["id"].as_str().unwrap())).await;
+    assert!(r.body.get("transaction").is_none() && r.body["documents"] == json!([]), "{}", r.body);
+}
+
+/// The filing service's v2 example (developer.inscipher.com, single-transaction import), with
+/// its two documents served here and a real address in place of the page's obfuscated one.
+fn filing_service_example(docs: &Docs) -> Value {
+    let mut v = json!({
+        "agent_id": 13947, "policy_number": "CA20170228-05", "policy_effective_date": "2025-06-02",
+        "policy_expiration_date": "2025-06-02", "transaction_effective_date": "2025-06-02",
+        "expiring_policy_number": "CA20170228-04", "invoice_date": "2025-06-02", "invoice_number": "INVN-100011",
+        "transaction_type": "PN", "policy_type": "master", "account_written_as": "B", "rpg": 1, "layered_risk": 1,
+        "broker_of_record": 1, "risk_retention_group": 1, "purchasing_group_name": "Cal Association",
+        "risk_description": "General Accidental Coverage", "ecp": 0, "exempt": 0, "multi_state": 0,
+        "policy_limit": 0.00, "property_limit": 0.00,
+        "line_of_business_list": [{"item": "GEN-1001", "coverage": 3108.50}],
+        "insurance_company_list": [{"item": "AA-1122000", "coverage": 50}],
+        "syndicate_list": [{"item": "AA-1120131", "coverage": 60}],
+        "premium": 3108.50, "agency_fee": 200.00, "inspection_fee": 0.00, "collection_fee": 1.11,
+        "sl_tax": 117.00, "stamping_fee": 7.80, "sl_service_charge": 0.00, "municipal_fee": 0.00,
+        "fm_tax": 0.00, "empa_tax": 0.00, "total": 4224.80, "commission_received": 0
+    });
+    let more = json!({
+        "mailing_insured_name": "Westfield Galleria at Roseville", "mailing_address": "1151 Galleria Blvd",
+        "mailing_city": "Roseville", "mailing_zip_code": "95678", "mailing_state_code": "CA",
+        "insured_entity": "individual", "insured_email": "insured@example.com", "insured_phone": "212-456-7890",
+        "insured_county": "Washington", "physical_same_as_mailing": 1, "stamping_fee_invoice_id": "INVST-20001",
+        "sl_tax_invoice_id": "INVSL-30001", "agent_notes": "test notes", "business_group_id": "Division 1",
+        "customer_code": "OPT CUST CODE12", "retail_producer_name": "Producer Name",
+        "retail_agency_name": "Producer Agency Name",
+        "transaction_documents": [{"code": "D1DISC", "url": docs.url("/paced/d1")},
+                                  {"code": "POLIC", "url": docs.url("/paced/polic")}]
+    });
+    for (k, x) in more.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
 both_stores!(
     the_seed_example_imports_with_its_documents,
+    the_filing_services_example_imports_with_its_figures,
     every_status_code_in_one_batch,
     tax_rules_per_state,
     every_period_of_every_jurisdiction_at_its_published_figures,
@@ -1185,7 +1286,7 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     deps.objects = s3.clone();
     let ids: Vec<String> = (0..30).map(|i| uid(&format!("s3-{i}"))).collect();
     let mut batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
-    batch.push(with(seed_example(&docs, &uid("bad")), "transaction_type", json!("RW")));
+    batch.push(with(seed_example(&docs, &uid("bad")), "transaction_type", json!("XX")));
     let key = "uploads/team-a/2026-11-22.json";
     s3.put_bytes(key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
     let event = s3_event(s3.bucket(), &["uploads/team-a/2026-11-22.json"], "abc123");

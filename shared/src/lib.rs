@@ -7,6 +7,7 @@
 //! - [`crypto`]: sealing secrets at rest, pull tokens, webhook signatures, password hashes.
 //! - [`api`]: HTTP handlers over plain requests, the route table, the error envelope.
 //! - [`lambda`] and [`local`]: the two ways the handlers are served.
+#![recursion_limit = "256"] // serde_json::json! of a whole filing-service transaction in tests
 
 pub mod accounts;
 pub mod api;

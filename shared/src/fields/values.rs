@@ -147,6 +147,24 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         }
     }
 
+    /// A date `yyyy-mm-dd`, or a date-time of that date (`yyyy-mm-dd hh:mm[:ss[.f]]`, with `T`
+    /// for the space and an optional `Z` or `±hh:mm`): the date is kept as written, the time and
+    /// its offset dropped (a policy's dates are calendar days where the policy is, not instants).
+    pub fn day(&mut self, name: &str, want: Want) -> Read<Option<NaiveDate>> {
+        let Some(s) = self.string(name, want, 40)? else { return Ok(None) };
+        let (date, rest) = match (s.get(..10), s.get(10..)) {
+            (Some(d), Some(r)) => (d, r),
+            _ => (s.as_str(), ""),
+        };
+        let b = date.as_bytes();
+        let day =
+            NaiveDate::parse_from_str(date, "%Y-%m-%d").ok().filter(|_| b.len() == 10 && b[4] == b'-' && b[7] == b'-');
+        match day {
+            Some(d) if rest.is_empty() || time_of_day(rest) => Ok(Some(d)),
+            _ => self.problem(name, want, "must be a date yyyy-mm-dd or a date-time yyyy-mm-dd hh:mm:ss").map(|_| None),
+        }
+    }
+
     /// A decimal of at most `digits` digits before the point and `scale` after, from its exact
     /// text (a JSON number whose text the source keeps, or a string); no exponent.
     pub fn decimal(&mut self, name: &str, want: Want, digits: u32, scale: u32) -> Read<Option<Decimal>> {
@@ -176,4 +194,20 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
                 .map(|_| None),
         }
     }
+}
+
+/// The part of a date-time after its date: `T` or a space, `hh:mm[:ss[.f]]`, then nothing, `Z`,
+/// or `±hh:mm`.
+fn time_of_day(rest: &str) -> bool {
+    let Some(t) = rest.strip_prefix(['T', ' ']) else { return false };
+    let (clock, offset) = match t.find(['Z', '+', '-']) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let offset_ok = offset.is_empty()
+        || offset == "Z"
+        || chrono::NaiveTime::parse_from_str(&format!("{}:00", &offset[1..]), "%H:%M:%S").is_ok() && offset.len() == 6;
+    let clock_ok =
+        ["%H:%M", "%H:%M:%S", "%H:%M:%S%.f"].iter().any(|f| chrono::NaiveTime::parse_from_str(clock, f).is_ok());
+    clock_ok && offset_ok
 }

@@ -3,6 +3,7 @@
 //! codes.
 
 mod documents;
+mod filing;
 mod importer;
 pub mod model;
 mod records;

@@ -33,7 +33,7 @@ pub mod status {
     pub const DUPLICATE: u16 = 3001;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum TxnType {
     PN,
@@ -42,10 +42,35 @@ pub enum TxnType {
     RPE,
     AE,
     FC,
+    /// Zero premium endorsement.
+    ZPE,
+    /// Binder.
+    BD,
+    /// Rewrite.
+    RW,
+    /// Extension endorsement.
+    EE,
+    /// Listed by the filing service with no meaning given.
+    OS,
+    /// Prorated cancellation.
+    PC,
 }
 
 impl TxnType {
-    pub const ALL: [TxnType; 6] = [TxnType::PN, TxnType::PR, TxnType::APE, TxnType::RPE, TxnType::AE, TxnType::FC];
+    pub const ALL: [TxnType; 12] = [
+        TxnType::PN,
+        TxnType::PR,
+        TxnType::APE,
+        TxnType::RPE,
+        TxnType::AE,
+        TxnType::FC,
+        TxnType::ZPE,
+        TxnType::BD,
+        TxnType::RW,
+        TxnType::EE,
+        TxnType::OS,
+        TxnType::PC,
+    ];
     pub fn code(self) -> &'static str {
         match self {
             TxnType::PN => "PN",
@@ -54,10 +79,23 @@ impl TxnType {
             TxnType::RPE => "RPE",
             TxnType::AE => "AE",
             TxnType::FC => "FC",
+            TxnType::ZPE => "ZPE",
+            TxnType::BD => "BD",
+            TxnType::RW => "RW",
+            TxnType::EE => "EE",
+            TxnType::OS => "OS",
+            TxnType::PC => "PC",
         }
     }
     pub fn parse(s: &str) -> Option<TxnType> {
         TxnType::ALL.into_iter().find(|t| t.code() == s)
+    }
+    /// Seed 002's six types, whose treatment the stamping offices' sources settle. The filing
+    /// service's other six (ZPE, BD, RW, EE, OS, PC) are accepted and taxed on their premium like
+    /// any transaction, but no source we read says how each office treats them, so their figures
+    /// are never `verified`.
+    pub fn settled(self) -> bool {
+        matches!(self, TxnType::PN | TxnType::PR | TxnType::APE | TxnType::RPE | TxnType::AE | TxnType::FC)
     }
 }
 
@@ -87,57 +125,179 @@ pub const LINES: &[(u16, &str)] = &[
     (1022, "Special Events"),
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     pub code: String,
     pub url: String,
     pub id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One line of `line_of_business_list`: its code as sent (`GEN-1001`), the seed's line it names
+/// (1001), and the premium written on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineCoverage {
+    pub item: String,
+    pub line: u16,
+    #[serde(with = "cents")]
+    pub coverage: Decimal,
+}
+
+/// One insurer or Lloyd's syndicate and its share of the risk, in percent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub item: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub coverage: Decimal,
+}
+
+/// What the filing service documents beyond seed 002 that no tax depends on: kept on the record
+/// and returned as sent (after checking), never used to compute.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filing {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiring_policy_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layered_risk: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_of_record: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_retention_group: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "rust_decimal::serde::str_option", default)]
+    pub policy_limit: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "rust_decimal::serde::str_option", default)]
+    pub property_limit: Option<Decimal>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub insurance_company_list: Vec<Share>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub syndicate_list: Vec<Share>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insured_entity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insured_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insured_phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insured_county: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_notes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stamping_fee_invoice_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sl_tax_invoice_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retail_producer_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retail_agency_name: Option<String>,
+}
+
+/// A transaction as read and checked: seed 002's fields, the filing service's that change what
+/// is owed (expiration, lines with their premiums, collection fee, EMPA), and the rest in
+/// [`Filing`]. Kept on the transaction's record (amounts as exact decimal strings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
     pub id: String,
     pub policy_number: String,
     pub policy_effective_date: NaiveDate,
+    /// As sent, or 12 months after the effective date (the filing service's default).
+    pub policy_expiration_date: NaiveDate,
     pub transaction_effective_date: NaiveDate,
     pub transaction_type: TxnType,
     pub account_written_as: String,
     pub rpg: bool,
+    #[serde(with = "cents")]
     pub premium: Decimal,
+    #[serde(with = "cents")]
     pub agency_fee: Decimal,
+    #[serde(with = "cents")]
     pub inspection_fee: Decimal,
+    /// A fee the broker charges for collecting the premium (the filing service's field); taxed
+    /// like `agency_fee` (see the tax-rules README).
+    #[serde(with = "cents", default)]
+    pub collection_fee: Decimal,
+    #[serde(with = "cents")]
     pub sl_tax: Decimal,
+    #[serde(with = "cents")]
     pub stamping_fee: Decimal,
+    #[serde(with = "cents")]
     pub sl_service_charge: Decimal,
+    #[serde(with = "cents")]
     pub municipal_fee: Decimal,
+    #[serde(with = "cents")]
     pub fm_tax: Decimal,
+    /// Florida's Emergency Management surcharge (F.S. 252.372).
+    #[serde(with = "cents", default)]
+    pub empa_tax: Decimal,
+    #[serde(with = "cents")]
     pub total: Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_received: Option<bool>,
     pub non_admitted_insured_name: String,
     pub invoice_date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purchasing_group_name: Option<String>,
     pub ecp: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_description: Option<String>,
     pub mailing_insured_name: String,
     pub mailing_address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailing_address2: Option<String>,
     pub mailing_city: String,
     pub mailing_zip_code: String,
     pub mailing_state_code: StateCode,
     pub physical_same_as_mailing: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_address2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_zip_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_state_code: Option<StateCode>,
+    /// As sent, or the line of `line_of_business_list` with the most premium.
     pub transaction_line_of_business: u16,
+    /// The lines and the premium on each; empty: all of it on `transaction_line_of_business`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub line_of_business_list: Vec<LineCoverage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exempt: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_list: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_state: Option<bool>,
     pub transaction_documents: Vec<Document>,
+    #[serde(flatten)]
+    pub filing: Filing,
 }
 
 impl Transaction {
+    /// Each line and its part of the premium (the parts add up to 1): the list's lines by
+    /// their premium, or the one line. A list with no premium on it (a zero-premium
+    /// endorsement) counts each line equally.
+    pub fn line_weights(&self) -> Vec<(u16, Decimal)> {
+        if self.line_of_business_list.is_empty() {
+            return vec![(self.transaction_line_of_business, Decimal::ONE)];
+        }
+        let sum: Decimal = self.line_of_business_list.iter().map(|l| l.coverage).sum();
+        let n = Decimal::from(self.line_of_business_list.len());
+        self.line_of_business_list
+            .iter()
+            .map(|l| (l.line, if sum.is_zero() { Decimal::ONE / n } else { l.coverage / sum }))
+            .collect()
+    }
+
     /// The state whose rules apply: the physical (risk) state, which is the mailing state when
     /// `physical_same_as_mailing` is 1.
     pub fn home_state(&self) -> StateCode {
@@ -150,6 +310,21 @@ impl Transaction {
 
 pub fn money(d: Decimal) -> String {
     format!("{:.2}", d.round_dp(2))
+}
+
+/// An amount kept and shown as its text to the cent (`"200.00"`), as [`money`] writes it.
+mod cents {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::money(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Transactions per batch.
@@ -194,6 +369,10 @@ pub struct TxnRecord {
     pub documents: Vec<StoredDocument>,
     pub department: Option<String>,
     pub at: DateTime<Utc>,
+    /// The transaction as imported (records of refused attempts, and records written before it
+    /// was kept, have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<Box<Transaction>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,16 +437,19 @@ pub enum Field {
     StampingFee,
     SlServiceCharge,
     FmTax,
+    EmpaTax,
 }
 
 impl Field {
-    pub const ALL: [Field; 4] = [Field::SlTax, Field::StampingFee, Field::SlServiceCharge, Field::FmTax];
+    pub const ALL: [Field; 5] =
+        [Field::SlTax, Field::StampingFee, Field::SlServiceCharge, Field::FmTax, Field::EmpaTax];
     pub fn name(self) -> &'static str {
         match self {
             Field::SlTax => "sl_tax",
             Field::StampingFee => "stamping_fee",
             Field::SlServiceCharge => "sl_service_charge",
             Field::FmTax => "fm_tax",
+            Field::EmpaTax => "empa_tax",
         }
     }
     /// The key and label of a mismatch warning, in the original's style.
@@ -277,6 +459,7 @@ impl Field {
             Field::StampingFee => ("stampingFee", "Stamping fee"),
             Field::SlServiceCharge => ("slServiceCharge", "SL service charge"),
             Field::FmTax => ("fmTax", "FM tax"),
+            Field::EmpaTax => ("empaTax", "EMPA tax"),
         }
     }
     /// What the client sent in this field.
@@ -286,6 +469,7 @@ impl Field {
             Field::StampingFee => t.stamping_fee,
             Field::SlServiceCharge => t.sl_service_charge,
             Field::FmTax => t.fm_tax,
+            Field::EmpaTax => t.empa_tax,
         }
     }
 }
@@ -301,7 +485,10 @@ pub struct Calculated {
     pub sl_service_charge: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
     pub fm_tax: Decimal,
-    /// Premium, agency and inspection fees, the municipal fee as sent, and the four above.
+    #[serde(with = "rust_decimal::serde::str", default)]
+    pub empa_tax: Decimal,
+    /// Premium, agency, inspection and collection fees, the municipal fee as sent, and the five
+    /// above.
     #[serde(with = "rust_decimal::serde::str")]
     pub total: Decimal,
     /// False when a period used is not confirmed by a public source, or its base is our choice
@@ -316,6 +503,7 @@ impl Calculated {
             Field::StampingFee => self.stamping_fee,
             Field::SlServiceCharge => self.sl_service_charge,
             Field::FmTax => self.fm_tax,
+            Field::EmpaTax => self.empa_tax,
         }
     }
     pub(crate) fn add(&mut self, f: Field, v: Decimal) {
@@ -324,19 +512,25 @@ impl Calculated {
             Field::StampingFee => &mut self.stamping_fee,
             Field::SlServiceCharge => &mut self.sl_service_charge,
             Field::FmTax => &mut self.fm_tax,
+            Field::EmpaTax => &mut self.empa_tax,
         };
         *slot += v;
     }
-    /// The figures as the answer shows them, to the cent.
+    /// The figures as the answer shows them, to the cent; `empa_tax` only where there is one
+    /// (Florida), so the seed's answers keep their shape.
     pub fn view(&self) -> Value {
         let m = money;
-        json!({
+        let mut v = json!({
             "sl_tax": m(self.sl_tax),
             "stamping_fee": m(self.stamping_fee),
             "sl_service_charge": m(self.sl_service_charge),
             "fm_tax": m(self.fm_tax),
             "total": m(self.total),
             "verified": self.verified,
-        })
+        });
+        if !self.empa_tax.is_zero() {
+            v["empa_tax"] = json!(m(self.empa_tax));
+        }
+        v
     }
 }

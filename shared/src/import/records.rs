@@ -107,8 +107,9 @@ fn to_records(
                             warnings: a.warnings.clone(),
                             calculated: Some(a.calculated.clone()),
                         };
-                        imports
-                            .push((i, record(&t.id, &t.policy_number, batch_id, &r, stored, Some(a.department), now)));
+                        let mut rec = record(&t.id, &t.policy_number, batch_id, &r, stored, Some(a.department), now);
+                        rec.transaction = Some(Box::new(a.transaction.clone()));
+                        imports.push((i, rec));
                         results.push(r);
                     }
                 }
@@ -149,5 +150,6 @@ fn record(
         documents,
         department: department.map(str::to_string),
         at,
+        transaction: None,
     }
 }

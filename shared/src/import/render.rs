@@ -22,7 +22,7 @@ impl TxnResult {
 
 impl TxnRecord {
     pub fn view(&self) -> Value {
-        json!({
+        let mut v = json!({
             "id": self.id,
             "batch_id": self.batch_id,
             "policy_number": self.policy_number,
@@ -33,7 +33,11 @@ impl TxnRecord {
             "department": self.department,
             "documents": self.documents.iter().map(|d| json!({"code": d.code, "id": d.id, "key": d.key, "size": d.size, "content_type": d.content_type, "sha256": d.sha256})).collect::<Vec<_>>(),
             "processed_at": self.at,
-        })
+        });
+        if let Some(t) = &self.transaction {
+            v["transaction"] = json!(t);
+        }
+        v
     }
 }
 

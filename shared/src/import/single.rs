@@ -1,6 +1,6 @@
 //! Single-transaction import (`POST /import/v1/transaction`), as the original offers it: a client
 //! sends a batch's transactions one request each, `{batch_id?, total_items, current_item,
-//! transaction}`. Each is read, taxed, its documents fetched and recorded as in a batch, and
+//! transaction}`, or (the filing service's v2 form) the transaction alone, a batch of one. Each is read, taxed, its documents fetched and recorded as in a batch, and
 //! answered at once in the seed's shape; its result is kept at its position, so the batch's
 //! results read like any batch's once all `total_items` positions have arrived (then it is
 //! `processed`). A position sent again (a retry, or a corrected transaction) is assessed again
@@ -38,6 +38,10 @@ pub fn read_item(body: &[u8]) -> Result<Item<'_>, BatchError> {
                 "must be an object {batch_id, total_items, current_item, transaction}",
             );
         };
+        // The filing service's v2 form: the transaction itself, no envelope (a batch of one).
+        if ["batch_id", "total_items", "current_item", "transaction"].iter().all(|k| !o.has(k)) {
+            return Ok(Item { batch_id: None, total_items: 1, current_item: 1, transaction: raw });
+        }
         let batch_id = o.string("batch_id", optional(), 64)?;
         let max = MAX_TRANSACTIONS as i64;
         let total = o.integer("total_items", required(), 1, max)?.unwrap_or(1);

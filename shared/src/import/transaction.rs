@@ -9,12 +9,13 @@ use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use super::filing::{a_year_after, filing, filing_rules, filing_warnings, line_code, lines};
 use super::model::{Calculated, Field};
 use super::rules;
 use crate::fields::{optional, required, Empty, Fields, Mode, Problem, Read, Report, Rules, Want};
 use crate::types::StateCode;
 
-pub use super::model::{money, status, Document, Transaction, TxnType, LINES};
+pub use super::model::{money, status, Document, Filing, LineCoverage, Share, Transaction, TxnType, LINES};
 
 /// A transaction refused: its status code and message.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,8 +28,35 @@ fn invalid(field: &str, why: impl std::fmt::Display) -> Rejected {
     Rejected { status: status::INVALID_FIELD, message: format!("Error: invalid field '{field}': {why}.") }
 }
 
-/// Every field of seed 002; anything else is refused.
+/// Every field of seed 002 and of the filing service's documented transaction (its
+/// single-transaction import page); anything else is refused.
 const KNOWN: &[&str] = &[
+    "policy_expiration_date",
+    "expiring_policy_number",
+    "invoice_number",
+    "policy_type",
+    "layered_risk",
+    "broker_of_record",
+    "risk_retention_group",
+    "policy_limit",
+    "property_limit",
+    "line_of_business_list",
+    "insurance_company_list",
+    "syndicate_list",
+    "collection_fee",
+    "empa_tax",
+    "insured_entity",
+    "insured_email",
+    "insured_phone",
+    "insured_county",
+    "agent_id",
+    "agent_notes",
+    "stamping_fee_invoice_id",
+    "sl_tax_invoice_id",
+    "business_group_id",
+    "customer_code",
+    "retail_producer_name",
+    "retail_agency_name",
     "id",
     "policy_number",
     "policy_effective_date",
@@ -82,17 +110,18 @@ pub struct Labels {
 const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: true, code: INVALID_FIELD };
 const INVALID_FIELD: &str = "INVALID_FIELD";
 const TRANSACTION_TYPE: &str = "TRANSACTION_TYPE";
-const LINE_OF_BUSINESS: &str = "LINE_OF_BUSINESS";
+pub(super) const LINE_OF_BUSINESS: &str = "LINE_OF_BUSINESS";
 
 /// A transaction being read.
-type Txn<'a> = Fields<'a, &'a RawValue>;
+pub(super) type Txn<'a> = Fields<'a, &'a RawValue>;
 
 /// A problem as the transaction's status and message.
 fn rejected(p: &Problem) -> Rejected {
     match p.code {
         TRANSACTION_TYPE => Rejected {
             status: status::TRANSACTION_TYPE,
-            message: "Error: transaction type not found (one of PN, PR, APE, RPE, AE, FC).".into(),
+            message: "Error: transaction type not found (one of PN, PR, APE, RPE, AE, FC, ZPE, BD, RW, EE, OS, PC)."
+                .into(),
         },
         LINE_OF_BUSINESS => Rejected {
             status: status::LINE_OF_BUSINESS,
@@ -113,8 +142,9 @@ pub fn read(raw: &RawValue) -> (Labels, Result<Transaction, Rejected>) {
     let mut labels = Labels::default();
     let read = (|| -> Read<Transaction> {
         let Some(mut o) = report.open("", raw)? else { return report.refuse("", INVALID_FIELD, "not an object") };
-        labels = Labels { id: o.peek_text("id", 255), policy_number: o.peek_text("policy_number", 255) };
-        fields(&mut o)
+        let id = o.peek_text("id", 255).filter(|id| !id.trim().is_empty()).unwrap_or_else(|| content_id(raw));
+        labels = Labels { id: Some(id), policy_number: o.peek_text("policy_number", 255) };
+        fields(&mut o, raw)
     })();
     let result = report.finish(read).map_err(|problems| match problems.first() {
         Some(p) => rejected(p),
@@ -123,8 +153,16 @@ pub fn read(raw: &RawValue) -> (Labels, Result<Transaction, Rejected>) {
     (labels, result)
 }
 
-fn fields(o: &mut Txn) -> Read<Transaction> {
-    let id = o.string("id", required(), 255)?.unwrap_or_default();
+/// The id of a transaction sent without one (the filing service's newest example has none):
+/// made from its exact text, so the same transaction sent again is a duplicate (3001), not a
+/// second import.
+fn content_id(raw: &RawValue) -> String {
+    use sha2::{Digest, Sha256};
+    format!("auto-{}", hex::encode(&Sha256::digest(raw.get().as_bytes())[..12]))
+}
+
+fn fields(o: &mut Txn, raw: &RawValue) -> Read<Transaction> {
+    let id = o.string("id", optional(), 255)?.unwrap_or_else(|| content_id(raw));
     let want_type = optional().code(TRANSACTION_TYPE);
     let Some(transaction_type) =
         o.string("transaction_type", want_type, 10)?.and_then(|s| TxnType::parse(&s.to_ascii_uppercase()))
@@ -132,20 +170,21 @@ fn fields(o: &mut Txn) -> Read<Transaction> {
         return o.refuse("transaction_type", want_type, "not found");
     };
     let want_line = optional().code(LINE_OF_BUSINESS);
-    let Some(line) = o
-        .string("transaction_line_of_business", want_line, 4)?
-        .and_then(|s| s.parse::<u16>().ok())
-        .filter(|n| LINES.iter().any(|(c, _)| c == n))
-    else {
-        return o.refuse("transaction_line_of_business", want_line, "not found");
+    // With a list of lines and no single line, the line is the list's (read with the list).
+    let from_list = o.peek("transaction_line_of_business").is_none() && o.has_items("line_of_business_list");
+    let line = match o.string("transaction_line_of_business", want_line, 4)?.map(|s| line_code(&s)) {
+        Some(Some(line)) => line,
+        None if from_list => 0,
+        _ => return o.refuse("transaction_line_of_business", want_line, "not found"),
     };
     o.only(KNOWN)?;
     let account_written_as = o.string("account_written_as", required(), 2)?.unwrap_or_default().to_ascii_uppercase();
     if account_written_as != "B" && account_written_as != "DC" {
         o.problem("account_written_as", required(), "must be B (Brokerage) or DC (Direct Client)")?;
     }
-    let t = body(o, id, transaction_type, line, account_written_as)?;
+    let mut t = body(o, id, transaction_type, line, account_written_as)?;
     seed_rules(o, &t)?;
+    filing_rules(o, &mut t)?;
     Ok(t)
 }
 
@@ -159,26 +198,36 @@ fn body(
 ) -> Read<Transaction> {
     let amount =
         |o: &mut Txn, f: &str, want: Want| -> Read<Decimal> { Ok(o.decimal(f, want, 10, 2)?.unwrap_or_default()) };
+    let policy_number = o.string("policy_number", required(), 50)?.unwrap_or_default();
+    // The filing service: "uses transaction date if empty".
+    let policy_effective_date = o.day("policy_effective_date", optional())?;
+    let policy_expiration_date = o.day("policy_expiration_date", optional())?;
+    let transaction_effective_date = o.day("transaction_effective_date", required())?.unwrap_or_default();
+    let policy_effective_date = policy_effective_date.unwrap_or(transaction_effective_date);
     Ok(Transaction {
         id,
-        policy_number: o.string("policy_number", required(), 50)?.unwrap_or_default(),
-        policy_effective_date: o.date("policy_effective_date", required())?.unwrap_or_default(),
-        transaction_effective_date: o.date("transaction_effective_date", required())?.unwrap_or_default(),
+        policy_number,
+        policy_effective_date,
+        policy_expiration_date: policy_expiration_date.unwrap_or_else(|| a_year_after(policy_effective_date)),
+        transaction_effective_date,
         transaction_type,
         account_written_as,
         rpg: o.flag("rpg", optional())?.unwrap_or(false),
         premium: amount(o, "premium", required())?,
         agency_fee: amount(o, "agency_fee", optional())?,
         inspection_fee: amount(o, "inspection_fee", optional())?,
+        collection_fee: amount(o, "collection_fee", optional())?,
         sl_tax: amount(o, "sl_tax", optional())?,
         stamping_fee: amount(o, "stamping_fee", optional())?,
         sl_service_charge: amount(o, "sl_service_charge", optional())?,
         municipal_fee: amount(o, "municipal_fee", optional())?,
         fm_tax: amount(o, "fm_tax", optional())?,
+        empa_tax: amount(o, "empa_tax", optional())?,
         total: amount(o, "total", required())?,
         commission_received: o.flag("commission_received", optional())?,
-        non_admitted_insured_name: o.string("non_admitted_insured_name", required(), 255)?.unwrap_or_default(),
-        invoice_date: o.date("invoice_date", required())?.unwrap_or_default(),
+        // Seed 002 requires it; the filing service's newest example has none.
+        non_admitted_insured_name: o.string("non_admitted_insured_name", optional(), 255)?.unwrap_or_default(),
+        invoice_date: o.day("invoice_date", required())?.unwrap_or_default(),
         purchasing_group_name: o.string("purchasing_group_name", optional(), 255)?,
         ecp: o.flag("ecp", optional())?.unwrap_or(false),
         risk_description: o.string("risk_description", optional(), 255)?,
@@ -195,15 +244,16 @@ fn body(
         physical_zip_code: o.string("physical_zip_code", optional(), 20)?,
         physical_state_code: state(o, "physical_state_code", optional())?,
         transaction_line_of_business: line,
+        line_of_business_list: lines(o)?,
         exempt: o.flag("exempt", optional())?,
         export_list: o.flag("export_list", optional())?,
         multi_state: o.flag("multi_state", optional())?,
         transaction_documents: documents(o)?,
+        filing: filing(o)?,
     })
 }
 
-/// The seed's conditional rules: the fields `rpg` and `physical_same_as_mailing` require, and the
-/// total.
+/// The seed's conditional rules: the fields `rpg` and `physical_same_as_mailing` require.
 fn seed_rules(o: &mut Txn, t: &Transaction) -> Read<()> {
     if t.rpg {
         if t.purchasing_group_name.is_none() {
@@ -224,21 +274,6 @@ fn seed_rules(o: &mut Txn, t: &Transaction) -> Read<()> {
                 o.problem(f, required(), "is required when physical_same_as_mailing is 0")?;
             }
         }
-    }
-    let sum = t.premium
-        + t.agency_fee
-        + t.inspection_fee
-        + t.sl_tax
-        + t.stamping_fee
-        + t.sl_service_charge
-        + t.municipal_fee
-        + t.fm_tax;
-    if sum != t.total {
-        o.problem(
-            "total",
-            required(),
-            format!("must be premium + all taxes + all fees = {}, not {}", money(sum), money(t.total)),
-        )?;
     }
     Ok(())
 }
@@ -341,7 +376,8 @@ pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
         });
     }
     let calculated = r.calculate(&t);
-    let warnings = mismatches(&t, &calculated);
+    let mut warnings = mismatches(&t, &calculated);
+    warnings.extend(filing_warnings(&t));
     Ok(Accepted { transaction: t, calculated, warnings, department: &r.department })
 }
 
@@ -397,13 +433,13 @@ pub(crate) mod tests {
         })
     }
 
-    fn run(v: &Value) -> Result<Accepted, Rejected> {
+    pub(crate) fn run(v: &Value) -> Result<Accepted, Rejected> {
         let text = v.to_string();
         let raw: &RawValue = serde_json::from_str(&text).unwrap();
         read(raw).1.and_then(assess)
     }
 
-    fn with(field: &str, value: Value) -> Value {
+    pub(crate) fn with(field: &str, value: Value) -> Value {
         let mut v = seed_example();
         if value.is_null() {
             v.as_object_mut().unwrap().remove(field);
@@ -444,7 +480,7 @@ pub(crate) mod tests {
     #[test]
     fn each_rule_has_its_status() {
         let cases: Vec<(Value, u16, &str)> = vec![
-            (with("transaction_type", json!("BD")), 1002, "transaction type"),
+            (with("transaction_type", json!("XYZ")), 1002, "transaction type"),
             (with("transaction_type", Value::Null), 1002, "transaction type"),
             (with("transaction_line_of_business", json!("999")), 1003, "line of business"),
             (with("transaction_line_of_business", Value::Null), 1003, "line of business"),
@@ -461,7 +497,6 @@ pub(crate) mod tests {
             (with("account_written_as", json!("X")), 2001, "'account_written_as'"),
             (with("mailing_state_code", json!("California")), 2001, "'mailing_state_code'"),
             (with("policy_number", json!("x".repeat(51))), 2001, "'policy_number'"),
-            (with("total", json!(1.00)), 2001, "'total'"),
             (with("surprise", json!(1)), 2001, "'surprise'"),
             (with("transaction_documents", json!([{"code": "POLIC", "url": "ftp://x/1"}])), 2001, "url"),
         ];
@@ -480,8 +515,11 @@ pub(crate) mod tests {
         let mut v = with("rpg", json!(1));
         v.as_object_mut().unwrap().remove("risk_description");
         assert!(run(&v).unwrap_err().message.contains("risk_description"));
-        // RPG needs its registration document too.
-        assert_eq!(run(&with("rpg", json!(1))).unwrap_err().status, 1001);
+        // With both, an RPG transaction needs no document of its own (none is sourced).
+        assert_eq!(
+            run(&with("rpg", json!(1))).unwrap().transaction.purchasing_group_name.as_deref(),
+            Some("Cal Association")
+        );
 
         let nh = |extra: Value| {
             let mut v = with("mailing_state_code", json!("NH"));

@@ -54,7 +54,7 @@ pub enum Base {
     Premium,
     /// `premium + inspection_fee` (charges the insurer imposes).
     PremiumAndInsurerFees,
-    /// `premium + inspection_fee + agency_fee`.
+    /// `premium + inspection_fee + agency_fee + collection_fee`.
     PremiumAndAllFees,
 }
 
@@ -63,7 +63,9 @@ impl Base {
         match self {
             Base::Premium => t.premium,
             Base::PremiumAndInsurerFees => t.premium + t.inspection_fee,
-            Base::PremiumAndAllFees => t.premium + t.inspection_fee + t.agency_fee,
+            // The collection fee is the broker's, as the agency fee is: our choice, no source
+            // says (a figure that depends on it is never verified: `Period::verified_for`).
+            Base::PremiumAndAllFees => t.premium + t.inspection_fee + t.agency_fee + t.collection_fee,
         }
     }
     fn name(self) -> &'static str {
@@ -130,23 +132,26 @@ pub struct Period {
 }
 
 impl Period {
-    /// Whether the figure this period gives for `t` is confirmed by a public source.
+    /// Whether the figure this period gives for `t` is confirmed by a public source: not when
+    /// the period is not, nor when its base is our choice and `t` carries fees, nor when `t`
+    /// carries a collection fee (no source says whether any office taxes it), nor for a
+    /// transaction type no source settles ([`TxnType::settled`]).
     pub fn verified_for(&self, t: &Transaction) -> bool {
-        let fees_matter = !(t.agency_fee.is_zero() && t.inspection_fee.is_zero());
-        self.verified && !(self.base_unknown.is_some() && fees_matter && matches!(self.charge, Charge::Percent { .. }))
+        let percent = matches!(self.charge, Charge::Percent { .. });
+        let fees_matter = !(t.agency_fee.is_zero() && t.inspection_fee.is_zero() && t.collection_fee.is_zero());
+        self.verified
+            && t.transaction_type.settled()
+            && !(self.base_unknown.is_some() && fees_matter && percent)
+            && (!percent || t.collection_fee.is_zero())
     }
 
     pub fn covers(&self, date: NaiveDate) -> bool {
         self.from <= date && self.to.is_none_or(|to| date <= to)
     }
 
-    /// The share of the base this line pays, in percent (100 when no shares are set); `None`
-    /// when the charge does not apply to the transaction at all.
-    fn share(&self, t: &Transaction) -> Option<Decimal> {
-        let line = t.transaction_line_of_business;
-        if !self.transaction_types.is_empty() && !self.transaction_types.contains(&t.transaction_type) {
-            return None;
-        }
+    /// The share of the base one line pays, in percent (100 when no shares are set); `None`
+    /// when the charge does not apply to the line.
+    fn line_share(&self, line: u16) -> Option<Decimal> {
         if self.lines_excluded.contains(&line) {
             return None;
         }
@@ -154,6 +159,22 @@ impl Period {
             None => Some(Decimal::ONE_HUNDRED),
             Some(shares) => shares.get(&line).copied(),
         }
+    }
+
+    /// The share of the base the transaction pays, in percent: each line's share weighted by
+    /// its part of the premium (one line: that line's share). `None` when the charge applies to
+    /// none of its lines, or not to its type.
+    fn share(&self, t: &Transaction) -> Option<Decimal> {
+        if !self.transaction_types.is_empty() && !self.transaction_types.contains(&t.transaction_type) {
+            return None;
+        }
+        let mut share = None;
+        for (line, weight) in t.line_weights() {
+            if let Some(s) = self.line_share(line) {
+                *share.get_or_insert(Decimal::ZERO) += s * weight;
+            }
+        }
+        share
     }
 
     /// The amount this charge comes to on `t`, rounded; `None` when it does not apply.
@@ -270,8 +291,9 @@ impl Jurisdiction {
             stamping_fee: cents,
             sl_service_charge: cents,
             fm_tax: cents,
+            empa_tax: cents,
             total: cents,
-            verified: true,
+            verified: t.transaction_type.settled(),
         };
         for (fee, period) in self.in_force(t.policy_effective_date) {
             if let Some(v) = period.amount(t) {
@@ -282,11 +304,13 @@ impl Jurisdiction {
         c.total = t.premium
             + t.agency_fee
             + t.inspection_fee
+            + t.collection_fee
             + t.municipal_fee
             + c.sl_tax
             + c.stamping_fee
             + c.sl_service_charge
-            + c.fm_tax;
+            + c.fm_tax
+            + c.empa_tax;
         c
     }
 
