@@ -30,6 +30,9 @@ struct Docs {
     flaky_left: Arc<AtomicUsize>,
     /// Requests for `/paced/<name>` (each answered after 20 ms).
     paced_hits: Arc<AtomicUsize>,
+    /// Requests for `/held/<name>`, each answered once [`Docs::release`] is called.
+    held_hits: Arc<AtomicUsize>,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 fn pdf(name: &str) -> Vec<u8> {
@@ -42,14 +45,17 @@ impl Docs {
         let addr = listener.local_addr().unwrap();
         let flaky_left = Arc::new(AtomicUsize::new(2));
         let paced_hits = Arc::new(AtomicUsize::new(0));
-        let (flaky, paced) = (flaky_left.clone(), paced_hits.clone());
+        let held_hits = Arc::new(AtomicUsize::new(0));
+        let released = Arc::new(tokio::sync::watch::Sender::new(false));
+        let (flaky, paced, held, gate) = (flaky_left.clone(), paced_hits.clone(), held_hits.clone(), released.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let (flaky, paced) = (flaky.clone(), paced.clone());
+                let (flaky, paced, held, gate) = (flaky.clone(), paced.clone(), held.clone(), gate.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (flaky, paced) = (flaky.clone(), paced.clone());
+                        let (flaky, paced, held, mut gate) =
+                            (flaky.clone(), paced.clone(), held.clone(), gate.subscribe());
                         async move {
                             let path = req.uri().path().to_string();
                             let trace = req.headers().get("x-amzn-trace-id").map(|v| v.as_bytes().to_vec());
@@ -60,6 +66,10 @@ impl Docs {
                             } else if let Some(name) = path.strip_prefix("/paced/") {
                                 paced.fetch_add(1, Ordering::SeqCst);
                                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                                (200, pdf(name), None)
+                            } else if let Some(name) = path.strip_prefix("/held/") {
+                                held.fetch_add(1, Ordering::SeqCst);
+                                let _ = gate.wait_for(|open| *open).await;
                                 (200, pdf(name), None)
                             } else if path == "/echo-trace" {
                                 (200, trace.unwrap_or_default(), None)
@@ -97,10 +107,14 @@ impl Docs {
                 });
             }
         });
-        Docs { addr, flaky_left, paced_hits }
+        Docs { addr, flaky_left, paced_hits, held_hits, released }
     }
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+    /// Answers every request for `/held/<name>`, those waiting and those to come.
+    fn release(&self) {
+        self.released.send_replace(true);
     }
 }
 
@@ -1210,6 +1224,139 @@ async fn a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan() {
     let stored = objects.list("documents/").await.unwrap();
     assert_eq!(stored.len(), 600);
     assert_eq!(stored, referenced);
+}
+
+// ---- a client that hangs up ----
+
+/// The local server (the path `coverdesk serve` takes: hyper, which drops a request's future when
+/// its client hangs up) over `store`, its objects in `objects`; its address, and a new team with
+/// its Basic credentials.
+async fn serve_on(
+    store: Arc<dyn coverdesk::store::Store>,
+    objects: Arc<dyn ObjectStore>,
+) -> (coverdesk::deps::Deps, SocketAddr, coverdesk::types::TeamId, String) {
+    let mut deps = support::test_deps(store);
+    deps.objects = objects;
+    let listener = coverdesk_local::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = deps.clone();
+    tokio::spawn(async move { coverdesk_local::serve(listener, served).await });
+    let (team, secret) =
+        coverdesk::auth::create_team(deps.store.as_ref(), "test", Some(&uid("t")), None, None).await.unwrap();
+    (deps, addr, team.team_id, support::api::basic(&team.client_id, &secret))
+}
+
+/// POSTs `body` to `path` on a connection of its own and hangs up (drops the connection) once
+/// the documents are being fetched: `held` requests for held documents have arrived.
+async fn post_and_hang_up(addr: SocketAddr, path: &str, auth: &str, body: &Value, docs: &Docs, held: usize) {
+    use tokio::io::AsyncWriteExt;
+    let body = body.to_string();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\nauthorization: {auth}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    while docs.held_hits.load(Ordering::SeqCst) < held {
+        assert!(started.elapsed().as_secs() < 20, "the documents were never asked for");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop(stream);
+}
+
+/// Issue 19: a client hangs up while its documents are being fetched (each transaction's first
+/// document stored, its second held by the document server), on a batch POST and on a
+/// single-transaction POST; then the documents come. The import goes on to its end: every
+/// stored document belongs to an imported record, every record's documents are stored, and the
+/// batch's results are readable by its id.
+async fn a_client_that_hangs_up_mid_fetch_leaves_nothing_behind(
+    store: Arc<dyn coverdesk::store::Store>,
+    objects: Arc<dyn ObjectStore>,
+) {
+    let (deps, addr, team, auth) = serve_on(store, objects).await;
+    let repo = coverdesk::import::repo::ImportRepo::new(deps.store.clone(), &team);
+    let tag = uid("hangup");
+    let txn = |docs: &Docs, id: &str| {
+        with(
+            seed_example(docs, id),
+            "transaction_documents",
+            json!([
+                {"code": "D1DISC", "url": docs.url(&format!("/doc/d1-{id}")), "id": 1},
+                {"code": "POLIC", "url": docs.url(&format!("/held/polic-{id}")), "id": 2}
+            ]),
+        )
+    };
+    let (batch_docs, single_docs) = (Docs::start().await, Docs::start().await);
+    let ids: Vec<String> = (0..4).map(|i| format!("{tag}-{i}")).collect();
+    let batch = Value::Array(ids.iter().map(|id| txn(&batch_docs, id)).collect());
+    post_and_hang_up(addr, "/import/v1/transactions", &auth, &batch, &batch_docs, ids.len()).await;
+    let single = format!("{tag}-single");
+    let item = json!({"total_items": 1, "current_item": 1, "transaction": txn(&single_docs, &single)});
+    post_and_hang_up(addr, "/import/v1/transaction", &auth, &item, &single_docs, 1).await;
+    // The server sees the connections close (and drops the requests' futures) before the rest comes.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let every: Vec<&String> = ids.iter().chain([&single]).collect();
+    for id in &every {
+        assert!(repo.imported(id).await.unwrap().is_none(), "{id} was recorded before its second document came");
+    }
+    assert_eq!(deps.objects.list("documents/").await.unwrap().len(), every.len(), "the first documents are stored");
+    batch_docs.release();
+    single_docs.release();
+
+    let started = std::time::Instant::now();
+    let records = loop {
+        let mut found = Vec::new();
+        for id in &every {
+            found.extend(repo.imported(id).await.unwrap());
+        }
+        if found.len() == every.len() || started.elapsed().as_secs() >= 15 {
+            break found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let mut referenced: Vec<String> = records.iter().flat_map(|r| r.documents.iter().map(|d| d.key.clone())).collect();
+    referenced.sort();
+    let stored = deps.objects.list("documents/").await.unwrap();
+    let orphans: Vec<&String> = stored.iter().filter(|k| !referenced.contains(k)).collect();
+    assert!(
+        orphans.is_empty(),
+        "{} of {} stored documents belong to no record: {orphans:?}",
+        orphans.len(),
+        stored.len()
+    );
+    assert_eq!(stored, referenced, "every record's documents are stored");
+    assert_eq!(records.len(), every.len(), "every transaction imported");
+    assert!(records.iter().all(|r| r.status == 0 && r.documents.len() == 2));
+    // Readable later by batch id (a client that retries learns it from its 3001 answers).
+    for (id, n) in [(&ids[0], ids.len()), (&single, 1)] {
+        let batch_id = &records.iter().find(|r| &r.id == id).unwrap().batch_id;
+        // Its records are written a moment before it is marked processed.
+        let (meta, results) = loop {
+            let (meta, results) = repo.batch_with_results(batch_id).await.unwrap().unwrap();
+            if meta.status.code() == "processed" || started.elapsed().as_secs() >= 20 {
+                break (meta, results);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!((meta.status.code(), results.len()), ("processed", n), "{id}");
+        assert!(results.iter().all(|r| r.status == 0), "{results:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_leaves_nothing_on_the_embedded_store_and_a_folder() {
+    let (store, _dir) = support::embedded_store();
+    let objects = tempfile::tempdir().unwrap();
+    let folder = Arc::new(coverdesk::objects::FolderStore::new(objects.path()));
+    a_client_that_hangs_up_mid_fetch_leaves_nothing_behind(store, folder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_leaves_nothing_on_dynamodb_and_s3() {
+    a_client_that_hangs_up_mid_fetch_leaves_nothing_behind(support::dynamo_store().await, support::s3_store().await)
+        .await;
 }
 
 // ---- S3 ----

@@ -12,7 +12,7 @@ use crate::import::rules::jurisdiction;
 use crate::import::service::{count_batch, new_batch_id, Importer};
 use crate::import::single::read_item;
 use crate::import::upload::admit;
-use crate::import::ImportError;
+use crate::import::{to_the_end, ImportError};
 use crate::types::TeamId;
 
 /// The largest batch a POST may carry (Lambda's synchronous payload limit); larger batches go
@@ -64,13 +64,20 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
         Some(_) => false,
         None => total <= INLINE_MAX,
     };
+    // Both ways run to their end even if the client hangs up ([`to_the_end`]).
     if inline {
-        let imp = importer(deps, &team).await?;
-        let (meta, results) = imp.import(&batch_id, &req.body, "api", &|_, _| {}).await?;
+        let (imp, body) = (importer(deps, &team).await?, req.body.clone());
+        let (meta, results) =
+            to_the_end(async move { Ok(imp.import(&batch_id, &body, "api", &|_, _| {}).await?) }).await?;
         return Ok(ApiResponse::json(200, &batch_view(&meta, &results)));
     }
-    let (meta, key) = admit(&deps.imports(), &team, &batch_id, req.body.to_vec(), total).await?;
-    deps.start_import(&key);
+    let (deps, body, id) = (deps.clone(), req.body.to_vec(), batch_id.clone());
+    let meta = to_the_end(async move {
+        let (meta, key) = admit(&deps.imports(), &team, &id, body, total).await?;
+        deps.start_import(&key);
+        Ok(meta)
+    })
+    .await?;
     let mut r = ApiResponse::json(202, &results_page(&meta, &[], None));
     r.headers.push(("location", format!("/import/v1/transaction-import-results?batch_id={batch_id}")));
     Ok(r)
@@ -88,12 +95,18 @@ pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> 
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
-    let item = read_item(&req.body)?;
-    let batch_id = match &item.batch_id {
-        Some(b) => b.clone(),
-        None => new_batch_id().map_err(ImportError::internal)?,
-    };
-    let (meta, result) = imp.import_item(&batch_id, &item).await?;
+    let body = req.body.clone();
+    // To its end even if the client hangs up ([`to_the_end`]): a retry of the position answers
+    // imported.
+    let (meta, result) = to_the_end(async move {
+        let item = read_item(&body)?;
+        let batch_id = match &item.batch_id {
+            Some(b) => b.clone(),
+            None => new_batch_id().map_err(ImportError::internal)?,
+        };
+        Ok(imp.import_item(&batch_id, &item).await?)
+    })
+    .await?;
     Ok(ApiResponse::json(200, &batch_view(&meta, std::slice::from_ref(&result))))
 }
 

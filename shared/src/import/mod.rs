@@ -48,6 +48,20 @@ pub enum ImportError {
     Internal(#[source] crate::cause::Cause),
 }
 
+/// Runs an import request's work as a task of its own, which owns all it needs, and waits for it.
+/// Whoever waits may stop (the local server drops a request's future when its client hangs up),
+/// but the work goes on to its end: documents stored are then recorded, the batch is finished
+/// and its results are readable by its id, instead of documents left with no record (a
+/// transaction's documents are stored before its record is written, and a future dropped
+/// between the two leaves them behind). In Lambda nothing drops the request (API Gateway lets
+/// the function run when its client hangs up), so there this changes nothing; what stops an
+/// import there is the function's timeout, which is a crash, not a hang-up.
+pub async fn to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, ImportError>> + Send + 'static,
+) -> Result<T, ImportError> {
+    tokio::spawn(work).await.map_err(ImportError::internal)?
+}
+
 impl ImportError {
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         ImportError::Internal(crate::cause::cause(cause))
