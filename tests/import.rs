@@ -1246,6 +1246,19 @@ async fn serve_on(
     (deps, addr, team.team_id, support::api::basic(&team.client_id, &secret))
 }
 
+/// The seed's example whose first document is answered at once and whose second is held until
+/// [`Docs::release`].
+fn held_second_document(docs: &Docs, id: &str) -> Value {
+    with(
+        seed_example(docs, id),
+        "transaction_documents",
+        json!([
+            {"code": "D1DISC", "url": docs.url(&format!("/doc/d1-{id}")), "id": 1},
+            {"code": "POLIC", "url": docs.url(&format!("/held/polic-{id}")), "id": 2}
+        ]),
+    )
+}
+
 /// POSTs `body` to `path` on a connection of its own and hangs up (drops the connection) once
 /// the documents are being fetched: `held` requests for held documents have arrived.
 async fn post_and_hang_up(addr: SocketAddr, path: &str, auth: &str, body: &Value, docs: &Docs, held: usize) {
@@ -1278,16 +1291,7 @@ async fn a_client_that_hangs_up_mid_fetch_leaves_nothing_behind(
     let (deps, addr, team, auth) = serve_on(store, objects).await;
     let repo = coverdesk::import::repo::ImportRepo::new(deps.store.clone(), &team);
     let tag = uid("hangup");
-    let txn = |docs: &Docs, id: &str| {
-        with(
-            seed_example(docs, id),
-            "transaction_documents",
-            json!([
-                {"code": "D1DISC", "url": docs.url(&format!("/doc/d1-{id}")), "id": 1},
-                {"code": "POLIC", "url": docs.url(&format!("/held/polic-{id}")), "id": 2}
-            ]),
-        )
-    };
+    let txn = held_second_document;
     let (batch_docs, single_docs) = (Docs::start().await, Docs::start().await);
     let ids: Vec<String> = (0..4).map(|i| format!("{tag}-{i}")).collect();
     let batch = Value::Array(ids.iter().map(|id| txn(&batch_docs, id)).collect());
@@ -1357,6 +1361,60 @@ async fn a_client_that_hangs_up_leaves_nothing_on_the_embedded_store_and_a_folde
 async fn a_client_that_hangs_up_leaves_nothing_on_dynamodb_and_s3() {
     a_client_that_hangs_up_mid_fetch_leaves_nothing_behind(support::dynamo_store().await, support::s3_store().await)
         .await;
+}
+
+/// Issue 19: `coverdesk serve` stopped (Ctrl-C) while an import it took fetches its documents
+/// (its client gone too) takes no new request but lets the import end before it exits: the
+/// documents are recorded, not left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_local_server_lets_its_running_imports_end() {
+    let docs = Docs::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_coverdesk"))
+        .args(["serve", "--port", &port.to_string()])
+        .env("COVERDESK_DATA_DIR", &data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(started.elapsed().as_secs() < 30, "the server never listened");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let id = uid("stopped");
+    let batch = json!([held_second_document(&docs, &id)]);
+    let auth = support::api::basic("local", "local-secret");
+    post_and_hang_up(addr, "/import/v1/transactions", &auth, &batch, &docs, 1).await;
+    let interrupted = std::process::Command::new("kill").args(["-INT", &server.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(server.try_wait().unwrap().is_none(), "the server waits for the import it runs");
+    docs.release();
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.try_wait().unwrap() {
+            break exit;
+        }
+        if started.elapsed().as_secs() >= 20 {
+            server.kill().unwrap();
+            panic!("the server did not stop once its import ended");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+
+    let store: Arc<dyn coverdesk::store::Store> =
+        Arc::new(coverdesk_local::EmbeddedStore::open(data.join("coverdesk.redb")).unwrap());
+    let team = coverdesk::auth::team_by_client_id(store.as_ref(), "local").await.unwrap().unwrap();
+    let rec = coverdesk::import::repo::ImportRepo::new(store, &team).imported(&id).await.unwrap();
+    let referenced: Vec<String> = rec.iter().flat_map(|r| r.documents.iter().map(|d| d.key.clone())).collect();
+    let stored = coverdesk::objects::FolderStore::new(data.join("objects")).list("documents/").await.unwrap();
+    assert_eq!(stored, referenced, "every stored document is the record's");
+    assert_eq!(referenced.len(), 2, "imported with its two documents");
 }
 
 // ---- S3 ----

@@ -174,9 +174,20 @@ async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
         tracing::info!(url = %format!("http://{addr}"), data = %data_dir(), "serving every route");
     }
     tokio::select! {
-        r = coverdesk_local::serve(listener, deps) => r.map_err(|e| e.to_string()),
-        _ = tokio::signal::ctrl_c() => Ok(()),
+        r = coverdesk_local::serve(listener, deps) => return r.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => {}
     }
+    // No new request is taken; imports that requests started finish first, else their documents
+    // stay with no record. A second Ctrl-C stops at once.
+    let running = coverdesk::import::running();
+    if running > 0 {
+        tracing::info!(running, "stopping once the running imports end (Ctrl-C again to stop now)");
+        tokio::select! {
+            _ = coverdesk::import::all_ended() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    Ok(())
 }
 
 /// Uploads `file` as the team's batch and imports it as the S3 trigger would. Fails (exit 1) when

@@ -59,7 +59,55 @@ pub enum ImportError {
 pub async fn to_the_end<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, ImportError>> + Send + 'static,
 ) -> Result<T, ImportError> {
-    tokio::spawn(work).await.map_err(ImportError::internal)?
+    let running = Running::start();
+    tokio::spawn(async move {
+        let _running = running;
+        work.await
+    })
+    .await
+    .map_err(ImportError::internal)?
+}
+
+/// How many [`to_the_end`] tasks run in this process, and a wake-up when the last one ends.
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static ALL_ENDED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// One running [`to_the_end`] task, counted while it lives (however it ends).
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        RUNNING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if RUNNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            ALL_ENDED.notify_waiters();
+        }
+    }
+}
+
+/// How many imports started by requests are running in this process.
+pub fn running() -> usize {
+    RUNNING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Waits until no import started by a request runs in this process: a server that stops lets
+/// them end first (a process that exits mid-import is a crash, which leaves their documents
+/// behind). Imports of uploads need not be waited for: their lease lets the sweep resume them.
+pub async fn all_ended() {
+    loop {
+        let ended = ALL_ENDED.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        if running() == 0 {
+            return;
+        }
+        ended.await;
+    }
 }
 
 impl ImportError {
