@@ -1,4 +1,5 @@
-//! Why one file of ~760 lines: one suite per API, sharing its document server and two stores.
+//! Why one file of ~1,650 lines: one suite per API, sharing its document server, its two stores
+//! and the local server it starts; splitting it would copy those three.
 //!
 //! Transaction import end to end: batches POSTed to the local server (embedded store and
 //! DynamoDB Local) with documents fetched from a real local HTTP server; uploads through the S3
