@@ -1079,6 +1079,91 @@ async fn the_filing_services_example_imports_with_its_figures(t: Transport) {
     assert!(r.body.get("transaction").is_none() && r.body["documents"] == json!([]), "{}", r.body);
 }
 
+/// Issue 19: transactions found by invoice number, documents added later by id or by invoice
+/// number (fetched with the import's rules, stored under the same keys, never twice), a fetch
+/// that fails adds and leaves nothing, and bad requests get the import API's envelope.
+async fn transactions_by_invoice_take_documents_later(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let invoice = uid("INV");
+    let mut first = filing_service_example(&docs);
+    first["invoice_number"] = json!(invoice);
+    let body = post_batch(&api, json!([first])).await;
+    assert_eq!(body["transactions"][0]["status"], 0, "{body}");
+    let id = body["transactions"][0]["id"].as_str().unwrap().to_string();
+
+    let find = format!("/import/v1/transactions?invoice_number={invoice}");
+    let r = api.get(&find).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["transactions"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body["transactions"][0]["id"], id.as_str());
+    assert_eq!(api.get("/import/v1/transactions?invoice_number=nobody").await.body["transactions"], json!([]));
+    assert_eq!(api.get("/import/v1/transactions").await.status, 400);
+    assert_eq!(api.new_team().await.get(&find).await.body["transactions"], json!([]), "another team's");
+
+    // By id: a third document; the same again adds nothing.
+    let more = json!({"transaction_documents": [{"code": "SLA1", "url": docs.url("/doc/later")}]});
+    let path = format!("/import/v1/transactions/{id}/documents");
+    for _ in 0..2 {
+        let r = api.post(&path, more.clone()).await;
+        assert_eq!((r.status, r.body["status"].as_u64()), (200, Some(0)), "{}", r.body);
+        assert_eq!(r.body["documents"].as_array().unwrap().len(), 3, "{}", r.body);
+    }
+    let rec = api.get(&format!("/import/v1/transactions/{id}")).await.body;
+    let key = rec["documents"][2]["key"].as_str().unwrap();
+    assert!(key.contains("/02-SLA1-"), "after the two imported: {key}");
+    assert_eq!(api.deps.objects.get_bytes(key).await.unwrap().unwrap(), pdf("later"));
+
+    // By invoice number; a fetch that fails adds and leaves nothing.
+    let by_invoice =
+        |url: String| json!({"invoice_number": invoice, "transaction_documents": [{"code": "ENDT", "url": url}]});
+    let r = api.post("/import/v1/documents", by_invoice(docs.url("/doc/endt"))).await;
+    assert_eq!((r.status, r.body["status"].as_u64()), (200, Some(0)), "{}", r.body);
+    assert_eq!(r.body["documents"].as_array().unwrap().len(), 4);
+    let r = api.post("/import/v1/documents", by_invoice(docs.url("/missing"))).await;
+    assert_eq!((r.status, r.body["status"].as_u64()), (200, Some(2002)), "{}", r.body);
+    assert_eq!(r.body["documents"].as_array().unwrap().len(), 4, "nothing added");
+    let prefix = key.rsplit_once('/').unwrap().0;
+    assert_eq!(api.deps.objects.list(prefix).await.unwrap().len(), 4, "nothing left stored");
+
+    // Two transactions with the invoice number: by invoice is ambiguous, by id still works.
+    let mut second = filing_service_example(&docs);
+    second["invoice_number"] = json!(invoice);
+    second["policy_number"] = json!("CA20250602-99");
+    assert_eq!(post_batch(&api, json!([second])).await["transactions"][0]["status"], 0);
+    let page1 = api.get(&format!("{find}&limit=1")).await.body;
+    assert_eq!(page1["transactions"].as_array().unwrap().len(), 1, "{page1}");
+    let next = page1["next_cursor"].as_str().expect("a next page").to_string();
+    let page2 = api.get(&format!("{find}&limit=1&cursor={next}")).await.body;
+    assert_eq!(page2["transactions"].as_array().unwrap().len(), 1, "{page2}");
+    assert_ne!(page2["transactions"][0]["id"], page1["transactions"][0]["id"]);
+    let r = api.post("/import/v1/documents", by_invoice(docs.url("/doc/x"))).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_INPUT")), "{}", r.body);
+
+    // Bad requests: the envelope, nothing written.
+    for (path, body, status) in [
+        ("/import/v1/transactions/nope/documents".to_string(), more.clone(), 404),
+        (path.clone(), json!({"transaction_documents": []}), 400),
+        (path.clone(), json!({"transaction_documents": [{"code": "X", "url": "ftp://x"}]}), 400),
+        (path.clone(), json!({"transaction_documents": [{"code": "X", "url": docs.url("/doc/y")}], "extra": 1}), 400),
+        (
+            "/import/v1/documents".to_string(),
+            json!({"transaction_documents": [{"code": "X", "url": docs.url("/doc/y")}]}),
+            400,
+        ),
+        (
+            "/import/v1/documents".to_string(),
+            json!({"invoice_number": "nobody", "transaction_documents": [{"code": "X", "url": docs.url("/doc/y")}]}),
+            404,
+        ),
+    ] {
+        let r = api.post(&path, body).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert!(r.body["error"].is_string() && r.body["message"].is_string(), "{}", r.body);
+    }
+    assert_eq!(api.deps.objects.list(prefix).await.unwrap().len(), 4);
+}
+
 /// The filing service's v2 example (developer.inscipher.com, single-transaction import), with
 /// its two documents served here and a real address in place of the page's obfuscated one.
 fn filing_service_example(docs: &Docs) -> Value {
@@ -1117,6 +1202,7 @@ fn filing_service_example(docs: &Docs) -> Value {
 both_stores!(
     the_seed_example_imports_with_its_documents,
     the_filing_services_example_imports_with_its_figures,
+    transactions_by_invoice_take_documents_later,
     every_status_code_in_one_batch,
     tax_rules_per_state,
     every_period_of_every_jurisdiction_at_its_published_figures,

@@ -353,6 +353,8 @@ fn expected_sample_status(name: &str, method: &str, path: &str) -> u16 {
         "online-access-remove"
         | "import-results-get"
         | "import-transaction-get"
+        | "import-transaction-documents"
+        | "import-invoice-documents"
         | "pull-servicing-action"
         | "servicings-create"
         | "servicings-get"

@@ -5,6 +5,7 @@
 
 use super::{ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
+use crate::import::later::{self, Target};
 use crate::import::model::BatchStatus;
 use crate::import::render::{batch_view, results_page};
 use crate::import::repo::ImportRepo;
@@ -196,6 +197,66 @@ pub async fn get_imported_transaction(deps: &Deps, params: &[String], req: &ApiR
         Some(rec) => Ok(ApiResponse::json(200, &rec.view())),
         None => Err(ImportError::NotFound("The transaction")),
     }
+}
+
+/// The most transactions an invoice lookup answers a page (and the default).
+pub const MAX_INVOICE_PAGE: usize = 100;
+
+/// GET /import/v1/transactions?invoice_number=&limit=&cursor=: a team's imported transactions
+/// with an invoice number (one index query), in id order, `next_cursor` while more may follow
+/// (opaque: base64url of the last id, read back within the same team and invoice number only).
+pub async fn find_imported_transactions(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let q = Query::parse(req, &["invoice_number", "limit", "cursor"])?;
+    let invoice =
+        q.text("invoice_number").ok_or_else(|| ImportError::InvalidInput("invoice_number is required".into()))?;
+    let limit = q.whole("limit", 1, MAX_INVOICE_PAGE)?.unwrap_or(MAX_INVOICE_PAGE);
+    let refused = || ImportError::InvalidInput("cursor is not a cursor of this lookup".into());
+    let after = match q.text("cursor") {
+        Some(c) => Some(String::from_utf8(b64.decode(c).map_err(|_| refused())?).map_err(|_| refused())?),
+        None => None,
+    };
+    if after.as_deref().is_some_and(|id| !super::usable_id(id)) || !super::usable_id(invoice) {
+        return Err(refused());
+    }
+    let repo = records(deps, req).await?;
+    let (found, next) = repo.by_invoice(invoice, after.as_deref(), limit).await?;
+    let mut v = serde_json::json!({"transactions": found.iter().map(|r| r.view()).collect::<Vec<_>>()});
+    if let Some(id) = next {
+        v["next_cursor"] = serde_json::json!(b64.encode(id));
+    }
+    Ok(ApiResponse::json(200, &v))
+}
+
+/// POST /import/v1/transactions/{transactionId}/documents `{transaction_documents}`: documents
+/// added to an imported transaction ([`crate::import::later`]).
+pub async fn add_transaction_documents(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let id = params.first().cloned().unwrap_or_default();
+    add_documents(deps, req, Some(id)).await
+}
+
+/// POST /import/v1/documents `{invoice_number, transaction_documents}`: documents added to the
+/// imported transaction with that invoice number.
+pub async fn add_invoice_documents(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    add_documents(deps, req, None).await
+}
+
+async fn add_documents(deps: &Deps, req: &ApiRequest, id: Option<String>) -> Answer {
+    one_query(req, "", false)?;
+    let imp = importer(deps, &super::authenticate(deps, req).await?).await?;
+    if req.body.len() > MAX_ITEM_BODY {
+        return Err(ImportError::TooLarge(MAX_ITEM_BODY));
+    }
+    let (invoice, docs) = later::read(&req.body, id.is_none())?;
+    let target = match (id, invoice) {
+        (Some(id), _) if super::usable_id(&id) => Target::Id(id),
+        (Some(_), _) => return Err(ImportError::NotFound("The imported transaction")),
+        (None, invoice) => Target::InvoiceNumber(invoice.unwrap_or_default()),
+    };
+    // To its end even if the client hangs up ([`to_the_end`]): stored documents get recorded.
+    let added = to_the_end(async move { imp.add_documents(&target, docs).await }).await?;
+    Ok(ApiResponse::json(200, &added.view()))
 }
 
 /// GET /import/v1/tax-rules/{state}

@@ -61,6 +61,10 @@ pub enum Route {
     ImportTransaction,
     GetImportResults,
     GetImportedTransaction,
+    // The filing service's lookups and later documents (issue 19).
+    FindImportedTransactions,
+    AddTransactionDocuments,
+    AddInvoiceDocuments,
     GetTaxRules,
 }
 
@@ -181,6 +185,9 @@ routes! {
     ImportTransaction "import-transaction" "POST" "/import/v1/transaction" import::import_transaction;
     GetImportResults "import-results-get" "GET" "/import/v1/transaction-import-results" import::get_import_results;
     GetImportedTransaction "import-transaction-get" "GET" "/import/v1/transactions/{transactionId}" import::get_imported_transaction;
+    FindImportedTransactions "import-transactions-find" "GET" "/import/v1/transactions" import::find_imported_transactions;
+    AddTransactionDocuments "import-transaction-documents" "POST" "/import/v1/transactions/{transactionId}/documents" import::add_transaction_documents;
+    AddInvoiceDocuments "import-invoice-documents" "POST" "/import/v1/documents" import::add_invoice_documents;
     GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}" import::get_tax_rules;
 }
 
@@ -208,7 +215,10 @@ impl Route {
             store: !matches!(self, ListCarriers | GetCarrier | ConnectAsset | ConnectSdk),
             // Only posted transactions store objects (their fetched documents); results and
             // transactions are read from the store.
-            objects: matches!(self, ImportTransactions | ImportTransaction),
+            objects: matches!(
+                self,
+                ImportTransactions | ImportTransaction | AddTransactionDocuments | AddInvoiceDocuments
+            ),
             key: self.needs_key(),
         }
     }

@@ -81,27 +81,8 @@ impl Importer {
         for (i, o) in outcomes.iter().enumerate() {
             if let Outcome::Accepted(a) = o {
                 let t = a.transaction.clone();
-                let (ports, sem, repo) = (self.ports.clone(), sem.clone(), self.repo());
-                let Imports { objects, fetcher, spool, limits, .. } = ports;
-                let prefix = document_prefix(&self.team, &t.id);
-                set.spawn(async move {
-                    let mut stored = Vec::new();
-                    for (n, d) in t.transaction_documents.iter().enumerate() {
-                        let _permit = sem.acquire().await;
-                        let key = format!("{prefix}/{n:02}-{}-{}", key_segment(&d.code), url_tag(&d.url));
-                        let result =
-                            store_document(objects.as_ref(), fetcher.as_ref(), d, key, &spool, &limits, deadline).await;
-                        match result {
-                            Ok(s) => stored.push(s),
-                            Err(why) => {
-                                // Leave nothing behind.
-                                discard(objects.as_ref(), &repo, &t.id, stored.iter().map(|s| s.key.as_str())).await;
-                                return (i, Err(format!("Error: document '{}' (transaction_documents[{n}]) could not be fetched: {why}.", d.code)));
-                            }
-                        }
-                    }
-                    (i, Ok(stored))
-                });
+                let (imp, sem) = (self.clone(), sem.clone());
+                set.spawn(async move { (i, imp.store_all(&t.id, &t.transaction_documents, 0, &sem, deadline).await) });
             }
         }
         while let Some(joined) = set.join_next().await {
@@ -110,6 +91,51 @@ impl Importer {
         }
         Ok(docs)
     }
+}
+
+impl Importer {
+    /// The documents `docs` of transaction `id` in the object store, at key positions `first`
+    /// onwards, `sem` permitting; at the first that cannot be stored, those this call stored are
+    /// removed (never one an imported record names) and the answer says which and why.
+    pub(super) async fn store_all(
+        &self,
+        id: &str,
+        docs: &[Document],
+        first: usize,
+        sem: &tokio::sync::Semaphore,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<StoredDocument>, String> {
+        let Imports { objects, fetcher, spool, limits, .. } = &self.ports;
+        let prefix = document_prefix(&self.team, id);
+        let mut stored = Vec::new();
+        for (i, d) in docs.iter().enumerate() {
+            let _permit = sem.acquire().await;
+            let key = document_key(&prefix, first + i, d);
+            match store_document(objects.as_ref(), fetcher.as_ref(), d, key, spool, limits, deadline).await {
+                Ok(s) => stored.push(s),
+                Err(why) => {
+                    // Leave nothing behind.
+                    let keys = stored.iter().map(|s| s.key.as_str());
+                    discard(objects.as_ref(), &self.repo(), id, keys).await;
+                    return Err(format!(
+                        "Error: document '{}' (transaction_documents[{i}]) could not be fetched: {why}.",
+                        d.code
+                    ));
+                }
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// A document's key: its transaction's prefix, its position, its code and its source's digest.
+pub(super) fn document_key(prefix: &str, position: usize, d: &Document) -> String {
+    format!("{prefix}/{position:02}-{}-{}", key_segment(&d.code), url_tag(&d.url))
+}
+
+/// Whether `key` is the stored copy of `d` (at whatever position): its code and source match.
+pub(super) fn holds(key: &str, d: &Document) -> bool {
+    key.ends_with(&format!("-{}-{}", key_segment(&d.code), url_tag(&d.url)))
 }
 
 /// One document in the object store under `key`: the one stored there before, or fetched (by

@@ -43,6 +43,7 @@ pub struct Run<'r> {
 
 /// One team's import: the ports it works through (their `limits` hold each document's attempts
 /// and, inside a request, the batch's time budget) and whose transactions they are.
+#[derive(Clone)]
 pub struct Importer {
     pub ports: Imports,
     pub team: TeamId,

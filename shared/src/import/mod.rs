@@ -5,6 +5,7 @@
 mod documents;
 mod filing;
 mod importer;
+pub mod later;
 pub mod model;
 mod records;
 pub mod render;

@@ -25,6 +25,10 @@ const ATTEMPTS_PER_WRITE: usize = 25;
 fn tx_pk(team: &TeamId, id: &str) -> String {
     format!("T#{team}#IMP#TX#{id}")
 }
+/// The index partition of a team's imported transactions with one invoice number (sorted by id).
+fn invoice_pk(team: &TeamId, invoice: &str) -> String {
+    format!("T#{team}#IMP#INV#{invoice}")
+}
 fn batch_pk(team: &TeamId, batch: &str) -> String {
     format!("T#{team}#IMP#B#{batch}")
 }
@@ -50,6 +54,15 @@ fn meta_item(team: &TeamId, meta: &BatchMeta, version: u64) -> Item {
             item.with_index(LEASED, format!("{:015}#{team}", until.timestamp_millis()))
         }
         _ => item,
+    }
+}
+
+/// An imported record's item, listed under its invoice number when it has one.
+fn imported_item(team: &TeamId, rec: &TxnRecord, version: u64) -> Item {
+    let item = Item::new(tx_pk(team, &rec.id), IMPORTED_SK, version, json!(rec));
+    match rec.transaction.as_ref().and_then(|t| t.filing.invoice_number.as_deref()) {
+        Some(invoice) => item.with_index(invoice_pk(team, invoice), rec.id.clone()),
+        None => item,
     }
 }
 
@@ -286,16 +299,50 @@ impl ImportRepo {
         Ok(None)
     }
 
+    /// A team's imported transactions with `invoice`, in id order, at most `limit` after the id
+    /// `after`; the id to continue after when more may follow. One index query.
+    pub async fn by_invoice(
+        &self,
+        invoice: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<TxnRecord>, Option<String>), StoreError> {
+        let cursor = after.map(|id| Cursor {
+            pk: tx_pk(&self.team, id),
+            sk: IMPORTED_SK.into(),
+            index_sk: Some(id.to_string()),
+        });
+        let page = self.store.query_index(&invoice_pk(&self.team, invoice), cursor.as_ref(), limit).await?;
+        let records: Vec<TxnRecord> = page.items.iter().map(Item::decode).collect::<Result<_, _>>()?;
+        let next = page.next.and_then(|_| records.last().map(|r| r.id.clone()));
+        Ok((records, next))
+    }
+
+    /// The imported record of `id` with its version, to change it.
+    pub async fn imported_at(&self, id: &str) -> Result<Option<(TxnRecord, u64)>, StoreError> {
+        match self.store.get(&tx_pk(&self.team, id), IMPORTED_SK).await? {
+            Some(item) => Ok(Some((item.decode()?, item.version))),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces an imported record read at `version`; false when it changed meanwhile.
+    pub async fn replace_imported(&self, rec: &TxnRecord, version: u64) -> Result<bool, StoreError> {
+        let write = Write::Put { item: imported_item(&self.team, rec, version + 1), cond: Cond::Version(version) };
+        match self.store.transact(vec![write]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes imported records, each only if its id was never imported (the 3001 rule), all or
     /// none; at most 100 at a time.
     pub async fn record_imported(&self, records: &[&TxnRecord]) -> Result<Recorded, StoreError> {
         debug_assert!(records.len() <= RECORDS_PER_WRITE);
         let writes = records
             .iter()
-            .map(|rec| Write::Put {
-                item: Item::new(tx_pk(&self.team, &rec.id), IMPORTED_SK, 1, json!(rec)),
-                cond: Cond::Absent,
-            })
+            .map(|rec| Write::Put { item: imported_item(&self.team, rec, 1), cond: Cond::Absent })
             .collect();
         match self.store.transact(writes).await {
             Ok(()) => Ok(Recorded::All),

@@ -298,7 +298,7 @@ fn required_state(o: &mut Txn, f: &str) -> Read<StateCode> {
     })
 }
 
-fn documents(o: &mut Txn) -> Read<Vec<Document>> {
+pub(super) fn documents(o: &mut Txn) -> Read<Vec<Document>> {
     let items = o.objects("transaction_documents", optional(), 50)?.unwrap_or_default();
     let mut out = Vec::with_capacity(items.len());
     for mut d in items {
