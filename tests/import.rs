@@ -1199,7 +1199,124 @@ fn filing_service_example(docs: &Docs) -> Value {
     v
 }
 
+// ---- API keys (issue 19) ----
+
+/// The filing service's API key, created by the code the CLI runs (`team api-key create`), opens
+/// every import route in the `apiKey` header and in the `apikey` query parameter, as its team;
+/// it is listed without the key; once revoked, or when wrong or malformed, it gets the very 401 of
+/// wrong Basic credentials and writes nothing; it never opens the accounts or servicing APIs.
+async fn an_api_key_opens_the_import_api_until_it_is_revoked(t: Transport) {
+    use coverdesk::auth::{create_api_key, list_api_keys, revoke_api_key};
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let store = api.store();
+    let (listed, key) = create_api_key(store.as_ref(), &api.client_id, Some("nightly sync")).await.unwrap();
+    assert!(key.starts_with("cdk_") && key.len() == 47, "{key}");
+    let keyed = api.without_auth();
+    let by_header = |method: &'static str, path: String, body: Option<Value>| {
+        let (keyed, key) = (&keyed, &key);
+        async move { keyed.call(method, &path, body.map(|b| b.to_string()), &[("apiKey", key)]).await }
+    };
+    let by_query = |method: &'static str, path: String, body: Option<Value>| {
+        let (keyed, key) = (&keyed, &key);
+        let sep = if path.contains('?') { '&' } else { '?' };
+        async move { keyed.call(method, &format!("{path}{sep}apikey={key}"), body.map(|b| b.to_string()), &[]).await }
+    };
+
+    // Every import operation, each way.
+    let id = uid("keyed");
+    let r =
+        by_header("POST", "/import/v1/transactions?mode=sync".into(), Some(json!([seed_example(&docs, &id)]))).await;
+    assert_eq!((r.status, r.body["transactions"][0]["status"].as_u64()), (200, Some(0)), "{}", r.body);
+    let batch_id = r.body["batch_id"].as_str().unwrap().to_string();
+    let r = by_query("GET", format!("/import/v1/transaction-import-results?batch_id={batch_id}"), None).await;
+    assert_eq!((r.status, r.body["transactions"][0]["id"].as_str()), (200, Some(id.as_str())), "{}", r.body);
+    let r = by_query("GET", format!("/import/v1/transactions/{id}"), None).await;
+    assert_eq!((r.status, r.body["policy_number"].as_str()), (200, Some("CA20170228-05")), "{}", r.body);
+    let r = by_header("GET", format!("/import/v1/transactions/{id}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Imported as the key's team: its Basic credentials see it.
+    assert_eq!(api.get(&format!("/import/v1/transactions/{id}")).await.status, 200);
+    let single = json!({"total_items": 1, "current_item": 1, "transaction": seed_example(&docs, &uid("keyed-1"))});
+    let r = by_query("POST", "/import/v1/transaction".into(), Some(single)).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("processed")), "{}", r.body);
+    for r in [
+        by_header("GET", "/import/v1/tax-rules/CA?effective_date=2020-01-01".into(), None).await,
+        by_query("GET", "/import/v1/tax-rules/CA?effective_date=2020-01-01".into(), None).await,
+    ] {
+        assert_eq!((r.status, r.body["state"].as_str()), (200, Some("CA")), "{}", r.body);
+    }
+    // The parameter is read once, like any other.
+    let r = by_query("GET", format!("/import/v1/tax-rules/CA?apikey={key}"), None).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_INPUT")), "{}", r.body);
+    assert!(!r.text.contains(&key), "{}", r.text);
+
+    // Listed, never shown again.
+    let keys = list_api_keys(store.as_ref(), &api.client_id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!((keys[0].key_id.as_str(), keys[0].name.as_deref()), (listed.key_id.as_str(), Some("nightly sync")));
+
+    // Not a credential of the other APIs.
+    let r = keyed.call("GET", "/account/v1/accounts", None, &[("apiKey", &key)]).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = keyed.call("GET", &format!("/teams/{}/pulls?apikey={key}", api.team), None, &[("apiKey", &key)]).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (401, Some("UNAUTHORIZED")), "{}", r.body);
+    assert!(!r.text.contains(&key));
+
+    // Wrong Basic credentials: the answer every refused key must get.
+    let wrong_basic = api.without_auth();
+    let wrong_basic = wrong_basic.call("GET", "/import/v1/tax-rules/CA", None, &[("authorization", "Basic bm86cGU=")]);
+    let refused = wrong_basic.await;
+    assert_eq!(refused.status, 401);
+    let same_401 = |r: support::api::Resp, why: &str| {
+        assert_eq!((r.status, &r.body), (401, &refused.body), "{why}");
+        assert_eq!(r.header("www-authenticate"), refused.header("www-authenticate"), "{why}");
+    };
+    let other_key = format!("cdk_{}", "A".repeat(43));
+    for (k, why) in [(other_key.as_str(), "unknown"), ("cdk_short", "malformed"), ("", "empty"), ("x y", "space")] {
+        same_401(keyed.call("GET", "/import/v1/tax-rules/CA", None, &[("apiKey", k)]).await, why);
+    }
+    same_401(keyed.get(&format!("/import/v1/tax-rules/CA?apikey={other_key}")).await, "unknown in the query");
+    // A wrong credential is not rescued by a good one behind it.
+    let r = keyed
+        .call("GET", "/import/v1/tax-rules/CA", None, &[("authorization", "Basic bm86cGU="), ("apiKey", &key)])
+        .await;
+    same_401(r, "wrong Basic before a good key");
+
+    // Another team's key sees none of this team's records.
+    let other = api.new_team().await;
+    let (_, other_key) = create_api_key(store.as_ref(), &other.client_id, None).await.unwrap();
+    let r = keyed.call("GET", &format!("/import/v1/transactions/{id}"), None, &[("apiKey", &other_key)]).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    // Revoked: refused at once, both ways, and nothing a refused request sends is written.
+    revoke_api_key(store.as_ref(), &api.client_id, &listed.key_id).await.unwrap();
+    same_401(by_header("GET", "/import/v1/tax-rules/CA".into(), None).await, "revoked, header");
+    same_401(by_query("GET", "/import/v1/tax-rules/CA".into(), None).await, "revoked, query");
+    let late = uid("late");
+    let r =
+        by_header("POST", "/import/v1/transactions?mode=sync".into(), Some(json!([seed_example(&docs, &late)]))).await;
+    same_401(r, "revoked, POST");
+    assert_eq!(api.get(&format!("/import/v1/transactions/{late}")).await.status, 404, "nothing written");
+    assert!(list_api_keys(store.as_ref(), &api.client_id).await.unwrap().is_empty());
+    assert!(matches!(
+        revoke_api_key(store.as_ref(), &api.client_id, &listed.key_id).await,
+        Err(coverdesk::auth::AuthError::NoSuchKey { .. })
+    ));
+    // The other team's key is untouched.
+    let r = keyed.call("GET", "/import/v1/tax-rules/CA", None, &[("apiKey", &other_key)]).await;
+    assert_eq!(r.status, 200);
+}
+
+/// The same flow through the Lambda handlers: API Gateway's event carries the key in its
+/// headers and its raw query string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_opens_the_import_functions_until_it_is_revoked() {
+    an_api_key_opens_the_import_api_until_it_is_revoked(Transport::Lambda).await;
+}
+
 both_stores!(
+    an_api_key_opens_the_import_api_until_it_is_revoked,
     the_seed_example_imports_with_its_documents,
     the_filing_services_example_imports_with_its_figures,
     transactions_by_invoice_take_documents_later,

@@ -495,6 +495,8 @@ fn the_cli_helps_without_side_effects_and_fails_loudly() {
         &["serve", "-h"],
         &["import", "--help"],
         &["team", "create", "--help"],
+        &["team", "api-key", "--help"],
+        &["team", "api-key", "create", "--help"],
         &["tax-rules", "show", "--help"],
         &["dynamodb", "create-table", "--help"],
     ] {
@@ -506,6 +508,8 @@ fn the_cli_helps_without_side_effects_and_fails_loudly() {
     for args in [
         &["seed", "--bogus"][..],
         &["team", "create"],
+        &["team", "api-key", "create"],
+        &["team", "api-key", "revoke", "local"],
         &["serve", "--port"],
         &["tax-rules", "show", "CA", "--date", "2019-13-01"],
         &["nonsense"],
@@ -599,6 +603,97 @@ fn the_local_server_logs_json_when_not_on_a_terminal() {
     assert_eq!(request["level"], "INFO");
     assert_eq!(request["fields"]["status"], 200);
     assert!(request["fields"]["route"].is_string() && request["fields"]["ms"].is_u64(), "{request}");
+}
+
+/// Issue 19: `team api-key create|list|revoke` on the embedded store; the key it prints opens the
+/// import API of `coverdesk serve` in the `apiKey` header and the `apikey` query parameter, and
+/// no log line holds it, even at TRACE; once revoked it is refused.
+#[test]
+fn an_api_key_from_the_cli_never_reaches_a_log_line() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coverdesk"))
+            .args(args)
+            .env("COVERDESK_DATA_DIR", &data)
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, created, err) = run(&["team", "api-key", "create", "local", "--name", "partner feed"]);
+    assert_eq!(code, Some(0), "{err}");
+    let field = |name: &str| {
+        created.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{created}")).to_string()
+    };
+    let (key, key_id) = (field("api_key="), field("key_id="));
+    assert!(key.starts_with("cdk_") && key_id.starts_with("key_"), "{created}");
+    let (code, listed, _) = run(&["team", "api-key", "list", "local"]);
+    assert_eq!(code, Some(0));
+    assert!(listed.contains(&key_id) && listed.contains("partner feed") && !listed.contains(&key), "{listed}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_coverdesk"))
+        .args(["serve", "--port", &port.to_string()])
+        .env("COVERDESK_DATA_DIR", &data)
+        .env("RUST_LOG", "trace")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let call = |request: String| {
+        for _ in 0..100 {
+            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                c.write_all(request.as_bytes()).unwrap();
+                let mut answer = String::new();
+                let _ = c.read_to_string(&mut answer);
+                return answer;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the server did not listen");
+    };
+    let by_header =
+        call(format!("GET /import/v1/tax-rules/CA HTTP/1.1\r\nhost: x\r\napiKey: {key}\r\nconnection: close\r\n\r\n"));
+    let by_query =
+        call(format!("GET /import/v1/tax-rules/CA?apikey={key} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
+    let twice = call(format!(
+        "GET /import/v1/tax-rules/CA?apikey={key}&apikey={key} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    ));
+    let wrong =
+        call(format!("GET /import/v1/transactions/x?apikey={key}x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    server.kill().unwrap();
+    let mut logs = String::new();
+    server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    server.wait().unwrap();
+    assert!(by_header.starts_with("HTTP/1.1 200") && by_query.starts_with("HTTP/1.1 200"), "{by_header}\n{by_query}");
+    assert!(twice.starts_with("HTTP/1.1 400") && wrong.starts_with("HTTP/1.1 401"), "{twice}\n{wrong}");
+    assert!(!twice.contains(&key) && !wrong.contains(&key), "an answer holds the key");
+    assert_eq!(logs.matches("tax-rules-get").count(), 3, "the requests were logged: {logs}");
+    let secret = &key["cdk_".len()..];
+    assert!(!logs.contains(secret) && !logs.contains("apikey"), "{logs}");
+
+    let (code, _, err) = run(&["team", "api-key", "revoke", "local", &key_id]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, listed, _) = run(&["team", "api-key", "list", "local"]);
+    assert_eq!((code, listed.trim()), (Some(0), "key_id\tcreated_at\tname"));
+    let (code, _, err) = run(&["team", "api-key", "revoke", "local", &key_id]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no API key"), "{err}");
+    let (code, _, err) = run(&["team", "api-key", "list", "nobody"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no team with client id nobody"), "{err}");
+    for (_, out, err) in
+        [run(&["team", "api-key", "revoke", "local", &key_id]), run(&["team", "api-key", "list", "local"])]
+    {
+        assert!(!out.contains(secret) && !err.contains(secret));
+    }
 }
 
 /// Issue 10: every checkov finding the template does not fix is skipped where it arises, with a

@@ -53,7 +53,7 @@ enum Command {
         #[command(flatten)]
         store: StoreArg,
     },
-    /// Create a team or rotate its secret
+    /// Create a team, rotate its secret, manage its API keys
     #[command(subcommand)]
     Team(TeamCommand),
     /// Write the local team and the example accounts pc:1..pc:3 the sample events use
@@ -95,6 +95,39 @@ enum TeamCommand {
     RotateSecret {
         #[arg(long)]
         client_id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Create, list or revoke a team's API keys (the import API's `apiKey` header or `apikey` query parameter)
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; prints its key id and the key once
+    Create {
+        /// The team's client id
+        client_id: String,
+        /// A name to tell the key by in `list` (at most 100 characters)
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// List a team's keys (key id, created, name; never the key)
+    List {
+        /// The team's client id
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Revoke a key; it is refused from then on
+    Revoke {
+        /// The team's client id
+        client_id: String,
+        /// The key id `create` and `list` print (key_...)
+        key_id: String,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -268,6 +301,39 @@ fn tax_rules_check() -> Result<(), String> {
     Ok(())
 }
 
+/// `coverdesk team api-key ...`. The key is printed once, to the operator's terminal, and stored
+/// only as its SHA-256; `list` never shows it.
+async fn api_key(command: ApiKeyCommand) -> Result<(), String> {
+    let (ApiKeyCommand::Create { client_id, store, .. }
+    | ApiKeyCommand::List { client_id, store }
+    | ApiKeyCommand::Revoke { client_id, store, .. }) = &command;
+    let deps = deps_for(*store, KeyUse::NotNeeded).await?;
+    let store = deps.store.as_ref();
+    if client_id == LOCAL_CLIENT_ID {
+        coverdesk::examples::ensure_local_team(store).await.map_err(|e| e.to_string())?;
+    }
+    match &command {
+        ApiKeyCommand::Create { name, .. } => {
+            let (listed, key) =
+                auth::create_api_key(store, client_id, name.as_deref()).await.map_err(|e| e.to_string())?;
+            println!("client_id={client_id}\nkey_id={}\napi_key={key}", listed.key_id);
+        }
+        ApiKeyCommand::List { .. } => {
+            let keys = auth::list_api_keys(store, client_id).await.map_err(|e| e.to_string())?;
+            println!("key_id\tcreated_at\tname");
+            for k in keys {
+                let created = k.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                println!("{}\t{created}\t{}", k.key_id, k.name.as_deref().unwrap_or(""));
+            }
+        }
+        ApiKeyCommand::Revoke { key_id, .. } => {
+            auth::revoke_api_key(store, client_id, key_id).await.map_err(|e| e.to_string())?;
+            println!("client_id={client_id}\nrevoked={key_id}");
+        }
+    }
+    Ok(())
+}
+
 /// `coverdesk seed`: the local team and the example accounts, once.
 async fn seed(store: StoreArg) -> Result<(), String> {
     let deps = deps_for(store, KeyUse::Needed).await?;
@@ -298,6 +364,7 @@ async fn run(command: Command) -> Result<(), String> {
             println!("client_id={client_id}\nclient_secret={secret}");
             Ok(())
         }
+        Command::Team(TeamCommand::ApiKey(command)) => api_key(command).await,
         Command::Seed { store } => seed(store).await,
         Command::Import { file, team, store } => import(file, team, store).await,
         Command::Dynamodb(DynamoCommand::CreateTable) => {

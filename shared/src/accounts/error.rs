@@ -88,6 +88,10 @@ impl From<crate::auth::AuthError> for AccountError {
             InvalidClientId => AccountError::bad("client_id", "may hold 1 to 64 letters, digits, - and _"),
             ClientIdTaken(id) => AccountError::Conflict { message: format!("A team with client id {id} exists.") },
             NoSuchTeam(id) => AccountError::NotFound { uri: format!("team {id}") },
+            NoSuchKey { key_id, .. } => AccountError::NotFound { uri: format!("API key {key_id}") },
+            InvalidKeyName => {
+                AccountError::bad("name", "may hold at most 100 characters, none of them a control character")
+            }
             Store(s) => AccountError::Store(s),
             Internal(m) => AccountError::Internal(m),
         }

@@ -1,7 +1,8 @@
 //! The import routes (seed 002): a batch POST answered inline or imported in the background, one
 //! transaction of a single-transaction batch, a batch's results a page at a time, one transaction
 //! by id, and the tax rules of a state. Whole-request errors use the
-//! `{"error": "<ENUM>", "message": "..."}` envelope.
+//! `{"error": "<ENUM>", "message": "..."}` envelope. Every route takes the team's HTTP Basic
+//! credentials or one of its API keys (`super::authenticate_import`).
 
 use super::{ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
@@ -26,9 +27,16 @@ async fn importer(deps: &Deps, team: &TeamId) -> Result<Importer, ImportError> {
     deps.imports().importer(team).await.map_err(ImportError::internal)
 }
 
+/// The query of an import request, read against the route's names and `apikey` (an API key may
+/// come as a query parameter on every import route).
+fn import_query(req: &ApiRequest, names: &[&str]) -> Result<Query, ImportError> {
+    let allowed: Vec<&str> = names.iter().copied().chain([super::API_KEY_QUERY]).collect();
+    Ok(Query::parse(req, &allowed)?)
+}
+
 /// A route's one query parameter (or none when `name` is empty).
 fn one_query(req: &ApiRequest, name: &str, required: bool) -> Result<Option<String>, ImportError> {
-    let q = Query::parse(req, if name.is_empty() { &[] } else { std::slice::from_ref(&name) })?;
+    let q = import_query(req, if name.is_empty() { &[] } else { std::slice::from_ref(&name) })?;
     match q.text(name) {
         None if required => Err(ImportError::InvalidInput(format!("{name} is required"))),
         found => Ok(found.map(str::to_string)),
@@ -37,7 +45,7 @@ fn one_query(req: &ApiRequest, name: &str, required: bool) -> Result<Option<Stri
 
 /// The caller's import records (reads only: no object store, no fetcher).
 async fn records(deps: &Deps, req: &ApiRequest) -> Result<ImportRepo, ImportError> {
-    let team = super::authenticate(deps, req).await?;
+    let team = super::authenticate_import(deps, req).await?;
     Ok(ImportRepo::new(deps.store.clone(), &team))
 }
 
@@ -53,8 +61,8 @@ pub const INLINE_MAX: usize = 100;
 /// answered `202` with its `batch_id`, `status: processing` and a `Location` to its results.
 /// Either way a body that is not a batch is refused first, writing nothing.
 pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
-    let mode = Query::parse(req, &["mode"])?.one_of("mode", &["sync", "async"])?.map(str::to_string);
-    let team = super::authenticate(deps, req).await?;
+    let mode = import_query(req, &["mode"])?.one_of("mode", &["sync", "async"])?.map(str::to_string);
+    let team = super::authenticate_import(deps, req).await?;
     if req.body.len() > MAX_IMPORT_BODY {
         return Err(ImportError::TooLarge(MAX_IMPORT_BODY));
     }
@@ -92,7 +100,7 @@ pub const MAX_ITEM_BODY: usize = 1 << 20;
 /// that transaction's result and the batch's status.
 pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, &super::authenticate(deps, req).await?).await?;
+    let imp = importer(deps, &super::authenticate_import(deps, req).await?).await?;
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
@@ -161,14 +169,14 @@ fn decode_cursor(text: &str, tag: &str) -> Result<usize, ImportError> {
 /// A processed batch's results a page at a time (`next_cursor` while more remain); a batch
 /// still processing answers its status and no transactions.
 pub async fn get_import_results(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
-    let q = Query::parse(req, &["batch_id", "limit", "cursor", "status", "policy_number"])?;
+    let q = import_query(req, &["batch_id", "limit", "cursor", "status", "policy_number"])?;
     let batch = q.text("batch_id").ok_or_else(|| ImportError::InvalidInput("batch_id is required".into()))?;
     let limit = q.whole("limit", 1, MAX_PAGE)?.unwrap_or(MAX_PAGE);
     let filter = ResultFilter {
         status: q.whole("status", 0, 9999)?.map(|s| s as u16),
         policy_number: q.text("policy_number").map(str::to_string),
     };
-    let team = super::authenticate(deps, req).await?;
+    let team = super::authenticate_import(deps, req).await?;
     if !super::usable_id(batch) {
         return Err(ImportError::NotFound("The batch"));
     }
@@ -261,8 +269,8 @@ async fn add_documents(deps: &Deps, req: &ApiRequest, id: Option<String>) -> Ans
 
 /// GET /import/v1/tax-rules/{state}
 pub async fn get_tax_rules(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
-    super::authenticate(deps, req).await?;
-    let q = Query::parse(req, &["effective_date", "history"])?;
+    super::authenticate_import(deps, req).await?;
+    let q = import_query(req, &["effective_date", "history"])?;
     let date = q.date("effective_date")?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let history = q.flag("history")?.unwrap_or(false);
     let state = params.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();

@@ -252,6 +252,39 @@ async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<TeamId, crate::au
     crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await
 }
 
+/// The header and the query parameter that carry an API key (the filing service's names; a
+/// header name is read case-insensitively, the query parameter's exactly).
+pub const API_KEY_HEADER: &str = "apikey";
+pub const API_KEY_QUERY: &str = "apikey";
+
+/// The team of an import request: its HTTP Basic credentials, or else an API key, from the
+/// `apiKey` header or else the `apikey` query parameter (one credential is read, in that order:
+/// a request that sends a wrong one is refused whatever else it sends). Only the import API takes
+/// keys: they are the filing service's credential for its import API, and a credential that can
+/// travel in a URL stays off the APIs that hold accounts and consumer credentials. A wrong,
+/// revoked or malformed key is the same 401 as wrong Basic credentials.
+async fn authenticate_import(deps: &Deps, req: &ApiRequest) -> Result<TeamId, crate::auth::AuthError> {
+    if let Some(basic) = header(req, "authorization") {
+        return crate::auth::authenticate(deps.store.as_ref(), Some(basic)).await;
+    }
+    let key = match req.headers.get(API_KEY_HEADER) {
+        Some(value) => value.to_str().ok().map(str::to_string),
+        None => query_value(req, API_KEY_QUERY),
+    };
+    match key {
+        Some(key) => crate::auth::authenticate_key(deps.store.as_ref(), &key).await,
+        None => Err(crate::auth::AuthError::Unauthenticated),
+    }
+}
+
+/// The last value of one query parameter, decoded (the route's own reader checks the rest).
+fn query_value(req: &ApiRequest, name: &str) -> Option<String> {
+    form_urlencoded::parse(req.query.as_deref()?.as_bytes())
+        .filter(|(k, _)| k == name)
+        .last()
+        .map(|(_, v)| v.into_owned())
+}
+
 fn header<'r>(req: &'r ApiRequest, name: &str) -> Option<&'r str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -370,5 +403,95 @@ mod query_tests {
         let e = Query::parse(&req("bogus=1"), &["pageSize"]).err().unwrap();
         assert_eq!(e.message, "is not a supported query parameter");
         assert!(Query::parse(&req("pageSize=0"), &["pageSize"]).unwrap().whole("pageSize", 1, 100).is_err());
+    }
+}
+
+#[cfg(test)]
+mod import_auth_tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::auth::AuthError;
+    use crate::store::{Cursor, Item, Page, Store, StoreError, Write};
+
+    /// A store that holds nothing and records the keys read.
+    #[derive(Default)]
+    struct Reads(Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Store for Reads {
+        async fn get(&self, pk: &str, _: &str) -> Result<Option<Item>, StoreError> {
+            self.0.lock().unwrap().push(pk.to_string());
+            Ok(None)
+        }
+        async fn query(&self, _: &str, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
+            Ok(Page::default())
+        }
+        async fn query_index(&self, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
+            Ok(Page::default())
+        }
+        async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn next_sequence(&self, _: &str, _: &str, _: u64) -> Result<u64, StoreError> {
+            Ok(1)
+        }
+        async fn sequence(&self, _: &str, _: &str) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    fn req(headers: &[(&'static str, &str)], query: Option<&str>) -> ApiRequest {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        ApiRequest {
+            method: Method::GET,
+            path: "/import/v1/tax-rules/CA".into(),
+            query: query.map(str::to_string),
+            headers: map,
+            body: Bytes::new(),
+        }
+    }
+
+    /// What one request reads: Basic before the header, the header before the query parameter,
+    /// one credential only; a malformed key reads nothing; a well-formed one reads its digest.
+    #[tokio::test]
+    async fn one_credential_is_read_basic_then_header_then_query() {
+        let key = format!("cdk_{}", "k".repeat(43));
+        let other = format!("cdk_{}", "o".repeat(43));
+        let by_query = format!("x=1&apikey={other}");
+        // (headers, query, the key prefix read, or "" for no read)
+        type Case<'a> = (Vec<(&'static str, &'a str)>, Option<&'a str>, &'a str);
+        let cases: Vec<Case> = vec![
+            (vec![], None, ""),
+            (vec![], Some("apikey=cdk_short"), ""),
+            (vec![("apiKey", "cdk_short")], Some(&by_query), ""),
+            (vec![("authorization", "Basic bG9jYWw6cw==")], Some(&by_query), "TEAM#local"),
+            (vec![("APIKEY", key.as_str())], Some(&by_query), "APIKEY#"),
+            (vec![], Some(&by_query), "APIKEY#"),
+        ];
+        for (headers, query, read) in cases {
+            let store = Arc::new(Reads::default());
+            let deps =
+                Deps::new(store.clone(), Arc::new(crate::objects::NoObjects), crate::crypto::Keys::absent(), false);
+            let got = authenticate_import(&deps, &req(&headers, query)).await;
+            assert!(matches!(got, Err(AuthError::Unauthenticated)), "{headers:?} {query:?}");
+            let reads = store.0.lock().unwrap().clone();
+            if read.is_empty() {
+                assert!(reads.is_empty(), "{headers:?} {query:?}: {reads:?}");
+            } else {
+                assert_eq!(reads.len(), 1, "{headers:?} {query:?}: {reads:?}");
+                assert!(reads[0].starts_with(read), "{headers:?} {query:?}: {reads:?}");
+            }
+        }
+        // The header's key is the one read, not the query's.
+        let store = Arc::new(Reads::default());
+        let deps = Deps::new(store.clone(), Arc::new(crate::objects::NoObjects), crate::crypto::Keys::absent(), false);
+        let _ = authenticate_import(&deps, &req(&[("apikey", key.as_str())], Some(&by_query))).await;
+        let _ = authenticate_import(&deps, &req(&[], Some(&format!("apikey={key}")))).await;
+        let reads = store.0.lock().unwrap().clone();
+        assert_eq!(reads[0], reads[1], "the header's key and the same key in the query name one item");
     }
 }

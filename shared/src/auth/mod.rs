@@ -4,6 +4,11 @@
 //! Why not a slow password hash: secrets are 256 random bits generated here, not passwords a
 //! person chose, so guessing is hopeless at any hash speed, and a slow hash would cost every
 //! request tens of milliseconds of Lambda time.
+//!
+//! The import API also takes the filing service's credential, an API key ([`api_keys`]).
+
+pub mod api_keys;
+pub use api_keys::{authenticate_key, create_api_key, list_api_keys, revoke_api_key, ApiKey};
 
 use base64::Engine;
 use chrono::Utc;
@@ -27,6 +32,10 @@ pub enum AuthError {
     ClientIdTaken(String),
     #[error("no team with client id {0}")]
     NoSuchTeam(String),
+    #[error("no API key {key_id} for client id {client_id}")]
+    NoSuchKey { client_id: String, key_id: String },
+    #[error("an API key's name holds at most 100 characters, none of them a control character")]
+    InvalidKeyName,
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A failure on our side, its cause kept.
