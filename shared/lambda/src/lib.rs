@@ -60,10 +60,34 @@ pub fn deps() -> Deps {
     coverdesk_http::connect(Deps::lambda())
 }
 
-/// Logging, as Lambda asks (JSON when the function's log format is JSON): the first thing a
-/// function's `main` does, before it builds its clients.
+/// Logging, as Lambda asks (JSON when the function's log format is JSON, the level of
+/// `AWS_LAMBDA_LOG_LEVEL` or else `RUST_LOG`): the first thing a function's `main` does, before
+/// it builds its clients. As `lambda_http::tracing::init_default_subscriber`, but with
+/// [`QUIET_RUNTIME`] on whatever the level.
 pub fn init_logs() {
-    lambda_http::tracing::init_default_subscriber();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
+    let logs = lambda_http::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(log_filter(&level, &std::env::var("RUST_LOG").unwrap_or_default()));
+    if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+}
+
+/// The runtime's own lines are kept to INFO and above: at TRACE, lambda_runtime logs every raw
+/// event, headers and query string included (credentials, API keys in `?apikey=`).
+pub const QUIET_RUNTIME: &str = "lambda_runtime=info";
+
+/// What a function logs: `level` (INFO when absent or unreadable) refined by the `RUST_LOG`
+/// directives, with [`QUIET_RUNTIME`] last, so no setting turns the raw events on.
+pub fn log_filter(level: &str, directives: &str) -> lambda_http::tracing::subscriber::EnvFilter {
+    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+    let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
+    let quiet = QUIET_RUNTIME.parse().unwrap_or_else(|_| LevelFilter::INFO.into());
+    EnvFilter::builder().with_default_directive(level.into()).parse_lossy(directives).add_directive(quiet)
 }
 
 /// The rest of an API function's `main`: its route served by its handler over the dependencies
@@ -254,4 +278,60 @@ pub async fn serve_s3_import(deps: Deps) -> Result<(), lambda_http::Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Even at TRACE (by level or by directive), the runtime's raw-event line never reaches the
+    /// log: it would carry the `apiKey` header and `?apikey=` of an import request.
+    #[test]
+    fn a_raw_event_with_its_api_key_is_never_logged() {
+        use lambda_http::tracing::subscriber::EnvFilter;
+        let cases = [("TRACE", ""), ("", "trace"), ("INFO", "info,lambda_runtime=trace"), ("plain", "trace")];
+        for (level, directives) in cases {
+            let out = Captured::default();
+            let writer = out.clone();
+            // "plain": the runtime's own filter at TRACE, to show the line exists to be kept out.
+            let filter = if level == "plain" { EnvFilter::new(directives) } else { log_filter(level, directives) };
+            let logs = lambda_http::tracing::subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_env_filter(filter)
+                .finish();
+            tracing::subscriber::with_default(logs, || {
+                tracing::trace!(
+                    target: "lambda_runtime::layers::api_response",
+                    body = r#"{"rawQueryString":"apikey=cdk_secret","headers":{"apikey":"cdk_secret"}}"#,
+                    "raw JSON event received from Lambda"
+                );
+                tracing::info!(target: "lambda_runtime::runtime", "runtime info stays");
+                tracing::info!(target: "coverdesk::api", route = "tax-rules-get", status = 200, "request");
+            });
+            let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+            if level == "plain" {
+                assert!(text.contains("cdk_secret"), "{text}");
+                continue;
+            }
+            assert!(!text.contains("cdk_secret") && !text.contains("raw JSON event"), "{level} {directives}: {text}");
+            assert!(
+                text.contains("runtime info stays") && text.contains("tax-rules-get"),
+                "{level} {directives}: {text}"
+            );
+        }
+    }
 }
