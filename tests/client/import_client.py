@@ -19,17 +19,24 @@ import time
 
 from coverdesk_api_client import AuthenticatedClient, Client
 from coverdesk_api_client.api.default import (
+    import_invoice_documents,
     import_results_get,
     import_transaction,
+    import_transaction_documents,
     import_transaction_get,
     import_transactions,
+    import_transactions_find,
     tax_rules_get,
 )
 from coverdesk_api_client.models import (
+    DocumentsAdded,
     ImportBatch,
     ImportedTransaction,
+    ImportInvoiceDocumentsBody,
     ImportTransaction,
-    ImportTransactionBody,
+    ImportTransactionDocumentsBody,
+    ImportTransactionEnvelope,
+    ImportTransactionsFindResponse200,
     ServicingError,
     TaxRules,
 )
@@ -127,7 +134,7 @@ def main():
           ServicingError)
 
     # POST /import/v1/transaction: a single-transaction batch of one.
-    body = ImportTransactionBody(total_items=1, current_item=1, transaction=transaction(docs, f"{tag}-3"))
+    body = ImportTransactionEnvelope(total_items=1, current_item=1, transaction=transaction(docs, f"{tag}-3"))
     single = check("import-transaction", import_transaction.sync_detailed(client=by_query, body=body), 200,
                    ImportBatch)
     assert single.status.value == "processed" and single.transactions[0].status == 0, single.to_dict()
@@ -140,6 +147,28 @@ def main():
     check("import-transaction-get unknown", import_transaction_get.sync_detailed(f"{tag}-none", client=by_basic),
           404, ServicingError)
 
+    # ... and in the filing service's v2 form, the transaction alone, with an invoice number.
+    invoiced = ImportTransaction.from_dict({**transaction(docs, f"{tag}-4").to_dict(), "invoice_number": f"{tag}-INV"})
+    single = check("import-transaction v2", import_transaction.sync_detailed(client=by_header, body=invoiced), 200,
+                   ImportBatch)
+    assert single.transactions[0].status == 0, single.to_dict()
+
+    # GET /import/v1/transactions?invoice_number=
+    r = import_transactions_find.sync_detailed(client=by_query, invoice_number=f"{tag}-INV")
+    found = check("import-transactions-find", r, 200, ImportTransactionsFindResponse200)
+    assert [t.id for t in found.transactions] == [f"{tag}-4"], found.to_dict()
+
+    # POST /import/v1/transactions/{transactionId}/documents and /import/v1/documents
+    more = ImportTransactionDocumentsBody.from_dict({"transaction_documents": [{"code": "SLA1", "url": f"{docs}/later/{tag}"}]})
+    r = import_transaction_documents.sync_detailed(f"{tag}-4", client=by_basic, body=more)
+    added = check("import-transaction-documents", r, 200, DocumentsAdded)
+    assert added.status.value == 0 and len(added.documents) == 3, added.to_dict()
+    by_inv = ImportInvoiceDocumentsBody.from_dict(
+        {"invoice_number": f"{tag}-INV", "transaction_documents": [{"code": "ENDT", "url": f"{docs}/endt/{tag}"}]})
+    r = import_invoice_documents.sync_detailed(client=by_header, body=by_inv)
+    added = check("import-invoice-documents", r, 200, DocumentsAdded)
+    assert len(added.documents) == 4, added.to_dict()
+
     # GET /import/v1/tax-rules/{state}
     r = tax_rules_get.sync_detailed("CA", client=by_query, effective_date=datetime.date(2017, 2, 1))
     rules = check("tax-rules-get", r, 200, TaxRules)
@@ -151,7 +180,7 @@ def main():
     assert err.error == "UNAUTHORIZED", err.to_dict()
 
     docs_server.shutdown()
-    print(f"every import operation (5) through the generated client: {len(CHECKED)} answers as expected")
+    print(f"every import operation (8) through the generated client: {len(CHECKED)} answers as expected")
 
 
 if __name__ == "__main__":

@@ -216,7 +216,7 @@ pub const MAX_INVOICE_PAGE: usize = 100;
 pub async fn find_imported_transactions(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let q = Query::parse(req, &["invoice_number", "limit", "cursor"])?;
+    let q = import_query(req, &["invoice_number", "limit", "cursor"])?;
     let invoice =
         q.text("invoice_number").ok_or_else(|| ImportError::InvalidInput("invoice_number is required".into()))?;
     let limit = q.whole("limit", 1, MAX_INVOICE_PAGE)?.unwrap_or(MAX_INVOICE_PAGE);
@@ -252,7 +252,7 @@ pub async fn add_invoice_documents(deps: &Deps, _: &[String], req: &ApiRequest) 
 
 async fn add_documents(deps: &Deps, req: &ApiRequest, id: Option<String>) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, &super::authenticate(deps, req).await?).await?;
+    let imp = importer(deps, &super::authenticate_import(deps, req).await?).await?;
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
