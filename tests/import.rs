@@ -1315,11 +1315,66 @@ async fn an_api_key_opens_the_import_functions_until_it_is_revoked() {
     an_api_key_opens_the_import_api_until_it_is_revoked(Transport::Lambda).await;
 }
 
+/// Issue 20: the tax calculator and the import agree on every period of every jurisdiction: a
+/// quote and the transaction it becomes (same state, date, type, line, premium and fees) get the
+/// same figures, and the quote's charges add up to them.
+async fn the_calculator_and_the_import_agree_on_every_period(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let money = [Decimal::new(1_234_567, 2), Decimal::new(15_000, 2), Decimal::new(7_500, 2)];
+    let (mut quotes, mut batch) = (Vec::new(), Vec::new());
+    for (code, j) in &rules().jurisdictions {
+        for fee in &j.fees {
+            for p in &fee.periods {
+                let kind = p.transaction_types.first().map(|t| t.code()).unwrap_or("PN");
+                let line = match &p.line_shares {
+                    Some(s) => *s.keys().next().unwrap(),
+                    None => (1001..=1022).rev().find(|l| !p.lines_excluded.contains(l)).unwrap(),
+                };
+                let date = p.from.to_string();
+                quotes.push(
+                    json!({"id": format!("{code} {} {date}", fee.name), "state": code, "policy_effective_date": date,
+                                   "transaction_type": kind, "transaction_line_of_business": line.to_string(),
+                                   "premium": money[0].to_string(), "agency_fee": money[1].to_string(),
+                                   "inspection_fee": money[2].to_string()}),
+                );
+                batch.push(transaction_in(&docs, j, &date, kind, line, money, [Decimal::ZERO; 5]));
+            }
+        }
+    }
+    let imported = post_batch(&api, json!(batch)).await;
+    let imported = imported["transactions"].as_array().unwrap();
+    let mut answers = Vec::new();
+    for chunk in quotes.chunks(100) {
+        let r = api.post("/import/v1/tax-calculations", json!(chunk)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        answers.extend(r.body["quotes"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!((answers.len(), imported.len()), (quotes.len(), quotes.len()));
+    for (q, (a, i)) in quotes.iter().zip(answers.iter().zip(imported)) {
+        assert_eq!((a["status"].as_u64(), i["status"].as_u64()), (Some(0), Some(0)), "{}: {a} {i}", q["id"]);
+        assert_eq!(a["calculated"], i["calculated"], "{}", q["id"]);
+        let sum: Decimal = a["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
+            .sum();
+        let figures: Decimal = Field::ALL
+            .iter()
+            .map(|f| a["calculated"][f.name()].as_str().unwrap_or("0").parse::<Decimal>().unwrap())
+            .sum();
+        assert_eq!(sum, figures, "{}: {a}", q["id"]);
+    }
+    assert!(quotes.len() > 130, "{} periods", quotes.len());
+}
+
 both_stores!(
     an_api_key_opens_the_import_api_until_it_is_revoked,
     the_seed_example_imports_with_its_documents,
     the_filing_services_example_imports_with_its_figures,
     transactions_by_invoice_take_documents_later,
+    the_calculator_and_the_import_agree_on_every_period,
     every_status_code_in_one_batch,
     tax_rules_per_state,
     every_period_of_every_jurisdiction_at_its_published_figures,

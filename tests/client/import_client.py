@@ -26,6 +26,7 @@ from coverdesk_api_client.api.default import (
     import_transaction_get,
     import_transactions,
     import_transactions_find,
+    tax_calculations,
     tax_rules_get,
 )
 from coverdesk_api_client.models import (
@@ -38,9 +39,11 @@ from coverdesk_api_client.models import (
     ImportTransactionEnvelope,
     ImportTransactionsFindResponse200,
     ServicingError,
+    TaxQuote,
     TaxRules,
 )
 from coverdesk_api_client.models.import_transactions_mode import ImportTransactionsMode
+from coverdesk_api_client.models.tax_calculations_response_200 import TaxCalculationsResponse200
 
 
 class Documents(http.server.BaseHTTPRequestHandler):
@@ -169,6 +172,17 @@ def main():
     added = check("import-invoice-documents", r, 200, DocumentsAdded)
     assert len(added.documents) == 4, added.to_dict()
 
+    # POST /import/v1/tax-calculations: one quote, and several.
+    quote = TaxQuote.from_dict({"id": "q1", "state": "CA", "policy_effective_date": "2017-02-01",
+                                "transaction_line_of_business": "1001", "premium": 3900.00, "agency_fee": 200.00})
+    r = tax_calculations.sync_detailed(client=by_query, body=quote)
+    calc = check("tax-calculations", r, 200, TaxCalculationsResponse200)
+    assert calc.quotes[0].calculated.sl_tax == "117.00" and calc.quotes[0].calculated.total == "4224.80", calc.to_dict()
+    zz = TaxQuote.from_dict({**quote.to_dict(), "state": "ZZ"})
+    calc = check("tax-calculations many", tax_calculations.sync_detailed(client=by_header, body=[quote, zz]), 200,
+                 TaxCalculationsResponse200)
+    assert [q.status for q in calc.quotes] == [0, 1004], calc.to_dict()
+
     # GET /import/v1/tax-rules/{state}
     r = tax_rules_get.sync_detailed("CA", client=by_query, effective_date=datetime.date(2017, 2, 1))
     rules = check("tax-rules-get", r, 200, TaxRules)
@@ -180,7 +194,7 @@ def main():
     assert err.error == "UNAUTHORIZED", err.to_dict()
 
     docs_server.shutdown()
-    print(f"every import operation (8) through the generated client: {len(CHECKED)} answers as expected")
+    print(f"every import operation (9) through the generated client: {len(CHECKED)} answers as expected")
 
 
 if __name__ == "__main__":

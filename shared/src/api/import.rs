@@ -267,6 +267,17 @@ async fn add_documents(deps: &Deps, req: &ApiRequest, id: Option<String>) -> Ans
     Ok(ApiResponse::json(200, &added.view()))
 }
 
+/// POST /import/v1/tax-calculations: a quote or up to 100, taxed by the import's rules before
+/// the fact ([`crate::import::quote`]). Reads nothing but the team.
+pub async fn calculate_taxes(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    one_query(req, "", false)?;
+    super::authenticate_import(deps, req).await?;
+    if req.body.len() > MAX_ITEM_BODY {
+        return Err(ImportError::TooLarge(MAX_ITEM_BODY));
+    }
+    Ok(ApiResponse::json(200, &crate::import::quote::calculate(&req.body)?))
+}
+
 /// GET /import/v1/tax-rules/{state}
 pub async fn get_tax_rules(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     super::authenticate_import(deps, req).await?;

@@ -66,6 +66,8 @@ pub enum Route {
     AddTransactionDocuments,
     AddInvoiceDocuments,
     GetTaxRules,
+    // The broker's desk (issue 20).
+    CalculateTaxes,
 }
 
 /// Which API a route belongs to: it decides the error envelope and the authentication.
@@ -189,6 +191,7 @@ routes! {
     AddTransactionDocuments "import-transaction-documents" "POST" "/import/v1/transactions/{transactionId}/documents" import::add_transaction_documents;
     AddInvoiceDocuments "import-invoice-documents" "POST" "/import/v1/documents" import::add_invoice_documents;
     GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}" import::get_tax_rules;
+    CalculateTaxes "tax-calculations" "POST" "/import/v1/tax-calculations" import::calculate_taxes;
 }
 
 impl Route {

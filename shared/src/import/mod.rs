@@ -7,6 +7,7 @@ mod filing;
 mod importer;
 pub mod later;
 pub mod model;
+pub mod quote;
 mod records;
 pub mod render;
 pub mod repo;

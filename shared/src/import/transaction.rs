@@ -107,16 +107,17 @@ pub struct Labels {
 
 /// How import reads: the first problem decides the transaction's status; `null` and blank are
 /// "not given"; ids and codes may come as numbers (see [`crate::fields`]).
-const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: true, code: INVALID_FIELD };
+pub(super) const RULES: Rules =
+    Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: true, code: INVALID_FIELD };
 const INVALID_FIELD: &str = "INVALID_FIELD";
-const TRANSACTION_TYPE: &str = "TRANSACTION_TYPE";
+pub(super) const TRANSACTION_TYPE: &str = "TRANSACTION_TYPE";
 pub(super) const LINE_OF_BUSINESS: &str = "LINE_OF_BUSINESS";
 
 /// A transaction being read.
 pub(super) type Txn<'a> = Fields<'a, &'a RawValue>;
 
 /// A problem as the transaction's status and message.
-fn rejected(p: &Problem) -> Rejected {
+pub(super) fn rejected(p: &Problem) -> Rejected {
     match p.code {
         TRANSACTION_TYPE => Rejected {
             status: status::TRANSACTION_TYPE,
@@ -292,7 +293,7 @@ fn state(o: &mut Txn, f: &str, want: Want) -> Read<Option<StateCode>> {
 
 /// A required state code. Reading stops at the first problem (`Mode::First`), so a missing one
 /// has been reported and ended the reading before `None` could come back here.
-fn required_state(o: &mut Txn, f: &str) -> Read<StateCode> {
+pub(super) fn required_state(o: &mut Txn, f: &str) -> Read<StateCode> {
     state(o, f, required())?.ok_or_else(|| {
         crate::fields::Stop(Box::new(Problem { path: f.into(), message: "is required".into(), code: INVALID_FIELD }))
     })
@@ -335,23 +336,8 @@ pub struct Accepted {
 /// Applies the state's rules: department (1004), tax rule (1005), NH and UT rules (2001),
 /// required documents (1001); computes the taxes and compares them with what was sent.
 pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
+    let r = rules_for(&t)?;
     let state = t.home_state();
-    let Some(r) = rules::jurisdiction(state.as_str()) else {
-        return Err(Rejected {
-            status: status::DEPARTMENT,
-            message: format!("Error: department not found for state '{state}'."),
-        });
-    };
-    if !r.covers(t.policy_effective_date) {
-        let known = r.known_span();
-        return Err(Rejected {
-            status: status::TAX_RULE,
-            message: format!(
-                "Error: unable to assign tax rule for state {state}, line of business {}, policy effective {} ({known}).",
-                t.transaction_line_of_business, t.policy_effective_date
-            ),
-        });
-    }
     if r.commission_rule {
         match t.commission_received {
             None => return Err(invalid("commission_received", format!("is required in {state}"))),
@@ -379,6 +365,29 @@ pub fn assess(t: Transaction) -> Result<Accepted, Rejected> {
     let mut warnings = mismatches(&t, &calculated);
     warnings.extend(filing_warnings(&t));
     Ok(Accepted { transaction: t, calculated, warnings, department: &r.department })
+}
+
+/// The rules that tax `t`: its home state's (1004 when that is no jurisdiction), known for its
+/// policy effective date (1005 when not). The import and the tax calculator both start here.
+pub fn rules_for(t: &Transaction) -> Result<&'static rules::Jurisdiction, Rejected> {
+    let state = t.home_state();
+    let Some(r) = rules::jurisdiction(state.as_str()) else {
+        return Err(Rejected {
+            status: status::DEPARTMENT,
+            message: format!("Error: department not found for state '{state}'."),
+        });
+    };
+    if !r.covers(t.policy_effective_date) {
+        let known = r.known_span();
+        return Err(Rejected {
+            status: status::TAX_RULE,
+            message: format!(
+                "Error: unable to assign tax rule for state {state}, line of business {}, policy effective {} ({known}).",
+                t.transaction_line_of_business, t.policy_effective_date
+            ),
+        });
+    }
+    Ok(r)
 }
 
 /// A warning for each figure sent that is not what the rules calculate.

@@ -179,15 +179,30 @@ impl Period {
 
     /// The amount this charge comes to on `t`, rounded; `None` when it does not apply.
     pub fn amount(&self, t: &Transaction) -> Option<Decimal> {
-        let share = self.share(t)?;
+        self.share(t).map(|share| self.amount_at(t, share))
+    }
+
+    /// The amount this charge comes to on `t` when `share` percent of the base pays it.
+    fn amount_at(&self, t: &Transaction, share: Decimal) -> Decimal {
         let raw = match self.charge {
             Charge::Percent { percent, base } => {
                 base.of(t) * percent / Decimal::ONE_HUNDRED * share / Decimal::ONE_HUNDRED
             }
             Charge::Amount(a) => a,
         };
-        Some(self.rounding.apply(raw))
+        self.rounding.apply(raw)
     }
+}
+
+/// One charge on one transaction: the charge, the period in force, the share of its base the
+/// transaction pays (percent), what it came to, and whether a source confirms that figure.
+#[derive(Debug, Clone)]
+pub struct ChargeLine<'a> {
+    pub fee: &'a Fee,
+    pub period: &'a Period,
+    pub share: Decimal,
+    pub amount: Decimal,
+    pub verified: bool,
 }
 
 /// One charge of a jurisdiction and its periods, in date order.
@@ -282,6 +297,18 @@ impl Jurisdiction {
         self.fees.iter().filter_map(move |f| f.on(date).map(|p| (f, p)))
     }
 
+    /// Each charge that applies to `t` at the rules in force on its policy effective date, with
+    /// what it comes to: the one engine of the import and the tax calculator.
+    pub fn charges<'a>(&'a self, t: &Transaction) -> Vec<ChargeLine<'a>> {
+        self.in_force(t.policy_effective_date)
+            .filter_map(|(fee, period)| {
+                let share = period.share(t)?;
+                let (amount, verified) = (period.amount_at(t, share), period.verified_for(t));
+                Some(ChargeLine { fee, period, share, amount, verified })
+            })
+            .collect()
+    }
+
     /// The taxes and fees of `t` at the rules in force on its policy effective date (endorsements,
     /// audits and cancellations too). Return premiums give negative figures.
     pub fn calculate(&self, t: &Transaction) -> Calculated {
@@ -295,11 +322,9 @@ impl Jurisdiction {
             total: cents,
             verified: t.transaction_type.settled(),
         };
-        for (fee, period) in self.in_force(t.policy_effective_date) {
-            if let Some(v) = period.amount(t) {
-                c.add(fee.field, v);
-                c.verified &= period.verified_for(t);
-            }
+        for line in self.charges(t) {
+            c.add(line.fee.field, line.amount);
+            c.verified &= line.verified;
         }
         c.total = t.premium
             + t.agency_fee

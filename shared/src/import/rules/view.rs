@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{Charge, Field, Jurisdiction, Period};
 
 impl Period {
-    fn view(&self, field: Field, name: &str) -> Value {
+    pub(crate) fn view(&self, field: Field, name: &str) -> Value {
         let (rate, flat, base) = match self.charge {
             Charge::Percent { percent, base } => {
                 (Some((percent / Decimal::ONE_HUNDRED).normalize().to_string()), None, base.name())
