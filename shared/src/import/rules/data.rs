@@ -54,6 +54,7 @@ struct PeriodData {
     #[serde(default)]
     lines_excluded: Vec<String>,
     line_shares: Option<BTreeMap<String, String>>,
+    returned_by: Option<Vec<String>>,
     source: String,
     verified: bool,
     unknown: Option<String>,
@@ -158,6 +159,7 @@ impl Reader<'_> {
             }
         };
         let transaction_types = self.types(&format!("{at}.transaction_types"), &p.transaction_types);
+        let returned_by = p.returned_by.as_ref().map(|t| self.types(&format!("{at}.returned_by"), t));
         let lines_excluded =
             p.lines_excluded.iter().filter_map(|l| self.line(&format!("{at}.lines_excluded"), l)).collect();
         let line_shares = p.line_shares.as_ref().map(|m| {
@@ -179,6 +181,7 @@ impl Reader<'_> {
             transaction_types,
             lines_excluded,
             line_shares,
+            returned_by,
             source: p.source,
             verified: p.verified,
             unknown: p.unknown,

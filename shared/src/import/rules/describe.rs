@@ -78,6 +78,9 @@ fn period_line(s: &mut String, f: &Fee, p: &Period) {
             sh.iter().map(|(l, v)| format!("{l} {}%", v.normalize())).collect::<Vec<_>>().join(", ")
         ));
     }
+    if let Some(types) = &p.returned_by {
+        extra.push(format!("given back only by {}", types.iter().map(|t| t.code()).collect::<Vec<_>>().join(" ")));
+    }
     let to = p.to.map(|t| t.to_string()).unwrap_or_default();
     let _ = writeln!(s, "  {:<18} {:<28} {} .. {:<10}  {}", f.field.name(), f.name, p.from, to, what);
     let _ = writeln!(s, "  {:<18} {}", "", extra.join("; "));

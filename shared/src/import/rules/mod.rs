@@ -122,6 +122,10 @@ pub struct Period {
     pub lines_excluded: Vec<u16>,
     /// Percent of the base charged, by line; a line not named pays nothing.
     pub line_shares: Option<BTreeMap<u16, Decimal>>,
+    /// The types of return (a negative premium) that give this charge back; `None`: every one.
+    /// A charge fully earned at inception (Idaho's stamping fee) is returned only by a flat
+    /// cancellation: `Some([FC])`, and other returns leave it where it was.
+    pub returned_by: Option<Vec<TxnType>>,
     pub source: String,
     pub verified: bool,
     pub unknown: Option<String>,
@@ -166,6 +170,10 @@ impl Period {
     /// none of its lines, or not to its type.
     fn share(&self, t: &Transaction) -> Option<Decimal> {
         if !self.transaction_types.is_empty() && !self.transaction_types.contains(&t.transaction_type) {
+            return None;
+        }
+        let is_return = t.premium.is_sign_negative() && !t.premium.is_zero();
+        if is_return && self.returned_by.as_ref().is_some_and(|types| !types.contains(&t.transaction_type)) {
             return None;
         }
         let mut share = None;
@@ -628,6 +636,19 @@ mod tests {
         // Illinois: -3,333.33 -> -117 and -1 (whole dollars).
         let c = calc("IL", "2023-03-01", 1010, "FC", "-3333.33", "0", "0");
         assert_eq!((c.sl_tax, c.stamping_fee), (money("-117.00"), money("-1.00")));
+    }
+
+    #[test]
+    fn idahos_stamping_fee_is_given_back_only_by_a_flat_cancellation() {
+        // 1.5% tax and 0.5% stamping fee, both to the dollar; the fee is fully earned.
+        let rpe = calc("ID", "2021-01-01", 1010, "RPE", "-1000.00", "0", "0");
+        assert_eq!((rpe.sl_tax, rpe.stamping_fee), (money("-15.00"), money("0.00")));
+        let pc = calc("ID", "2021-01-01", 1010, "PC", "-1000.00", "0", "0");
+        assert_eq!(pc.stamping_fee, money("0.00"));
+        let fc = calc("ID", "2021-01-01", 1010, "FC", "-1000.00", "0", "0");
+        assert_eq!((fc.sl_tax, fc.stamping_fee), (money("-15.00"), money("-5.00")));
+        // A new policy pays it as before.
+        assert_eq!(calc("ID", "2021-01-01", 1010, "PN", "1000.00", "0", "0").stamping_fee, money("5.00"));
     }
 
     #[test]

@@ -35,6 +35,9 @@ impl Period {
                 .map(|(l, p)| (l.to_string(), json!((p / Decimal::ONE_HUNDRED).normalize().to_string())))
                 .collect();
         }
+        if let Some(types) = &self.returned_by {
+            v["returned_by"] = json!(types.iter().map(|t| t.code()).collect::<Vec<_>>());
+        }
         if let Some(u) = &self.unknown {
             v["unknown"] = json!(u);
         }
