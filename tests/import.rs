@@ -1369,12 +1369,98 @@ async fn the_calculator_and_the_import_agree_on_every_period(t: Transport) {
     assert!(quotes.len() > 130, "{} periods", quotes.len());
 }
 
+/// Issue 20: what is owed, for June 2025, from a batch whose figures are worked out here from the
+/// sources (not by the engine): California 3% of premium and the insurer's fees (Cal. Ins. Code
+/// 1775.5) and the SLA's 0.18% (Bulletin #1429), half-cents away from zero; Florida 4.94% and
+/// FSLSO's 0.06% of premium and every fee (fslso.com table) and the $4 EMPA surcharge on a
+/// commercial property policy (F.S. 252.372). A July transaction is outside the period.
+async fn the_tax_report_totals_a_period_by_jurisdiction_and_charge(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let rules = rules();
+    let (ca, fl) = (rules.jurisdictions.get("CA").unwrap(), rules.jurisdictions.get("FL").unwrap());
+    let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+    let zero = [Decimal::ZERO; 5];
+    let batch = vec![
+        transaction_in(&docs, ca, "2025-06-02", "PN", 1001, [d("3108.50"), d("200.00"), d("0")], zero),
+        transaction_in(&docs, ca, "2025-06-15", "PN", 1001, [d("10000.00"), d("0"), d("0")], zero),
+        transaction_in(&docs, ca, "2025-06-20", "RPE", 1010, [d("-1000.00"), d("0"), d("0")], zero),
+        transaction_in(&docs, fl, "2025-06-10", "PN", 1005, [d("5000.00"), d("0"), d("0")], zero),
+        transaction_in(&docs, ca, "2025-07-01", "PN", 1001, [d("1000.00"), d("0"), d("0")], zero),
+    ];
+    let body = post_batch(&api, json!(batch)).await;
+    assert!(body["transactions"].as_array().unwrap().iter().all(|t| t["status"] == 0), "{body}");
+
+    let r = api.get("/import/v1/reports/taxes?from=2025-06-01&to=2025-06-30").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let states = r.body["jurisdictions"].as_array().unwrap();
+    assert_eq!(states.len(), 2, "{}", r.body);
+    let charge = |s: &Value, f: &str| {
+        s["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["field"] == f)
+            .map(|c| c["amount"].as_str().unwrap().to_string())
+    };
+    let (ca, fl) = (&states[0], &states[1]);
+    assert_eq!((ca["state"].as_str(), ca["transactions"].as_u64()), (Some("CA"), Some(3)));
+    assert_eq!((ca["premium"].as_str(), ca["fees"].as_str()), (Some("12108.50"), Some("200.00")));
+    // 93.255 -> 93.26, + 300.00, - 30.00; 5.5953 -> 5.60, + 18.00, - 1.80.
+    assert_eq!(charge(ca, "sl_tax").as_deref(), Some("363.26"));
+    assert_eq!(charge(ca, "stamping_fee").as_deref(), Some("21.80"));
+    assert_eq!(ca["owed"], "385.06");
+    assert_eq!(ca["filing"]["reported_by"], "transaction_effective_date");
+    assert_eq!((fl["state"].as_str(), fl["transactions"].as_u64()), (Some("FL"), Some(1)));
+    assert_eq!(charge(fl, "sl_tax").as_deref(), Some("247.00"));
+    assert_eq!(charge(fl, "stamping_fee").as_deref(), Some("3.00"));
+    assert_eq!(charge(fl, "empa_tax").as_deref(), Some("4.00"));
+    assert_eq!(
+        (fl["owed"].as_str(), fl["unverified_transactions"].as_u64()),
+        (Some("254.00"), Some(1)),
+        "EMPA's lines are our reading"
+    );
+
+    let r = api.get("/import/v1/reports/taxes?from=2025-06-01&to=2025-06-30&state=fl&format=csv").await;
+    assert_eq!(r.status, 200);
+    let text = r.text.clone();
+    let mut rows = text.lines();
+    assert!(rows.next().unwrap().starts_with("state,charge,amount,unverified_amount,"), "{text}");
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(
+        rows.iter().any(|r| r.starts_with("FL,empa_tax,4.00,4.00,1,1,1,5000.00,0.00,transaction_effective_date,")),
+        "{text}"
+    );
+    assert_eq!(
+        api.get("/import/v1/reports/taxes?from=2025-07-01&to=2025-07-31").await.body["jurisdictions"][0]
+            ["transactions"],
+        1
+    );
+    for bad in [
+        "from=2025-06-01",
+        "from=2025-06-30&to=2025-06-01",
+        "from=2024-01-01&to=2025-06-30",
+        "from=2025-06-01&to=2025-06-30&state=Florida",
+        "from=x&to=y",
+        "from=2025-06-01&to=2025-06-30&format=xml",
+    ] {
+        let r = api.get(&format!("/import/v1/reports/taxes?{bad}")).await;
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some("INVALID_INPUT")), "{bad}: {}", r.body);
+    }
+    assert_eq!(
+        api.new_team().await.get("/import/v1/reports/taxes?from=2025-06-01&to=2025-06-30").await.body["jurisdictions"],
+        json!([])
+    );
+}
+
 both_stores!(
     an_api_key_opens_the_import_api_until_it_is_revoked,
     the_seed_example_imports_with_its_documents,
     the_filing_services_example_imports_with_its_figures,
     transactions_by_invoice_take_documents_later,
     the_calculator_and_the_import_agree_on_every_period,
+    the_tax_report_totals_a_period_by_jurisdiction_and_charge,
     every_status_code_in_one_batch,
     tax_rules_per_state,
     every_period_of_every_jurisdiction_at_its_published_figures,

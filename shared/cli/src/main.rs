@@ -71,6 +71,9 @@ enum Command {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// Reports from the imported transactions
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// DynamoDB Local helpers
     #[command(subcommand)]
     Dynamodb(DynamoCommand),
@@ -128,6 +131,30 @@ enum ApiKeyCommand {
         client_id: String,
         /// The key id `create` and `list` print (key_...)
         key_id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// What is owed each jurisdiction for a period (as GET /import/v1/reports/taxes answers it)
+    Taxes {
+        /// First day of the period (YYYY-MM-DD)
+        #[arg(long, value_parser = parse_date)]
+        from: chrono::NaiveDate,
+        /// Last day of the period, at most 366 days after the first
+        #[arg(long, value_parser = parse_date)]
+        to: chrono::NaiveDate,
+        /// Only this jurisdiction
+        #[arg(long)]
+        state: Option<String>,
+        /// CSV instead of JSON
+        #[arg(long)]
+        csv: bool,
+        /// The team's client id
+        #[arg(long, default_value = LOCAL_CLIENT_ID)]
+        team: String,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -334,6 +361,32 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), String> {
     Ok(())
 }
 
+/// `coverdesk report taxes`: the report the API answers, from the same code, printed.
+async fn report(command: ReportCommand) -> Result<(), String> {
+    let ReportCommand::Taxes { from, to, state, csv, team, store } = command;
+    if to < from || (to - from).num_days() >= coverdesk::api::import::MAX_REPORT_DAYS {
+        return Err("--to must be on or after --from, at most 366 days".into());
+    }
+    let state = match state {
+        Some(s) => Some(coverdesk::types::StateCode::parse(&s).ok_or("--state must be a 2-letter state code")?),
+        None => None,
+    };
+    let deps = deps_for(store, KeyUse::NotNeeded).await?;
+    let team_id = auth::team_by_client_id(deps.store.as_ref(), &team)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no team with client id {team:?}"))?;
+    let repo = coverdesk::import::repo::ImportRepo::new(deps.store.clone(), &team_id);
+    let lines = repo.report_lines(from, to).await.map_err(|e| e.to_string())?;
+    let report = coverdesk::import::report::TaxReport::of(from, to, state, &lines);
+    if csv {
+        print!("{}", report.csv());
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report.view()).map_err(|e| e.to_string())?);
+    }
+    Ok(())
+}
+
 /// `coverdesk seed`: the local team and the example accounts, once.
 async fn seed(store: StoreArg) -> Result<(), String> {
     let deps = deps_for(store, KeyUse::Needed).await?;
@@ -367,6 +420,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Team(TeamCommand::ApiKey(command)) => api_key(command).await,
         Command::Seed { store } => seed(store).await,
         Command::Import { file, team, store } => import(file, team, store).await,
+        Command::Report(command) => report(command).await,
         Command::Dynamodb(DynamoCommand::CreateTable) => {
             let table = std::env::var(coverdesk::deps::TABLE_ENV).map_err(|_| "COVERDESK_TABLE is required")?;
             let store = Arc::new(DynamoStore::from_config(&coverdesk_dynamo::config().await, table));

@@ -10,6 +10,7 @@ use crate::import::later::{self, Target};
 use crate::import::model::BatchStatus;
 use crate::import::render::{batch_view, results_page};
 use crate::import::repo::ImportRepo;
+use crate::import::report::TaxReport;
 use crate::import::rules::jurisdiction;
 use crate::import::service::{count_batch, new_batch_id, Importer};
 use crate::import::single::read_item;
@@ -276,6 +277,36 @@ pub async fn calculate_taxes(deps: &Deps, _: &[String], req: &ApiRequest) -> Ans
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
     Ok(ApiResponse::json(200, &crate::import::quote::calculate(&req.body)?))
+}
+
+/// The longest period one tax report covers (a year and a day: any calendar year, any quarter).
+pub const MAX_REPORT_DAYS: i64 = 366;
+
+/// GET /import/v1/reports/taxes?from=&to=[&state=][&format=csv]: what the team owes each
+/// jurisdiction for the period ([`crate::import::report`]); one query per month of it.
+pub async fn tax_report(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    let q = import_query(req, &["from", "to", "state", "format"])?;
+    let required = |name: &str| ImportError::InvalidInput(format!("{name} is required (yyyy-mm-dd)"));
+    let from = q.date("from")?.ok_or_else(|| required("from"))?;
+    let to = q.date("to")?.ok_or_else(|| required("to"))?;
+    if to < from || (to - from).num_days() >= MAX_REPORT_DAYS {
+        return Err(ImportError::InvalidInput(format!("to must be on or after from, at most {MAX_REPORT_DAYS} days")));
+    }
+    let state = match q.text("state") {
+        None => None,
+        Some(s) => Some(
+            crate::types::StateCode::parse(s)
+                .ok_or_else(|| ImportError::InvalidInput("state must be a 2-letter state code".into()))?,
+        ),
+    };
+    let csv = q.one_of("format", &["json", "csv"])? == Some("csv");
+    let repo = records(deps, req).await?;
+    let report = TaxReport::of(from, to, state, &repo.report_lines(from, to).await?);
+    if csv {
+        let headers = vec![("content-type", "text/csv; charset=utf-8".to_string())];
+        return Ok(ApiResponse { status: 200, headers, body: report.csv().into_bytes() });
+    }
+    Ok(ApiResponse::json(200, &report.view()))
 }
 
 /// GET /import/v1/tax-rules/{state}

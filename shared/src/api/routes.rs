@@ -68,6 +68,7 @@ pub enum Route {
     GetTaxRules,
     // The broker's desk (issue 20).
     CalculateTaxes,
+    TaxReport,
 }
 
 /// Which API a route belongs to: it decides the error envelope and the authentication.
@@ -192,6 +193,7 @@ routes! {
     AddInvoiceDocuments "import-invoice-documents" "POST" "/import/v1/documents" import::add_invoice_documents;
     GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}" import::get_tax_rules;
     CalculateTaxes "tax-calculations" "POST" "/import/v1/tax-calculations" import::calculate_taxes;
+    TaxReport "tax-report" "GET" "/import/v1/reports/taxes" import::tax_report;
 }
 
 impl Route {

@@ -11,6 +11,7 @@ pub mod quote;
 mod records;
 pub mod render;
 pub mod repo;
+pub mod report;
 pub mod rules;
 pub mod service;
 pub mod single;

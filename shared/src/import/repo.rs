@@ -11,20 +11,30 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::model::{BatchMeta, BatchStatus, TxnRecord, TxnResult};
+use super::report::{months, ReportLine};
 use crate::store::{Cond, Cursor, Item, Store, StoreError, Write, MAX_PAGE};
 use crate::types::TeamId;
+use chrono::NaiveDate;
 
 /// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
 pub const CHUNK: usize = 200;
 /// Imported records written per transaction (one [`ImportRepo::record_imported`] takes at most so
-/// many).
-pub const RECORDS_PER_WRITE: usize = 100;
+/// many): each is two items, the record and its report line, and a transaction holds 100.
+pub const RECORDS_PER_WRITE: usize = 50;
 /// Refused attempts written per transaction.
 const ATTEMPTS_PER_WRITE: usize = 25;
 
 fn tx_pk(team: &TeamId, id: &str) -> String {
     format!("T#{team}#IMP#TX#{id}")
 }
+/// A month's report lines (sorted by report date, then id).
+fn report_pk(team: &TeamId, month: &str) -> String {
+    format!("T#{team}#IMP#REP#{month}")
+}
+fn report_sk(line: &ReportLine) -> String {
+    format!("{}#{}", line.date, line.id)
+}
+
 /// The index partition of a team's imported transactions with one invoice number (sorted by id).
 fn invoice_pk(team: &TeamId, invoice: &str) -> String {
     format!("T#{team}#IMP#INV#{invoice}")
@@ -318,6 +328,26 @@ impl ImportRepo {
         Ok((records, next))
     }
 
+    /// The report lines of the months `from..=to` touches (the caller keeps the days it wants).
+    pub async fn report_lines(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ReportLine>, StoreError> {
+        let mut lines = Vec::new();
+        for month in months(from, to) {
+            let pk = report_pk(&self.team, &month);
+            let mut after: Option<Cursor> = None;
+            loop {
+                let page = self.store.query(&pk, "", after.as_ref(), MAX_PAGE).await?;
+                for item in &page.items {
+                    lines.push(item.decode()?);
+                }
+                match page.next {
+                    Some(c) => after = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(lines)
+    }
+
     /// The imported record of `id` with its version, to change it.
     pub async fn imported_at(&self, id: &str) -> Result<Option<(TxnRecord, u64)>, StoreError> {
         match self.store.get(&tx_pk(&self.team, id), IMPORTED_SK).await? {
@@ -342,7 +372,13 @@ impl ImportRepo {
         debug_assert!(records.len() <= RECORDS_PER_WRITE);
         let writes = records
             .iter()
-            .map(|rec| Write::Put { item: imported_item(&self.team, rec, 1), cond: Cond::Absent })
+            .flat_map(|rec| {
+                let line = ReportLine::of(rec).map(|l| Write::Put {
+                    item: Item::new(report_pk(&self.team, &l.month()), report_sk(&l), 1, json!(l)),
+                    cond: Cond::Any,
+                });
+                std::iter::once(Write::Put { item: imported_item(&self.team, rec, 1), cond: Cond::Absent }).chain(line)
+            })
             .collect();
         match self.store.transact(writes).await {
             Ok(()) => Ok(Recorded::All),

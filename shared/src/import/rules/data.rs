@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{Base, Charge, Fee, Field, Jurisdiction, Period, Rounding, Rules, StateDocument};
+use super::{Base, Charge, Fee, Field, FilingTerms, Jurisdiction, Period, ReportDate, Rounding, Rules, StateDocument};
 use crate::import::transaction::{TxnType, LINES};
 
 #[derive(Deserialize)]
@@ -26,10 +26,22 @@ struct FileData {
     #[serde(default)]
     municipal_fee: bool,
     common_documents: Option<bool>,
+    filing: Option<FilingData>,
     #[serde(default)]
     fee: Vec<FeeData>,
     #[serde(default)]
     document: Vec<DocumentData>,
+}
+
+/// How the office files: the date a transaction is reported by, and when a period's filing and
+/// payment are due, each with its source.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilingData {
+    date: ReportDate,
+    date_source: String,
+    filing_due: Option<String>,
+    payment_due: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +251,15 @@ impl Reader<'_> {
             commission_rule: data.commission_rule,
             utah_flags: data.utah_flags,
             municipal_fee: data.municipal_fee,
+            filing: match data.filing {
+                Some(f) => FilingTerms {
+                    date: f.date,
+                    source: Some(f.date_source),
+                    filing_due: f.filing_due,
+                    payment_due: f.payment_due,
+                },
+                None => FilingTerms::default(),
+            },
             fees,
             documents,
         })

@@ -245,6 +245,44 @@ pub struct StateDocument {
     pub verified: bool,
 }
 
+/// The date a transaction is reported by, for an office's filing periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportDate {
+    #[default]
+    TransactionEffectiveDate,
+    InvoiceDate,
+    PolicyEffectiveDate,
+}
+
+impl ReportDate {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportDate::TransactionEffectiveDate => "transaction_effective_date",
+            ReportDate::InvoiceDate => "invoice_date",
+            ReportDate::PolicyEffectiveDate => "policy_effective_date",
+        }
+    }
+    pub fn of(self, t: &Transaction) -> NaiveDate {
+        match self {
+            ReportDate::TransactionEffectiveDate => t.transaction_effective_date,
+            ReportDate::InvoiceDate => t.invoice_date,
+            ReportDate::PolicyEffectiveDate => t.policy_effective_date,
+        }
+    }
+}
+
+/// How an office files (a file's `[filing]`): the date a transaction is reported by and when a
+/// period's filing and payment are due, as its source says. Absent: the transaction effective
+/// date, our choice (`source` none), and the due dates unknown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilingTerms {
+    pub date: ReportDate,
+    pub source: Option<String>,
+    pub filing_due: Option<String>,
+    pub payment_due: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Jurisdiction {
     pub code: String,
@@ -258,6 +296,8 @@ pub struct Jurisdiction {
     pub utah_flags: bool,
     /// A per-locality charge taken as sent in `municipal_fee` (Kentucky).
     pub municipal_fee: bool,
+    /// How the office files, for the report of what is owed.
+    pub filing: FilingTerms,
     pub fees: Vec<Fee>,
     pub documents: Vec<StateDocument>,
 }

@@ -1,0 +1,11 @@
+//! GET /import/v1/reports/taxes
+
+use coverdesk::api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk_lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::TaxReport, coverdesk::handler!(coverdesk::api::import::tax_report), deps).await
+}
