@@ -345,8 +345,8 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
 }
 
 /// The codes `openapi.json` lists for typekeys are exactly the codes the validator accepts.
-/// What each sample event gets on the seeded local store: samples that name a pull, an action or a
-/// webhook name one the store does not have (404), and widget samples carry a placeholder token
+/// What each sample event gets on the seeded local store: samples that name a pull, an action, a
+/// webhook or an import batch name one the store does not have (404), and widget samples carry a placeholder token
 /// (401) -- replace it with a real `pull_jwt` (or connect token) to use them.
 fn expected_sample_status(name: &str, method: &str, path: &str) -> u16 {
     match name {
@@ -361,6 +361,8 @@ fn expected_sample_status(name: &str, method: &str, path: &str) -> u16 {
         | "pulls-get"
         | "pull-events-list"
         | "pull-events-redeliver"
+        | "import-events-list"
+        | "import-events-redeliver"
         | "webhooks-update"
         | "webhooks-delete" => 404,
         "online-access-set" => 200,

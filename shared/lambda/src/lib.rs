@@ -119,9 +119,12 @@ struct StreamKey {
     pk: String,
 }
 
-/// The jobs (`(team, pull)`) a stream batch names (`pk` = `JOB#<team>#<pull>`), and how many
-/// records were skipped as naming no job (each is logged).
-pub fn stream_jobs(event: &aws_lambda_events::event::dynamodb::Event) -> (Vec<(TeamId, String)>, usize) {
+/// The jobs (`(team, subject)`) a stream batch names (`pk` = `JOB#<team>#<pull>` or
+/// `JOB#<team>#IMP#B#<batch>`), and how many records were skipped as naming no job (each is
+/// logged).
+pub fn stream_jobs(
+    event: &aws_lambda_events::event::dynamodb::Event,
+) -> (Vec<(TeamId, coverdesk::servicing::model::Subject)>, usize) {
     let mut jobs = Vec::new();
     let mut skipped = 0;
     for (i, r) in event.records.iter().enumerate() {
@@ -147,8 +150,8 @@ pub async fn handle_worker_event(deps: &Deps, event: WorkerEvent) -> serde_json:
         WorkerEvent::Stream(stream) => {
             let (jobs, skipped) = stream_jobs(&stream);
             let mut ran = 0;
-            for (team, pull) in jobs {
-                match worker.run_job(&team, &pull).await {
+            for (team, subject) in jobs {
+                match worker.run(&team, &subject).await {
                     Ok(()) => ran += 1,
                     Err(e) => tracing::warn!(error = %e, "job left for the next sweep"),
                 }

@@ -69,6 +69,8 @@ pub enum Route {
     // The broker's desk (issue 20).
     CalculateTaxes,
     TaxReport,
+    ListImportEvents,
+    RedeliverImportEvent,
 }
 
 /// Which API a route belongs to: it decides the error envelope and the authentication.
@@ -194,6 +196,8 @@ routes! {
     GetTaxRules "tax-rules-get" "GET" "/import/v1/tax-rules/{state}" import::get_tax_rules;
     CalculateTaxes "tax-calculations" "POST" "/import/v1/tax-calculations" import::calculate_taxes;
     TaxReport "tax-report" "GET" "/import/v1/reports/taxes" import::tax_report;
+    ListImportEvents "import-events-list" "GET" "/teams/{teamId}/imports/{batchId}/events" servicing::list_import_events;
+    RedeliverImportEvent "import-events-redeliver" "POST" "/teams/{teamId}/imports/{batchId}/events/{eventId}/redeliver" servicing::redeliver_import_event;
 }
 
 impl Route {

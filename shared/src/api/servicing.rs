@@ -1,11 +1,14 @@
-//! The servicing routes (seed 000): carriers, the widget, team pulls and servicings, webhooks.
+//! The servicing routes (seed 000): carriers, the widget, team pulls and servicings, webhooks, and
+//! the webhook events of import batches (their delivery log and redelivery, as a pull's).
 //! Errors use the original's envelope `{"error": "<ENUM>", "message": "..."}`.
 
 use serde_json::{json, Value};
 
 use super::{header, ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
+use crate::import::repo::ImportRepo;
 use crate::servicing::input;
+use crate::servicing::model::Subject;
 use crate::servicing::service::Servicing;
 use crate::servicing::webhooks::Webhooks;
 use crate::servicing::ServicingError;
@@ -207,6 +210,32 @@ pub async fn redeliver_event(deps: &Deps, params: &[String], req: &ApiRequest) -
     let team = team_auth(deps, req, p(params, 0)).await?;
     let only = input::redelivery(super::json_body(req)?.as_ref())?;
     let r = hooks(deps).redeliver(&team, p(params, 1), p(params, 2), only).await?;
+    Ok(ApiResponse::json(202, &r))
+}
+
+/// The team's import batch of a path, as the subject of its webhook events (404 when there is no
+/// such batch).
+async fn batch_subject(deps: &Deps, team: &TeamId, batch_id: &str) -> Result<Subject, ServicingError> {
+    match ImportRepo::new(deps.store.clone(), team).batch(batch_id).await? {
+        Some(_) => Ok(Subject::Batch(batch_id.to_string())),
+        None => Err(ServicingError::not_found("The import batch")),
+    }
+}
+
+/// GET /teams/{teamId}/imports/{batchId}/events
+pub async fn list_import_events(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    no_query(req)?;
+    let subject = batch_subject(deps, &team, p(params, 1)).await?;
+    ok(hooks(deps).log_of(&team, &subject).await?)
+}
+
+/// POST /teams/{teamId}/imports/{batchId}/events/{eventId}/redeliver
+pub async fn redeliver_import_event(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let team = team_auth(deps, req, p(params, 0)).await?;
+    let only = input::redelivery(super::json_body(req)?.as_ref())?;
+    let subject = batch_subject(deps, &team, p(params, 1)).await?;
+    let r = hooks(deps).redeliver_of(&team, &subject, p(params, 2), only).await?;
     Ok(ApiResponse::json(202, &r))
 }
 

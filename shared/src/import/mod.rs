@@ -3,6 +3,7 @@
 //! codes.
 
 mod documents;
+pub mod events;
 mod filing;
 mod importer;
 pub mod later;

@@ -4,14 +4,17 @@
 //! that is the 3001 rule), latest refused attempt `T#<t>#IMP#TX#<id>` / `TRY`, batch
 //! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of [`CHUNK`]; a
 //! single-transaction batch's results one per position `I#<000001>`, with the count of positions
-//! received in the counter `RECEIVED`.
+//! received in the counter `RECEIVED`. The batch's partition also holds the webhook events that
+//! tell its end, with their delivery cursors and attempts, written and read through
+//! `servicing::repo` (its key table spells them).
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::model::{BatchMeta, BatchStatus, TxnRecord, TxnResult};
 use super::report::{months, ReportLine};
+use crate::servicing::model::EventType;
 use crate::store::{Cond, Cursor, Item, Store, StoreError, Write, MAX_PAGE};
 use crate::types::TeamId;
 use chrono::NaiveDate;
@@ -41,6 +44,19 @@ fn invoice_pk(team: &TeamId, invoice: &str) -> String {
 }
 fn batch_pk(team: &TeamId, batch: &str) -> String {
     format!("T#{team}#IMP#B#{batch}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::servicing::model::Subject;
+
+    #[test]
+    fn a_batchs_webhook_events_live_in_its_own_partition() {
+        let t = TeamId::new("t1");
+        let events = crate::servicing::repo::events_partition(&t, &Subject::Batch("b".into()));
+        assert_eq!(events, batch_pk(&t, "b"));
+    }
 }
 fn chunk_sk(n: usize) -> String {
     format!("R#{n:05}")
@@ -207,6 +223,29 @@ impl ImportRepo {
     pub async fn put_batch(&self, meta: &BatchMeta, version: u64) -> Result<(), StoreError> {
         let item = meta_item(&self.team, meta, version);
         self.store.transact(vec![Write::Put { item, cond: Cond::Any }]).await
+    }
+
+    /// The batch's final record (processed or failed, as version 2) and, in the same transaction,
+    /// the webhook event `(t, data)` that tells it, when an active endpoint of the team wants it.
+    /// Each type is written once per batch: a batch recorded processed again (its upload
+    /// delivered twice, a position of a single-transaction batch sent again) writes its record
+    /// alone.
+    pub async fn put_finished(&self, meta: &BatchMeta, (t, data): (EventType, Value)) -> Result<(), StoreError> {
+        let record = Write::Put { item: meta_item(&self.team, meta, 2), cond: Cond::Any };
+        let status = meta.status.code();
+        let now = chrono::Utc::now();
+        let event =
+            crate::servicing::repo::batch_event(self.store.as_ref(), &self.team, &meta.batch_id, status, t, &data, now)
+                .await?;
+        if let Some([event, poke]) = event {
+            match self.store.transact(vec![record.clone(), event, poke]).await {
+                Ok(()) => return Ok(()),
+                // The event's is the one condition: it was written before.
+                Err(StoreError::ConditionFailed { index: 1 }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.store.transact(vec![record]).await
     }
 
     /// The batch's first record, unless the import got there first (it writes its own).

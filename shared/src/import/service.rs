@@ -170,7 +170,7 @@ impl Importer {
             ))));
         }
         meta.imported = by_status.get(&status::OK).copied().unwrap_or(0) as usize;
-        self.finish(&mut meta).await?;
+        self.finish(&mut meta, &by_status).await?;
         tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
         for (status, n) in by_status {
             crate::metrics::count("ImportTransactions", "status", &status.to_string(), n);
@@ -244,14 +244,18 @@ impl Importer {
     }
 
     /// The batch marked processed, once every result chunk is written (readers see all or
-    /// nothing).
-    async fn finish(&self, meta: &mut BatchMeta) -> Result<(), BatchError> {
+    /// nothing), with its `IMPORT_BATCH_PROCESSED` event.
+    async fn finish(
+        &self,
+        meta: &mut BatchMeta,
+        by_status: &std::collections::BTreeMap<u16, u64>,
+    ) -> Result<(), BatchError> {
         let repo = self.repo();
         meta.status = BatchStatus::Processed;
         meta.finished_at = Some(Utc::now());
         meta.done = meta.total;
         meta.lease_until = None;
-        repo.put_batch(meta, 2).await?;
+        repo.put_finished(meta, super::events::processed(meta, by_status)).await?;
         Ok(())
     }
 }

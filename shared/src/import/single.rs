@@ -116,8 +116,12 @@ impl Importer {
             meta.done = meta.total;
             meta.finished_at.get_or_insert_with(chrono::Utc::now);
             let results = repo.results(&meta).await?;
-            meta.imported = results.iter().filter(|r| r.status == super::transaction::status::OK).count();
-            repo.put_batch(&meta, 2).await?;
+            let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
+            for r in &results {
+                *by_status.entry(r.status).or_default() += 1;
+            }
+            meta.imported = by_status.get(&super::transaction::status::OK).copied().unwrap_or(0) as usize;
+            repo.put_finished(&meta, super::events::processed(&meta, &by_status)).await?;
         }
         crate::metrics::count("ImportTransactions", "status", &result.status.to_string(), 1);
         Ok((meta, result))

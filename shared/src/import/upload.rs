@@ -312,7 +312,8 @@ pub async fn resume_stale(deps: &Imports, limit: usize) -> Result<usize, UploadE
                 let repo = super::repo::ImportRepo::new(deps.store.clone(), &s.team);
                 let failed =
                     super::service::BatchMeta { status: BatchStatus::Failed, lease_until: None, ..s.meta.clone() };
-                repo.put_batch(&failed, 2).await.map_err(BatchError::Store)?;
+                let event = super::events::failed(&failed, super::events::Failure::UploadGone);
+                repo.put_finished(&failed, event).await.map_err(BatchError::Store)?;
             }
             Err(e) => return Err(e),
         }

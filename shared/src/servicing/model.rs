@@ -52,7 +52,51 @@ str_enum!(EventType {
     ServicingWaitingForConsumerConfirmation = "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION",
     Error = "ERROR",
     Complete = "COMPLETE",
+    // An import batch's (issue 20): sent by the same machinery, about a batch instead of a pull.
+    ImportBatchFailed = "IMPORT_BATCH_FAILED",
+    ImportBatchProcessed = "IMPORT_BATCH_PROCESSED",
 });
+
+impl EventType {
+    /// An import batch's events are numbered by their type, so that each is written at most once
+    /// per batch (a batch recorded processed twice sends one event): `IMPORT_BATCH_FAILED` is
+    /// event 1, `IMPORT_BATCH_PROCESSED` event 2 (a batch that failed and was imported later
+    /// sends both, in that order). A pull's events are numbered as they come.
+    pub fn batch_sequence(self) -> Option<u64> {
+        match self {
+            EventType::ImportBatchFailed => Some(1),
+            EventType::ImportBatchProcessed => Some(2),
+            _ => None,
+        }
+    }
+}
+
+/// Whose webhook events: a pull's or an import batch's. Each has its own event partition (its
+/// events, delivery cursors, attempts and redeliveries) and its own worker job; the delivery code
+/// is one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    #[serde(rename = "pull_id")]
+    Pull(String),
+    #[serde(rename = "batch_id")]
+    Batch(String),
+}
+
+impl Subject {
+    /// The pull's or the batch's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Subject::Pull(id) | Subject::Batch(id) => id,
+        }
+    }
+    /// The name of its id in a webhook body and in the delivery log: `pull_id` or `batch_id`.
+    pub fn id_field(&self) -> &'static str {
+        match self {
+            Subject::Pull(_) => "pull_id",
+            Subject::Batch(_) => "batch_id",
+        }
+    }
+}
 
 impl ActionStatus {
     /// Outcomes after which the action never changes again.
@@ -285,6 +329,34 @@ impl Attempt {
             "redelivery": self.redelivery,
         })
     }
+}
+
+/// The webhook body of an import batch's event: the pull's envelope with `batch_id` in place of
+/// `pull_id`, the batch's status (`processed`, `failed`), and no meta data or account.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_event_body(
+    team: &TeamId,
+    batch_id: &str,
+    status: &str,
+    event_id: &str,
+    seq: u64,
+    t: EventType,
+    data: &Value,
+    at: DateTime<Utc>,
+) -> String {
+    json!({
+        "event_id": event_id,
+        "sequence": seq,
+        "team_id": team,
+        "batch_id": batch_id,
+        "status": status,
+        "meta_data": {},
+        "event_type": t.code(),
+        "account_identifier": null,
+        "data": data,
+        "created_at": at,
+    })
+    .to_string()
 }
 
 /// The webhook body of an event, in the original's shape plus `event_id`, `sequence` and

@@ -11,12 +11,16 @@
 //! | sealed credentials + session | `T#<t>#P#<p>` | `CRED` | - |
 //! | servicing action | `T#<t>#P#<p>` | `SA#<position:03>` | - |
 //! | action pointer (get by id) | `T#<t>#SA#<id>` | `SA` | `T#<t>#SERVICINGS` / `<created>#<position:03>#<id>` |
-//! | webhook event | `T#<t>#P#<p>` | `EV#<seq:06>` | - |
-//! | delivery cursor per endpoint | `T#<t>#P#<p>` | `WH#<webhook>` | - |
-//! | delivery attempt | `T#<t>#P#<p>` | `AT#<seq:06>#<webhook>#<µs:015>` | - |
-//! | redelivery request | `T#<t>#P#<p>` | `RD#<seq:06>#<webhook>` | - |
+//! | webhook event | `<subject>` | `EV#<seq:06>` | - |
+//! | delivery cursor per endpoint | `<subject>` | `WH#<webhook>` | - |
+//! | delivery attempt | `<subject>` | `AT#<seq:06>#<webhook>#<µs:015>` | - |
+//! | redelivery request | `<subject>` | `RD#<seq:06>#<webhook>` | - |
 //! | webhook endpoint | `T#<t>#WEBHOOKS` | `WH#<id>` | - |
 //! | worker job (one per pull) | `JOB#<t>#<p>` | `JOB` | `JOBS` / `<due ms:015>#<t>#<p>` |
+//! | worker job (one per import batch `<b>`) | `JOB#<t>#IMP#B#<b>` | `JOB` | `JOBS` / `<due ms:015>#<t>#IMP#B#<b>` |
+//!
+//! `<subject>` is the partition of whom the events are about: a pull's `T#<t>#P#<p>`, or an import
+//! batch's own `T#<t>#IMP#B#<b>` (whose batch items `import::repo` owns).
 //! | sandbox carrier account | `T#<t>#SANDBOX#<digest>` | `S` | - |
 //! | connect token (expires; used once) | `T#<t>#CT#<sha256 of the token>` | `CT` | - |
 //!
@@ -31,15 +35,20 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{event_body, ConnectToken, Consent, Event, EventType, Pull, ServicingAction, MAX_ACTIONS};
+use super::model::{event_body, ConnectToken, Consent, Event, EventType, Pull, ServicingAction, Subject, MAX_ACTIONS};
 use crate::crypto::Sealed;
 use crate::store::{Cond, Item, Store, StoreError, Write};
 use crate::types::TeamId;
 
-/// The job a table stream record names, by its partition key: `(team, pull)`, or `None` when the
-/// key is no job's. The key format is this repo's alone.
-pub fn job_of_key(pk: &str) -> Option<(TeamId, String)> {
+/// The job a table stream record names, by its partition key: `(team, subject)`, or `None` when
+/// the key is no job's. The key format is this repo's alone.
+pub fn job_of_key(pk: &str) -> Option<(TeamId, Subject)> {
     keys::job_of(pk)
+}
+
+/// The partition of a subject's webhook events, for the import's key check.
+pub fn events_partition(team: &TeamId, s: &Subject) -> String {
+    keys::events_pk(team, s)
 }
 
 mod jobs;
@@ -47,7 +56,7 @@ mod keys;
 mod webhooks;
 
 pub(crate) use jobs::due_jobs;
-pub use webhooks::ATTEMPT_DAYS;
+pub use webhooks::{batch_event, ATTEMPT_DAYS};
 
 /// What a failed condition in a servicing transaction means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +161,10 @@ impl Repo<'_> {
         keys::pull_pk(self.team, pull_id)
     }
 
+    fn events_pk(&self, s: &Subject) -> String {
+        keys::events_pk(self.team, s)
+    }
+
     /// One item, decoded, with its version.
     async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<(T, u64)>, StoreError> {
         self.store.get(pk, sk).await?.as_ref().map(versioned).transpose()
@@ -214,9 +227,9 @@ impl Repo<'_> {
         self.get(&keys::connect_token(self.team, digest), keys::CONNECT_TOKEN_SK).await
     }
 
-    /// Every item of a pull's partition under a sort-key prefix, a page at a time.
-    async fn all(&self, pull_id: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let pk = self.pull_pk(pull_id);
+    /// Every item of a subject's event partition under a sort-key prefix, a page at a time.
+    async fn all(&self, s: &Subject, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let pk = self.events_pk(s);
         let mut out = Vec::new();
         let mut after = None;
         loop {
@@ -352,7 +365,7 @@ impl Repo<'_> {
         writes.extend(events.iter().map(|e| self.put_event(&c.pull.pull_id, e)));
         writes.extend(c.extra);
         if c.poke {
-            writes.push(self.poke_job(&c.pull.pull_id, now));
+            writes.push(self.poke_job(&Subject::Pull(c.pull.pull_id.clone()), now));
         }
         let ended: Vec<&'static str> =
             c.actions.iter().filter(|(a, _)| a.status.is_final()).map(|(a, _)| a.status.code()).collect();

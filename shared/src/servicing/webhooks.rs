@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::model::EventType;
+use super::model::{EventType, Subject};
 use super::repo::{Conflict, Named, Repo};
 use super::ServicingError;
 use crate::crypto::{random_bytes, uuid, Keys};
@@ -188,12 +188,18 @@ impl Webhooks<'_> {
 
     /// The pull's events with each endpoint's delivery status and attempts.
     pub async fn event_log(&self, team: &TeamId, pull_id: &str) -> Result<Value, ServicingError> {
-        let repo = self.repo(team);
-        if repo.pull(pull_id).await?.is_none() {
+        if self.repo(team).pull(pull_id).await?.is_none() {
             return Err(ServicingError::not_found("The pull"));
         }
-        let events = repo.events(pull_id).await?;
-        let attempts = repo.attempts(pull_id).await?;
+        self.log_of(team, &Subject::Pull(pull_id.to_string())).await
+    }
+
+    /// A subject's events with each endpoint's delivery status and attempts: `{pull_id | batch_id,
+    /// events}`. Whether the subject exists is the caller's to check (a batch is the import's).
+    pub async fn log_of(&self, team: &TeamId, subject: &Subject) -> Result<Value, ServicingError> {
+        let repo = self.repo(team);
+        let events = repo.events(subject).await?;
+        let attempts = repo.attempts(subject).await?;
         let mut out = Vec::new();
         for e in &events {
             let mine: Vec<&Attempt> = attempts.iter().filter(|a| a.sequence == e.sequence).collect();
@@ -223,10 +229,13 @@ impl Webhooks<'_> {
                 "deliveries": deliveries,
             }));
         }
-        Ok(json!({"pull_id": pull_id, "events": out}))
+        let mut log = serde_json::Map::new();
+        log.insert(subject.id_field().into(), json!(subject.id()));
+        log.insert("events".into(), Value::Array(out));
+        Ok(Value::Object(log))
     }
 
-    /// Queues an event to be sent again to one endpoint or to every endpoint that wants it.
+    /// Queues a pull's event to be sent again to one endpoint or to every endpoint that wants it.
     pub async fn redeliver(
         &self,
         team: &TeamId,
@@ -234,13 +243,25 @@ impl Webhooks<'_> {
         event_id: &str,
         only: Option<String>,
     ) -> Result<Value, ServicingError> {
+        self.redeliver_of(team, &Subject::Pull(pull_id.to_string()), event_id, only).await
+    }
+
+    /// Queues a subject's event (`<pull or batch id>.<sequence>`) to be sent again to one
+    /// endpoint or to every endpoint that wants it.
+    pub async fn redeliver_of(
+        &self,
+        team: &TeamId,
+        subject: &Subject,
+        event_id: &str,
+        only: Option<String>,
+    ) -> Result<Value, ServicingError> {
         let repo = self.repo(team);
         let seq = event_id
-            .strip_prefix(pull_id)
+            .strip_prefix(subject.id())
             .and_then(|s| s.strip_prefix('.'))
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or_else(|| ServicingError::not_found("The event"))?;
-        let event = repo.event(pull_id, seq).await?.ok_or_else(|| ServicingError::not_found("The event"))?;
+        let event = repo.event(subject, seq).await?.ok_or_else(|| ServicingError::not_found("The event"))?;
         let hooks = self.list(team).await?;
         let targets: Vec<&Webhook> = hooks
             .iter()
@@ -260,12 +281,12 @@ impl Webhooks<'_> {
             .iter()
             .map(|w| {
                 let r = Redelivery { sequence: seq, webhook_id: w.webhook_id.clone(), retries: 0, next_attempt_ms: 0 };
-                repo.request_redelivery(pull_id, &r)
+                repo.request_redelivery(subject, &r)
             })
             .collect();
         let queued: Vec<&str> = targets.iter().map(|w| w.webhook_id.as_str()).collect();
         if !writes.is_empty() {
-            writes.push(repo.poke_job(pull_id, now));
+            writes.push(repo.poke_job(subject, now));
             repo.commit(writes).await??;
         }
         Ok(json!({"event_id": event_id, "queued_for": queued}))

@@ -1,7 +1,8 @@
 //! The asynchronous side of servicing: one job item per pull says "there is work" (written in the
 //! same transaction as the state change that caused it). A worker claims the job with a lease,
 //! advances the pull's state machine until it waits for someone, delivers the pull's webhook
-//! events in order, then deletes the job or reschedules it for the next retry.
+//! events in order, then deletes the job or reschedules it for the next retry. An import batch's
+//! events have a job of their own, run the same way with nothing to advance: only delivered.
 //!
 //! In AWS the worker runs in the `servicing-worker` function, triggered by the table's stream
 //! (job items only) and by a schedule that sweeps due jobs (retries, and anything a failed
@@ -21,7 +22,7 @@ use serde_json::json;
 
 use super::carriers::Catalogue;
 use super::connector::{self, ConnectorError, Login};
-use super::model::{ActionStatus, EventType, MfaState, Pull, PullStatus, ServicingAction};
+use super::model::{ActionStatus, EventType, MfaState, Pull, PullStatus, ServicingAction, Subject};
 use super::repo::{due_jobs, Conflict, PullChange, Repo};
 use super::service::Servicing;
 use super::webhooks::{RetryPolicy, WebhookSender};
@@ -79,7 +80,7 @@ impl Worker {
             }
             let w = self.clone();
             set.spawn(async move {
-                if let Err(e) = w.run_job(&job.team_id, &job.pull_id).await {
+                if let Err(e) = w.run(&job.team_id, &job.subject).await {
                     tracing::warn!(error = %e, "job run failed; it stays queued");
                 }
             });
@@ -88,10 +89,16 @@ impl Worker {
         Ok(n)
     }
 
-    /// Claims and runs the job of one pull (a stream record names it).
+    /// Claims and runs the job of one pull.
     pub async fn run_job(&self, team: &TeamId, pull_id: &str) -> Result<(), StoreError> {
+        self.run(team, &Subject::Pull(pull_id.to_string())).await
+    }
+
+    /// Claims and runs the job of one subject (a stream record names it): a pull is advanced,
+    /// then its events delivered; an import batch's events are delivered.
+    pub async fn run(&self, team: &TeamId, subject: &Subject) -> Result<(), StoreError> {
         let repo = Repo { store: self.store.as_ref(), team };
-        let Some((job, version)) = repo.job(pull_id).await? else { return Ok(()) };
+        let Some((job, version)) = repo.job(subject).await? else { return Ok(()) };
         let now = Utc::now();
         if job.due_ms > now.timestamp_millis() || job.lease_until_ms > now.timestamp_millis() {
             return Ok(());
@@ -103,7 +110,11 @@ impl Worker {
         }
         let claimed = version + 1;
         let mut next: Option<DateTime<Utc>> = None;
-        match self.advance(team, pull_id).await {
+        let advanced = match subject {
+            Subject::Pull(pull_id) => self.advance(team, pull_id).await,
+            Subject::Batch(_) => Ok(None),
+        };
+        match advanced {
             Ok(Some(t)) => next = Some(t),
             Ok(None) => {}
             Err(e) => {
@@ -111,7 +122,7 @@ impl Worker {
                 next = Some(Utc::now() + TRANSIENT_RETRY);
             }
         }
-        match self.deliver(team, pull_id).await {
+        match self.deliver(team, subject).await {
             Ok(Some(t)) => next = Some(next.map_or(t, |n| n.min(t))),
             Ok(None) => {}
             Err(e) => {
@@ -120,8 +131,8 @@ impl Worker {
             }
         }
         let write = match next {
-            Some(t) => repo.reschedule_job(pull_id, claimed, t),
-            None => repo.finish_job(pull_id, claimed),
+            Some(t) => repo.reschedule_job(subject, claimed, t),
+            None => repo.finish_job(subject, claimed),
         };
         if let Err(conflict) = repo.commit(vec![write]).await? {
             // Poked meanwhile: the new job stays and runs again.

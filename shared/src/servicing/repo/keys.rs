@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::servicing::model::Subject;
 use crate::types::TeamId;
 
 pub fn pull_pk(team: &TeamId, pull: &str) -> String {
@@ -52,18 +53,39 @@ pub const WEBHOOK_PREFIX: &str = "WH#";
 pub fn webhook_sk(id: &str) -> String {
     format!("WH#{id}")
 }
-pub fn job_pk(team: &TeamId, pull: &str) -> String {
-    format!("JOB#{team}#{pull}")
+/// The partition a subject's webhook events live in (with their delivery cursors, attempts and
+/// redeliveries): the pull's, or the import batch's own (`import::repo` spells it too; a test
+/// there checks the two agree).
+pub fn events_pk(team: &TeamId, s: &Subject) -> String {
+    match s {
+        Subject::Pull(pull) => pull_pk(team, pull),
+        Subject::Batch(batch) => format!("T#{team}#IMP#B#{batch}"),
+    }
 }
-/// The team and pull of a job's partition key (`JOB#<team>#<pull>`), as a table stream names it.
-pub fn job_of(pk: &str) -> Option<(TeamId, String)> {
-    let (team, pull) = pk.strip_prefix("JOB#")?.split_once('#')?;
-    (!team.is_empty() && !pull.is_empty()).then(|| (TeamId::new(team), pull.to_string()))
+/// What follows the team in a job's keys: the pull id, or `IMP#B#<batch>`.
+fn job_tail(s: &Subject) -> String {
+    match s {
+        Subject::Pull(pull) => pull.clone(),
+        Subject::Batch(batch) => format!("IMP#B#{batch}"),
+    }
+}
+pub fn job_pk(team: &TeamId, s: &Subject) -> String {
+    format!("JOB#{team}#{}", job_tail(s))
+}
+/// The team and subject of a job's partition key (`JOB#<team>#<pull>`, `JOB#<team>#IMP#B#<batch>`),
+/// as a table stream names it.
+pub fn job_of(pk: &str) -> Option<(TeamId, Subject)> {
+    let (team, rest) = pk.strip_prefix("JOB#")?.split_once('#')?;
+    let subject = match rest.strip_prefix("IMP#B#") {
+        Some(batch) => Subject::Batch(batch.to_string()),
+        None => Subject::Pull(rest.to_string()),
+    };
+    (!team.is_empty() && !subject.id().is_empty()).then(|| (TeamId::new(team), subject))
 }
 pub const JOB_SK: &str = "JOB";
 pub const JOBS_INDEX: &str = "JOBS";
-pub fn job_index_sk(due_ms: i64, team: &TeamId, pull: &str) -> String {
-    format!("{:015}#{team}#{pull}", due_ms.max(0))
+pub fn job_index_sk(due_ms: i64, team: &TeamId, s: &Subject) -> String {
+    format!("{:015}#{team}#{}", due_ms.max(0), job_tail(s))
 }
 /// The bound of the jobs due by `due_ms` in the job index (`~` sorts after the characters of team
 /// and pull ids).
@@ -87,12 +109,19 @@ mod tests {
     #[test]
     fn team_keys_are_spelled_with_the_bare_team_id() {
         let t = TeamId::new("t1");
+        let (p, b) = (Subject::Pull("p".into()), Subject::Batch("b".into()));
         assert_eq!(pull_pk(&t, "p"), "T#t1#P#p");
+        assert_eq!(events_pk(&t, &p), "T#t1#P#p");
+        assert_eq!(events_pk(&t, &b), "T#t1#IMP#B#b");
         assert_eq!(webhooks_pk(&t), "T#t1#WEBHOOKS");
-        assert_eq!(job_pk(&t, "p"), "JOB#t1#p");
-        assert_eq!(job_of(&job_pk(&t, "p")), Some((t.clone(), "p".to_string())));
-        assert_eq!(job_index_sk(5, &t, "p"), "000000000000005#t1#p");
+        assert_eq!(job_pk(&t, &p), "JOB#t1#p");
+        assert_eq!(job_pk(&t, &b), "JOB#t1#IMP#B#b");
+        assert_eq!(job_of(&job_pk(&t, &p)), Some((t.clone(), p.clone())));
+        assert_eq!(job_of(&job_pk(&t, &b)), Some((t.clone(), b.clone())));
+        assert_eq!(job_of("JOB#t1#IMP#B#"), None);
+        assert_eq!(job_index_sk(5, &t, &p), "000000000000005#t1#p");
+        assert_eq!(job_index_sk(5, &t, &b), "000000000000005#t1#IMP#B#b");
         assert_eq!(jobs_due_by(5), "000000000000005#~#~");
-        assert_eq!(jobs_due_by(5), job_index_sk(5, &TeamId::new("~"), "~"));
+        assert_eq!(jobs_due_by(5), job_index_sk(5, &TeamId::new("~"), &Subject::Pull("~".into())));
     }
 }

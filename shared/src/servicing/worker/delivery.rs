@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::Worker;
 use crate::crypto::webhook_signature;
-use crate::servicing::model::Event;
+use crate::servicing::model::{Event, Subject};
 use crate::servicing::repo::{Conflict, Named, Repo};
 use crate::servicing::webhooks::{
     secret_context, Attempt, DeliveryCursor, SendOutcome, Webhook, EVENT_ID_HEADER, SIGNATURE_HEADER,
@@ -22,18 +22,18 @@ fn sooner(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 }
 
 impl Worker {
-    /// Delivers the pull's events to every endpoint, in order per endpoint; returns when to come
-    /// back for retries still due.
-    pub(super) async fn deliver(&self, team: &TeamId, pull_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// Delivers the subject's events (a pull's, an import batch's) to every endpoint, in order
+    /// per endpoint; returns when to come back for retries still due.
+    pub(super) async fn deliver(&self, team: &TeamId, subject: &Subject) -> Result<Option<DateTime<Utc>>, StoreError> {
         let repo = Repo { store: self.store.as_ref(), team };
         let hooks = repo.webhooks().await?;
-        let events = repo.events(pull_id).await?;
+        let events = repo.events(subject).await?;
         let mut next: Option<DateTime<Utc>> = None;
         for (hook, _) in &hooks {
-            next = sooner(next, self.deliver_in_order(repo, pull_id, hook, &events).await?);
+            next = sooner(next, self.deliver_in_order(repo, subject, hook, &events).await?);
         }
         // Redeliveries asked for by the team.
-        next = sooner(next, self.redeliver(repo, pull_id, &hooks, &events).await?);
+        next = sooner(next, self.redeliver(repo, subject, &hooks, &events).await?);
         Ok(next)
     }
 
@@ -42,11 +42,11 @@ impl Worker {
     async fn deliver_in_order(
         &self,
         repo: Repo<'_>,
-        pull_id: &str,
+        subject: &Subject,
         hook: &Webhook,
         events: &[Event],
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let (mut cursor, cv) = repo.cursor(pull_id, &hook.webhook_id).await?.unwrap_or_else(|| {
+        let (mut cursor, cv) = repo.cursor(subject, &hook.webhook_id).await?.unwrap_or_else(|| {
             (DeliveryCursor { webhook_id: hook.webhook_id.clone(), next_sequence: 1, ..Default::default() }, 0)
         });
         let start = cursor.clone();
@@ -83,7 +83,7 @@ impl Worker {
         if attempts.is_empty() && start.next_sequence == cursor.next_sequence {
             return Ok(later);
         }
-        record_pass(repo, pull_id, &attempts, &cursor, cv).await?;
+        record_pass(repo, subject, &attempts, &cursor, cv).await?;
         Ok(later)
     }
 
@@ -91,13 +91,13 @@ impl Worker {
     async fn redeliver(
         &self,
         repo: Repo<'_>,
-        pull_id: &str,
+        subject: &Subject,
         hooks: &[(Webhook, u64)],
         events: &[Event],
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut next: Option<DateTime<Utc>> = None;
         let mut later = |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
-        for (mut r, version) in repo.redeliveries(pull_id).await? {
+        for (mut r, version) in repo.redeliveries(subject).await? {
             let now = Utc::now();
             if r.next_attempt_ms > now.timestamp_millis() {
                 later(DateTime::from_timestamp_millis(r.next_attempt_ms).unwrap_or(now));
@@ -107,18 +107,18 @@ impl Worker {
             let event = events.iter().find(|e| e.sequence == r.sequence);
             let (Some(hook), Some(event)) = (hook, event) else {
                 // The endpoint or the event is gone: the request goes too (if it fails, next time).
-                repo.commit(vec![repo.delete_redelivery(pull_id, &r, version)]).await.ok();
+                repo.commit(vec![repo.delete_redelivery(subject, &r, version)]).await.ok();
                 continue;
             };
             let (attempt, ok) = self.attempt(repo.team, hook, event, r.retries, true).await;
-            let mut writes = vec![repo.record_attempt(pull_id, &attempt)];
+            let mut writes = vec![repo.record_attempt(subject, &attempt)];
             match self.retry.next_try(ok, r.retries) {
-                None => writes.push(repo.delete_redelivery(pull_id, &r, version)),
+                None => writes.push(repo.delete_redelivery(subject, &r, version)),
                 Some((retries, at)) => {
                     r.retries = retries;
                     r.next_attempt_ms = at.timestamp_millis();
                     later(at);
-                    writes.push(repo.update_redelivery(pull_id, &r, version));
+                    writes.push(repo.update_redelivery(subject, &r, version));
                 }
             }
             if let Err(conflict) = repo.commit(writes).await? {
@@ -181,13 +181,13 @@ impl Worker {
 /// Records one endpoint's delivery pass: its attempts and, first, where its cursor now stands.
 async fn record_pass(
     repo: Repo<'_>,
-    pull_id: &str,
+    subject: &Subject,
     attempts: &[Attempt],
     cursor: &DeliveryCursor,
     cv: u64,
 ) -> Result<(), StoreError> {
-    let mut writes: Vec<Named> = attempts.iter().map(|a| repo.record_attempt(pull_id, a)).collect();
-    writes.push(repo.put_cursor(pull_id, cursor, cv));
+    let mut writes: Vec<Named> = attempts.iter().map(|a| repo.record_attempt(subject, a)).collect();
+    writes.push(repo.put_cursor(subject, cursor, cv));
     for chunk in writes.chunks(90).collect::<Vec<_>>().into_iter().rev() {
         // The cursor is in the last chunk and written first: a crash after it records fewer
         // attempts, never a second delivery of a delivered event.

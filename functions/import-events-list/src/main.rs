@@ -1,0 +1,16 @@
+//! GET /teams/{teamId}/imports/{batchId}/events
+
+use coverdesk::api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk_lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(
+        Route::ListImportEvents,
+        coverdesk::handler!(coverdesk::api::servicing::list_import_events),
+        deps,
+    )
+    .await
+}
