@@ -82,21 +82,35 @@ impl Receiver {
     }
 
     pub fn events_of(&self, pull: &str) -> Vec<Received> {
-        self.state.lock().unwrap().got.iter().filter(|r| r.body["pull_id"] == pull).cloned().collect()
+        self.events_about("pull_id", pull)
+    }
+
+    /// The deliveries whose body's `field` (`pull_id`, `batch_id`) is `id`.
+    pub fn events_about(&self, field: &str, id: &str) -> Vec<Received> {
+        self.state.lock().unwrap().got.iter().filter(|r| r.body[field] == id).cloned().collect()
     }
 
     /// Waits until the pull's events include one of `event_type`.
     pub async fn wait_for(&self, pull: &str, event_type: &str, count: usize) -> Vec<Received> {
+        self.wait_about("pull_id", pull, event_type, count).await
+    }
+
+    /// Waits until the import batch's events include `count` of `event_type`.
+    pub async fn wait_for_batch(&self, batch: &str, event_type: &str, count: usize) -> Vec<Received> {
+        self.wait_about("batch_id", batch, event_type, count).await
+    }
+
+    async fn wait_about(&self, field: &str, id: &str, event_type: &str, count: usize) -> Vec<Received> {
         for _ in 0..200 {
-            let got = self.events_of(pull);
+            let got = self.events_about(field, id);
             if got.iter().filter(|r| r.body["event_type"] == event_type).count() >= count {
                 return got;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!(
-            "no {event_type} webhook for {pull}; got {:?}",
-            self.events_of(pull).iter().map(|r| r.body.clone()).collect::<Vec<_>>()
+            "no {event_type} webhook for {id}; got {:?}",
+            self.events_about(field, id).iter().map(|r| r.body.clone()).collect::<Vec<_>>()
         )
     }
 }
