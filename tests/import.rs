@@ -390,6 +390,7 @@ fn transaction_in(
         ("mailing_state_code", json!(j.code)),
         ("policy_effective_date", json!(date)),
         ("transaction_effective_date", json!(date)),
+        ("invoice_date", json!(date)),
         ("transaction_type", json!(kind)),
         ("transaction_line_of_business", json!(line.to_string())),
         ("premium", json!(premium.to_string())),
@@ -1410,7 +1411,8 @@ async fn the_tax_report_totals_a_period_by_jurisdiction_and_charge(t: Transport)
     assert_eq!(charge(ca, "sl_tax").as_deref(), Some("363.26"));
     assert_eq!(charge(ca, "stamping_fee").as_deref(), Some("21.80"));
     assert_eq!(ca["owed"], "385.06");
-    assert_eq!(ca["filing"]["reported_by"], "transaction_effective_date");
+    // The SLA of California counts a transaction by its invoice date (slacal.com FAQ).
+    assert_eq!(ca["filing"]["reported_by"], "invoice_date");
     assert_eq!((fl["state"].as_str(), fl["transactions"].as_u64()), (Some("FL"), Some(1)));
     assert_eq!(charge(fl, "sl_tax").as_deref(), Some("247.00"));
     assert_eq!(charge(fl, "stamping_fee").as_deref(), Some("3.00"));

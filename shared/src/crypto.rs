@@ -325,6 +325,40 @@ mod tests {
         assert!(!verify_webhook_signature("whsec_x", &h, b"{ }"));
     }
 
+    /// Known answers made outside this crate (openssl 3 and Python's `cryptography`), so a
+    /// changed construction cannot pass by agreeing with itself:
+    ///
+    /// ```text
+    /// S='coverdesk-known-answer-secret-0123456789'
+    /// MASTER=$(printf '%s' "$S" | openssl dgst -sha256 -hmac 'coverdesk deployment key v1' -r)
+    /// TOK=$(printf 'coverdesk/pull-jwt/v1' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$MASTER -r)
+    /// SEAL=$(printf 'coverdesk/seal/v1' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$MASTER -r)
+    /// LOOK=$(printf 'coverdesk/webhook-lookup/v1' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$MASTER -r)
+    /// token: base64url('{"alg":"HS256","typ":"JWT"}').base64url('{"sub":"pull_known"}').
+    ///        base64url(HMAC-SHA256(TOK, header.body))
+    /// webhook: printf '1700000000.{"event":"PULL_COMPLETED"}' | openssl dgst -sha256 -hmac whsec_known
+    /// lookup: first 16 bytes of HMAC-SHA256(LOOK, 'jane.doe@example.com')
+    /// sealed: AESGCM(SEAL).encrypt(nonce=bytes(range(12)), b'the consumer password', aad=b'T#team#P#pull/CRED')
+    /// ```
+    const KNOWN_SECRET: &str = "coverdesk-known-answer-secret-0123456789";
+
+    #[test]
+    fn known_answers_made_outside_the_crate() {
+        let keys = Keys::from_secret(KNOWN_SECRET).unwrap();
+        let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwdWxsX2tub3duIn0.B8-BmHzWEI3p8njpRIKrPTgaJXDX0Nt8_5ZvypRn8rE";
+        assert_eq!(keys.sign_token(&serde_json::json!({"sub": "pull_known"})).unwrap(), token);
+        assert_eq!(keys.verify_token(token).unwrap(), Some(serde_json::json!({"sub": "pull_known"})));
+        assert_eq!(
+            webhook_signature("whsec_known", 1700000000, br#"{"event":"PULL_COMPLETED"}"#),
+            "t=1700000000,s=67b85f71e8d75604b46781b8f10853fa7e1a46841d3223ff8c5b5d75fe238672"
+        );
+        assert_eq!(keys.lookup_key("jane.doe@example.com").unwrap(), "a093253b6e8e52192db49862892a55a5");
+        let sealed =
+            Sealed { n: "AAECAwQFBgcICQoL".into(), c: "yMAiht4wVDIXcnPdIUPEGrhtQ3v6Z8PcQT7bF8uhZxvzeK856w==".into() };
+        assert_eq!(keys.open("T#team#P#pull/CRED", &sealed).unwrap(), b"the consumer password");
+        assert!(keys.open("T#team#P#other/CRED", &sealed).is_err(), "another context");
+    }
+
     #[test]
     fn passwords_verify() {
         let h = hash_password("correct horse").unwrap();
