@@ -103,11 +103,16 @@ pub fn request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
     );
 }
 
-/// A count by one dimension (import transactions by status, deliveries and actions by outcome).
-pub fn count(metric: &str, dimension: &str, value: &str, n: u64) {
+/// A count by one dimension (import transactions by status, deliveries and actions by outcome),
+/// with what it is about as searchable log fields (`about`: the team id and the batch or pull id;
+/// opaque ids, never personal data).
+pub fn count(metric: &str, dimension: &str, value: &str, n: u64, about: &[(&str, &str)]) {
     let mut fields = Map::new();
     fields.insert("level".into(), json!("INFO"));
     fields.insert("message".into(), json!(metric));
+    for (k, v) in about {
+        fields.insert((*k).into(), json!(v));
+    }
     record(&[(dimension, value)], &[(metric, n as f64, Unit::Count)], fields);
 }
 

@@ -173,7 +173,8 @@ impl Importer {
         self.finish(&mut meta, &by_status).await?;
         tracing::info!(batch = %batch_id, total, imported = meta.imported, "batch imported");
         for (status, n) in by_status {
-            crate::metrics::count("ImportTransactions", "status", &status.to_string(), n);
+            let about = [("team", self.team.as_str()), ("batch_id", batch_id)];
+            crate::metrics::count("ImportTransactions", "status", &status.to_string(), n, &about);
         }
         Ok(meta)
     }

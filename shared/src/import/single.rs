@@ -123,7 +123,8 @@ impl Importer {
             meta.imported = by_status.get(&super::transaction::status::OK).copied().unwrap_or(0) as usize;
             repo.put_finished(&meta, super::events::processed(&meta, &by_status)).await?;
         }
-        crate::metrics::count("ImportTransactions", "status", &result.status.to_string(), 1);
+        let about = [("team", self.team.as_str()), ("batch_id", batch_id)];
+        crate::metrics::count("ImportTransactions", "status", &result.status.to_string(), 1, &about);
         Ok((meta, result))
     }
 }

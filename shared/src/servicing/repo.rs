@@ -371,8 +371,9 @@ impl Repo<'_> {
             c.actions.iter().filter(|(a, _)| a.status.is_final()).map(|(a, _)| a.status.code()).collect();
         let committed = self.commit(writes).await?;
         if committed.is_ok() {
+            let about = [("team", self.team.as_str()), ("pull_id", c.pull.pull_id.as_str())];
             for outcome in ended {
-                crate::metrics::count("ServicingActions", "outcome", outcome, 1);
+                crate::metrics::count("ServicingActions", "outcome", outcome, 1, &about);
             }
         }
         Ok(committed.map(|()| c.pull))

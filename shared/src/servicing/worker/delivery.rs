@@ -173,7 +173,7 @@ impl Worker {
             .into(),
             redelivery,
         };
-        crate::metrics::count("WebhookDeliveries", "outcome", &attempt.outcome, 1);
+        crate::metrics::count("WebhookDeliveries", "outcome", &attempt.outcome, 1, &[("team", team.as_str())]);
         (attempt, ok)
     }
 }
