@@ -1027,8 +1027,10 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
         serde_json::from_slice(&api.deps.objects.get_bytes(&out.result_key).await.unwrap().unwrap()).unwrap();
     assert_eq!((r["status"].as_str(), r["error"].as_str()), (Some("rejected"), Some("INVALID_BATCH")), "{r}");
     assert!(r["message"].as_str().unwrap().contains("at most 1000 bytes"), "{r}");
+    // Nothing imported; the batch is recorded failed (its webhooks are told: tests/import_events.rs).
     let repo = coverdesk::import::repo::ImportRepo::new(api.store(), &api.team);
-    assert!(repo.batch(&out.batch_id).await.unwrap().is_none(), "nothing written");
+    let meta = repo.batch(&out.batch_id).await.unwrap().expect("the failed batch");
+    assert_eq!((meta.status.code(), meta.total, meta.imported), ("failed", 0, 0));
 }
 
 /// Issue 19: the filing service's documented example (its 2025 CA policy, no `id`, its own

@@ -235,11 +235,32 @@ async fn an_upload_delivered_twice_is_told_once_and_a_lost_one_fails(t: Transpor
     assert_eq!(log.body["events"][0]["event_type"], "IMPORT_BATCH_FAILED", "{}", log.body);
 }
 
+/// An upload that is no batch: its result file says why, and the team is told once
+/// (IMPORT_BATCH_FAILED, reason INVALID_BATCH), however often the upload is delivered.
+async fn an_upload_that_is_no_batch_is_told_as_failed_once(t: Transport) {
+    let w = world(t).await;
+    let api = &w.api;
+    let key = format!("uploads/{}/{}.json", api.team, uid("broken"));
+    api.deps.objects.put_bytes(&key, b"{\"not\": \"an array\"}".to_vec(), "application/json").await.unwrap();
+    let imports = api.deps.imports();
+    let once = coverdesk::import::upload::import_object(&imports, "local", &key, "e1", &|_, _| {}).await.unwrap();
+    let twice = coverdesk::import::upload::import_object(&imports, "local", &key, "e1", &|_, _| {}).await.unwrap();
+    assert!(once.rejected && once == twice, "{once:?}");
+    let got = w.hooks.wait_for_batch(&once.batch_id, "IMPORT_BATCH_FAILED", 1).await;
+    assert!(got[0].signature_ok);
+    assert_eq!(got[0].body["data"]["reason"], "INVALID_BATCH", "{}", got[0].body);
+    assert!(got[0].body["data"]["message"].as_str().unwrap().contains("nothing was imported"), "{}", got[0].body);
+    assert_eq!(settled(&w, &once.batch_id).await.len(), 1);
+    let r = api.get(&format!("/import/v1/transaction-import-results?batch_id={}", once.batch_id)).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("failed")), "{}", r.body);
+}
+
 fn rand_u128() -> u128 {
     u128::from_be_bytes(coverdesk::crypto::random_bytes::<16>().unwrap())
 }
 
 both_stores!(
+    an_upload_that_is_no_batch_is_told_as_failed_once,
     an_inline_batch_is_told_once_logged_and_redelivered,
     webhooks_filter_the_import_types,
     a_single_transaction_batch_is_told_when_its_last_position_arrives,

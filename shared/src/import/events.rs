@@ -11,24 +11,28 @@ use super::model::BatchMeta;
 use crate::servicing::model::EventType;
 
 /// Why a batch failed, as its event says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// Its import died and its upload was gone when the sweep came to import it again.
     UploadGone,
+    /// The uploaded file is no batch (not a JSON array, or too large): why, as its result file
+    /// says it.
+    InvalidBatch(String),
 }
 
 impl Failure {
-    pub fn code(self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Failure::UploadGone => "UPLOAD_GONE",
+            Failure::InvalidBatch(_) => "INVALID_BATCH",
         }
     }
-    pub fn message(self) -> &'static str {
+    pub fn message(&self) -> String {
         match self {
-            Failure::UploadGone => {
-                "The batch's import stopped and its uploaded file was gone when it was to be imported again: \
-                 send the batch again."
-            }
+            Failure::UploadGone => "The batch's import stopped and its uploaded file was gone when it was to be \
+                                    imported again: send the batch again."
+                .into(),
+            Failure::InvalidBatch(why) => format!("The uploaded file is not a batch, nothing was imported: {why}"),
         }
     }
 }
@@ -49,7 +53,7 @@ pub fn processed(meta: &BatchMeta, by_status: &BTreeMap<u16, u64>) -> (EventType
 }
 
 /// The event of a failed batch: `{batch_id, source, total, done, reason, message}`.
-pub fn failed(meta: &BatchMeta, why: Failure) -> (EventType, Value) {
+pub fn failed(meta: &BatchMeta, why: &Failure) -> (EventType, Value) {
     let data = json!({
         "batch_id": meta.batch_id,
         "source": meta.source,

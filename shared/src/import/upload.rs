@@ -258,10 +258,32 @@ async fn import_to(
         .get_file(&upload.key, &upload_file, deps.max_upload_bytes)
         .await?
         .ok_or_else(|| UploadError::Gone(upload.key.clone()))?;
-    // Refused as a whole: the result file says why, nothing is imported.
+    // Refused as a whole: the result file says why, nothing is imported; the batch is recorded
+    // failed, which tells the team's webhooks (IMPORT_BATCH_FAILED, once however often the
+    // upload is delivered).
+    let source = format!("s3://{}/{}", upload.bucket, upload.key);
+    let uploaded = upload.clone();
     let reject = async |message: String| {
         let answer = serde_json::json!({"batch_id": batch_id, "status": "rejected", "error": "INVALID_BATCH", "message": message, "transactions": []});
         write_result(deps, result_key, &answer).await?;
+        let now = chrono::Utc::now();
+        let failed = super::service::BatchMeta {
+            batch_id: batch_id.to_string(),
+            status: BatchStatus::Failed,
+            source: source.clone(),
+            created_at: now,
+            finished_at: Some(now),
+            total: 0,
+            imported: 0,
+            chunks: 0,
+            done: 0,
+            single: false,
+            upload: Some(uploaded.clone()),
+            lease_until: None,
+        };
+        let event = super::events::failed(&failed, &super::events::Failure::InvalidBatch(message));
+        let repo = super::repo::ImportRepo::new(deps.store.clone(), team);
+        repo.put_finished(&failed, event).await.map_err(BatchError::Store)?;
         let (batch_id, result_key) = (batch_id.to_string(), result_key.to_string());
         Ok(UploadOutcome { batch_id, result_key, total: 0, imported: 0, rejected: true })
     };
@@ -270,7 +292,6 @@ async fn import_to(
         return reject(format!("The batch file is {size} bytes; an upload may be at most {max} bytes.")).await;
     }
     let importer = deps.importer(team).await.map_err(UploadError::Fetcher)?;
-    let source = format!("s3://{}/{}", upload.bucket, upload.key);
     let mut out = ResultFile::create(&result_file, batch_id).map_err(io)?;
     let mut append = |results: &[TxnResult]| {
         out.append(results).map_err(|e| BatchError::Objects(ObjectError::Backend(e.to_string())))
@@ -312,7 +333,7 @@ pub async fn resume_stale(deps: &Imports, limit: usize) -> Result<usize, UploadE
                 let repo = super::repo::ImportRepo::new(deps.store.clone(), &s.team);
                 let failed =
                     super::service::BatchMeta { status: BatchStatus::Failed, lease_until: None, ..s.meta.clone() };
-                let event = super::events::failed(&failed, super::events::Failure::UploadGone);
+                let event = super::events::failed(&failed, &super::events::Failure::UploadGone);
                 repo.put_finished(&failed, event).await.map_err(BatchError::Store)?;
             }
             Err(e) => return Err(e),
