@@ -105,6 +105,20 @@ impl TestApi {
         api
     }
 
+    /// The Lambda handlers over `deps` as they are (no server, no new team), called by the team
+    /// `team` with the client id and secret given: for a test that brings its own store.
+    pub fn lambda_over(deps: Deps, team: &str, client_id: &str, secret: &str) -> TestApi {
+        TestApi {
+            transport: Transport::Lambda,
+            deps,
+            addr: None,
+            auth: Some(basic(client_id, secret)),
+            team: TeamId::new(team),
+            client_id: client_id.to_string(),
+            _dir: None,
+        }
+    }
+
     /// The same server, called by a newly created team.
     pub async fn new_team(&self) -> TestApi {
         let (team, secret) =
