@@ -4,7 +4,8 @@
 # from Debian if absent), starts DynamoDB Local and the S3-API server on free loopback ports, and
 # runs every check:
 #   cargo fmt --check, cargo clippy -D warnings, cfn-lint and checkov on template.yaml, cargo test
-#   (all suites).
+#   (all suites), the cargo benches' own checks in their quick mode (import_throughput,
+#   document_ingestion, import_10k),
 #   and the hosted Connect page in headless Chromium (tests/browser/connect.py: selenium, axe-core);
 #   then a Python client generated from shared/openapi.json by openapi-python-client (no generator
 #   warning allowed) calls every import operation on the same local server
@@ -94,6 +95,10 @@ step "checkov template.yaml (every finding fixed or skipped in the template with
 
 step "cargo test"
 cargo test --workspace --locked --features coverdesk-cli/fault-injection
+
+step "the benches' own checks, in their quick mode (debug build: figures meaningless, checks real)"
+cargo test --locked -p coverdesk-cli --features coverdesk-cli/fault-injection \
+  --bench import_throughput --bench document_ingestion --bench import_10k -- --quick
 
 step "the hosted Connect page in headless Chromium (tests/browser/connect.py)"
 cargo build --locked -q -p coverdesk-cli

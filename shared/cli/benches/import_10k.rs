@@ -9,6 +9,7 @@
 //! COVERDESK_BENCH_S3=http://127.0.0.1:8766 COVERDESK_BENCH_DYNAMODB=http://127.0.0.1:8765 \
 //!   cargo bench -p coverdesk-cli --bench import_10k                     # DynamoDB Local + S3-API server
 //! cargo bench -p coverdesk-cli --bench import_10k -- --sizes 1000,10000,50000 --document-bytes 2048
+//! cargo test -p coverdesk-cli --bench import_10k -- --quick          # its checks, small (test command)
 //! ```
 //! Options after `--`: `--transactions N` (10000), `--documents N` (2 per transaction, each
 //! `--document-bytes` long, 40960). `--sizes A,B,C` imports each size in a fresh process of its
@@ -117,10 +118,12 @@ async fn main() {
     if let Some(list) = args.iter().position(|a| a == "--sizes").and_then(|i| args.get(i + 1)) {
         return sizes(list);
     }
-    let n = arg("--transactions", 10_000);
+    // `--quick`: a small run of the same protocol, so its checks run in the test command.
+    let quick = args.iter().any(|a| a == "--quick");
+    let n = arg("--transactions", if quick { 200 } else { 10_000 });
     let docs_per = arg("--documents", 2);
     let dir = tempfile::tempdir().unwrap();
-    let base = serve_documents(arg("--document-bytes", 40 << 10)).await;
+    let base = serve_documents(arg("--document-bytes", if quick { 2 << 10 } else { 40 << 10 })).await;
     let (store, objects, label): (Arc<dyn Store>, Arc<dyn ObjectStore>, &str) =
         match (std::env::var("COVERDESK_BENCH_DYNAMODB"), std::env::var("COVERDESK_BENCH_S3")) {
             (Ok(ddb), Ok(s3)) => {
