@@ -1176,38 +1176,12 @@ async fn transactions_by_invoice_take_documents_later(t: Transport) {
     assert_eq!(api.deps.objects.list(prefix).await.unwrap().len(), 4);
 }
 
-/// The filing service's v2 example (developer.inscipher.com, single-transaction import), with
-/// its two documents served here and a real address in place of the page's obfuscated one.
+/// The filing service's v2 example (developer.inscipher.com, single-transaction import; the file
+/// the domain's unit tests read too), with its two documents served here.
 fn filing_service_example(docs: &Docs) -> Value {
-    let mut v = json!({
-        "agent_id": 13947, "policy_number": "CA20170228-05", "policy_effective_date": "2025-06-02",
-        "policy_expiration_date": "2025-06-02", "transaction_effective_date": "2025-06-02",
-        "expiring_policy_number": "CA20170228-04", "invoice_date": "2025-06-02", "invoice_number": "INVN-100011",
-        "transaction_type": "PN", "policy_type": "master", "account_written_as": "B", "rpg": 1, "layered_risk": 1,
-        "broker_of_record": 1, "risk_retention_group": 1, "purchasing_group_name": "Cal Association",
-        "risk_description": "General Accidental Coverage", "ecp": 0, "exempt": 0, "multi_state": 0,
-        "policy_limit": 0.00, "property_limit": 0.00,
-        "line_of_business_list": [{"item": "GEN-1001", "coverage": 3108.50}],
-        "insurance_company_list": [{"item": "AA-1122000", "coverage": 50}],
-        "syndicate_list": [{"item": "AA-1120131", "coverage": 60}],
-        "premium": 3108.50, "agency_fee": 200.00, "inspection_fee": 0.00, "collection_fee": 1.11,
-        "sl_tax": 117.00, "stamping_fee": 7.80, "sl_service_charge": 0.00, "municipal_fee": 0.00,
-        "fm_tax": 0.00, "empa_tax": 0.00, "total": 4224.80, "commission_received": 0
-    });
-    let more = json!({
-        "mailing_insured_name": "Westfield Galleria at Roseville", "mailing_address": "1151 Galleria Blvd",
-        "mailing_city": "Roseville", "mailing_zip_code": "95678", "mailing_state_code": "CA",
-        "insured_entity": "individual", "insured_email": "insured@example.com", "insured_phone": "212-456-7890",
-        "insured_county": "Washington", "physical_same_as_mailing": 1, "stamping_fee_invoice_id": "INVST-20001",
-        "sl_tax_invoice_id": "INVSL-30001", "agent_notes": "test notes", "business_group_id": "Division 1",
-        "customer_code": "OPT CUST CODE12", "retail_producer_name": "Producer Name",
-        "retail_agency_name": "Producer Agency Name",
-        "transaction_documents": [{"code": "D1DISC", "url": docs.url("/paced/d1")},
-                                  {"code": "POLIC", "url": docs.url("/paced/polic")}]
-    });
-    for (k, x) in more.as_object().unwrap() {
-        v[k] = x.clone();
-    }
+    let mut v: Value = serde_json::from_str(include_str!("../shared/src/import/filing-service-example.json")).unwrap();
+    v["transaction_documents"] = json!([{"code": "D1DISC", "url": docs.url("/paced/d1")},
+                                        {"code": "POLIC", "url": docs.url("/paced/polic")}]);
     v
 }
 

@@ -212,32 +212,13 @@ mod tests {
         assert!(e.message.contains(needle), "{} lacks {needle}", e.message);
     }
 
-    /// The filing service's v2 example (its 2025 CA policy), documents as in the seed's example.
+    /// The filing service's v2 example (its 2025 CA policy, developer.inscipher.com's
+    /// single-transaction import page; its obfuscated e-mail replaced), documents as in the
+    /// seed's example. tests/import.rs reads the same file.
     pub(crate) fn service_example() -> Value {
-        json!({
-            "agent_id": 13947, "policy_number": "CA20170228-05", "policy_effective_date": "2025-06-02",
-            "policy_expiration_date": "2025-06-02", "transaction_effective_date": "2025-06-02",
-            "expiring_policy_number": "CA20170228-04", "invoice_date": "2025-06-02", "invoice_number": "INVN-100011",
-            "transaction_type": "PN", "policy_type": "master", "account_written_as": "B", "rpg": 1, "layered_risk": 1,
-            "broker_of_record": 1, "risk_retention_group": 1, "purchasing_group_name": "Cal Association",
-            "risk_description": "General Accidental Coverage", "ecp": 0, "exempt": 0, "multi_state": 0,
-            "policy_limit": 0.00, "property_limit": 0.00,
-            "line_of_business_list": [{"item": "GEN-1001", "coverage": 3108.50}],
-            "insurance_company_list": [{"item": "AA-1122000", "coverage": 50}],
-            "syndicate_list": [{"item": "AA-1120131", "coverage": 60}],
-            "premium": 3108.50, "agency_fee": 200.00, "inspection_fee": 0.00, "collection_fee": 1.11,
-            "sl_tax": 117.00, "stamping_fee": 7.80, "sl_service_charge": 0.00, "municipal_fee": 0.00,
-            "fm_tax": 0.00, "empa_tax": 0.00, "total": 4224.80, "commission_received": 0,
-            "mailing_insured_name": "Westfield Galleria at Roseville", "mailing_address": "1151 Galleria Blvd",
-            "mailing_city": "Roseville", "mailing_zip_code": "95678", "mailing_state_code": "CA",
-            "insured_entity": "individual", "insured_email": "insured@example.com", "insured_phone": "212-456-7890",
-            "insured_county": "Washington", "physical_same_as_mailing": 1, "stamping_fee_invoice_id": "INVST-20001",
-            "sl_tax_invoice_id": "INVSL-30001", "agent_notes": "test notes", "business_group_id": "Division 1",
-            "customer_code": "OPT CUST CODE12", "retail_producer_name": "Producer Name",
-            "retail_agency_name": "Producer Agency Name",
-            "transaction_documents": [{"code": "D1DISC", "url": "http://docs.example/1"},
-                                      {"code": "POLIC", "url": "http://docs.example/2"}]
-        })
+        let mut v: Value = serde_json::from_str(include_str!("filing-service-example.json")).unwrap();
+        v["transaction_documents"] = json!([{"code": "D1DISC", "url": "http://docs.example/1"}, {"code": "POLIC", "url": "http://docs.example/2"}]);
+        v
     }
 
     #[test]
