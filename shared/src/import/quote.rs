@@ -11,11 +11,9 @@ use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::filing::{a_year_after, filing_rules, line_code, lines};
+use super::filing::{a_year_after, filing_rules, lines};
 use super::model::{money, Filing, Transaction, TxnType};
-use super::transaction::{
-    rejected, required_state, rules_for, Rejected, Txn, LINE_OF_BUSINESS, RULES, TRANSACTION_TYPE,
-};
+use super::transaction::{rejected, required_state, rules_for, type_and_line, Rejected, Txn, RULES};
 use super::ImportError;
 use crate::fields::{optional, required, Read, Report};
 
@@ -124,21 +122,7 @@ fn refused(id: Option<String>, e: Option<Rejected>) -> Value {
 /// it has; the rest as a new policy with nothing sent (no figures, no documents).
 fn quote(o: &mut Txn) -> Read<Transaction> {
     o.string("id", optional(), 255)?;
-    let want_type = optional().code(TRANSACTION_TYPE);
-    let transaction_type = match o.string("transaction_type", want_type, 10)? {
-        None => TxnType::PN,
-        Some(s) => match TxnType::parse(&s.to_ascii_uppercase()) {
-            Some(t) => t,
-            None => return o.refuse("transaction_type", want_type, "not found"),
-        },
-    };
-    let want_line = optional().code(LINE_OF_BUSINESS);
-    let from_list = o.peek("transaction_line_of_business").is_none() && o.has_items("line_of_business_list");
-    let line = match o.string("transaction_line_of_business", want_line, 4)?.map(|s| line_code(&s)) {
-        Some(Some(line)) => line,
-        None if from_list => 0,
-        _ => return o.refuse("transaction_line_of_business", want_line, "not found"),
-    };
+    let (transaction_type, line) = type_and_line(o, Some(TxnType::PN))?;
     o.only(KNOWN)?;
     let state = required_state(o, "state")?;
     let date: NaiveDate = o.day("policy_effective_date", required())?.unwrap_or_default();

@@ -110,7 +110,7 @@ pub struct Labels {
 pub(super) const RULES: Rules =
     Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: true, code: INVALID_FIELD };
 const INVALID_FIELD: &str = "INVALID_FIELD";
-pub(super) const TRANSACTION_TYPE: &str = "TRANSACTION_TYPE";
+const TRANSACTION_TYPE: &str = "TRANSACTION_TYPE";
 pub(super) const LINE_OF_BUSINESS: &str = "LINE_OF_BUSINESS";
 
 /// A transaction being read.
@@ -162,22 +162,29 @@ fn content_id(raw: &RawValue) -> String {
     format!("auto-{}", hex::encode(&Sha256::digest(raw.get().as_bytes())[..12]))
 }
 
-fn fields(o: &mut Txn, raw: &RawValue) -> Read<Transaction> {
-    let id = o.string("id", optional(), 255)?.unwrap_or_else(|| content_id(raw));
+/// A transaction's type and line, the first checks of its reading (the import's and the tax
+/// calculator's): a type none of ours is 1002 (and so is a missing one, unless `default`
+/// stands in); a line that is none of seed 002's is 1003, and a missing one too unless a
+/// `line_of_business_list` gives it (0 here, set from the list by `filing_rules`).
+pub(super) fn type_and_line(o: &mut Txn, default: Option<TxnType>) -> Read<(TxnType, u16)> {
     let want_type = optional().code(TRANSACTION_TYPE);
-    let Some(transaction_type) =
-        o.string("transaction_type", want_type, 10)?.and_then(|s| TxnType::parse(&s.to_ascii_uppercase()))
-    else {
+    let sent = o.string("transaction_type", want_type, 10)?;
+    let Some(transaction_type) = sent.as_deref().map_or(default, |s| TxnType::parse(&s.to_ascii_uppercase())) else {
         return o.refuse("transaction_type", want_type, "not found");
     };
     let want_line = optional().code(LINE_OF_BUSINESS);
-    // With a list of lines and no single line, the line is the list's (read with the list).
     let from_list = o.peek("transaction_line_of_business").is_none() && o.has_items("line_of_business_list");
     let line = match o.string("transaction_line_of_business", want_line, 4)?.map(|s| line_code(&s)) {
         Some(Some(line)) => line,
         None if from_list => 0,
         _ => return o.refuse("transaction_line_of_business", want_line, "not found"),
     };
+    Ok((transaction_type, line))
+}
+
+fn fields(o: &mut Txn, raw: &RawValue) -> Read<Transaction> {
+    let id = o.string("id", optional(), 255)?.unwrap_or_else(|| content_id(raw));
+    let (transaction_type, line) = type_and_line(o, None)?;
     o.only(KNOWN)?;
     let account_written_as = o.string("account_written_as", required(), 2)?.unwrap_or_default().to_ascii_uppercase();
     if account_written_as != "B" && account_written_as != "DC" {
