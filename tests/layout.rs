@@ -321,7 +321,7 @@ fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
     coverdesk::metrics::capture();
-    let documents = document_server().await;
+    let documents = format!("http://{}/docs", support::pdf_server().await);
     for d in ROUTES {
         let path = root().join("events").join(format!("{}.json", d.name));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
@@ -690,30 +690,6 @@ async fn webhook(api: &TestApi) -> Receiver {
     assert_eq!(r.status, 200, "{}", r.body);
     hooks.state.lock().unwrap().secret = r.body["signing_secret"].as_str().unwrap().to_string();
     hooks
-}
-
-/// A document server on loopback (the test deps allow it): every path is a small PDF.
-async fn document_server() -> String {
-    use http_body_util::Full;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let body = format!("%PDF-1.4 document {} {}", req.uri().path(), "x".repeat(2000));
-                    let mut r = hyper::Response::new(Full::new(bytes::Bytes::from(body)));
-                    r.headers_mut().insert("content-type", "application/pdf".parse().unwrap());
-                    Ok::<_, std::convert::Infallible>(r)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    format!("http://{addr}/docs")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,9 +14,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use bytes::Bytes;
 use coverdesk::import::rules::{rules, Period};
-use http_body_util::Full;
 use serde_json::{json, Value};
 use support::api::{TestApi, Transport};
 
@@ -127,29 +125,6 @@ fn table() -> Vec<Row> {
         .collect()
 }
 
-/// A local HTTP server answering `/doc/<code>` with a small PDF.
-async fn documents() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let body = format!("%PDF-1.4 published figures {}\n%%EOF\n", req.uri().path());
-                    let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
-                    r.headers_mut().insert("content-type", "application/pdf".parse().unwrap());
-                    Ok::<_, std::convert::Infallible>(r)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 fn dec(s: &str) -> rust_decimal::Decimal {
     rust_decimal::Decimal::from_str_exact(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
 }
@@ -235,7 +210,7 @@ async fn every_period_of_every_jurisdiction_at_its_sources_figures(t: Transport)
         assert!((row.period == "-") == (row.status != 0), "{}: a refusal names no period", row.name);
     }
     let api = TestApi::new(t).await;
-    let docs = documents().await;
+    let docs = support::pdf_server().await;
     let batch: Vec<Value> = rows.iter().map(|r| transaction(r, docs)).collect();
     let r = api.post("/import/v1/transactions?mode=sync", json!(batch)).await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -202,3 +202,28 @@ macro_rules! both {
         }
     };
 }
+
+/// A document server on loopback (the test deps allow private addresses): every path is a small
+/// PDF naming its path.
+pub async fn pdf_server() -> std::net::SocketAddr {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                    let body = format!("%PDF-1.4 document {} {}\n%%EOF\n", req.uri().path(), "x".repeat(2000));
+                    let mut r = hyper::Response::new(Full::new(bytes::Bytes::from(body)));
+                    r.headers_mut().insert("content-type", "application/pdf".parse().unwrap());
+                    Ok::<_, std::convert::Infallible>(r)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
