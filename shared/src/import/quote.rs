@@ -75,8 +75,8 @@ fn answer(raw: &RawValue) -> Value {
         Ok(r) => r,
         Err(e) => return refused(id, Some(e)),
     };
-    let charges: Vec<Value> = r
-        .charges(&t)
+    let lines = r.charges(&t);
+    let charges: Vec<Value> = lines
         .iter()
         .map(|line| {
             let mut v = line.period.view(line.fee.field, &line.fee.name);
@@ -105,7 +105,7 @@ fn answer(raw: &RawValue) -> Value {
         "transaction_type": t.transaction_type.code(),
         "transaction_line_of_business": t.transaction_line_of_business.to_string(),
         "charges": charges,
-        "calculated": r.calculate(&t).view(),
+        "calculated": super::rules::Jurisdiction::sum(&t, &lines).view(),
         "documents": documents,
     })
 }

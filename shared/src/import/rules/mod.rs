@@ -360,6 +360,11 @@ impl Jurisdiction {
     /// The taxes and fees of `t` at the rules in force on its policy effective date (endorsements,
     /// audits and cancellations too). Return premiums give negative figures.
     pub fn calculate(&self, t: &Transaction) -> Calculated {
+        Self::sum(t, &self.charges(t))
+    }
+
+    /// The figures `lines` (the charges of `t`) come to, and the total.
+    pub fn sum(t: &Transaction, lines: &[ChargeLine<'_>]) -> Calculated {
         let cents = Decimal::new(0, 2);
         let mut c = Calculated {
             sl_tax: cents,
@@ -370,7 +375,7 @@ impl Jurisdiction {
             total: cents,
             verified: t.transaction_type.settled(),
         };
-        for line in self.charges(t) {
+        for line in lines {
             c.add(line.fee.field, line.amount);
             c.verified &= line.verified;
         }
