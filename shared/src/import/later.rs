@@ -81,7 +81,7 @@ impl Importer {
                 }
             },
         };
-        let Some((record, _)) = repo.imported_at(&id).await? else {
+        let Some((record, version)) = repo.imported_at(&id).await? else {
             return Err(ImportError::NotFound("The imported transaction"));
         };
         let new: Vec<Document> =
@@ -92,9 +92,11 @@ impl Importer {
             Ok(stored) => stored,
             Err(message) => return Ok(added(record, status::DOCUMENT_FETCH, message)),
         };
-        // Appended to the record as it stands now (another request may have added some).
+        // Appended to the record as read; read again only when another request changed it
+        // meanwhile (a version condition failed).
+        let mut current = Some((record, version));
         for _ in 0..5 {
-            let Some((mut record, version)) = repo.imported_at(&id).await? else { break };
+            let Some((mut record, version)) = current.take() else { break };
             for s in &stored {
                 if !record.documents.iter().any(|d| d.key == s.key) {
                     record.documents.push(s.clone());
@@ -103,6 +105,7 @@ impl Importer {
             if repo.replace_imported(&record, version).await? {
                 return Ok(added(record, status::OK, "Success".into()));
             }
+            current = repo.imported_at(&id).await?;
         }
         // Not recorded: what was stored goes (unless a record names it after all).
         discard(self.ports.objects.as_ref(), &repo, &id, stored.iter().map(|s| s.key.as_str())).await;
