@@ -311,18 +311,9 @@ impl Jurisdiction {
     /// The last policy effective date the rules are known for; `None`: still in force. A tax whose
     /// current rate no source gives ends with the last period that is known (Iowa).
     pub fn known_to(&self) -> Option<NaiveDate> {
-        let ends: Vec<Option<NaiveDate>> = self
-            .fees
-            .iter()
-            .filter(|f| f.field == Field::SlTax)
-            .filter_map(|f| f.periods.last())
-            .map(|p| p.to)
-            .collect();
-        if ends.iter().any(Option::is_none) {
-            None
-        } else {
-            ends.into_iter().flatten().max()
-        }
+        let mut ends = self.fees.iter().filter(|f| f.field == Field::SlTax).filter_map(|f| f.periods.last()).map(|p| p.to);
+        // Any open-ended tax: still in force (None); else the latest end.
+        ends.try_fold(None, |latest: Option<NaiveDate>, end| end.map(|e| latest.max(Some(e))))?
     }
 
     /// Whether a tax rule can be assigned to a policy effective on `date`.
@@ -657,11 +648,20 @@ mod tests {
     }
 
     #[test]
-    fn iowa_after_the_last_sourced_rate_is_no_rule() {
+    fn iowa_steps_down_a_calendar_year_at_a_time_to_0_9_percent() {
+        // Locke Lord's Appendix A: 1% to 2023, then .975%, .95%, .925% and .9% from 2027.
         let j = jurisdiction("IA").unwrap();
-        assert!(j.covers(NaiveDate::from_ymd_opt(2024, 12, 31).unwrap()));
-        assert!(!j.covers(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()));
-        assert!(j.known_span().contains("to 2024-12-31"));
+        assert!(j.known_span().contains("from 2010-01-01") && !j.known_span().contains(" to "));
+        for (date, tax) in [
+            ("2023-12-31", "100.00"),
+            ("2024-01-01", "97.50"),
+            ("2025-06-30", "95.00"),
+            ("2026-12-31", "92.50"),
+            ("2027-01-01", "90.00"),
+            ("2040-01-01", "90.00"),
+        ] {
+            assert_eq!(calc("IA", date, 1010, "PN", "10000.00", "0", "0").sl_tax, money(tax), "{date}");
+        }
     }
 
     #[test]
