@@ -4,8 +4,8 @@
 # from Debian if absent), starts DynamoDB Local and the S3-API server on free loopback ports, and
 # runs every check:
 #   cargo fmt --check, cargo clippy -D warnings, cfn-lint and checkov on template.yaml, cargo test
-#   (all suites), the cargo benches' own checks in their quick mode (import_throughput,
-#   document_ingestion, import_10k),
+#   (all suites), every bench's own checks in its quick mode (import_throughput,
+#   document_ingestion, import_10k; the Connect page's and the cold start's, last),
 #   and the hosted Connect page in headless Chromium (tests/browser/connect.py: selenium, axe-core);
 #   then a Python client generated from shared/openapi.json by openapi-python-client (no generator
 #   warning allowed) calls every import operation on the same local server
@@ -118,6 +118,9 @@ done
 "$TOOLS/browser/bin/python" tests/browser/connect.py --base "http://127.0.0.1:$WEB_PORT" \
   --axe "$TOOLS/node_modules/axe-core/axe.min.js"
 
+step "the Connect bench's own checks, in its quick mode (benches/connect/run.py --quick)"
+"$TOOLS/browser/bin/python" benches/connect/run.py --base "http://127.0.0.1:$WEB_PORT" --quick
+
 step "a client generated from openapi.json calls every import operation (tests/client/import_client.py)"
 CLIENT_STARTED=$EPOCHREALTIME
 CLIENT_DIR=$(mktemp -d)
@@ -137,3 +140,5 @@ fi
 rm -rf "$CLIENT_DIR"
 echo "generated client step: $(python3 -c "print(round($EPOCHREALTIME - $CLIENT_STARTED, 1))") s"
 
+step "the cold-start bench's own checks, in its quick mode (benches/coldstart/run.sh --quick)"
+AWS_ENDPOINT_URL_DYNAMODB="$COVERDESK_TEST_DYNAMODB_ENDPOINT" benches/coldstart/run.sh --quick

@@ -17,6 +17,10 @@ nothing about time).
    interleaved; goal within 1.5x.
 
     benches/connect/run.sh [-n 15]      # builds and starts the local server itself
+    benches/connect/run.py --base URL --quick   # one run, checks only (the test command)
+
+Its own checks, which fail the run: the whole flow reaches its outcome, weighs under 100 KB, and
+every paint is reported (a page that never paints its heading times nothing).
 """
 
 import argparse
@@ -128,7 +132,10 @@ def main():
     p.add_argument("-n", type=int, default=15)
     p.add_argument("--chromium", default="/usr/bin/chromium")
     p.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    p.add_argument("--quick", action="store_true", help="one run of each: the checks, not the figures")
     args = p.parse_args()
+    if args.quick:
+        args.n = 1
 
     asset_bytes, call_bytes, calls, assets = whole_flow_bytes(args)
     print("bytes over one whole flow (3 actions: confirm, reject, confirm), uncompressed:")
@@ -136,6 +143,8 @@ def main():
         print(f"  {a['bytes']:>7}  {a['name'].replace(args.base, '').split('#')[0]}")
     print(f"  page and assets {asset_bytes / 1000:.1f} KB + {calls} API answers {call_bytes / 1000:.1f} KB"
           f" = {(asset_bytes + call_bytes) / 1000:.1f} KB (goal < 100 KB)")
+    if asset_bytes + call_bytes >= 100_000 or asset_bytes == 0 or calls == 0:
+        raise SystemExit("the whole flow must weigh under 100 KB, page and API answers both counted")
 
     page = f"{args.base}/c/local#connect_token={token(args.base, actions())}"  # looked up, never used
     bare = f"{args.base}/c/no-such-team"
@@ -157,6 +166,8 @@ def main():
     def spread(rows, k):
         return f"(min {min(r[k] for r in rows):.1f}, max {max(r[k] for r in rows):.1f})"
 
+    if not all(r[0] > 0 for r in ours + baseline):
+        raise SystemExit("a heading was never reported painted: the figures would time nothing")
     mo, mb = med(ours, 0), med(baseline, 0)
     print(f"navigation to first interactive screen painted, cold cache, medians of {args.n}:")
     print(f"  Connect page   {mo:7.1f} ms  {spread(ours, 0)}   script's mark {med(ours, 1):.1f} ms")
