@@ -9,6 +9,7 @@
 //! cargo bench -p coverdesk-cli --bench import_throughput            # 50,000 transactions, 5 rounds
 //! cargo bench -p coverdesk-cli --bench import_throughput -- --transactions 10000 --rounds 9
 //! cargo test -p coverdesk-cli --bench import_throughput -- --quick  # its checks, small (test command)
+//! cargo bench -p coverdesk-cli --bench import_throughput -- --only ours   # one case, for a profiler
 //! ```
 //! The file mixes jurisdictions, transaction types and lines, and a few refused transactions, as
 //! a day's batch does; each round times both on the same bytes; medians are printed. A third
@@ -115,6 +116,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 // table), read top to bottom once.
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let only: Option<String> = {
+        let args: Vec<String> = std::env::args().collect();
+        args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1).cloned())
+    };
     let n = arg("--transactions", if quick { 2_000 } else { 50_000 });
     let rounds = arg("--rounds", if quick { 2 } else { 5 }).max(1);
     let file = serde_json::to_vec(&Value::Array((0..n).map(transaction).collect())).unwrap();
@@ -144,6 +149,10 @@ fn main() {
         // A different order each round.
         let mut order: Vec<usize> = (0..CASES.len()).collect();
         order.rotate_left(round % CASES.len());
+        // `--only ours` (a case's name): that case alone, for a profiler.
+        if let Some(only) = only.as_deref() {
+            order.retain(|&c| CASES[c] == only);
+        }
         for case in order {
             let t0 = Instant::now();
             let count = match CASES[case] {
@@ -154,7 +163,7 @@ fn main() {
                     .unwrap()
                     .iter()
                     .filter(|raw| {
-                        let (_, read) = coverdesk::import::transaction::read(raw);
+                        let (_, read) = coverdesk::import::transaction::read(**raw);
                         read.and_then(coverdesk::import::transaction::assess).is_ok()
                     })
                     .count(),
@@ -174,6 +183,9 @@ fn main() {
             let want = if matches!(CASES[case], "ours" | "streamed") { expected } else { n };
             assert_eq!(count, want, "{}", CASES[case]);
         }
+    }
+    if only.is_some() {
+        return; // a profiler's run: no table
     }
     let m: Vec<f64> = rates.into_iter().map(median).collect();
     let (split, typed, value, ours, streamed) = (m[0], m[1], m[2], m[3], m[4]);

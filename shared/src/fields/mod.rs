@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use node::type_name;
-pub use node::{Kind, Node};
+pub use node::{Kind, Node, Raw};
 pub use values::{is_direction_override, whole_number};
 
 /// Every problem or the first.
@@ -162,17 +162,99 @@ impl Report {
 
     /// Opens the root object at `path` ("" for none).
     pub fn open<'a, N: Node<'a>>(&self, path: &str, node: N) -> Read<Option<Fields<'a, N>>> {
-        let code = self.rules().code;
-        Fields::open(self.clone(), path.to_string(), node, code)
+        let rules = self.rules();
+        Fields::open(self.clone(), rules, path.to_string(), node, rules.code)
+    }
+}
+
+/// A key's fingerprint: its length and three of its bytes, computed in constant time, for
+/// finding a member without comparing every key (a match is then compared in full).
+pub(crate) fn fingerprint(key: &str) -> u32 {
+    let b = key.as_bytes();
+    match b.len() {
+        0 => 0,
+        n => (n as u32 & 0xff) | (b[0] as u32) << 8 | (b[n - 1] as u32) << 16 | (b[n / 2] as u32) << 24,
+    }
+}
+
+/// The members an object's [`Index`] holds; a larger object is searched member by member.
+const INDEXED: usize = 96;
+
+/// Where an object's members are, by key: an open-addressing table of member numbers (plus one;
+/// 0 is free) at their fingerprint's hash, kept inline so that opening an object allocates
+/// nothing for it.
+struct Index([u8; 128]);
+
+impl Index {
+    fn slot(key: &str) -> usize {
+        (fingerprint(key).wrapping_mul(0x9E37_79B1) >> 25) as usize
+    }
+
+    fn of<'k>(keys: impl Iterator<Item = &'k str>) -> Index {
+        let mut t = [0u8; 128];
+        for (i, k) in keys.enumerate().take(INDEXED) {
+            let mut s = Index::slot(k);
+            while t[s] != 0 {
+                s = (s + 1) % 128;
+            }
+            t[s] = i as u8 + 1;
+        }
+        Index(t)
+    }
+
+    /// The number of the key that is `name`, of `len` keys.
+    fn find<'k>(&self, len: usize, key: impl Fn(usize) -> &'k str, name: &str) -> Option<usize> {
+        if len > INDEXED {
+            return (0..len).find(|&i| key(i) == name);
+        }
+        let mut s = Index::slot(name);
+        loop {
+            match self.0[s] {
+                0 => return None,
+                i if key(i as usize - 1) == name => return Some(i as usize - 1),
+                _ => s = (s + 1) % 128,
+            }
+        }
+    }
+}
+
+/// Which members were read: a bit each, or a flag each past 128 members.
+enum Seen {
+    Bits(u128),
+    Flags(Vec<bool>),
+}
+
+impl Seen {
+    fn new(members: usize) -> Seen {
+        if members <= 128 {
+            Seen::Bits(0)
+        } else {
+            Seen::Flags(vec![false; members])
+        }
+    }
+    fn set(&mut self, i: usize) {
+        match self {
+            Seen::Bits(b) => *b |= 1 << i,
+            Seen::Flags(f) => f[i] = true,
+        }
+    }
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Seen::Bits(b) => *b & (1 << i) != 0,
+            Seen::Flags(f) => f[i],
+        }
     }
 }
 
 /// A JSON object being read field by field; [`Fields::end`] refuses the fields nobody read.
 pub struct Fields<'a, N> {
     report: Report,
+    /// The reading's rules, kept here so that a read need not take the report's lock.
+    rules: Rules,
     path: String,
     members: Vec<(Cow<'a, str>, N)>,
-    seen: Vec<bool>,
+    index: Index,
+    seen: Seen,
     code: &'static str,
 }
 
@@ -186,17 +268,19 @@ enum Slot<'a, N> {
 }
 
 impl<'a, N: Node<'a>> Fields<'a, N> {
-    fn open(report: Report, path: String, node: N, code: &'static str) -> Read<Option<Fields<'a, N>>> {
+    fn open(report: Report, rules: Rules, path: String, node: N, code: &'static str) -> Read<Option<Fields<'a, N>>> {
         match node.kind() {
-            Kind::Object(members) => {
-                let seen = vec![false; members.len()];
-                Ok(Some(Fields { report, path, members, seen, code }))
-            }
+            Kind::Object(members) => Ok(Some(Fields::new(report, rules, path, members, code))),
             other => {
                 report.add(&path, code, format!("must be an object, not {}", type_name(&other)))?;
                 Ok(None)
             }
         }
+    }
+
+    fn new(report: Report, rules: Rules, path: String, members: Vec<(Cow<'a, str>, N)>, code: &'static str) -> Self {
+        let (index, seen) = (Index::of(members.iter().map(|(k, _)| k.as_ref())), Seen::new(members.len()));
+        Fields { report, rules, path, members, index, seen, code }
     }
 
     /// The path of a field of this object.
@@ -217,13 +301,23 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         &self.report
     }
 
+    /// Where the member `name` is.
+    fn find(&self, name: &str) -> Option<usize> {
+        let members = &self.members;
+        self.index.find(members.len(), |i| members[i].0.as_ref(), name)
+    }
+
+    fn mark(&mut self, i: usize) {
+        self.seen.set(i);
+    }
+
     pub fn has(&self, name: &str) -> bool {
-        self.members.iter().any(|(k, _)| k == name)
+        self.find(name).is_some()
     }
 
     /// Whether a field is given with something in it: present, and not an empty array.
     pub fn has_items(&self, name: &str) -> bool {
-        self.members.iter().any(|(k, n)| k == name && !matches!(n.kind(), Kind::Array(items) if items.is_empty()))
+        self.find(name).is_some_and(|i| !matches!(self.members[i].1.kind(), Kind::Array(items) if items.is_empty()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -243,8 +337,8 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// A field's value as it is (marked as read; `None` when absent or `null`), for a caller that
     /// reads a shape of its own.
     pub fn take(&mut self, name: &str) -> Option<N> {
-        let i = self.members.iter().position(|(k, _)| k == name)?;
-        self.seen[i] = true;
+        let i = self.find(name)?;
+        self.mark(i);
         let node = self.members[i].1;
         (!matches!(node.kind(), Kind::Null)).then_some(node)
     }
@@ -256,14 +350,14 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
 
     /// Marks a field as known without reading it (read-only echoes such as a typekey's `name`).
     pub fn ignore(&mut self, name: &str) {
-        if let Some(i) = self.members.iter().position(|(k, _)| k == name) {
-            self.seen[i] = true;
+        if let Some(i) = self.find(name) {
+            self.mark(i);
         }
     }
 
     /// A field's node without reading it (nothing reported, the field not marked as read).
     pub fn peek(&self, name: &str) -> Option<N> {
-        self.members.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+        self.find(name).map(|i| self.members[i].1)
     }
 
     /// The text of a string or number field, if it has one, without reading it: for labelling
@@ -279,11 +373,13 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// Refuses, at once, every field not in `known`: for objects whose other checks must come
     /// after that one.
     pub fn only(&mut self, known: &[&str]) -> Read<()> {
+        // The known names indexed once, then each member looked up.
+        let index = Index::of(known.iter().copied());
         for i in 0..self.members.len() {
-            if !known.contains(&self.members[i].0.as_ref()) {
-                self.seen[i] = true;
+            if index.find(known.len(), |k| known[k], &self.members[i].0).is_none() {
+                self.mark(i);
                 let path = self.path(&self.members[i].0);
-                self.report.add(&path, self.report.rules().code, "is not a known field")?;
+                self.report.add(&path, self.rules.code, "is not a known field")?;
             }
         }
         Ok(())
@@ -291,15 +387,15 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
 
     fn slot(&mut self, name: &str, want: Want) -> Read<Slot<'a, N>> {
         let code = want.code.unwrap_or(self.code);
-        let empty = self.report.rules().empty;
-        let Some(i) = self.members.iter().position(|(k, _)| k == name) else {
+        let empty = self.rules.empty;
+        let Some(i) = self.find(name) else {
             if want.required {
                 self.report.add(&self.path(name), code, "is required")?;
                 return Ok(Slot::Refused);
             }
             return Ok(Slot::None);
         };
-        self.seen[i] = true;
+        self.mark(i);
         let kind = self.members[i].1.kind();
         let blank = match &kind {
             Kind::Null => true,
@@ -328,8 +424,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         let code = want.code.unwrap_or(self.code);
         match self.slot(name, want)? {
             Slot::Value(Kind::Object(members)) => {
-                let seen = vec![false; members.len()];
-                Ok(Some(Fields { report: self.report.clone(), path: self.path(name), members, seen, code }))
+                Ok(Some(Fields::new(self.report.clone(), self.rules, self.path(name), members, code)))
             }
             Slot::Value(other) => self.wrong_type(name, want, "an object", &other).map(|_| None),
             _ => Ok(None),
@@ -355,8 +450,9 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         let Some(items) = self.array(name, want, max)? else { return Ok(None) };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
-            let path = format!("{}[{i}]", self.path(name));
-            if let Some(f) = Fields::open(self.report.clone(), path, item, code)? {
+            let mut path = self.path(name);
+            let _ = std::fmt::Write::write_fmt(&mut path, format_args!("[{i}]"));
+            if let Some(f) = Fields::open(self.report.clone(), self.rules, path, item, code)? {
                 out.push(f);
             }
         }
@@ -365,9 +461,9 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
 
     /// Refuses every field nobody read (with the reading's own code, whatever this object's).
     pub fn end(self) -> Read<()> {
-        let code = self.report.rules().code;
+        let code = self.rules.code;
         for (i, (k, _)) in self.members.iter().enumerate() {
-            if !self.seen[i] {
+            if !self.seen.get(i) {
                 self.report.add(&self.path(k), code, "is not a known field")?;
             }
         }
@@ -539,7 +635,7 @@ mod tests {
                 .unwrap();
         let report = Report::new(rules(Mode::All, Empty::Absent));
         let read = (|| -> Read<Vec<Option<Decimal>>> {
-            let mut o = report.open("", &*raw)?.unwrap();
+            let mut o = report.open("", Raw::from(&*raw))?.unwrap();
             let mut out = Vec::new();
             for f in ["a", "b", "c", "d", "e"] {
                 out.push(o.decimal(f, required(), 10, 2)?);
@@ -578,7 +674,7 @@ mod tests {
             Ok((id, name, key, flag))
         }
         let (r1, r2) = (Report::new(rules), Report::new(rules));
-        let a = r1.clone().finish(read(&r1, &*raw)).unwrap();
+        let a = r1.clone().finish(read(&r1, Raw::from(&*raw))).unwrap();
         let b = r2.clone().finish(read(&r2, &parsed)).unwrap();
         assert_eq!(a, b);
         assert_eq!(a, ("42".into(), "A \"quoted\" name".into(), 2, true));

@@ -2,10 +2,7 @@
 //! their exact text.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -42,74 +39,157 @@ impl<'a> Node<'a> for &'a Value {
     }
 }
 
-impl<'a> Node<'a> for &'a RawValue {
+/// JSON text known to be valid -- a [`RawValue`]'s, or a part of one found by [`Raw`]'s own
+/// scan -- read without parsing it again: objects and arrays are split by a scan that only
+/// tracks strings and nesting (the text was checked when the `RawValue` was made), so each
+/// value is looked at once more only when a field of it is read. Numbers keep their exact text.
+#[derive(Clone, Copy, Debug)]
+pub struct Raw<'a>(&'a str);
+
+impl<'a> From<&'a RawValue> for Raw<'a> {
+    fn from(r: &'a RawValue) -> Raw<'a> {
+        Raw(r.get().trim())
+    }
+}
+
+impl<'a> Raw<'a> {
+    /// The value's text, as sent.
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'a> Node<'a> for Raw<'a> {
     fn kind(self) -> Kind<'a, Self> {
-        let text = self.get().trim();
-        // A RawValue is valid JSON, so its first byte names its type.
+        // Trimmed when made (from a RawValue, or by the scan). Valid JSON: its first byte names
+        // its type.
+        let text = self.0;
         match text.as_bytes().first() {
             Some(b'n') => Kind::Null,
             Some(b't') => Kind::Bool(true),
             Some(b'f') => Kind::Bool(false),
-            Some(b'"') => match serde_json::from_str::<Cow<'a, str>>(text) {
-                Ok(s) => Kind::String(s),
-                Err(_) => Kind::Null,
-            },
-            Some(b'[') => Kind::Array(serde_json::from_str(text).unwrap_or_default()),
-            Some(b'{') => Kind::Object(serde_json::from_str::<Members<'a>>(text).map(|m| m.0).unwrap_or_default()),
+            Some(b'"') => Kind::String(string(text)),
+            Some(b'[') => Kind::Array(items(text)),
+            Some(b'{') => Kind::Object(members(text)),
             _ => Kind::Number { text: Cow::Borrowed(text), exact: true },
         }
     }
 }
 
-/// An object's members in order, keys borrowed where they hold no escapes.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Members<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Members<'a>, M::Error> {
-                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(8));
-                while let Some((k, v)) = m.next_entry::<Key<'de>, &'de RawValue>()? {
-                    // A repeated key keeps its last value, as serde_json's own maps do.
-                    match out.iter_mut().find(|(x, _): &&mut (Cow<'a, str>, &'a RawValue)| *x == k.0) {
-                        Some(slot) => slot.1 = v,
-                        None => out.push((k.0, v)),
-                    }
-                }
-                Ok(Members(out))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
+/// A string's value: its text between the quotes when it holds no escape, else decoded.
+fn string(text: &str) -> Cow<'_, str> {
+    match text.len() >= 2 && !text.as_bytes().contains(&b'\\') {
+        true => Cow::Borrowed(&text[1..text.len() - 1]),
+        false => serde_json::from_str::<Cow<'_, str>>(text).unwrap_or_default(),
     }
 }
 
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_str(V)
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
     }
+    i
+}
+
+/// The end (one past the closing quote) of the string that starts at `i`.
+fn skip_string(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while let Some(at) = b.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+        match b[i + at] {
+            b'"' => return i + at + 1,
+            _ => i += at + 2,
+        }
+    }
+    b.len()
+}
+
+/// The end of the value that starts at `i`.
+fn skip_value(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(b'"') => skip_string(b, i),
+        Some(b'{' | b'[') => {
+            let (mut depth, mut j) = (0usize, i);
+            while let Some(&c) = b.get(j) {
+                match c {
+                    b'"' => {
+                        j = skip_string(b, j);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            b.len()
+        }
+        _ => {
+            let mut j = i;
+            while !matches!(b.get(j), None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+                j += 1;
+            }
+            j
+        }
+    }
+}
+
+/// An array's items.
+fn items(text: &str) -> Vec<Raw<'_>> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = skip_space(b, 1);
+    while i < b.len() && b[i] != b']' {
+        let end = skip_value(b, i);
+        if end <= i {
+            break; // not JSON: a Raw is only made from checked text, so never reached
+        }
+        out.push(Raw(&text[i..end]));
+        i = skip_space(b, end);
+        if b.get(i) == Some(&b',') {
+            i = skip_space(b, i + 1);
+        }
+    }
+    out
+}
+
+/// An object's members in order, keys borrowed where they hold no escape. A repeated key keeps
+/// its last value, as serde_json's own maps do.
+fn members(text: &str) -> Vec<(Cow<'_, str>, Raw<'_>)> {
+    let b = text.as_bytes();
+    let mut out: Vec<(Cow<'_, str>, Raw<'_>)> = Vec::with_capacity(16);
+    // Keys seen so far, as bits of their fingerprints: only a key whose bit is set can be a
+    // repeat, and only then are the keys compared.
+    let mut seen = [0u64; 4];
+    let mut i = skip_space(b, 1);
+    while b.get(i) == Some(&b'"') {
+        let key_end = skip_string(b, i);
+        let key = string(&text[i..key_end]);
+        i = skip_space(b, key_end);
+        if b.get(i) != Some(&b':') {
+            break;
+        }
+        let start = skip_space(b, i + 1);
+        let end = skip_value(b, start);
+        let value = Raw(&text[start..end.max(start)]);
+        let bit = (super::fingerprint(&key).wrapping_mul(0x9E37_79B1) >> 24) as usize;
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        let repeat = if seen[word] & mask == 0 { None } else { out.iter_mut().find(|(k, _)| *k == key) };
+        seen[word] |= mask;
+        match repeat {
+            Some(slot) => slot.1 = value,
+            None => out.push((key, value)),
+        }
+        i = skip_space(b, end);
+        if b.get(i) == Some(&b',') {
+            i = skip_space(b, i + 1);
+        }
+    }
+    out
 }
 
 pub(super) fn type_name<N>(k: &Kind<'_, N>) -> &'static str {

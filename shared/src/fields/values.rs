@@ -36,13 +36,17 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         match self.slot(name, want)? {
             Slot::None | Slot::Refused => Ok(None),
             Slot::Value(Kind::String(s)) => Ok(Some(s)),
-            Slot::Value(Kind::Number { text, .. }) if self.report.rules().numbers_as_text => Ok(Some(text)),
+            Slot::Value(Kind::Number { text, .. }) if self.rules.numbers_as_text => Ok(Some(text)),
             Slot::Value(other) => self.wrong_type(name, want, "a string", &other).map(|_| None),
         }
     }
 
     fn checked(&self, name: &str, want: Want, raw: &str, max: usize, block: bool) -> Read<Option<String>> {
         let t = raw.trim();
+        // Printable ASCII, most text: one character a byte, no control or direction character.
+        if t.len() <= max && t.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Ok(Some(t.to_string()));
+        }
         if t.chars().count() > max {
             self.problem(name, want, format!("must be at most {max} characters"))?;
             Ok(None)
@@ -140,10 +144,9 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// A date `yyyy-mm-dd`.
     pub fn date(&mut self, name: &str, want: Want) -> Read<Option<NaiveDate>> {
         let Some(s) = self.string(name, want, 10)? else { return Ok(None) };
-        let b = s.as_bytes();
-        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(d) if b.len() == 10 && b[4] == b'-' && b[7] == b'-' => Ok(Some(d)),
-            _ => self.problem(name, want, "must be a date in the form yyyy-mm-dd").map(|_| None),
+        match calendar_day(&s) {
+            Some(d) => Ok(Some(d)),
+            None => self.problem(name, want, "must be a date in the form yyyy-mm-dd").map(|_| None),
         }
     }
 
@@ -156,10 +159,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
             (Some(d), Some(r)) => (d, r),
             _ => (s.as_str(), ""),
         };
-        let b = date.as_bytes();
-        let day =
-            NaiveDate::parse_from_str(date, "%Y-%m-%d").ok().filter(|_| b.len() == 10 && b[4] == b'-' && b[7] == b'-');
-        match day {
+        match calendar_day(date) {
             Some(d) if rest.is_empty() || time_of_day(rest) => Ok(Some(d)),
             _ => self.problem(name, want, "must be a date yyyy-mm-dd or a date-time yyyy-mm-dd hh:mm:ss").map(|_| None),
         }
@@ -194,6 +194,18 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
                 .map(|_| None),
         }
     }
+}
+
+/// `yyyy-mm-dd`, exactly: four, two and two digits, and a day of the calendar.
+fn calendar_day(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
 }
 
 /// The part of a date-time after its date: `T` or a space, `hh:mm[:ss[.f]]`, then nothing, `Z`,

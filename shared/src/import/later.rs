@@ -11,7 +11,7 @@ use super::importer::Importer;
 use super::model::{status, Document, TxnRecord, TxnResult};
 use super::transaction::documents;
 use super::ImportError;
-use crate::fields::{required, Empty, Mode, Report, Rules};
+use crate::fields::{required, Empty, Mode, Raw, Report, Rules};
 
 /// Which transaction the documents are for.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +30,7 @@ pub fn read(body: &[u8], by_invoice: bool) -> Result<(Option<String>, Vec<Docume
     let raw: &RawValue = serde_json::from_str(text).map_err(|e| ImportError::InvalidInput(e.to_string()))?;
     let report = Report::new(RULES);
     let read = (|| {
-        let Some(mut o) = report.open("", raw)? else {
+        let Some(mut o) = report.open("", Raw::from(raw))? else {
             return report.refuse("", RULES.code, "must be an object {transaction_documents}");
         };
         let invoice = if by_invoice { o.string("invoice_number", required(), 255)? } else { None };

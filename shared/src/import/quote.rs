@@ -15,7 +15,7 @@ use super::filing::{a_year_after, filing_rules, lines};
 use super::model::{money, Filing, Transaction, TxnType};
 use super::transaction::{rejected, required_state, rules_for, type_and_line, Rejected, Txn, RULES};
 use super::ImportError;
-use crate::fields::{optional, required, Read, Report};
+use crate::fields::{optional, required, Raw, Read, Report};
 
 /// Quotes one request may carry.
 pub const MAX_QUOTES: usize = 100;
@@ -63,7 +63,7 @@ fn answer(raw: &RawValue) -> Value {
     let report = Report::new(RULES);
     let mut id = None;
     let read = (|| -> Read<Transaction> {
-        let Some(mut o) = report.open("", raw)? else { return report.refuse("", RULES.code, "not an object") };
+        let Some(mut o) = report.open("", Raw::from(raw))? else { return report.refuse("", RULES.code, "not an object") };
         id = o.peek_text("id", 255);
         quote(&mut o)
     })();

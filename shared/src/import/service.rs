@@ -284,7 +284,7 @@ impl Windows {
 }
 
 /// Each transaction read and assessed on its own: one bad transaction never sinks the rest.
-pub(super) fn assess_each<'r>(elements: impl IntoIterator<Item = &'r RawValue>) -> Vec<Outcome> {
+pub(super) fn assess_each<'r, R: Into<crate::fields::Raw<'r>>>(elements: impl IntoIterator<Item = R>) -> Vec<Outcome> {
     elements
         .into_iter()
         .map(|raw| {

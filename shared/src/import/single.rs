@@ -11,14 +11,14 @@ use serde_json::value::RawValue;
 use super::model::{BatchError, BatchMeta, BatchStatus, TxnResult, MAX_TRANSACTIONS};
 use super::repo::ImportRepo;
 use super::service::Importer;
-use crate::fields::{optional, required, Empty, Mode, Report, Rules};
+use crate::fields::{optional, required, Empty, Mode, Raw, Report, Rules};
 
 /// One request's envelope.
 pub struct Item<'a> {
     pub batch_id: Option<String>,
     pub total_items: usize,
     pub current_item: usize,
-    pub transaction: &'a RawValue,
+    pub transaction: Raw<'a>,
 }
 
 const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: false, code: "INVALID_BATCH" };
@@ -31,7 +31,7 @@ pub fn read_item(body: &[u8]) -> Result<Item<'_>, BatchError> {
     let raw: &RawValue = serde_json::from_str(text).map_err(|e| BatchError::NotJson(e.to_string()))?;
     let report = Report::new(RULES);
     let read = (|| {
-        let Some(mut o) = report.open("", raw)? else {
+        let Some(mut o) = report.open("", Raw::from(raw))? else {
             return report.refuse(
                 "",
                 RULES.code,
@@ -40,7 +40,7 @@ pub fn read_item(body: &[u8]) -> Result<Item<'_>, BatchError> {
         };
         // The filing service's v2 form: the transaction itself, no envelope (a batch of one).
         if ["batch_id", "total_items", "current_item", "transaction"].iter().all(|k| !o.has(k)) {
-            return Ok(Item { batch_id: None, total_items: 1, current_item: 1, transaction: raw });
+            return Ok(Item { batch_id: None, total_items: 1, current_item: 1, transaction: Raw::from(raw) });
         }
         let batch_id = o.string("batch_id", optional(), 64)?;
         let max = MAX_TRANSACTIONS as i64;

@@ -6,13 +6,12 @@
 //! and limits and its conditional rules, then against the state's tax rules.
 
 use rust_decimal::Decimal;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::filing::{a_year_after, filing, filing_rules, filing_warnings, line_code, lines};
 use super::model::{Calculated, Field};
 use super::rules;
-use crate::fields::{optional, required, Empty, Fields, Mode, Problem, Read, Report, Rules, Want};
+use crate::fields::{optional, required, Empty, Fields, Mode, Problem, Raw, Read, Report, Rules, Want};
 use crate::types::StateCode;
 
 pub use super::model::{money, status, Document, Filing, LineCoverage, Share, Transaction, TxnType, LINES};
@@ -114,7 +113,7 @@ const TRANSACTION_TYPE: &str = "TRANSACTION_TYPE";
 pub(super) const LINE_OF_BUSINESS: &str = "LINE_OF_BUSINESS";
 
 /// A transaction being read.
-pub(super) type Txn<'a> = Fields<'a, &'a RawValue>;
+pub(super) type Txn<'a> = Fields<'a, Raw<'a>>;
 
 /// A problem as the transaction's status and message.
 pub(super) fn rejected(p: &Problem) -> Rejected {
@@ -138,7 +137,8 @@ pub(super) fn rejected(p: &Problem) -> Rejected {
 /// Reads and checks one batch element. Statuses in this order: an unreadable `id` (2001), then
 /// `transaction_type` (1002), `transaction_line_of_business` (1003), an unknown field, any other
 /// malformed field or broken rule of the seed (2001).
-pub fn read(raw: &RawValue) -> (Labels, Result<Transaction, Rejected>) {
+pub fn read<'a>(raw: impl Into<Raw<'a>>) -> (Labels, Result<Transaction, Rejected>) {
+    let raw = raw.into();
     let report = Report::new(RULES);
     let mut labels = Labels::default();
     let read = (|| -> Read<Transaction> {
@@ -157,7 +157,7 @@ pub fn read(raw: &RawValue) -> (Labels, Result<Transaction, Rejected>) {
 /// The id of a transaction sent without one (the filing service's newest example has none):
 /// made from its exact text, so the same transaction sent again is a duplicate (3001), not a
 /// second import.
-fn content_id(raw: &RawValue) -> String {
+fn content_id(raw: Raw) -> String {
     use sha2::{Digest, Sha256};
     format!("auto-{}", hex::encode(&Sha256::digest(raw.get().as_bytes())[..12]))
 }
@@ -182,7 +182,7 @@ pub(super) fn type_and_line(o: &mut Txn, default: Option<TxnType>) -> Read<(TxnT
     Ok((transaction_type, line))
 }
 
-fn fields(o: &mut Txn, raw: &RawValue) -> Read<Transaction> {
+fn fields(o: &mut Txn, raw: Raw) -> Read<Transaction> {
     let id = o.string("id", optional(), 255)?.unwrap_or_else(|| content_id(raw));
     let (transaction_type, line) = type_and_line(o, None)?;
     o.only(KNOWN)?;
@@ -310,7 +310,7 @@ pub(super) fn documents(o: &mut Txn) -> Read<Vec<Document>> {
     let items = o.objects("transaction_documents", optional(), 50)?.unwrap_or_default();
     let mut out = Vec::with_capacity(items.len());
     for mut d in items {
-        let code = d.string("code", required(), 20)?.unwrap_or_default();
+        let mut code = d.string("code", required(), 20)?.unwrap_or_default();
         if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             d.problem("code", required(), "must be a document code from the tax rules")?;
         }
@@ -326,7 +326,8 @@ pub(super) fn documents(o: &mut Txn) -> Read<Vec<Document>> {
             },
         };
         d.end()?;
-        out.push(Document { code: code.to_ascii_uppercase(), url, id });
+        code.make_ascii_uppercase();
+        out.push(Document { code, url, id });
     }
     Ok(out)
 }
@@ -451,7 +452,7 @@ pub(crate) mod tests {
 
     pub(crate) fn run(v: &Value) -> Result<Accepted, Rejected> {
         let text = v.to_string();
-        let raw: &RawValue = serde_json::from_str(&text).unwrap();
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&text).unwrap();
         read(raw).1.and_then(assess)
     }
 
