@@ -11,14 +11,18 @@ pub struct Detail {
     /// The offending input, as a path like `data.attributes.preferredCoverageCurrency.code`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Named facts about the problem, as the original gives a stale checksum's
+    /// (`{uri, currentChecksum, suppliedChecksum}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Value>,
 }
 
 impl Detail {
     pub fn new(message: impl Into<String>) -> Self {
-        Detail { message: message.into(), field: None }
+        Detail { message: message.into(), field: None, properties: None }
     }
     pub fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Detail { message: message.into(), field: Some(field.into()) }
+        Detail { message: message.into(), field: Some(field.into()), properties: None }
     }
 }
 
@@ -36,10 +40,11 @@ pub enum AccountError {
     /// 404: unknown, or not this team's.
     #[error("not found: {uri}")]
     NotFound { uri: String },
-    /// 409: the client's checksum is stale.
+    /// 409 (the original documents the body, not the status): the client's checksum is stale.
     #[error("checksum mismatch on {uri}")]
     ChecksumMismatch { supplied: String, current: String, uri: String },
-    /// 409: the client transaction id was used before.
+    /// 400 `AlreadyExecutedException`, as the original documents it: the client transaction id
+    /// was used before.
     #[error("transaction already executed")]
     AlreadyExecuted { transaction_id: String },
     /// 409: the change collides with another one (a merge under way, a duplicate policy number).

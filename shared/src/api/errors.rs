@@ -51,16 +51,25 @@ pub fn error_response(e: &AccountError) -> ApiResponse {
             format!("No resource at '{uri}' is visible to this team."),
             vec![],
         ),
+        // The original's "Checksums" page: the error's detail names the resource and both
+        // checksums; its errorCode is the one Guidewire's own generated clients look for
+        // (the page shows no status: 409, a conflict with the resource's current state, is ours).
         AccountError::ChecksumMismatch { supplied, current, uri } => (
             409,
-            "ChecksumMismatchException",
+            "gw.api.modules.rest.framework.v1.exceptions.ConcurrentModificationException",
             "The resource has changed since it was read. Read it again and retry.".into(),
             format!("The supplied checksum '{supplied}' does not match the current checksum '{current}' for the resource with uri '{uri}'."),
-            vec![],
+            vec![Detail {
+                message: format!("The supplied checksum '{supplied}' does not match the current checksum '{current}' for the resource with uri '{uri}'"),
+                field: None,
+                properties: Some(json!({"uri": uri, "currentChecksum": current, "suppliedChecksum": supplied})),
+            }],
         ),
+        // The original's "Preventing duplicate database transactions": "Cloud API returns a 400
+        // status code with an gw.api.webservice.exception.AlreadyExecutedException error."
         AccountError::AlreadyExecuted { transaction_id } => (
-            409,
-            "AlreadyExecutedException",
+            400,
+            "gw.api.webservice.exception.AlreadyExecutedException",
             "A request with this transaction id was already executed; it was not executed again.".into(),
             format!("The transaction id '{transaction_id}' was used before."),
             vec![],
@@ -86,9 +95,11 @@ pub fn error_response(e: &AccountError) -> ApiResponse {
             vec![],
         ),
     };
+    // A code named in full (another package of the original's) is kept as it is.
+    let code = if code.starts_with("gw.") { code.to_string() } else { format!("{PREFIX}{code}") };
     let mut r = ApiResponse::json(
         status,
-        &json!({"status": status, "errorCode": format!("{PREFIX}{code}"), "userMessage": user, "developerMessage": developer, "details": details}),
+        &json!({"status": status, "errorCode": code, "userMessage": user, "developerMessage": developer, "details": details}),
     );
     match status {
         401 => r.headers.push(("www-authenticate", "Basic realm=\"coverdesk\"".into())),

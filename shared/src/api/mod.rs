@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::accounts::{AccountError, TeamId};
 use crate::deps::Deps;
+use crate::fields::Unknown;
 pub use crate::types::{usable_id, MAX_ID_BYTES};
 pub use errors::{
     error_response, import_response, method_not_allowed, plain_error, servicing_response, unsupported_media_type,
@@ -33,6 +34,10 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const TRANSACTION_HEADER: &str = "GW-DBTransaction-ID";
 /// The checksum header for body-less actions (withdraw, reopen).
 pub const CHECKSUM_HEADER: &str = "GW-Checksum";
+/// The original Account API's handling of unknown body properties and query parameters:
+/// `reject` (the default), `ignore` or `log`.
+pub const UNKNOWN_PROPERTY_HEADER: &str = "GW-UnknownPropertyHandling";
+pub const UNKNOWN_QUERY_HEADER: &str = "GW-UnknownQueryParamHandling";
 
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
@@ -293,7 +298,11 @@ fn header<'r>(req: &'r ApiRequest, name: &str) -> Option<&'r str> {
 /// Pairs are decoded as forms are (`+` is a space, `%XX` a byte, invalid UTF-8 replaced); a name
 /// not allowed is refused, and so is a name given twice unless it is repeatable ([`Query::all`]).
 /// Problems name the parameter and never echo its value; each API puts them in its envelope.
-pub(crate) struct Query(Vec<(String, String)>);
+pub(crate) struct Query {
+    pairs: Vec<(String, String)>,
+    /// Parameters passed over as unknown ([`Query::parse_as`] with [`Unknown::Ignore`]).
+    pub(crate) ignored: usize,
+}
 
 /// The query parameters a request may repeat (accounts' `filter`); any other name is given once.
 const REPEATABLE: &[&str] = &["filter"];
@@ -311,9 +320,20 @@ fn refused(name: &str, message: impl Into<String>) -> QueryProblem {
 
 impl Query {
     pub(crate) fn parse(req: &ApiRequest, allowed: &[&str]) -> Result<Query, QueryProblem> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(req.query.as_deref().unwrap_or("").as_bytes())
+        Query::parse_as(req, allowed, Unknown::Refuse)
+    }
+
+    /// As [`Query::parse`], with a parameter not allowed refused or passed over (the accounts
+    /// API's `GW-UnknownQueryParamHandling: ignore`).
+    pub(crate) fn parse_as(req: &ApiRequest, allowed: &[&str], unknown: Unknown) -> Result<Query, QueryProblem> {
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(req.query.as_deref().unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+        let before = pairs.len();
+        if unknown == Unknown::Ignore {
+            pairs.retain(|(k, _)| allowed.contains(&k.as_str()));
+        }
+        let ignored = before - pairs.len();
         if let Some((k, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
             return Err(refused(k, "is not a supported query parameter"));
         }
@@ -322,16 +342,16 @@ impl Query {
                 return Err(refused(k, "may be given once"));
             }
         }
-        Ok(Query(pairs))
+        Ok(Query { pairs, ignored })
     }
 
     pub(crate) fn text(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeatable parameter, in order.
     pub(crate) fn all<'q>(&'q self, name: &'q str) -> impl Iterator<Item = &'q str> + 'q {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn whole(&self, name: &str, min: usize, max: usize) -> Result<Option<usize>, QueryProblem> {

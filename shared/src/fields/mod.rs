@@ -94,8 +94,21 @@ impl Want {
     }
 }
 
+/// What a reading does with a field nobody reads: refuse it (the default of every API), or pass
+/// over it -- the original Account API's `GW-UnknownPropertyHandling: ignore` (and `log`, which
+/// ignores and logs how many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unknown {
+    #[default]
+    Refuse,
+    Ignore,
+}
+
 struct State {
     rules: Rules,
+    unknown: Unknown,
+    /// Unknown fields passed over under [`Unknown::Ignore`].
+    ignored: usize,
     problems: Vec<Problem>,
 }
 
@@ -106,7 +119,28 @@ pub struct Report(Arc<Mutex<State>>);
 
 impl Report {
     pub fn new(rules: Rules) -> Report {
-        Report(Arc::new(Mutex::new(State { rules, problems: Vec::new() })))
+        Report(Arc::new(Mutex::new(State { rules, unknown: Unknown::Refuse, ignored: 0, problems: Vec::new() })))
+    }
+
+    /// The same reading with fields nobody reads passed over (or refused, the default).
+    pub fn unknown(self, unknown: Unknown) -> Report {
+        self.state().unknown = unknown;
+        self
+    }
+
+    /// How many unknown fields were passed over.
+    pub fn ignored(&self) -> usize {
+        self.state().ignored
+    }
+
+    /// Whether an unknown field is refused; one passed over is counted.
+    fn refuses_unknown(&self) -> bool {
+        let mut s = self.state();
+        if s.unknown == Unknown::Ignore {
+            s.ignored += 1;
+            return false;
+        }
+        true
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -378,6 +412,9 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         for i in 0..self.members.len() {
             if index.find(known.len(), |k| known[k], &self.members[i].0).is_none() {
                 self.mark(i);
+                if !self.report.refuses_unknown() {
+                    continue;
+                }
                 let path = self.path(&self.members[i].0);
                 self.report.add(&path, self.rules.code, "is not a known field")?;
             }
@@ -463,7 +500,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     pub fn end(self) -> Read<()> {
         let code = self.rules.code;
         for (i, (k, _)) in self.members.iter().enumerate() {
-            if !self.seen.get(i) {
+            if !self.seen.get(i) && self.report.refuses_unknown() {
                 self.report.add(&self.path(k), code, "is not a known field")?;
             }
         }
@@ -656,6 +693,56 @@ mod tests {
         let got = report.finish(read).unwrap_err();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].path, "f");
+    }
+
+    #[test]
+    fn the_raw_scan_splits_what_serde_json_would() {
+        // Escaped keys, nested values holding brackets and quotes, white space everywhere, and a
+        // repeated key (the last value wins, as in serde_json's maps).
+        let text =
+            " {\"a\" : [1, {\"b\": \"]}\\\"[\"}] ,\"k\\u0065y\":\"v\", \"a\":\t\"last\",\"e\":{} ,\"n\": -1.5e3 } ";
+        let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
+        let parsed: Value = serde_json::from_str(text).unwrap();
+        let Kind::Object(members) = Raw::from(&*raw).kind() else { panic!("an object") };
+        let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["a", "key", "e", "n"]);
+        for (k, v) in &members {
+            let again: Value = serde_json::from_str(v.get()).unwrap();
+            assert_eq!(again, parsed[k.as_ref()], "{k}");
+        }
+        let boxed = |t: &str| -> Box<RawValue> { serde_json::from_str(t).unwrap() };
+        let array = boxed(r#"[ [], "x\"]", {"y": [2]} , 3 ]"#);
+        let Kind::Array(items) = Raw::from(&*array).kind() else { panic!("an array") };
+        let items: Vec<&str> = items.iter().map(|i| i.get()).collect();
+        assert_eq!(items, ["[]", r#""x\"]""#, r#"{"y": [2]}"#, "3"]);
+        let (empty_array, empty_object) = (boxed("[]"), boxed("{ }"));
+        assert!(matches!(Raw::from(&*empty_array).kind(), Kind::Array(v) if v.is_empty()));
+        assert!(matches!(Raw::from(&*empty_object).kind(), Kind::Object(v) if v.is_empty()));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_or_passed_over_as_the_reading_asks() {
+        let v = json!({"a": "x", "zz": 1, "inner": {"b": "y", "yy": 2}});
+        let read = |unknown: Unknown| {
+            let report = Report::new(rules(Mode::All, Empty::Absent)).unknown(unknown);
+            let out = (|| -> Read<(Option<String>, Option<String>)> {
+                let mut o = report.open("", &v)?.unwrap();
+                let a = o.string("a", required(), 5)?;
+                let mut inner = o.object("inner", required())?.unwrap();
+                let b = inner.string("b", required(), 5)?;
+                inner.end()?;
+                o.end()?;
+                Ok((a, b))
+            })();
+            let ignored = report.ignored();
+            (report.finish(out), ignored)
+        };
+        let (refused, _) = read(Unknown::Refuse);
+        let paths: Vec<String> = refused.unwrap_err().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["inner.yy", "zz"]);
+        let (ok, ignored) = read(Unknown::Ignore);
+        assert_eq!(ok.unwrap(), (Some("x".into()), Some("y".into())));
+        assert_eq!(ignored, 2);
     }
 
     #[test]

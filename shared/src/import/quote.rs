@@ -63,7 +63,9 @@ fn answer(raw: &RawValue) -> Value {
     let report = Report::new(RULES);
     let mut id = None;
     let read = (|| -> Read<Transaction> {
-        let Some(mut o) = report.open("", Raw::from(raw))? else { return report.refuse("", RULES.code, "not an object") };
+        let Some(mut o) = report.open("", Raw::from(raw))? else {
+            return report.refuse("", RULES.code, "not an object");
+        };
         id = o.peek_text("id", 255);
         quote(&mut o)
     })();

@@ -2,7 +2,6 @@
 //! read makes.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::*;
 use crate::accounts::error::AccountError;
@@ -69,12 +68,15 @@ pub fn contact_patch(o: &mut Obj, subtype: ContactSubtype) -> Read<ContactFields
     contact_fields(o, subtype, false)
 }
 
-pub fn new_contact_body(v: &Value) -> Result<(ContactSubtype, ContactFields), AccountError> {
+pub fn new_contact_body<'v>(v: impl Into<Sent<'v>>) -> Result<(ContactSubtype, ContactFields), AccountError> {
     let (contact, _) = body(v, |a| new_contact(a, false))?;
     Ok(contact)
 }
 
-pub fn contact_patch_body(v: &Value, subtype: ContactSubtype) -> Result<(ContactFields, Option<String>), AccountError> {
+pub fn contact_patch_body<'v>(
+    v: impl Into<Sent<'v>>,
+    subtype: ContactSubtype,
+) -> Result<(ContactFields, Option<String>), AccountError> {
     body(v, |a| {
         refuse_empty(a)?;
         contact_patch(a, subtype).map(Some)

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error::{AccountError, Detail};
 use super::model::*;
-use crate::fields::{optional, required, Empty, Fields, Kind, Mode, Node, Read, Report, Rules, Want};
+use crate::fields::{optional, required, Empty, Fields, Kind, Mode, Node, Read, Report, Rules, Unknown, Want};
 use crate::types::{CurrencyCode, StateCode, Username};
 
 pub const ORGANIZATION_TYPES: &[&str] = &[
@@ -52,13 +52,32 @@ fn want(is_required: bool) -> Want {
     }
 }
 
+/// A request body and what its reading does with properties it does not know: the original's
+/// `GW-UnknownPropertyHandling` header (`reject`, the default, refuses them; `ignore` passes over
+/// them; `log` passes over them and logs how many). A bare `&Value` is read with the default.
+#[derive(Clone, Copy)]
+pub struct Sent<'a> {
+    pub value: &'a Value,
+    pub unknown: Unknown,
+    /// Log the number of unknown properties passed over (`log`).
+    pub log: bool,
+}
+
+impl<'a> From<&'a Value> for Sent<'a> {
+    fn from(value: &'a Value) -> Sent<'a> {
+        Sent { value, unknown: Unknown::Refuse, log: false }
+    }
+}
+
 /// Reads `{"data": {"attributes": {...}, "checksum": "..."}}`: `read` takes the attributes and
 /// answers `None` only when it recorded a problem. Every problem comes back at once, by path.
-pub fn body<T>(
-    body: &Value,
+pub fn body<'v, T>(
+    sent: impl Into<Sent<'v>>,
     read: impl FnOnce(&mut Obj<'_>) -> Read<Option<T>>,
 ) -> Result<(T, Option<String>), AccountError> {
-    let report = Report::new(RULES);
+    let sent = sent.into();
+    let body = sent.value;
+    let report = Report::new(RULES).unknown(sent.unknown);
     let out = (|| -> Read<Option<(T, Option<String>)>> {
         let Some(mut root) = report.open("body", body)? else { return Ok(None) };
         let data = root.object("data", required())?;
@@ -75,6 +94,13 @@ pub fn body<T>(
         attrs.end()?;
         Ok(value.map(|v| (v, checksum)))
     })();
+    if sent.log && report.ignored() > 0 {
+        // Names are the client's own words: only their number is logged.
+        tracing::info!(
+            unknown_properties = report.ignored(),
+            "unknown properties ignored (GW-UnknownPropertyHandling: log)"
+        );
+    }
     match report.finish(out) {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(AccountError::bad("body.data.attributes", "is not valid")),
@@ -232,7 +258,7 @@ fn producer_codes(o: &mut Obj, is_required: bool) -> Read<Option<Vec<String>>> {
     Ok(Some(out))
 }
 
-pub fn new_account(v: &Value) -> Result<NewAccount, AccountError> {
+pub fn new_account<'v>(v: impl Into<Sent<'v>>) -> Result<NewAccount, AccountError> {
     let (account, _) = body(v, |a| {
         let holder = match a.object("initialAccountHolder", required())? {
             Some(mut h) => {
@@ -286,7 +312,7 @@ pub struct AccountPatch {
 const READ_ONLY: &[&str] =
     &["id", "accountNumber", "accountStatus", "accountHolder", "numberOfContacts", "createdDate", "updatedDate"];
 
-pub fn account_patch(v: &Value) -> Result<(AccountPatch, Option<String>), AccountError> {
+pub fn account_patch<'v>(v: impl Into<Sent<'v>>) -> Result<(AccountPatch, Option<String>), AccountError> {
     body(v, |a| {
         refuse_empty(a)?;
         for ro in READ_ONLY {
@@ -306,11 +332,11 @@ pub fn account_patch(v: &Value) -> Result<(AccountPatch, Option<String>), Accoun
 }
 
 /// The merge body of seed 001: `{"data": {"attributes": {"account": {"id": "<source>"}}}}`.
-pub fn merge_body(v: &Value) -> Result<(u64, Option<String>), AccountError> {
+pub fn merge_body<'v>(v: impl Into<Sent<'v>>) -> Result<(u64, Option<String>), AccountError> {
     body(v, |a| reference(a, "account", required()))
 }
 
-pub fn new_note(v: &Value) -> Result<(Option<String>, String, String, bool), AccountError> {
+pub fn new_note<'v>(v: impl Into<Sent<'v>>) -> Result<(Option<String>, String, String, bool), AccountError> {
     let (note, _) = body(v, |a| {
         let subject = a.string("subject", optional(), 255)?;
         let text = a.text_block("body", required(), 65_000)?;
@@ -328,7 +354,7 @@ pub struct NewActivity {
     pub due_date: Option<NaiveDate>,
 }
 
-pub fn new_activity(v: &Value) -> Result<NewActivity, AccountError> {
+pub fn new_activity<'v>(v: impl Into<Sent<'v>>) -> Result<NewActivity, AccountError> {
     let (activity, _) = body(v, |a| {
         let subject = a.string("subject", required(), 255)?;
         let description = a.text_block("description", optional(), 4000)?;
@@ -339,7 +365,7 @@ pub fn new_activity(v: &Value) -> Result<NewActivity, AccountError> {
     Ok(activity)
 }
 
-pub fn new_location(v: &Value) -> Result<Address, AccountError> {
+pub fn new_location<'v>(v: impl Into<Sent<'v>>) -> Result<Address, AccountError> {
     let (address, _) = body(v, |a| {
         a.ignore("locationCode");
         address_fields(a)
@@ -350,7 +376,7 @@ pub fn new_location(v: &Value) -> Result<Address, AccountError> {
 /// `PUT .../online-access`: `{data: {attributes: {username, password}}}`. The username is read
 /// in its canonical form ([`Username`]: 5 to 200 characters, no spaces); the password as sent,
 /// untrimmed (the servicing login compares it exactly as typed), 10 to 200 characters.
-pub fn online_access(v: &Value) -> Result<(Username, String), AccountError> {
+pub fn online_access<'v>(v: impl Into<Sent<'v>>) -> Result<(Username, String), AccountError> {
     let (pair, _) = body(v, |o| {
         let raw = o.string("username", required(), 200)?;
         let password = o.string_as_sent("password", required(), 10, 200)?;

@@ -3,7 +3,6 @@
 
 use chrono::{Datelike, Utc};
 use rust_decimal::Decimal;
-use serde_json::Value;
 
 use super::*;
 use crate::accounts::error::AccountError;
@@ -136,7 +135,7 @@ fn vehicles(a: &mut Obj) -> Read<Vec<Vehicle>> {
 }
 
 /// A policy (our extension). Sub-elements get ids later, when the service reserves them.
-pub fn new_policy(v: &Value) -> Result<NewPolicy, AccountError> {
+pub fn new_policy<'v>(v: impl Into<Sent<'v>>) -> Result<NewPolicy, AccountError> {
     let (policy, _) = body(v, |a| {
         let all_lines: Vec<&str> = PROPERTY_LINES.iter().chain(AUTO_LINES).chain(OTHER_LINES).copied().collect();
         let number = a.string("policyNumber", required(), 50)?;

@@ -11,7 +11,7 @@ fn ok(v: Value) -> Answer {
 /// POST /account/v1/accounts
 pub async fn create_account(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::CreateAccount, req).await?;
-    let input = input::new_account(&json_body(req)?)?;
+    let input = input::new_account(sent(req, &json_body(req)?)?)?;
     let a = c.svc().create(input, c.txn()).await?;
     let mut r = ApiResponse::json(201, &render::single(render::account_element(&a)));
     r.headers.push(("location", account_uri(a.value.id)));
@@ -44,7 +44,7 @@ pub async fn get_account(deps: &Deps, params: &[String], req: &ApiRequest) -> An
 pub async fn patch_account(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::PatchAccount, req).await?;
     let n = n(params)?;
-    let (patch, checksum) = input::account_patch(&json_body(req)?)?;
+    let (patch, checksum) = input::account_patch(sent(req, &json_body(req)?)?)?;
     let a = c.svc().patch(n, patch, checksum.as_deref(), c.txn()).await?;
     ok(render::single(render::account_element(&a)))
 }
@@ -53,7 +53,7 @@ pub async fn patch_account(deps: &Deps, params: &[String], req: &ApiRequest) -> 
 pub async fn merge_accounts(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::MergeAccounts, req).await?;
     let n = n(params)?;
-    let (source, checksum) = input::merge_body(&json_body(req)?)?;
+    let (source, checksum) = input::merge_body(sent(req, &json_body(req)?)?)?;
     let a = c.svc().merge(n, source, checksum.as_deref(), c.txn()).await?;
     ok(render::single(render::account_element(&a)))
 }
@@ -89,7 +89,7 @@ pub async fn get_contact(deps: &Deps, params: &[String], req: &ApiRequest) -> An
 /// POST /account/v1/accounts/{accountId}/contacts
 pub async fn create_contact(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::CreateContact, req).await?;
-    let (st, fields) = input::new_contact_body(&json_body(req)?)?;
+    let (st, fields) = input::new_contact_body(sent(req, &json_body(req)?)?)?;
     created_child(CONTACTS, c.svc().add_contact(n(params)?, st, fields, c.txn()).await?)
 }
 
@@ -98,8 +98,9 @@ pub async fn patch_contact(deps: &Deps, params: &[String], req: &ApiRequest) -> 
     let c = Call::new(deps, Route::PatchContact, req).await?;
     let cid = child_id(params, CONTACTS)?;
     let body = json_body(req)?;
+    let sent = sent(req, &body)?;
     let (account, contact) =
-        c.svc().patch_contact(n(params)?, cid, |st| input::contact_patch_body(&body, st), c.txn()).await?;
+        c.svc().patch_contact(n(params)?, cid, |st| input::contact_patch_body(sent, st), c.txn()).await?;
     ok(render::single(child_json(CONTACTS, &account, &contact)))
 }
 
@@ -118,7 +119,7 @@ pub async fn get_location(deps: &Deps, params: &[String], req: &ApiRequest) -> A
 /// POST /account/v1/accounts/{accountId}/locations
 pub async fn create_location(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::CreateLocation, req).await?;
-    let address = input::new_location(&json_body(req)?)?;
+    let address = input::new_location(sent(req, &json_body(req)?)?)?;
     created_child(LOCATIONS, c.svc().add_location(n(params)?, address, c.txn()).await?)
 }
 
@@ -131,7 +132,7 @@ pub async fn list_notes(deps: &Deps, params: &[String], req: &ApiRequest) -> Ans
 /// POST /account/v1/accounts/{accountId}/notes
 pub async fn create_note(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::CreateNote, req).await?;
-    let note = input::new_note(&json_body(req)?)?;
+    let note = input::new_note(sent(req, &json_body(req)?)?)?;
     created_child(NOTES, c.svc().add_note(n(params)?, note, c.txn()).await?)
 }
 
@@ -144,7 +145,7 @@ pub async fn list_activities(deps: &Deps, params: &[String], req: &ApiRequest) -
 /// POST /account/v1/accounts/{accountId}/activities
 pub async fn create_activity(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::CreateActivity, req).await?;
-    let activity = input::new_activity(&json_body(req)?)?;
+    let activity = input::new_activity(sent(req, &json_body(req)?)?)?;
     created_child(ACTIVITIES, c.svc().add_activity(n(params)?, activity, c.txn()).await?)
 }
 
@@ -163,7 +164,7 @@ pub async fn get_policy(deps: &Deps, params: &[String], req: &ApiRequest) -> Ans
 /// POST /account/v1/accounts/{accountId}/policies
 pub async fn create_policy(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::CreatePolicy, req).await?;
-    let policy = input::new_policy(&json_body(req)?)?;
+    let policy = input::new_policy(sent(req, &json_body(req)?)?)?;
     created_child(POLICIES, c.svc().add_policy(n(params)?, policy, c.txn()).await?)
 }
 
@@ -176,7 +177,7 @@ pub async fn list_jobs(deps: &Deps, params: &[String], req: &ApiRequest) -> Answ
 /// PUT /account/v1/accounts/{accountId}/online-access
 pub async fn set_online_access(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::SetOnlineAccess, req).await?;
-    let (username, password) = input::online_access(&json_body(req)?)?;
+    let (username, password) = input::online_access(sent(req, &json_body(req)?)?)?;
     let access = c.svc().set_online_access(&deps.keys, n(params)?, username, password).await?;
     ok(render::online_access(&access))
 }

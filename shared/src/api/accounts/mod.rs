@@ -5,7 +5,10 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::{header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, TRANSACTION_HEADER};
+use super::{
+    header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, TRANSACTION_HEADER, UNKNOWN_PROPERTY_HEADER,
+    UNKNOWN_QUERY_HEADER,
+};
 use crate::accounts::filter::Filter;
 use crate::accounts::input;
 use crate::accounts::render;
@@ -15,6 +18,7 @@ use crate::accounts::{
     Stored, TeamId,
 };
 use crate::deps::Deps;
+use crate::fields::Unknown;
 
 mod handlers;
 
@@ -35,6 +39,40 @@ fn client_txn(req: &ApiRequest, route: Route) -> Result<Option<ClientTxn>, Accou
             Ok(Some(ClientTxn { id: s.to_string(), operation: route.name().to_string() }))
         }
     }
+}
+
+/// What the request asks done with what the API does not know, by the original's header `name`
+/// ("Handling a call with unknown elements"): `reject` (also when the header is absent) refuses
+/// it; `ignore` passes over it; `log` passes over it and logs how many (never their names).
+/// Case-insensitive; any other value is 400.
+fn handling(req: &ApiRequest, name: &'static str) -> Result<(Unknown, bool), AccountError> {
+    let Some(v) = req.headers.get(name) else { return Ok((Unknown::Refuse, false)) };
+    match v.to_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        Ok("reject") => Ok((Unknown::Refuse, false)),
+        Ok("ignore") => Ok((Unknown::Ignore, false)),
+        Ok("log") => Ok((Unknown::Ignore, true)),
+        _ => Err(AccountError::bad(&format!("header.{name}"), "must be one of reject, ignore, log")),
+    }
+}
+
+/// A body as its reader takes it, with the request's `GW-UnknownPropertyHandling`.
+fn sent<'v>(req: &ApiRequest, value: &'v Value) -> Result<input::Sent<'v>, AccountError> {
+    let (unknown, log) = handling(req, UNKNOWN_PROPERTY_HEADER)?;
+    Ok(input::Sent { value, unknown, log })
+}
+
+/// The query string against the parameters a route takes, with the request's
+/// `GW-UnknownQueryParamHandling`: an unknown parameter is refused, or passed over.
+fn query(req: &ApiRequest, allowed: &[&str]) -> Result<Query, AccountError> {
+    let (unknown, log) = handling(req, UNKNOWN_QUERY_HEADER)?;
+    let q = Query::parse_as(req, allowed, unknown)?;
+    if log && q.ignored > 0 {
+        tracing::info!(
+            unknown_query_params = q.ignored,
+            "unknown query parameters ignored (GW-UnknownQueryParamHandling: log)"
+        );
+    }
+    Ok(q)
 }
 
 fn json_body(req: &ApiRequest) -> Result<Value, AccountError> {
@@ -68,7 +106,7 @@ fn paging(req: &ApiRequest, filters_allowed: bool) -> Result<Paging, AccountErro
     } else {
         &["pageSize", "pageOffset", "includeTotal", "fields"]
     };
-    let q = Query::parse(req, allowed)?;
+    let q = query(req, allowed)?;
     q.one_of("fields", FIELDS)?;
     let mut p = Paging {
         size: q.whole("pageSize", 1, 100)?.unwrap_or(25),
@@ -228,6 +266,6 @@ fn created_child<T>(
 
 /// Single-resource GETs take no paging parameters.
 fn paging_free(req: &ApiRequest) -> Result<(), AccountError> {
-    Query::parse(req, &["fields"])?.one_of("fields", FIELDS)?;
+    query(req, &["fields"])?.one_of("fields", FIELDS)?;
     Ok(())
 }

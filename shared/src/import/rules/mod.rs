@@ -311,7 +311,8 @@ impl Jurisdiction {
     /// The last policy effective date the rules are known for; `None`: still in force. A tax whose
     /// current rate no source gives ends with the last period that is known (Iowa).
     pub fn known_to(&self) -> Option<NaiveDate> {
-        let mut ends = self.fees.iter().filter(|f| f.field == Field::SlTax).filter_map(|f| f.periods.last()).map(|p| p.to);
+        let mut ends =
+            self.fees.iter().filter(|f| f.field == Field::SlTax).filter_map(|f| f.periods.last()).map(|p| p.to);
         // Any open-ended tax: still in force (None); else the latest end.
         ends.try_fold(None, |latest: Option<NaiveDate>, end| end.map(|e| latest.max(Some(e))))?
     }
