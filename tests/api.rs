@@ -768,6 +768,91 @@ async fn contacts_can_be_added_and_edited_and_the_holder_name_follows(api: &Test
     assert!(list.body["links"]["next"].is_object());
 }
 
+async fn contacts_and_locations_are_removed_and_changed_by_the_originals_rules(api: &TestApi) {
+    let id = api.create_account("Ray Newton", false).await;
+    let account_path = format!("{A}/{id}");
+    let a = api.get(&account_path).await;
+    let holder = a.attrs()["accountHolder"]["uri"].as_str().unwrap().to_string();
+    let primary = a.attrs()["primaryLocation"]["uri"].as_str().unwrap().to_string();
+    // The holder stays: 400, nothing changes.
+    let r = api.call("DELETE", &holder, None, &[]).await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(r.body["details"][0]["field"], "path.contactId", "{}", r.body);
+    assert_eq!(api.get(&account_path).await.checksum(), a.checksum());
+    // Another contact goes: 204 and no body; the account counts one fewer and changes checksum.
+    let c = api
+        .post(
+            &format!("{A}/{id}/contacts"),
+            json!({"data": {"attributes": {"contactSubtype": "Company", "companyName": "Big Bank"}}}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let contact = format!("{A}/{id}/contacts/{}", c.attrs()["id"].as_str().unwrap());
+    assert_eq!(api.get(&account_path).await.attrs()["numberOfContacts"], "2");
+    let before = api.get(&account_path).await.checksum();
+    let stale = api.call("DELETE", &contact, None, &[("GW-Checksum", "99")]).await;
+    assert_error(&stale, 409, "gw.api.modules.rest.framework.v1.exceptions.ConcurrentModificationException");
+    assert_eq!(api.get(&contact).await.status, 200);
+    let current = api.get(&contact).await.checksum();
+    let gone = api.call("DELETE", &contact, None, &[("GW-Checksum", &current), ("GW-DBTransaction-ID", "rm-1")]).await;
+    assert_eq!((gone.status, gone.text.is_empty()), (204, true), "{}", gone.text);
+    assert_eq!(api.get(&contact).await.status, 404);
+    let after = api.get(&account_path).await;
+    assert_eq!(after.attrs()["numberOfContacts"], "1");
+    assert_ne!(after.checksum(), before);
+    // Again: the same transaction id is the original's 400; a new one finds nothing (404).
+    assert_error(&api.call("DELETE", &contact, None, &[("GW-DBTransaction-ID", "rm-1")]).await, 400, ALREADY_EXECUTED);
+    assert_eq!(api.call("DELETE", &contact, None, &[]).await.status, 404);
+
+    // A location changes part by part; the address is checked whole.
+    let l = api.post(&format!("{A}/{id}/locations"), json!({"data": {"attributes": address("9 Side St")}})).await;
+    assert_eq!(l.status, 201, "{}", l.body);
+    let location = format!("{A}/{id}/locations/{}", l.attrs()["id"].as_str().unwrap());
+    let r = api
+        .patch(&location, json!({"data": {"attributes": {"addressLine2": "Suite 9", "postalCode": "94404-1234"}}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.attrs()["addressLine1"].as_str(), r.attrs()["addressLine2"].as_str()),
+        (Some("9 Side St"), Some("Suite 9"))
+    );
+    assert_eq!(r.attrs()["postalCode"], "94404-1234");
+    assert_eq!(r.attrs()["state"]["code"], "CA");
+    let changed = r.checksum();
+    for (bad, field) in [
+        (json!({"data": {"attributes": {}}}), "body.data.attributes"),
+        (json!({"data": {"attributes": {"country": {"code": "CA"}}}}), "body.data.attributes.state"),
+        (json!({"data": {"attributes": {"postalCode": "ABCDE"}}}), "body.data.attributes.postalCode"),
+        (json!({"data": {"attributes": {"state": {"code": "ON"}}}}), "body.data.attributes.state.code"),
+        (json!({"data": {"attributes": {"locationCode": "7"}}}), "body.data.attributes.locationCode"),
+    ] {
+        let r = api.patch(&location, bad.clone()).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(r.body["details"][0]["field"], field, "{bad}: {}", r.body);
+    }
+    let stale = api.patch(&location, json!({"data": {"checksum": "1", "attributes": {"city": "Foster City"}}})).await;
+    assert_error(&stale, 409, "gw.api.modules.rest.framework.v1.exceptions.ConcurrentModificationException");
+    assert_eq!(api.get(&location).await.checksum(), changed);
+    // A new country with its state and postal code.
+    let r = api.patch(&location, json!({"data": {"checksum": changed, "attributes": {"country": {"code": "CA"}, "state": {"code": "ON"}, "postalCode": "K1A 0B1", "city": "Ottawa"}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!((r.attrs()["country"]["code"].as_str(), r.attrs()["state"]["code"].as_str()), (Some("CA"), Some("ON")));
+    // The primary location's new address names it on the account.
+    let r = api.patch(&primary, json!({"data": {"attributes": {"addressLine1": "1 Moved Rd"}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(api.get(&account_path).await.attrs()["primaryLocation"]["displayName"].as_str().unwrap().contains("1 Moved Rd"));
+    // The primary stays (400) until another is made primary; the other goes.
+    let r = api.call("DELETE", &primary, None, &[]).await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(r.body["details"][0]["field"], "path.locationId", "{}", r.body);
+    let gone = api.call("DELETE", &location, None, &[]).await;
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(api.get(&location).await.status, 404);
+    let list = api.get(&format!("{A}/{id}/locations")).await;
+    assert_eq!(list.body["count"], 1, "{}", list.body);
+    assert_eq!(api.call("DELETE", &location, Some("{}".into()), &[]).await.status, 400, "a DELETE takes no body");
+}
+
 async fn notes_need_a_body_and_keep_their_fields(api: &TestApi) {
     let id = api.create_account("Ray Newton", false).await;
     let r = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"subject": "Call", "body": "Discussed renewal", "topic": {"code": "general"}, "confidential": true}}})).await;
@@ -983,6 +1068,7 @@ both!(
     hostile_bodies_never_cause_a_5xx_or_a_write,
     policies_carry_what_servicing_edits_and_are_validated,
     contacts_can_be_added_and_edited_and_the_holder_name_follows,
+    contacts_and_locations_are_removed_and_changed_by_the_originals_rules,
     notes_need_a_body_and_keep_their_fields,
     seed_001_examples_work_literally,
     concurrent_patches_with_one_checksum_let_exactly_one_win,

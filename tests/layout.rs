@@ -386,7 +386,7 @@ fn success_status(name: &str, method: &str, path: &str) -> u16 {
 
 fn success_status_of(name: &str, method: &str, path: &str) -> u16 {
     match name {
-        "online-access-remove" => 204,
+        "online-access-remove" | "contacts-delete" | "locations-delete" => 204,
         "connect-tokens-create" => 201,
         "pull-events-redeliver" | "import-events-redeliver" => 202,
         _ if !path.starts_with("/account/") => 200,
@@ -413,6 +413,8 @@ const SAMPLE_RESULTS_BATCH: &str = "79b9aa668b9468d1197c57d10a41f0f4";
 const SAMPLE_EVENTS_BATCH: &str = "0123456789abcdef0123456789abcdef";
 /// Not fetchable from here: the document samples get one from the test's own server.
 const SAMPLE_DOCUMENT: &str = "https://docs.example.com/policies/CA20170228-05.pdf";
+/// The contact or location the DELETE samples remove (made by the test before it is sent).
+const SAMPLE_CHILD: &str = "pc:9";
 /// The import samples' invoice number (`import-transactions-find`, `import-invoice-documents`).
 const SAMPLE_INVOICE: &str = "INVN-100011";
 
@@ -506,6 +508,15 @@ async fn make_what_it_names(s: &mut Sample, api: &TestApi, documents: &str) {
             assert_eq!(r.status, 201, "{}", r.body);
             s.put(SAMPLE_CONNECT_TOKEN, r.body["connect_token"].as_str().unwrap());
         }
+        // A contact and a location on the seeded account pc:1, by the create samples: the
+        // holder and the primary location are never removed.
+        "contacts-delete" | "locations-delete" => {
+            let kind = s.name.trim_end_matches("-delete");
+            let r =
+                api.post(&format!("/account/v1/accounts/pc:1/{kind}"), sample_body(&format!("{kind}-create"))).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            s.put(SAMPLE_CHILD, r.body["data"]["attributes"]["id"].as_str().unwrap());
+        }
         // The seeded account pc:1 given online access by the set sample.
         "online-access-remove" => {
             let r = api
@@ -594,6 +605,14 @@ fn its_work_is_in(name: &str, body: &Value) {
         "servicings-list" => assert_eq!(len(&body["servicings"]), 1, "{name}: {body}"),
         "webhooks-list" => assert_eq!(len(&body["webhooks"]), 1, "{name}: {body}"),
         "notes-list" | "activities-list" => assert_eq!(body["count"], 1, "{name}: {body}"),
+        "locations-patch" => {
+            let a = &body["data"]["attributes"];
+            assert_eq!(
+                (a["addressLine2"].as_str(), a["postalCode"].as_str()),
+                (Some("Suite 200"), Some("94404")),
+                "{body}"
+            )
+        }
         "pull-events-list" | "import-events-list" => {
             assert!(len(&body["events"]) >= 1, "{name}: {body}");
             assert_eq!(body["events"][0]["deliveries"][0]["status"], "DELIVERED", "{name}: {body}");

@@ -172,6 +172,129 @@ impl<'a> Accounts<'a> {
         }
     }
 
+    /// Removes a contact that is not the account holder (400 for the holder: an account always
+    /// has one). With a checksum (`GW-Checksum`), a contact changed since is 409 and stays.
+    pub async fn delete_contact(
+        &self,
+        n: u64,
+        contact_id: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Account, AccountError> {
+        // A retry of a change that was made finds the child gone: its transaction id says so first.
+        self.check_txn(txn).await?;
+        let (account, current) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
+        let uri = format!("{}/contacts/{}", account_uri(n), format_id(contact_id));
+        if account.holder.contact_id == contact_id {
+            return Err(AccountError::bad(
+                "path.contactId",
+                "is the account holder: an account keeps its holder (change the holder's details instead)",
+            ));
+        }
+        self.check_checksum(checksum, current.version, &uri)?;
+        let write = self.repo().delete_child(n, ChildKind::Contact, contact_id, current.version);
+        let result = self
+            .update_account(n, None, txn, |a| {
+                a.contact_count = a.contact_count.saturating_sub(1);
+                Ok(vec![write.clone()])
+            })
+            .await;
+        self.child_outcome(result, n, ChildKind::Contact, contact_id, checksum, current.version, uri).await
+    }
+
+    /// Changes a location's address (any location; the primary's display name on the account
+    /// follows). With a checksum, a location changed since is 409.
+    pub async fn patch_location(
+        &self,
+        n: u64,
+        location_id: u64,
+        read: impl FnOnce(&Address) -> Result<(Address, Option<String>), AccountError>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<(Account, Versioned<Stored<Location>>), AccountError> {
+        // A retry of a change that was made finds the child gone: its transaction id says so first.
+        self.check_txn(txn).await?;
+        let (_, current) = self.get_child::<Location>(n, ChildKind::Location, location_id).await?;
+        let (address, checksum) = read(&current.value.data.address)?;
+        let checksum = checksum.as_deref();
+        let uri = format!("{}/locations/{}", account_uri(n), format_id(location_id));
+        self.check_checksum(checksum, current.version, &uri)?;
+        let mut l = current.value.clone();
+        l.data.address = address;
+        let version = current.version + 1;
+        let write = self.repo().put_child(n, ChildKind::Location, &l, version, current.version)?;
+        let display = l.data.display_name();
+        let result = self
+            .update_account(n, None, txn, |a| {
+                if a.primary_location.id == location_id {
+                    a.primary_location.display_name = display.clone();
+                }
+                Ok(vec![write.clone()])
+            })
+            .await;
+        let account =
+            self.child_outcome(result, n, ChildKind::Location, location_id, checksum, current.version, uri).await?;
+        Ok((account, Versioned { value: l, version }))
+    }
+
+    /// Removes a location that is not the account's primary one (400 for the primary: make
+    /// another location primary first, as the original asks of policy locations).
+    pub async fn delete_location(
+        &self,
+        n: u64,
+        location_id: u64,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Account, AccountError> {
+        // A retry of a change that was made finds the child gone: its transaction id says so first.
+        self.check_txn(txn).await?;
+        let (_, current) = self.get_child::<Location>(n, ChildKind::Location, location_id).await?;
+        let uri = format!("{}/locations/{}", account_uri(n), format_id(location_id));
+        self.check_checksum(checksum, current.version, &uri)?;
+        let write = self.repo().delete_child(n, ChildKind::Location, location_id, current.version);
+        let result = self
+            .update_account(n, None, txn, |a| {
+                if a.primary_location.id == location_id {
+                    return Err(AccountError::bad(
+                        "path.locationId",
+                        "is the account's primary location: make another location primary first",
+                    ));
+                }
+                Ok(vec![write.clone()])
+            })
+            .await;
+        self.child_outcome(result, n, ChildKind::Location, location_id, checksum, current.version, uri).await
+    }
+
+    /// A child change's outcome: the child changed under it (its condition failed) is the
+    /// client's stale checksum (409), with the checksum it now has.
+    #[allow(clippy::too_many_arguments)]
+    async fn child_outcome(
+        &self,
+        result: Result<Versioned<Account>, AccountError>,
+        n: u64,
+        kind: ChildKind,
+        id: u64,
+        checksum: Option<&str>,
+        read: u64,
+        uri: String,
+    ) -> Result<Account, AccountError> {
+        match result {
+            Ok(account) => Ok(account.value),
+            Err(AccountError::Conflicted(Conflict::ChildChanged)) => {
+                let current = match self.repo().child::<serde_json::Value>(n, kind, id).await? {
+                    Some(now) => now.version.to_string(),
+                    None => "none".into(),
+                };
+                Err(AccountError::ChecksumMismatch {
+                    supplied: checksum.map_or_else(|| read.to_string(), str::to_string),
+                    current,
+                    uri,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn add_location(
         &self,
         n: u64,

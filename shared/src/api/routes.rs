@@ -16,9 +16,12 @@ pub enum Route {
     CreateContact,
     GetContact,
     PatchContact,
+    DeleteContact,
     ListLocations,
     CreateLocation,
     GetLocation,
+    PatchLocation,
+    DeleteLocation,
     ListNotes,
     CreateNote,
     ListActivities,
@@ -148,9 +151,12 @@ routes! {
     CreateContact "contacts-create" "POST" "/account/v1/accounts/{accountId}/contacts" accounts::create_contact;
     GetContact "contacts-get" "GET" "/account/v1/accounts/{accountId}/contacts/{contactId}" accounts::get_contact;
     PatchContact "contacts-patch" "PATCH" "/account/v1/accounts/{accountId}/contacts/{contactId}" accounts::patch_contact;
+    DeleteContact "contacts-delete" "DELETE" "/account/v1/accounts/{accountId}/contacts/{contactId}" accounts::delete_contact;
     ListLocations "locations-list" "GET" "/account/v1/accounts/{accountId}/locations" accounts::list_locations;
     CreateLocation "locations-create" "POST" "/account/v1/accounts/{accountId}/locations" accounts::create_location;
     GetLocation "locations-get" "GET" "/account/v1/accounts/{accountId}/locations/{locationId}" accounts::get_location;
+    PatchLocation "locations-patch" "PATCH" "/account/v1/accounts/{accountId}/locations/{locationId}" accounts::patch_location;
+    DeleteLocation "locations-delete" "DELETE" "/account/v1/accounts/{accountId}/locations/{locationId}" accounts::delete_location;
     ListNotes "notes-list" "GET" "/account/v1/accounts/{accountId}/notes" accounts::list_notes;
     CreateNote "notes-create" "POST" "/account/v1/accounts/{accountId}/notes" accounts::create_note;
     ListActivities "activities-list" "GET" "/account/v1/accounts/{accountId}/activities" accounts::list_activities;

@@ -373,6 +373,49 @@ pub fn new_location<'v>(v: impl Into<Sent<'v>>) -> Result<Address, AccountError>
     Ok(address)
 }
 
+/// `PATCH .../locations/{locationId}`: any of the address's attributes; the address they make
+/// with the current one's others is checked whole (a state of the country, a postal code of
+/// it). A new country needs its state. The location's code is the server's.
+pub fn location_patch_body<'v>(
+    v: impl Into<Sent<'v>>,
+    current: &Address,
+) -> Result<(Address, Option<String>), AccountError> {
+    body(v, |a| {
+        refuse_empty(a)?;
+        refuse_field(a, "locationCode", "is given by the server and cannot be changed")?;
+        let line1 = a.string("addressLine1", optional(), 120)?;
+        let line2 = a.string("addressLine2", optional(), 120)?;
+        let city = a.string("city", optional(), 60)?;
+        let country = match a.has("country") {
+            true => typekey(a, "country", optional(), &["US", "CA"])?,
+            false => Some(current.country.clone()),
+        };
+        let new_country = country.as_deref() != Some(current.country.as_str());
+        let state = match a.has("state") {
+            true => state(a, "state", optional(), country.as_deref())?,
+            false if new_country => {
+                a.problem("state", required(), "is required when the country changes").map(|_| None)?
+            }
+            false => Some(current.state),
+        };
+        let postal = a.string("postalCode", optional(), 10)?;
+        a.ignore("displayName");
+        let (Some(state), Some(country)) = (state, country) else { return Ok(None) };
+        let postal_text = postal.unwrap_or_else(|| current.postal_code.clone());
+        let Some(postal) = crate::types::PostalCode::parse(&postal_text, &country) else {
+            return a.problem("postalCode", required(), "is not a valid postal code for the country").map(|_| None);
+        };
+        Ok(Some(Address {
+            line1: line1.unwrap_or_else(|| current.line1.clone()),
+            line2: line2.or_else(|| current.line2.clone()),
+            city: city.unwrap_or_else(|| current.city.clone()),
+            state,
+            postal_code: postal.as_str().to_string(),
+            country,
+        }))
+    })
+}
+
 /// `PUT .../online-access`: `{data: {attributes: {username, password}}}`. The username is read
 /// in its canonical form ([`Username`]: 5 to 200 characters, no spaces); the password as sent,
 /// untrimmed (the servicing login compares it exactly as typed), 10 to 200 characters.

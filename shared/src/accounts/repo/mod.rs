@@ -235,6 +235,18 @@ impl<'a> Repo<'a> {
         Ok(Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict })
     }
 
+    /// Deletes a child still at `version` (a contact or location the client removes).
+    pub fn delete_child(&self, account: u64, kind: ChildKind, id: u64, version: u64) -> Named {
+        Named {
+            write: Write::Delete {
+                pk: keys::account_pk(self.team, account),
+                sk: keys::child_sk(kind, id),
+                cond: Cond::Version(version),
+            },
+            conflict: Conflict::ChildChanged,
+        }
+    }
+
     /// A merge's copy of a source child under the target: its sort key and version kept, its
     /// body as given (marked with the merge); written over an earlier attempt's copy.
     pub fn copy_child(&self, target: u64, from: &Item, body: Value) -> Named {

@@ -104,6 +104,16 @@ pub async fn patch_contact(deps: &Deps, params: &[String], req: &ApiRequest) -> 
     ok(render::single(child_json(CONTACTS, &account, &contact)))
 }
 
+/// DELETE /account/v1/accounts/{accountId}/contacts/{contactId}: any contact but the holder;
+/// `GW-Checksum` (optional) must be the contact's current checksum. 204, no body.
+pub async fn delete_contact(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let c = Call::new(deps, Route::DeleteContact, req).await?;
+    let cid = child_id(params, CONTACTS)?;
+    no_body(req)?;
+    c.svc().delete_contact(n(params)?, cid, header(req, CHECKSUM_HEADER), c.txn()).await?;
+    Ok(ApiResponse { status: 204, headers: vec![], body: vec![] })
+}
+
 /// GET /account/v1/accounts/{accountId}/locations
 pub async fn list_locations(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::ListLocations, req).await?;
@@ -121,6 +131,27 @@ pub async fn create_location(deps: &Deps, params: &[String], req: &ApiRequest) -
     let c = Call::new(deps, Route::CreateLocation, req).await?;
     let address = input::new_location(sent(req, &json_body(req)?)?)?;
     created_child(LOCATIONS, c.svc().add_location(n(params)?, address, c.txn()).await?)
+}
+
+/// PATCH /account/v1/accounts/{accountId}/locations/{locationId}
+pub async fn patch_location(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let c = Call::new(deps, Route::PatchLocation, req).await?;
+    let lid = child_id(params, LOCATIONS)?;
+    let body = json_body(req)?;
+    let sent = sent(req, &body)?;
+    let (account, location) =
+        c.svc().patch_location(n(params)?, lid, |current| input::location_patch_body(sent, current), c.txn()).await?;
+    ok(render::single(child_json(LOCATIONS, &account, &location)))
+}
+
+/// DELETE /account/v1/accounts/{accountId}/locations/{locationId}: any location but the
+/// primary; `GW-Checksum` (optional) must be the location's current checksum. 204, no body.
+pub async fn delete_location(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
+    let c = Call::new(deps, Route::DeleteLocation, req).await?;
+    let lid = child_id(params, LOCATIONS)?;
+    no_body(req)?;
+    c.svc().delete_location(n(params)?, lid, header(req, CHECKSUM_HEADER), c.txn()).await?;
+    Ok(ApiResponse { status: 204, headers: vec![], body: vec![] })
 }
 
 /// GET /account/v1/accounts/{accountId}/notes

@@ -1,0 +1,12 @@
+//! DELETE /account/v1/accounts/{accountId}/contacts/{contactId}
+
+use coverdesk::api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk_lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::DeleteContact, coverdesk::handler!(coverdesk::api::accounts::delete_contact), deps)
+        .await
+}

@@ -1,0 +1,12 @@
+//! PATCH /account/v1/accounts/{accountId}/locations/{locationId}
+
+use coverdesk::api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk_lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::PatchLocation, coverdesk::handler!(coverdesk::api::accounts::patch_location), deps)
+        .await
+}
