@@ -774,6 +774,9 @@ async fn contacts_and_locations_are_removed_and_changed_by_the_originals_rules(a
     let a = api.get(&account_path).await;
     let holder = a.attrs()["accountHolder"]["uri"].as_str().unwrap().to_string();
     let primary = a.attrs()["primaryLocation"]["uri"].as_str().unwrap().to_string();
+    // Each child's links name what its state allows: the holder and the primary are not removed.
+    assert_eq!(api.get(&holder).await.body["data"]["links"]["self"]["methods"], json!(["get", "patch"]));
+    assert_eq!(api.get(&primary).await.body["data"]["links"]["self"]["methods"], json!(["get", "patch"]));
     // The holder stays: 400, nothing changes.
     let r = api.call("DELETE", &holder, None, &[]).await;
     assert_error(&r, 400, "BadInputException");
@@ -788,6 +791,7 @@ async fn contacts_and_locations_are_removed_and_changed_by_the_originals_rules(a
         .await;
     assert_eq!(c.status, 201, "{}", c.body);
     let contact = format!("{A}/{id}/contacts/{}", c.attrs()["id"].as_str().unwrap());
+    assert_eq!(c.body["data"]["links"]["self"]["methods"], json!(["get", "patch", "delete"]));
     assert_eq!(api.get(&account_path).await.attrs()["numberOfContacts"], "2");
     let before = api.get(&account_path).await.checksum();
     let stale = api.call("DELETE", &contact, None, &[("GW-Checksum", "99")]).await;
@@ -840,7 +844,10 @@ async fn contacts_and_locations_are_removed_and_changed_by_the_originals_rules(a
     // The primary location's new address names it on the account.
     let r = api.patch(&primary, json!({"data": {"attributes": {"addressLine1": "1 Moved Rd"}}})).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(api.get(&account_path).await.attrs()["primaryLocation"]["displayName"].as_str().unwrap().contains("1 Moved Rd"));
+    assert!(api.get(&account_path).await.attrs()["primaryLocation"]["displayName"]
+        .as_str()
+        .unwrap()
+        .contains("1 Moved Rd"));
     // The primary stays (400) until another is made primary; the other goes.
     let r = api.call("DELETE", &primary, None, &[]).await;
     assert_error(&r, 400, "BadInputException");

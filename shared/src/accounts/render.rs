@@ -117,9 +117,28 @@ pub fn single(element: Value) -> Value {
     json!({ "data": element })
 }
 
-pub fn child_element(account: u64, kind_path: &str, id: u64, version: u64, attributes: Value) -> Value {
-    let href = format!("{}/{kind_path}/{}", account_uri(account), format_id(id));
-    json!({"attributes": attributes, "checksum": version.to_string(), "links": {"self": link(&href, &["get"])}})
+/// A child in the original's element shape; its `self` link names the methods its state allows.
+pub fn child_element(
+    account: &Account,
+    kind: ChildKind,
+    kind_path: &str,
+    id: u64,
+    version: u64,
+    attributes: Value,
+) -> Value {
+    let href = format!("{}/{kind_path}/{}", account_uri(account.id), format_id(id));
+    json!({"attributes": attributes, "checksum": version.to_string(), "links": {"self": link(&href, child_methods(account, kind, id))}})
+}
+
+/// What a client may do with a child now: change any contact or location, remove one that is
+/// not the holder or the primary location; the others are read-only here.
+pub fn child_methods(account: &Account, kind: ChildKind, id: u64) -> &'static [&'static str] {
+    match kind {
+        ChildKind::Contact if account.holder.contact_id == id => &["get", "patch"],
+        ChildKind::Location if account.primary_location.id == id => &["get", "patch"],
+        ChildKind::Contact | ChildKind::Location => &["get", "patch", "delete"],
+        _ => &["get"],
+    }
 }
 
 pub fn contact_attributes(account: &Account, c: &Stored<Contact>) -> Value {

@@ -231,7 +231,7 @@ const POLICIES: ChildView<Policy> =
 const JOBS: ChildView<Job> = ChildView { kind: ChildKind::Job, segment: "jobs", attributes: render::job_attributes };
 
 fn child_json<T>(view: ChildView<T>, account: &Account, c: &Versioned<Stored<T>>) -> Value {
-    render::child_element(account.id, view.segment, c.value.id, c.version, (view.attributes)(account, &c.value))
+    render::child_element(account, view.kind, view.segment, c.value.id, c.version, (view.attributes)(account, &c.value))
 }
 
 async fn list_of<T: DeserializeOwned>(
