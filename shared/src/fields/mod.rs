@@ -252,6 +252,23 @@ impl Index {
     }
 }
 
+/// A reading's known field names, indexed once (a `static` beside the list) for
+/// [`Fields::only`].
+pub struct Known {
+    names: &'static [&'static str],
+    index: Index,
+}
+
+impl Known {
+    pub fn new(names: &'static [&'static str]) -> Known {
+        Known { names, index: Index::of(names.iter().copied()) }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.index.find(self.names.len(), |i| self.names[i], name).is_some()
+    }
+}
+
 /// Which members were read: a bit each, or a flag each past 128 members.
 enum Seen {
     Bits(u128),
@@ -406,11 +423,9 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
 
     /// Refuses, at once, every field not in `known`: for objects whose other checks must come
     /// after that one.
-    pub fn only(&mut self, known: &[&str]) -> Read<()> {
-        // The known names indexed once, then each member looked up.
-        let index = Index::of(known.iter().copied());
+    pub fn only(&mut self, known: &Known) -> Read<()> {
         for i in 0..self.members.len() {
-            if index.find(known.len(), |k| known[k], &self.members[i].0).is_none() {
+            if !known.has(&self.members[i].0) {
                 self.mark(i);
                 if !self.report.refuses_unknown() {
                     continue;

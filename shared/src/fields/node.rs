@@ -107,22 +107,25 @@ fn skip_string(b: &[u8], mut i: usize) -> usize {
 fn skip_value(b: &[u8], i: usize) -> usize {
     match b.get(i) {
         Some(b'"') => skip_string(b, i),
-        Some(b'{' | b'[') => {
+        // Brackets of one kind balance on their own in valid JSON: only this kind and the
+        // quotes (whose strings may hold either) need finding, a jump at a time.
+        Some(&open @ (b'{' | b'[')) => {
+            let close = if open == b'{' { b'}' } else { b']' };
             let (mut depth, mut j) = (0usize, i);
-            while let Some(&c) = b.get(j) {
-                match c {
+            while let Some(at) = b.get(j..).and_then(|rest| memchr::memchr3(b'"', open, close, rest)) {
+                j += at;
+                match b[j] {
                     b'"' => {
                         j = skip_string(b, j);
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    c if c == open => depth += 1,
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return j + 1;
                         }
                     }
-                    _ => {}
                 }
                 j += 1;
             }

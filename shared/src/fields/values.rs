@@ -122,6 +122,11 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
             Slot::Value(_) => return self.problem(name, want, "must be 0 or 1").map(|_| None),
             _ => return Ok(None),
         };
+        match text.trim() {
+            "0" => return Ok(Some(false)),
+            "1" => return Ok(Some(true)),
+            _ => {}
+        }
         match text.trim().parse::<Decimal>() {
             Ok(d) if d.is_zero() => Ok(Some(false)),
             Ok(d) if d == Decimal::ONE => Ok(Some(true)),

@@ -15,7 +15,7 @@ use super::filing::{a_year_after, filing_rules, lines};
 use super::model::{money, Filing, Transaction, TxnType};
 use super::transaction::{rejected, required_state, rules_for, type_and_line, Rejected, Txn, RULES};
 use super::ImportError;
-use crate::fields::{optional, required, Raw, Read, Report};
+use crate::fields::{optional, required, Known, Raw, Read, Report};
 
 /// Quotes one request may carry.
 pub const MAX_QUOTES: usize = 100;
@@ -39,6 +39,7 @@ const KNOWN: &[&str] = &[
     "exempt",
     "export_list",
 ];
+static KNOWN_FIELDS: std::sync::LazyLock<Known> = std::sync::LazyLock::new(|| Known::new(KNOWN));
 
 /// Answers a request: one quote (an object) or up to 100 (an array), `{quotes: [...]}` in order.
 /// A body that is neither is refused whole (400); a bad quote is answered in its place.
@@ -125,7 +126,7 @@ fn refused(id: Option<String>, e: Option<Rejected>) -> Value {
 fn quote(o: &mut Txn) -> Read<Transaction> {
     o.string("id", optional(), 255)?;
     let (transaction_type, line) = type_and_line(o, Some(TxnType::PN))?;
-    o.only(KNOWN)?;
+    o.only(&KNOWN_FIELDS)?;
     let state = required_state(o, "state")?;
     let date: NaiveDate = o.day("policy_effective_date", required())?.unwrap_or_default();
     let amount = |o: &mut Txn, f: &str| -> Read<Decimal> { Ok(o.decimal(f, optional(), 10, 2)?.unwrap_or_default()) };

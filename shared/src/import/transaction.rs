@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::filing::{a_year_after, filing, filing_rules, filing_warnings, line_code, lines};
 use super::model::{Calculated, Field};
 use super::rules;
-use crate::fields::{optional, required, Empty, Fields, Mode, Problem, Raw, Read, Report, Rules, Want};
+use crate::fields::{optional, required, Empty, Fields, Known, Mode, Problem, Raw, Read, Report, Rules, Want};
 use crate::types::StateCode;
 
 pub use super::model::{money, status, Document, Filing, LineCoverage, Share, Transaction, TxnType, LINES};
@@ -96,6 +96,7 @@ const KNOWN: &[&str] = &[
     "multi_state",
     "transaction_documents",
 ];
+static KNOWN_FIELDS: std::sync::LazyLock<Known> = std::sync::LazyLock::new(|| Known::new(KNOWN));
 
 /// What a refused transaction is answered with: its id and policy number as far as they read.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -185,7 +186,7 @@ pub(super) fn type_and_line(o: &mut Txn, default: Option<TxnType>) -> Read<(TxnT
 fn fields(o: &mut Txn, raw: Raw) -> Read<Transaction> {
     let id = o.string("id", optional(), 255)?.unwrap_or_else(|| content_id(raw));
     let (transaction_type, line) = type_and_line(o, None)?;
-    o.only(KNOWN)?;
+    o.only(&KNOWN_FIELDS)?;
     let account_written_as = o.string("account_written_as", required(), 2)?.unwrap_or_default().to_ascii_uppercase();
     if account_written_as != "B" && account_written_as != "DC" {
         o.problem("account_written_as", required(), "must be B (Brokerage) or DC (Direct Client)")?;
