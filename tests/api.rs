@@ -860,6 +860,43 @@ async fn contacts_and_locations_are_removed_and_changed_by_the_originals_rules(a
     assert_eq!(api.call("DELETE", &location, Some("{}".into()), &[]).await.status, 400, "a DELETE takes no body");
 }
 
+async fn fields_selects_what_each_element_carries(api: &TestApi) {
+    let api = api.new_team().await;
+    let id = api.create_account("Fiona Fields", false).await;
+    let one = api.get(&format!("{A}/{id}?fields=accountNumber,accountHolder")).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    let attrs = one.attrs();
+    let keys: Vec<&String> = attrs.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["accountHolder", "accountNumber", "id"], "{}", one.body);
+    assert_eq!(attrs["accountHolder"]["displayName"], "Fiona Fields");
+    assert!(one.body["data"].get("checksum").is_none() && one.body["data"].get("links").is_none());
+    let with = api.get(&format!("{A}/{id}?fields=accountStatus,$checksum,$links")).await;
+    assert!(with.body["data"]["checksum"].is_string() && with.body["data"]["links"]["self"].is_object());
+    let every = api.get(&format!("{A}/{id}")).await;
+    for set in ["*all", "*default", "*detail", "*summary", "*summary,accountNumber"] {
+        let r = api.get(&format!("{A}/{id}?fields={}", set.replace('*', "%2A"))).await;
+        assert_eq!(r.body, every.body, "{set}");
+    }
+    let list = api.get(&format!("{A}?fields=accountNumber&pageSize=5&includeTotal=true")).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.body["total"], 1);
+    assert_eq!(list.body["data"][0]["attributes"].as_object().unwrap().len(), 2, "{}", list.body);
+    assert!(list.body["links"]["self"]["href"].is_string());
+    // Children too, by their own fields.
+    let contacts = api.get(&format!("{A}/{id}/contacts?fields=firstName")).await;
+    let first = &contacts.body["data"][0]["attributes"];
+    assert_eq!(first, &json!({"id": first["id"], "firstName": "Fiona"}), "{}", contacts.body);
+    let loc = every.attrs()["primaryLocation"]["uri"].as_str().unwrap().to_string();
+    assert_eq!(api.get(&format!("{loc}?fields=city")).await.attrs()["city"], "San Mateo");
+    for bad in ["colour", "firstName", "accountNumber,,id", "contacts:firstName", "accountHolder.displayName", ""] {
+        let r = api.get(&format!("{A}/{id}?fields={bad}")).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(r.body["details"][0]["field"], "query.fields", "{bad}: {}", r.body);
+    }
+    assert_error(&api.get(&format!("{loc}?fields=accountNumber")).await, 400, "BadInputException");
+    assert_error(&api.get(&format!("{loc}?colour=teal")).await, 400, "BadInputException");
+}
+
 async fn notes_need_a_body_and_keep_their_fields(api: &TestApi) {
     let id = api.create_account("Ray Newton", false).await;
     let r = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"subject": "Call", "body": "Discussed renewal", "topic": {"code": "general"}, "confidential": true}}})).await;
@@ -1076,6 +1113,7 @@ both!(
     policies_carry_what_servicing_edits_and_are_validated,
     contacts_can_be_added_and_edited_and_the_holder_name_follows,
     contacts_and_locations_are_removed_and_changed_by_the_originals_rules,
+    fields_selects_what_each_element_carries,
     notes_need_a_body_and_keep_their_fields,
     seed_001_examples_work_literally,
     concurrent_patches_with_one_checksum_let_exactly_one_win,

@@ -324,13 +324,35 @@ fn check_against_openapi(method: &str, pq: &str, resp: &Resp) {
         return;
     }
     let schema_pointer = format!("{pointer}/content/{}/schema", escape("application/json"));
+    // The accounts' `fields` parameter, as openapi.json describes it: an answer that names its
+    // fields carries only those (and `id`), so the elements' required members reduce to that.
+    let selected = resp.status == 200
+        && pq.split_once('?').map_or("", |(_, q)| q).split('&').filter_map(|p| p.split_once('=')).any(|(k, v)| {
+            let v = v.replace("%2A", "*").replace("%2a", "*").replace("%2C", ",").replace("%2c", ",");
+            k == "fields" && !v.split(',').any(|f| f.trim().starts_with('*'))
+        });
     static VALIDATORS: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let mut selected_attributes = Vec::new();
     let validator = {
         let mut cache = VALIDATORS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
         cache
-            .entry(schema_pointer.clone())
+            .entry(format!("{schema_pointer}{}", if selected { "#selected" } else { "" }))
             .or_insert_with(|| {
                 let mut root = doc.clone();
+                if selected {
+                    for (name, schema) in root["components"]["schemas"].as_object_mut().unwrap() {
+                        if name.ends_with("Element") {
+                            schema["required"] = json!(["attributes"]);
+                            let attributes =
+                                schema["properties"]["attributes"]["$ref"].as_str().unwrap_or("").to_string();
+                            selected_attributes
+                                .push(attributes.trim_start_matches("#/components/schemas/").to_string());
+                        }
+                    }
+                    for name in selected_attributes.drain(..) {
+                        root["components"]["schemas"][&name]["required"] = json!(["id"]);
+                    }
+                }
                 root["$ref"] = json!(format!("#{}", schema_pointer.replace('{', "%7B").replace('}', "%7D")));
                 root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
                 Arc::new(jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("schema at {schema_pointer}: {e}")))

@@ -21,7 +21,7 @@ pub async fn create_account(deps: &Deps, _: &[String], req: &ApiRequest) -> Answ
 /// GET /account/v1/accounts
 pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::ListAccounts, req).await?;
-    let p = paging(req, true)?;
+    let p = paging(req, true, ACCOUNT_FIELDS)?;
     let q = ListQuery {
         filters: p.filters.clone(),
         page_size: p.size,
@@ -29,15 +29,15 @@ pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answe
         include_total: p.include_total,
     };
     let res = c.svc().list(&q).await?;
-    let data = res.items.iter().map(render::account_element).collect();
+    let data = res.items.iter().map(|a| p.select.apply(render::account_element(a))).collect();
     ok(collection("/account/v1/accounts", &p, data, res.has_more, res.total))
 }
 
 /// GET /account/v1/accounts/{accountId}
 pub async fn get_account(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::GetAccount, req).await?;
-    paging_free(req)?;
-    ok(render::single(render::account_element(&c.svc().load(n(params)?).await?)))
+    let select = paging_free(req, ACCOUNT_FIELDS)?;
+    ok(render::single(select.apply(render::account_element(&c.svc().load(n(params)?).await?))))
 }
 
 /// PATCH /account/v1/accounts/{accountId}
@@ -83,7 +83,7 @@ pub async fn list_contacts(deps: &Deps, params: &[String], req: &ApiRequest) -> 
 /// GET /account/v1/accounts/{accountId}/contacts/{contactId}
 pub async fn get_contact(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::GetContact, req).await?;
-    one_of(&c.svc(), params, CONTACTS).await
+    one_of(&c.svc(), req, params, CONTACTS).await
 }
 
 /// POST /account/v1/accounts/{accountId}/contacts
@@ -123,7 +123,7 @@ pub async fn list_locations(deps: &Deps, params: &[String], req: &ApiRequest) ->
 /// GET /account/v1/accounts/{accountId}/locations/{locationId}
 pub async fn get_location(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::GetLocation, req).await?;
-    one_of(&c.svc(), params, LOCATIONS).await
+    one_of(&c.svc(), req, params, LOCATIONS).await
 }
 
 /// POST /account/v1/accounts/{accountId}/locations
@@ -189,7 +189,7 @@ pub async fn list_policies(deps: &Deps, params: &[String], req: &ApiRequest) -> 
 /// GET /account/v1/accounts/{accountId}/policies/{policyId}
 pub async fn get_policy(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::GetPolicy, req).await?;
-    one_of(&c.svc(), params, POLICIES).await
+    one_of(&c.svc(), req, params, POLICIES).await
 }
 
 /// POST /account/v1/accounts/{accountId}/policies

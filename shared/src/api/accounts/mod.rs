@@ -21,6 +21,9 @@ use crate::deps::Deps;
 use crate::fields::Unknown;
 
 mod handlers;
+mod select;
+
+use select::Selection;
 
 pub use handlers::*;
 
@@ -95,25 +98,44 @@ struct Paging {
     filters: Vec<Filter>,
     /// Normalised, for the links.
     filter_raw: Vec<String>,
+    /// What each element keeps (`fields`).
+    select: Selection,
 }
 
-/// `fields` is accepted with the original's values and changes nothing: we always answer every field.
-const FIELDS: &[&str] = &["*all", "*default", "*summary"];
+/// An account's attributes, for `fields` (the `Account` schema of `openapi.json`; a test keeps
+/// the two the same).
+const ACCOUNT_FIELDS: &[&str] = &[
+    "id",
+    "accountNumber",
+    "accountStatus",
+    "accountHolder",
+    "organizationType",
+    "primaryLocation",
+    "producerCodes",
+    "numberOfContacts",
+    "preferredCoverageCurrency",
+    "preferredSettlementCurrency",
+    "businessOperationsDescription",
+    "yearBusinessStarted",
+    "createdDate",
+    "updatedDate",
+];
 
-fn paging(req: &ApiRequest, filters_allowed: bool) -> Result<Paging, AccountError> {
+fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Paging, AccountError> {
     let allowed: &[&str] = if filters_allowed {
         &["pageSize", "pageOffset", "includeTotal", "filter", "fields"]
     } else {
         &["pageSize", "pageOffset", "includeTotal", "fields"]
     };
     let q = query(req, allowed)?;
-    q.one_of("fields", FIELDS)?;
+    let select = Selection::parse(q.text("fields"), known)?;
     let mut p = Paging {
         size: q.whole("pageSize", 1, 100)?.unwrap_or(25),
         offset: q.whole("pageOffset", 0, 1_000_000)?.unwrap_or(0),
         include_total: q.flag("includeTotal")?.unwrap_or(false),
         filters: vec![],
         filter_raw: vec![],
+        select,
     };
     for v in q.all("filter") {
         p.filters.push(Filter::parse(v)?);
@@ -208,6 +230,8 @@ struct ChildView<T> {
     /// The path segment under the account, e.g. `notes`.
     segment: &'static str,
     attributes: fn(&Account, &Stored<T>) -> Value,
+    /// Its attributes, for `fields` (its schema's in `openapi.json`; a test keeps them the same).
+    fields: &'static [&'static str],
 }
 
 // Manual impls: a derive would ask `T: Copy`, and the view holds no `T`.
@@ -218,17 +242,79 @@ impl<T> Clone for ChildView<T> {
 }
 impl<T> Copy for ChildView<T> {}
 
-const CONTACTS: ChildView<Contact> =
-    ChildView { kind: ChildKind::Contact, segment: "contacts", attributes: render::contact_attributes };
-const LOCATIONS: ChildView<Location> =
-    ChildView { kind: ChildKind::Location, segment: "locations", attributes: render::location_attributes };
-const NOTES: ChildView<Note> =
-    ChildView { kind: ChildKind::Note, segment: "notes", attributes: render::note_attributes };
-const ACTIVITIES: ChildView<Activity> =
-    ChildView { kind: ChildKind::Activity, segment: "activities", attributes: render::activity_attributes };
-const POLICIES: ChildView<Policy> =
-    ChildView { kind: ChildKind::Policy, segment: "policies", attributes: render::policy_attributes };
-const JOBS: ChildView<Job> = ChildView { kind: ChildKind::Job, segment: "jobs", attributes: render::job_attributes };
+const CONTACTS: ChildView<Contact> = ChildView {
+    kind: ChildKind::Contact,
+    segment: "contacts",
+    attributes: render::contact_attributes,
+    fields: &[
+        "id",
+        "contactSubtype",
+        "displayName",
+        "firstName",
+        "lastName",
+        "companyName",
+        "emailAddress1",
+        "homePhone",
+        "workPhone",
+        "cellPhone",
+        "primaryAddress",
+        "accountHolder",
+    ],
+};
+const LOCATIONS: ChildView<Location> = ChildView {
+    kind: ChildKind::Location,
+    segment: "locations",
+    attributes: render::location_attributes,
+    fields: &[
+        "id",
+        "locationCode",
+        "displayName",
+        "addressLine1",
+        "addressLine2",
+        "city",
+        "state",
+        "postalCode",
+        "country",
+        "primaryLocation",
+    ],
+};
+const NOTES: ChildView<Note> = ChildView {
+    kind: ChildKind::Note,
+    segment: "notes",
+    attributes: render::note_attributes,
+    fields: &["id", "subject", "body", "topic", "confidential", "createdDate"],
+};
+const ACTIVITIES: ChildView<Activity> = ChildView {
+    kind: ChildKind::Activity,
+    segment: "activities",
+    attributes: render::activity_attributes,
+    fields: &["id", "subject", "description", "priority", "status", "dueDate", "createdDate"],
+};
+const POLICIES: ChildView<Policy> = ChildView {
+    kind: ChildKind::Policy,
+    segment: "policies",
+    attributes: render::policy_attributes,
+    fields: &[
+        "id",
+        "policyNumber",
+        "status",
+        "lineOfBusiness",
+        "effectiveDate",
+        "expirationDate",
+        "totalPremium",
+        "insured",
+        "mortgagees",
+        "drivers",
+        "vehicles",
+        "createdDate",
+    ],
+};
+const JOBS: ChildView<Job> = ChildView {
+    kind: ChildKind::Job,
+    segment: "jobs",
+    attributes: render::job_attributes,
+    fields: &["id", "jobNumber", "jobType", "policy", "createdDate"],
+};
 
 fn child_json<T>(view: ChildView<T>, account: &Account, c: &Versioned<Stored<T>>) -> Value {
     render::child_element(account, view.kind, view.segment, c.value.id, c.version, (view.attributes)(account, &c.value))
@@ -240,19 +326,21 @@ async fn list_of<T: DeserializeOwned>(
     n: u64,
     view: ChildView<T>,
 ) -> Result<ApiResponse, AccountError> {
-    let p = paging(req, false)?;
+    let p = paging(req, false, view.fields)?;
     let (account, items) = svc.list_children::<T>(n, view.kind).await?;
     let path = format!("{}/{}", account_uri(n), view.segment);
-    Ok(ApiResponse::json(200, &page_children(&path, &p, items, |c| child_json(view, &account, c))))
+    Ok(ApiResponse::json(200, &page_children(&path, &p, items, |c| p.select.apply(child_json(view, &account, c)))))
 }
 
 async fn one_of<T: DeserializeOwned>(
     svc: &Accounts<'_>,
+    req: &ApiRequest,
     params: &[String],
     view: ChildView<T>,
 ) -> Result<ApiResponse, AccountError> {
+    let select = paging_free(req, view.fields)?;
     let (account, c) = svc.get_child::<T>(n(params)?, view.kind, child_id(params, view)?).await?;
-    Ok(ApiResponse::json(200, &render::single(child_json(view, &account, &c))))
+    Ok(ApiResponse::json(200, &render::single(select.apply(child_json(view, &account, &c)))))
 }
 
 fn created_child<T>(
@@ -264,8 +352,34 @@ fn created_child<T>(
     Ok(r)
 }
 
-/// Single-resource GETs take no paging parameters.
-fn paging_free(req: &ApiRequest) -> Result<(), AccountError> {
-    query(req, &["fields"])?.one_of("fields", FIELDS)?;
-    Ok(())
+/// Single-resource GETs take no paging parameters: `fields` only.
+fn paging_free(req: &ApiRequest, known: &[&str]) -> Result<Selection, AccountError> {
+    Selection::parse(query(req, &["fields"])?.text("fields"), known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fields_each_resource_takes_are_its_schemas_properties() {
+        let doc: Value = serde_json::from_str(crate::api::OPENAPI).unwrap();
+        let kinds = [
+            ("Account", ACCOUNT_FIELDS),
+            ("Contact", CONTACTS.fields),
+            ("Location", LOCATIONS.fields),
+            ("Note", NOTES.fields),
+            ("Activity", ACTIVITIES.fields),
+            ("Policy", POLICIES.fields),
+            ("Job", JOBS.fields),
+        ];
+        for (schema, fields) in kinds {
+            let props = doc["components"]["schemas"][schema]["properties"].as_object().unwrap();
+            let mut documented: Vec<&str> = props.keys().map(String::as_str).collect();
+            let mut ours = fields.to_vec();
+            documented.sort_unstable();
+            ours.sort_unstable();
+            assert_eq!(ours, documented, "{schema}");
+        }
+    }
 }
