@@ -897,6 +897,44 @@ async fn fields_selects_what_each_element_carries(api: &TestApi) {
     assert_error(&api.get(&format!("{loc}?colour=teal")).await, 400, "BadInputException");
 }
 
+async fn include_brings_an_accounts_children_in_one_answer(api: &TestApi) {
+    let api = api.new_team().await;
+    let id = api.create_account("Ines Included", false).await;
+    let c = api
+        .post(
+            &format!("{A}/{id}/contacts"),
+            json!({"data": {"attributes": {"contactSubtype": "Company", "companyName": "Big Bank"}}}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let r = api.get(&format!("{A}/{id}?include=contacts,locations")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let related = &r.body["data"]["related"];
+    assert_eq!(related["contacts"]["count"], 2, "{}", r.body);
+    assert_eq!(related["locations"]["count"], 1, "{}", r.body);
+    assert!(related.get("notes").is_none());
+    let contacts = r.body["included"]["AccountContact"].as_array().unwrap();
+    let ids: Vec<&Value> = contacts.iter().map(|e| &e["attributes"]["id"]).collect();
+    let named: Vec<&Value> = related["contacts"]["data"].as_array().unwrap().iter().map(|x| &x["id"]).collect();
+    assert_eq!(ids, named);
+    assert_eq!(related["contacts"]["data"][0]["type"], "AccountContact");
+    // Each included child is the element its own GET answers.
+    let one = api.get(&format!("{A}/{id}/contacts/{}", c.attrs()["id"].as_str().unwrap())).await;
+    assert!(contacts.contains(&one.body["data"]), "{}", r.body);
+    assert_eq!(r.body["included"]["AccountLocation"][0]["attributes"]["primaryLocation"], true);
+    // On a list, each account names its own; a name that is no collection is 400.
+    let list = api.get(&format!("{A}?include=locations&fields=accountNumber")).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.body["data"][0]["related"]["locations"]["count"], 1);
+    assert_eq!(list.body["included"]["AccountLocation"].as_array().unwrap().len(), 1);
+    for bad in ["colour", "contacts,", "accountHolder"] {
+        let r = api.get(&format!("{A}/{id}?include={bad}")).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(r.body["details"][0]["field"], "query.include", "{bad}: {}", r.body);
+    }
+    assert!(api.get(&format!("{A}/{id}")).await.body.get("included").is_none());
+}
+
 async fn notes_need_a_body_and_keep_their_fields(api: &TestApi) {
     let id = api.create_account("Ray Newton", false).await;
     let r = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"subject": "Call", "body": "Discussed renewal", "topic": {"code": "general"}, "confidential": true}}})).await;
@@ -1114,6 +1152,7 @@ both!(
     contacts_can_be_added_and_edited_and_the_holder_name_follows,
     contacts_and_locations_are_removed_and_changed_by_the_originals_rules,
     fields_selects_what_each_element_carries,
+    include_brings_an_accounts_children_in_one_answer,
     notes_need_a_body_and_keep_their_fields,
     seed_001_examples_work_literally,
     concurrent_patches_with_one_checksum_let_exactly_one_win,

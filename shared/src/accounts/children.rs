@@ -38,6 +38,32 @@ impl<'a> Accounts<'a> {
         }
     }
 
+    /// The visible children of `kinds` under an account already read, for `include`: one query
+    /// over the account's children when several kinds are asked, over one kind's when one is.
+    pub async fn children_of(&self, account: &Account, kinds: &[ChildKind]) -> Result<Children, AccountError> {
+        let n = account.id;
+        let hidden = account.merge.as_ref().filter(|m| m.target == n).map(|m| m.merge_id.clone());
+        let only = match kinds {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let mut out = Children::default();
+        let mut after = None;
+        loop {
+            let page = self.repo().children_page(n, only, after.as_ref(), 500).await?;
+            for item in &page.items {
+                let Some(kind) = item.sk.split('#').nth(1).and_then(ChildKind::from_key) else { continue };
+                if kinds.contains(&kind) {
+                    out.add(kind, item, hidden.as_deref())?;
+                }
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     pub async fn get_child<T: DeserializeOwned>(
         &self,
         n: u64,
@@ -404,4 +430,40 @@ fn apply_contact(c: &mut Contact, f: ContactFields) {
         ($($field:ident),*) => { $( if f.$field.is_some() { c.$field = f.$field; } )* };
     }
     set!(first_name, last_name, company_name, email, home_phone, work_phone, cell_phone, address);
+}
+
+/// An account's children by kind, as `include` returns them.
+#[derive(Debug, Default)]
+pub struct Children {
+    pub contacts: Vec<Versioned<Stored<Contact>>>,
+    pub locations: Vec<Versioned<Stored<Location>>>,
+    pub notes: Vec<Versioned<Stored<Note>>>,
+    pub activities: Vec<Versioned<Stored<Activity>>>,
+    pub policies: Vec<Versioned<Stored<Policy>>>,
+    pub jobs: Vec<Versioned<Stored<Job>>>,
+}
+
+impl Children {
+    fn add(&mut self, kind: ChildKind, item: &crate::store::Item, hidden: Option<&str>) -> Result<(), AccountError> {
+        fn push<T: DeserializeOwned>(
+            to: &mut Vec<Versioned<Stored<T>>>,
+            item: &crate::store::Item,
+            hidden: Option<&str>,
+        ) -> Result<(), AccountError> {
+            let child = Versioned::<Stored<T>>::try_from(item)?;
+            // A merge's copies that have not committed stay hidden, as in every read.
+            if child.value.pending_merge.is_none() || child.value.pending_merge.as_deref() != hidden {
+                to.push(child);
+            }
+            Ok(())
+        }
+        match kind {
+            ChildKind::Contact => push(&mut self.contacts, item, hidden),
+            ChildKind::Location => push(&mut self.locations, item, hidden),
+            ChildKind::Note => push(&mut self.notes, item, hidden),
+            ChildKind::Activity => push(&mut self.activities, item, hidden),
+            ChildKind::Policy => push(&mut self.policies, item, hidden),
+            ChildKind::Job => push(&mut self.jobs, item, hidden),
+        }
+    }
 }

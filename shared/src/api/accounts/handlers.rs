@@ -28,16 +28,34 @@ pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answe
         page_offset: p.offset,
         include_total: p.include_total,
     };
-    let res = c.svc().list(&q).await?;
-    let data = res.items.iter().map(|a| p.select.apply(render::account_element(a))).collect();
-    ok(collection("/account/v1/accounts", &p, data, res.has_more, res.total))
+    let svc = c.svc();
+    let res = svc.list(&q).await?;
+    let mut data: Vec<Value> = res.items.iter().map(|a| p.select.apply(render::account_element(a))).collect();
+    let accounts: Vec<&Account> = res.items.iter().map(|a| &a.value).collect();
+    let included = include(&svc, &accounts, &mut data, &p.include).await?;
+    let mut body = collection("/account/v1/accounts", &p, data, res.has_more, res.total);
+    if let Some(included) = included {
+        body["included"] = included;
+    }
+    ok(body)
 }
 
 /// GET /account/v1/accounts/{accountId}
 pub async fn get_account(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::GetAccount, req).await?;
-    let select = paging_free(req, ACCOUNT_FIELDS)?;
-    ok(render::single(select.apply(render::account_element(&c.svc().load(n(params)?).await?))))
+    let q = query(req, &["fields", "include"])?;
+    let select = Selection::parse(q.text("fields"), ACCOUNT_FIELDS)?;
+    let kinds = includes(q.text("include"))?;
+    let svc = c.svc();
+    let a = svc.load(n(params)?).await?;
+    let mut element = [select.apply(render::account_element(&a))];
+    let included = include(&svc, &[&a.value], &mut element, &kinds).await?;
+    let [element] = element;
+    let mut body = render::single(element);
+    if let Some(included) = included {
+        body["included"] = included;
+    }
+    ok(body)
 }
 
 /// PATCH /account/v1/accounts/{accountId}

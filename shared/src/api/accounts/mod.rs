@@ -100,6 +100,8 @@ struct Paging {
     filter_raw: Vec<String>,
     /// What each element keeps (`fields`).
     select: Selection,
+    /// The child collections each account brings along (`include`).
+    include: Vec<ChildKind>,
 }
 
 /// An account's attributes, for `fields` (the `Account` schema of `openapi.json`; a test keeps
@@ -123,12 +125,13 @@ const ACCOUNT_FIELDS: &[&str] = &[
 
 fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Paging, AccountError> {
     let allowed: &[&str] = if filters_allowed {
-        &["pageSize", "pageOffset", "includeTotal", "filter", "fields"]
+        &["pageSize", "pageOffset", "includeTotal", "filter", "fields", "include"]
     } else {
         &["pageSize", "pageOffset", "includeTotal", "fields"]
     };
     let q = query(req, allowed)?;
     let select = Selection::parse(q.text("fields"), known)?;
+    let include = if filters_allowed { includes(q.text("include"))? } else { vec![] };
     let mut p = Paging {
         size: q.whole("pageSize", 1, 100)?.unwrap_or(25),
         offset: q.whole("pageOffset", 0, 1_000_000)?.unwrap_or(0),
@@ -136,6 +139,7 @@ fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Pag
         filters: vec![],
         filter_raw: vec![],
         select,
+        include,
     };
     for v in q.all("filter") {
         p.filters.push(Filter::parse(v)?);
@@ -350,6 +354,76 @@ fn created_child<T>(
     let mut r = ApiResponse::json(201, &render::single(child_json(view, &account, &c)));
     r.headers.push(("location", format!("{}/{}/{}", account_uri(account.id), view.segment, format_id(c.value.id))));
     Ok(r)
+}
+
+/// What `include` may name on an account (its child collections), and each one's resource type
+/// in `included`.
+const INCLUDES: &[(&str, ChildKind, &str)] = &[
+    ("contacts", ChildKind::Contact, "AccountContact"),
+    ("locations", ChildKind::Location, "AccountLocation"),
+    ("notes", ChildKind::Note, "Note"),
+    ("activities", ChildKind::Activity, "Activity"),
+    ("policies", ChildKind::Policy, "Policy"),
+    ("jobs", ChildKind::Job, "Job"),
+];
+
+/// The original's `include`: a comma-separated list of an account's child collections.
+fn includes(value: Option<&str>) -> Result<Vec<ChildKind>, AccountError> {
+    let Some(value) = value else { return Ok(vec![]) };
+    let mut kinds = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        match INCLUDES.iter().find(|(n, _, _)| *n == name) {
+            Some((_, kind, _)) if !kinds.contains(kind) => kinds.push(*kind),
+            Some(_) => {}
+            None => {
+                let names: Vec<&str> = INCLUDES.iter().map(|(n, _, _)| *n).collect();
+                let shown: String = name.chars().take(40).collect();
+                return Err(AccountError::bad(
+                    "query.include",
+                    format!("'{shown}' cannot be included; an account includes: {}", names.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(kinds)
+}
+
+/// Adds to each account element (`data` of a get, each element of a list) the children `kinds`
+/// name: `related: {contacts: {count, data: [{id, type}]}}` on the account, the children
+/// themselves once each in `included: {AccountContact: [...]}`. One children query per account.
+async fn include(
+    svc: &Accounts<'_>,
+    accounts: &[&Account],
+    elements: &mut [Value],
+    kinds: &[ChildKind],
+) -> Result<Option<Value>, AccountError> {
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    let mut included = serde_json::Map::new();
+    for (account, element) in accounts.iter().zip(elements.iter_mut()) {
+        let children = svc.children_of(account, kinds).await?;
+        let mut related = serde_json::Map::new();
+        for (name, kind, type_name) in INCLUDES.iter().filter(|(_, k, _)| kinds.contains(k)) {
+            let rendered: Vec<Value> = match kind {
+                ChildKind::Contact => children.contacts.iter().map(|c| child_json(CONTACTS, account, c)).collect(),
+                ChildKind::Location => children.locations.iter().map(|c| child_json(LOCATIONS, account, c)).collect(),
+                ChildKind::Note => children.notes.iter().map(|c| child_json(NOTES, account, c)).collect(),
+                ChildKind::Activity => children.activities.iter().map(|c| child_json(ACTIVITIES, account, c)).collect(),
+                ChildKind::Policy => children.policies.iter().map(|c| child_json(POLICIES, account, c)).collect(),
+                ChildKind::Job => children.jobs.iter().map(|c| child_json(JOBS, account, c)).collect(),
+            };
+            let refs: Vec<Value> =
+                rendered.iter().map(|e| json!({"id": e["attributes"]["id"], "type": type_name})).collect();
+            related.insert((*name).into(), json!({"count": refs.len(), "data": refs}));
+            let list = included.entry(*type_name).or_insert_with(|| Value::Array(vec![]));
+            if let Value::Array(list) = list {
+                list.extend(rendered);
+            }
+        }
+        element["related"] = Value::Object(related);
+    }
+    Ok(Some(Value::Object(included)))
 }
 
 /// Single-resource GETs take no paging parameters: `fields` only.
