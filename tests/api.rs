@@ -180,7 +180,7 @@ async fn listing_pages_filters_and_links(api: &TestApi) {
         "filter=colour:eq:red",
         "filter=accountStatus:like:x",
         "filter=nonsense",
-        "sort=id",
+        "sort=colour",
     ] {
         let r = api.get(&format!("{A}?{bad}")).await;
         assert_error(&r, 400, "BadInputException");
@@ -935,6 +935,45 @@ async fn include_brings_an_accounts_children_in_one_answer(api: &TestApi) {
     assert!(api.get(&format!("{A}/{id}")).await.body.get("included").is_none());
 }
 
+async fn sort_orders_the_account_list_by_the_originals_syntax(api: &TestApi) {
+    let api = api.new_team().await;
+    let mut ids = Vec::new();
+    for name in ["Sam One", "Sam Two", "Sam Three"] {
+        ids.push(api.create_account(name, false).await);
+    }
+    let r = api.call("POST", &format!("{A}/{}/withdraw", ids[1]), None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let order = |r: &Resp| -> Vec<String> {
+        r.body["data"].as_array().unwrap().iter().map(|e| e["attributes"]["id"].as_str().unwrap().to_string()).collect()
+    };
+    let desc = api.get(&format!("{A}?sort=-id")).await;
+    assert_eq!(desc.status, 200, "{}", desc.body);
+    assert_eq!(order(&desc), [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+    // Status first (Pending before Withdrawn), then id descending; paged with the sort kept.
+    let page = api.get(&format!("{A}?sort=accountStatus,-id&pageSize=2&includeTotal=true")).await;
+    assert_eq!(order(&page), [ids[2].clone(), ids[0].clone()], "{}", page.body);
+    assert_eq!(page.body["total"], 3);
+    let next = page.body["links"]["next"]["href"].as_str().unwrap().to_string();
+    assert!(next.contains("sort="), "{next}");
+    assert_eq!(order(&api.get(&next).await), [ids[1].clone()]);
+    let by_number = api.get(&format!("{A}?sort=accountNumber")).await;
+    let numbers: Vec<&str> = by_number.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["attributes"]["accountNumber"].as_str().unwrap())
+        .collect();
+    let mut sorted = numbers.clone();
+    sorted.sort_unstable();
+    assert_eq!(numbers, sorted);
+    for bad in ["colour", "-", "id,,accountNumber", "accountHolder"] {
+        let r = api.get(&format!("{A}?sort={bad}")).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(r.body["details"][0]["field"], "query.sort", "{bad}: {}", r.body);
+    }
+    assert_error(&api.get(&format!("{A}/{}/notes?sort=createdDate", ids[0])).await, 400, "BadInputException");
+}
+
 async fn notes_need_a_body_and_keep_their_fields(api: &TestApi) {
     let id = api.create_account("Ray Newton", false).await;
     let r = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"subject": "Call", "body": "Discussed renewal", "topic": {"code": "general"}, "confidential": true}}})).await;
@@ -1153,6 +1192,7 @@ both!(
     contacts_and_locations_are_removed_and_changed_by_the_originals_rules,
     fields_selects_what_each_element_carries,
     include_brings_an_accounts_children_in_one_answer,
+    sort_orders_the_account_list_by_the_originals_syntax,
     notes_need_a_body_and_keep_their_fields,
     seed_001_examples_work_literally,
     concurrent_patches_with_one_checksum_let_exactly_one_win,

@@ -54,6 +54,8 @@ pub struct Accounts<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filters: Vec<super::filter::Filter>,
+    /// Empty: creation order, read a page at a time; else every match is read, then sorted.
+    pub sort: super::filter::Sort,
     pub page_size: usize,
     pub page_offset: usize,
     pub include_total: bool,
@@ -198,8 +200,24 @@ impl<'a> Accounts<'a> {
         Err(AccountError::internal("no free account number after several draws"))
     }
 
-    /// Reads one account after another, in creation order, applying the filters.
+    /// Reads one account after another, in creation order, applying the filters; a sorted list
+    /// reads every match first (the team's accounts, as `includeTotal` does), then pages.
     pub async fn list(&self, q: &ListQuery) -> Result<ListResult<Versioned<Account>>, AccountError> {
+        if !q.sort.is_empty() {
+            let all = ListQuery {
+                filters: q.filters.clone(),
+                sort: Default::default(),
+                page_size: usize::MAX,
+                page_offset: 0,
+                include_total: true,
+            };
+            let mut items = Box::pin(self.list(&all)).await?.items;
+            items.sort_by(|a, b| q.sort.order(&a.value, &b.value));
+            let total = items.len();
+            let page: Vec<_> = items.into_iter().skip(q.page_offset).take(q.page_size).collect();
+            let has_more = q.page_offset.saturating_add(page.len()) < total;
+            return Ok(ListResult { items: page, has_more, total: q.include_total.then_some(total) });
+        }
         let mut out = ListResult { items: Vec::new(), has_more: false, total: None };
         let mut matched = 0usize;
         let mut after = None;

@@ -24,6 +24,7 @@ pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answe
     let p = paging(req, true, ACCOUNT_FIELDS)?;
     let q = ListQuery {
         filters: p.filters.clone(),
+        sort: p.sort.clone(),
         page_size: p.size,
         page_offset: p.offset,
         include_total: p.include_total,

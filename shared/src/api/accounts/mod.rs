@@ -9,7 +9,7 @@ use super::{
     header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, TRANSACTION_HEADER, UNKNOWN_PROPERTY_HEADER,
     UNKNOWN_QUERY_HEADER,
 };
-use crate::accounts::filter::Filter;
+use crate::accounts::filter::{Filter, Sort};
 use crate::accounts::input;
 use crate::accounts::render;
 use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
@@ -102,6 +102,9 @@ struct Paging {
     select: Selection,
     /// The child collections each account brings along (`include`).
     include: Vec<ChildKind>,
+    /// The account list's order (`sort`), and as sent, for the links.
+    sort: Sort,
+    sort_raw: Option<String>,
 }
 
 /// An account's attributes, for `fields` (the `Account` schema of `openapi.json`; a test keeps
@@ -125,13 +128,17 @@ const ACCOUNT_FIELDS: &[&str] = &[
 
 fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Paging, AccountError> {
     let allowed: &[&str] = if filters_allowed {
-        &["pageSize", "pageOffset", "includeTotal", "filter", "fields", "include"]
+        &["pageSize", "pageOffset", "includeTotal", "filter", "fields", "include", "sort"]
     } else {
         &["pageSize", "pageOffset", "includeTotal", "fields"]
     };
     let q = query(req, allowed)?;
     let select = Selection::parse(q.text("fields"), known)?;
     let include = if filters_allowed { includes(q.text("include"))? } else { vec![] };
+    let sort = match q.text("sort") {
+        Some(s) if filters_allowed => Sort::parse(s)?,
+        _ => Sort::default(),
+    };
     let mut p = Paging {
         size: q.whole("pageSize", 1, 100)?.unwrap_or(25),
         offset: q.whole("pageOffset", 0, 1_000_000)?.unwrap_or(0),
@@ -140,6 +147,8 @@ fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Pag
         filter_raw: vec![],
         select,
         include,
+        sort_raw: q.text("sort").filter(|_| filters_allowed).map(str::to_string),
+        sort,
     };
     for v in q.all("filter") {
         p.filters.push(Filter::parse(v)?);
@@ -158,6 +167,10 @@ fn collection(path: &str, p: &Paging, data: Vec<Value>, has_more: bool, total: O
         for f in &p.filter_raw {
             s.push_str("&filter=");
             s.push_str(&encode_query(f));
+        }
+        if let Some(sort) = &p.sort_raw {
+            s.push_str("&sort=");
+            s.push_str(&encode_query(sort));
         }
         if p.include_total {
             s.push_str("&includeTotal=true");
