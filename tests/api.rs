@@ -33,6 +33,14 @@ fn assert_error(r: &Resp, status: u16, code: &str) {
     );
 }
 
+/// A second contact (a company) on the account `id`.
+async fn add_bank_contact(api: &TestApi, id: &str) -> Resp {
+    let body = json!({"data": {"attributes": {"contactSubtype": "Company", "companyName": "Big Bank"}}});
+    let c = api.post(&format!("{A}/{id}/contacts"), body).await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    c
+}
+
 async fn total(api: &TestApi) -> u64 {
     api.get(&format!("{A}?includeTotal=true&pageSize=1")).await.body["total"].as_u64().unwrap()
 }
@@ -783,13 +791,7 @@ async fn contacts_and_locations_are_removed_and_changed_by_the_originals_rules(a
     assert_eq!(r.body["details"][0]["field"], "path.contactId", "{}", r.body);
     assert_eq!(api.get(&account_path).await.checksum(), a.checksum());
     // Another contact goes: 204 and no body; the account counts one fewer and changes checksum.
-    let c = api
-        .post(
-            &format!("{A}/{id}/contacts"),
-            json!({"data": {"attributes": {"contactSubtype": "Company", "companyName": "Big Bank"}}}),
-        )
-        .await;
-    assert_eq!(c.status, 201, "{}", c.body);
+    let c = add_bank_contact(api, &id).await;
     let contact = format!("{A}/{id}/contacts/{}", c.attrs()["id"].as_str().unwrap());
     assert_eq!(c.body["data"]["links"]["self"]["methods"], json!(["get", "patch", "delete"]));
     assert_eq!(api.get(&account_path).await.attrs()["numberOfContacts"], "2");
@@ -900,13 +902,7 @@ async fn fields_selects_what_each_element_carries(api: &TestApi) {
 async fn include_brings_an_accounts_children_in_one_answer(api: &TestApi) {
     let api = api.new_team().await;
     let id = api.create_account("Ines Included", false).await;
-    let c = api
-        .post(
-            &format!("{A}/{id}/contacts"),
-            json!({"data": {"attributes": {"contactSubtype": "Company", "companyName": "Big Bank"}}}),
-        )
-        .await;
-    assert_eq!(c.status, 201, "{}", c.body);
+    let c = add_bank_contact(&api, &id).await;
     let r = api.get(&format!("{A}/{id}?include=contacts,locations")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let related = &r.body["data"]["related"];

@@ -26,7 +26,8 @@ pub struct Filter {
     pub values: Vec<String>,
 }
 
-pub const FILTER_FIELDS: &[&str] = &[
+/// The fields an account list filters and sorts on.
+pub const LIST_FIELDS: &[&str] = &[
     "id",
     "accountNumber",
     "accountStatus",
@@ -34,6 +35,7 @@ pub const FILTER_FIELDS: &[&str] = &[
     "preferredCoverageCurrency",
     "preferredSettlementCurrency",
     "createdDate",
+    "updatedDate",
 ];
 
 impl Filter {
@@ -44,8 +46,8 @@ impl Filter {
             (Some(f), Some(o), Some(v)) => (f, o, v),
             _ => return Err(bad("must be of the form field:op:value".into())),
         };
-        if !FILTER_FIELDS.contains(&field) {
-            return Err(bad(format!("cannot filter on that field; filterable fields: {}", FILTER_FIELDS.join(", "))));
+        if !LIST_FIELDS.contains(&field) {
+            return Err(bad(format!("cannot filter on that field; filterable fields: {}", LIST_FIELDS.join(", "))));
         }
         let op = match op {
             "eq" => Op::Eq,
@@ -119,18 +121,6 @@ fn value_of(field: &str, a: &Account) -> String {
     }
 }
 
-/// The fields an account list sorts on.
-pub const SORT_FIELDS: &[&str] = &[
-    "id",
-    "accountNumber",
-    "accountStatus",
-    "organizationType",
-    "preferredCoverageCurrency",
-    "preferredSettlementCurrency",
-    "createdDate",
-    "updatedDate",
-];
-
 /// `sort=a,-b` of the account list (the original's syntax): fields in order of precedence, `-`
 /// for descending; ties end in creation order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,10 +134,10 @@ impl Sort {
                 Some(f) => (f, true),
                 None => (part, false),
             };
-            if !SORT_FIELDS.contains(&field) {
+            if !LIST_FIELDS.contains(&field) {
                 return Err(AccountError::bad(
                     "query.sort",
-                    format!("cannot sort on that field; sortable fields: {}", SORT_FIELDS.join(", ")),
+                    format!("cannot sort on that field; sortable fields: {}", LIST_FIELDS.join(", ")),
                 ));
             }
             keys.push((field.to_string(), descending));
