@@ -970,6 +970,49 @@ async fn sort_orders_the_account_list_by_the_originals_syntax(api: &TestApi) {
     assert_error(&api.get(&format!("{A}/{}/notes?sort=createdDate", ids[0])).await, 400, "BadInputException");
 }
 
+async fn tax_ids_are_kept_and_only_ever_shown_masked(api: &TestApi) {
+    let api = api.new_team().await;
+    let mut body = new_account_body("Tess Taxpayer", false);
+    body["data"]["attributes"]["initialAccountHolder"]["taxId"] = json!("123-45-6789");
+    let r = api.post(A, body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.attrs()["id"].as_str().unwrap().to_string();
+    let holder = r.attrs()["accountHolder"]["uri"].as_str().unwrap().to_string();
+    assert_eq!(api.get(&holder).await.attrs()["taxId"], "***-**-6789");
+    // An EIN on a company contact, then changed by PATCH; the answer masks it too.
+    let c = api
+        .post(&format!("{A}/{id}/contacts"), json!({"data": {"attributes": {"contactSubtype": "Company", "companyName": "Acme", "taxId": "98-7654321"}}}))
+        .await;
+    assert_eq!((c.status, c.attrs()["taxId"].as_str()), (201, Some("***-**-4321")), "{}", c.body);
+    let contact = format!("{A}/{id}/contacts/{}", c.attrs()["id"].as_str().unwrap());
+    let p = api.patch(&contact, json!({"data": {"attributes": {"taxId": "111223333"}}})).await;
+    assert_eq!(p.attrs()["taxId"], "***-**-3333", "{}", p.body);
+    // Nowhere in any answer is the whole number.
+    for path in [
+        holder.clone(),
+        contact.clone(),
+        format!("{A}/{id}/contacts"),
+        format!("{A}/{id}?include=contacts"),
+        format!("{A}/{id}"),
+    ] {
+        let text = api.get(&path).await.body.to_string();
+        for whole in ["6789", "123-45", "123456789", "111223333", "98-765", "987654321"] {
+            assert!(
+                !text.contains(whole) || whole == "6789" && text.contains("***-**-6789"),
+                "{path} shows {whole}: {text}"
+            );
+        }
+    }
+    // A malformed one is refused by name, never echoed.
+    for bad in ["12-34-5678", "12345678", "123-45-678X", "1234567890123"] {
+        let r = api.patch(&contact, json!({"data": {"attributes": {"taxId": bad}}})).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(r.body["details"][0]["field"], "body.data.attributes.taxId", "{bad}: {}", r.body);
+        assert!(!r.body.to_string().contains(bad), "{}", r.body);
+    }
+    assert_eq!(api.get(&contact).await.attrs()["taxId"], "***-**-3333");
+}
+
 async fn notes_need_a_body_and_keep_their_fields(api: &TestApi) {
     let id = api.create_account("Ray Newton", false).await;
     let r = api.post(&format!("{A}/{id}/notes"), json!({"data": {"attributes": {"subject": "Call", "body": "Discussed renewal", "topic": {"code": "general"}, "confidential": true}}})).await;
@@ -1189,6 +1232,7 @@ both!(
     fields_selects_what_each_element_carries,
     include_brings_an_accounts_children_in_one_answer,
     sort_orders_the_account_list_by_the_originals_syntax,
+    tax_ids_are_kept_and_only_ever_shown_masked,
     notes_need_a_body_and_keep_their_fields,
     seed_001_examples_work_literally,
     concurrent_patches_with_one_checksum_let_exactly_one_win,

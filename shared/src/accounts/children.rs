@@ -429,7 +429,7 @@ fn apply_contact(c: &mut Contact, f: ContactFields) {
     macro_rules! set {
         ($($field:ident),*) => { $( if f.$field.is_some() { c.$field = f.$field; } )* };
     }
-    set!(first_name, last_name, company_name, email, home_phone, work_phone, cell_phone, address);
+    set!(first_name, last_name, company_name, email, home_phone, work_phone, cell_phone, address, tax_id);
 }
 
 /// An account's children by kind, as `include` returns them.

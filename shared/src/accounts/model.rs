@@ -169,10 +169,20 @@ pub struct Contact {
     pub cell_phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
+    /// The taxpayer id (SSN or EIN) as its nine digits; every answer shows only the last four
+    /// ([`Contact::masked_tax_id`]), as the original does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 impl Contact {
+    /// `***-**-6789`: the original's masked taxId.
+    pub fn masked_tax_id(&self) -> Option<String> {
+        let t = self.tax_id.as_deref()?;
+        Some(format!("***-**-{}", t.get(t.len().saturating_sub(4)..).unwrap_or("")))
+    }
+
     pub fn display_name(&self) -> String {
         match self.subtype {
             ContactSubtype::Company => self.company_name.clone().unwrap_or_default(),

@@ -163,6 +163,9 @@ pub fn contact_attributes(account: &Account, c: &Stored<Contact>) -> Value {
     if let Some(a) = &d.address {
         m.insert("primaryAddress".into(), address(a));
     }
+    if let Some(t) = d.masked_tax_id() {
+        m.insert("taxId".into(), json!(t));
+    }
     m.insert("accountHolder".into(), json!(account.holder.contact_id == c.id));
     Value::Object(m)
 }

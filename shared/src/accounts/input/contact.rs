@@ -17,6 +17,7 @@ pub struct ContactFields {
     pub work_phone: Option<String>,
     pub cell_phone: Option<String>,
     pub address: Option<Address>,
+    pub tax_id: Option<String>,
 }
 
 fn contact_fields(o: &mut Obj, subtype: ContactSubtype, creating: bool) -> Read<ContactFields> {
@@ -42,7 +43,27 @@ fn contact_fields(o: &mut Obj, subtype: ContactSubtype, creating: bool) -> Read<
         work_phone: phone(o, "workPhone")?,
         cell_phone: phone(o, "cellPhone")?,
         address: address(o, "primaryAddress", optional())?,
+        tax_id: tax_id(o, "taxId")?,
     })
+}
+
+/// A taxpayer id: an SSN (`123-45-6789`) or an EIN (`12-3456789`), or its nine digits; kept as
+/// the digits. Answers show the last four only; a refusal never echoes it.
+fn tax_id(o: &mut Obj, name: &str) -> Read<Option<String>> {
+    let Some(s) = o.string(name, optional(), 11)? else { return Ok(None) };
+    let b = s.as_bytes();
+    let digits_at = |at: &[usize]| at.iter().all(|&i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let shape = match b.len() {
+        9 => digits_at(&[0, 1, 2, 3, 4, 5, 6, 7, 8]),
+        11 => b[3] == b'-' && b[6] == b'-' && digits_at(&[0, 1, 2, 4, 5, 7, 8, 9, 10]),
+        10 => b[2] == b'-' && digits_at(&[0, 1, 3, 4, 5, 6, 7, 8, 9]),
+        _ => false,
+    };
+    if !shape {
+        o.problem(name, optional(), "is not a taxpayer id: an SSN ddd-dd-dddd, an EIN dd-ddddddd, or nine digits")?;
+        return Ok(None);
+    }
+    Ok(Some(s.chars().filter(char::is_ascii_digit).collect()))
 }
 
 fn subtype(o: &mut Obj) -> Read<Option<ContactSubtype>> {
@@ -93,6 +114,7 @@ pub(crate) fn contact_from(subtype: ContactSubtype, f: ContactFields, now: DateT
         home_phone: f.home_phone,
         work_phone: f.work_phone,
         cell_phone: f.cell_phone,
+        tax_id: f.tax_id,
         address: f.address,
         created_at: now,
     }

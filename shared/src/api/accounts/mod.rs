@@ -275,6 +275,7 @@ const CONTACTS: ChildView<Contact> = ChildView {
         "workPhone",
         "cellPhone",
         "primaryAddress",
+        "taxId",
         "accountHolder",
     ],
 };
