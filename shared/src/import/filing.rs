@@ -7,8 +7,12 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::model::{money, Filing, LineCoverage, Share, Transaction, TxnType, LINES};
-use super::transaction::{Txn, LINE_OF_BUSINESS};
 use crate::fields::{optional, required, Read};
+
+/// A transaction being read (by the import's reader, the tax calculator's and this module's).
+pub(super) type Txn<'a> = crate::fields::Fields<'a, crate::fields::Raw<'a>>;
+/// The problem code a line of business is refused with (status 1003).
+pub(super) const LINE_OF_BUSINESS: &str = "LINE_OF_BUSINESS";
 
 /// A line of business of seed 002 (1001-1022), as its number or as the filing service writes it
 /// in `line_of_business_list` (`GEN-1001`: letters, a dash, the number).

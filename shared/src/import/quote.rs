@@ -11,9 +11,10 @@ use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use super::filing::Txn;
 use super::filing::{a_year_after, filing_rules, lines};
 use super::model::{money, Filing, Transaction, TxnType};
-use super::transaction::{rejected, required_state, rules_for, type_and_line, Rejected, Txn, RULES};
+use super::transaction::{rejected, required_state, rules_for, type_and_line, Rejected, RULES};
 use super::ImportError;
 use crate::fields::{optional, required, Known, Raw, Read, Report};
 

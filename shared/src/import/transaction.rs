@@ -8,10 +8,10 @@
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use super::filing::{a_year_after, filing, filing_rules, filing_warnings, line_code, lines};
+use super::filing::{a_year_after, filing, filing_rules, filing_warnings, line_code, lines, Txn, LINE_OF_BUSINESS};
 use super::model::{Calculated, Field};
 use super::rules;
-use crate::fields::{optional, required, Empty, Fields, Known, Mode, Problem, Raw, Read, Report, Rules, Want};
+use crate::fields::{optional, required, Empty, Known, Mode, Problem, Raw, Read, Report, Rules, Want};
 use crate::types::StateCode;
 
 pub use super::model::{money, status, Document, Filing, LineCoverage, Share, Transaction, TxnType, LINES};
@@ -111,10 +111,6 @@ pub(super) const RULES: Rules =
     Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: true, code: INVALID_FIELD };
 const INVALID_FIELD: &str = "INVALID_FIELD";
 const TRANSACTION_TYPE: &str = "TRANSACTION_TYPE";
-pub(super) const LINE_OF_BUSINESS: &str = "LINE_OF_BUSINESS";
-
-/// A transaction being read.
-pub(super) type Txn<'a> = Fields<'a, Raw<'a>>;
 
 /// A problem as the transaction's status and message.
 pub(super) fn rejected(p: &Problem) -> Rejected {
