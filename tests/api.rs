@@ -831,10 +831,12 @@ async fn contacts_and_locations_are_removed_and_changed_by_the_originals_rules(a
         (json!({"data": {"attributes": {"postalCode": "ABCDE"}}}), "body.data.attributes.postalCode"),
         (json!({"data": {"attributes": {"state": {"code": "ON"}}}}), "body.data.attributes.state.code"),
         (json!({"data": {"attributes": {"locationCode": "7"}}}), "body.data.attributes.locationCode"),
+        (json!({"data": {"attributes": {"country": {"code": "XX"}}}}), "body.data.attributes.country.code"),
     ] {
         let r = api.patch(&location, bad.clone()).await;
         assert_error(&r, 400, "BadInputException");
         assert_eq!(r.body["details"][0]["field"], field, "{bad}: {}", r.body);
+        assert_eq!(r.body["details"].as_array().unwrap().len(), 1, "one problem, named once: {}", r.body);
     }
     let stale = api.patch(&location, json!({"data": {"checksum": "1", "attributes": {"city": "Foster City"}}})).await;
     assert_error(&stale, 409, "gw.api.modules.rest.framework.v1.exceptions.ConcurrentModificationException");
@@ -879,9 +881,17 @@ async fn fields_selects_what_each_element_carries(api: &TestApi) {
         let r = api.get(&format!("{A}/{id}?fields={}", set.replace('*', "%2A"))).await;
         assert_eq!(r.body, every.body, "{set}");
     }
+    // Every page has the shape the first had: the links keep fields (and include).
+    api.create_account("Fred Fields", false).await;
+    let first = api.get(&format!("{A}?fields=accountNumber&include=locations&pageSize=1")).await;
+    let next = first.body["links"]["next"]["href"].as_str().unwrap().to_string();
+    assert!(next.contains("fields=accountNumber") && next.contains("include=locations"), "{next}");
+    let second = api.get(&next).await;
+    assert_eq!(second.body["data"][0]["attributes"].as_object().unwrap().len(), 2, "{}", second.body);
+    assert_eq!(second.body["data"][0]["related"]["locations"]["count"], 1, "{}", second.body);
     let list = api.get(&format!("{A}?fields=accountNumber&pageSize=5&includeTotal=true")).await;
     assert_eq!(list.status, 200, "{}", list.body);
-    assert_eq!(list.body["total"], 1);
+    assert_eq!(list.body["total"], 2);
     assert_eq!(list.body["data"][0]["attributes"].as_object().unwrap().len(), 2, "{}", list.body);
     assert!(list.body["links"]["self"]["href"].is_string());
     // Children too, by their own fields.
@@ -1175,6 +1185,20 @@ async fn unknown_elements_are_refused_unless_the_request_asks_otherwise(api: &Te
         assert!(r.attrs().get("favouriteColour").is_none());
         assert_eq!(total(&api).await, n as u64 + 1);
     }
+    // A PATCH of nothing but unknown attributes changes nothing, and says so, when ignoring too.
+    let created =
+        api.get(&format!("{A}?pageSize=1")).await.body["data"][0]["attributes"]["id"].as_str().unwrap().to_string();
+    let before = api.get(&format!("{A}/{created}")).await.checksum();
+    let r = api
+        .call(
+            "PATCH",
+            &format!("{A}/{created}"),
+            Some(json!({"data": {"attributes": {"colour": "teal"}}}).to_string()),
+            &[("GW-UnknownPropertyHandling", "ignore")],
+        )
+        .await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(api.get(&format!("{A}/{created}")).await.checksum(), before);
     // Passing over unknown properties never passes over a bad known one.
     let mut bad = new_account_body("Una Known", false);
     bad["data"]["attributes"]["producerCodes"] = json!("pc:16");

@@ -207,7 +207,8 @@ impl<'a> Accounts<'a> {
         checksum: Option<&str>,
         txn: Option<&ClientTxn>,
     ) -> Result<Account, AccountError> {
-        // A retry of a change that was made finds the child gone: its transaction id says so first.
+        // A retried request whose change was made is answered by its transaction id first (a removed
+        // child would otherwise be 404).
         self.check_txn(txn).await?;
         let (account, current) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
         let uri = format!("{}/contacts/{}", account_uri(n), format_id(contact_id));
@@ -237,7 +238,8 @@ impl<'a> Accounts<'a> {
         read: impl FnOnce(&Address) -> Result<(Address, Option<String>), AccountError>,
         txn: Option<&ClientTxn>,
     ) -> Result<(Account, Versioned<Stored<Location>>), AccountError> {
-        // A retry of a change that was made finds the child gone: its transaction id says so first.
+        // A retried request whose change was made is answered by its transaction id first (a removed
+        // child would otherwise be 404).
         self.check_txn(txn).await?;
         let (_, current) = self.get_child::<Location>(n, ChildKind::Location, location_id).await?;
         let (address, checksum) = read(&current.value.data.address)?;
@@ -271,7 +273,8 @@ impl<'a> Accounts<'a> {
         checksum: Option<&str>,
         txn: Option<&ClientTxn>,
     ) -> Result<Account, AccountError> {
-        // A retry of a change that was made finds the child gone: its transaction id says so first.
+        // A retried request whose change was made is answered by its transaction id first (a removed
+        // child would otherwise be 404).
         self.check_txn(txn).await?;
         let (_, current) = self.get_child::<Location>(n, ChildKind::Location, location_id).await?;
         let uri = format!("{}/locations/{}", account_uri(n), format_id(location_id));

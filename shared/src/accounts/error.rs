@@ -118,9 +118,6 @@ pub enum Conflict {
     /// A child changed since it was read (its checksum is stale).
     #[error("the resource changed meanwhile")]
     ChildChanged,
-    /// A child the change relies on is gone (a location named as primary).
-    #[error("the resource is gone")]
-    ChildGone,
     /// A new child's id is taken (never, with the id counters; named for completeness).
     #[error("the resource exists already")]
     ChildExists,

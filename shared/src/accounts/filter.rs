@@ -140,7 +140,10 @@ impl Sort {
                     format!("cannot sort on that field; sortable fields: {}", LIST_FIELDS.join(", ")),
                 ));
             }
-            keys.push((field.to_string(), descending));
+            // A field named again cannot change the order: kept once.
+            if !keys.iter().any(|(f, _): &(String, bool)| f == field) {
+                keys.push((field.to_string(), descending));
+            }
         }
         Ok(Sort(keys))
     }
@@ -149,18 +152,42 @@ impl Sort {
         self.0.is_empty()
     }
 
-    /// How `a` orders before `b`.
-    pub fn order(&self, a: &Account, b: &Account) -> std::cmp::Ordering {
-        for (field, descending) in &self.0 {
-            let o = match field.as_str() {
-                "id" => a.id.cmp(&b.id),
-                f => value_of(f, a).cmp(&value_of(f, b)),
-            };
-            let o = if *descending { o.reverse() } else { o };
+    /// An account's sort key, made once per account: each field's value (ids by their number),
+    /// then the id, so ties end in creation order.
+    pub fn key(&self, a: &Account) -> SortKey {
+        let parts = self
+            .0
+            .iter()
+            .map(|(field, descending)| {
+                let v = match field.as_str() {
+                    "id" => format!("{:020}", a.id),
+                    f => value_of(f, a),
+                };
+                (v, *descending)
+            })
+            .collect();
+        SortKey(parts, a.id)
+    }
+}
+
+/// See [`Sort::key`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey(Vec<(String, bool)>, u64);
+
+impl Ord for SortKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        for ((a, descending), (b, _)) in self.0.iter().zip(&other.0) {
+            let o = if *descending { b.cmp(a) } else { a.cmp(b) };
             if o.is_ne() {
                 return o;
             }
         }
-        a.id.cmp(&b.id)
+        self.1.cmp(&other.1)
+    }
+}
+
+impl PartialOrd for SortKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }

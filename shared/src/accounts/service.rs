@@ -92,7 +92,7 @@ impl<'a> Accounts<'a> {
     }
 
     /// Runs a change, with the client transaction record when there is one (the id used
-    /// meanwhile is 409 `AlreadyExecutedException`); any other failed condition comes back named.
+    /// meanwhile is 400 `AlreadyExecutedException`); any other failed condition comes back named.
     pub(crate) async fn commit(
         &self,
         mut writes: Vec<Named>,
@@ -204,19 +204,7 @@ impl<'a> Accounts<'a> {
     /// reads every match first (the team's accounts, as `includeTotal` does), then pages.
     pub async fn list(&self, q: &ListQuery) -> Result<ListResult<Versioned<Account>>, AccountError> {
         if !q.sort.is_empty() {
-            let all = ListQuery {
-                filters: q.filters.clone(),
-                sort: Default::default(),
-                page_size: usize::MAX,
-                page_offset: 0,
-                include_total: true,
-            };
-            let mut items = Box::pin(self.list(&all)).await?.items;
-            items.sort_by(|a, b| q.sort.order(&a.value, &b.value));
-            let total = items.len();
-            let page: Vec<_> = items.into_iter().skip(q.page_offset).take(q.page_size).collect();
-            let has_more = q.page_offset.saturating_add(page.len()) < total;
-            return Ok(ListResult { items: page, has_more, total: q.include_total.then_some(total) });
+            return self.list_sorted(q).await;
         }
         let mut out = ListResult { items: Vec::new(), has_more: false, total: None };
         let mut matched = 0usize;
@@ -249,6 +237,38 @@ impl<'a> Accounts<'a> {
             out.total = Some(matched);
         }
         Ok(out)
+    }
+
+    /// A sorted page: every account of the team is read (a page of 200 at a time) and the
+    /// filters applied; only the best `offset + size + 1` are kept (sorted and cut whenever
+    /// twice that many are held), so memory follows the page asked for, not the team.
+    async fn list_sorted(&self, q: &ListQuery) -> Result<ListResult<Versioned<Account>>, AccountError> {
+        let keep = q.page_offset.saturating_add(q.page_size).saturating_add(1);
+        let mut best: Vec<(super::filter::SortKey, Versioned<Account>)> = Vec::new();
+        let (mut matched, mut after) = (0usize, None);
+        loop {
+            let page = self.repo().accounts_page(after.as_ref(), 200).await?;
+            for item in &page.items {
+                let a: Account = item.decode()?;
+                if !q.filters.iter().all(|f| f.matches(&a)) {
+                    continue;
+                }
+                matched += 1;
+                best.push((q.sort.key(&a), Versioned { value: a, version: item.version }));
+                if best.len() >= keep.saturating_mul(2).max(1024) {
+                    best.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+                    best.truncate(keep);
+                }
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        best.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        let items: Vec<_> = best.into_iter().skip(q.page_offset).take(q.page_size).map(|(_, a)| a).collect();
+        let has_more = q.page_offset.saturating_add(items.len()) < matched;
+        Ok(ListResult { items, has_more, total: q.include_total.then_some(matched) })
     }
 
     /// Re-reads and retries `f` while a concurrent writer changes the account under it. With a
@@ -290,6 +310,25 @@ impl<'a> Accounts<'a> {
         checksum: Option<&str>,
         txn: Option<&ClientTxn>,
     ) -> Result<Versioned<Account>, AccountError> {
+        // The location named primary is read, and checked unchanged at commit: its address (the
+        // account shows it) may be changed by a location PATCH meanwhile; then read it again.
+        let mut attempts = Attempts::new();
+        loop {
+            attempts.next().await?;
+            match self.patch_once(n, &patch, checksum, txn).await {
+                Err(AccountError::Conflicted(Conflict::ChildChanged)) => continue,
+                done => return done,
+            }
+        }
+    }
+
+    async fn patch_once(
+        &self,
+        n: u64,
+        patch: &AccountPatch,
+        checksum: Option<&str>,
+        txn: Option<&ClientTxn>,
+    ) -> Result<Versioned<Account>, AccountError> {
         let location = match patch.primary_location {
             Some(loc) => Some(self.get_child::<Location>(n, ChildKind::Location, loc).await.map(|(_, l)| l).map_err(
                 |e| match e {
@@ -324,7 +363,7 @@ impl<'a> Accounts<'a> {
             let mut writes = Vec::new();
             if let Some(loc) = &location {
                 a.primary_location = LocationSummary { id: loc.value.id, display_name: loc.value.data.display_name() };
-                writes.push(self.repo().check_child(n, ChildKind::Location, loc.value.id));
+                writes.push(self.repo().check_child_at(n, ChildKind::Location, loc.value.id, loc.version));
             }
             Ok(writes)
         })

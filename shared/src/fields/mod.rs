@@ -295,6 +295,12 @@ impl Seen {
             Seen::Flags(f) => f[i],
         }
     }
+    fn count(&self) -> usize {
+        match self {
+            Seen::Bits(b) => b.count_ones() as usize,
+            Seen::Flags(f) => f.iter().filter(|x| **x).count(),
+        }
+    }
 }
 
 /// A JSON object being read field by field; [`Fields::end`] refuses the fields nobody read.
@@ -373,6 +379,11 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
 
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// How many of this object's fields were read (or marked known) so far.
+    pub fn read_count(&self) -> usize {
+        self.seen.count()
     }
 
     /// Records a problem at a field of this object, with this object's code unless one is given.
@@ -708,6 +719,25 @@ mod tests {
         let got = report.finish(read).unwrap_err();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].path, "f");
+    }
+
+    #[test]
+    fn dates_are_four_two_and_two_digits_exactly() {
+        let v = json!({"ok": "2024-02-29", "time": "2024-02-29T10:00:00Z", "a": "2024- 1- 1", "b": "+123-01-01",
+                       "c": "2023-02-29", "d": "2024-1-01", "e": "-001-01-01", "f": "2024/01/01"});
+        let report = Report::new(rules(Mode::All, Empty::Absent));
+        let read = (|| -> Read<Vec<Option<chrono::NaiveDate>>> {
+            let mut o = report.open("", &v)?.unwrap();
+            let mut out = vec![o.date("ok", required())?, o.day("time", required())?];
+            for f in ["a", "b", "c", "d", "e", "f"] {
+                out.push(o.date(f, required())?);
+            }
+            Ok(out)
+        })();
+        let problems = report.finish(read).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        // chrono's own parser took the padded and the signed years; ours does not.
+        assert_eq!(paths, ["a", "b", "c", "d", "e", "f"]);
     }
 
     #[test]

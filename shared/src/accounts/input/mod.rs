@@ -91,6 +91,11 @@ pub fn body<'v, T>(
         data.end()?;
         let Some(mut attrs) = attrs else { return Ok(None) };
         let value = read(&mut attrs)?;
+        // Passing over unknown attributes must not turn a request of nothing but those into a
+        // change of nothing (a PATCH would still write, and move the checksum).
+        if sent.unknown == Unknown::Ignore && !attrs.is_empty() && attrs.read_count() == 0 {
+            attrs.problem_here("names no attribute this resource has (every one is unknown)")?;
+        }
         attrs.end()?;
         Ok(value.map(|v| (v, checksum)))
     })();
@@ -390,7 +395,7 @@ pub fn location_patch_body<'v>(
             true => typekey(a, "country", optional(), &["US", "CA"])?,
             false => Some(current.country.clone()),
         };
-        let new_country = country.as_deref() != Some(current.country.as_str());
+        let new_country = country.as_deref().is_some_and(|c| c != current.country);
         let state = match a.has("state") {
             true => state(a, "state", optional(), country.as_deref())?,
             false if new_country => {

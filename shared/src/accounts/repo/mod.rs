@@ -262,15 +262,15 @@ impl<'a> Repo<'a> {
         }
     }
 
-    /// The child still exists.
-    pub fn check_child(&self, account: u64, kind: ChildKind, id: u64) -> Named {
+    /// The child is still at `version` (unchanged since it was read).
+    pub fn check_child_at(&self, account: u64, kind: ChildKind, id: u64, version: u64) -> Named {
         Named {
             write: Write::Check {
                 pk: keys::account_pk(self.team, account),
                 sk: keys::child_sk(kind, id),
-                cond: Cond::Exists,
+                cond: Cond::Version(version),
             },
-            conflict: Conflict::ChildGone,
+            conflict: Conflict::ChildChanged,
         }
     }
 

@@ -104,7 +104,10 @@ struct Paging {
     include: Vec<ChildKind>,
     /// The account list's order (`sort`), and as sent, for the links.
     sort: Sort,
+    /// `sort`, `fields` and `include` as sent, kept in the links so every page has one shape.
     sort_raw: Option<String>,
+    fields_raw: Option<String>,
+    include_raw: Option<String>,
 }
 
 /// An account's attributes, for `fields` (the `Account` schema of `openapi.json`; a test keeps
@@ -148,6 +151,8 @@ fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Pag
         select,
         include,
         sort_raw: q.text("sort").filter(|_| filters_allowed).map(str::to_string),
+        fields_raw: q.text("fields").map(str::to_string),
+        include_raw: q.text("include").filter(|_| filters_allowed).map(str::to_string),
         sort,
     };
     for v in q.all("filter") {
@@ -168,9 +173,11 @@ fn collection(path: &str, p: &Paging, data: Vec<Value>, has_more: bool, total: O
             s.push_str("&filter=");
             s.push_str(&encode_query(f));
         }
-        if let Some(sort) = &p.sort_raw {
-            s.push_str("&sort=");
-            s.push_str(&encode_query(sort));
+        for (name, value) in [("sort", &p.sort_raw), ("fields", &p.fields_raw), ("include", &p.include_raw)] {
+            if let Some(v) = value {
+                s.push_str(&format!("&{name}="));
+                s.push_str(&encode_query(v));
+            }
         }
         if p.include_total {
             s.push_str("&includeTotal=true");
@@ -391,10 +398,9 @@ fn includes(value: Option<&str>) -> Result<Vec<ChildKind>, AccountError> {
             Some(_) => {}
             None => {
                 let names: Vec<&str> = INCLUDES.iter().map(|(n, _, _)| *n).collect();
-                let shown: String = name.chars().take(40).collect();
                 return Err(AccountError::bad(
                     "query.include",
-                    format!("'{shown}' cannot be included; an account includes: {}", names.join(", ")),
+                    format!("names what an account cannot include; it includes: {}", names.join(", ")),
                 ));
             }
         }

@@ -45,10 +45,10 @@ impl Selection {
                 }
                 t => {
                     if !known.contains(&t) {
-                        let shown: String = t.chars().take(40).collect();
+                        // The name is not echoed: a query's values are the client's own words.
                         return Err(AccountError::bad(
                             "query.fields",
-                            format!("'{shown}' is not a field of this resource; it has: {}", known.join(", ")),
+                            format!("names a field this resource does not have; it has: {}", known.join(", ")),
                         ));
                     }
                     names.push(t.to_string());
