@@ -184,18 +184,10 @@ impl<'a> Accounts<'a> {
                 Ok(vec![write.clone()])
             })
             .await;
-        match result {
-            Ok(account) => Ok((account.value, Versioned { value: c, version })),
-            Err(AccountError::Conflicted(Conflict::ChildChanged)) => {
-                let (_, now) = self.get_child::<Contact>(n, ChildKind::Contact, contact_id).await?;
-                Err(AccountError::ChecksumMismatch {
-                    supplied: checksum.unwrap_or_else(|| current.version.to_string()),
-                    current: now.version.to_string(),
-                    uri,
-                })
-            }
-            Err(e) => Err(e),
-        }
+        let account = self
+            .child_outcome(result, n, ChildKind::Contact, contact_id, checksum.as_deref(), current.version, uri)
+            .await?;
+        Ok((account, Versioned { value: c, version }))
     }
 
     /// Removes a contact that is not the account holder (400 for the holder: an account always
