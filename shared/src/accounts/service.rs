@@ -208,31 +208,18 @@ impl<'a> Accounts<'a> {
         }
         let mut out = ListResult { items: Vec::new(), has_more: false, total: None };
         let mut matched = 0usize;
-        let mut after = None;
-        loop {
-            let page = self.repo().accounts_page(after.as_ref(), 200).await?;
-            for item in &page.items {
-                let a: Account = item.decode()?;
-                if !q.filters.iter().all(|f| f.matches(&a)) {
-                    continue;
-                }
-                if matched >= q.page_offset {
-                    if out.items.len() < q.page_size {
-                        out.items.push(Versioned { value: a, version: item.version });
-                    } else {
-                        out.has_more = true;
-                    }
-                }
-                matched += 1;
-                if out.has_more && !q.include_total {
-                    return Ok(out);
+        self.each_match(&q.filters, |a| {
+            if matched >= q.page_offset {
+                if out.items.len() < q.page_size {
+                    out.items.push(a);
+                } else {
+                    out.has_more = true;
                 }
             }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => break,
-            }
-        }
+            matched += 1;
+            !out.has_more || q.include_total
+        })
+        .await?;
         if q.include_total {
             out.total = Some(matched);
         }
@@ -245,30 +232,44 @@ impl<'a> Accounts<'a> {
     async fn list_sorted(&self, q: &ListQuery) -> Result<ListResult<Versioned<Account>>, AccountError> {
         let keep = q.page_offset.saturating_add(q.page_size).saturating_add(1);
         let mut best: Vec<(super::filter::SortKey, Versioned<Account>)> = Vec::new();
-        let (mut matched, mut after) = (0usize, None);
-        loop {
-            let page = self.repo().accounts_page(after.as_ref(), 200).await?;
-            for item in &page.items {
-                let a: Account = item.decode()?;
-                if !q.filters.iter().all(|f| f.matches(&a)) {
-                    continue;
-                }
-                matched += 1;
-                best.push((q.sort.key(&a), Versioned { value: a, version: item.version }));
-                if best.len() >= keep.saturating_mul(2).max(1024) {
-                    best.sort_unstable_by(|x, y| x.0.cmp(&y.0));
-                    best.truncate(keep);
-                }
+        let mut matched = 0usize;
+        self.each_match(&q.filters, |a| {
+            matched += 1;
+            best.push((q.sort.key(&a.value), a));
+            if best.len() >= keep.saturating_mul(2).max(1024) {
+                best.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+                best.truncate(keep);
             }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => break,
-            }
-        }
+            true
+        })
+        .await?;
         best.sort_unstable_by(|x, y| x.0.cmp(&y.0));
         let items: Vec<_> = best.into_iter().skip(q.page_offset).take(q.page_size).map(|(_, a)| a).collect();
         let has_more = q.page_offset.saturating_add(items.len()) < matched;
         Ok(ListResult { items, has_more, total: q.include_total.then_some(matched) })
+    }
+
+    /// Hands `visit` each account of the team that passes `filters`, in creation order, reading
+    /// the accounts index a page of 200 at a time, until `visit` answers false or none is left.
+    async fn each_match(
+        &self,
+        filters: &[super::filter::Filter],
+        mut visit: impl FnMut(Versioned<Account>) -> bool,
+    ) -> Result<(), AccountError> {
+        let mut after = None;
+        loop {
+            let page = self.repo().accounts_page(after.as_ref(), 200).await?;
+            for item in &page.items {
+                let a: Account = item.decode()?;
+                if filters.iter().all(|f| f.matches(&a)) && !visit(Versioned { value: a, version: item.version }) {
+                    return Ok(());
+                }
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Re-reads and retries `f` while a concurrent writer changes the account under it. With a
