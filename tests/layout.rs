@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use coverdesk::api::{Route, ROUTES};
 use serde_json::{json, Value};
-use support::api::TestApi;
+use support::api::{Pull, TestApi};
 use support::hooks::Receiver;
 
 /// Functions not behind a route: the servicing worker.
@@ -473,13 +473,13 @@ async fn make_what_it_names(s: &mut Sample, api: &TestApi, documents: &str) {
             let p = consent(api, "user_good", "pass_good").await;
             until(api, &p, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
             hooks.wait_for(&p.id, "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION", 1).await;
-            p.put_in(s);
+            s.put_pull(&p);
         }
         // A login that asks for a verification option (the sandbox's MFA user).
         "widget-idv-options" => {
             let p = consent(api, "user_mfa", "pass_good").await;
             until(api, &p, "IDENTITY_VERIFICATION_OPTIONS").await;
-            p.put_in(s);
+            s.put_pull(&p);
         }
         // ... and, an option chosen, for the code.
         "widget-idv" => {
@@ -488,13 +488,13 @@ async fn make_what_it_names(s: &mut Sample, api: &TestApi, documents: &str) {
             let r = widget(api, &p, "idvoptions", sample_body("widget-idv-options")).await;
             assert_eq!(r.status, 200, "{}", r.body);
             until(api, &p, "IDENTITY_VERIFICATION").await;
-            p.put_in(s);
+            s.put_pull(&p);
         }
         // A login refused for its password, which the sample's credentials then put right.
         "widget-connect" => {
             let p = consent(api, "user_good", "not-the-password").await;
             until(api, &p, "NOT_AUTHENTICATED").await;
-            p.put_in(s);
+            s.put_pull(&p);
         }
         "webhooks-list" | "webhooks-update" | "webhooks-delete" => {
             let r = api.post(&format!("/teams/{}/webhooks", api.team), sample_body("webhooks-create")).await;
@@ -549,13 +549,7 @@ async fn make_what_it_names(s: &mut Sample, api: &TestApi, documents: &str) {
             let hooks = webhook(api).await;
             let mut txn = sample_body("import-transactions")[0].clone();
             txn["invoice_number"] = json!(SAMPLE_INVOICE);
-            txn["transaction_documents"] = json!([
-                {"code": "D1DISC", "url": format!("{documents}/d1.pdf")},
-                {"code": "POLIC", "url": format!("{documents}/polic.pdf")}
-            ]);
-            let r = api.post("/import/v1/transactions?mode=sync", json!([txn])).await;
-            assert_eq!(r.status, 200, "{}", r.body);
-            assert_eq!(r.body["transactions"][0]["status"], 0, "{}", r.body);
+            let r = import_accepted(api, txn, documents).await;
             let batch = r.body["batch_id"].as_str().unwrap().to_string();
             for _ in 0..100 {
                 if !hooks.events_about("batch_id", &batch).is_empty() {
@@ -590,17 +584,24 @@ async fn make_what_it_names(s: &mut Sample, api: &TestApi, documents: &str) {
             for field in ["sl_tax", "stamping_fee", "sl_service_charge", "fm_tax", "total"] {
                 txn[field] = json!(figures[field].as_str().unwrap().parse::<f64>().unwrap());
             }
-            txn["transaction_documents"] = json!([
-                {"code": "D1DISC", "url": format!("{documents}/d1.pdf")},
-                {"code": "POLIC", "url": format!("{documents}/polic.pdf")}
-            ]);
-            let r = api.post("/import/v1/transactions?mode=sync", json!([txn])).await;
-            assert_eq!(r.status, 200, "{}", r.body);
-            assert_eq!(r.body["transactions"][0]["status"], 0, "{}", r.body);
+            let r = import_accepted(api, txn, documents).await;
             assert!(r.body["transactions"][0].get("warnings").is_none(), "{}", r.body);
         }
         _ => {}
     }
+}
+
+/// Imports `txn` inline with the two documents the CA rules ask for, served by the test's own
+/// server, and checks it is accepted (status 0).
+async fn import_accepted(api: &TestApi, mut txn: Value, documents: &str) -> support::api::Resp {
+    txn["transaction_documents"] = json!([
+        {"code": "D1DISC", "url": format!("{documents}/d1.pdf")},
+        {"code": "POLIC", "url": format!("{documents}/polic.pdf")}
+    ]);
+    let r = api.post("/import/v1/transactions?mode=sync", json!([txn])).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["transactions"][0]["status"], 0, "{}", r.body);
+    r
 }
 
 /// What a sample's answer holds beyond its status, where the status alone does not show that the
@@ -644,27 +645,19 @@ fn its_work_is_in(name: &str, body: &Value) {
     }
 }
 
-/// A pull as consentAndConnect made it.
-struct Pull {
-    id: String,
-    jwt: String,
-    actions: Vec<String>,
-}
-
-impl Pull {
+impl Sample {
     /// Puts the pull, its first action and its token where the sample names theirs.
-    fn put_in(&self, s: &mut Sample) {
+    fn put_pull(&mut self, p: &Pull) {
         let mut named_any = false;
-        for (named, made) in [(SAMPLE_PULL, &self.id), (SAMPLE_ACTION, &self.actions[0]), (SAMPLE_PULL_JWT, &self.jwt)]
-        {
-            if s.names(named) {
-                s.put(named, made);
+        for (named, made) in [(SAMPLE_PULL, &p.id), (SAMPLE_ACTION, &p.actions[0]), (SAMPLE_PULL_JWT, &p.jwt)] {
+            if self.names(named) {
+                self.put(named, made);
                 named_any = true;
             }
         }
         // The lists name none: they list it.
-        let a_list = matches!(s.name, "pulls-list" | "servicings-list");
-        assert!(named_any || a_list, "{} names no pull, action or pull token", s.name);
+        let a_list = matches!(self.name, "pulls-list" | "servicings-list");
+        assert!(named_any || a_list, "{} names no pull, action or pull token", self.name);
     }
 }
 
@@ -673,18 +666,7 @@ async fn consent(api: &TestApi, user: &str, password: &str) -> Pull {
     let mut body = sample_body("widget-consent-and-connect");
     body["insurerUsername"] = json!(user);
     body["insurerPassword"] = json!(password);
-    let r = api.without_auth().post("/widget/pull/consentAndConnect", body).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    Pull {
-        id: r.body["pull_id"].as_str().unwrap().into(),
-        jwt: r.body["pull_jwt"].as_str().unwrap().into(),
-        actions: r.body["servicing_action_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().into())
-            .collect(),
-    }
+    Pull::made(&api.without_auth().post("/widget/pull/consentAndConnect", body).await)
 }
 
 async fn widget(api: &TestApi, p: &Pull, path: &str, body: Value) -> support::api::Resp {

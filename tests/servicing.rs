@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use coverdesk::store::Store;
 use serde_json::{json, Value};
-use support::api::{Resp, TestApi, Transport};
+use support::api::{Pull, Resp, TestApi, Transport};
 use support::hooks::{pull, wait_status, world, Received, World};
 
 // ---- helpers ----
@@ -42,29 +42,13 @@ fn add_mortgagee(policy: &str, t: &str) -> Value {
     json!({"type": "ADD_MORTGAGEE", "payload": {"carrier_policy_number": policy, "name": "Second Street Bank", "loan_number": "L-77", "mortgagee_type": t, "address": addr()}})
 }
 
-struct Pull {
-    id: String,
-    jwt: String,
-    actions: Vec<String>,
-}
-
 async fn connect(w: &World, carrier: &str, user: &str, password: &str, actions: Value) -> Pull {
     let r = w
         .api
         .without_auth()
         .post("/widget/pull/consentAndConnect", consent_body(&w.api, carrier, user, password, actions))
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    Pull {
-        id: r.body["pull_id"].as_str().unwrap().into(),
-        jwt: r.body["pull_jwt"].as_str().unwrap().into(),
-        actions: r.body["servicing_action_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect(),
-    }
+    Pull::made(&r)
 }
 
 async fn widget(w: &World, p: &Pull, path: &str, body: Value) -> Resp {

@@ -363,3 +363,23 @@ fn check_against_openapi(method: &str, pq: &str, resp: &Resp) {
         validator.iter_errors(&resp.body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{method} {path} -> {status} does not match openapi.json: {errors:?}\n{}", resp.body);
 }
+
+/// A pull as consentAndConnect made it: its id, its token and its actions' ids.
+pub struct Pull {
+    pub id: String,
+    pub jwt: String,
+    pub actions: Vec<String>,
+}
+
+impl Pull {
+    /// The pull a 200 consentAndConnect answer describes.
+    pub fn made(r: &Resp) -> Pull {
+        assert_eq!(r.status, 200, "{}", r.body);
+        let text = |v: &Value| v.as_str().unwrap().to_string();
+        Pull {
+            id: text(&r.body["pull_id"]),
+            jwt: text(&r.body["pull_jwt"]),
+            actions: r.body["servicing_action_ids"].as_array().unwrap().iter().map(text).collect(),
+        }
+    }
+}
