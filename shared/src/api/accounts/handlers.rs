@@ -49,9 +49,8 @@ pub async fn get_account(deps: &Deps, params: &[String], req: &ApiRequest) -> An
     let kinds = includes(q.text("include"))?;
     let svc = c.svc();
     let a = svc.load(n(params)?).await?;
-    let mut element = [select.apply(render::account_element(&a))];
-    let included = include(&svc, &[&a.value], &mut element, &kinds).await?;
-    let [element] = element;
+    let mut element = select.apply(render::account_element(&a));
+    let included = include(&svc, &[&a.value], std::slice::from_mut(&mut element), &kinds).await?;
     let mut body = render::single(element);
     if let Some(included) = included {
         body["included"] = included;
