@@ -1231,6 +1231,213 @@ async fn unknown_elements_are_refused_unless_the_request_asks_otherwise(api: &Te
     assert_eq!(total(&api).await, 3);
 }
 
+// ---- search ----
+
+const SEARCH: &str = "/account/v1/search/accounts";
+const FREETEXT: &str = "/account/v1/search/accounts-freetext";
+
+/// A new account's body with this holder and primary location.
+fn account_of(holder: Value, location: Value) -> Value {
+    json!({"data": {"attributes": {"initialAccountHolder": holder, "initialPrimaryLocation": location, "producerCodes": [{"id": "pc:16"}]}}})
+}
+
+fn person(first: &str, last: &str) -> Value {
+    json!({"contactSubtype": "Person", "firstName": first, "lastName": last, "primaryAddress": address("2850 S Delaware St")})
+}
+
+fn place(line1: &str, city: &str, state: &str, postal: &str) -> Value {
+    json!({"addressLine1": line1, "city": city, "state": {"code": state}, "postalCode": postal})
+}
+
+async fn created(api: &TestApi, body: Value) -> String {
+    let r = api.post(A, body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.attrs()["id"].as_str().unwrap().to_string()
+}
+
+fn ids_of(r: &Resp) -> Vec<String> {
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["data"].as_array().unwrap().iter().map(|e| e["attributes"]["id"].as_str().unwrap().to_string()).collect()
+}
+
+async fn search(api: &TestApi, attributes: Value) -> Resp {
+    api.post(SEARCH, json!({"data": {"attributes": attributes}})).await
+}
+
+async fn searching_finds_accounts_by_the_originals_criteria(api: &TestApi) {
+    let api = api.new_team().await;
+    let mut ray = person("Ray", "Newton");
+    ray["homePhone"] = json!("650-555-0100");
+    ray["taxId"] = json!("123-45-6789");
+    let a = created(&api, account_of(ray, place("1253 Paloma Ave", "San Mateo", "CA", "94403-1234"))).await;
+    let b = created(&api, account_of(person("Rày", "NEWTON"), place("9 Elm St", "Arcadia", "CA", "91007"))).await;
+    let company = json!({"contactSubtype": "Company", "companyName": "Acme  Insurance Co", "primaryAddress": address("1 Main St")});
+    let c = created(&api, account_of(company, place("1 Main St", "Zürich Falls", "NY", "10001"))).await;
+    let d = created(&api, account_of(person("Ray", "Newtonson"), place("9 Elm St", "Arcadia", "CA", "91007"))).await;
+
+    // The original's person search: first and last name, whole, case and accents aside.
+    assert_eq!(
+        ids_of(&search(&api, json!({"firstName": "ray", "lastName": "Newton"})).await),
+        [a.as_str(), b.as_str()]
+    );
+    let narrowed = json!({"firstName": "Ray", "lastName": "Newton", "city": "san mateo", "state": {"code": "CA"}});
+    assert_eq!(ids_of(&search(&api, narrowed).await), [a.as_str()]);
+    // A ZIP code finds its ZIP+4 codes; a ZIP+4 only itself.
+    let zip = |postal: &str| json!({"firstName": "Ray", "lastName": "Newton", "postalCode": postal});
+    assert_eq!(ids_of(&search(&api, zip("94403")).await), [a.as_str()]);
+    assert_eq!(ids_of(&search(&api, zip("94403-1234")).await), [a.as_str()]);
+    assert!(ids_of(&search(&api, zip("94403-9999")).await).is_empty());
+    assert_eq!(ids_of(&search(&api, json!({"companyName": "acme insurance co"})).await), [c.as_str()]);
+    assert!(ids_of(&search(&api, json!({"companyName": "Acme"})).await).is_empty(), "a company matches whole");
+    assert_eq!(
+        ids_of(&search(&api, json!({"companyName": "Acme Insurance Co", "city": "Zurich Falls"})).await),
+        [c.as_str()]
+    );
+    assert_eq!(ids_of(&search(&api, json!({"phoneNumber": "(650) 555-0100"})).await), [a.as_str()]);
+    assert_eq!(ids_of(&search(&api, json!({"taxId": "123456789"})).await), [a.as_str()]);
+    assert!(ids_of(&search(&api, json!({"taxId": "123-45-6780"})).await).is_empty());
+    let number = api.get(&format!("{A}/{c}")).await.attrs()["accountNumber"].as_str().unwrap().to_string();
+    assert_eq!(ids_of(&search(&api, json!({"accountNumber": number})).await), [c.as_str()]);
+
+    // Paged like every list: the links repeat the query and are followed with the body again.
+    let r = api
+        .post(
+            &format!("{SEARCH}?pageSize=2&includeTotal=true"),
+            json!({"data": {"attributes": {"producerCode": {"id": "pc:16"}}}}),
+        )
+        .await;
+    assert_eq!(ids_of(&r), [a.as_str(), b.as_str()]);
+    assert_eq!(r.body["total"], 4, "{}", r.body);
+    assert_eq!(r.body["links"]["next"]["methods"], json!(["post"]), "{}", r.body);
+    let next = r.body["links"]["next"]["href"].as_str().unwrap().to_string();
+    assert!(next.starts_with(SEARCH) && next.contains("pageOffset=2"), "{next}");
+    let r = api.post(&next, json!({"data": {"attributes": {"producerCode": {"id": "pc:16"}}}})).await;
+    assert_eq!(ids_of(&r), [c.as_str(), d.as_str()]);
+    assert!(r.body["links"].get("next").is_none(), "{}", r.body);
+    // fields and include as on the list.
+    let r = api
+        .post(
+            &format!("{SEARCH}?fields=id,accountNumber&include=locations"),
+            json!({"data": {"attributes": {"companyName": "Acme Insurance Co"}}}),
+        )
+        .await;
+    assert_eq!(ids_of(&r), [c.as_str()]);
+    assert_eq!(r.body["data"][0]["attributes"].as_object().unwrap().len(), 2, "{}", r.body);
+    assert_eq!(r.body["included"]["AccountLocation"][0]["attributes"]["city"], "Zürich Falls", "{}", r.body);
+
+    // The index follows every change: the holder's name, the primary address, the producer codes.
+    let holder = api.get(&format!("{A}/{a}")).await.attrs()["accountHolder"]["id"].as_str().unwrap().to_string();
+    let r = api
+        .patch(
+            &format!("{A}/{a}/contacts/{holder}"),
+            json!({"data": {"attributes": {"lastName": "Newton-Smith", "homePhone": "650-555-0199"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids_of(&search(&api, json!({"firstName": "Ray", "lastName": "Newton"})).await), [b.as_str()]);
+    assert_eq!(ids_of(&search(&api, json!({"firstName": "Ray", "lastName": "newton-smith"})).await), [a.as_str()]);
+    assert!(ids_of(&search(&api, json!({"phoneNumber": "650-555-0100"})).await).is_empty());
+    assert_eq!(ids_of(&search(&api, json!({"phoneNumber": "6505550199"})).await), [a.as_str()]);
+    let primary = api.get(&format!("{A}/{c}")).await.attrs()["primaryLocation"]["id"].as_str().unwrap().to_string();
+    let r =
+        api.patch(&format!("{A}/{c}/locations/{primary}"), json!({"data": {"attributes": {"city": "Albany"}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        ids_of(&search(&api, json!({"companyName": "Acme Insurance Co", "city": "Albany"})).await),
+        [c.as_str()]
+    );
+    assert!(ids_of(&search(&api, json!({"companyName": "Acme Insurance Co", "city": "Zurich Falls"})).await).is_empty());
+    let r = api.patch(&format!("{A}/{c}"), json!({"data": {"attributes": {"producerCodes": [{"id": "pc:99"}]}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids_of(&search(&api, json!({"producerCode": {"id": "pc:99"}})).await), [c.as_str()]);
+    assert_eq!(
+        ids_of(&search(&api, json!({"producerCode": {"id": "pc:16"}})).await),
+        [a.as_str(), b.as_str(), d.as_str()]
+    );
+    // A merged source leaves the index with its account.
+    let r = api.post(&format!("{A}/{a}/merge"), json!({"data": {"attributes": {"account": {"id": b}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(ids_of(&search(&api, json!({"firstName": "Ray", "lastName": "Newton"})).await).is_empty());
+    // Another team's accounts are never found.
+    let other = api.new_team().await;
+    assert!(ids_of(&search(&other, json!({"firstName": "Ray", "lastName": "Newtonson"})).await).is_empty());
+    assert_eq!(ids_of(&search(&api, json!({"firstName": "Ray", "lastName": "Newtonson"})).await), [d.as_str()]);
+}
+
+async fn a_search_follows_the_originals_rules_or_gets_400(api: &TestApi) {
+    let api = api.new_team().await;
+    let refusals = [
+        (json!({}), "body.data.attributes"),
+        (json!({"city": "Arcadia"}), "body.data.attributes"),
+        (json!({"companyName": "Acme", "firstName": "Ray"}), "body.data.attributes.firstName"),
+        (json!({"firstName": "Ray"}), "body.data.attributes.lastName"),
+        (json!({"lastName": "Newton"}), "body.data.attributes.firstName"),
+        (json!({"organization": {"id": "pc:1"}}), "body.data.attributes.organization"),
+        (json!({"taxId": "12-34"}), "body.data.attributes.taxId"),
+        (json!({"phoneNumber": "call me"}), "body.data.attributes.phoneNumber"),
+        (json!({"producerCode": {"id": "a b"}}), "body.data.attributes.producerCode.id"),
+        (json!({"accountNumber": "1", "colour": "red"}), "body.data.attributes.colour"),
+        (json!({"accountNumber": "1", "state": {"code": "ZZ"}}), "body.data.attributes.state.code"),
+    ];
+    for (attributes, field) in refusals {
+        let r = search(&api, attributes.clone()).await;
+        assert_error(&r, 400, "BadInputException");
+        let fields: Vec<&str> =
+            r.body["details"].as_array().unwrap().iter().filter_map(|d| d["field"].as_str()).collect();
+        assert!(fields.contains(&field), "{attributes}: {}", r.body);
+    }
+    assert_error(&api.post(SEARCH, json!({"attributes": {}})).await, 400, "BadInputException");
+    let r = api.post(&format!("{SEARCH}?sort=id"), json!({"data": {"attributes": {"accountNumber": "1"}}})).await;
+    assert_error(&r, 400, "BadInputException");
+    for text in [json!("  -- !! "), json!("a b c d e f g h i"), json!(7)] {
+        let r = api.post(FREETEXT, json!({"data": {"attributes": {"searchValue": text}}})).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(r.body["details"][0]["field"], "body.data.attributes.searchValue", "{}", r.body);
+    }
+    // A search writes nothing: a transaction id sent with it is not spent.
+    let body = json!({"data": {"attributes": {"accountNumber": "1"}}});
+    for _ in 0..2 {
+        let r = api.call("POST", SEARCH, Some(body.to_string()), &[("GW-DBTransaction-ID", "search-1")]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(total(&api).await, 0);
+}
+
+async fn free_text_finds_accounts_having_every_word(api: &TestApi) {
+    let api = api.new_team().await;
+    let mut ray = person("Ray", "Newton");
+    ray["cellPhone"] = json!("+1 (650) 555-0100");
+    let a = created(&api, account_of(ray, place("1253 Paloma Ave", "San Mateo", "CA", "94403"))).await;
+    let b = created(&api, account_of(person("Jürgen", "Müller"), place("9 Elm St", "Arcadia", "CA", "91007"))).await;
+    let company = json!({"contactSubtype": "Company", "companyName": "O'Brien Paloma Holdings", "primaryAddress": address("1 Main St")});
+    let c = created(&api, account_of(company, place("77 Harbor Rd", "Erie", "PA", "16501"))).await;
+    let find = |text: &str| {
+        let api = api.clone();
+        let text = text.to_string();
+        async move { ids_of(&api.post(FREETEXT, json!({"data": {"attributes": {"searchValue": text}}})).await) }
+    };
+    assert_eq!(find("newton").await, [a.as_str()]);
+    assert_eq!(find("PALOMA").await, [a.as_str(), c.as_str()], "holder names and addresses alike");
+    assert_eq!(find("paloma san-mateo").await, [a.as_str()], "every word must be the account's");
+    assert_eq!(find("muller jurgen").await, [b.as_str()], "accents and case aside");
+    assert_eq!(find("MÜLLER").await, [b.as_str()]);
+    assert_eq!(find("o'brien").await, [c.as_str()]);
+    assert_eq!(find("16501").await, [c.as_str()]);
+    assert_eq!(find("16501006").await, Vec::<String>::new());
+    assert_eq!(find("16505550100").await, [a.as_str()], "a phone is one word of its digits");
+    assert_eq!(find("newt").await, Vec::<String>::new(), "whole words only");
+    let number = api.get(&format!("{A}/{b}")).await.attrs()["accountNumber"].as_str().unwrap().to_string();
+    assert_eq!(find(&number).await, [b.as_str()]);
+    let r = api
+        .post(
+            &format!("{FREETEXT}?pageSize=1&includeTotal=true"),
+            json!({"data": {"attributes": {"searchValue": "paloma"}}}),
+        )
+        .await;
+    assert_eq!(ids_of(&r), [a.as_str()]);
+    assert_eq!(r.body["total"], 2, "{}", r.body);
+}
+
 both!(
     creating_an_account_returns_201_in_the_original_envelope,
     a_company_account_needs_a_company_name,
@@ -1261,6 +1468,9 @@ both!(
     seed_001_examples_work_literally,
     concurrent_patches_with_one_checksum_let_exactly_one_win,
     concurrent_creates_and_notes_lose_nothing,
+    searching_finds_accounts_by_the_originals_criteria,
+    a_search_follows_the_originals_rules_or_gets_400,
+    free_text_finds_accounts_having_every_word,
 );
 
 #[cfg(feature = "fault-injection")]
@@ -1416,4 +1626,50 @@ async fn the_local_server_cuts_off_stalled_requests_and_takes_200_connections_at
         answered += usize::from(ok.unwrap());
     }
     assert_eq!(answered, 200);
+}
+
+/// What one search costs on each store: a query per key (the first page reads at most 100
+/// entries) and a read per account shown -- never a read of the team's other accounts.
+async fn a_search_costs_a_query_per_key_and_a_read_per_account_shown(backend: support::Backend) {
+    use coverdesk::accounts::search::Search;
+    use coverdesk::accounts::terms::{Criteria, FreeText};
+    use coverdesk::accounts::{input, Accounts, TeamId};
+    let under = support::store_for(backend).await;
+    let team = TeamId::new(support::unique("search-cost"));
+    let svc = Accounts::new(under.store.as_ref(), &team);
+    for i in 0..30 {
+        let (first, last) =
+            if i == 17 { ("Ray".to_string(), "Newton".to_string()) } else { ("Ray".to_string(), format!("Other{i}")) };
+        let body = account_of(person(&first, &last), place("1253 Paloma Ave", "San Mateo", "CA", "94403"));
+        svc.create(input::new_account(&body).unwrap(), None).await.unwrap();
+    }
+    let counting = std::sync::Arc::new(support::CountingStore::new(under.store.clone()));
+    let svc = Accounts::new(counting.as_ref(), &team);
+    let by_name = Search::Criteria(Box::new(Criteria {
+        first_name: Some("Ray".into()),
+        last_name: Some("Newton".into()),
+        ..Default::default()
+    }));
+    let found = svc.search(&by_name, 25, 0, false).await.unwrap();
+    assert_eq!(found.items.len(), 1);
+    // Keys `ray` (30 accounts) and `newton` (1): two queries, one read of the account shown.
+    assert_eq!(counting.take(), (1, 2, 0));
+    let text = Search::FreeText(FreeText::parse("Newton paloma"));
+    assert_eq!(svc.search(&text, 25, 0, true).await.unwrap().total, Some(1));
+    assert_eq!(counting.take(), (1, 2, 0));
+    // Thirty accounts, a page of ten: one query, ten reads; the total counted from the index.
+    let everyone = Search::FreeText(FreeText::parse("ray"));
+    let page = svc.search(&everyone, 10, 0, true).await.unwrap();
+    assert_eq!((page.items.len(), page.has_more, page.total), (10, true, Some(30)));
+    assert_eq!(counting.take(), (10, 1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_costs_a_query_per_key_and_a_read_per_account_shown_on_the_embedded_store() {
+    a_search_costs_a_query_per_key_and_a_read_per_account_shown(support::Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_costs_a_query_per_key_and_a_read_per_account_shown_on_dynamodb() {
+    a_search_costs_a_query_per_key_and_a_read_per_account_shown(support::Backend::Dynamo).await;
 }

@@ -187,6 +187,69 @@ impl Store for FlakyStore {
     }
 }
 
+/// A store that counts the requests made through it, by kind, and passes each to the store under
+/// it (the cost of one operation, measured on the real backends).
+pub struct CountingStore {
+    pub inner: Arc<dyn Store>,
+    pub gets: std::sync::atomic::AtomicUsize,
+    pub queries: std::sync::atomic::AtomicUsize,
+    pub writes: std::sync::atomic::AtomicUsize,
+}
+
+#[allow(dead_code)]
+impl CountingStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        CountingStore { inner, gets: Default::default(), queries: Default::default(), writes: Default::default() }
+    }
+    /// (reads of one item, queries, transactions and counters) so far, and back to zero.
+    pub fn take(&self) -> (usize, usize, usize) {
+        (
+            self.gets.swap(0, Ordering::SeqCst),
+            self.queries.swap(0, Ordering::SeqCst),
+            self.writes.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for CountingStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<coverdesk::store::Item>, coverdesk::store::StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(pk, sk).await
+    }
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.query(pk, sk_prefix, after, limit).await
+    }
+    async fn query_index(
+        &self,
+        index_pk: &str,
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.query_index(index_pk, after, limit).await
+    }
+    async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.transact(writes).await
+    }
+    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.next_sequence(pk, sk, count).await
+    }
+    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, coverdesk::store::StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.sequence(pk, sk).await
+    }
+}
+
 /// Each named test body (`async fn name(api: &TestApi)`) run on both transports: the local
 /// server over the embedded store, and the Lambda handlers over DynamoDB Local.
 #[allow(unused_macros)]

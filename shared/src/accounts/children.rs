@@ -9,6 +9,7 @@ use super::error::AccountError;
 use super::input::{contact_from, ContactFields, NewActivity, NewPolicy};
 use super::model::*;
 use super::service::{lost_race, refuse_if_withdrawn, Accounts, Attempts};
+use super::terms::{HolderTerms, PlaceTerms};
 
 impl<'a> Accounts<'a> {
     /// All visible children of one kind, in id order, with their account. Copies written by a
@@ -180,6 +181,9 @@ impl<'a> Accounts<'a> {
             .update_account(n, None, txn, |a| {
                 if a.holder.contact_id == contact_id {
                     a.holder.display_name = display.clone();
+                    if let Some(t) = a.search.as_mut() {
+                        t.holder = HolderTerms::of(&c.data);
+                    }
                 }
                 Ok(vec![write.clone()])
             })
@@ -247,6 +251,9 @@ impl<'a> Accounts<'a> {
             .update_account(n, None, txn, |a| {
                 if a.primary_location.id == location_id {
                     a.primary_location.display_name = display.clone();
+                    if let Some(t) = a.search.as_mut() {
+                        t.place = PlaceTerms::of(&l.data.address);
+                    }
                 }
                 Ok(vec![write.clone()])
             })

@@ -144,7 +144,7 @@ impl<'a> Accounts<'a> {
         let version = t.version + 1;
         let record_version = self.repo().merge_record(source).await?.map(|r| r.version).unwrap_or(0);
         let repo = self.repo();
-        let writes = vec![
+        let mut writes = vec![
             repo.put_account(&merged, version, t.version)?,
             repo.delete_account(source, s.version),
             repo.put_merge_record(
@@ -155,6 +155,8 @@ impl<'a> Accounts<'a> {
             )?,
             repo.release_account_number(&s.value.number),
         ];
+        // The source leaves the search index with the account.
+        writes.extend(repo.index_changes(source, &super::terms::keys(&s.value), &Default::default()));
         let uri = account_uri(target);
         match self.commit(writes, txn.map(|x| (x, 200, uri.as_str()))).await {
             Ok(()) => Ok(Versioned { value: merged, version }),

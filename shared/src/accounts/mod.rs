@@ -11,7 +11,9 @@ pub mod model;
 pub mod online;
 pub mod render;
 pub mod repo;
+pub mod search;
 pub mod service;
+pub mod terms;
 
 pub use error::{AccountError, Detail};
 pub use model::*;

@@ -148,6 +148,10 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<MergeLock>,
+    /// What the searches find the account by (see [`super::terms`]); `None` on an account
+    /// stored before search existed, until its next change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<super::terms::Terms>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,6 +2,8 @@
 //! the account's version guards every read-check-write, and a client transaction id, when given,
 //! is recorded in the same transaction so a retried request cannot act twice.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 
 use super::error::{AccountError, Detail};
@@ -10,6 +12,7 @@ use super::input::{AccountPatch, NewAccount};
 use super::model::*;
 pub use super::model::{account_uri, ClientTxn, Versioned};
 use super::repo::{Named, Repo};
+use super::terms::{self, PlaceTerms, Terms};
 use super::TeamId;
 use crate::store::{Store, StoreError};
 
@@ -170,9 +173,10 @@ impl<'a> Accounts<'a> {
                 created_at: self.now,
                 updated_at: self.now,
                 merge: None,
+                search: Some(Terms::of(&holder, &location.address)),
             };
             let repo = self.repo();
-            let writes = vec![
+            let mut writes = vec![
                 repo.put_account(&account, 1, 0)?,
                 repo.put_child(
                     id,
@@ -190,6 +194,7 @@ impl<'a> Accounts<'a> {
                 )?,
                 repo.claim_account_number(&number, id),
             ];
+            writes.extend(repo.index_changes(id, &BTreeSet::new(), &terms::keys(&account)));
             match self.commit(writes, txn.map(|t| (t, 201, uri.as_str()))).await {
                 Ok(()) => return Ok(Versioned { value: account, version: 1 }),
                 // The random account number is taken: draw another.
@@ -293,15 +298,27 @@ impl<'a> Accounts<'a> {
             self.check_checksum(checksum, current.version, &uri)?;
             let mut a = current.value.clone();
             Self::not_merging(&a)?;
+            if a.search.is_none() {
+                a.search = Some(self.terms_of(&a).await?);
+            }
             let mut writes = f(&mut a)?;
             a.updated_at = self.now;
             let version = current.version + 1;
             writes.insert(0, self.repo().put_account(&a, version, current.version)?);
+            writes.extend(self.repo().index_changes(n, &terms::keys(&current.value), &terms::keys(&a)));
             match self.commit(writes, txn.map(|t| (t, 200, uri.as_str()))).await {
                 Err(e) if lost_race(&e) => continue,
                 done => return done.map(|()| Versioned { value: a, version }),
             }
         }
+    }
+
+    /// The search terms of an account stored before search existed, from its holder and primary
+    /// location (two reads, once: the account keeps them from its next write on).
+    async fn terms_of(&self, a: &Account) -> Result<Terms, AccountError> {
+        let (_, holder) = self.get_child::<Contact>(a.id, ChildKind::Contact, a.holder.contact_id).await?;
+        let (_, place) = self.get_child::<Location>(a.id, ChildKind::Location, a.primary_location.id).await?;
+        Ok(Terms::of(&holder.value.data, &place.value.data.address))
     }
 
     pub async fn patch(
@@ -364,6 +381,9 @@ impl<'a> Accounts<'a> {
             let mut writes = Vec::new();
             if let Some(loc) = &location {
                 a.primary_location = LocationSummary { id: loc.value.id, display_name: loc.value.data.display_name() };
+                if let Some(t) = a.search.as_mut() {
+                    t.place = PlaceTerms::of(&loc.value.data.address);
+                }
                 writes.push(self.repo().check_child_at(n, ChildKind::Location, loc.value.id, loc.version));
             }
             Ok(writes)

@@ -12,6 +12,8 @@ pub enum Route {
     MergeAccounts,
     WithdrawAccount,
     ReopenAccount,
+    SearchAccounts,
+    SearchAccountsFreeText,
     ListContacts,
     CreateContact,
     GetContact,
@@ -147,6 +149,8 @@ routes! {
     MergeAccounts "accounts-merge" "POST" "/account/v1/accounts/{accountId}/merge" accounts::merge_accounts;
     WithdrawAccount "accounts-withdraw" "POST" "/account/v1/accounts/{accountId}/withdraw" accounts::withdraw_account;
     ReopenAccount "accounts-reopen" "POST" "/account/v1/accounts/{accountId}/reopen" accounts::reopen_account;
+    SearchAccounts "accounts-search" "POST" "/account/v1/search/accounts" accounts::search_accounts;
+    SearchAccountsFreeText "accounts-search-freetext" "POST" "/account/v1/search/accounts-freetext" accounts::search_accounts_freetext;
     ListContacts "contacts-list" "GET" "/account/v1/accounts/{accountId}/contacts" accounts::list_contacts;
     CreateContact "contacts-create" "POST" "/account/v1/accounts/{accountId}/contacts" accounts::create_contact;
     GetContact "contacts-get" "GET" "/account/v1/accounts/{accountId}/contacts/{contactId}" accounts::get_contact;

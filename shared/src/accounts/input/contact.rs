@@ -49,7 +49,7 @@ fn contact_fields(o: &mut Obj, subtype: ContactSubtype, creating: bool) -> Read<
 
 /// A taxpayer id: an SSN (`123-45-6789`) or an EIN (`12-3456789`), or its nine digits; kept as
 /// the digits. Answers show the last four only; a refusal never echoes it.
-fn tax_id(o: &mut Obj, name: &str) -> Read<Option<String>> {
+pub(super) fn tax_id(o: &mut Obj, name: &str) -> Read<Option<String>> {
     let Some(s) = o.string(name, optional(), 11)? else { return Ok(None) };
     let b = s.as_bytes();
     let digits_at = |at: &[usize]| at.iter().all(|&i| b.get(i).is_some_and(u8::is_ascii_digit));

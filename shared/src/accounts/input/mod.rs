@@ -30,9 +30,11 @@ pub use crate::types::{CA_PROVINCES, CURRENCIES, US_STATES};
 
 mod contact;
 mod policy;
+mod search;
 
 pub use contact::*;
 pub use policy::*;
+pub use search::*;
 pub const NOTE_TOPICS: &[&str] = &["general", "underwriting", "billing", "claims", "servicing", "legal"];
 pub const ACTIVITY_PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 pub const MORTGAGEE_TYPES: &[&str] = &["FIRST", "SECOND", "THIRD"];

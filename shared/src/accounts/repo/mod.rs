@@ -17,6 +17,13 @@
 //! | client transaction id | `T#<team>#TXN#<id>` | `TXN` | - |
 //! | merge record | `T#<team>#MERGE#<source n>` | `M` | - |
 //! | online-access login | `T#<team>#ONLINE#<keyed digest of the canonical username>` | `U` | - |
+//! | search index entry: the account has this search key | `T#<team>#FIND#<digest of the key>` | `<n:012>` | - |
+//!
+//! Search keys (`super::terms`: words, a taxpayer id's digest, producer codes) are stored as the
+//! first 80 bits of their SHA-256, so no name, phone number or id is part of a key; a search
+//! checks every account it finds against the account's own terms.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -78,6 +85,10 @@ pub(crate) mod keys {
         format!("T#{}#MERGE#{source}", team)
     }
     pub const MERGE_SK: &str = "M";
+    pub fn find(team: &TeamId, key: &str) -> String {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+        format!("T#{}#FIND#{}", team, hex::encode(&d.as_ref()[..10]))
+    }
 }
 
 pub use super::model::Conflict;
@@ -158,6 +169,26 @@ impl<'a> Repo<'a> {
         self.store.query(&keys::account_pk(self.team, n), "", None, limit).await
     }
 
+    /// Up to `limit` accounts that have the search key, in id order, from the first above
+    /// `above` (0: from the start); and whether more may follow.
+    pub async fn found(&self, key: &str, above: u64, limit: usize) -> Result<(Vec<u64>, bool), StoreError> {
+        let pk = keys::find(self.team, key);
+        let after = (above > 0).then(|| Cursor { pk: pk.clone(), sk: keys::account_index_sk(above), index_sk: None });
+        let page = self.store.query(&pk, "", after.as_ref(), limit).await?;
+        let ids = page
+            .items
+            .iter()
+            .map(|i| {
+                i.sk.parse::<u64>().map_err(|_| StoreError::Corrupt {
+                    pk: i.pk.clone(),
+                    sk: i.sk.clone(),
+                    reason: "a search entry's sort key is not an account number".into(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((ids, page.next.is_some()))
+    }
+
     pub async fn transaction_used(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.store.get(&keys::transaction(self.team, id), keys::TRANSACTION_SK).await?.is_some())
     }
@@ -195,6 +226,23 @@ impl<'a> Repo<'a> {
         let item = Item::new(keys::account_pk(self.team, a.id), keys::ACCOUNT_SK, version, encode(a)?)
             .with_index(keys::accounts_index(self.team), keys::account_index_sk(a.id));
         Ok(Named { write: Write::Put { item, cond: Cond::read_at(read) }, conflict: Conflict::AccountChanged })
+    }
+
+    /// The search index entries that take account `n` from the keys `old` to `new`: the keys it
+    /// lost deleted, the keys it gained written (none when the two are the same).
+    pub fn index_changes(&self, n: u64, old: &BTreeSet<String>, new: &BTreeSet<String>) -> Vec<Named> {
+        let sk = keys::account_index_sk(n);
+        let gone = old.difference(new).map(|k| Write::Delete {
+            pk: keys::find(self.team, k),
+            sk: sk.clone(),
+            cond: Cond::Any,
+        });
+        let added = new.difference(old).map(|k| Write::Put {
+            item: Item::new(keys::find(self.team, k), sk.clone(), 1, json!({})),
+            cond: Cond::Any,
+        });
+        // Unconditional: these writes cannot fail; the account's own write guards the change.
+        gone.chain(added).map(|write| Named { write, conflict: Conflict::AccountChanged }).collect()
     }
 
     /// The account is still at `version`, unchanged.

@@ -21,7 +21,7 @@ pub async fn create_account(deps: &Deps, _: &[String], req: &ApiRequest) -> Answ
 /// GET /account/v1/accounts
 pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::ListAccounts, req).await?;
-    let p = paging(req, true, ACCOUNT_FIELDS)?;
+    let p = paging(req, LIST_PARAMS, ACCOUNT_FIELDS)?;
     let q = ListQuery {
         filters: p.filters.clone(),
         sort: p.sort.clone(),
@@ -31,10 +31,37 @@ pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answe
     };
     let svc = c.svc();
     let res = svc.list(&q).await?;
+    accounts_page(&svc, "/account/v1/accounts", &p, res).await
+}
+
+/// POST /account/v1/search/accounts: the original's criteria, every one given met. A search
+/// reads only: a `GW-DBTransaction-ID` sent with it is not recorded.
+pub async fn search_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    let c = Call::new(deps, Route::SearchAccounts, req).await?;
+    let p = Paging { method: "post", ..paging(req, SEARCH_PARAMS, ACCOUNT_FIELDS)? };
+    let criteria = input::search_criteria(sent(req, &json_body(req)?)?)?;
+    let svc = c.svc();
+    let res = svc.search(&Search::Criteria(Box::new(criteria)), p.size, p.offset, p.include_total).await?;
+    accounts_page(&svc, "/account/v1/search/accounts", &p, res).await
+}
+
+/// POST /account/v1/search/accounts-freetext: accounts having every word of `searchValue`.
+pub async fn search_accounts_freetext(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
+    let c = Call::new(deps, Route::SearchAccountsFreeText, req).await?;
+    let p = Paging { method: "post", ..paging(req, SEARCH_PARAMS, ACCOUNT_FIELDS)? };
+    let text = input::free_text(sent(req, &json_body(req)?)?)?;
+    let svc = c.svc();
+    let res = svc.search(&Search::FreeText(text), p.size, p.offset, p.include_total).await?;
+    accounts_page(&svc, "/account/v1/search/accounts-freetext", &p, res).await
+}
+
+/// A page of accounts in the original's collection envelope, with what `fields` keeps and
+/// `include` brings.
+async fn accounts_page(svc: &Accounts<'_>, path: &str, p: &Paging, res: ListResult<Versioned<Account>>) -> Answer {
     let mut data: Vec<Value> = res.items.iter().map(|a| p.select.apply(render::account_element(a))).collect();
     let accounts: Vec<&Account> = res.items.iter().map(|a| &a.value).collect();
-    let included = include(&svc, &accounts, &mut data, &p.include).await?;
-    let mut body = collection("/account/v1/accounts", &p, data, res.has_more, res.total);
+    let included = include(svc, &accounts, &mut data, &p.include).await?;
+    let mut body = collection(path, p, data, res.has_more, res.total);
     if let Some(included) = included {
         body["included"] = included;
     }

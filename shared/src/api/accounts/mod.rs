@@ -12,7 +12,8 @@ use super::{
 use crate::accounts::filter::{Filter, Sort};
 use crate::accounts::input;
 use crate::accounts::render;
-use crate::accounts::service::{account_uri, ClientTxn, ListQuery, Versioned};
+use crate::accounts::search::Search;
+use crate::accounts::service::{account_uri, ClientTxn, ListQuery, ListResult, Versioned};
 use crate::accounts::{
     format_id, parse_id, Account, AccountError, Accounts, Activity, ChildKind, Contact, Job, Location, Note, Policy,
     Stored, TeamId,
@@ -108,6 +109,8 @@ struct Paging {
     sort_raw: Option<String>,
     fields_raw: Option<String>,
     include_raw: Option<String>,
+    /// How the page links are followed: `get`, or `post` for a search (its body sent again).
+    method: &'static str,
 }
 
 /// An account's attributes, for `fields` (the `Account` schema of `openapi.json`; a test keeps
@@ -129,19 +132,20 @@ const ACCOUNT_FIELDS: &[&str] = &[
     "updatedDate",
 ];
 
-fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Paging, AccountError> {
-    let allowed: &[&str] = if filters_allowed {
-        &["pageSize", "pageOffset", "includeTotal", "filter", "fields", "include", "sort"]
-    } else {
-        &["pageSize", "pageOffset", "includeTotal", "fields"]
-    };
+/// The query parameters of the account list (the original's full set).
+const LIST_PARAMS: &[&str] = &["pageSize", "pageOffset", "includeTotal", "filter", "fields", "include", "sort"];
+/// A child list's: paging and `fields`.
+const CHILD_LIST_PARAMS: &[&str] = &["pageSize", "pageOffset", "includeTotal", "fields"];
+/// A search's: paging, `fields` and `include` (its answer is in creation order; its body filters).
+const SEARCH_PARAMS: &[&str] = &["pageSize", "pageOffset", "includeTotal", "fields", "include"];
+
+fn paging(req: &ApiRequest, allowed: &[&str], known: &[&str]) -> Result<Paging, AccountError> {
     let q = query(req, allowed)?;
-    let select = Selection::parse(q.text("fields"), known)?;
-    let include = if filters_allowed { includes(q.text("include"))? } else { vec![] };
-    let sort = match q.text("sort") {
-        Some(s) if filters_allowed => Sort::parse(s)?,
-        _ => Sort::default(),
-    };
+    // With `GW-UnknownQueryParamHandling: ignore`, a parameter this route does not take is passed
+    // over, never read.
+    let takes = |name: &str| allowed.contains(&name);
+    let text = |name: &str| q.text(name).filter(|_| takes(name));
+    let select = Selection::parse(text("fields"), known)?;
     let mut p = Paging {
         size: q.whole("pageSize", 1, 100)?.unwrap_or(25),
         offset: q.whole("pageOffset", 0, 1_000_000)?.unwrap_or(0),
@@ -149,15 +153,18 @@ fn paging(req: &ApiRequest, filters_allowed: bool, known: &[&str]) -> Result<Pag
         filters: vec![],
         filter_raw: vec![],
         select,
-        include,
-        sort_raw: q.text("sort").filter(|_| filters_allowed).map(str::to_string),
-        fields_raw: q.text("fields").map(str::to_string),
-        include_raw: q.text("include").filter(|_| filters_allowed).map(str::to_string),
-        sort,
+        include: includes(text("include"))?,
+        sort: text("sort").map(Sort::parse).transpose()?.unwrap_or_default(),
+        sort_raw: text("sort").map(str::to_string),
+        fields_raw: text("fields").map(str::to_string),
+        include_raw: text("include").map(str::to_string),
+        method: "get",
     };
-    for v in q.all("filter") {
-        p.filters.push(Filter::parse(v)?);
-        p.filter_raw.push(v.to_string());
+    if takes("filter") {
+        for v in q.all("filter") {
+            p.filters.push(Filter::parse(v)?);
+            p.filter_raw.push(v.to_string());
+        }
     }
     Ok(p)
 }
@@ -185,7 +192,7 @@ fn collection(path: &str, p: &Paging, data: Vec<Value>, has_more: bool, total: O
         if offset > 0 {
             s.push_str(&format!("&pageOffset={offset}"));
         }
-        json!({"href": s, "methods": ["get"]})
+        json!({"href": s, "methods": [p.method]})
     };
     let mut links = serde_json::Map::new();
     links.insert("self".into(), href(p.offset));
@@ -351,7 +358,7 @@ async fn list_of<T: DeserializeOwned>(
     n: u64,
     view: ChildView<T>,
 ) -> Result<ApiResponse, AccountError> {
-    let p = paging(req, false, view.fields)?;
+    let p = paging(req, CHILD_LIST_PARAMS, view.fields)?;
     let (account, items) = svc.list_children::<T>(n, view.kind).await?;
     let path = format!("{}/{}", account_uri(n), view.segment);
     Ok(ApiResponse::json(200, &page_children(&path, &p, items, |c| p.select.apply(child_json(view, &account, c)))))

@@ -1,0 +1,12 @@
+//! POST /account/v1/search/accounts
+
+use coverdesk::api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    coverdesk_lambda::init_logs();
+    let aws = coverdesk_dynamo::config().await;
+    let deps = coverdesk_lambda::deps().with_store(coverdesk_dynamo::from_env(&aws).await?);
+    coverdesk_lambda::serve(Route::SearchAccounts, coverdesk::handler!(coverdesk::api::accounts::search_accounts), deps)
+        .await
+}
