@@ -977,7 +977,58 @@ async fn sort_orders_the_account_list_by_the_originals_syntax(api: &TestApi) {
         assert_error(&r, 400, "BadInputException");
         assert_eq!(r.body["details"][0]["field"], "query.sort", "{bad}: {}", r.body);
     }
-    assert_error(&api.get(&format!("{A}/{}/notes?sort=createdDate", ids[0])).await, 400, "BadInputException");
+    let r = api.get(&format!("{A}/{}/notes?sort=body", ids[0])).await;
+    assert_error(&r, 400, "BadInputException");
+    assert!(detail_messages(&r).contains("subject, topic"), "a child list names its own fields: {}", r.body);
+}
+
+async fn child_lists_sort_on_their_own_fields(api: &TestApi) {
+    let api = api.new_team().await;
+    let id = api.create_account("Sol Sorter", false).await;
+    let subject_order = |r: &Resp| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["attributes"]["subject"].as_str().unwrap_or("-").to_string())
+            .collect()
+    };
+    for (subject, topic) in [("b", "billing"), ("a", "underwriting"), ("c", "billing")] {
+        let body = json!({"data": {"attributes": {"subject": subject, "body": "x", "topic": {"code": topic}}}});
+        assert_eq!(api.post(&format!("{A}/{id}/notes"), body).await.status, 201);
+    }
+    assert_eq!(subject_order(&api.get(&format!("{A}/{id}/notes?sort=subject")).await), ["a", "b", "c"]);
+    assert_eq!(subject_order(&api.get(&format!("{A}/{id}/notes?sort=-subject")).await), ["c", "b", "a"]);
+    // A typekey by its code, then id descending; paged after sorting, the sort kept in the links.
+    let r = api.get(&format!("{A}/{id}/notes?sort=topic,-id&pageSize=2")).await;
+    assert_eq!(subject_order(&r), ["c", "b"]);
+    let next = r.body["links"]["next"]["href"].as_str().unwrap().to_string();
+    assert!(next.contains("sort=topic%2C%2Did"), "{next}");
+    assert_eq!(subject_order(&api.get(&next).await), ["a"]);
+    // An activity without a due date sorts after those with one (before them, descending).
+    for (subject, due) in [("late", Some("2027-03-01")), ("none", None), ("soon", Some("2027-01-15"))] {
+        let mut body = json!({"data": {"attributes": {"subject": subject}}});
+        if let Some(d) = due {
+            body["data"]["attributes"]["dueDate"] = json!(d);
+        }
+        assert_eq!(api.post(&format!("{A}/{id}/activities"), body).await.status, 201);
+    }
+    assert_eq!(subject_order(&api.get(&format!("{A}/{id}/activities?sort=dueDate")).await), ["soon", "late", "none"]);
+    assert_eq!(subject_order(&api.get(&format!("{A}/{id}/activities?sort=-dueDate")).await), ["none", "late", "soon"]);
+    // Contacts by last name: a company (no last name) after the people.
+    add_bank_contact(&api, &id).await;
+    let body = json!({"data": {"attributes": {"contactSubtype": "Person", "firstName": "Al", "lastName": "Aardvark"}}});
+    assert_eq!(api.post(&format!("{A}/{id}/contacts"), body).await.status, 201);
+    let r = api.get(&format!("{A}/{id}/contacts?sort=lastName&fields=displayName")).await;
+    let names: Vec<&str> =
+        r.body["data"].as_array().unwrap().iter().map(|e| e["attributes"]["displayName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Al Aardvark", "Sol Sorter", "Big Bank"], "{}", r.body);
+    for bad in ["body", "primaryAddress", "lastName,,id"] {
+        let r = api.get(&format!("{A}/{id}/contacts?sort={bad}")).await;
+        assert_error(&r, 400, "BadInputException");
+        assert_eq!(r.body["details"][0]["field"], "query.sort", "{bad}: {}", r.body);
+    }
 }
 
 async fn tax_ids_are_kept_and_only_ever_shown_masked(api: &TestApi) {
@@ -1463,6 +1514,7 @@ both!(
     fields_selects_what_each_element_carries,
     include_brings_an_accounts_children_in_one_answer,
     sort_orders_the_account_list_by_the_originals_syntax,
+    child_lists_sort_on_their_own_fields,
     tax_ids_are_kept_and_only_ever_shown_masked,
     notes_need_a_body_and_keep_their_fields,
     seed_001_examples_work_literally,

@@ -127,17 +127,23 @@ fn value_of(field: &str, a: &Account) -> String {
 pub struct Sort(pub Vec<(String, bool)>);
 
 impl Sort {
+    /// `sort` of the account list, on [`LIST_FIELDS`].
     pub fn parse(s: &str) -> Result<Sort, AccountError> {
+        Sort::parse_for(s, LIST_FIELDS)
+    }
+
+    /// `sort` on the fields a list allows (another is 400 naming them).
+    pub fn parse_for(s: &str, allowed: &[&str]) -> Result<Sort, AccountError> {
         let mut keys = Vec::new();
         for part in s.split(',').map(str::trim) {
             let (field, descending) = match part.strip_prefix('-') {
                 Some(f) => (f, true),
                 None => (part, false),
             };
-            if !LIST_FIELDS.contains(&field) {
+            if !allowed.contains(&field) {
                 return Err(AccountError::bad(
                     "query.sort",
-                    format!("cannot sort on that field; sortable fields: {}", LIST_FIELDS.join(", ")),
+                    format!("cannot sort on that field; sortable fields: {}", allowed.join(", ")),
                 ));
             }
             // A field named again cannot change the order: kept once.

@@ -21,7 +21,7 @@ pub async fn create_account(deps: &Deps, _: &[String], req: &ApiRequest) -> Answ
 /// GET /account/v1/accounts
 pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::ListAccounts, req).await?;
-    let p = paging(req, LIST_PARAMS, ACCOUNT_FIELDS)?;
+    let p = paging(req, LIST_PARAMS, ACCOUNT_FIELDS, LIST_FIELDS)?;
     let q = ListQuery {
         filters: p.filters.clone(),
         sort: p.sort.clone(),
@@ -38,7 +38,7 @@ pub async fn list_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answe
 /// reads only: a `GW-DBTransaction-ID` sent with it is not recorded.
 pub async fn search_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::SearchAccounts, req).await?;
-    let p = Paging { method: "post", ..paging(req, SEARCH_PARAMS, ACCOUNT_FIELDS)? };
+    let p = Paging { method: "post", ..paging(req, SEARCH_PARAMS, ACCOUNT_FIELDS, &[])? };
     let criteria = input::search_criteria(sent(req, &json_body(req)?)?)?;
     let svc = c.svc();
     let res = svc.search(&Search::Criteria(Box::new(criteria)), p.size, p.offset, p.include_total).await?;
@@ -48,7 +48,7 @@ pub async fn search_accounts(deps: &Deps, _: &[String], req: &ApiRequest) -> Ans
 /// POST /account/v1/search/accounts-freetext: accounts having every word of `searchValue`.
 pub async fn search_accounts_freetext(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let c = Call::new(deps, Route::SearchAccountsFreeText, req).await?;
-    let p = Paging { method: "post", ..paging(req, SEARCH_PARAMS, ACCOUNT_FIELDS)? };
+    let p = Paging { method: "post", ..paging(req, SEARCH_PARAMS, ACCOUNT_FIELDS, &[])? };
     let text = input::free_text(sent(req, &json_body(req)?)?)?;
     let svc = c.svc();
     let res = svc.search(&Search::FreeText(text), p.size, p.offset, p.include_total).await?;

@@ -9,7 +9,7 @@ use super::{
     header, ApiRequest, ApiResponse, Query, Route, CHECKSUM_HEADER, TRANSACTION_HEADER, UNKNOWN_PROPERTY_HEADER,
     UNKNOWN_QUERY_HEADER,
 };
-use crate::accounts::filter::{Filter, Sort};
+use crate::accounts::filter::{Filter, Sort, LIST_FIELDS};
 use crate::accounts::input;
 use crate::accounts::render;
 use crate::accounts::search::Search;
@@ -134,12 +134,14 @@ const ACCOUNT_FIELDS: &[&str] = &[
 
 /// The query parameters of the account list (the original's full set).
 const LIST_PARAMS: &[&str] = &["pageSize", "pageOffset", "includeTotal", "filter", "fields", "include", "sort"];
-/// A child list's: paging and `fields`.
-const CHILD_LIST_PARAMS: &[&str] = &["pageSize", "pageOffset", "includeTotal", "fields"];
+/// A child list's: paging, `fields` and `sort`.
+const CHILD_LIST_PARAMS: &[&str] = &["pageSize", "pageOffset", "includeTotal", "fields", "sort"];
 /// A search's: paging, `fields` and `include` (its answer is in creation order; its body filters).
 const SEARCH_PARAMS: &[&str] = &["pageSize", "pageOffset", "includeTotal", "fields", "include"];
 
-fn paging(req: &ApiRequest, allowed: &[&str], known: &[&str]) -> Result<Paging, AccountError> {
+/// Reads a list's query: `allowed` its parameters, `known` the fields `fields` may name, `sortable`
+/// those `sort` may.
+fn paging(req: &ApiRequest, allowed: &[&str], known: &[&str], sortable: &[&str]) -> Result<Paging, AccountError> {
     let q = query(req, allowed)?;
     // With `GW-UnknownQueryParamHandling: ignore`, a parameter this route does not take is passed
     // over, never read.
@@ -154,7 +156,7 @@ fn paging(req: &ApiRequest, allowed: &[&str], known: &[&str]) -> Result<Paging, 
         filter_raw: vec![],
         select,
         include: includes(text("include"))?,
-        sort: text("sort").map(Sort::parse).transpose()?.unwrap_or_default(),
+        sort: text("sort").map(|v| Sort::parse_for(v, sortable)).transpose()?.unwrap_or_default(),
         sort_raw: text("sort").map(str::to_string),
         fields_raw: text("fields").map(str::to_string),
         include_raw: text("include").map(str::to_string),
@@ -263,6 +265,9 @@ struct ChildView<T> {
     attributes: fn(&Account, &Stored<T>) -> Value,
     /// Its attributes, for `fields` (its schema's in `openapi.json`; a test keeps them the same).
     fields: &'static [&'static str],
+    /// The attributes its list sorts on (`sort`): those of one value (text, a date, a typekey's
+    /// code, a flag), never a structure.
+    sortable: &'static [&'static str],
 }
 
 // Manual impls: a derive would ask `T: Copy`, and the view holds no `T`.
@@ -292,6 +297,7 @@ const CONTACTS: ChildView<Contact> = ChildView {
         "taxId",
         "accountHolder",
     ],
+    sortable: &["id", "contactSubtype", "displayName", "firstName", "lastName", "companyName", "emailAddress1"],
 };
 const LOCATIONS: ChildView<Location> = ChildView {
     kind: ChildKind::Location,
@@ -309,18 +315,21 @@ const LOCATIONS: ChildView<Location> = ChildView {
         "country",
         "primaryLocation",
     ],
+    sortable: &["id", "locationCode", "displayName", "addressLine1", "city", "state", "postalCode", "country"],
 };
 const NOTES: ChildView<Note> = ChildView {
     kind: ChildKind::Note,
     segment: "notes",
     attributes: render::note_attributes,
     fields: &["id", "subject", "body", "topic", "confidential", "createdDate"],
+    sortable: &["id", "subject", "topic", "confidential", "createdDate"],
 };
 const ACTIVITIES: ChildView<Activity> = ChildView {
     kind: ChildKind::Activity,
     segment: "activities",
     attributes: render::activity_attributes,
     fields: &["id", "subject", "description", "priority", "status", "dueDate", "createdDate"],
+    sortable: &["id", "subject", "priority", "status", "dueDate", "createdDate"],
 };
 const POLICIES: ChildView<Policy> = ChildView {
     kind: ChildKind::Policy,
@@ -340,12 +349,14 @@ const POLICIES: ChildView<Policy> = ChildView {
         "vehicles",
         "createdDate",
     ],
+    sortable: &["id", "policyNumber", "status", "lineOfBusiness", "effectiveDate", "expirationDate", "createdDate"],
 };
 const JOBS: ChildView<Job> = ChildView {
     kind: ChildKind::Job,
     segment: "jobs",
     attributes: render::job_attributes,
     fields: &["id", "jobNumber", "jobType", "policy", "createdDate"],
+    sortable: &["id", "jobNumber", "jobType", "createdDate"],
 };
 
 fn child_json<T>(view: ChildView<T>, account: &Account, c: &Versioned<Stored<T>>) -> Value {
@@ -358,10 +369,20 @@ async fn list_of<T: DeserializeOwned>(
     n: u64,
     view: ChildView<T>,
 ) -> Result<ApiResponse, AccountError> {
-    let p = paging(req, CHILD_LIST_PARAMS, view.fields)?;
+    let p = paging(req, CHILD_LIST_PARAMS, view.fields, view.sortable)?;
     let (account, items) = svc.list_children::<T>(n, view.kind).await?;
     let path = format!("{}/{}", account_uri(n), view.segment);
-    Ok(ApiResponse::json(200, &page_children(&path, &p, items, |c| p.select.apply(child_json(view, &account, c)))))
+    if p.sort.is_empty() {
+        // In id order: only the page is rendered.
+        return Ok(ApiResponse::json(
+            200,
+            &page_children(&path, &p, items, |c| p.select.apply(child_json(view, &account, c))),
+        ));
+    }
+    // Read whole (an account's children), so rendered and sorted whole, then paged.
+    let mut elements: Vec<Value> = items.iter().map(|c| child_json(view, &account, c)).collect();
+    select::sort_elements(&p.sort, &mut elements);
+    Ok(ApiResponse::json(200, &page_children(&path, &p, elements, |e| p.select.apply(e.clone()))))
 }
 
 async fn one_of<T: DeserializeOwned>(

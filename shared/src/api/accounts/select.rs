@@ -7,7 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::accounts::AccountError;
+use crate::accounts::filter::Sort;
+use crate::accounts::{parse_id, AccountError};
 
 /// What an answer keeps of each element.
 #[derive(Debug, Clone, Default)]
@@ -128,5 +129,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+}
+
+/// Orders rendered elements by `sort` (a child list's `sort`): each field's value in the
+/// element's attributes -- text as it is (dates are ISO text, so in time order), a typekey by its
+/// code, ids by their number, flags false first; an element without the value sorts after every
+/// one with it (before, descending). Ties keep id order. Stable.
+pub(super) fn sort_elements(sort: &Sort, elements: &mut [Value]) {
+    if sort.is_empty() {
+        return;
+    }
+    elements.sort_by(|a, b| {
+        for (field, descending) in &sort.0 {
+            let (x, y) = (sort_value(a, field), sort_value(b, field));
+            let o = if *descending { y.cmp(&x) } else { x.cmp(&y) };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+}
+
+/// A field's value as a sort compares it: `None` (absent) after every value.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Flag(bool),
+    Number(u64),
+    Text(String),
+    Absent,
+}
+
+fn sort_value(element: &Value, field: &str) -> SortValue {
+    let v = &element["attributes"][field];
+    match v {
+        Value::Bool(b) => SortValue::Flag(*b),
+        Value::String(s) if field == "id" => parse_id(s).map_or_else(|| SortValue::Text(s.clone()), SortValue::Number),
+        Value::String(s) => SortValue::Text(s.clone()),
+        Value::Number(n) => n.as_u64().map_or(SortValue::Absent, SortValue::Number),
+        Value::Object(o) => match o.get("code") {
+            Some(Value::String(code)) => SortValue::Text(code.clone()),
+            _ => SortValue::Absent,
+        },
+        _ => SortValue::Absent,
     }
 }
