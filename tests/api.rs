@@ -1271,6 +1271,16 @@ async fn unknown_elements_are_refused_unless_the_request_asks_otherwise(api: &Te
         .call("GET", &format!("{A}?pageSize=0&colour=teal"), None, &[("GW-UnknownQueryParamHandling", "ignore")])
         .await;
     assert_error(&r, 400, "BadInputException");
+    // A write takes no query parameter: refused by default (nothing written), passed over on request.
+    let path = format!("{A}?colour=teal");
+    let clean = new_account_body("Write Query", false).to_string();
+    let r = api.call("POST", &path, Some(clean.clone()), &[]).await;
+    assert_error(&r, 400, "BadInputException");
+    assert_eq!(r.body["details"][0]["field"], "query.colour", "{}", r.body);
+    let r = api.call("POST", &path, Some(clean), &[("GW-UnknownQueryParamHandling", "ignore")]).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = api.call("POST", &format!("{A}/{id}/withdraw?force=1"), None, &[]).await;
+    assert_error(&r, 400, "BadInputException");
     // A value the original does not define is 400, naming the header.
     for (h, method, sent) in
         [("GW-UnknownPropertyHandling", "POST", Some(body.clone())), ("GW-UnknownQueryParamHandling", "GET", None)]
@@ -1279,7 +1289,7 @@ async fn unknown_elements_are_refused_unless_the_request_asks_otherwise(api: &Te
         assert_error(&r, 400, "BadInputException");
         assert_eq!(r.body["details"][0]["field"], json!(format!("header.{h}")), "{}", r.body);
     }
-    assert_eq!(total(&api).await, 3);
+    assert_eq!(total(&api).await, 4);
 }
 
 // ---- search ----

@@ -245,6 +245,13 @@ impl<'a> Call<'a> {
     async fn new(deps: &'a Deps, route: Route, req: &ApiRequest) -> Result<Call<'a>, AccountError> {
         let team = super::authenticate(deps, req).await?;
         let txn = if req.method == Method::GET { None } else { client_txn(req, route)? };
+        // A write takes no query parameter: one sent is unknown, refused unless the request's
+        // `GW-UnknownQueryParamHandling` passes over it (reads and searches read their own).
+        let reads_query =
+            req.method == Method::GET || matches!(route, Route::SearchAccounts | Route::SearchAccountsFreeText);
+        if !reads_query {
+            query(req, &[])?;
+        }
         Ok(Call { deps, team, txn })
     }
 
