@@ -712,22 +712,40 @@ async fn webhook(api: &TestApi) -> Receiver {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_events_run_jobs_and_sweeps() {
     let (store, _dir) = support::embedded_store();
-    let deps = support::test_deps(store);
-    for (file, key) in [("servicing-worker-stream.json", "ran"), ("servicing-worker-schedule.json", "swept")] {
-        let text = std::fs::read_to_string(root().join("events").join(file)).unwrap();
-        let event: coverdesk_lambda::WorkerEvent = serde_json::from_str(&text).unwrap();
-        let out = coverdesk_lambda::handle_worker_event(&deps, event).await;
-        assert!(out.get(key).is_some(), "{file}: {out}");
-    }
-    // A stream record whose key names no job is counted and logged, not silently dropped.
-    let text = std::fs::read_to_string(root().join("events/servicing-worker-stream.json")).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut other = v["Records"][0].clone();
+    let deps = support::test_deps(store.clone());
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join("events").join(file)).unwrap()).unwrap()
+    };
+    let event = |v: serde_json::Value| -> coverdesk_lambda::WorkerEvent { serde_json::from_value(v).unwrap() };
+    let out = coverdesk_lambda::handle_worker_event(&deps, event(read("servicing-worker-stream.json"))).await;
+    assert_eq!((out.ran, out.failed_at.as_deref()), (1, None), "{out:?}");
+    assert_eq!(out.response(), serde_json::json!({"batchItemFailures": []}));
+    let out = coverdesk_lambda::handle_worker_event(&deps, event(read("servicing-worker-schedule.json"))).await;
+    assert_eq!((out.ran, out.failed_at.as_deref()), (0, None), "{out:?}");
+
+    // A batch of a record naming no job (counted and logged, not silently dropped), two jobs, and
+    // the store failing: the first job's record is reported back (Lambda sends the batch again
+    // from it, ReportBatchItemFailures) and the second is left for that retry, not run.
+    let mut v = read("servicing-worker-stream.json");
+    let job = v["Records"][0].clone();
+    let mut other = job.clone();
     other["dynamodb"]["Keys"]["pk"]["S"] = serde_json::json!("T#local#A#1");
-    v["Records"].as_array_mut().unwrap().push(other);
-    let event: coverdesk_lambda::WorkerEvent = serde_json::from_value(v).unwrap();
-    let out = coverdesk_lambda::handle_worker_event(&deps, event).await;
-    assert_eq!(out["skipped"], 1, "{out}");
+    other["dynamodb"]["SequenceNumber"] = serde_json::json!("100");
+    let mut second = job.clone();
+    second["dynamodb"]["Keys"]["pk"]["S"] = serde_json::json!("JOB#local#another-pull");
+    second["dynamodb"]["SequenceNumber"] = serde_json::json!("300");
+    let mut first = job;
+    first["dynamodb"]["SequenceNumber"] = serde_json::json!("200");
+    v["Records"] = serde_json::json!([other, first, second]);
+    let flaky = std::sync::Arc::new(support::FlakyStore { inner: store, failing: true.into() });
+    let failing = support::test_deps(flaky.clone());
+    let out = coverdesk_lambda::handle_worker_event(&failing, event(v.clone())).await;
+    assert_eq!((out.skipped, out.ran, out.failed_at.as_deref()), (1, 0, Some("200")), "{out:?}");
+    assert_eq!(out.response(), serde_json::json!({"batchItemFailures": [{"itemIdentifier": "200"}]}));
+    // The store back: the same batch goes through whole.
+    flaky.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let out = coverdesk_lambda::handle_worker_event(&failing, event(v)).await;
+    assert_eq!((out.skipped, out.ran, out.failed_at.as_deref()), (1, 2, None), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

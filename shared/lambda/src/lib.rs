@@ -119,53 +119,75 @@ struct StreamKey {
     pk: String,
 }
 
-/// The jobs (`(team, subject)`) a stream batch names (`pk` = `JOB#<team>#<pull>` or
-/// `JOB#<team>#IMP#B#<batch>`), and how many records were skipped as naming no job (each is
-/// logged).
-pub fn stream_jobs(
-    event: &aws_lambda_events::event::dynamodb::Event,
-) -> (Vec<(TeamId, coverdesk::servicing::model::Subject)>, usize) {
-    let mut jobs = Vec::new();
-    let mut skipped = 0;
-    for (i, r) in event.records.iter().enumerate() {
-        let job = serde_dynamo::from_item::<_, StreamKey>(r.change.keys.clone())
-            .ok()
-            .and_then(|k| coverdesk::servicing::repo::job_of_key(&k.pk));
-        match job {
-            Some(j) => jobs.push(j),
-            None => {
-                skipped += 1;
-                tracing::warn!(record = i, event_id = %r.event_id, "stream record names no job; skipped");
-            }
-        }
-    }
-    (jobs, skipped)
+/// The job (`(team, subject)`) a stream record names (`pk` = `JOB#<team>#<pull>` or
+/// `JOB#<team>#IMP#B#<batch>`), if any.
+pub fn stream_job(
+    r: &aws_lambda_events::event::dynamodb::EventRecord,
+) -> Option<(TeamId, coverdesk::servicing::model::Subject)> {
+    serde_dynamo::from_item::<_, StreamKey>(r.change.keys.clone())
+        .ok()
+        .and_then(|k| coverdesk::servicing::repo::job_of_key(&k.pk))
 }
 
-/// The servicing worker function: a stream event runs the jobs it names; any other event (the
-/// schedule) sweeps every due job. Failures leave the job queued for the next sweep.
-pub async fn handle_worker_event(deps: &Deps, event: WorkerEvent) -> serde_json::Value {
+/// What the worker did with one invocation.
+#[derive(Debug, Default, PartialEq)]
+pub struct WorkerOutcome {
+    /// Jobs run (a stream batch).
+    pub ran: usize,
+    /// Stream records that name no job (each logged).
+    pub skipped: usize,
+    /// Due jobs swept (the schedule).
+    pub swept: usize,
+    /// The sequence number of the stream record whose job failed, when one did: Lambda sends the
+    /// batch again from there (`ReportBatchItemFailures`), so the records before it are not run
+    /// twice and those after it, not run yet, are run then.
+    pub failed_at: Option<String>,
+}
+
+impl WorkerOutcome {
+    /// The invocation's answer: for a stream batch, Lambda's partial batch response
+    /// (`{"batchItemFailures": [{"itemIdentifier": <sequence number>}]}`, empty when every record
+    /// was taken); the schedule's answer is not read.
+    pub fn response(&self) -> serde_json::Value {
+        let failures: Vec<serde_json::Value> =
+            self.failed_at.iter().map(|seq| serde_json::json!({"itemIdentifier": seq})).collect();
+        serde_json::json!({"batchItemFailures": failures})
+    }
+}
+
+/// The servicing worker function: a stream event runs the jobs it names, in order, until one
+/// fails (that record is reported back; the schedule also sweeps it when it is due); any other
+/// event (the schedule) sweeps every due job.
+pub async fn handle_worker_event(deps: &Deps, event: WorkerEvent) -> WorkerOutcome {
     let worker = deps.worker();
+    let mut out = WorkerOutcome::default();
     match event {
         WorkerEvent::Stream(stream) => {
-            let (jobs, skipped) = stream_jobs(&stream);
-            let mut ran = 0;
-            for (team, subject) in jobs {
+            for (i, r) in stream.records.iter().enumerate() {
+                let Some((team, subject)) = stream_job(r) else {
+                    out.skipped += 1;
+                    tracing::warn!(record = i, event_id = %r.event_id, "stream record names no job; skipped");
+                    continue;
+                };
                 match worker.run(&team, &subject).await {
-                    Ok(()) => ran += 1,
-                    Err(e) => tracing::warn!(error = %e, "job left for the next sweep"),
+                    Ok(()) => out.ran += 1,
+                    Err(e) => {
+                        tracing::warn!(record = i, error = %e, "job failed: the stream sends it again from this record");
+                        // A record without a sequence number cannot be named: an empty identifier
+                        // makes Lambda retry the whole batch (bisecting it), the fallback.
+                        out.failed_at = Some(r.change.sequence_number.clone().unwrap_or_default());
+                        break;
+                    }
                 }
             }
-            serde_json::json!({"ran": ran, "skipped": skipped})
+            tracing::info!(ran = out.ran, skipped = out.skipped, failed = out.failed_at.is_some(), "stream batch");
         }
         WorkerEvent::Schedule(_) => match worker.sweep().await {
-            Ok(n) => serde_json::json!({"swept": n}),
-            Err(e) => {
-                tracing::warn!(error = %e, "sweep failed");
-                serde_json::json!({"swept": 0})
-            }
+            Ok(n) => out.swept = n,
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
         },
     }
+    out
 }
 
 /// The rest of the worker function's `main` (its dependencies: the store and the key, with which
@@ -175,7 +197,7 @@ pub async fn serve_worker(deps: Deps) -> Result<(), lambda_http::Error> {
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<WorkerEvent>| async move {
             coverdesk::net::set_trace_id(event.context.xray_trace_id.clone());
-            Ok::<_, Infallible>(handle_worker_event(deps, event.payload).await)
+            Ok::<_, Infallible>(handle_worker_event(deps, event.payload).await.response())
         },
     ))
     .await
