@@ -258,6 +258,58 @@ fn only_the_functions_that_need_the_key_may_read_it() {
     }
 }
 
+/// Issue 24: somebody is told when something fails. Every alarm notifies the alarm topic when it
+/// fires and when it clears; every queue has an alarm on its depth; every API function is watched
+/// through the API's 5xx rate (API Gateway answers 5xx when a function fails, times out or is
+/// throttled) and every other function by its own errors and throttles; the table's throttling,
+/// webhooks that gave up and document fetches failing are alarms too; the dashboard exists.
+#[test]
+fn every_queue_and_every_function_is_watched_by_an_alarm() {
+    let blocks = template_blocks();
+    let alarms: Vec<&(String, String)> =
+        blocks.iter().filter(|(_, b)| b.contains("Type: AWS::CloudWatch::Alarm\n")).collect();
+    assert!(!alarms.is_empty());
+    for (name, body) in &alarms {
+        assert!(body.contains("AlarmActions:\n- !Ref AlarmTopic\n"), "{name} tells nobody");
+        assert!(body.contains("OKActions:\n- !Ref AlarmTopic\n"), "{name} never says it cleared");
+        assert!(body.contains("AlarmDescription: "), "{name} says not what it means");
+    }
+    let watching = |needle: &str| alarms.iter().any(|(_, b)| b.contains(needle));
+    for (queue, _) in blocks.iter().filter(|(_, b)| b.contains("Type: AWS::SQS::Queue\n")) {
+        let depth = alarms.iter().any(|(_, b)| {
+            b.contains("MetricName: ApproximateNumberOfMessagesVisible\n")
+                && b.contains(&format!("Value: !GetAtt {queue}.QueueName\n"))
+        });
+        assert!(depth, "no alarm on the depth of {queue}");
+    }
+    let api_5xx = alarms.iter().any(|(_, b)| b.contains("MetricName: 5xx\n") && b.contains("Value: !Ref HttpApi\n"));
+    assert!(api_5xx, "no alarm on the API's 5xx");
+    for (name, body) in blocks.iter().filter(|(_, b)| b.contains("Type: AWS::Serverless::Function\n")) {
+        if body.contains("Type: HttpApi\n") {
+            assert!(body.contains("ApiId: !Ref HttpApi\n"), "{name} is behind another API");
+            continue;
+        }
+        let own = alarms.iter().any(|(_, b)| {
+            b.contains(&format!("Value: !Ref {name}\n"))
+                && b.contains("MetricName: Errors\n")
+                && b.contains("MetricName: Throttles\n")
+        });
+        assert!(own, "no alarm on the errors and throttles of {name}");
+    }
+    assert!(watching("Value: !Ref DataTable\n") && watching("MetricName: WriteThrottleEvents\n"));
+    assert!(watching("MetricName: WebhookDeliveries\n") && watching("Value: GAVE_UP\n"));
+    assert!(watching("MetricName: ImportTransactions\n") && watching("Value: \"2002\"\n"));
+    let find = |name: &str| blocks.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_str());
+    assert!(find("AlarmEmailSubscription").is_some_and(|b| b.contains("Condition: HasAlarmEmail")));
+    let dashboard = find("OperationsDashboard").expect("a dashboard");
+    for shown in ["ApproximateNumberOfMessagesVisible", "ImportTransactions", "WebhookDeliveries", "Latency", "p99"] {
+        assert!(dashboard.contains(shown), "the dashboard shows no {shown}");
+    }
+    // The worker names the record whose job failed (partial batch response).
+    let worker = find("ServicingWorkerFunction").unwrap();
+    assert!(worker.contains("FunctionResponseTypes:\n- ReportBatchItemFailures\n"));
+}
+
 /// Issue 10, operations: every function logs JSON into its own log group with a retention, traces
 /// with X-Ray; failed uploads and stream batches land in a queue; the bucket takes TLS only and
 /// expires uploads, results and old versions.
