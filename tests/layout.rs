@@ -429,7 +429,15 @@ async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
             .unwrap_or_else(|| panic!("no request record for {}", d.name));
         assert_eq!(line["status"], expected.to_string());
         assert_eq!(line["Requests"], 1.0);
-        assert!(line["latency_ms"].is_u64() && line["cold_start"].is_boolean() && line["requestId"].is_string());
+        assert!(line["latency_ms"].is_u64() && line["cold_start"].is_boolean(), "{line}");
+        // Issue 24: one log shape; the request id is the one API Gateway gave the client.
+        let event: Value = serde_json::from_str(&sample.text).unwrap();
+        assert_eq!(line["request_id"], event["requestContext"]["requestId"], "{line}");
+        assert_eq!((line["service"].as_str(), line["level"].as_str()), (Some("coverdesk"), Some("INFO")));
+        assert!(line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')) && line["function"].is_string());
+        let mut keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, REQUEST_LINE_KEYS_IN_LAMBDA, "{line}");
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["route", "status"]]));
     }
 }
@@ -965,6 +973,24 @@ fn the_cli_helps_without_side_effects_and_fails_loudly() {
 
 /// Issue 10: the local server logs one JSON object a line, with no terminal escapes, when its
 /// logs do not go to a terminal (here, a pipe): the request line names route, status and latency.
+/// A Lambda request line's keys, sorted (README, "Log lines"); the sample events are not traced,
+/// so no `xray_trace_id`.
+const REQUEST_LINE_KEYS_IN_LAMBDA: &[&str] = &[
+    "Latency",
+    "Requests",
+    "_aws",
+    "cold_start",
+    "function",
+    "latency_ms",
+    "level",
+    "message",
+    "request_id",
+    "route",
+    "service",
+    "status",
+    "timestamp",
+];
+
 #[test]
 fn the_local_server_logs_json_when_not_on_a_terminal() {
     use std::io::{Read, Write};
@@ -979,12 +1005,18 @@ fn the_local_server_logs_json_when_not_on_a_terminal() {
         .spawn()
         .unwrap();
     let mut answered = false;
+    let mut request_id = String::new();
     for _ in 0..100 {
         if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             c.write_all(b"GET /carriers HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
             let mut answer = String::new();
             let _ = c.read_to_string(&mut answer);
             answered = answer.starts_with("HTTP/1.1 200");
+            request_id = answer
+                .lines()
+                .find_map(|l| l.strip_prefix("apigw-requestid: "))
+                .map(|id| id.trim().to_string())
+                .unwrap_or_default();
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -1001,10 +1033,24 @@ fn the_local_server_logs_json_when_not_on_a_terminal() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
-    let request = lines.iter().find(|l| l["fields"]["message"] == "request").unwrap_or_else(|| panic!("{logs}"));
-    assert_eq!(request["level"], "INFO");
-    assert_eq!(request["fields"]["status"], 200);
-    assert!(request["fields"]["route"].is_string() && request["fields"]["ms"].is_u64(), "{request}");
+    // Issue 24: the function's shape, flat: the same keys as a Lambda request line but the
+    // metrics, the cold start and the trace id; the request id is the one the answer named.
+    let request = lines.iter().find(|l| l["message"] == "request").unwrap_or_else(|| panic!("{logs}"));
+    assert_eq!((request["level"].as_str(), request["status"].as_str()), (Some("INFO"), Some("200")), "{request}");
+    assert_eq!((request["service"].as_str(), request["function"].as_str()), (Some("coverdesk"), Some("local")));
+    assert!(request["route"] == "carriers-list" && request["latency_ms"].is_u64(), "{request}");
+    assert_eq!(request["request_id"].as_str(), Some(request_id.as_str()), "{request}");
+    let mut keys: Vec<&str> = request.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let lambda_only = ["Latency", "Requests", "_aws", "cold_start"];
+    let expected: Vec<&str> =
+        REQUEST_LINE_KEYS_IN_LAMBDA.iter().copied().filter(|k| !lambda_only.contains(k)).collect();
+    assert_eq!(keys, expected, "{request}");
+    // Every other line is flat too: its time, level and message at the top.
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string() && l["message"].is_string(), "{l}");
+        assert!(l.get("fields").is_none(), "{l}");
+    }
 }
 
 /// Issue 19: `team api-key create|list|revoke` on the embedded store; the key it prints opens the

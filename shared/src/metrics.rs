@@ -84,23 +84,74 @@ fn render(dimensions: &[(&str, &str)], metrics: &[(&str, f64, Unit)], fields: Ma
 
 static WARM: AtomicBool = AtomicBool::new(false);
 
-/// The request's line: its log fields and its metrics, one JSON object. Never the path, query,
-/// headers or body (ids, credentials, personal data).
-pub fn request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
-    let cold = !WARM.swap(true, Ordering::Relaxed);
+/// The service name every request line carries.
+pub const SERVICE: &str = "coverdesk";
+
+/// Whether the local server writes JSON lines (not at a terminal): set once by the CLI.
+static LOCAL_JSON: AtomicBool = AtomicBool::new(false);
+
+/// The CLI: request lines go to standard error as JSON (`true`), or as text through the log.
+pub fn set_local_json(json: bool) {
+    LOCAL_JSON.store(json, Ordering::Relaxed);
+}
+
+/// The one log line of each request, in one shape on the local server and in Lambda (README,
+/// "Log lines"): `timestamp`, `level`, `message` (`request`), `service`, `function`, `route`,
+/// `status` (text, as the metric's dimension), `latency_ms`, `request_id` (the id the client got
+/// in `apigw-requestid`), and in Lambda `cold_start` and `xray_trace_id` when traced. Never the
+/// path, query, headers or body (ids, credentials, personal data).
+pub fn request_fields(
+    request_id: &str,
+    route: &str,
+    status: u16,
+    latency_ms: u64,
+    lambda: Option<bool>,
+) -> Map<String, Value> {
     let mut fields = Map::new();
+    fields.insert("timestamp".into(), json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
     fields.insert("level".into(), json!("INFO"));
     fields.insert("message".into(), json!("request"));
-    fields.insert("requestId".into(), json!(request_id));
-    fields.insert("function".into(), json!(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default()));
-    fields.insert("cold_start".into(), json!(cold));
+    fields.insert("service".into(), json!(SERVICE));
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    fields.insert("function".into(), json!(function));
+    fields.insert("route".into(), json!(route));
+    fields.insert("status".into(), json!(status.to_string()));
     fields.insert("latency_ms".into(), json!(latency_ms));
+    fields.insert("request_id".into(), json!(request_id));
+    if let Some(cold) = lambda {
+        fields.insert("cold_start".into(), json!(cold));
+        if let Some(trace) = crate::net::trace_id() {
+            fields.insert("xray_trace_id".into(), json!(trace));
+        }
+    }
+    fields
+}
+
+/// A Lambda function's request line: [`request_fields`] with the request's metrics (`Requests`
+/// and `Latency` by route and status) in the same JSON object (EMF).
+pub fn request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
+    let cold = !WARM.swap(true, Ordering::Relaxed);
+    let mut fields = request_fields(request_id, route, status, latency_ms, Some(cold));
+    // The metric's own copies of route and status are the dimensions below.
+    fields.remove("route");
+    fields.remove("status");
     let status = status.to_string();
     record(
         &[("route", route), ("status", &status)],
         &[("Requests", 1.0, Unit::Count), ("Latency", latency_ms as f64, Unit::Milliseconds)],
         fields,
     );
+}
+
+/// The local server's request line: the same fields as a function's, as one JSON line on
+/// standard error when not at a terminal ([`set_local_json`]), else as text through the log.
+pub fn local_request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
+    if LOCAL_JSON.load(Ordering::Relaxed) {
+        let line = Value::Object(request_fields(request_id, route, status, latency_ms, None));
+        eprintln!("{line}");
+    } else {
+        tracing::info!(route, status, latency_ms, request_id, "request");
+    }
 }
 
 /// A count by one dimension (import transactions by status, deliveries and actions by outcome),

@@ -452,7 +452,15 @@ fn main() -> ExitCode {
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         logs.init();
     } else {
-        logs.json().with_ansi(false).init();
+        // One flat JSON object a line, the shape a function writes (README, "Log lines").
+        coverdesk::metrics::set_local_json(true);
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_target(false)
+            .with_ansi(false)
+            .init();
     }
     let command = cli.command.unwrap_or(Command::Serve {
         port: std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000),

@@ -47,7 +47,14 @@ pub async fn invoke(deps: &Deps, route: Route, handler: Handler, req: Request) -
     use lambda_http::RequestExt;
     let started = std::time::Instant::now();
     let context = req.lambda_context_ref();
-    let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
+    // The id the client got from API Gateway (`apigw-requestid`, and the access log's
+    // `requestId`); the invocation's own when the event has none.
+    let gateway_id = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.request_id.clone(),
+        _ => None,
+    };
+    let request_id =
+        gateway_id.filter(|id| !id.is_empty()).or_else(|| context.map(|c| c.request_id.clone())).unwrap_or_default();
     coverdesk::net::set_trace_id(context.and_then(|c| c.xray_trace_id.clone()));
     let response = api::handle_route(deps, route, handler, to_api_request(req)).await;
     coverdesk::metrics::request(&request_id, route.name(), response.status, started.elapsed().as_millis() as u64);
@@ -68,12 +75,14 @@ pub fn init_logs() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
     let logs = lambda_http::tracing::subscriber::fmt()
         .with_target(false)
-        .without_time()
         .with_env_filter(log_filter(&level, &std::env::var("RUST_LOG").unwrap_or_default()));
     if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        logs.json().init();
+        // One flat object a line (`timestamp`, `level`, `message`, the fields), as the local
+        // server writes (README, "Log lines").
+        logs.json().flatten_event(true).with_current_span(false).with_span_list(false).init();
     } else {
-        logs.init();
+        // Text: CloudWatch stamps each line.
+        logs.without_time().init();
     }
 }
 

@@ -135,19 +135,28 @@ pub async fn handle(deps: &Deps, req: ApiRequest) -> ApiResponse {
     match routes::match_path(&req.method, &req.path) {
         routes::Match::Found(route, params) => {
             let started = Instant::now();
-            let response = serve(deps, handler(route), params, &req).await;
-            // Never the path, query, headers or body: they carry ids, credentials and personal data.
-            tracing::info!(
-                route = route.name(),
-                status = response.status,
-                ms = started.elapsed().as_millis() as u64,
-                "request"
-            );
+            let mut response = serve(deps, handler(route), params, &req).await;
+            // The request's id, as API Gateway gives one in the same header: the client can name
+            // the request's log line.
+            let id = request_id();
+            crate::metrics::local_request(&id, route.name(), response.status, started.elapsed().as_millis() as u64);
+            response.headers.push((REQUEST_ID_HEADER, id));
             response
         }
         routes::Match::WrongMethod(allowed) => method_not_allowed(&req.path, &req.method, &allowed),
         routes::Match::None => not_found(&req.path),
     }
+}
+
+/// The response header naming the request's id: API Gateway's HTTP API sends it; the local
+/// server sends its own.
+pub const REQUEST_ID_HEADER: &str = "apigw-requestid";
+
+/// A new request id: 16 random bytes, hex (the local server's; in AWS, API Gateway's).
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
 }
 
 /// Serves one route only (one Lambda function) with its handler; any other path is 404.
