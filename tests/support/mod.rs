@@ -194,12 +194,20 @@ pub struct CountingStore {
     pub gets: std::sync::atomic::AtomicUsize,
     pub queries: std::sync::atomic::AtomicUsize,
     pub writes: std::sync::atomic::AtomicUsize,
+    /// Items the queries returned.
+    pub items: std::sync::atomic::AtomicUsize,
 }
 
 #[allow(dead_code)]
 impl CountingStore {
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        CountingStore { inner, gets: Default::default(), queries: Default::default(), writes: Default::default() }
+        CountingStore {
+            inner,
+            gets: Default::default(),
+            queries: Default::default(),
+            writes: Default::default(),
+            items: Default::default(),
+        }
     }
     /// (reads of one item, queries, transactions and counters) so far, and back to zero.
     pub fn take(&self) -> (usize, usize, usize) {
@@ -225,7 +233,9 @@ impl Store for CountingStore {
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
         self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.query(pk, sk_prefix, after, limit).await
+        let page = self.inner.query(pk, sk_prefix, after, limit).await?;
+        self.items.fetch_add(page.items.len(), Ordering::SeqCst);
+        Ok(page)
     }
     async fn query_index(
         &self,
@@ -234,7 +244,9 @@ impl Store for CountingStore {
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
         self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.query_index(index_pk, after, limit).await
+        let page = self.inner.query_index(index_pk, after, limit).await?;
+        self.items.fetch_add(page.items.len(), Ordering::SeqCst);
+        Ok(page)
     }
     async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
         self.writes.fetch_add(1, Ordering::SeqCst);

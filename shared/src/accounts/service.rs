@@ -213,7 +213,11 @@ impl<'a> Accounts<'a> {
         }
         let mut out = ListResult { items: Vec::new(), has_more: false, total: None };
         let mut matched = 0usize;
-        self.each_match(&q.filters, |a| {
+        // The page and one more (to know whether another page follows), unless every account is
+        // counted.
+        let wanted =
+            if q.include_total { usize::MAX } else { q.page_offset.saturating_add(q.page_size).saturating_add(1) };
+        self.each_match(&q.filters, wanted, |a| {
             if matched >= q.page_offset {
                 if out.items.len() < q.page_size {
                     out.items.push(a);
@@ -238,7 +242,7 @@ impl<'a> Accounts<'a> {
         let keep = q.page_offset.saturating_add(q.page_size).saturating_add(1);
         let mut best: Vec<(super::filter::SortKey, Versioned<Account>)> = Vec::new();
         let mut matched = 0usize;
-        self.each_match(&q.filters, |a| {
+        self.each_match(&q.filters, usize::MAX, |a| {
             matched += 1;
             best.push((q.sort.key(&a.value), a));
             if best.len() >= keep.saturating_mul(2).max(1024) {
@@ -254,16 +258,22 @@ impl<'a> Accounts<'a> {
         Ok(ListResult { items, has_more, total: q.include_total.then_some(matched) })
     }
 
-    /// Hands `visit` each account of the team that passes `filters`, in creation order, reading
-    /// the accounts index a page of 200 at a time, until `visit` answers false or none is left.
+    /// Hands `visit` each account of the team that passes `filters`, in creation order, until
+    /// `visit` answers false or none is left. Unfiltered, a page reads only the `wanted` accounts
+    /// the caller can use (a list page of 25 at offset 0 reads 26 index items, not 200); filtered,
+    /// pages of 200, as matches are sparse.
     async fn each_match(
         &self,
         filters: &[super::filter::Filter],
+        wanted: usize,
         mut visit: impl FnMut(Versioned<Account>) -> bool,
     ) -> Result<(), AccountError> {
         let mut after = None;
+        let mut read = 0usize;
         loop {
-            let page = self.repo().accounts_page(after.as_ref(), 200).await?;
+            let limit = if filters.is_empty() { wanted.saturating_sub(read).clamp(1, 1000) } else { 200 };
+            let page = self.repo().accounts_page(after.as_ref(), limit).await?;
+            read += page.items.len();
             for item in &page.items {
                 let a: Account = item.decode()?;
                 if filters.iter().all(|f| f.matches(&a)) && !visit(Versioned { value: a, version: item.version }) {
