@@ -1785,3 +1785,37 @@ async fn a_list_page_reads_the_page_and_one_more_on_the_embedded_store() {
 async fn a_list_page_reads_the_page_and_one_more_on_dynamodb() {
     a_list_page_reads_the_page_and_one_more(support::Backend::Dynamo).await;
 }
+
+/// Issue 23: a process keeps a team's record `CREDENTIAL_TTL` (5 s) after reading it, so a
+/// request whose secret it takes reads nothing; a secret it does not take reads again (a refusal
+/// is never kept, a secret just rotated works at once); a rotated secret stops working once the
+/// kept record is older than that. Here with a 300 ms lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_kept_seconds_and_a_rotated_secret_stops_within_them() {
+    use coverdesk::auth::{create_team, rotate_secret, Credentials, CREDENTIAL_TTL};
+    assert!(CREDENTIAL_TTL <= std::time::Duration::from_secs(10), "issue 23: revoked within 10 s");
+    let (store, _dir) = support::embedded_store();
+    let (team, secret) = create_team(store.as_ref(), "t", Some(&support::unique("cred")), None, None).await.unwrap();
+    let counting = support::CountingStore::new(store.clone());
+    let kept = Credentials::new(std::time::Duration::from_millis(300));
+    let with = |s: &str| basic(&team.client_id, s);
+    for _ in 0..3 {
+        assert_eq!(kept.authenticate(&counting, Some(&with(&secret))).await.unwrap(), team.team_id);
+    }
+    assert_eq!(counting.take().0, 1, "three requests, one read");
+    assert!(kept.authenticate(&counting, Some(&with("wrong"))).await.is_err());
+    assert!(kept.authenticate(&counting, Some(&with("wrong"))).await.is_err());
+    assert_eq!(counting.take().0, 2, "a refused secret reads every time");
+    let new = rotate_secret(store.as_ref(), &team.client_id).await.unwrap();
+    // The old secret, within the lifetime of the record kept before the rotation.
+    assert!(kept.authenticate(&counting, Some(&with(&secret))).await.is_ok());
+    assert_eq!(counting.take().0, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert!(
+        kept.authenticate(&counting, Some(&with(&secret))).await.is_err(),
+        "rotated: refused once the record is old"
+    );
+    assert_eq!(kept.authenticate(&counting, Some(&with(&new))).await.unwrap(), team.team_id);
+    assert_eq!(counting.take().0, 1, "the record read again took the new secret and is kept");
+    assert!(kept.authenticate(&counting, Some(&with(&secret))).await.is_err());
+}

@@ -34,6 +34,8 @@ pub struct Deps {
     /// the stack's `AllowedOrigins` in AWS (`COVERDESK_EMBED_ORIGINS`), the CORS origins locally;
     /// `*` allows any, none allows only this origin.
     pub embed_origins: Vec<String>,
+    /// The teams' records read lately (Basic credentials), kept a few seconds per process.
+    pub credentials: Arc<crate::auth::Credentials>,
 }
 
 /// Who imports what is stored under `uploads/`.
@@ -87,6 +89,7 @@ impl Deps {
             uploads: Uploads::InProcess,
             max_upload_bytes: crate::import::upload::MAX_UPLOAD_BYTES,
             embed_origins: Vec::new(),
+            credentials: Arc::default(),
         }
     }
 
@@ -151,6 +154,8 @@ impl Deps {
 
     pub fn with_store(mut self, store: impl Store + 'static) -> Deps {
         self.store = Arc::new(store);
+        // Records read from another store are not this one's.
+        self.credentials = Arc::default();
         self
     }
 

@@ -263,7 +263,7 @@ fn not_found(path: &str) -> ApiResponse {
 /// [`crate::auth::AuthError`]: wrong or missing credentials are 401, a store that is throttling or
 /// down is 503 (never 401).
 async fn authenticate(deps: &Deps, req: &ApiRequest) -> Result<TeamId, crate::auth::AuthError> {
-    crate::auth::authenticate(deps.store.as_ref(), header(req, "authorization")).await
+    deps.credentials.authenticate(deps.store.as_ref(), header(req, "authorization")).await
 }
 
 /// The header and the query parameter that carry an API key (the filing service's names; a
@@ -279,7 +279,7 @@ pub const API_KEY_QUERY: &str = "apikey";
 /// revoked or malformed key is the same 401 as wrong Basic credentials.
 async fn authenticate_import(deps: &Deps, req: &ApiRequest) -> Result<TeamId, crate::auth::AuthError> {
     if let Some(basic) = header(req, "authorization") {
-        return crate::auth::authenticate(deps.store.as_ref(), Some(basic)).await;
+        return deps.credentials.authenticate(deps.store.as_ref(), Some(basic)).await;
     }
     let key = match req.headers.get(API_KEY_HEADER) {
         Some(value) => value.to_str().ok().map(str::to_string),

@@ -169,8 +169,16 @@ pub async fn team_record(store: &dyn Store, client_id: &str) -> Result<Option<Te
     store.get(&team_pk(client_id), TEAM_SK).await?.map(|item| item.decode()).transpose()
 }
 
-/// The team named by an `Authorization: Basic ...` header, or 401.
+/// The team named by an `Authorization: Basic ...` header, or 401. Reads the team every time
+/// (the CLI and the store's contract); requests go through [`Credentials::authenticate`].
 pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Result<TeamId, AuthError> {
+    let (client_id, secret) = basic(authorization)?;
+    let team = read_team(store, &client_id).await?;
+    check(&team, &secret)
+}
+
+/// `client_id` and secret of a Basic header, or 401.
+fn basic(authorization: Option<&str>) -> Result<(String, String), AuthError> {
     let encoded = authorization
         .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
         .ok_or(AuthError::Unauthenticated)?;
@@ -181,12 +189,74 @@ pub async fn authenticate(store: &dyn Store, authorization: Option<&str>) -> Res
     if !valid_client_id(client_id) || secret.is_empty() || secret.len() > 256 {
         return Err(AuthError::Unauthenticated);
     }
+    Ok((client_id.to_string(), secret.to_string()))
+}
+
+async fn read_team(store: &dyn Store, client_id: &str) -> Result<Team, AuthError> {
     let item = store.get(&team_pk(client_id), TEAM_SK).await?.ok_or(AuthError::Unauthenticated)?;
-    let team: Team = serde_json::from_value(item.body).map_err(|e| AuthError::Internal(crate::cause::cause(e)))?;
+    serde_json::from_value(item.body).map_err(|e| AuthError::Internal(crate::cause::cause(e)))
+}
+
+fn check(team: &Team, secret: &str) -> Result<TeamId, AuthError> {
     let given = hash(&team.salt, secret);
     if given.as_bytes().ct_eq(team.secret_hash.as_bytes()).into() {
-        Ok(team.team_id)
+        Ok(team.team_id.clone())
     } else {
         Err(AuthError::Unauthenticated)
+    }
+}
+
+/// How long a process keeps a team's record after reading it: a rotated secret (or a deleted
+/// team) stops working at most this long after the change, in every container.
+pub const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The teams' records a process read lately, by client id, each kept [`CREDENTIAL_TTL`]: a request
+/// whose secret the kept record takes reads nothing. A secret it does not take reads the record
+/// again (a secret just rotated works at once); nothing is kept of a refusal. At most
+/// [`Credentials::MAX`] records (all dropped when full).
+pub struct Credentials {
+    ttl: std::time::Duration,
+    teams: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Team)>>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials::new(CREDENTIAL_TTL)
+    }
+}
+
+impl Credentials {
+    pub const MAX: usize = 1024;
+
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Credentials { ttl, teams: Default::default() }
+    }
+
+    fn kept(&self, client_id: &str) -> Option<Team> {
+        let teams = self.teams.lock().ok()?;
+        teams.get(client_id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, t)| t.clone())
+    }
+
+    fn keep(&self, client_id: &str, team: &Team) {
+        if let Ok(mut teams) = self.teams.lock() {
+            if teams.len() >= Self::MAX {
+                teams.clear();
+            }
+            teams.insert(client_id.to_string(), (std::time::Instant::now(), team.clone()));
+        }
+    }
+
+    /// The team named by an `Authorization: Basic ...` header, or 401: from the kept record when
+    /// it takes the secret, else from the store.
+    pub async fn authenticate(&self, store: &dyn Store, authorization: Option<&str>) -> Result<TeamId, AuthError> {
+        let (client_id, secret) = basic(authorization)?;
+        if let Some(team) = self.kept(&client_id) {
+            if let Ok(id) = check(&team, &secret) {
+                return Ok(id);
+            }
+        }
+        let team = read_team(store, &client_id).await?;
+        self.keep(&client_id, &team);
+        check(&team, &secret)
     }
 }
