@@ -262,6 +262,65 @@ impl Store for CountingStore {
     }
 }
 
+/// An object store that counts HEADs and PUTs made through it (the counters are shared with the
+/// test that keeps a clone) and passes every call to the store under it.
+#[derive(Clone)]
+pub struct CountingObjects {
+    pub inner: Arc<dyn coverdesk::objects::ObjectStore>,
+    pub heads: Arc<std::sync::atomic::AtomicUsize>,
+    pub puts: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[allow(dead_code)]
+impl CountingObjects {
+    pub fn new(inner: Arc<dyn coverdesk::objects::ObjectStore>) -> Self {
+        CountingObjects { inner, heads: Default::default(), puts: Default::default() }
+    }
+}
+
+#[async_trait::async_trait]
+impl coverdesk::objects::ObjectStore for CountingObjects {
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        meta: &coverdesk::objects::ObjectMeta,
+    ) -> Result<(), coverdesk::objects::ObjectError> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        self.inner.put_file(key, path, meta).await
+    }
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), coverdesk::objects::ObjectError> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        self.inner.put_bytes(key, bytes, content_type).await
+    }
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, coverdesk::objects::ObjectError> {
+        self.inner.get_bytes(key).await
+    }
+    async fn get_file(
+        &self,
+        key: &str,
+        dest: &std::path::Path,
+        limit: u64,
+    ) -> Result<Option<u64>, coverdesk::objects::ObjectError> {
+        self.inner.get_file(key, dest, limit).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<coverdesk::objects::Stat>, coverdesk::objects::ObjectError> {
+        self.heads.fetch_add(1, Ordering::SeqCst);
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), coverdesk::objects::ObjectError> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, coverdesk::objects::ObjectError> {
+        self.inner.list(prefix).await
+    }
+}
+
 /// Each named test body (`async fn name(api: &TestApi)`) run on both transports: the local
 /// server over the embedded store, and the Lambda handlers over DynamoDB Local.
 #[allow(unused_macros)]
