@@ -104,6 +104,43 @@ impl Address {
     }
 }
 
+/// An account's search terms, folded (made and matched in [`super::terms`]). An account stored
+/// before search existed has none: it is indexed at its next change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    pub holder: HolderTerms,
+    pub place: PlaceTerms,
+}
+
+/// The holder contact's terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderTerms {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+    /// Each phone number's digits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<String>,
+    /// The taxpayer id's digest (`terms::tax_digest`); the digits are kept only on the contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<String>,
+    pub words: Vec<String>,
+}
+
+/// The primary location's terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceTerms {
+    /// Upper case, spaces removed (`94105-1234`, `K1A0B1`).
+    pub postal: String,
+    pub city: String,
+    /// The state or province code, upper case.
+    pub state: String,
+    pub words: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HolderSummary {
     pub contact_id: u64,
@@ -151,7 +188,7 @@ pub struct Account {
     /// What the searches find the account by (see [`super::terms`]); `None` on an account
     /// stored before search existed, until its next change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub search: Option<super::terms::Terms>,
+    pub search: Option<Terms>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,50 +13,12 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
 use super::model::{Account, Address, Contact, ContactSubtype};
+pub use super::model::{HolderTerms, PlaceTerms, Terms};
 
 /// The most words of one account's holder, and of its primary address, that are indexed; words
 /// past these are not found by free text (a holder's name and an address have far fewer).
 pub const MAX_WORDS: usize = 16;
-
-/// An account's search terms, folded. `None` on an account stored before search existed: it is
-/// indexed at its next change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Terms {
-    pub holder: HolderTerms,
-    pub place: PlaceTerms,
-}
-
-/// The holder contact's terms.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HolderTerms {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last: Option<String>,
-    /// Each phone number's digits.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub phones: Vec<String>,
-    /// The taxpayer id's digest ([`tax_digest`]); the digits are kept only on the contact.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax: Option<String>,
-    pub words: Vec<String>,
-}
-
-/// The primary location's terms.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlaceTerms {
-    /// Upper case, spaces removed (`94105-1234`, `K1A0B1`).
-    pub postal: String,
-    pub city: String,
-    /// The state or province code, upper case.
-    pub state: String,
-    pub words: Vec<String>,
-}
 
 impl HolderTerms {
     pub fn of(c: &Contact) -> HolderTerms {
