@@ -76,10 +76,17 @@ impl Importer {
         let mut results = Vec::with_capacity(total);
         let run = Run { batch_id, source, progress };
         let meta = self
-            .import_windows(&run, total, None, before.is_none(), Windows::Memory(windows), &mut |window| {
-                results.extend_from_slice(window);
-                Ok(())
-            })
+            .import_windows(
+                &run,
+                total,
+                None,
+                fresh(&before.map(|(m, _)| m)),
+                Windows::Memory(windows),
+                &mut |window| {
+                    results.extend_from_slice(window);
+                    Ok(())
+                },
+            )
             .await?;
         Ok((meta, results))
     }
@@ -121,7 +128,7 @@ impl Importer {
             }
         }
         let windows = Windows::File(stream::windows(path.to_path_buf()));
-        self.import_windows(&run, total, Some(upload), before.is_none(), windows, out).await
+        self.import_windows(&run, total, Some(upload), fresh(&before), windows, out).await
     }
 
     /// The import itself: the batch marked processing, then each window of transactions
@@ -327,4 +334,10 @@ fn mark_repeated_ids(outcomes: &mut [Outcome], seen: &mut HashSet<u128>) {
             }
         }
     }
+}
+
+/// Whether a batch's import is its first: no import of it began before (it is new, or only
+/// admitted), so no document of it can be stored yet.
+fn fresh(before: &Option<BatchMeta>) -> bool {
+    before.as_ref().is_none_or(|m| !m.began())
 }
