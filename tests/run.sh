@@ -5,7 +5,7 @@
 # runs every check:
 #   cargo fmt --check, cargo clippy -D warnings, cfn-lint and checkov on template.yaml, cargo test
 #   (all suites), every bench's own checks in its quick mode (import_throughput,
-#   document_ingestion, import_10k; the Connect page's and the cold start's, last),
+#   document_ingestion, import_10k; the Connect page's, the cost model's and the cold start's, last),
 #   and the hosted Connect page in headless Chromium (tests/browser/connect.py: selenium, axe-core);
 #   then a Python client generated from shared/openapi.json by openapi-python-client (no generator
 #   warning allowed) calls every import operation on the same local server
@@ -162,6 +162,9 @@ fi
 "$TOOLS/openapi-client/bin/python" tests/client/import_client.py --base "http://127.0.0.1:$WEB_PORT" --api-key "$API_KEY"
 rm -rf "$CLIENT_DIR"
 echo "generated client step: $(python3 -c "print(round($EPOCHREALTIME - $CLIENT_STARTED, 1))") s"
+
+step "the cost model's own checks, in its quick mode (benches/cost/run.py --quick)"
+COVERDESK_TOOLS="$TOOLS" python3 benches/cost/run.py --quick
 
 step "the cold-start bench's own checks, in its quick mode (benches/coldstart/run.sh --quick)"
 AWS_ENDPOINT_URL_DYNAMODB="$COVERDESK_TEST_DYNAMODB_ENDPOINT" benches/coldstart/run.sh --quick
