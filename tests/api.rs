@@ -1419,6 +1419,14 @@ async fn searching_finds_accounts_by_the_originals_criteria(api: &TestApi) {
     let r = api.post(&format!("{A}/{a}/merge"), json!({"data": {"attributes": {"account": {"id": b}}}})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(ids_of(&search(&api, json!({"firstName": "Ray", "lastName": "Newton"})).await).is_empty());
+    // A Canadian postal code however it is spaced.
+    let mut ottawa = place("80 Wellington St", "Ottawa", "ON", "K1A 0A2");
+    ottawa["country"] = json!({"code": "CA"});
+    let e = created(&api, account_of(person("Ray", "Newton"), ottawa)).await;
+    for written in ["K1A 0A2", "k1a0a2"] {
+        let r = search(&api, json!({"firstName": "Ray", "lastName": "Newton", "postalCode": written})).await;
+        assert_eq!(ids_of(&r), [e.as_str()], "{written}");
+    }
     // Another team's accounts are never found.
     let other = api.new_team().await;
     assert!(ids_of(&search(&other, json!({"firstName": "Ray", "lastName": "Newtonson"})).await).is_empty());
@@ -1486,6 +1494,7 @@ async fn free_text_finds_accounts_having_every_word(api: &TestApi) {
     assert_eq!(find("16501").await, [c.as_str()]);
     assert_eq!(find("16501006").await, Vec::<String>::new());
     assert_eq!(find("16505550100").await, [a.as_str()], "a phone is one word of its digits");
+    assert_eq!(find("650-555-0100 ray").await, [a.as_str()], "written as one word, with or without +1");
     assert_eq!(find("newt").await, Vec::<String>::new(), "whole words only");
     let number = api.get(&format!("{A}/{b}")).await.attrs()["accountNumber"].as_str().unwrap().to_string();
     assert_eq!(find(&number).await, [b.as_str()]);

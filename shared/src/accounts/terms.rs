@@ -22,19 +22,21 @@ pub const MAX_WORDS: usize = 16;
 
 impl HolderTerms {
     pub fn of(c: &Contact) -> HolderTerms {
-        let mut words = Vec::new();
-        let names = [c.first_name.as_deref(), c.last_name.as_deref(), c.company_name.as_deref()];
-        for name in names.into_iter().flatten() {
-            push_words(&mut words, name);
-        }
+        // What the structured search looks up comes first, so the word cap never drops it: the
+        // phones, then the names.
         let phones: Vec<String> = [&c.home_phone, &c.work_phone, &c.cell_phone]
             .into_iter()
             .flatten()
-            .map(|p| digits(p))
+            .map(|p| phone_digits(p))
             .filter(|d| !d.is_empty())
             .collect();
+        let mut words = Vec::new();
         for p in &phones {
             push_word(&mut words, p.clone());
+        }
+        let names = [c.last_name.as_deref(), c.first_name.as_deref(), c.company_name.as_deref()];
+        for name in names.into_iter().flatten() {
+            push_words(&mut words, name);
         }
         let (company, first, last) = match c.subtype {
             ContactSubtype::Company => (c.company_name.as_deref().map(fold), None, None),
@@ -46,11 +48,14 @@ impl HolderTerms {
 
 impl PlaceTerms {
     pub fn of(a: &Address) -> PlaceTerms {
+        // What the structured search looks up comes first (postal code whole and in its parts,
+        // state, city), then the street lines, so the word cap never drops a criterion's key.
         let mut words = Vec::new();
-        for part in [Some(a.line1.as_str()), a.line2.as_deref(), Some(&a.city), Some(a.state.as_str())] {
-            push_words(&mut words, part.unwrap_or_default());
+        push_word(&mut words, postal(&a.postal_code).to_lowercase());
+        for part in [&a.postal_code, a.state.as_str(), &a.city, &a.line1] {
+            push_words(&mut words, part);
         }
-        push_words(&mut words, &a.postal_code);
+        push_words(&mut words, a.line2.as_deref().unwrap_or_default());
         PlaceTerms {
             postal: postal(&a.postal_code),
             city: fold(&a.city),
@@ -114,6 +119,24 @@ pub fn split_words(s: &str) -> impl Iterator<Item = String> {
 
 pub fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A phone number as compared: its digits, without the North American country code (`+1 650
+/// 555 0100` and `650-555-0100` are one number).
+pub fn phone_digits(s: &str) -> String {
+    let d = digits(s);
+    match d.strip_prefix('1') {
+        Some(rest) if d.len() == 11 => rest.to_string(),
+        _ => d,
+    }
+}
+
+/// Whether a word of a free text is a phone number written as one (digits and `+-().`, at least
+/// seven digits, not a ZIP+4 code): then it is compared as one, by [`phone_digits`].
+fn is_phone(word: &str) -> bool {
+    let b = word.as_bytes();
+    let zip_plus_4 = b.len() == 10 && b[5] == b'-' && digits(word).len() == 9;
+    !zip_plus_4 && word.chars().all(|c| c.is_ascii_digit() || "+-().".contains(c)) && digits(word).len() >= 7
 }
 
 /// A postal code as compared: upper case, without spaces.
@@ -181,7 +204,7 @@ impl Criteria {
             out.insert(word_key(&longest(text).unwrap_or_default()));
         }
         if let Some(p) = &self.phone_number {
-            out.insert(word_key(&digits(p)));
+            out.insert(word_key(&phone_digits(p)));
         }
         if let Some(t) = &self.tax_id {
             out.insert(tax_key(&tax_digest(&digits(t))));
@@ -190,7 +213,10 @@ impl Criteria {
             out.insert(producer_key(c));
         }
         if let Some(p) = &self.postal_code {
-            out.insert(word_key(&split_words(p).next().unwrap_or_default()));
+            // `94403` and `94403-1234` by the ZIP code's word; `K1A 0B1` whole, however spaced.
+            let whole = postal(p).to_lowercase();
+            let key = if whole.contains('-') { split_words(p).next().unwrap_or_default() } else { whole };
+            out.insert(word_key(&key));
         }
         if let Some(s) = &self.state {
             out.insert(word_key(&fold(s)));
@@ -210,7 +236,7 @@ impl Criteria {
             && eq(&self.company_name, &t.holder.company)
             && eq(&self.first_name, &t.holder.first)
             && eq(&self.last_name, &t.holder.last)
-            && self.phone_number.as_ref().is_none_or(|p| t.holder.phones.contains(&digits(p)))
+            && self.phone_number.as_ref().is_none_or(|p| t.holder.phones.contains(&phone_digits(p)))
             && self.tax_id.as_ref().is_none_or(|x| t.holder.tax.as_deref() == Some(tax_digest(&digits(x)).as_str()))
             && self.producer_code.as_ref().is_none_or(|c| a.producer_codes.contains(c))
             && self.city.as_ref().is_none_or(|c| fold(c) == t.place.city)
@@ -234,9 +260,13 @@ impl FreeText {
 
     pub fn parse(text: &str) -> FreeText {
         let mut words: Vec<String> = Vec::new();
-        for w in split_words(text) {
-            if !words.contains(&w) {
-                words.push(w);
+        for token in text.split_whitespace() {
+            let found: Vec<String> =
+                if is_phone(token) { vec![phone_digits(token)] } else { split_words(token).collect() };
+            for w in found {
+                if !words.contains(&w) {
+                    words.push(w);
+                }
             }
         }
         FreeText(words)
@@ -262,6 +292,14 @@ mod tests {
         assert_eq!(fold("  Müller\u{a0}  ÉCOLE "), "muller ecole");
         assert_eq!(fold("Ａｃｍｅ"), "acme");
         assert_eq!(split_words("O'Brien, 94105-1234").collect::<Vec<_>>(), ["o", "brien", "94105", "1234"]);
+    }
+
+    #[test]
+    fn a_phone_is_one_word_of_its_digits_without_the_country_code() {
+        assert_eq!(FreeText::parse("Ray 650-555-0100").0, ["ray", "6505550100"]);
+        assert_eq!(FreeText::parse("+1(650)555-0100").0, ["6505550100"]);
+        assert_eq!(FreeText::parse("94105-1234").0, ["94105", "1234"], "a ZIP+4 is not a phone");
+        assert_eq!(phone_digits("+44 20 7946 0958"), "442079460958");
     }
 
     #[test]

@@ -212,7 +212,8 @@ pub const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(5
 
 /// The teams' records a process read lately, by client id, each kept [`CREDENTIAL_TTL`]: a request
 /// whose secret the kept record takes reads nothing. A secret it does not take reads the record
-/// again (a secret just rotated works at once); nothing is kept of a refusal. At most
+/// again (a secret just rotated works at once), and a refusal is never answered from what is
+/// kept: every secret accepted is checked against a record read within the lifetime. At most
 /// [`Credentials::MAX`] records (all dropped when full).
 pub struct Credentials {
     ttl: std::time::Duration,
@@ -237,12 +238,18 @@ impl Credentials {
         teams.get(client_id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, t)| t.clone())
     }
 
-    fn keep(&self, client_id: &str, team: &Team) {
+    /// Keeps `team` as read by a read that started at `read_at`: its age counts from the read's
+    /// start (a slow read cannot stretch an old secret's life), and a record read later is never
+    /// replaced by one read earlier.
+    fn keep(&self, client_id: &str, team: &Team, read_at: std::time::Instant) {
         if let Ok(mut teams) = self.teams.lock() {
+            if teams.get(client_id).is_some_and(|(at, _)| *at > read_at) {
+                return;
+            }
             if teams.len() >= Self::MAX {
                 teams.clear();
             }
-            teams.insert(client_id.to_string(), (std::time::Instant::now(), team.clone()));
+            teams.insert(client_id.to_string(), (read_at, team.clone()));
         }
     }
 
@@ -255,8 +262,9 @@ impl Credentials {
                 return Ok(id);
             }
         }
+        let read_at = std::time::Instant::now();
         let team = read_team(store, &client_id).await?;
-        self.keep(&client_id, &team);
+        self.keep(&client_id, &team, read_at);
         check(&team, &secret)
     }
 }

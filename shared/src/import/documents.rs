@@ -65,13 +65,10 @@ pub(super) async fn discard<'k>(
 
 impl Importer {
     /// The documents of the accepted transactions, fetched a few at a time into the object store;
-    /// per transaction, what was stored or why it failed (nothing left behind then). `reuse`: a
-    /// document stored before under its key (by a run of the same batch) is kept, not fetched
-    /// again -- one HEAD each; a batch's first run has nothing to reuse and asks nothing.
+    /// per transaction, what was stored or why it failed (nothing left behind then).
     pub(super) async fn fetch_documents(
         &self,
         outcomes: &[Outcome],
-        reuse: bool,
     ) -> Result<HashMap<usize, Result<Vec<StoredDocument>, String>>, BatchError> {
         tokio::fs::create_dir_all(&self.ports.spool)
             .await
@@ -85,9 +82,7 @@ impl Importer {
             if let Outcome::Accepted(a) = o {
                 let t = a.transaction.clone();
                 let (imp, sem) = (self.clone(), sem.clone());
-                set.spawn(async move {
-                    (i, imp.store_all(&t.id, &t.transaction_documents, 0, reuse, &sem, deadline).await)
-                });
+                set.spawn(async move { (i, imp.store_all(&t.id, &t.transaction_documents, 0, &sem, deadline).await) });
             }
         }
         while let Some(joined) = set.join_next().await {
@@ -100,15 +95,13 @@ impl Importer {
 
 impl Importer {
     /// The documents `docs` of transaction `id` in the object store, at key positions `first`
-    /// onwards, `sem` permitting (reusing one stored before under its key when `reuse`); at the
-    /// first that cannot be stored, those this call stored are removed (never one an imported
-    /// record names) and the answer says which and why.
+    /// onwards, `sem` permitting; at the first that cannot be stored, those this call stored are
+    /// removed (never one an imported record names) and the answer says which and why.
     pub(super) async fn store_all(
         &self,
         id: &str,
         docs: &[Document],
         first: usize,
-        reuse: bool,
         sem: &tokio::sync::Semaphore,
         deadline: Option<Instant>,
     ) -> Result<Vec<StoredDocument>, String> {
@@ -118,7 +111,7 @@ impl Importer {
         for (i, d) in docs.iter().enumerate() {
             let _permit = sem.acquire().await;
             let key = document_key(&prefix, first + i, d);
-            match store_document(objects.as_ref(), fetcher.as_ref(), d, key, reuse, spool, limits, deadline).await {
+            match store_document(objects.as_ref(), fetcher.as_ref(), d, key, spool, limits, deadline).await {
                 Ok(s) => stored.push(s),
                 Err(why) => {
                     // Leave nothing behind.
@@ -145,22 +138,19 @@ pub(super) fn holds(key: &str, d: &Document) -> bool {
     key.ends_with(&format!("-{}-{}", key_segment(&d.code), url_tag(&d.url)))
 }
 
-/// One document in the object store under `key`: the one stored there before (`reuse`), or
-/// fetched (by `deadline`, inside a request) and stored; else why not.
-#[allow(clippy::too_many_arguments)]
+/// One document in the object store under `key`: the one stored there before, or fetched (by
+/// `deadline`, inside a request) and stored; else why not.
 async fn store_document(
     objects: &dyn ObjectStore,
     fetcher: &dyn DocumentFetcher,
     d: &Document,
     key: String,
-    reuse: bool,
     spool: &Path,
     limits: &FetchLimits,
     deadline: Option<Instant>,
 ) -> Result<StoredDocument, String> {
     // Stored before (a rerun after a crash, a batch sent again): reused.
-    let before = if reuse { objects.head(&key).await } else { Ok(None) };
-    if let Ok(Some(stat)) = before {
+    if let Ok(Some(stat)) = objects.head(&key).await {
         if !stat.meta.sha256.is_empty() {
             return Ok(StoredDocument {
                 code: d.code.clone(),

@@ -88,7 +88,7 @@ impl Importer {
             docs.into_iter().filter(|d| !record.documents.iter().any(|s| holds(&s.key, d))).collect();
         let sem = tokio::sync::Semaphore::new(1);
         let deadline = self.ports.limits.budget.map(|b| tokio::time::Instant::now() + b);
-        let stored = match self.store_all(&id, &new, record.documents.len(), true, &sem, deadline).await {
+        let stored = match self.store_all(&id, &new, record.documents.len(), &sem, deadline).await {
             Ok(stored) => stored,
             Err(message) => return Ok(added(record, status::DOCUMENT_FETCH, message)),
         };

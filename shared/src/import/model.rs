@@ -401,15 +401,6 @@ pub struct BatchMeta {
     pub lease_until: Option<DateTime<Utc>>,
 }
 
-impl BatchMeta {
-    /// Whether an import of this batch began before: beginning sets its result `chunks`; a batch
-    /// only admitted (an asynchronous POST's, stored and queued) has none yet. Only an import that
-    /// began can have stored documents to reuse.
-    pub fn began(&self) -> bool {
-        self.chunks > 0
-    }
-}
-
 /// An uploaded object: bucket, key and ETag (its batch id derives from them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadRef {

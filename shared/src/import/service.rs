@@ -67,26 +67,18 @@ impl Importer {
             windows.push_back(window);
             Ok(())
         })?;
-        let before = self.load_batch(batch_id).await?;
-        if let Some((meta, results)) = &before {
+        if let Some((meta, results)) = self.load_batch(batch_id).await? {
             if meta.status == BatchStatus::Processed {
-                return Ok((meta.clone(), results.clone()));
+                return Ok((meta, results));
             }
         }
         let mut results = Vec::with_capacity(total);
         let run = Run { batch_id, source, progress };
         let meta = self
-            .import_windows(
-                &run,
-                total,
-                None,
-                fresh(&before.map(|(m, _)| m)),
-                Windows::Memory(windows),
-                &mut |window| {
-                    results.extend_from_slice(window);
-                    Ok(())
-                },
-            )
+            .import_windows(&run, total, None, Windows::Memory(windows), &mut |window| {
+                results.extend_from_slice(window);
+                Ok(())
+            })
             .await?;
         Ok((meta, results))
     }
@@ -113,8 +105,7 @@ impl Importer {
         .await
         .map_err(|e| ObjectError::Backend(e.to_string()))??;
         let repo = self.repo();
-        let before = repo.batch(batch_id).await?;
-        if let Some(meta) = before.clone() {
+        if let Some(meta) = repo.batch(batch_id).await? {
             if meta.status == BatchStatus::Processed {
                 let mut from = 0;
                 loop {
@@ -128,21 +119,18 @@ impl Importer {
             }
         }
         let windows = Windows::File(stream::windows(path.to_path_buf()));
-        self.import_windows(&run, total, Some(upload), fresh(&before), windows, out).await
+        self.import_windows(&run, total, Some(upload), windows, out).await
     }
 
     /// The import itself: the batch marked processing, then each window of transactions
     /// assessed, checked against the ids seen before (in this batch and imported earlier), its
     /// documents fetched, its records and results written and handed to `out`; then the batch
-    /// marked processed. Holds one window at a time (and a 16-byte digest per id seen). A batch
-    /// run for the first time (`fresh`) stores its documents without asking whether they are
-    /// stored already: only a run before it (a crash, the batch sent again) could have stored them.
+    /// marked processed. Holds one window at a time (and a 16-byte digest per id seen).
     async fn import_windows(
         &self,
         run: &Run<'_>,
         total: usize,
         upload: Option<UploadRef>,
-        fresh: bool,
         mut windows: Windows,
         out: &mut (dyn FnMut(&[TxnResult]) -> Result<(), BatchError> + Send),
     ) -> Result<BatchMeta, BatchError> {
@@ -162,7 +150,7 @@ impl Importer {
             mark_repeated_ids(&mut outcomes, &mut seen);
             self.mark_imported_before(batch_id, &mut outcomes).await?;
             finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
-            let docs = self.fetch_documents(&outcomes, !fresh).await?;
+            let docs = self.fetch_documents(&outcomes).await?;
             let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
             repo.put_results(batch_id, read / CHUNK, &results).await?;
             for r in &results {
@@ -334,10 +322,4 @@ fn mark_repeated_ids(outcomes: &mut [Outcome], seen: &mut HashSet<u128>) {
             }
         }
     }
-}
-
-/// Whether a batch's import is its first: no import of it began before (it is new, or only
-/// admitted), so no document of it can be stored yet.
-fn fresh(before: &Option<BatchMeta>) -> bool {
-    before.as_ref().is_none_or(|m| !m.began())
 }

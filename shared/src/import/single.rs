@@ -95,8 +95,7 @@ impl Importer {
         }
         let mut outcomes = super::service::assess_each([item.transaction]);
         self.mark_imported_before(batch_id, &mut outcomes).await?;
-        // A position may be sent again: what its first request stored is reused.
-        let docs = self.fetch_documents(&outcomes, true).await?;
+        let docs = self.fetch_documents(&outcomes).await?;
         let result = self.record(batch_id, outcomes, docs, now, &|_| {}).await?.remove(0);
         let first = repo.put_item_result(batch_id, item.current_item, &result).await?;
         let mut meta = repo.batch(batch_id).await?.unwrap_or(meta);
