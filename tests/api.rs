@@ -1828,3 +1828,44 @@ async fn credentials_are_kept_seconds_and_a_rotated_secret_stops_within_them() {
     assert_eq!(counting.take().0, 1, "the record read again took the new secret and is kept");
     assert!(kept.authenticate(&counting, Some(&with(&secret))).await.is_err());
 }
+
+/// An account stored before search existed (no terms) is not found until it changes or the
+/// backfill (`coverdesk accounts reindex`) indexes it -- with its checksum unchanged.
+async fn accounts_stored_before_search_are_found_once_reindexed(backend: support::Backend) {
+    use coverdesk::accounts::search::Search;
+    use coverdesk::accounts::terms::Criteria;
+    use coverdesk::accounts::{input, Accounts, TeamId};
+    use coverdesk::store::{Cond, Write};
+    let under = support::store_for(backend).await;
+    let team = TeamId::new(support::unique("reindex"));
+    let svc = Accounts::new(under.store.as_ref(), &team);
+    let body = account_of(person("Olga", "Older"), place("1 Main St", "Austin", "TX", "78701"));
+    let a = svc.create(input::new_account(&body).unwrap(), None).await.unwrap();
+    // As stored before search existed: the account item without its terms.
+    let pk = format!("T#{}#A#{}", team.as_str(), a.value.id);
+    let mut item = under.store.get(&pk, "ACCOUNT").await.unwrap().unwrap();
+    item.body.as_object_mut().unwrap().remove("search");
+    let version = item.version;
+    under.store.transact(vec![Write::Put { item, cond: Cond::Version(version) }]).await.unwrap();
+    let by_name = Search::Criteria(Box::new(Criteria {
+        first_name: Some("Olga".into()),
+        last_name: Some("Older".into()),
+        ..Default::default()
+    }));
+    assert!(svc.search(&by_name, 25, 0, false).await.unwrap().items.is_empty());
+    assert_eq!(svc.index_missing().await.unwrap(), 1);
+    let found = svc.search(&by_name, 25, 0, false).await.unwrap();
+    assert_eq!(found.items.iter().map(|a| a.value.id).collect::<Vec<_>>(), [a.value.id]);
+    assert_eq!(svc.load(a.value.id).await.unwrap().version, version, "the checksum a client holds still holds");
+    assert_eq!(svc.index_missing().await.unwrap(), 0, "nothing left to index");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_stored_before_search_are_found_once_reindexed_on_the_embedded_store() {
+    accounts_stored_before_search_are_found_once_reindexed(support::Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_stored_before_search_are_found_once_reindexed_on_dynamodb() {
+    accounts_stored_before_search_are_found_once_reindexed(support::Backend::Dynamo).await;
+}

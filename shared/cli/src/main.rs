@@ -41,6 +41,19 @@ struct StoreArg {
 }
 
 #[derive(Subcommand)]
+enum AccountsCommand {
+    /// After an upgrade: give every account of a team stored before search existed its search
+    /// index entries (checksums unchanged); accounts are otherwise indexed at their next change
+    Reindex {
+        /// The team's client id
+        #[arg(long, default_value = LOCAL_CLIENT_ID)]
+        team: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Serve every route (and /openapi.json) with the servicing worker in-process
     Serve {
@@ -74,6 +87,9 @@ enum Command {
     /// Reports from the imported transactions
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Account maintenance
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
     /// DynamoDB Local helpers
     #[command(subcommand)]
     Dynamodb(DynamoCommand),
@@ -419,6 +435,19 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Team(TeamCommand::ApiKey(command)) => api_key(command).await,
         Command::Seed { store } => seed(store).await,
+        Command::Accounts(AccountsCommand::Reindex { team, store }) => {
+            let deps = deps_for(store, KeyUse::NotNeeded).await?;
+            let id = auth::team_by_client_id(deps.store.as_ref(), &team)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no team with client id {team}"))?;
+            let n = coverdesk::accounts::Accounts::new(deps.store.as_ref(), &id)
+                .index_missing()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("indexed={n}");
+            Ok(())
+        }
         Command::Import { file, team, store } => import(file, team, store).await,
         Command::Report(command) => report(command).await,
         Command::Dynamodb(DynamoCommand::CreateTable) => {

@@ -323,6 +323,45 @@ impl<'a> Accounts<'a> {
         }
     }
 
+    /// An upgrade's backfill: gives every account of the team stored before search existed its
+    /// search terms and index entries, its version (the client's checksum) unchanged. An account
+    /// in a merge is left for its next change. Returns how many were indexed.
+    pub async fn index_missing(&self) -> Result<usize, AccountError> {
+        let mut missing = Vec::new();
+        self.each_match(&[], usize::MAX, |a| {
+            if a.value.search.is_none() && a.value.merge.is_none() {
+                missing.push(a.value.id);
+            }
+            true
+        })
+        .await?;
+        let mut indexed = 0;
+        for n in missing {
+            let mut attempts = Attempts::new();
+            loop {
+                attempts.next().await?;
+                // Merged away, indexed or locked meanwhile: nothing to do.
+                let Some(current) = self.repo().account(n).await? else { break };
+                if current.value.search.is_some() || current.value.merge.is_some() {
+                    break;
+                }
+                let mut a = current.value.clone();
+                a.search = Some(self.terms_of(&a).await?);
+                let mut writes = vec![self.repo().put_account(&a, current.version, current.version)?];
+                writes.extend(self.repo().index_changes(n, &BTreeSet::new(), &terms::keys(&a)));
+                match self.commit(writes, None).await {
+                    Err(e) if lost_race(&e) => continue,
+                    done => {
+                        done?;
+                        indexed += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(indexed)
+    }
+
     /// The search terms of an account stored before search existed, from its holder and primary
     /// location (two reads, once: the account keeps them from its next write on).
     async fn terms_of(&self, a: &Account) -> Result<Terms, AccountError> {
