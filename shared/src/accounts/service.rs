@@ -365,8 +365,13 @@ impl<'a> Accounts<'a> {
     /// The search terms of an account stored before search existed, from its holder and primary
     /// location (two reads, once: the account keeps them from its next write on).
     async fn terms_of(&self, a: &Account) -> Result<Terms, AccountError> {
-        let (_, holder) = self.get_child::<Contact>(a.id, ChildKind::Contact, a.holder.contact_id).await?;
-        let (_, place) = self.get_child::<Location>(a.id, ChildKind::Location, a.primary_location.id).await?;
+        // The account is in hand: its two children are read by key (not through `get_child`,
+        // which would read the account again for each).
+        let missing = |what: &str| AccountError::internal(format!("account {} has no {what}", format_id(a.id)));
+        let holder = self.repo().child::<Contact>(a.id, ChildKind::Contact, a.holder.contact_id).await?;
+        let place = self.repo().child::<Location>(a.id, ChildKind::Location, a.primary_location.id).await?;
+        let (holder, place) =
+            (holder.ok_or_else(|| missing("holder contact"))?, place.ok_or_else(|| missing("primary location"))?);
         Ok(Terms::of(&holder.value.data, &place.value.data.address))
     }
 
