@@ -17,6 +17,233 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
     Strict.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| e.to_string())
 }
 
+/// [`check`], answering the text: `bytes` as a `str` when they pass it (the same errors, the same
+/// messages when not). One hand-written pass over the bytes vouches for the common case -- the
+/// import reads every transaction of a batch this way, so it must cost about as much as finding
+/// where each value ends; whatever that pass cannot vouch for (any error, a number with an
+/// exponent or past 40 characters, which serde_json may find out of range, an escaped member
+/// name, a surrogate escape, nesting past 64) is decided by [`check`] itself. The pass only ever
+/// says yes to text [`check`] accepts (a test compares them on generated text).
+pub fn checked(bytes: &[u8]) -> Result<&str, String> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if vouched(bytes) {
+            return Ok(text);
+        }
+    }
+    check(bytes)?;
+    // Text serde_json accepts is UTF-8 (its strings are checked; anything else outside them is
+    // an error), so this answers Ok.
+    std::str::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// The one pass of [`checked`] over UTF-8 text: `true` only for text [`check`] accepts.
+fn vouched(bytes: &[u8]) -> bool {
+    (Scan { b: bytes, i: 0, names: Vec::with_capacity(64) }).document()
+}
+
+/// The one pass of [`checked`]: `true` when the bytes are one JSON value [`check`] accepts;
+/// `false` when they are not, or when the pass cannot tell.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// The member names of the objects open, innermost last (escape-free, so compared as bytes).
+    names: Vec<&'a [u8]>,
+}
+
+impl<'a> Scan<'a> {
+    fn document(&mut self) -> bool {
+        self.space();
+        if !self.value(0) {
+            return false;
+        }
+        self.space();
+        self.i == self.b.len()
+    }
+
+    fn space(&mut self) {
+        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        match self.b.get(self.i) {
+            _ if depth > 64 => false,
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().is_some(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let ok = self.b[self.i..].starts_with(word);
+        self.i += word.len();
+        ok
+    }
+
+    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?`; an exponent, or a number past 40 characters, is left to
+    /// [`check`] (which reads it as a float and refuses one out of range).
+    fn number(&mut self) -> bool {
+        let start = self.i;
+        if self.b[self.i] == b'-' {
+            self.i += 1;
+        }
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return false,
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if !self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+                return false;
+            }
+            self.digits();
+        }
+        !matches!(self.b.get(self.i), Some(b'e' | b'E')) && self.i - start <= 40
+    }
+
+    fn digits(&mut self) {
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+    }
+
+    /// The string starting here: its text between the quotes and whether it holds an escape;
+    /// `None` when it is not one (or holds a surrogate escape, left to [`check`]).
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        let b = self.b;
+        let start = self.i + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            let at = quote_or_backslash(&b[i..])?;
+            // No control character (U+0000-U+001F) unescaped in a string.
+            if b[i..i + at].iter().fold(false, |control, &c| control | (c < 0x20)) {
+                return None;
+            }
+            i += at;
+            if b[i] == b'"' {
+                self.i = i + 1;
+                return Some((&b[start..i], escaped));
+            }
+            escaped = true;
+            match b.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = b.get(i + 2..i + 6)?;
+                    // A surrogate (U+D800-U+DFFF, `\uD...` to `\uDFFF`) is left to `check`.
+                    if !hex.iter().all(u8::is_ascii_hexdigit) || matches!(hex[0], b'd' | b'D') && hex[1] >= b'8' {
+                        return None;
+                    }
+                    i += 6;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        self.i += 1;
+        self.space();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return true;
+        }
+        loop {
+            if !self.value(depth) {
+                return false;
+            }
+            self.space();
+            match self.b.get(self.i) {
+                Some(b',') => {
+                    self.i += 1;
+                    self.space();
+                }
+                Some(b']') => {
+                    self.i += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        self.i += 1;
+        self.space();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return true;
+        }
+        let first = self.names.len();
+        // Names seen in this object, as bits of their fingerprints: only a name whose bit is set
+        // can be a repeat, and only then are the names compared.
+        let mut seen = [0u64; 4];
+        loop {
+            if self.b.get(self.i) != Some(&b'"') {
+                return false;
+            }
+            let Some((name, false)) = self.string() else { return false };
+            let bit = (fingerprint(name).wrapping_mul(0x9E37_79B1) >> 24) as usize;
+            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+            if seen[word] & mask != 0 && self.names[first..].contains(&name) {
+                return false;
+            }
+            seen[word] |= mask;
+            self.names.push(name);
+            self.space();
+            if self.b.get(self.i) != Some(&b':') {
+                return false;
+            }
+            self.i += 1;
+            self.space();
+            if !self.value(depth) {
+                return false;
+            }
+            self.space();
+            match self.b.get(self.i) {
+                Some(b',') => {
+                    self.i += 1;
+                    self.space();
+                }
+                Some(b'}') => {
+                    self.i += 1;
+                    self.names.truncate(first);
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// Where the first `"` or `\` of `b` is: the end of a string's plain run. Most strings of a
+/// request are short, so the first bytes are looked at one by one (a vector search costs more to
+/// start than a short string takes to read); a long string is searched with `memchr`.
+pub(crate) fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    match b.iter().take(SHORT).position(|&c| c == b'"' || c == b'\\') {
+        Some(at) => Some(at),
+        None if b.len() <= SHORT => None,
+        None => memchr::memchr2(b'"', b'\\', &b[SHORT..]).map(|at| at + SHORT),
+    }
+}
+
+/// A name's fingerprint: its length and three of its bytes, computed in constant time, for
+/// finding a member without comparing every name (a match is then compared in full).
+pub(crate) fn fingerprint(b: &[u8]) -> u32 {
+    match b.len() {
+        0 => 0,
+        n => (n as u32 & 0xff) | (b[0] as u32) << 8 | (b[n - 1] as u32) << 16 | (b[n / 2] as u32) << 24,
+    }
+}
+
 /// [`check`] and the parse in one pass: the value `bytes` hold, if they pass [`check`] (the same
 /// errors, the same messages), built as `serde_json::from_slice` builds it.
 pub fn parse(bytes: &[u8]) -> Result<Value, String> {
@@ -163,7 +390,120 @@ impl<'de> Visitor<'de> for StrictValue {
 
 #[cfg(test)]
 mod tests {
-    use super::{check, parse};
+    use super::{check, checked, parse, vouched};
+
+    /// Text made of JSON's pieces, right and wrong: what the one pass and `check` are compared on.
+    fn generated(seed: u64, n: usize) -> Vec<Vec<u8>> {
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            " ",
+            "\n",
+            "\"a\"",
+            "\"b\"",
+            "\"ab\"",
+            "\"a\\u0062\"",
+            "\"\\ud800\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\uDFFF\"",
+            "\"\\u00e9\"",
+            "\"\\u+123\"",
+            "\"\\q\"",
+            "\"\\/\\\\\"",
+            "\"é\"",
+            "\"\u{1}\"",
+            "\"\t\"",
+            "\"",
+            "\\",
+            "0",
+            "1",
+            "-",
+            "-0",
+            "01",
+            "1.5",
+            "1.",
+            ".5",
+            "1e5",
+            "1E400",
+            "-1e-400",
+            "12345678901234567890123456789012345678901",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "tru",
+            "x",
+            "\u{feff}",
+        ];
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let len = 1 + next() % 12;
+                let mut doc: Vec<u8> =
+                    (0..len).flat_map(|_| PIECES[(next() % PIECES.len() as u64) as usize].bytes()).collect();
+                if next() % 8 == 0 {
+                    doc.push(0xff); // not UTF-8
+                }
+                doc
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_one_pass_vouches_only_for_what_check_accepts() {
+        let (mut accepted, mut vouched_for) = (0, 0);
+        for doc in generated(0x9E37_79B9_7F4A_7C15, 400_000) {
+            let strict = check(&doc);
+            if std::str::from_utf8(&doc).is_ok() && vouched(&doc) {
+                assert!(strict.is_ok(), "vouched for {:?}: {strict:?}", String::from_utf8_lossy(&doc));
+                vouched_for += 1;
+            }
+            accepted += usize::from(strict.is_ok());
+            assert_eq!(checked(&doc).map(|_| ()), strict, "{:?}", String::from_utf8_lossy(&doc));
+        }
+        // The generator makes both kinds, and the pass vouches for most of what is accepted.
+        assert!(accepted > 10_000 && vouched_for * 10 > accepted * 6, "{accepted} accepted, {vouched_for} vouched for");
+        // What it leaves to `check`, and what it takes on itself.
+        for (doc, vouch) in [
+            (r#"{"a": 1, "b": [true, false, null, -0, 0.5, "x\"y\u00e9\n"], "c": {"a": {}}}"#, true),
+            (r#"{"a\u0062": 1}"#, false),
+            (r#"["\ud83d\ude00"]"#, false),
+            ("1e5", false),
+            (r#"{"a": 1, "a": 2}"#, false),
+            (r#"{"a": {"b": 1}, "b": {"a": 1}}"#, true),
+        ] {
+            assert_eq!(vouched(doc.as_bytes()), vouch, "{doc}");
+            assert!(check(doc.as_bytes()).is_ok() || !vouch, "{doc}");
+        }
+        // A transaction-like document with one byte changed, dropped or repeated, everywhere.
+        let doc = br#"{"id": "T1", "n": [1, -2.50, {"code": "POLIC", "url": "https://x/\u00e9?a=\"b\""}], "z": null, "t": true}"#;
+        for at in 0..doc.len() {
+            for edit in 0..4u8 {
+                let mut d = doc.to_vec();
+                match edit {
+                    0 => drop(d.remove(at)),
+                    1 => d.insert(at, d[at]),
+                    2 => d[at] = b'"',
+                    _ => d[at] = b'}',
+                }
+                let strict = check(&d);
+                assert!(!vouched(&d) || strict.is_ok(), "{:?}", String::from_utf8_lossy(&d));
+                assert_eq!(checked(&d).map(|_| ()), strict);
+            }
+        }
+        let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
+        assert!(!vouched(deep.as_bytes()) && checked(deep.as_bytes()).is_ok());
+    }
 
     #[test]
     fn one_value_each_name_once_and_only_unicode_strings() {

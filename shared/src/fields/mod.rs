@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use node::type_name;
-pub use node::{Kind, Node, Raw};
+pub use node::{Kind, Node, OwnedRaw, Raw};
 pub use values::{is_direction_override, whole_number};
 
 /// Every problem or the first.
@@ -201,14 +201,9 @@ impl Report {
     }
 }
 
-/// A key's fingerprint: its length and three of its bytes, computed in constant time, for
-/// finding a member without comparing every key (a match is then compared in full).
+/// A key's fingerprint ([`crate::json::fingerprint`]).
 pub(crate) fn fingerprint(key: &str) -> u32 {
-    let b = key.as_bytes();
-    match b.len() {
-        0 => 0,
-        n => (n as u32 & 0xff) | (b[0] as u32) << 8 | (b[n - 1] as u32) << 16 | (b[n / 2] as u32) << 24,
-    }
+    crate::json::fingerprint(key.as_bytes())
 }
 
 /// The members an object's [`Index`] holds; a larger object is searched member by member.
@@ -512,8 +507,10 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         let code = want.code.unwrap_or(self.code);
         let Some(items) = self.array(name, want, max)? else { return Ok(None) };
         let mut out = Vec::with_capacity(items.len());
+        let list = self.path(name);
         for (i, item) in items.into_iter().enumerate() {
-            let mut path = self.path(name);
+            let mut path = String::with_capacity(list.len() + 8);
+            path.push_str(&list);
             let _ = std::fmt::Write::write_fmt(&mut path, format_args!("[{i}]"));
             if let Some(f) = Fields::open(self.report.clone(), self.rules, path, item, code)? {
                 out.push(f);

@@ -39,10 +39,11 @@ impl<'a> Node<'a> for &'a Value {
     }
 }
 
-/// JSON text known to be valid -- a [`RawValue`]'s, or a part of one found by [`Raw`]'s own
-/// scan -- read without parsing it again: objects and arrays are split by a scan that only
-/// tracks strings and nesting (the text was checked when the `RawValue` was made), so each
-/// value is looked at once more only when a field of it is read. Numbers keep their exact text.
+/// JSON text known to be valid -- a [`RawValue`]'s, text [`Raw::parse`] checked, or a part of
+/// either found by [`Raw`]'s own scan -- read without parsing it again: objects and arrays are
+/// split by a scan that only tracks strings and nesting (the text was checked when the `Raw` or
+/// `RawValue` was made), so each value is looked at once more only when a field of it is read.
+/// Numbers keep their exact text.
 #[derive(Clone, Copy, Debug)]
 pub struct Raw<'a>(&'a str);
 
@@ -53,9 +54,32 @@ impl<'a> From<&'a RawValue> for Raw<'a> {
 }
 
 impl<'a> Raw<'a> {
+    /// `bytes` as one value, if they pass [`crate::json::check`] (the same messages when not):
+    /// checked in one pass ([`crate::json::checked`]), so a batch's transactions are read
+    /// without a parse of their own.
+    pub fn parse(bytes: &'a [u8]) -> Result<Raw<'a>, String> {
+        crate::json::checked(bytes).map(|text| Raw(text.trim()))
+    }
+
     /// The value's text, as sent.
     pub fn get(self) -> &'a str {
         self.0
+    }
+
+    /// The same checked text, owned (a window of a batch holds its transactions so).
+    pub fn owned(self) -> OwnedRaw {
+        OwnedRaw(self.0.into())
+    }
+}
+
+/// A [`Raw`] that owns its text, as a `Box<RawValue>` owns its: only ever made from a checked
+/// one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedRaw(Box<str>);
+
+impl<'a> From<&'a OwnedRaw> for Raw<'a> {
+    fn from(r: &'a OwnedRaw) -> Raw<'a> {
+        Raw(&r.0)
     }
 }
 
@@ -94,7 +118,7 @@ fn skip_space(b: &[u8], mut i: usize) -> usize {
 /// The end (one past the closing quote) of the string that starts at `i`.
 fn skip_string(b: &[u8], mut i: usize) -> usize {
     i += 1;
-    while let Some(at) = b.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+    while let Some(at) = b.get(i..).and_then(crate::json::quote_or_backslash) {
         match b[i + at] {
             b'"' => return i + at + 1,
             _ => i += at + 2,
@@ -144,7 +168,7 @@ fn skip_value(b: &[u8], i: usize) -> usize {
 /// An array's items.
 fn items(text: &str) -> Vec<Raw<'_>> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity((text.len() / 32).clamp(1, 64));
     let mut i = skip_space(b, 1);
     while i < b.len() && b[i] != b']' {
         let end = skip_value(b, i);
@@ -164,7 +188,8 @@ fn items(text: &str) -> Vec<Raw<'_>> {
 /// its last value, as serde_json's own maps do.
 fn members(text: &str) -> Vec<(Cow<'_, str>, Raw<'_>)> {
     let b = text.as_bytes();
-    let mut out: Vec<(Cow<'_, str>, Raw<'_>)> = Vec::with_capacity(16);
+    // About one member per 24 bytes of text, so most objects are read without growing.
+    let mut out: Vec<(Cow<'_, str>, Raw<'_>)> = Vec::with_capacity((text.len() / 24).clamp(4, 64));
     // Keys seen so far, as bits of their fingerprints: only a key whose bit is set can be a
     // repeat, and only then are the keys compared.
     let mut seen = [0u64; 4];

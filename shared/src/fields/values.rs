@@ -41,41 +41,43 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         }
     }
 
-    fn checked(&self, name: &str, want: Want, raw: &str, max: usize, block: bool) -> Read<Option<String>> {
+    /// The field's text, trimmed, if it is at most `max` characters with no control character
+    /// (but line breaks and tabs in a `block`) and, on one line, no direction override; not
+    /// copied where the source holds it as sent.
+    fn checked(&mut self, name: &str, want: Want, max: usize, block: bool) -> Read<Option<Cow<'a, str>>> {
+        let Some(raw) = self.text_of(name, want)? else { return Ok(None) };
         let t = raw.trim();
         // Printable ASCII, most text: one character a byte, no control or direction character.
-        if t.len() <= max && t.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return Ok(Some(t.to_string()));
-        }
-        if t.chars().count() > max {
+        let fine = t.len() <= max && t.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if !fine && t.chars().count() > max {
             self.problem(name, want, format!("must be at most {max} characters"))?;
             Ok(None)
-        } else if t.chars().any(|c| c.is_control() && !(block && matches!(c, '\n' | '\r' | '\t'))) {
+        } else if !fine && t.chars().any(|c| c.is_control() && !(block && matches!(c, '\n' | '\r' | '\t'))) {
             self.problem(name, want, "must not contain control characters")?;
             Ok(None)
-        } else if !block && t.chars().any(is_direction_override) {
+        } else if !fine && !block && t.chars().any(is_direction_override) {
             self.problem(name, want, "must not contain bidirectional override characters")?;
             Ok(None)
         } else {
-            Ok(Some(t.to_string()))
+            Ok(Some(trimmed(raw)))
         }
     }
 
     /// One line of text: trimmed, at most `max` characters, no control characters and no
     /// bidirectional embedding, override or isolate ([`is_direction_override`]).
     pub fn string(&mut self, name: &str, want: Want, max: usize) -> Read<Option<String>> {
-        match self.text_of(name, want)? {
-            Some(raw) => self.checked(name, want, &raw, max, false),
-            None => Ok(None),
-        }
+        Ok(self.checked(name, want, max, false)?.map(Cow::into_owned))
+    }
+
+    /// [`Fields::string`], borrowed from the source where it can be: for text that is looked at,
+    /// not kept (a code, a date).
+    pub fn text(&mut self, name: &str, want: Want, max: usize) -> Read<Option<Cow<'a, str>>> {
+        self.checked(name, want, max, false)
     }
 
     /// A block of text (notes, descriptions): as [`Fields::string`], line breaks and tabs allowed.
     pub fn text_block(&mut self, name: &str, want: Want, max: usize) -> Read<Option<String>> {
-        match self.text_of(name, want)? {
-            Some(raw) => self.checked(name, want, &raw, max, true),
-            None => Ok(None),
-        }
+        Ok(self.checked(name, want, max, true)?.map(Cow::into_owned))
     }
 
     /// A secret or device id, as sent (untrimmed): `min..=max` characters, no control characters.
@@ -148,7 +150,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
 
     /// A date `yyyy-mm-dd`.
     pub fn date(&mut self, name: &str, want: Want) -> Read<Option<NaiveDate>> {
-        let Some(s) = self.string(name, want, 10)? else { return Ok(None) };
+        let Some(s) = self.text(name, want, 10)? else { return Ok(None) };
         match calendar_day(&s) {
             Some(d) => Ok(Some(d)),
             None => self.problem(name, want, "must be a date in the form yyyy-mm-dd").map(|_| None),
@@ -159,10 +161,10 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// for the space and an optional `Z` or `±hh:mm`): the date is kept as written, the time and
     /// its offset dropped (a policy's dates are calendar days where the policy is, not instants).
     pub fn day(&mut self, name: &str, want: Want) -> Read<Option<NaiveDate>> {
-        let Some(s) = self.string(name, want, 40)? else { return Ok(None) };
+        let Some(s) = self.text(name, want, 40)? else { return Ok(None) };
         let (date, rest) = match (s.get(..10), s.get(10..)) {
             (Some(d), Some(r)) => (d, r),
-            _ => (s.as_str(), ""),
+            _ => (&*s, ""),
         };
         match calendar_day(date) {
             Some(d) if rest.is_empty() || time_of_day(rest) => Ok(Some(d)),
@@ -198,6 +200,15 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
                 )
                 .map(|_| None),
         }
+    }
+}
+
+/// Text without the white space around it, still borrowed if it was.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
+        Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
     }
 }
 

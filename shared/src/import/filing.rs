@@ -61,7 +61,7 @@ pub(super) fn filing(o: &mut Txn) -> Read<Filing> {
         insured_email: email(o, "insured_email")?,
         insured_phone: phone(o, "insured_phone")?,
         insured_county: o.string("insured_county", optional(), 100)?,
-        agent_id: match o.string("agent_id", optional(), 19)? {
+        agent_id: match o.text("agent_id", optional(), 19)? {
             None => None,
             Some(s) => match s.parse::<i64>() {
                 Ok(n) if n > 0 => Some(n),

@@ -15,8 +15,8 @@ use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::fields::OwnedRaw;
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::importer::Outcome;
@@ -145,7 +145,7 @@ impl Importer {
         let mut read = 0;
         while let Some(window) = windows.next().await {
             let window = window?;
-            let mut outcomes = assess_each(window.iter().map(|raw| &**raw));
+            let mut outcomes = assess_each(&window);
             drop(window);
             mark_repeated_ids(&mut outcomes, &mut seen);
             self.mark_imported_before(batch_id, &mut outcomes).await?;
@@ -270,12 +270,12 @@ pub fn count_batch(body: &[u8]) -> Result<usize, BatchError> {
 /// A batch's transactions a window at a time: read from memory (a POST) or parsed from a file
 /// as the import goes (an upload).
 enum Windows {
-    Memory(VecDeque<Vec<Box<RawValue>>>),
-    File(tokio::sync::mpsc::Receiver<Result<Vec<Box<RawValue>>, BatchError>>),
+    Memory(VecDeque<Vec<OwnedRaw>>),
+    File(tokio::sync::mpsc::Receiver<Result<Vec<OwnedRaw>, BatchError>>),
 }
 
 impl Windows {
-    async fn next(&mut self) -> Option<Result<Vec<Box<RawValue>>, BatchError>> {
+    async fn next(&mut self) -> Option<Result<Vec<OwnedRaw>, BatchError>> {
         match self {
             Windows::Memory(windows) => windows.pop_front().map(Ok),
             Windows::File(rx) => rx.recv().await,

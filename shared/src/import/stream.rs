@@ -6,10 +6,10 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::model::{BatchError, MAX_TRANSACTIONS};
+use crate::fields::{OwnedRaw, Raw};
 use crate::objects::ObjectError;
 
 /// Transactions imported together: assessed, checked for duplicates, their documents fetched and
@@ -22,15 +22,15 @@ pub const WINDOW: usize = 1_000;
 pub const MAX_TRANSACTION_BYTES: usize = 1 << 20;
 
 /// How many elements the batch holds, or why it is not a batch (not JSON, not an array of 1 to
-/// [`MAX_TRANSACTIONS`]). Holds one element at a time: each is read as the import will read it
-/// (as raw JSON, which checks its text is UTF-8), so a batch that counts is one that imports.
+/// [`MAX_TRANSACTIONS`]). Holds one element at a time: each is checked as the import will read
+/// it, so a batch that counts is one that imports.
 pub fn count(reader: impl Read) -> Result<usize, BatchError> {
     each(reader, |_| Ok(()))
 }
 
 /// The batch's elements in windows of [`WINDOW`], parsed from the file at `path` on a blocking
 /// thread; an error ends the stream. Dropping the receiver stops the thread at its next window.
-pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<Box<RawValue>>, BatchError>> {
+pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<OwnedRaw>, BatchError>> {
     let (tx, rx) = mpsc::channel(1);
     tokio::task::spawn_blocking(move || {
         let read = std::fs::File::open(&path)
@@ -53,11 +53,11 @@ pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<Box<RawValue>>, Batch
 /// (the last one shorter); the count, or why it is not a batch (see [`each`]).
 pub fn each_window(
     reader: impl Read,
-    mut send: impl FnMut(Vec<Box<RawValue>>) -> Result<(), BatchError>,
+    mut send: impl FnMut(Vec<OwnedRaw>) -> Result<(), BatchError>,
 ) -> Result<usize, BatchError> {
     let mut window = Vec::with_capacity(WINDOW);
     let n = each(reader, |e| {
-        window.push(e.to_owned());
+        window.push(e.owned());
         if window.len() == WINDOW {
             send(std::mem::replace(&mut window, Vec::with_capacity(WINDOW)))?;
         }
@@ -69,13 +69,15 @@ pub fn each_window(
     Ok(n)
 }
 
-/// Reads the array from `reader`, handing each element to `f` as raw JSON; the count, or why it
-/// is not a batch. Stops at the first element past [`MAX_TRANSACTIONS`], or at `f`'s first error.
+/// Reads the array from `reader`, handing each element to `f` as checked raw JSON; the count, or
+/// why it is not a batch. Stops at the first element past [`MAX_TRANSACTIONS`], or at `f`'s
+/// first error.
 ///
 /// The array is split into its elements by a scan that only follows strings and brackets (fast,
-/// one buffer of 64 KiB); each element is then checked by `serde_json` on its own bytes, so the
-/// batch is read exactly as strictly as a whole-document parse, at the speed of parsing slices.
-pub fn each(reader: impl Read, mut f: impl FnMut(&RawValue) -> Result<(), BatchError>) -> Result<usize, BatchError> {
+/// one buffer of 64 KiB); each element is then checked on its own bytes as every API checks a
+/// body ([`Raw::parse`]: no duplicate names, no lone surrogate, in one pass), so the batch is
+/// read exactly as strictly as a whole-document parse.
+pub fn each(reader: impl Read, mut f: impl FnMut(Raw<'_>) -> Result<(), BatchError>) -> Result<usize, BatchError> {
     let mut r = Scanner { inner: reader, buf: vec![0; 1 << 16], pos: 0, len: 0, offset: 0 };
     match r.skip_whitespace()? {
         Some(b'[') => r.advance(1),
@@ -96,10 +98,7 @@ pub fn each(reader: impl Read, mut f: impl FnMut(&RawValue) -> Result<(), BatchE
         if n > MAX_TRANSACTIONS {
             return Err(BatchError::NotArray);
         }
-        // Checked as every API checks a body (no duplicate names, no lone surrogate), then kept raw.
-        let raw: &RawValue = crate::json::check(&element)
-            .and_then(|()| serde_json::from_slice(&element).map_err(|e| e.to_string()))
-            .map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
+        let raw = Raw::parse(&element).map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
         f(raw)?;
         match r.skip_whitespace()? {
             Some(b',') => r.advance(1),
@@ -189,7 +188,10 @@ impl<R: Read> Scanner<R> {
             }
             let chunk = &self.buf[self.pos..self.len];
             let mut end = None;
-            for (i, &c) in chunk.iter().enumerate() {
+            let mut i = 0;
+            while i < chunk.len() {
+                let c = chunk[i];
+                i += 1;
                 if in_string {
                     if escaped {
                         escaped = false;
@@ -198,9 +200,12 @@ impl<R: Read> Scanner<R> {
                     } else if c == b'"' {
                         in_string = false;
                         if depth == 0 {
-                            end = Some(i + 1);
+                            end = Some(i);
                             break;
                         }
+                    } else {
+                        // Most of a batch is text: jump to the string's next quote or backslash.
+                        i += crate::json::quote_or_backslash(&chunk[i..]).unwrap_or(chunk.len() - i);
                     }
                     continue;
                 }
@@ -208,18 +213,18 @@ impl<R: Read> Scanner<R> {
                     b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' if depth == 0 => {
-                        end = Some(i);
+                        end = Some(i - 1);
                         break;
                     }
                     b'}' | b']' => {
                         depth -= 1;
                         if depth == 0 {
-                            end = Some(i + 1);
+                            end = Some(i);
                             break;
                         }
                     }
                     b',' | b' ' | b'\n' | b'\r' | b'\t' if depth == 0 => {
-                        end = Some(i);
+                        end = Some(i - 1);
                         break;
                     }
                     _ => {}
@@ -350,7 +355,7 @@ mod tests {
         while let Some(w) = rx.recv().await {
             let w = w.unwrap();
             sizes.push(w.len());
-            got.extend(w.into_iter().map(|r| r.get().to_string()));
+            got.extend(w.iter().map(|r| Raw::from(r).get().to_string()));
         }
         assert_eq!(sizes, vec![WINDOW, WINDOW, 7]);
         assert_eq!(got, body);

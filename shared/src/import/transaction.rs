@@ -165,13 +165,13 @@ fn content_id(raw: Raw) -> String {
 /// `line_of_business_list` gives it (0 here, set from the list by `filing_rules`).
 pub(super) fn type_and_line(o: &mut Txn, default: Option<TxnType>) -> Read<(TxnType, u16)> {
     let want_type = optional().code(TRANSACTION_TYPE);
-    let sent = o.string("transaction_type", want_type, 10)?;
+    let sent = o.text("transaction_type", want_type, 10)?;
     let Some(transaction_type) = sent.as_deref().map_or(default, |s| TxnType::parse(&s.to_ascii_uppercase())) else {
         return o.refuse("transaction_type", want_type, "not found");
     };
     let want_line = optional().code(LINE_OF_BUSINESS);
     let from_list = o.peek("transaction_line_of_business").is_none() && o.has_items("line_of_business_list");
-    let line = match o.string("transaction_line_of_business", want_line, 4)?.map(|s| line_code(&s)) {
+    let line = match o.text("transaction_line_of_business", want_line, 4)?.map(|s| line_code(&s)) {
         Some(Some(line)) => line,
         None if from_list => 0,
         _ => return o.refuse("transaction_line_of_business", want_line, "not found"),
@@ -315,7 +315,7 @@ pub(super) fn documents(o: &mut Txn) -> Read<Vec<Document>> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             d.problem("url", required(), "must be an http or https URL")?;
         }
-        let id = match d.string("id", optional(), 20)? {
+        let id = match d.text("id", optional(), 20)? {
             None => None,
             Some(s) => match s.parse::<i64>() {
                 Ok(n) => Some(n),
