@@ -216,10 +216,10 @@ def documents():
 
 # ---- the operations ----
 
-def call(base, method, path, body=None):
+def call(base, method, path, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Authorization": AUTH, "Content-Type": "application/json"})
+                                 headers=headers or {"Authorization": AUTH, "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=600) as r:
             return r.status, json.loads(r.read() or b"null")
@@ -251,7 +251,7 @@ def transaction(i, docs, tag):
 
 # Each operation: (name, memory MB of its function, setup(base) -> state, run(base, state), minimum).
 # A minimum is (DynamoDB requests, read units, write units, S3 PUTs, S3 GETs) the access pattern
-# cannot do without, with why.
+# cannot do without, with why (or a function of the answer giving it, for a pull whose page polls).
 def operations(base, docs, quick):
     ops = []
     ids = []
@@ -296,6 +296,51 @@ def operations(base, docs, quick):
     ops.append(("merge, 10 children", 256, merge_setup,
                 lambda st: call(base, "POST", f"/account/v1/accounts/{st[0]}/merge", {"data": {"attributes": {"account": {"id": st[1]}}}}),
                 (6, 3, 6 + 20 + 31 + 10, 0, 0, "read both and the record; lock both (a transaction of 3); copy 10 (one of 10); commit with the source's ~11 search entries; its 10 children deleted one by one, not in transactions")))
+    polls = [0]
+
+    final = ("SUCCESS", "VALIDATION_ERROR", "PROVIDER_ERROR", "INTERNAL_ERROR", "NOT_AUTHENTICATED")
+
+    def pull(st):
+        """A consumer's pull on the sandbox carrier, one contact update, confirmed, to SUCCESS: the
+        consumer page's calls (consent, the reads it waits on, the confirmation), the in-process
+        worker's login, preparation and apply. The page's reads are counted in `polls`."""
+        s, b = call(base, "POST", "/widget/pull/consentAndConnect", {
+            "device_identifier": "cost-model", "terms_version": 1, "consent_language": "I agree.",
+            "public_alias": "local", "insurerName": "sandbox", "insurerUsername": "user_good",
+            "insurerPassword": "pass_good",
+            # A new address each time: the same one again would change nothing at the carrier.
+            "servicing_actions": [{"type": "UPDATE_CONTACT_INFO", "payload": {"email": f"new{time.time_ns()}@example.com"}}]},
+            headers={"Content-Type": "application/json"})
+        assert s in (200, 201), b
+        jwt = {"pull-jwt": b["pull_jwt"], "Content-Type": "application/json"}
+        action = b["servicing_action_ids"][0]
+
+        def wait_for(done):
+            deadline = time.monotonic() + 60
+            while True:
+                polls[0] += 1
+                s2, p = call(base, "GET", f"/widget/pull/{b['pull_id']}", headers=jwt)
+                assert s2 == 200, p
+                if done(p) or p["pull"]["status"] in final:
+                    return p
+                assert time.monotonic() < deadline, f"the pull never got there: {json.dumps(p)[:400]}"
+                time.sleep(0.05)
+        polls[0] = 0
+        waiting = wait_for(lambda p: p["pull"]["servicing_actions"][0]["status"] == "WAITING_FOR_CONSUMER_CONFIRMATION")
+        if waiting["pull"]["status"] in final:
+            return 500, waiting
+        s, c = call(base, "POST", f"/widget/pull/{b['pull_id']}/servicingAction",
+                    {"servicing_action_id": action, "is_confirmed": True}, headers=jwt)
+        assert s == 200, c
+        last = wait_for(lambda p: False)
+        return (200 if last["pull"]["status"] == "SUCCESS" else 500), {"polls": polls[0], "pull": last["pull"]}
+    # Four writes the pull cannot do without, each one transaction of ~1 KB items: the consent
+    # (pull, consent, action, job), the action prepared (pull, action, its webhook event), the
+    # confirmation (action, job), the action applied (action, pull, event); a read of the pull's
+    # partition before each of the last three; and one read per poll the page made.
+    ops.append(("servicing pull, 1 action confirmed", 256, lambda: None, pull,
+                lambda body: (4 + 3 + body["polls"], 3 + body["polls"], 2 * (4 + 3 + 2 + 3), 0, 0,
+                              f"4 transactions (12 items), 3 reads of the pull's partition, one read per poll of the page ({body['polls']})")))
     size = 10 if quick else 100
     batch_tag = [0]
 
@@ -377,12 +422,12 @@ def main():
                 if refused:
                     failed = True
                     print(f"{name}: {len(refused)} transactions refused, e.g. {json.dumps(refused[0])[:300]}")
-                rows.append((snap, secs))
-            snap, secs = sorted(rows, key=lambda r: r[0]["wru"] + r[0]["rru"])[len(rows) // 2]
+                rows.append((snap, secs, body))
+            snap, secs, body = sorted(rows, key=lambda r: r[0]["wru"] + r[0]["rru"])[len(rows) // 2]
             gbs = mem / 1024 * secs
             cost = (snap["rru"] * PRICE_RRU + snap["wru"] * PRICE_WRU + snap["s3_put"] * PRICE_S3_PUT
                     + snap["s3_get"] * PRICE_S3_GET + gbs * PRICE_GBS + PRICE_INVOKE)
-            m_req, m_r, m_w, m_put, m_get, why = minimum
+            m_req, m_r, m_w, m_put, m_get, why = minimum(body) if callable(minimum) else minimum
             m_cost = m_r * PRICE_RRU + m_w * PRICE_WRU + m_put * PRICE_S3_PUT + m_get * PRICE_S3_GET + gbs * PRICE_GBS + PRICE_INVOKE
             ddb = ", ".join(f"{k} {v}" for k, v in sorted(snap["dynamo"].items()))
             s3 = ", ".join(f"{k} {v}" for k, v in sorted(snap["s3"].items())) or "0"

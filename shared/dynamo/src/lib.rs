@@ -270,20 +270,15 @@ impl Store for DynamoStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
-        let items = writes.into_iter().map(|w| to_transact_item(&self.table, w)).collect::<Result<Vec<_>, _>>()?;
-        // DynamoDB cancels a transaction that overlaps another one in flight
-        // (TransactionConflict) and the SDK does not retry cancelled transactions: retry here,
-        // with jittered exponential backoff, since nothing was written.
-        let mut attempt = 0u32;
-        loop {
-            match self.transact_once(items.clone()).await {
-                Err(StoreError::Contention) if attempt < CONTENTION_RETRIES => {
-                    attempt += 1;
-                    coverdesk::store::backoff(5, attempt, 6, 16).await;
-                }
-                other => return other,
-            }
+        // One put or delete alone is as atomic as a transaction of one at half its write units
+        // (a transaction bills every item twice): it goes as a conditional PutItem or DeleteItem.
+        // A condition check alone writes nothing, so it stays a transaction (the only request
+        // that has one).
+        if let [single @ (Write::Put { .. } | Write::Delete { .. })] = &writes[..] {
+            return retrying(|| self.write_once(single)).await;
         }
+        let items = writes.into_iter().map(|w| to_transact_item(&self.table, w)).collect::<Result<Vec<_>, _>>()?;
+        retrying(|| self.transact_once(items.clone())).await
     }
 
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
@@ -302,6 +297,35 @@ impl Store for DynamoStore {
 /// How often a transaction cancelled by a conflict is retried before the caller sees it.
 const CONTENTION_RETRIES: u32 = 6;
 
+/// Sends a write until it is not cancelled by a conflict. DynamoDB cancels a write that overlaps
+/// a transaction in flight (TransactionConflict) and the SDK does not retry that: retry here,
+/// with jittered exponential backoff, since nothing was written.
+async fn retrying<F: std::future::Future<Output = Result<(), StoreError>>>(
+    mut send: impl FnMut() -> F,
+) -> Result<(), StoreError> {
+    let mut attempt = 0u32;
+    loop {
+        match send().await {
+            Err(StoreError::Contention) if attempt < CONTENTION_RETRIES => {
+                attempt += 1;
+                coverdesk::store::backoff(5, attempt, 6, 16).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A single write's failure in the store's terms: its condition failing is the transaction's
+/// `ConditionFailed { index: 0 }`, as if it had been sent as a transaction of one.
+fn single_write_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: &SdkError<E, R>) -> StoreError {
+    match e {
+        SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException") => {
+            StoreError::ConditionFailed { index: 0 }
+        }
+        _ => unavailable(e),
+    }
+}
+
 impl DynamoStore {
     /// The attributes of the item at (`pk`, `sk`), read consistently: an item, or a counter.
     async fn get_attrs(&self, pk: &str, sk: &str) -> Result<Option<Attrs>, StoreError> {
@@ -316,6 +340,38 @@ impl DynamoStore {
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(out.item)
+    }
+
+    /// One put or delete, with its condition, outside a transaction.
+    async fn write_once(&self, w: &Write) -> Result<(), StoreError> {
+        let (expr, names, values) = condition(w.cond());
+        match w {
+            Write::Put { item, .. } => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item_to_attrs(item)))
+                .condition_expression(expr)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| single_write_error(&e)),
+            Write::Delete { pk, sk, .. } => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key_attrs(pk, sk)))
+                .condition_expression(expr)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| single_write_error(&e)),
+            Write::Check { .. } => Err(StoreError::Invalid("a condition check alone is a transaction".into())),
+        }
     }
 
     async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
