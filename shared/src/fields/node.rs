@@ -58,7 +58,7 @@ impl<'a> Raw<'a> {
     /// checked in one pass ([`crate::json::checked`]), so a batch's transactions are read
     /// without a parse of their own.
     pub fn parse(bytes: &'a [u8]) -> Result<Raw<'a>, String> {
-        crate::json::checked(bytes).map(|text| Raw(text.trim()))
+        crate::json::checked(bytes).map(|text| Raw(text.trim_ascii()))
     }
 
     /// The value's text, as sent.

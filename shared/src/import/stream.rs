@@ -178,7 +178,7 @@ impl<R: Read> Scanner<R> {
 
     /// Copies the bytes of the element that starts here (element `n`) into `out`: up to the end
     /// of its string or its closing bracket, or (a number or literal) up to the next `,`, `]` or
-    /// whitespace. Whether the bytes are JSON is serde_json's to say.
+    /// whitespace. Whether the bytes are JSON is [`Raw::parse`]'s to say.
     fn element(&mut self, out: &mut Vec<u8>, n: usize) -> Result<(), BatchError> {
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
         loop {
