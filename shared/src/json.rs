@@ -154,37 +154,52 @@ impl<'a> Scan<'a> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> bool {
+    /// Past an opening bracket: `true` when the container is empty (its `close` consumed).
+    fn opened_empty(&mut self, close: u8) -> bool {
         self.i += 1;
         self.space();
-        if self.b.get(self.i) == Some(&b']') {
+        let empty = self.b.get(self.i) == Some(&close);
+        if empty {
             self.i += 1;
+        }
+        empty
+    }
+
+    /// After an item or member: `Some(true)` when another follows (the comma consumed),
+    /// `Some(false)` when the container closed (its `close` consumed), `None` when neither.
+    fn after_item(&mut self, close: u8) -> Option<bool> {
+        self.space();
+        match self.b.get(self.i) {
+            Some(b',') => {
+                self.i += 1;
+                self.space();
+                Some(true)
+            }
+            Some(&c) if c == close => {
+                self.i += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        if self.opened_empty(b']') {
             return true;
         }
         loop {
             if !self.value(depth) {
                 return false;
             }
-            self.space();
-            match self.b.get(self.i) {
-                Some(b',') => {
-                    self.i += 1;
-                    self.space();
-                }
-                Some(b']') => {
-                    self.i += 1;
-                    return true;
-                }
-                _ => return false,
+            match self.after_item(b']') {
+                Some(true) => continue,
+                closed => return closed == Some(false),
             }
         }
     }
 
     fn object(&mut self, depth: usize) -> bool {
-        self.i += 1;
-        self.space();
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
+        if self.opened_empty(b'}') {
             return true;
         }
         let first = self.names.len();
@@ -212,18 +227,13 @@ impl<'a> Scan<'a> {
             if !self.value(depth) {
                 return false;
             }
-            self.space();
-            match self.b.get(self.i) {
-                Some(b',') => {
-                    self.i += 1;
-                    self.space();
-                }
-                Some(b'}') => {
-                    self.i += 1;
+            match self.after_item(b'}') {
+                Some(true) => continue,
+                Some(false) => {
                     self.names.truncate(first);
                     return true;
                 }
-                _ => return false,
+                None => return false,
             }
         }
     }

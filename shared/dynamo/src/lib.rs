@@ -345,31 +345,25 @@ impl DynamoStore {
     /// One put or delete, with its condition, outside a transaction.
     async fn write_once(&self, w: &Write) -> Result<(), StoreError> {
         let (expr, names, values) = condition(w.cond());
+        // The two requests take the same table and condition; only their item or key differs.
+        macro_rules! send_conditioned {
+            ($request:expr) => {
+                $request
+                    .table_name(&self.table)
+                    .condition_expression(expr)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| single_write_error(&e))
+            };
+        }
         match w {
-            Write::Put { item, .. } => self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item_to_attrs(item)))
-                .condition_expression(expr)
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| single_write_error(&e)),
-            Write::Delete { pk, sk, .. } => self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key_attrs(pk, sk)))
-                .condition_expression(expr)
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| single_write_error(&e)),
+            Write::Put { item, .. } => send_conditioned!(self.client.put_item().set_item(Some(item_to_attrs(item)))),
+            Write::Delete { pk, sk, .. } => {
+                send_conditioned!(self.client.delete_item().set_key(Some(key_attrs(pk, sk))))
+            }
             Write::Check { .. } => Err(StoreError::Invalid("a condition check alone is a transaction".into())),
         }
     }
