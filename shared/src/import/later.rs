@@ -4,8 +4,6 @@
 //! the same keys, after those the transaction already has. A document already on the record (the
 //! same code from the same URL) is not fetched again, so a retry adds nothing twice.
 
-use serde_json::value::RawValue;
-
 use super::documents::{discard, holds};
 use super::importer::Importer;
 use super::model::{status, Document, TxnRecord, TxnResult};
@@ -25,12 +23,11 @@ const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as
 /// Reads `{transaction_documents: [{code, url, id?}]}` (1 to 50), and `invoice_number` when the
 /// transaction is named by it (`by_invoice`). Problems name the field.
 pub fn read(body: &[u8], by_invoice: bool) -> Result<(Option<String>, Vec<Document>), ImportError> {
-    let text = std::str::from_utf8(body).map_err(|_| ImportError::InvalidInput("the body is not UTF-8".into()))?;
-    crate::json::check(body).map_err(ImportError::InvalidInput)?;
-    let raw: &RawValue = serde_json::from_str(text).map_err(|e| ImportError::InvalidInput(e.to_string()))?;
+    std::str::from_utf8(body).map_err(|_| ImportError::InvalidInput("the body is not UTF-8".into()))?;
+    let raw = Raw::parse(body).map_err(ImportError::InvalidInput)?;
     let report = Report::new(RULES);
     let read = (|| {
-        let Some(mut o) = report.open("", Raw::from(raw))? else {
+        let Some(mut o) = report.open("", raw)? else {
             return report.refuse("", RULES.code, "must be an object {transaction_documents}");
         };
         let invoice = if by_invoice { o.string("invoice_number", required(), 255)? } else { None };

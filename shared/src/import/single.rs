@@ -6,8 +6,6 @@
 //! `processed`). A position sent again (a retry, or a corrected transaction) is assessed again
 //! and its result replaced; a transaction this batch imported already answers as imported.
 
-use serde_json::value::RawValue;
-
 use super::model::{BatchError, BatchMeta, BatchStatus, TxnResult, MAX_TRANSACTIONS};
 use super::repo::ImportRepo;
 use super::service::Importer;
@@ -26,12 +24,11 @@ const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as
 /// Reads the envelope (never the transaction: that is the transaction reader's, with its own
 /// status codes). Problems name the field, never its value.
 pub fn read_item(body: &[u8]) -> Result<Item<'_>, BatchError> {
-    let text = std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
-    crate::json::check(body).map_err(BatchError::NotJson)?;
-    let raw: &RawValue = serde_json::from_str(text).map_err(|e| BatchError::NotJson(e.to_string()))?;
+    std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
+    let raw = Raw::parse(body).map_err(BatchError::NotJson)?;
     let report = Report::new(RULES);
     let read = (|| {
-        let Some(mut o) = report.open("", Raw::from(raw))? else {
+        let Some(mut o) = report.open("", raw)? else {
             return report.refuse(
                 "",
                 RULES.code,
@@ -40,7 +37,7 @@ pub fn read_item(body: &[u8]) -> Result<Item<'_>, BatchError> {
         };
         // The filing service's v2 form: the transaction itself, no envelope (a batch of one).
         if ["batch_id", "total_items", "current_item", "transaction"].iter().all(|k| !o.has(k)) {
-            return Ok(Item { batch_id: None, total_items: 1, current_item: 1, transaction: Raw::from(raw) });
+            return Ok(Item { batch_id: None, total_items: 1, current_item: 1, transaction: raw });
         }
         let batch_id = o.string("batch_id", optional(), 64)?;
         let max = MAX_TRANSACTIONS as i64;
