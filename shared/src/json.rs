@@ -22,13 +22,17 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
 /// import reads every transaction of a batch this way, so it must cost about as much as finding
 /// where each value ends; whatever that pass cannot vouch for (any error, a number with an
 /// exponent or past 40 characters, which serde_json may find out of range, an escaped member
-/// name, a surrogate escape, a value nested more than 64 deep) is decided by [`check`] itself. The pass only ever
-/// says yes to text [`check`] accepts (a test compares them on generated text).
-pub fn checked(bytes: &[u8]) -> Result<&str, String> {
+/// name, a surrogate escape, a value nested more than 64 deep) is decided by [`check`] itself.
+/// The pass only ever says yes to text [`check`] accepts (a test compares them on generated
+/// text). When it vouches, `tape` holds where every value it passed is (see [`Tape`]); else
+/// `tape` is left empty.
+pub fn checked<'a>(bytes: &'a [u8], tape: &mut Tape) -> Result<&'a str, String> {
+    tape.0.clear();
     if let Ok(text) = std::str::from_utf8(bytes) {
-        if vouched(bytes) {
+        if bytes.len() < Entry::ESCAPED as usize && vouched(bytes, &mut tape.0) {
             return Ok(text);
         }
+        tape.0.clear();
     }
     check(bytes)?;
     // Text serde_json accepts is UTF-8 (its strings are checked; anything else outside them is
@@ -36,21 +40,87 @@ pub fn checked(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes).map_err(|e| e.to_string())
 }
 
+/// The one value `bytes` start with (an element of an array being read), when the one pass of
+/// [`checked`] vouches for it as it would for that value alone and a byte that may follow an
+/// element (`,`, `]` or white space) follows it within `bytes`: its length, `tape` saying where
+/// its values are. `None`, the tape left empty, for anything else -- a value that runs past
+/// `bytes`, an error, whatever the pass leaves to [`check`] -- which the caller reads the slow way.
+pub fn vouched_item(bytes: &[u8], tape: &mut Tape) -> Option<usize> {
+    tape.0.clear();
+    if bytes.len() >= Entry::ESCAPED as usize {
+        return None;
+    }
+    let mut scan = Scan { b: bytes, i: 0, names: Vec::with_capacity(64), tape: &mut tape.0 };
+    let ok = scan.value(0);
+    let end = scan.i;
+    if ok
+        && matches!(bytes.get(end), Some(b',' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+        && std::str::from_utf8(&bytes[..end]).is_ok()
+    {
+        return Some(end);
+    }
+    tape.0.clear();
+    None
+}
+
+/// Where the values of a text [`checked`] vouched for are, in the order they start (a member's
+/// name just before its value), so that reading the text later never looks for a value's end
+/// again: what a reader of the checked text ([`crate::fields::Raw`]) walks instead of the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tape(pub(crate) Vec<Entry>);
+
+impl Tape {
+    pub fn new() -> Tape {
+        Tape::default()
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.0
+    }
+}
+
+/// One value (or member name) of a [`Tape`]: its bytes `start..end` in the checked text, and how
+/// many entries it and everything inside it take (1 for a string, a number or a literal); a
+/// string that holds an escape has [`Entry::ESCAPED`] set in `size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub start: u32,
+    pub end: u32,
+    size: u32,
+}
+
+impl Entry {
+    /// The flag bit of `size`; texts of this many bytes or more get no tape.
+    const ESCAPED: u32 = 1 << 31;
+
+    /// The entries this value takes, itself included.
+    pub fn size(self) -> usize {
+        (self.size & !Entry::ESCAPED) as usize
+    }
+
+    /// Whether this string holds an escape.
+    pub fn escaped(self) -> bool {
+        self.size & Entry::ESCAPED != 0
+    }
+}
+
 /// The one pass of [`checked`] over UTF-8 text: `true` only for text [`check`] accepts.
-fn vouched(bytes: &[u8]) -> bool {
-    (Scan { b: bytes, i: 0, names: Vec::with_capacity(64) }).document()
+fn vouched(bytes: &[u8], tape: &mut Vec<Entry>) -> bool {
+    (Scan { b: bytes, i: 0, names: Vec::with_capacity(64), tape }).document()
 }
 
 /// The one pass of [`checked`]: `true` when the bytes are one JSON value [`check`] accepts;
 /// `false` when they are not, or when the pass cannot tell.
-struct Scan<'a> {
+struct Scan<'a, 't> {
     b: &'a [u8],
     i: usize,
     /// The member names of the objects open, innermost last (escape-free, so compared as bytes).
     names: Vec<&'a [u8]>,
+    /// Every value and member name passed so far.
+    tape: &'t mut Vec<Entry>,
 }
 
-impl<'a> Scan<'a> {
+impl<'a> Scan<'a, '_> {
     fn document(&mut self) -> bool {
         self.space();
         if !self.value(0) {
@@ -71,16 +141,25 @@ impl<'a> Scan<'a> {
         if depth > 64 {
             return false;
         }
-        match self.b.get(self.i) {
-            Some(b'{') => self.object(depth + 1),
-            Some(b'[') => self.array(depth + 1),
-            Some(b'"') => self.string().is_some(),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => false,
-        }
+        let at = self.tape.len();
+        self.tape.push(Entry { start: self.i as u32, end: 0, size: 0 });
+        let (ok, flag) = match self.b.get(self.i) {
+            Some(b'{') => (self.object(depth + 1), 0),
+            Some(b'[') => (self.array(depth + 1), 0),
+            Some(b'"') => match self.string() {
+                Some((_, escaped)) => (true, if escaped { Entry::ESCAPED } else { 0 }),
+                None => (false, 0),
+            },
+            Some(b't') => (self.literal(b"true"), 0),
+            Some(b'f') => (self.literal(b"false"), 0),
+            Some(b'n') => (self.literal(b"null"), 0),
+            Some(b'-' | b'0'..=b'9') => (self.number(), 0),
+            _ => (false, 0),
+        };
+        let size = (self.tape.len() - at) as u32 | flag;
+        self.tape[at].end = self.i as u32;
+        self.tape[at].size = size;
+        ok
     }
 
     fn literal(&mut self, word: &[u8]) -> bool {
@@ -127,16 +206,17 @@ impl<'a> Scan<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            let at = quote_or_backslash(&b[i..])?;
-            // No control character (U+0000-U+001F) unescaped in a string. A fold, not `any`:
-            // with no early exit the loop is vectorised, and most runs are clean.
-            if b[i..i + at].iter().fold(false, |control, &c| control | (c < 0x20)) {
-                return None;
+            while i < b.len() && !ENDS_RUN[b[i] as usize] {
+                i += 1;
             }
-            i += at;
-            if b[i] == b'"' {
-                self.i = i + 1;
-                return Some((&b[start..i], escaped));
+            match *b.get(i)? {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some((&b[start..i], escaped));
+                }
+                b'\\' => {}
+                // No control character (U+0000-U+001F) unescaped in a string.
+                _ => return None,
             }
             escaped = true;
             match b.get(i + 1)? {
@@ -210,7 +290,9 @@ impl<'a> Scan<'a> {
             if self.b.get(self.i) != Some(&b'"') {
                 return false;
             }
+            let start = self.i as u32;
             let Some((name, false)) = self.string() else { return false };
+            self.tape.push(Entry { start, end: self.i as u32, size: 1 });
             let bit = (fingerprint(name).wrapping_mul(0x9E37_79B1) >> 24) as usize;
             let (word, mask) = (bit / 64, 1u64 << (bit % 64));
             if seen[word] & mask != 0 && self.names[first..].contains(&name) {
@@ -238,6 +320,20 @@ impl<'a> Scan<'a> {
         }
     }
 }
+
+/// The bytes that end a string's plain run: its closing quote, an escape, or a control character
+/// (U+0000-U+001F, which must be escaped). One look-up a byte finds all three at once.
+static ENDS_RUN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Where the first `"` or `\` of `b` is: the end of a string's plain run. Most strings of a
 /// request are short, so the first bytes are looked at one by one (a vector search costs more to
@@ -406,7 +502,7 @@ impl<'de> Visitor<'de> for StrictValue {
 
 #[cfg(test)]
 mod tests {
-    use super::{check, checked, parse, vouched};
+    use super::{check, checked, parse, vouched, Entry, Tape};
 
     /// Text made of JSON's pieces, right and wrong: what the one pass and `check` are compared on.
     fn generated(seed: u64, n: usize) -> Vec<Vec<u8>> {
@@ -488,12 +584,12 @@ mod tests {
         let (mut accepted, mut vouched_for) = (0, 0);
         for doc in generated(0x9E37_79B9_7F4A_7C15, 400_000) {
             let strict = check(&doc);
-            if std::str::from_utf8(&doc).is_ok() && vouched(&doc) {
+            if std::str::from_utf8(&doc).is_ok() && vouched(&doc, &mut Vec::new()) {
                 assert!(strict.is_ok(), "vouched for {:?}: {strict:?}", String::from_utf8_lossy(&doc));
                 vouched_for += 1;
             }
             accepted += usize::from(strict.is_ok());
-            assert_eq!(checked(&doc).map(|_| ()), strict, "{:?}", String::from_utf8_lossy(&doc));
+            assert_eq!(checked(&doc, &mut Tape::new()).map(|_| ()), strict, "{:?}", String::from_utf8_lossy(&doc));
         }
         // The generator makes both kinds, and the pass vouches for most of what is accepted.
         assert!(accepted > 10_000 && vouched_for * 10 > accepted * 6, "{accepted} accepted, {vouched_for} vouched for");
@@ -506,7 +602,7 @@ mod tests {
             (r#"{"a": 1, "a": 2}"#, false),
             (r#"{"a": {"b": 1}, "b": {"a": 1}}"#, true),
         ] {
-            assert_eq!(vouched(doc.as_bytes()), vouch, "{doc}");
+            assert_eq!(vouched(doc.as_bytes(), &mut Vec::new()), vouch, "{doc}");
             assert!(check(doc.as_bytes()).is_ok() || !vouch, "{doc}");
         }
         // A transaction-like document with one byte changed, dropped or repeated, everywhere.
@@ -521,12 +617,74 @@ mod tests {
                     _ => d[at] = b'}',
                 }
                 let strict = check(&d);
-                assert!(!vouched(&d) || strict.is_ok(), "{:?}", String::from_utf8_lossy(&d));
-                assert_eq!(checked(&d).map(|_| ()), strict);
+                assert!(!vouched(&d, &mut Vec::new()) || strict.is_ok(), "{:?}", String::from_utf8_lossy(&d));
+                assert_eq!(checked(&d, &mut Tape::new()).map(|_| ()), strict);
             }
         }
         let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
-        assert!(!vouched(deep.as_bytes()) && checked(deep.as_bytes()).is_ok());
+        assert!(!vouched(deep.as_bytes(), &mut Vec::new()) && checked(deep.as_bytes(), &mut Tape::new()).is_ok());
+    }
+
+    /// The value a tape describes, built from its entries alone (each scalar's text parsed on its
+    /// own): what a reader of the tape sees.
+    fn from_tape(text: &str, tape: &[Entry]) -> serde_json::Value {
+        use serde_json::Value;
+        let e = tape[0];
+        let own = &text[e.start as usize..e.end as usize];
+        let children = |step: usize| {
+            let mut at = Vec::new();
+            let mut j = 1;
+            while j < e.size() {
+                at.push(j);
+                j += if step == 2 { 1 + tape[j + 1].size() } else { tape[j].size() };
+            }
+            assert_eq!(j, e.size(), "children fill the value's entries exactly");
+            at
+        };
+        match own.as_bytes()[0] {
+            b'[' => Value::Array(children(1).into_iter().map(|j| from_tape(text, &tape[j..])).collect()),
+            b'{' => Value::Object(
+                children(2)
+                    .into_iter()
+                    .map(|j| {
+                        let name = &text[tape[j].start as usize..tape[j].end as usize];
+                        assert_eq!(tape[j].size(), 1);
+                        (serde_json::from_str(name).unwrap(), from_tape(text, &tape[j + 1..]))
+                    })
+                    .collect(),
+            ),
+            b'"' => {
+                assert_eq!(e.size(), 1);
+                assert_eq!(e.escaped(), own.contains('\\'), "{own}");
+                serde_json::from_str(own).unwrap()
+            }
+            _ => {
+                assert_eq!(e.size(), 1);
+                serde_json::from_str(own).unwrap()
+            }
+        }
+    }
+
+    #[test]
+    fn a_tape_says_where_every_value_is() {
+        let mut tape = Tape::new();
+        let mut taped = 0;
+        for doc in generated(0x2545_F491_4F6C_DD1D, 100_000) {
+            let Ok(text) = checked(&doc, &mut tape) else {
+                assert!(tape.entries().is_empty());
+                continue;
+            };
+            if tape.entries().is_empty() {
+                continue; // left to `check`: no tape
+            }
+            taped += 1;
+            assert_eq!(tape.entries()[0].size(), tape.entries().len(), "{text}");
+            let e = tape.entries()[0];
+            assert_eq!(&text[e.start as usize..e.end as usize], text.trim_matches([' ', '\n']), "{text}");
+            let plain: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(from_tape(text, tape.entries()), plain, "{text}");
+        }
+        assert!(taped > 2_000, "{taped}");
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn main() {
                 "windows" | "read" | "ours" => {
                     let mut ok = 0;
                     coverdesk::import::stream::each_window(&file[..], |window| {
-                        for raw in &window {
+                        for raw in window.iter() {
                             ok += match CASES[case] {
                                 "windows" => 1,
                                 "read" => usize::from(coverdesk::import::transaction::read(raw).1.is_ok()),

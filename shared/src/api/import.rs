@@ -109,7 +109,8 @@ pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> 
     // To its end even if the client hangs up ([`to_the_end`]): a retry of the position answers
     // imported.
     let (meta, result) = to_the_end(async move {
-        let item = read_item(&body)?;
+        let mut tape = crate::fields::Tape::new();
+        let item = read_item(&body, &mut tape)?;
         let batch_id = match &item.batch_id {
             Some(b) => b.clone(),
             None => new_batch_id().map_err(ImportError::internal)?,

@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 
 use serde_json::value::RawValue;
+
+use crate::json::{Entry, Tape};
 use serde_json::Value;
 
 /// A JSON value as the reader sees it.
@@ -39,55 +41,160 @@ impl<'a> Node<'a> for &'a Value {
     }
 }
 
-/// JSON text known to be valid -- a [`RawValue`]'s, text [`Raw::parse`] checked, or a part of
-/// either found by [`Raw`]'s own scan -- read without parsing it again: objects and arrays are
-/// split by a scan that only tracks strings and nesting (the text was checked when the `Raw` or
-/// `RawValue` was made), so each value is looked at once more only when a field of it is read.
-/// Numbers keep their exact text.
+/// JSON text known to be valid -- a [`RawValue`]'s, or text [`Raw::parse`] checked -- read
+/// without parsing it again. Text the check vouched for comes with its [`Tape`], where every value
+/// is: opening an object or an array then walks the tape, never the bytes. Other text (a
+/// `RawValue`'s, or what the check left to serde_json) is split by a scan that only tracks strings
+/// and nesting, each value looked at once more only when a field of it is read. Numbers keep their
+/// exact text.
 #[derive(Clone, Copy, Debug)]
-pub struct Raw<'a>(&'a str);
+pub struct Raw<'a> {
+    /// With a tape: the whole text the tape describes. Without: this value's own text, trimmed.
+    text: &'a str,
+    /// This value's entry, then those of what follows it in the text; empty when there is none.
+    tape: &'a [Entry],
+}
 
 impl<'a> From<&'a RawValue> for Raw<'a> {
     fn from(r: &'a RawValue) -> Raw<'a> {
-        Raw(r.get().trim())
+        Raw { text: r.get().trim(), tape: &[] }
     }
 }
 
 impl<'a> Raw<'a> {
     /// `bytes` as one value, if they pass [`crate::json::check`] (the same messages when not):
-    /// checked in one pass ([`crate::json::checked`]), so a batch's transactions are read
-    /// without a parse of their own.
-    pub fn parse(bytes: &'a [u8]) -> Result<Raw<'a>, String> {
-        crate::json::checked(bytes).map(|text| Raw(text.trim_ascii()))
+    /// checked in one pass ([`crate::json::checked`]) that leaves `tape` saying where every value
+    /// is, so a batch's transactions are read without a parse of their own.
+    pub fn parse(bytes: &'a [u8], tape: &'a mut Tape) -> Result<Raw<'a>, String> {
+        let text = crate::json::checked(bytes, tape)?;
+        let tape: &'a Tape = tape;
+        Ok(match tape.entries() {
+            [] => Raw { text: text.trim_ascii(), tape: &[] },
+            entries => Raw { text, tape: entries },
+        })
+    }
+
+    /// The array element `bytes` start with, and its length, when the one pass vouches for it
+    /// whole within `bytes` ([`crate::json::vouched_item`]): an element read where it lies.
+    pub fn parse_item(bytes: &'a [u8], tape: &'a mut Tape) -> Option<(Raw<'a>, usize)> {
+        let len = crate::json::vouched_item(bytes, tape)?;
+        let text = std::str::from_utf8(&bytes[..len]).ok()?;
+        let tape: &'a Tape = tape;
+        Some((Raw { text, tape: tape.entries() }, len))
     }
 
     /// The value's text, as sent.
     pub fn get(self) -> &'a str {
-        self.0
+        match self.tape.first() {
+            Some(e) => &self.text[e.start as usize..e.end as usize],
+            None => self.text,
+        }
     }
 
-    /// The same checked text, owned (a window of a batch holds its transactions so).
-    pub fn owned(self) -> OwnedRaw {
-        OwnedRaw(self.0.into())
+    /// A value inside this one: the entry at `at` of this value's tape.
+    fn at(self, at: usize) -> Raw<'a> {
+        Raw { text: self.text, tape: &self.tape[at..] }
+    }
+
+    /// Where the values directly inside this one start on its tape: each item of an array; each
+    /// member's name of an object (its value the entry after). `step` is 1 or 2.
+    fn children(self, e: Entry, step: usize) -> impl Iterator<Item = usize> + 'a {
+        let tape = self.tape;
+        let mut j = 1;
+        std::iter::from_fn(move || {
+            let at = j;
+            (at < e.size()).then(|| {
+                j = at + step - 1 + tape[at + step - 1].size();
+                at
+            })
+        })
+    }
+
+    /// The kind of a value of a tape.
+    fn taped(self, e: Entry) -> Kind<'a, Raw<'a>> {
+        let text = &self.text[e.start as usize..e.end as usize];
+        match text.as_bytes()[0] {
+            b'n' => Kind::Null,
+            b't' => Kind::Bool(true),
+            b'f' => Kind::Bool(false),
+            b'"' if e.escaped() => Kind::String(string(text)),
+            b'"' => Kind::String(Cow::Borrowed(&text[1..text.len() - 1])),
+            b'[' => {
+                let mut out = Vec::with_capacity(self.children(e, 1).count());
+                out.extend(self.children(e, 1).map(|at| self.at(at)));
+                Kind::Array(out)
+            }
+            b'{' => {
+                let mut out = Vec::with_capacity(self.children(e, 2).count());
+                // A vouched text's names hold no escape and none repeats (`checked`).
+                out.extend(self.children(e, 2).map(|at| {
+                    let name = self.tape[at];
+                    (Cow::Borrowed(&self.text[name.start as usize + 1..name.end as usize - 1]), self.at(at + 1))
+                }));
+                Kind::Object(out)
+            }
+            _ => Kind::Number { text: Cow::Borrowed(text), exact: true },
+        }
     }
 }
 
-/// A [`Raw`] that owns its text, as a `Box<RawValue>` owns its: only ever made from a checked
-/// one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnedRaw(Box<str>);
+/// Checked values kept together, as a window of a batch holds its transactions: one text and one
+/// tape for all, not an allocation each.
+#[derive(Debug, Default)]
+pub struct Raws {
+    text: String,
+    tape: Vec<Entry>,
+    /// Each value's text and tape, as ranges of the two.
+    values: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
 
-impl<'a> From<&'a OwnedRaw> for Raw<'a> {
-    fn from(r: &'a OwnedRaw) -> Raw<'a> {
-        Raw(&r.0)
+impl Raws {
+    /// Room for `values` values of `bytes` bytes in all.
+    pub fn with_capacity(values: usize, bytes: usize) -> Raws {
+        // A tape takes about one entry of 12 bytes per 8 bytes of text.
+        Raws {
+            text: String::with_capacity(bytes),
+            tape: Vec::with_capacity(bytes / 8),
+            values: Vec::with_capacity(values),
+        }
+    }
+
+    /// Keeps a copy of `raw` (its text, and its tape if it has one).
+    pub fn push(&mut self, raw: Raw<'_>) {
+        let (text, tape) = (self.text.len(), self.tape.len());
+        self.text.push_str(raw.text);
+        if let Some(e) = raw.tape.first() {
+            self.tape.extend_from_slice(&raw.tape[..e.size()]);
+        }
+        self.values.push((text..self.text.len(), tape..self.tape.len()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The text bytes held.
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Raw<'_>> + '_ {
+        self.values.iter().map(|(text, tape)| Raw { text: &self.text[text.clone()], tape: &self.tape[tape.clone()] })
     }
 }
 
 impl<'a> Node<'a> for Raw<'a> {
     fn kind(self) -> Kind<'a, Self> {
+        if let Some(&e) = self.tape.first() {
+            return self.taped(e);
+        }
         // Trimmed when made (from a RawValue, or by the scan). Valid JSON: its first byte names
         // its type.
-        let text = self.0;
+        let text = self.text;
         match text.as_bytes().first() {
             Some(b'n') => Kind::Null,
             Some(b't') => Kind::Bool(true),
@@ -175,7 +282,7 @@ fn items(text: &str) -> Vec<Raw<'_>> {
         if end <= i {
             break; // not JSON: a Raw is only made from checked text, so never reached
         }
-        out.push(Raw(&text[i..end]));
+        out.push(Raw { text: &text[i..end], tape: &[] });
         i = skip_space(b, end);
         if b.get(i) == Some(&b',') {
             i = skip_space(b, i + 1);
@@ -203,7 +310,7 @@ fn members(text: &str) -> Vec<(Cow<'_, str>, Raw<'_>)> {
         }
         let start = skip_space(b, i + 1);
         let end = skip_value(b, start);
-        let value = Raw(&text[start..end.max(start)]);
+        let value = Raw { text: &text[start..end.max(start)], tape: &[] };
         let bit = (super::fingerprint(&key).wrapping_mul(0x9E37_79B1) >> 24) as usize;
         let (word, mask) = (bit / 64, 1u64 << (bit % 64));
         let repeat = if seen[word] & mask == 0 { None } else { out.iter_mut().find(|(k, _)| *k == key) };

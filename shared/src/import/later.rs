@@ -9,7 +9,7 @@ use super::importer::Importer;
 use super::model::{status, Document, TxnRecord, TxnResult};
 use super::transaction::documents;
 use super::ImportError;
-use crate::fields::{required, Empty, Mode, Raw, Report, Rules};
+use crate::fields::{required, Empty, Mode, Raw, Report, Rules, Tape};
 
 /// Which transaction the documents are for.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,8 @@ const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as
 /// transaction is named by it (`by_invoice`). Problems name the field.
 pub fn read(body: &[u8], by_invoice: bool) -> Result<(Option<String>, Vec<Document>), ImportError> {
     std::str::from_utf8(body).map_err(|_| ImportError::InvalidInput("the body is not UTF-8".into()))?;
-    let raw = Raw::parse(body).map_err(ImportError::InvalidInput)?;
+    let mut tape = Tape::new();
+    let raw = Raw::parse(body, &mut tape).map_err(ImportError::InvalidInput)?;
     let report = Report::new(RULES);
     let read = (|| {
         let Some(mut o) = report.open("", raw)? else {

@@ -15,7 +15,7 @@ use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::fields::OwnedRaw;
+use crate::fields::Raws;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -145,7 +145,7 @@ impl Importer {
         let mut read = 0;
         while let Some(window) = windows.next().await {
             let window = window?;
-            let mut outcomes = assess_each(&window);
+            let mut outcomes = assess_each(window.iter());
             drop(window);
             mark_repeated_ids(&mut outcomes, &mut seen);
             self.mark_imported_before(batch_id, &mut outcomes).await?;
@@ -270,12 +270,12 @@ pub fn count_batch(body: &[u8]) -> Result<usize, BatchError> {
 /// A batch's transactions a window at a time: read from memory (a POST) or parsed from a file
 /// as the import goes (an upload).
 enum Windows {
-    Memory(VecDeque<Vec<OwnedRaw>>),
-    File(tokio::sync::mpsc::Receiver<Result<Vec<OwnedRaw>, BatchError>>),
+    Memory(VecDeque<Raws>),
+    File(tokio::sync::mpsc::Receiver<Result<Raws, BatchError>>),
 }
 
 impl Windows {
-    async fn next(&mut self) -> Option<Result<Vec<OwnedRaw>, BatchError>> {
+    async fn next(&mut self) -> Option<Result<Raws, BatchError>> {
         match self {
             Windows::Memory(windows) => windows.pop_front().map(Ok),
             Windows::File(rx) => rx.recv().await,

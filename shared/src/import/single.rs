@@ -9,7 +9,7 @@
 use super::model::{BatchError, BatchMeta, BatchStatus, TxnResult, MAX_TRANSACTIONS};
 use super::repo::ImportRepo;
 use super::service::Importer;
-use crate::fields::{optional, required, Empty, Mode, Raw, Report, Rules};
+use crate::fields::{optional, required, Empty, Mode, Raw, Report, Rules, Tape};
 
 /// One request's envelope.
 pub struct Item<'a> {
@@ -22,10 +22,11 @@ pub struct Item<'a> {
 const RULES: Rules = Rules { mode: Mode::First, empty: Empty::Absent, numbers_as_text: false, code: "INVALID_BATCH" };
 
 /// Reads the envelope (never the transaction: that is the transaction reader's, with its own
-/// status codes). Problems name the field, never its value.
-pub fn read_item(body: &[u8]) -> Result<Item<'_>, BatchError> {
+/// status codes). Problems name the field, never its value. `tape` holds where its values are
+/// ([`Raw::parse`]) for as long as the item is read.
+pub fn read_item<'a>(body: &'a [u8], tape: &'a mut Tape) -> Result<Item<'a>, BatchError> {
     std::str::from_utf8(body).map_err(|_| BatchError::NotJson("not UTF-8".into()))?;
-    let raw = Raw::parse(body).map_err(BatchError::NotJson)?;
+    let raw = Raw::parse(body, tape).map_err(BatchError::NotJson)?;
     let report = Report::new(RULES);
     let read = (|| {
         let Some(mut o) = report.open("", raw)? else {
@@ -131,7 +132,7 @@ mod tests {
     use super::*;
 
     fn problem(body: &str) -> String {
-        match read_item(body.as_bytes()) {
+        match read_item(body.as_bytes(), &mut Tape::new()) {
             Err(BatchError::Envelope(m)) => m,
             Err(e) => e.to_string(),
             Ok(_) => "read".into(),
@@ -140,7 +141,8 @@ mod tests {
 
     #[test]
     fn the_envelope_is_read_field_by_field_and_never_echoed() {
-        let ok = read_item(br#"{"total_items": 3, "current_item": 2, "transaction": {"id": "1"}}"#).unwrap();
+        let mut tape = Tape::new();
+        let ok = read_item(br#"{"total_items": 3, "current_item": 2, "transaction": {"id": "1"}}"#, &mut tape).unwrap();
         assert_eq!((ok.batch_id, ok.total_items, ok.current_item), (None, 3, 2));
         assert_eq!(ok.transaction.get(), r#"{"id": "1"}"#);
         assert_eq!(

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use super::model::{BatchError, MAX_TRANSACTIONS};
-use crate::fields::{OwnedRaw, Raw};
+use crate::fields::{Raw, Raws, Tape};
 use crate::objects::ObjectError;
 
 /// Transactions imported together: assessed, checked for duplicates, their documents fetched and
@@ -30,7 +30,7 @@ pub fn count(reader: impl Read) -> Result<usize, BatchError> {
 
 /// The batch's elements in windows of [`WINDOW`], parsed from the file at `path` on a blocking
 /// thread; an error ends the stream. Dropping the receiver stops the thread at its next window.
-pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<OwnedRaw>, BatchError>> {
+pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Raws, BatchError>> {
     let (tx, rx) = mpsc::channel(1);
     tokio::task::spawn_blocking(move || {
         let read = std::fs::File::open(&path)
@@ -53,13 +53,15 @@ pub fn windows(path: PathBuf) -> mpsc::Receiver<Result<Vec<OwnedRaw>, BatchError
 /// (the last one shorter); the count, or why it is not a batch (see [`each`]).
 pub fn each_window(
     reader: impl Read,
-    mut send: impl FnMut(Vec<OwnedRaw>) -> Result<(), BatchError>,
+    mut send: impl FnMut(Raws) -> Result<(), BatchError>,
 ) -> Result<usize, BatchError> {
-    let mut window = Vec::with_capacity(WINDOW);
+    let mut window = Raws::with_capacity(WINDOW, 0);
     let n = each(reader, |e| {
-        window.push(e.owned());
+        window.push(e);
         if window.len() == WINDOW {
-            send(std::mem::replace(&mut window, Vec::with_capacity(WINDOW)))?;
+            // The next window sized as this one was: no growing on the way.
+            let next = Raws::with_capacity(WINDOW, window.bytes());
+            send(std::mem::replace(&mut window, next))?;
         }
         Ok(())
     })?;
@@ -86,20 +88,34 @@ pub fn each(reader: impl Read, mut f: impl FnMut(Raw<'_>) -> Result<(), BatchErr
     }
     let mut n = 0;
     let mut element = Vec::new();
+    let mut tape = Tape::new();
     if r.skip_whitespace()? == Some(b']') {
         r.advance(1);
         r.end()?;
         return Err(BatchError::NotArray);
     }
     loop {
-        element.clear();
-        r.element(&mut element, n + 1)?;
-        n += 1;
-        if n > MAX_TRANSACTIONS {
-            return Err(BatchError::NotArray);
+        // An element the buffer holds whole, which the one pass vouches for, is read where it
+        // lies; any other (one that runs past the buffer, or that the pass cannot vouch for) is
+        // copied out and checked on its own -- the same answer and the same messages either way.
+        if let Some((raw, len)) = Raw::parse_item(&r.buf[r.pos..r.len], &mut tape) {
+            n += 1;
+            if n > MAX_TRANSACTIONS {
+                return Err(BatchError::NotArray);
+            }
+            f(raw)?;
+            r.advance(len);
+        } else {
+            element.clear();
+            r.element(&mut element, n + 1)?;
+            n += 1;
+            if n > MAX_TRANSACTIONS {
+                return Err(BatchError::NotArray);
+            }
+            let raw =
+                Raw::parse(&element, &mut tape).map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
+            f(raw)?;
         }
-        let raw = Raw::parse(&element).map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
-        f(raw)?;
         match r.skip_whitespace()? {
             Some(b',') => r.advance(1),
             Some(b']') => {
@@ -342,6 +358,53 @@ mod tests {
         }
     }
 
+    /// A reader that hands over at most `step` bytes a read.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn elements_read_in_place_or_copied_out_are_the_same() {
+        // Elements the one pass vouches for (read where they lie when the buffer holds them) and
+        // elements it leaves to `check` (an escaped name, an exponent: always copied out).
+        let items = [
+            r#"{"id": "T1", "n": [1, -2.50, {"code": "POLIC", "url": "https://x/\u00e9?a=\"b\""}], "z": null}"#,
+            r#"{"k\u0065y": 1}"#,
+            "1e5",
+            "-0.5",
+            r#""s\n""#,
+            "true",
+            "[[], {}]",
+        ];
+        let doc = format!("[{}]", items.iter().cycle().take(70).copied().collect::<Vec<_>>().join(",\n "));
+        for step in [1, 2, 3, 7, 40, 1 << 16] {
+            let mut got = Vec::new();
+            let n = each(Trickle(doc.as_bytes(), step), |raw| {
+                got.push(raw.get().to_string());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(n, 70, "step {step}");
+            let want: Vec<String> = items.iter().cycle().take(70).map(|s| s.to_string()).collect();
+            assert_eq!(got, want, "step {step}");
+        }
+        // The same errors, element by element, whichever way the element was read.
+        for broken in ["[1, 2x]", r#"[{"a": 1, "a": 2}]"#, "[truex, 1]", r#"[{"a": "\ud800"}]"#] {
+            let whole = count(broken.as_bytes()).map_err(|e| e.to_string());
+            for step in [1, 3, 1 << 16] {
+                assert_eq!(count(Trickle(broken.as_bytes(), step)).map_err(|e| e.to_string()), whole, "{broken}");
+            }
+            assert!(whole.is_err(), "{broken}");
+        }
+    }
+
     #[tokio::test]
     async fn windows_hand_over_every_element_in_order_and_end_with_an_error_when_broken() {
         let dir = tempfile::tempdir().unwrap();
@@ -355,7 +418,7 @@ mod tests {
         while let Some(w) = rx.recv().await {
             let w = w.unwrap();
             sizes.push(w.len());
-            got.extend(w.iter().map(|r| Raw::from(r).get().to_string()));
+            got.extend(w.iter().map(|r| r.get().to_string()));
         }
         assert_eq!(sizes, vec![WINDOW, WINDOW, 7]);
         assert_eq!(got, body);

@@ -38,7 +38,7 @@ fn insured(a: &mut Obj) -> Read<Option<Insured>> {
     let company_name = o.string("companyName", optional(), 120)?;
     if company_name.is_none()
         && (first_name.is_none() || last_name.is_none())
-        && !o.report().has_problem_under(o.here())
+        && !o.report().has_problem_under(&o.here())
     {
         o.problem_here("needs firstName and lastName, or companyName")?;
     }
