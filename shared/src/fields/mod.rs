@@ -446,8 +446,22 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// Refuses, at once, every field not in `known`: for objects whose other checks must come
     /// after that one.
     pub fn only(&mut self, known: &Known) -> Read<()> {
+        self.refuse_unknown(known, false)
+    }
+
+    /// [`Fields::only`] for the fields not read so far: for a reading that checks its fields'
+    /// names after reading them (nothing to look up when every field sent was read).
+    pub fn only_unread(&mut self, known: &Known) -> Read<()> {
+        if self.seen.count() == self.members.len() {
+            return Ok(());
+        }
+        self.refuse_unknown(known, true)
+    }
+
+    fn refuse_unknown(&mut self, known: &Known, unread_only: bool) -> Read<()> {
         for i in 0..self.members.len() {
-            if !known.has(&self.members[i].0) {
+            let passed = unread_only && self.seen.get(i);
+            if !passed && !known.has(&self.members[i].0) {
                 self.mark(i);
                 if !self.report.refuses_unknown() {
                     continue;

@@ -291,14 +291,17 @@ pub(super) fn assess_each<'r, R: Into<crate::fields::Raw<'r>>>(elements: impl In
             let (labels, read) = transaction::read(raw);
             match read.and_then(assess) {
                 Ok(a) => Outcome::Accepted(Box::new(a)),
-                Err(Rejected { status, message }) => Outcome::Rejected(TxnResult {
-                    id: labels.id,
-                    policy_number: labels.policy_number,
-                    status,
-                    status_message: message,
-                    warnings: vec![],
-                    calculated: None,
-                }),
+                Err(Rejected { status, message }) => {
+                    let (id, policy_number) = labels.read();
+                    Outcome::Rejected(TxnResult {
+                        id,
+                        policy_number,
+                        status,
+                        status_message: message,
+                        warnings: vec![],
+                        calculated: None,
+                    })
+                }
             }
         })
         .collect()

@@ -98,11 +98,20 @@ const KNOWN: &[&str] = &[
 ];
 static KNOWN_FIELDS: std::sync::LazyLock<Known> = std::sync::LazyLock::new(|| Known::new(KNOWN));
 
-/// What a refused transaction is answered with: its id and policy number as far as they read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Labels {
-    pub id: Option<String>,
-    pub policy_number: Option<String>,
+/// What a refused transaction is answered with: its id and policy number as far as they read,
+/// found again in its text only when it is refused ([`Labels::read`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Labels<'a>(Raw<'a>);
+
+impl Labels<'_> {
+    /// The id (made from the text when none is sent, as [`read`] makes it) and the policy
+    /// number, each as sent; both `None` when the transaction is no object.
+    pub fn read(self) -> (Option<String>, Option<String>) {
+        let report = Report::new(RULES);
+        let Ok(Some(o)) = report.open("", self.0) else { return (None, None) };
+        let id = o.peek_text("id", 255).filter(|id| !id.trim().is_empty()).unwrap_or_else(|| content_id(self.0));
+        (Some(id), o.peek_text("policy_number", 255))
+    }
 }
 
 /// How import reads: the first problem decides the transaction's status; `null` and blank are
@@ -134,21 +143,24 @@ pub(super) fn rejected(p: &Problem) -> Rejected {
 /// Reads and checks one batch element. Statuses in this order: an unreadable `id` (2001), then
 /// `transaction_type` (1002), `transaction_line_of_business` (1003), an unknown field, any other
 /// malformed field or broken rule of the seed (2001).
-pub fn read<'a>(raw: impl Into<Raw<'a>>) -> (Labels, Result<Transaction, Rejected>) {
+pub fn read<'a>(raw: impl Into<Raw<'a>>) -> (Labels<'a>, Result<Transaction, Rejected>) {
     let raw = raw.into();
-    let report = Report::new(RULES);
-    let mut labels = Labels::default();
-    let read = (|| -> Read<Transaction> {
-        let Some(mut o) = report.open("", raw)? else { return report.refuse("", INVALID_FIELD, "not an object") };
-        let id = o.peek_text("id", 255).filter(|id| !id.trim().is_empty()).unwrap_or_else(|| content_id(raw));
-        labels = Labels { id: Some(id), policy_number: o.peek_text("policy_number", 255) };
-        fields(&mut o, raw)
-    })();
-    let result = report.finish(read).map_err(|problems| match problems.first() {
+    let attempt = |unknown_first: bool| {
+        let report = Report::new(RULES);
+        let read = (|| -> Read<Transaction> {
+            let Some(mut o) = report.open("", raw)? else { return report.refuse("", INVALID_FIELD, "not an object") };
+            fields(&mut o, raw, unknown_first)
+        })();
+        report.finish(read)
+    };
+    // Most transactions read whole, and their names are then checked on the fields left unread
+    // (usually none). One that does not is read again, unknown fields looked for first, so its
+    // answer is the first problem in the order above.
+    let result = attempt(false).or_else(|_| attempt(true)).map_err(|problems| match problems.first() {
         Some(p) => rejected(p),
         None => invalid("", "could not be read"),
     });
-    (labels, result)
+    (Labels(raw), result)
 }
 
 /// The id of a transaction sent without one (the filing service's newest example has none):
@@ -179,17 +191,23 @@ pub(super) fn type_and_line(o: &mut Txn, default: Option<TxnType>) -> Read<(TxnT
     Ok((transaction_type, line))
 }
 
-fn fields(o: &mut Txn, raw: Raw) -> Read<Transaction> {
+/// The fields in the order their problems are answered; an unknown field is answered after the
+/// id, type and line and before everything else. `unknown_first`: names are checked there, else
+/// (a reading that then finds no problem, see [`read`]) after everything.
+fn fields(o: &mut Txn, raw: Raw, unknown_first: bool) -> Read<Transaction> {
     let id = o.string("id", optional(), 255)?.unwrap_or_else(|| content_id(raw));
     let (transaction_type, line) = type_and_line(o, None)?;
-    o.only(&KNOWN_FIELDS)?;
-    let account_written_as = o.string("account_written_as", required(), 2)?.unwrap_or_default().to_ascii_uppercase();
+    if unknown_first {
+        o.only(&KNOWN_FIELDS)?;
+    }
+    let account_written_as = o.text("account_written_as", required(), 2)?.unwrap_or_default().to_ascii_uppercase();
     if account_written_as != "B" && account_written_as != "DC" {
         o.problem("account_written_as", required(), "must be B (Brokerage) or DC (Direct Client)")?;
     }
     let mut t = body(o, id, transaction_type, line, account_written_as)?;
     seed_rules(o, &t)?;
     filing_rules(o, &mut t)?;
+    o.only_unread(&KNOWN_FIELDS)?;
     Ok(t)
 }
 
@@ -286,7 +304,7 @@ fn seed_rules(o: &mut Txn, t: &Transaction) -> Read<()> {
 /// A state code: any two letters (a code that is no jurisdiction of ours is the seed's 1004,
 /// department not found, decided with the rules, not here).
 fn state(o: &mut Txn, f: &str, want: Want) -> Read<Option<StateCode>> {
-    match o.string(f, want, 2)? {
+    match o.text(f, want, 2)? {
         Some(s) => match StateCode::parse(&s) {
             Some(code) => Ok(Some(code)),
             None => o.problem(f, want, "must be a 2-letter state code").map(|_| None),
@@ -397,14 +415,19 @@ pub fn rules_for(t: &Transaction) -> Result<&'static rules::Jurisdiction, Reject
 
 /// A warning for each figure sent that is not what the rules calculate.
 fn mismatches(t: &Transaction, calculated: &Calculated) -> Vec<(String, String)> {
-    let mut warnings = Vec::new();
+    let mut warnings = Vec::with_capacity(4);
     for field in Field::ALL {
         let (provided, calc) = (field.provided(t), calculated.get(field));
         if provided != calc {
             let (key, label) = field.warning();
             warnings.push((
                 key.to_string(),
-                format!("{label} values don't match. Provided - {}. Calculated - {}", money(provided), money(calc)),
+                // As `money` writes them, with no string of their own.
+                format!(
+                    "{label} values don't match. Provided - {:.2}. Calculated - {:.2}",
+                    provided.round_dp(2),
+                    calc.round_dp(2)
+                ),
             ));
         }
     }
@@ -412,9 +435,9 @@ fn mismatches(t: &Transaction, calculated: &Calculated) -> Vec<(String, String)>
         warnings.push((
             "total".to_string(),
             format!(
-                "Total values don't match. Provided - {}. Calculated - {}",
-                money(t.total),
-                money(calculated.total)
+                "Total values don't match. Provided - {:.2}. Calculated - {:.2}",
+                t.total.round_dp(2),
+                calculated.total.round_dp(2)
             ),
         ));
     }
@@ -519,6 +542,28 @@ pub(crate) mod tests {
             assert_eq!(e.status, code, "{}", e.message);
             assert!(e.message.contains(needle), "{} lacks {needle}", e.message);
         }
+    }
+
+    #[test]
+    fn an_unknown_field_is_answered_before_any_other_problem_but_after_the_type() {
+        let mut v = with("premium", json!("abc"));
+        v["surprise"] = json!(1);
+        assert!(run(&v).unwrap_err().message.contains("'surprise'"));
+        let mut v = with("rpg", json!(1));
+        v.as_object_mut().unwrap().remove("purchasing_group_name");
+        v["zzz"] = json!(null);
+        assert!(run(&v).unwrap_err().message.contains("'zzz'"));
+        let mut v = with("transaction_type", json!("XYZ"));
+        v["surprise"] = json!(1);
+        assert_eq!(run(&v).unwrap_err().status, 1002);
+        // Read whole, then refused for its unknown field; labelled as any refused one.
+        let mut v = seed_example();
+        v["surprise"] = json!(1);
+        let text = v.to_string();
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&text).unwrap();
+        let (labels, read) = read(raw);
+        assert!(read.unwrap_err().message.contains("'surprise'"));
+        assert_eq!(labels.read(), (Some("201702028950".into()), Some("CA20170228-05".into())));
     }
 
     #[test]
