@@ -241,11 +241,41 @@ impl Index {
         loop {
             match self.0[s] {
                 0 => return None,
-                i if key(i as usize - 1) == name => return Some(i as usize - 1),
+                i if same(key(i as usize - 1).as_bytes(), name.as_bytes()) => return Some(i as usize - 1),
                 _ => s = (s + 1) % 128,
             }
         }
     }
+}
+
+/// Whether two names are the same, compared eight bytes at a time in place: names are short, and
+/// a call to `memcmp` costs more than comparing one (the reader compares one per field read).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        let mut i = 0;
+        while i < n {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        return true;
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
+    // Whole words, then the last eight bytes (which may overlap the words before).
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// A reading's known field names, indexed once (a `static` beside the list) for
@@ -397,6 +427,12 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         self.seen.count()
     }
 
+    /// Whether every field sent has been read (or marked known): a reader may then skip reading
+    /// fields that can only be absent.
+    pub fn all_read(&self) -> bool {
+        self.seen.count() == self.members.len()
+    }
+
     /// Records a problem at a field of this object, with this object's code unless one is given.
     pub fn problem(&self, name: &str, want: Want, message: impl Into<String>) -> Read<()> {
         self.report.add(&self.path(name), want.code.unwrap_or(self.code), message)
@@ -452,7 +488,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// [`Fields::only`] for the fields not read so far: for a reading that checks its fields'
     /// names after reading them (nothing to look up when every field sent was read).
     pub fn only_unread(&mut self, known: &Known) -> Read<()> {
-        if self.seen.count() == self.members.len() {
+        if self.all_read() {
             return Ok(());
         }
         self.refuse_unknown(known, true)
@@ -537,7 +573,10 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         let code = want.code.unwrap_or(self.code);
         let Some(items) = self.array(name, want, max)? else { return Ok(None) };
         let mut out = Vec::with_capacity(items.len());
-        let list: Arc<str> = self.path(name).into();
+        let list: Arc<str> = match self.path.path() {
+            here if here.is_empty() => Arc::from(name),
+            _ => self.path(name).into(),
+        };
         for (i, item) in items.into_iter().enumerate() {
             if let Some(f) = Fields::open(self.report.clone(), self.rules, Place::Item(list.clone(), i), item, code)? {
                 out.push(f);
@@ -824,6 +863,27 @@ mod tests {
             kept.push(scanned);
             let back: Vec<Value> = kept.iter().map(seen).collect();
             assert_eq!(back, [seen(scanned), seen(scanned)], "{doc}");
+        }
+    }
+
+    #[test]
+    fn names_are_the_same_exactly_when_their_bytes_are() {
+        let names: Vec<String> = (0..40)
+            .flat_map(|n| {
+                let base: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+                let mut v = vec![base.clone()];
+                for at in 0..n {
+                    let mut b = base.clone().into_bytes();
+                    b[at] ^= 1;
+                    v.push(String::from_utf8(b).unwrap());
+                }
+                v
+            })
+            .collect();
+        for a in &names {
+            for b in names.iter().filter(|b| b.len().abs_diff(a.len()) <= 1) {
+                assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+            }
         }
     }
 

@@ -308,8 +308,33 @@ impl Transaction {
     }
 }
 
+/// An amount as its text to the cent: `"200.00"`, `"-7.80"`.
 pub fn money(d: Decimal) -> String {
-    format!("{:.2}", d.round_dp(2))
+    Cents(d).to_string()
+}
+
+/// An amount written to the cent (rounded half to even, as `round_dp`), written as [`money`]
+/// writes it but with no string of its own: its digits from the integer to the cent, not through
+/// `Decimal`'s own formatting (an answer with thousands of figures writes many).
+pub struct Cents(pub Decimal);
+
+impl std::fmt::Display for Cents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = self.0.round_dp(2);
+        d.rescale(2);
+        let cents = d.mantissa();
+        // A value `rescale` could not bring to two places, or a negative zero: as Decimal writes it.
+        if d.scale() != 2 || (cents == 0 && d.is_sign_negative()) {
+            return write!(f, "{:.2}", self.0.round_dp(2));
+        }
+        let (sign, cents) = (if cents < 0 { "-" } else { "" }, cents.unsigned_abs());
+        let fraction = (cents % 100) as u8;
+        // Most amounts fit a u64, which is written faster than a u128.
+        match u64::try_from(cents / 100) {
+            Ok(whole) => write!(f, "{sign}{whole}.{fraction:02}"),
+            Err(_) => write!(f, "{sign}{}.{fraction:02}", cents / 100),
+        }
+    }
 }
 
 /// An amount kept and shown as its text to the cent (`"200.00"`), as [`money`] writes it.
@@ -532,5 +557,35 @@ impl Calculated {
             v["empa_tax"] = json!(m(self.empa_tax));
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cents_are_written_as_decimal_writes_them() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values = vec![Decimal::ZERO, Decimal::MAX, Decimal::MIN, Decimal::new(-0, 2), Decimal::new(5, 3)];
+        let mut negative_zero = Decimal::new(0, 2);
+        negative_zero.set_sign_negative(true);
+        values.push(negative_zero);
+        values.push(Decimal::from_str_exact("-0.004").unwrap());
+        values.push(Decimal::from_str_exact("-0.005").unwrap());
+        values.push(Decimal::from_str_exact("0.015").unwrap());
+        for _ in 0..200_000 {
+            let mantissa = (next() as i64 >> (next() % 60)) as i128 * if next() % 3 == 0 { 1_000_000_007 } else { 1 };
+            values.push(Decimal::from_i128_with_scale(mantissa, (next() % 29) as u32));
+        }
+        for d in values {
+            assert_eq!(Cents(d).to_string(), format!("{:.2}", d.round_dp(2)), "{d:?}");
+        }
     }
 }

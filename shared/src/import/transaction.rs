@@ -14,7 +14,7 @@ use super::rules;
 use crate::fields::{optional, required, Empty, Known, Mode, Problem, Raw, Read, Report, Rules, Want};
 use crate::types::StateCode;
 
-pub use super::model::{money, status, Document, Filing, LineCoverage, Share, Transaction, TxnType, LINES};
+pub use super::model::{money, status, Cents, Document, Filing, LineCoverage, Share, Transaction, TxnType, LINES};
 
 /// A transaction refused: its status code and message.
 #[derive(Debug, Clone, PartialEq)]
@@ -420,28 +420,22 @@ fn mismatches(t: &Transaction, calculated: &Calculated) -> Vec<(String, String)>
         let (provided, calc) = (field.provided(t), calculated.get(field));
         if provided != calc {
             let (key, label) = field.warning();
-            warnings.push((
-                key.to_string(),
-                // As `money` writes them, with no string of their own.
-                format!(
-                    "{label} values don't match. Provided - {:.2}. Calculated - {:.2}",
-                    provided.round_dp(2),
-                    calc.round_dp(2)
-                ),
-            ));
+            warnings.push((key.to_string(), mismatch(label, provided, calc)));
         }
     }
     if calculated.total != t.total {
-        warnings.push((
-            "total".to_string(),
-            format!(
-                "Total values don't match. Provided - {:.2}. Calculated - {:.2}",
-                t.total.round_dp(2),
-                calculated.total.round_dp(2)
-            ),
-        ));
+        warnings.push(("total".to_string(), mismatch("Total", t.total, calculated.total)));
     }
     warnings
+}
+
+/// "{label} values don't match. Provided - {provided}. Calculated - {calculated}", the
+/// original's words, written once into a string of about its length.
+fn mismatch(label: &str, provided: Decimal, calculated: Decimal) -> String {
+    use std::fmt::Write as _;
+    let mut m = String::with_capacity(label.len() + 72);
+    let _ = write!(m, "{label} values don't match. Provided - {}. Calculated - {}", Cents(provided), Cents(calculated));
+    m
 }
 
 /// The warnings as the answer shows them: `{key: message}`.
