@@ -121,7 +121,7 @@ cargo test --workspace --locked --features coverdesk-cli/fault-injection
 
 step "the benches' own checks, in their quick mode (debug build: figures meaningless, checks real)"
 cargo test --locked -p coverdesk-cli --features coverdesk-cli/fault-injection \
-  --bench import_throughput --bench document_ingestion --bench import_10k -- --quick
+  --bench import_throughput --bench document_ingestion --bench import_10k --bench local_server -- --quick
 
 step "the hosted Connect page in headless Chromium (tests/browser/connect.py)"
 cargo build --locked -q -p coverdesk-cli

@@ -56,8 +56,16 @@ pub fn record(dimensions: &[(&str, &str)], metrics: &[(&str, f64, Unit)], fields
                 l.push(line);
             }
         }
-        None => println!("{line}"),
+        None => write_line(&mut std::io::stdout().lock(), line),
     }
+}
+
+/// `line` and its newline in one write: an unbuffered stream (standard error) then gets one
+/// `write` a line, not one per piece of JSON.
+fn write_line(out: &mut impl std::io::Write, mut line: String) {
+    line.push('\n');
+    // A log that cannot be written (a closed pipe) must not fail the request it logs.
+    let _ = out.write_all(line.as_bytes());
 }
 
 fn render(dimensions: &[(&str, &str)], metrics: &[(&str, f64, Unit)], fields: Map<String, Value>, ms: i64) -> String {
@@ -148,7 +156,7 @@ pub fn request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
 pub fn local_request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
     if LOCAL_JSON.load(Ordering::Relaxed) {
         let line = Value::Object(request_fields(request_id, route, status, latency_ms, None));
-        eprintln!("{line}");
+        write_line(&mut std::io::stderr().lock(), line.to_string());
     } else {
         tracing::info!(route, status, latency_ms, request_id, "request");
     }
