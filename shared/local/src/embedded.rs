@@ -124,6 +124,14 @@ impl EmbeddedStore {
         Ok(EmbeddedStore { db: Arc::new(db) })
     }
 
+    /// A read, run where it is asked for: a redb read takes no lock a writer holds (it reads the
+    /// last committed snapshot) and its pages are in memory once read, so it takes microseconds --
+    /// less than handing it to a blocking thread and back. Writes, which wait for the disk, go to
+    /// one ([`EmbeddedStore::blocking`]).
+    fn reading<T>(&self, f: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(&self.db)
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
@@ -177,7 +185,7 @@ impl Store for EmbeddedStore {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         validate_key(pk, sk)?;
         let (pk, sk) = (pk.to_string(), sk.to_string());
-        self.blocking(move |db| {
+        self.reading(move |db| {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(ITEMS).map_err(backend)?;
             match t.get(key(&pk, &sk).as_str()).map_err(backend)? {
@@ -186,7 +194,6 @@ impl Store for EmbeddedStore {
                 None => Ok(None),
             }
         })
-        .await
     }
 
     async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
@@ -200,7 +207,7 @@ impl Store for EmbeddedStore {
             None => prefix.clone(),
         };
         let skip_first = after.is_some();
-        self.blocking(move |db| {
+        self.reading(move |db| {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(ITEMS).map_err(backend)?;
             let entries = t.range(start.as_str()..).map_err(backend)?.map(|e| e.map_err(backend));
@@ -211,7 +218,6 @@ impl Store for EmbeddedStore {
             let cursor = |last: &Item| Cursor { pk: last.pk.clone(), sk: last.sk.clone(), index_sk: None };
             scan(entries, |(k, _)| k.value(), (&start, skip_first), &prefix, limit, load, cursor)
         })
-        .await
     }
 
     async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
@@ -225,7 +231,7 @@ impl Store for EmbeddedStore {
             None => prefix.clone(),
         };
         let skip_first = after.is_some();
-        self.blocking(move |db| {
+        self.reading(move |db| {
             let tx = db.begin_read().map_err(backend)?;
             let index = tx.open_table(INDEX).map_err(backend)?;
             let items = tx.open_table(ITEMS).map_err(backend)?;
@@ -250,7 +256,6 @@ impl Store for EmbeddedStore {
             };
             scan(entries, |(k, _)| k.value(), (&start, skip_first), &prefix, limit, load, cursor)
         })
-        .await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -333,13 +338,12 @@ impl Store for EmbeddedStore {
     async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, StoreError> {
         validate_key(pk, sk)?;
         let k = key(pk, sk);
-        self.blocking(move |db| {
+        self.reading(move |db| {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(COUNTERS).map_err(backend)?;
             let last = t.get(k.as_str()).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
             Ok(last)
         })
-        .await
     }
 }
 
