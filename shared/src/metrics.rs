@@ -120,7 +120,10 @@ pub fn request_fields(
     fields.insert("level".into(), json!("INFO"));
     fields.insert("message".into(), json!("request"));
     fields.insert("service".into(), json!(SERVICE));
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    // Read once: the environment is read under a process-wide lock.
+    static FUNCTION: OnceLock<String> = OnceLock::new();
+    let function =
+        FUNCTION.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into()));
     fields.insert("function".into(), json!(function));
     fields.insert("route".into(), json!(route));
     fields.insert("status".into(), json!(status.to_string()));

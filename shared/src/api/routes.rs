@@ -268,6 +268,16 @@ impl Route {
 /// A path's segments against a pattern's. A trailing slash is an empty last segment, so
 /// `/import/v1/transactions/` names an empty id (404), never the collection.
 fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
+    // Most of the table is ruled out by a segment that differs, before anything is decoded or
+    // kept: a request is matched against every route.
+    let (mut pp, mut sp) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (pp.next(), sp.next()) {
+            (None, None) => break,
+            (Some(p), Some(s)) if p.starts_with('{') || p == s => {}
+            _ => return None,
+        }
+    }
     let mut params = Vec::new();
     let mut pp = pattern.split('/');
     let mut sp = path.split('/');
