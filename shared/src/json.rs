@@ -29,7 +29,7 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
 pub fn checked<'a>(bytes: &'a [u8], tape: &mut Tape) -> Result<&'a str, String> {
     tape.0.clear();
     if let Ok(text) = std::str::from_utf8(bytes) {
-        if bytes.len() < Entry::ESCAPED as usize && vouched(bytes, &mut tape.0) {
+        if bytes.len() < MAX_TAPED && vouched(bytes, &mut tape.0) {
             return Ok(text);
         }
         tape.0.clear();
@@ -43,24 +43,23 @@ pub fn checked<'a>(bytes: &'a [u8], tape: &mut Tape) -> Result<&'a str, String> 
 /// The one value `bytes` start with (an element of an array being read), when the one pass of
 /// [`checked`] vouches for it as it would for that value alone and a byte that may follow an
 /// element (`,`, `]` or white space) follows it within `bytes`: its length, `tape` saying where
-/// its values are. `None`, the tape left empty, for anything else -- a value that runs past
+/// its values are (the value's length is the text's). `None`, the tape left empty, for anything else -- a value that runs past
 /// `bytes`, an error, whatever the pass leaves to [`check`] -- which the caller reads the slow way.
-pub fn vouched_item(bytes: &[u8], tape: &mut Tape) -> Option<usize> {
+pub fn vouched_item<'a>(bytes: &'a [u8], tape: &mut Tape) -> Option<&'a str> {
     tape.0.clear();
-    if bytes.len() >= Entry::ESCAPED as usize {
+    if bytes.len() >= MAX_TAPED {
         return None;
     }
     let mut scan = Scan { b: bytes, i: 0, names: Vec::with_capacity(64), tape: &mut tape.0 };
     let ok = scan.value(0);
     let end = scan.i;
-    if ok
-        && matches!(bytes.get(end), Some(b',' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-        && std::str::from_utf8(&bytes[..end]).is_ok()
-    {
-        return Some(end);
+    let text = (ok && matches!(bytes.get(end), Some(b',' | b']' | b' ' | b'\t' | b'\n' | b'\r')))
+        .then(|| std::str::from_utf8(&bytes[..end]).ok())
+        .flatten();
+    if text.is_none() {
+        tape.0.clear();
     }
-    tape.0.clear();
-    None
+    text
 }
 
 /// Where the values of a text [`checked`] vouched for are, in the order they start (a member's
@@ -89,8 +88,11 @@ pub(crate) struct Entry {
     size: u32,
 }
 
+/// The longest text a tape is made for (an entry's offsets and size then fit 31 bits).
+const MAX_TAPED: usize = 1 << 31;
+
 impl Entry {
-    /// The flag bit of `size`; texts of this many bytes or more get no tape.
+    /// The bit of `size` that says a string holds an escape.
     const ESCAPED: u32 = 1 << 31;
 
     /// The entries this value takes, itself included.

@@ -264,40 +264,26 @@ impl Route {
     }
 }
 
-/// Matches a percent-encoded path against a pattern; returns the decoded parameters.
-/// A path's segments against a pattern's. A trailing slash is an empty last segment, so
-/// `/import/v1/transactions/` names an empty id (404), never the collection.
+/// A percent-encoded path's segments against a pattern's; the decoded parameters when they
+/// match. A trailing slash is an empty last segment, so `/import/v1/transactions/` names an empty
+/// id (404), never the collection. Every segment is compared before any parameter is decoded: a
+/// request is matched against every route, and most are ruled out by a literal segment.
 fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
-    // Most of the table is ruled out by a segment that differs, before anything is decoded or
-    // kept: a request is matched against every route.
+    let mut sent = Vec::new();
     let (mut pp, mut sp) = (pattern.split('/'), path.split('/'));
     loop {
         match (pp.next(), sp.next()) {
             (None, None) => break,
-            (Some(p), Some(s)) if p.starts_with('{') || p == s => {}
+            (Some(p), Some(s)) if p.starts_with('{') => sent.push(s),
+            (Some(p), Some(s)) if p == s => {}
             _ => return None,
         }
     }
-    let mut params = Vec::new();
-    let mut pp = pattern.split('/');
-    let mut sp = path.split('/');
-    loop {
-        match (pp.next(), sp.next()) {
-            (None, None) => return Some(params),
-            (Some(p), Some(s)) => {
-                if p.starts_with('{') {
-                    let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?.into_owned();
-                    if decoded.is_empty() {
-                        return None;
-                    }
-                    params.push(decoded);
-                } else if p != s {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
-    }
+    sent.into_iter()
+        .map(|s| {
+            percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|d| d.into_owned()).filter(|d| !d.is_empty())
+        })
+        .collect()
 }
 
 pub enum Match {

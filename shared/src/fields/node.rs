@@ -77,10 +77,9 @@ impl<'a> Raw<'a> {
     /// The array element `bytes` start with, and its length, when the one pass vouches for it
     /// whole within `bytes` ([`crate::json::vouched_item`]): an element read where it lies.
     pub fn parse_item(bytes: &'a [u8], tape: &'a mut Tape) -> Option<(Raw<'a>, usize)> {
-        let len = crate::json::vouched_item(bytes, tape)?;
-        let text = std::str::from_utf8(&bytes[..len]).ok()?;
+        let text = crate::json::vouched_item(bytes, tape)?;
         let tape: &'a Tape = tape;
-        Some((Raw { text, tape: tape.entries() }, len))
+        Some((Raw { text, tape: tape.entries() }, text.len()))
     }
 
     /// The value's text, as sent.
@@ -159,7 +158,9 @@ impl Raws {
         }
     }
 
-    /// Keeps a copy of `raw` (its text, and its tape if it has one).
+    /// Keeps a copy of `raw` (its text, and its tape if it has one): a value [`Raw::parse`] or
+    /// [`Raw::parse_item`] made, whose tape describes its whole text. (A value inside one shares
+    /// its parent's text, all of which would be copied.)
     pub fn push(&mut self, raw: Raw<'_>) {
         let (text, tape) = (self.text.len(), self.tape.len());
         self.text.push_str(raw.text);
