@@ -42,9 +42,10 @@ pub fn checked<'a>(bytes: &'a [u8], tape: &mut Tape) -> Result<&'a str, String> 
 
 /// The one value `bytes` start with (an element of an array being read), when the one pass of
 /// [`checked`] vouches for it as it would for that value alone and a byte that may follow an
-/// element (`,`, `]` or white space) follows it within `bytes`: its length, `tape` saying where
-/// its values are (the value's length is the text's). `None`, the tape left empty, for anything else -- a value that runs past
-/// `bytes`, an error, whatever the pass leaves to [`check`] -- which the caller reads the slow way.
+/// element (`,`, `]` or white space) follows it within `bytes`: its text, `tape` saying where
+/// its values are. `None`, the tape left empty, for anything else -- a value that runs past
+/// `bytes`, an error, whatever the pass leaves to [`check`] -- which the caller reads the slow
+/// way.
 pub fn vouched_item<'a>(bytes: &'a [u8], tape: &mut Tape) -> Option<&'a str> {
     tape.0.clear();
     if bytes.len() >= MAX_TAPED {
