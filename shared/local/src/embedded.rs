@@ -184,13 +184,12 @@ fn split_item_key(k: &str) -> Option<(&str, &str)> {
 impl Store for EmbeddedStore {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         validate_key(pk, sk)?;
-        let (pk, sk) = (pk.to_string(), sk.to_string());
-        self.reading(move |db| {
+        self.reading(|db| {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(ITEMS).map_err(backend)?;
-            match t.get(key(&pk, &sk).as_str()).map_err(backend)? {
+            match t.get(key(pk, sk).as_str()).map_err(backend)? {
                 // An expired item is absent to readers, as on DynamoDB before its TTL deletes it.
-                Some(v) => Ok(Some(decode(&pk, &sk, v.value())?).filter(|i| i.is_live(chrono::Utc::now().timestamp()))),
+                Some(v) => Ok(Some(decode(pk, sk, v.value())?).filter(|i| i.is_live(chrono::Utc::now().timestamp()))),
                 None => Ok(None),
             }
         })

@@ -58,8 +58,6 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         } else if !fine && !block && t.chars().any(is_direction_override) {
             self.problem(name, want, "must not contain bidirectional override characters")?;
             Ok(None)
-        } else if t.len() == raw.len() {
-            Ok(Some(raw))
         } else {
             Ok(Some(trimmed(raw)))
         }
@@ -218,15 +216,15 @@ fn exact_decimal(text: &str, digits: u32, scale: u32) -> Option<Decimal> {
 /// and `scale` after), read digit by digit: the same value and scale the exact parse below gives
 /// it, or `None` for anything else, which that parse decides.
 fn plain_decimal(text: &str, digits: u32, scale: u32) -> Option<Decimal> {
+    // A point must have digits after it ("1." is the exact parse's to decide).
     let (whole, fraction) = match text.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (text, None),
+        Some((_, "")) => return None,
+        Some((w, f)) => (w, f),
+        None => (text, ""),
     };
-    let fraction = fraction.unwrap_or("");
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let significant = whole.trim_start_matches('0').len();
     if whole.is_empty()
-        || (text.contains('.') && fraction.is_empty())
         || !all_digits(whole)
         || !all_digits(fraction)
         || significant > digits as usize

@@ -99,19 +99,13 @@ pub fn each(reader: impl Read, mut f: impl FnMut(Raw<'_>) -> Result<(), BatchErr
         // lies; any other (one that runs past the buffer, or that the pass cannot vouch for) is
         // copied out and checked on its own -- the same answer and the same messages either way.
         if let Some((raw, len)) = Raw::parse_item(&r.buf[r.pos..r.len], &mut tape) {
-            n += 1;
-            if n > MAX_TRANSACTIONS {
-                return Err(BatchError::NotArray);
-            }
+            one_more(&mut n)?;
             f(raw)?;
             r.advance(len);
         } else {
             element.clear();
             r.element(&mut element, n + 1)?;
-            n += 1;
-            if n > MAX_TRANSACTIONS {
-                return Err(BatchError::NotArray);
-            }
+            one_more(&mut n)?;
             let raw =
                 Raw::parse(&element, &mut tape).map_err(|e| BatchError::NotJson(format!("transaction {n}: {e}")))?;
             f(raw)?;
@@ -131,6 +125,15 @@ pub fn each(reader: impl Read, mut f: impl FnMut(Raw<'_>) -> Result<(), BatchErr
     }
     r.end()?;
     Ok(n)
+}
+
+/// Counts one more element: a batch of more than [`MAX_TRANSACTIONS`] is not one.
+fn one_more(n: &mut usize) -> Result<(), BatchError> {
+    *n += 1;
+    if *n > MAX_TRANSACTIONS {
+        return Err(BatchError::NotArray);
+    }
+    Ok(())
 }
 
 /// A buffered reader that finds where each element of a JSON array ends.
