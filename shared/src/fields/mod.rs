@@ -209,6 +209,9 @@ pub(crate) fn fingerprint(key: &str) -> u32 {
 
 /// The members an object's [`Index`] holds; a larger object is searched member by member.
 const INDEXED: usize = 96;
+/// An object of at most this many members is searched member by member too: comparing a few
+/// names costs less than hashing them all when it is opened (a batch's documents have three).
+const SMALL: usize = 8;
 
 /// Where an object's members are, by key: an open-addressing table of member numbers (plus one;
 /// 0 is free) at their fingerprint's hash, kept inline so that opening an object allocates
@@ -220,8 +223,11 @@ impl Index {
         (fingerprint(key).wrapping_mul(0x9E37_79B1) >> 25) as usize
     }
 
-    fn of<'k>(keys: impl Iterator<Item = &'k str>) -> Index {
+    fn of<'k>(keys: impl ExactSizeIterator<Item = &'k str>) -> Index {
         let mut t = [0u8; 128];
+        if keys.len() <= SMALL {
+            return Index(t);
+        }
         for (i, k) in keys.enumerate().take(INDEXED) {
             let mut s = Index::slot(k);
             while t[s] != 0 {
@@ -234,8 +240,8 @@ impl Index {
 
     /// The number of the key that is `name`, of `len` keys.
     fn find<'k>(&self, len: usize, key: impl Fn(usize) -> &'k str, name: &str) -> Option<usize> {
-        if len > INDEXED {
-            return (0..len).find(|&i| key(i) == name);
+        if len <= SMALL || len > INDEXED {
+            return (0..len).find(|&i| same(key(i).as_bytes(), name.as_bytes()));
         }
         let mut s = Index::slot(name);
         loop {
@@ -355,6 +361,46 @@ pub struct Fields<'a, N> {
     index: Index,
     seen: Seen,
     code: &'static str,
+}
+
+/// The objects of an array ([`Fields::objects`]), each opened when it is taken: a list of
+/// documents is read one by one, never held as a list of readers.
+pub struct Objects<'a, N> {
+    /// The reading, its rules, the list's path and its problems' code.
+    from: Option<(Report, Rules, Arc<str>, &'static str)>,
+    items: std::iter::Enumerate<std::vec::IntoIter<N>>,
+    source: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a, N> Default for Objects<'a, N> {
+    fn default() -> Self {
+        Objects { from: None, items: Vec::new().into_iter().enumerate(), source: std::marker::PhantomData }
+    }
+}
+
+impl<'a, N> Objects<'a, N> {
+    /// The entries left, objects or not: room for what they hold.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.len() == 0
+    }
+}
+
+impl<'a, N: Node<'a>> Iterator for Objects<'a, N> {
+    type Item = Fields<'a, N>;
+
+    fn next(&mut self) -> Option<Fields<'a, N>> {
+        let (report, rules, list, code) = self.from.as_ref()?;
+        self.items.by_ref().find_map(|(i, item)| match item.kind() {
+            Kind::Object(members) => {
+                Some(Fields::new(report.clone(), *rules, Place::Item(list.clone(), i), members, code))
+            }
+            _ => None,
+        })
+    }
 }
 
 /// How a field was found.
@@ -523,7 +569,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         let kind = self.members[i].1.kind();
         let blank = match &kind {
             Kind::Null => true,
-            Kind::String(s) => s.trim().is_empty(),
+            Kind::String(s) => values::trim(s).is_empty(),
             _ => false,
         };
         if !blank {
@@ -567,22 +613,23 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         }
     }
 
-    /// An array of at most `max` objects, opened at `name[i]`; entries that are not objects are
-    /// reported and left out.
-    pub fn objects(&mut self, name: &str, want: Want, max: usize) -> Read<Option<Vec<Fields<'a, N>>>> {
+    /// An array of at most `max` objects, each opened at `name[i]` as it is taken; entries that
+    /// are not objects are reported (before any object is read) and left out.
+    pub fn objects(&mut self, name: &str, want: Want, max: usize) -> Read<Option<Objects<'a, N>>> {
         let code = want.code.unwrap_or(self.code);
         let Some(items) = self.array(name, want, max)? else { return Ok(None) };
-        let mut out = Vec::with_capacity(items.len());
         let list: Arc<str> = match self.path.path() {
             here if here.is_empty() => Arc::from(name),
             _ => self.path(name).into(),
         };
-        for (i, item) in items.into_iter().enumerate() {
-            if let Some(f) = Fields::open(self.report.clone(), self.rules, Place::Item(list.clone(), i), item, code)? {
-                out.push(f);
+        for (i, item) in items.iter().enumerate() {
+            if !item.is_object() {
+                let place = Place::Item(list.clone(), i);
+                self.report.add(&place.path(), code, format!("must be an object, not {}", type_name(&item.kind())))?;
             }
         }
-        Ok(Some(out))
+        let from = Some((self.report.clone(), self.rules, list, code));
+        Ok(Some(Objects { from, items: items.into_iter().enumerate(), source: std::marker::PhantomData }))
     }
 
     /// Refuses every field nobody read (with the reading's own code, whatever this object's).

@@ -26,6 +26,11 @@ pub enum Kind<'a, N> {
 /// their exact text.
 pub trait Node<'a>: Copy {
     fn kind(self) -> Kind<'a, Self>;
+
+    /// Whether the value is an object, without opening it.
+    fn is_object(self) -> bool {
+        matches!(self.kind(), Kind::Object(_))
+    }
 }
 
 impl<'a> Node<'a> for &'a Value {
@@ -38,6 +43,10 @@ impl<'a> Node<'a> for &'a Value {
             Value::Array(items) => Kind::Array(items.iter().collect()),
             Value::Object(map) => Kind::Object(map.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v)).collect()),
         }
+    }
+
+    fn is_object(self) -> bool {
+        Value::is_object(self)
     }
 }
 
@@ -189,6 +198,11 @@ impl Raws {
 }
 
 impl<'a> Node<'a> for Raw<'a> {
+    fn is_object(self) -> bool {
+        // Valid JSON, trimmed: its first byte names its type.
+        self.get().starts_with('{')
+    }
+
     fn kind(self) -> Kind<'a, Self> {
         if let Some(&e) = self.tape.first() {
             return self.taped(e);

@@ -46,7 +46,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
     /// copied where the source holds it as sent.
     fn checked(&mut self, name: &str, want: Want, max: usize, block: bool) -> Read<Option<Cow<'a, str>>> {
         let Some(raw) = self.text_of(name, want)? else { return Ok(None) };
-        let t = raw.trim();
+        let t = trim(&raw);
         // Printable ASCII, most text: one character a byte, no control or direction character.
         let fine = t.len() <= max && t.bytes().all(|b| (0x20..0x7f).contains(&b));
         if !fine && t.chars().count() > max {
@@ -124,7 +124,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
             Slot::Value(_) => return self.problem(name, want, "must be 0 or 1").map(|_| None),
             _ => return Ok(None),
         };
-        match text.trim() {
+        match trim(&text) {
             "0" => return Ok(Some(false)),
             "1" => return Ok(Some(true)),
             _ => {}
@@ -180,7 +180,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
             Slot::Value(_) => Cow::Borrowed(""),
             _ => return Ok(None),
         };
-        match decimal_of(text.trim(), digits, scale) {
+        match decimal_of(trim(&text), digits, scale) {
             Some(d) => Ok(Some(d)),
             None => self
                 .problem(
@@ -241,9 +241,20 @@ fn plain_decimal(text: &str, digits: u32, scale: u32) -> Option<Decimal> {
 /// Text without the white space around it, still borrowed if it was.
 fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
-        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
-        Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
-        Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+        Cow::Borrowed(s) => Cow::Borrowed(trim(s)),
+        Cow::Owned(s) if trim(&s).len() == s.len() => Cow::Owned(s),
+        Cow::Owned(s) => Cow::Owned(trim(&s).to_string()),
+    }
+}
+
+/// `str::trim`, answered at once for text that starts and ends with a visible ASCII character
+/// (most text: nothing to trim, no character decoded).
+#[inline]
+pub(super) fn trim(s: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
+    match visible(s.as_bytes().first()) && visible(s.as_bytes().last()) {
+        true => s,
+        false => s.trim(),
     }
 }
 

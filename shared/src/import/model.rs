@@ -318,21 +318,55 @@ pub fn money(d: Decimal) -> String {
 /// `Decimal`'s own formatting (an answer with thousands of figures writes many).
 pub struct Cents(pub Decimal);
 
-impl std::fmt::Display for Cents {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Cents {
+    /// The amount's text in `buf`, or `None` for a value `rescale` cannot bring to two places,
+    /// or a negative zero, or cents past a `u64` (written by `Decimal`'s formatting instead).
+    fn text<'b>(&self, buf: &'b mut [u8; 24]) -> Option<&'b str> {
         let mut d = self.0.round_dp(2);
         d.rescale(2);
         let cents = d.mantissa();
-        // A value `rescale` could not bring to two places, or a negative zero: as Decimal writes it.
         if d.scale() != 2 || (cents == 0 && d.is_sign_negative()) {
-            return write!(f, "{:.2}", self.0.round_dp(2));
+            return None;
         }
-        let (sign, cents) = (if cents < 0 { "-" } else { "" }, cents.unsigned_abs());
-        let fraction = (cents % 100) as u8;
-        // Most amounts fit a u64, which is written faster than a u128.
-        match u64::try_from(cents / 100) {
-            Ok(whole) => write!(f, "{sign}{whole}.{fraction:02}"),
-            Err(_) => write!(f, "{sign}{}.{fraction:02}", cents / 100),
+        // Digits from the last: the two of the cents, the point, then at least one more.
+        let mut n = u64::try_from(cents.unsigned_abs()).ok()?;
+        let mut i = buf.len();
+        for k in 0.. {
+            if k == 2 {
+                i -= 1;
+                buf[i] = b'.';
+            }
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 && k >= 2 {
+                break;
+            }
+        }
+        if cents < 0 {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        std::str::from_utf8(&buf[i..]).ok()
+    }
+
+    /// Appends the amount to `out`, as `Display` writes it.
+    pub fn push_to(&self, out: &mut String) {
+        match self.text(&mut [0; 24]) {
+            Some(text) => out.push_str(text),
+            None => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Cents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.text(&mut [0; 24]) {
+            Some(text) => f.write_str(text),
+            None => write!(f, "{:.2}", self.0.round_dp(2)),
         }
     }
 }
@@ -584,8 +618,16 @@ mod tests {
             let mantissa = (next() as i64 >> (next() % 60)) as i128 * if next() % 3 == 0 { 1_000_000_007 } else { 1 };
             values.push(Decimal::from_i128_with_scale(mantissa, (next() % 29) as u32));
         }
+        values.extend(
+            ["0.01", "0.1", "1", "-1", "9.995", "18446744073709551.615", "-18446744073709551.616"]
+                .map(|t| Decimal::from_str_exact(t).unwrap()),
+        );
         for d in values {
-            assert_eq!(Cents(d).to_string(), format!("{:.2}", d.round_dp(2)), "{d:?}");
+            let want = format!("{:.2}", d.round_dp(2));
+            assert_eq!(Cents(d).to_string(), want, "{d:?}");
+            let mut pushed = String::from("x");
+            Cents(d).push_to(&mut pushed);
+            assert_eq!(pushed[1..], want, "{d:?}");
         }
     }
 }

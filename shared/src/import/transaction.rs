@@ -432,9 +432,12 @@ fn mismatches(t: &Transaction, calculated: &Calculated) -> Vec<(String, String)>
 /// "{label} values don't match. Provided - {provided}. Calculated - {calculated}", the
 /// original's words, written once into a string of about its length.
 fn mismatch(label: &str, provided: Decimal, calculated: Decimal) -> String {
-    use std::fmt::Write as _;
     let mut m = String::with_capacity(label.len() + 72);
-    let _ = write!(m, "{label} values don't match. Provided - {}. Calculated - {}", Cents(provided), Cents(calculated));
+    m.push_str(label);
+    m.push_str(" values don't match. Provided - ");
+    Cents(provided).push_to(&mut m);
+    m.push_str(". Calculated - ");
+    Cents(calculated).push_to(&mut m);
     m
 }
 
