@@ -374,8 +374,8 @@ fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
 /// Not reaching it: `import-transactions` and `import-transaction` are answered 200 (the batch
 /// processed) with their one transaction refused 1001, as CA requires a policy document for a new
 /// policy and the samples name none -- on purpose: a document URL in them would be fetched by
-/// whoever replays them, the cold-start bench included (`benches/coldstart/run.sh`), and
-/// `docs.example.com` answers nothing. The same transaction with its documents is what the test
+/// whoever replays them, and `docs.example.com` answers nothing (the cold-start bench,
+/// `benches/coldstart/run.sh`, makes its own copy with documents it serves). The same transaction with its documents is what the test
 /// imports for the other import samples.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {

@@ -8,6 +8,9 @@
 #                                        # answers its event without an error), not its figures
 # Needs DynamoDB Local: AWS_ENDPOINT_URL_DYNAMODB, or the one tests/run.sh installed under
 # target/tools (started here on a free port). The table is created and seeded with the examples.
+# The import function's event imports for real: the sample's transaction, a new id each run, with
+# the two documents California asks for, served here, fetched by the function and stored in an
+# S3-API server (AWS_ENDPOINT_URL_S3, or moto from target/tools on a free port).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 T="${CARGO_TARGET_DIR:-target}"
@@ -18,10 +21,49 @@ if [ "$N" = "--quick" ]; then N=1; PROFILE=debug; BUILD=(); fi
 FUNCTIONS=(carriers-list accounts-get tax-rules-get import-transactions widget-consent-and-connect)
 # hello-dynamo-warm: hello-dynamo plus the functions' warm-up read during init (its cost is the
 # difference between the two; a function that keeps data is compared with it).
-HELLOS=(hello-runtime hello-dynamo hello-dynamo-warm hello-dynamo-s3)
+# Each function is also compared with the hello that builds the same clients and nothing else
+# (carriers-list: lambda_http alone), and, for those that make the warm-up read, without its cost.
+HELLOS=(hello-runtime hello-http hello-dynamo hello-dynamo-warm hello-dynamo-s3)
+PAIRS=(carriers-list=hello-http accounts-get=hello-dynamo+warm tax-rules-get=hello-dynamo+warm
+  import-transactions=hello-dynamo-s3+warm widget-consent-and-connect=hello-dynamo+warm)
 args=(); for p in "${HELLOS[@]}" "${FUNCTIONS[@]}"; do args+=(-p "$p"); done
 cargo build "${BUILD[@]}" --locked "${args[@]}"
 . benches/coldstart/seeded-table.sh
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.25; done; }
+PIDS=("${DDB_PID:-}")
+WORK=$(mktemp -d)
+trap 'kill ${PIDS[*]} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+if [ -z "${AWS_ENDPOINT_URL_S3:-}" ]; then
+  S3_PORT=$(free_port)
+  "$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >/dev/null 2>&1 &
+  PIDS+=($!)
+  wait_port "$S3_PORT"
+  export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$S3_PORT"
+fi
+python3 -c "import urllib.request as u; u.urlopen(u.Request('$AWS_ENDPOINT_URL_S3/$COVERDESK_BUCKET', method='PUT'))"
+mkdir "$WORK/docs"
+for d in d1 polic; do printf '%%PDF-1.4 %s %s\n%%%%EOF\n' "$d" "$(head -c 2000 /dev/zero | tr '\0' x)" >"$WORK/docs/$d.pdf"; done
+DOCS_PORT=$(free_port)
+python3 -m http.server -b 127.0.0.1 -d "$WORK/docs" "$DOCS_PORT" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_port "$DOCS_PORT"
+python3 - "$DOCS_PORT" >"$WORK/import-transactions.json" <<'PY'
+import json, sys
+event = json.load(open("events/import-transactions.json"))
+[txn] = json.loads(event["body"])
+txn["id"] = "cold-__RUN__"
+txn["transaction_documents"] = [{"code": c, "url": f"http://127.0.0.1:{sys.argv[1]}/{f}.pdf"}
+                                for c, f in (("D1DISC", "d1"), ("POLIC", "polic"))]
+event["body"] = json.dumps([txn])
+json.dump(event, sys.stdout)
+PY
+env_args+=(--env "AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3" --env COVERDESK_ALLOW_PRIVATE_URLS=true)
 bins=(); for p in "${HELLOS[@]}"; do bins+=("$T/$PROFILE/$p"); done
-for p in "${FUNCTIONS[@]}"; do bins+=("$T/$PROFILE/$p@events/$p.json"); done
-python3 benches/coldstart/coldstart.py -n "$N" --event events/accounts-get.json "${env_args[@]}" "${bins[@]}"
+for p in "${FUNCTIONS[@]}"; do
+  event="events/$p.json"; [ "$p" = import-transactions ] && event="$WORK/import-transactions.json"
+  bins+=("$T/$PROFILE/$p@$event")
+done
+hellos=(); for p in "${PAIRS[@]}"; do hellos+=(--hello "$p"); done
+python3 benches/coldstart/coldstart.py -n "$N" --event events/accounts-get.json "${env_args[@]}" "${hellos[@]}" \
+  --warm-up hello-dynamo-warm=hello-dynamo "${bins[@]}"
