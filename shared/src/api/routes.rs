@@ -264,26 +264,63 @@ impl Route {
     }
 }
 
-/// A percent-encoded path's segments against a pattern's; the decoded parameters when they
-/// match. A trailing slash is an empty last segment, so `/import/v1/transactions/` names an empty
-/// id (404), never the collection. Every segment is compared before any parameter is decoded: a
-/// request is matched against every route, and most are ruled out by a literal segment.
-fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
-    let mut sent = Vec::new();
-    let (mut pp, mut sp) = (pattern.split('/'), path.split('/'));
-    loop {
-        match (pp.next(), sp.next()) {
-            (None, None) => break,
-            (Some(p), Some(s)) if p.starts_with('{') => sent.push(s),
-            (Some(p), Some(s)) if p == s => {}
-            _ => return None,
-        }
-    }
-    sent.into_iter()
-        .map(|s| {
-            percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|d| d.into_owned()).filter(|d| !d.is_empty())
-        })
+/// A route's pattern split once: its segments, each a literal or a parameter (`None`).
+struct Pattern {
+    def: &'static RouteDef,
+    segments: Vec<Option<&'static str>>,
+}
+
+/// Every route's pattern, split on first use: a request is matched against all of them, and most
+/// are ruled out by their segment count or a literal segment before anything else is looked at.
+static PATTERNS: std::sync::LazyLock<Vec<Pattern>> = std::sync::LazyLock::new(|| {
+    ROUTES
+        .iter()
+        .map(|def| Pattern { def, segments: def.path.split('/').map(|s| (!s.starts_with('{')).then_some(s)).collect() })
         .collect()
+});
+
+impl Pattern {
+    /// Whether `sent` (a path's segments) has this pattern's shape.
+    fn fits(&self, sent: &[&str]) -> bool {
+        self.segments.len() == sent.len() && self.segments.iter().zip(sent).all(|(p, s)| p.is_none_or(|p| p == *s))
+    }
+
+    /// The decoded parameters of `sent`, which [`Pattern::fits`]; `None` when one is not UTF-8
+    /// or is empty. A trailing slash is an empty last segment, so `/import/v1/transactions/`
+    /// names an empty id (404), never the collection.
+    fn params(&self, sent: &[&str]) -> Option<Vec<String>> {
+        self.segments
+            .iter()
+            .zip(sent)
+            .filter(|(p, _)| p.is_none())
+            .map(|(_, s)| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8()
+                    .ok()
+                    .map(|d| d.into_owned())
+                    .filter(|d| !d.is_empty())
+            })
+            .collect()
+    }
+
+    /// How specific the pattern is, segment by segment: a literal outranks a parameter, so
+    /// `/widget/pull/consentAndConnect` wins over `/widget/pull/{pullId}` (as in API Gateway).
+    fn specificity(&self) -> impl Iterator<Item = bool> + '_ {
+        self.segments.iter().map(Option::is_some)
+    }
+
+    /// The matches of `sent` that are not outranked by another match.
+    fn best<'p>(sent: &[&str]) -> Vec<&'p Pattern> {
+        let mut best: Vec<&Pattern> = Vec::new();
+        for p in PATTERNS.iter().filter(|p| p.fits(sent)) {
+            match best.first().map(|b| p.specificity().cmp(b.specificity())) {
+                None | Some(std::cmp::Ordering::Equal) => best.push(p),
+                Some(std::cmp::Ordering::Greater) => best = vec![p],
+                Some(std::cmp::Ordering::Less) => {}
+            }
+        }
+        best
+    }
 }
 
 pub enum Match {
@@ -292,31 +329,18 @@ pub enum Match {
     None,
 }
 
-/// How specific a pattern is, segment by segment: a static segment outranks a parameter, so
-/// `/widget/pull/consentAndConnect` wins over `/widget/pull/{pullId}` (as in API Gateway).
-fn specificity(pattern: &str) -> Vec<bool> {
-    pattern.split('/').map(|s| !s.starts_with('{')).collect()
-}
-
 /// The route for `method` and `path`: among the patterns that match, only the most specific
 /// count; if none of them takes `method`, their methods are the `Allow` list.
 pub fn match_path(method: &Method, path: &str) -> Match {
-    let matching: Vec<(&RouteDef, Vec<String>)> =
-        ROUTES.iter().filter_map(|d| match_pattern(d.path, path).map(|p| (d, p))).collect();
-    let Some(best) = matching.iter().map(|(d, _)| specificity(d.path)).max() else {
-        return Match::None;
-    };
-    let mut allowed = Vec::new();
-    for (d, params) in matching {
-        if specificity(d.path) != best {
-            continue;
-        }
-        if d.method == method.as_str() {
-            return Match::Found(d.route, params);
-        }
-        allowed.push(d.method);
+    let sent: Vec<&str> = path.split('/').collect();
+    let best = Pattern::best(&sent);
+    // Patterns as specific as each other have their parameters in the same places: decoded
+    // once. A parameter that does not decode (or is empty) matches no route, whatever the method.
+    let Some(params) = best.first().and_then(|p| p.params(&sent)) else { return Match::None };
+    match best.iter().find(|p| p.def.method == method.as_str()) {
+        Some(p) => Match::Found(p.def.route, params),
+        None => Match::WrongMethod(best.iter().map(|p| p.def.method).collect()),
     }
-    Match::WrongMethod(allowed)
 }
 
 /// The parameters of `path` for one route (one Lambda function), unless the path is not its own:
@@ -326,17 +350,80 @@ pub fn match_route(route: Route, method: &Method, path: &str) -> Option<Vec<Stri
     if d.method != method.as_str() {
         return None;
     }
-    let params = match_pattern(d.path, path)?;
-    let mine = specificity(d.path);
-    if ROUTES.iter().any(|o| specificity(o.path) > mine && match_pattern(o.path, path).is_some()) {
-        return None;
-    }
-    Some(params)
+    let sent: Vec<&str> = path.split('/').collect();
+    let best = Pattern::best(&sent);
+    best.iter().find(|p| p.def.route == route)?.params(&sent)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The matching as it was first written (every route's pattern split on every request), kept
+    /// to check the table of split patterns against.
+    fn reference(method: &Method, path: &str) -> Match {
+        fn pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
+            let (mut pp, mut sp, mut sent) = (pattern.split('/'), path.split('/'), Vec::new());
+            loop {
+                match (pp.next(), sp.next()) {
+                    (None, None) => break,
+                    (Some(p), Some(s)) if p.starts_with('{') => sent.push(s),
+                    (Some(p), Some(s)) if p == s => {}
+                    _ => return None,
+                }
+            }
+            sent.into_iter()
+                .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|d| d.into_owned()))
+                .map(|d| d.filter(|d| !d.is_empty()))
+                .collect()
+        }
+        let specificity = |p: &str| p.split('/').map(|s| !s.starts_with('{')).collect::<Vec<bool>>();
+        let matching: Vec<_> = ROUTES.iter().filter_map(|d| pattern(d.path, path).map(|p| (d, p))).collect();
+        let Some(best) = matching.iter().map(|(d, _)| specificity(d.path)).max() else { return Match::None };
+        let mut allowed = Vec::new();
+        for (d, params) in matching {
+            if specificity(d.path) != best {
+                continue;
+            }
+            if d.method == method.as_str() {
+                return Match::Found(d.route, params);
+            }
+            allowed.push(d.method);
+        }
+        Match::WrongMethod(allowed)
+    }
+
+    #[test]
+    fn the_split_patterns_match_as_every_pattern_split_each_time() {
+        let fill = ["pc:1", "pc%3A1", "", "%FF", "consentAndConnect", "merge", "x y", "accounts"];
+        let methods = [Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::PUT];
+        let mut paths: Vec<String> = vec!["/".into(), "".into(), "/nothing".into()];
+        for d in ROUTES {
+            for f in fill {
+                let path: Vec<&str> = d.path.split('/').map(|s| if s.starts_with('{') { f } else { s }).collect();
+                paths.push(path.join("/"));
+                paths.push(format!("{}/", path.join("/")));
+            }
+        }
+        let key = |m: Match| match m {
+            Match::Found(r, p) => format!("found {} {p:?}", r.def().name),
+            Match::WrongMethod(a) => format!("wrong method {a:?}"),
+            Match::None => "none".into(),
+        };
+        for path in &paths {
+            for method in &methods {
+                assert_eq!(key(match_path(method, path)), key(reference(method, path)), "{method} {path}");
+                let found = match reference(method, path) {
+                    Match::Found(r, p) => Some((r, p)),
+                    _ => None,
+                };
+                for d in ROUTES {
+                    let want = found.clone().filter(|(r, _)| *r == d.route).map(|(_, p)| p);
+                    assert_eq!(match_route(d.route, method, path), want, "{} {method} {path}", d.name);
+                }
+            }
+        }
+    }
 
     #[test]
     fn paths_match_with_encoded_ids() {
