@@ -310,8 +310,8 @@ impl Pattern {
     }
 
     /// The matches of `sent` that are not outranked by another match.
-    fn best<'p>(sent: &[&str]) -> Vec<&'p Pattern> {
-        let mut best: Vec<&Pattern> = Vec::new();
+    fn best(sent: &[&str]) -> Vec<&'static Pattern> {
+        let mut best: Vec<&'static Pattern> = Vec::new();
         for p in PATTERNS.iter().filter(|p| p.fits(sent)) {
             match best.first().map(|b| p.specificity().cmp(b.specificity())) {
                 None | Some(std::cmp::Ordering::Equal) => best.push(p),

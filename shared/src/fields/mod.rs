@@ -403,6 +403,11 @@ impl<'a, N: Node<'a>> Iterator for Objects<'a, N> {
     }
 }
 
+/// What a value that should be an object is told.
+fn not_an_object<N>(kind: &Kind<'_, N>) -> String {
+    format!("must be an object, not {}", type_name(kind))
+}
+
 /// How a field was found.
 enum Slot<'a, N> {
     /// Not given (absent, or `null`/blank read as absent).
@@ -417,7 +422,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         match node.kind() {
             Kind::Object(members) => Ok(Some(Fields::new(report, rules, path, members, code))),
             other => {
-                report.add(&path.path(), code, format!("must be an object, not {}", type_name(&other)))?;
+                report.add(&path.path(), code, not_an_object(&other))?;
                 Ok(None)
             }
         }
@@ -625,7 +630,7 @@ impl<'a, N: Node<'a>> Fields<'a, N> {
         for (i, item) in items.iter().enumerate() {
             if !item.is_object() {
                 let place = Place::Item(list.clone(), i);
-                self.report.add(&place.path(), code, format!("must be an object, not {}", type_name(&item.kind())))?;
+                self.report.add(&place.path(), code, not_an_object(&item.kind()))?;
             }
         }
         let from = Some((self.report.clone(), self.rules, list, code));
