@@ -376,8 +376,8 @@ fn every_function_has_its_log_group_and_failures_have_somewhere_to_go() {
 /// `docs.example.com` answers nothing (their transaction is then refused 1001, as CA requires a
 /// policy document for a new policy). The test, as the cold-start bench does
 /// (`benches/coldstart/run.sh`), gives their transaction the two documents CA asks for from its
-/// own server, and expects it imported (status 0): taxed, its documents fetched and stored. The same transaction with its documents is what the test
-/// imports for the other import samples.
+/// own server, and expects it imported (status 0): taxed, its documents fetched and stored. The
+/// same transaction with its documents is what the test imports for the other import samples.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_event_is_a_real_api_gateway_event_its_function_answers() {
     coverdesk::metrics::capture();
@@ -637,6 +637,7 @@ async fn make_what_it_names(s: &mut Sample, api: &TestApi, documents: &str) {
                 Value::Array(items) => &mut items[0],
                 item => &mut item["transaction"],
             };
+            assert!(txn["id"].is_string(), "{}: the sample's transaction moved: {body}", s.name);
             txn["transaction_documents"] = json!([
                 {"code": "D1DISC", "url": format!("{documents}/d1.pdf")},
                 {"code": "POLIC", "url": format!("{documents}/polic.pdf")}

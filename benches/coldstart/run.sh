@@ -30,7 +30,10 @@ args=(); for p in "${HELLOS[@]}" "${FUNCTIONS[@]}"; do args+=(-p "$p"); done
 cargo build "${BUILD[@]}" --locked "${args[@]}"
 . benches/coldstart/seeded-table.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.25; done; }
+wait_port() {
+  for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.25; done
+  echo "nothing answers on port $1 after 30 s" >&2; return 1
+}
 PIDS=("${DDB_PID:-}")
 WORK=$(mktemp -d)
 trap 'kill ${PIDS[*]} 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -41,7 +44,15 @@ if [ -z "${AWS_ENDPOINT_URL_S3:-}" ]; then
   wait_port "$S3_PORT"
   export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$S3_PORT"
 fi
-python3 -c "import urllib.request as u; u.urlopen(u.Request('$AWS_ENDPOINT_URL_S3/$COVERDESK_BUCKET', method='PUT'))"
+# The bucket (moto takes an unsigned PUT; one that exists already answers 409, which is fine).
+python3 - "$AWS_ENDPOINT_URL_S3/$COVERDESK_BUCKET" <<'PY'
+import sys, urllib.error, urllib.request as u
+try:
+    u.urlopen(u.Request(sys.argv[1], method="PUT"))
+except urllib.error.HTTPError as e:
+    if e.code != 409:
+        raise
+PY
 mkdir "$WORK/docs"
 for d in d1 polic; do printf '%%PDF-1.4 %s %s\n%%%%EOF\n' "$d" "$(head -c 2000 /dev/zero | tr '\0' x)" >"$WORK/docs/$d.pdf"; done
 DOCS_PORT=$(free_port)

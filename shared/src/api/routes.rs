@@ -397,12 +397,37 @@ mod tests {
     fn the_split_patterns_match_as_every_pattern_split_each_time() {
         let fill = ["pc:1", "pc%3A1", "", "%FF", "consentAndConnect", "merge", "x y", "accounts"];
         let methods = [Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::PUT];
-        let mut paths: Vec<String> = vec!["/".into(), "".into(), "/nothing".into()];
+        let mut paths: Vec<String> = vec!["/".into(), "".into(), "/nothing".into(), "//".into()];
         for d in ROUTES {
-            for f in fill {
-                let path: Vec<&str> = d.path.split('/').map(|s| if s.starts_with('{') { f } else { s }).collect();
-                paths.push(path.join("/"));
-                paths.push(format!("{}/", path.join("/")));
+            // Every parameter filled alike, and each filled in turn with the next filler (one
+            // good parameter beside a bad one); then the path one segment short, doubled
+            // slashes, no leading slash.
+            for (n, f) in fill.iter().enumerate() {
+                let mut k = 0;
+                let path: Vec<&str> = d
+                    .path
+                    .split('/')
+                    .map(|s| match s.starts_with('{') {
+                        true => {
+                            k += 1;
+                            if k % 2 == 0 {
+                                fill[(n + 1) % fill.len()]
+                            } else {
+                                f
+                            }
+                        }
+                        false => s,
+                    })
+                    .collect();
+                let alike: Vec<&str> = d.path.split('/').map(|s| if s.starts_with('{') { *f } else { s }).collect();
+                for p in [&path, &alike] {
+                    let joined = p.join("/");
+                    paths.push(joined.clone());
+                    paths.push(format!("{joined}/"));
+                    paths.push(joined.replace('/', "//"));
+                    paths.push(joined.trim_start_matches('/').to_string());
+                    paths.push(p[..p.len() - 1].join("/"));
+                }
             }
         }
         let key = |m: Match| match m {
