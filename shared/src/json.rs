@@ -533,13 +533,7 @@ mod tests {
 
     #[test]
     fn a_plain_run_ends_where_the_byte_by_byte_search_ends() {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x2545_F491_4F6C_DD1D);
         // Mostly plain bytes (every value but those that end a run), a few that end one.
         let ends: Vec<u8> = (0..=255).filter(|&c| ENDS_RUN[c as usize]).collect();
         for _ in 0..100_000 {
@@ -616,19 +610,13 @@ mod tests {
             "{\"a\": {\"b\": 1}, \"b\": {\"a\": 2}}",
             "{\"a\": [{\"a\": 1}], ",
         ];
-        let mut x = seed;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(seed);
         (0..n)
             .map(|_| {
                 let len = 1 + next() % 12;
                 let mut doc: Vec<u8> =
                     (0..len).flat_map(|_| PIECES[(next() % PIECES.len() as u64) as usize].bytes()).collect();
-                if next() % 8 == 0 {
+                if next().is_multiple_of(8) {
                     doc.push(0xff); // not UTF-8
                 }
                 doc

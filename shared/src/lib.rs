@@ -27,3 +27,19 @@ pub mod servicing;
 pub mod spool;
 pub mod store;
 pub mod types;
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A xorshift generator from `seed` (not zero): the same numbers every run, for tests that
+    /// compare two readings on many generated inputs.
+    pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+}

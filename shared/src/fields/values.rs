@@ -293,13 +293,7 @@ mod tests {
     #[test]
     fn a_plain_decimal_reads_as_the_exact_parse_reads_it() {
         const PIECES: &[&str] = &["0", "1", "5", "9", "00", "123", ".", "-", "+", "e", " ", "x", "99999"];
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x2545_F491_4F6C_DD1D);
         let (mut plain, mut tried) = (0, 0);
         for _ in 0..300_000 {
             let text: String = (0..1 + next() % 6).map(|_| PIECES[(next() % PIECES.len() as u64) as usize]).collect();

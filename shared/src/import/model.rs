@@ -600,13 +600,7 @@ mod tests {
 
     #[test]
     fn cents_are_written_as_decimal_writes_them() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x9E37_79B9_7F4A_7C15);
         let mut values = vec![Decimal::ZERO, Decimal::MAX, Decimal::MIN, Decimal::new(-0, 2), Decimal::new(5, 3)];
         let mut negative_zero = Decimal::new(0, 2);
         negative_zero.set_sign_negative(true);
@@ -615,7 +609,8 @@ mod tests {
         values.push(Decimal::from_str_exact("-0.005").unwrap());
         values.push(Decimal::from_str_exact("0.015").unwrap());
         for _ in 0..200_000 {
-            let mantissa = (next() as i64 >> (next() % 60)) as i128 * if next() % 3 == 0 { 1_000_000_007 } else { 1 };
+            let mantissa =
+                (next() as i64 >> (next() % 60)) as i128 * if next().is_multiple_of(3) { 1_000_000_007 } else { 1 };
             values.push(Decimal::from_i128_with_scale(mantissa, (next() % 29) as u32));
         }
         values.extend(
