@@ -29,11 +29,6 @@ PAIRS=(carriers-list=hello-http accounts-get=hello-dynamo+warm tax-rules-get=hel
 args=(); for p in "${HELLOS[@]}" "${FUNCTIONS[@]}"; do args+=(-p "$p"); done
 cargo build "${BUILD[@]}" --locked "${args[@]}"
 . benches/coldstart/seeded-table.sh
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.25; done
-  echo "nothing answers on port $1 after 30 s" >&2; return 1
-}
 PIDS=("${DDB_PID:-}")
 WORK=$(mktemp -d)
 trap 'kill ${PIDS[*]} 2>/dev/null || true; rm -rf "$WORK"' EXIT
