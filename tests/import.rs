@@ -1441,6 +1441,59 @@ async fn the_tax_report_totals_a_period_by_jurisdiction_and_charge(t: Transport)
     );
 }
 
+/// Issue 23: an import that dies between its records (each its own conditional write, the
+/// record its own report line) resumes from its upload with nothing lost and nothing twice: every
+/// transaction imported once, under the crashed batch, in the report once; and a transaction of
+/// it sent again in another batch is still 3001.
+async fn a_crash_between_records_resumes_with_nothing_lost_or_twice(t: Transport) {
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let tag = uid("crash");
+    let n = 250;
+    let ids: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
+    let batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
+    let key = format!("uploads/{}/crash.json", api.team.as_str());
+    api.deps.objects.put_bytes(&key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
+    let mut dying = api.deps.imports();
+    dying.store = Arc::new(support::CrashingStore { inner: api.store(), left: 130.into() });
+    let none = |_: usize, _: usize| {};
+    let died = coverdesk::import::upload::import_object(&dying, "local", &key, "e1", &none).await;
+    assert!(died.is_err(), "the import was to die mid-way");
+    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), &api.team);
+    let mut before = 0;
+    for id in &ids {
+        before += usize::from(repo.imported(id).await.unwrap().is_some());
+    }
+    assert_eq!(before, 130, "the records written before the crash stay");
+
+    let out = coverdesk::import::upload::import_object(&api.deps.imports(), "local", &key, "e1", &none).await.unwrap();
+    assert_eq!((out.total, out.imported), (n, n));
+    let results = repo.batch_with_results(&out.batch_id).await.unwrap().unwrap().1;
+    assert!(results.iter().all(|r| r.status == 0), "{:?}", results.iter().find(|r| r.status != 0));
+    for id in &ids {
+        assert_eq!(repo.imported(id).await.unwrap().unwrap().batch_id, out.batch_id, "{id}");
+    }
+    let first = repo.imported(&ids[0]).await.unwrap().unwrap();
+    let day = coverdesk::import::report::ReportLine::of(&first).unwrap().date;
+    let mut reported: Vec<String> = repo
+        .report_lines(day, day)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.id.starts_with(&format!("{tag}-")))
+        .map(|l| l.id)
+        .collect();
+    reported.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(reported, want, "each transaction in the report once");
+
+    let again = post_batch(&api, json!([seed_example(&docs, &ids[7]), seed_example(&docs, &uid("new"))])).await;
+    let got: Vec<u64> =
+        again["transactions"].as_array().unwrap().iter().map(|t| t["status"].as_u64().unwrap()).collect();
+    assert_eq!(got, vec![3001, 0], "{again}");
+}
+
 both_stores!(
     an_api_key_opens_the_import_api_until_it_is_revoked,
     the_seed_example_imports_with_its_documents,
@@ -1458,6 +1511,7 @@ both_stores!(
     a_large_batch_is_imported_asynchronously_with_the_inline_results,
     a_batch_whose_import_died_is_resumed_after_its_lease,
     an_upload_is_imported_a_window_at_a_time,
+    a_crash_between_records_resumes_with_nothing_lost_or_twice,
 );
 
 // ---- crash and rerun ----

@@ -4,7 +4,7 @@
 
 mod support;
 
-use coverdesk::store::{Cond, Item, Store, StoreError, Write, MAX_TRANSACT_ITEMS};
+use coverdesk::store::{Cond, Index, Item, Store, StoreError, Write, MAX_TRANSACT_ITEMS};
 use serde_json::json;
 use support::{store_for, Backend};
 
@@ -116,6 +116,57 @@ async fn the_index_lists_items_by_index_key_and_follows_changes(s: &dyn Store) {
     assert_eq!(x.items.len(), 1);
     let y = s.query_index("TEAM#y", None, 10).await.unwrap();
     assert_eq!(y.items.iter().map(|i| i.pk.as_str()).collect::<Vec<_>>(), vec!["ACC#2", "ACC#9"]);
+}
+
+async fn the_second_index_lists_apart_from_the_first(s: &dyn Store) {
+    let body = |i: u32| json!({"i": i});
+    for i in [3u32, 1, 2] {
+        let item = Item::new(format!("TX#{i}"), "TX", 1, body(i))
+            .with_index("INV#a", format!("{i:05}"))
+            .with_index2("M#2026-12", format!("2026-12-{:02}#{i}", 10 - i));
+        s.transact(vec![put(item, Cond::Absent)]).await.unwrap();
+    }
+    // The same partition string in the first index is another list.
+    s.transact(vec![put(Item::new("OTHER", "A", 1, body(9)).with_index("M#2026-12", "0"), Cond::Absent)])
+        .await
+        .unwrap();
+    let ids = |p: &coverdesk::store::Page| p.items.iter().map(|i| i.body["i"].as_u64().unwrap()).collect::<Vec<_>>();
+    let first = s.query_index_in(Index::Second, "M#2026-12", None, 2).await.unwrap();
+    assert_eq!(ids(&first), vec![3, 2], "in the second index's sort order");
+    assert_eq!(first.items[0].index2.as_ref().unwrap().sk, "2026-12-07#3");
+    assert_eq!(first.items[0].index.as_ref().unwrap().pk, "INV#a", "both keys read back");
+    let rest = s.query_index_in(Index::Second, "M#2026-12", first.next.as_ref(), 2).await.unwrap();
+    assert_eq!(ids(&rest), vec![1]);
+    assert_eq!(ids(&s.query_index("M#2026-12", None, 10).await.unwrap()), vec![9]);
+    assert_eq!(ids(&s.query_index("INV#a", None, 10).await.unwrap()), vec![1, 2, 3]);
+    // Put without its second key, the item leaves that index only; deleted, it leaves both.
+    s.transact(vec![put(Item::new("TX#1", "TX", 2, body(1)).with_index("INV#a", "00001"), Cond::Version(1))])
+        .await
+        .unwrap();
+    s.transact(vec![Write::Delete { pk: "TX#2".into(), sk: "TX".into(), cond: Cond::Any }]).await.unwrap();
+    assert_eq!(ids(&s.query_index_in(Index::Second, "M#2026-12", None, 10).await.unwrap()), vec![3]);
+    assert_eq!(ids(&s.query_index("INV#a", None, 10).await.unwrap()), vec![1, 3]);
+}
+
+async fn write_each_applies_each_write_on_its_own(s: &dyn Store) {
+    s.transact(vec![put(Item::new("W#1", "B", 1, json!({"kept": true})), Cond::Absent)]).await.unwrap();
+    let out = s
+        .write_each(vec![
+            put(Item::new("W#1", "A", 1, json!({})).with_index2("WM", "1"), Cond::Absent),
+            put(Item::new("W#1", "B", 1, json!({"kept": false})).with_index2("WM", "2"), Cond::Absent),
+            put(Item::new("W#1\0", "C", 1, json!({})), Cond::Absent),
+            put(Item::new("W#1", "D", 1, json!({})).with_index2("WM", "4"), Cond::Absent),
+            Write::Delete { pk: "W#1".into(), sk: "Z".into(), cond: Cond::Exists },
+        ])
+        .await;
+    assert_eq!(out.len(), 5);
+    assert!(out[0].is_ok() && out[3].is_ok(), "{out:?}");
+    assert!(matches!(out[1], Err(StoreError::ConditionFailed { index: 0 })), "{:?}", out[1]);
+    assert!(matches!(out[2], Err(StoreError::Invalid(_))), "{:?}", out[2]);
+    assert!(matches!(out[4], Err(StoreError::ConditionFailed { index: 0 })), "{:?}", out[4]);
+    assert_eq!(s.get("W#1", "B").await.unwrap().unwrap().body, json!({"kept": true}), "a failed one changed nothing");
+    let listed = s.query_index_in(Index::Second, "WM", None, 10).await.unwrap();
+    assert_eq!(listed.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(), vec!["A", "D"]);
 }
 
 async fn transactions_are_bounded_like_dynamodb(s: &dyn Store) {
@@ -243,6 +294,8 @@ contract!(
     deletes_and_checks,
     queries_page_in_sort_key_order_within_a_prefix,
     the_index_lists_items_by_index_key_and_follows_changes,
+    the_second_index_lists_apart_from_the_first,
+    write_each_applies_each_write_on_its_own,
     transactions_are_bounded_like_dynamodb,
     sequences_never_repeat,
     nul_bytes_in_keys_are_refused,
@@ -300,4 +353,46 @@ mod deployment_key {
             .to_string();
         assert!(e.contains("secret:nope"), "{e}");
     }
+}
+
+/// A DynamoDB Local table made before the second index (only `gsi1`) gets it from
+/// `create_table` (what `coverdesk dynamodb create-table` runs), and its items stay.
+#[tokio::test]
+async fn an_older_table_gets_the_second_index() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType,
+    };
+    let client = support::dynamo_client();
+    let table = support::unique("coverdesk-old");
+    let s = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build();
+    let k = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(["pk", "sk", "gsi1pk", "gsi1sk"].map(|n| s(n).unwrap()).to_vec()))
+        .key_schema(k("pk", KeyType::Hash))
+        .key_schema(k("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("gsi1")
+                .key_schema(k("gsi1pk", KeyType::Hash))
+                .key_schema(k("gsi1sk", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = coverdesk_dynamo::DynamoStore::new(client, table);
+    store.transact(vec![put(Item::new("OLD", "A", 1, json!({})), Cond::Absent)]).await.unwrap();
+    store.create_table().await.unwrap();
+    store.create_table().await.unwrap(); // and again: nothing left to add
+    let item = Item::new("NEW", "A", 1, json!({})).with_index2("M", "1");
+    store.transact(vec![put(item, Cond::Absent)]).await.unwrap();
+    let listed = store.query_index_in(Index::Second, "M", None, 10).await.unwrap();
+    assert_eq!(listed.items.iter().map(|i| i.pk.as_str()).collect::<Vec<_>>(), vec!["NEW"]);
+    assert!(store.get("OLD", "A").await.unwrap().is_some());
 }

@@ -5,7 +5,7 @@ Drives the local server (`coverdesk serve --store dynamodb`) over DynamoDB Local
 server (moto) through two counting proxies, and prints per operation: the DynamoDB requests by
 kind, read and write request units (from the items' sizes, by DynamoDB's rules: reads in 4 KB,
 writes in 1 KB, strongly consistent reads 1 unit and eventually consistent 0.5, every item of a
-transaction twice, a write to an item with index keys once more for the index), S3 requests and
+transaction twice, a write to an item with index keys once more for each index it is listed in), S3 requests and
 bytes, the Lambda GB-seconds at the template's memory size (the request's time on this machine),
 the price per million operations, beside the access pattern's minimum and the ratio.
 
@@ -67,7 +67,8 @@ def item_size(item):
 
 def write_units(item, factor=1):
     units = max(1, math.ceil(item_size(item) / 1024))
-    indexed = units if "gsi1pk" in (item or {}) else 0  # the index's copy
+    # each index's copy (every attribute projected: the item's size again)
+    indexed = units * sum(1 for k in ("gsi1pk", "gsi2pk") if k in (item or {}))
     return units * factor + indexed
 
 

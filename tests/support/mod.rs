@@ -168,18 +168,86 @@ impl Store for FlakyStore {
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
         self.inner.query(pk, sk_prefix, after, limit).await
     }
-    async fn query_index(
+    async fn query_index_in(
         &self,
+        index: coverdesk::store::Index,
         index_pk: &str,
         after: Option<&coverdesk::store::Cursor>,
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.inner.query_index(index_pk, after, limit).await
+        self.inner.query_index_in(index, index_pk, after, limit).await
     }
     async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
         self.inner.transact(writes).await
     }
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
+        self.inner.next_sequence(pk, sk, count).await
+    }
+    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, coverdesk::store::StoreError> {
+        self.inner.sequence(pk, sk).await
+    }
+}
+
+/// A store whose process "dies" after `left` more single writes ([`Store::write_each`], the
+/// import's records): from then on every write fails, as if nothing after it ever ran. Reads
+/// pass through.
+pub struct CrashingStore {
+    pub inner: Arc<dyn Store>,
+    pub left: std::sync::atomic::AtomicIsize,
+}
+
+impl CrashingStore {
+    fn crashed() -> coverdesk::store::StoreError {
+        coverdesk::store::StoreError::Unavailable("crashed (test)".into())
+    }
+    fn dead(&self) -> bool {
+        self.left.load(Ordering::SeqCst) < 0
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for CrashingStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<coverdesk::store::Item>, coverdesk::store::StoreError> {
+        self.inner.get(pk, sk).await
+    }
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.inner.query(pk, sk_prefix, after, limit).await
+    }
+    async fn query_index_in(
+        &self,
+        index: coverdesk::store::Index,
+        index_pk: &str,
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.inner.query_index_in(index, index_pk, after, limit).await
+    }
+    async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
+        if self.dead() {
+            return Err(Self::crashed());
+        }
+        self.inner.transact(writes).await
+    }
+    async fn write_each(&self, writes: Vec<coverdesk::store::Write>) -> Vec<Result<(), coverdesk::store::StoreError>> {
+        let n = writes.len() as isize;
+        let before = self.left.fetch_sub(n, Ordering::SeqCst);
+        let kept = before.clamp(0, n) as usize;
+        let mut writes = writes;
+        let lost = writes.split_off(kept);
+        let mut out = if writes.is_empty() { vec![] } else { self.inner.write_each(writes).await };
+        out.extend(lost.iter().map(|_| Err(Self::crashed())));
+        out
+    }
+    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
+        if self.dead() {
+            return Err(Self::crashed());
+        }
         self.inner.next_sequence(pk, sk, count).await
     }
     async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, coverdesk::store::StoreError> {
@@ -237,14 +305,15 @@ impl Store for CountingStore {
         self.items.fetch_add(page.items.len(), Ordering::SeqCst);
         Ok(page)
     }
-    async fn query_index(
+    async fn query_index_in(
         &self,
+        index: coverdesk::store::Index,
         index_pk: &str,
         after: Option<&coverdesk::store::Cursor>,
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
         self.queries.fetch_add(1, Ordering::SeqCst);
-        let page = self.inner.query_index(index_pk, after, limit).await?;
+        let page = self.inner.query_index_in(index, index_pk, after, limit).await?;
         self.items.fetch_add(page.items.len(), Ordering::SeqCst);
         Ok(page)
     }

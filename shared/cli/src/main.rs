@@ -178,7 +178,8 @@ enum ReportCommand {
 
 #[derive(Subcommand)]
 enum DynamoCommand {
-    /// Create the table named by COVERDESK_TABLE (for DynamoDB Local)
+    /// Create the table named by COVERDESK_TABLE with its two indexes (for DynamoDB Local); on a
+    /// table made before the second index, add it
     CreateTable,
 }
 

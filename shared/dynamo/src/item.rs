@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
-use coverdesk::store::{IndexKey, Item, StoreError};
+use coverdesk::store::{Index, IndexKey, Item, StoreError};
 
 pub(crate) type Attrs = HashMap<String, AttributeValue>;
 
@@ -51,14 +51,33 @@ pub fn item_to_attrs(item: &Item) -> Attrs {
     m.insert("sk".into(), AttributeValue::S(item.sk.clone()));
     m.insert("v".into(), AttributeValue::N(item.version.to_string()));
     m.insert("body".into(), to_attr(&item.body));
-    if let Some(ik) = &item.index {
-        m.insert("gsi1pk".into(), AttributeValue::S(ik.pk.clone()));
-        m.insert("gsi1sk".into(), AttributeValue::S(ik.sk.clone()));
+    for which in [Index::First, Index::Second] {
+        if let Some(ik) = item.index_key(which) {
+            let (pk, sk) = index_attributes(which);
+            m.insert(pk.into(), AttributeValue::S(ik.pk.clone()));
+            m.insert(sk.into(), AttributeValue::S(ik.sk.clone()));
+        }
     }
     if let Some(at) = item.expires_at {
         m.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(at.to_string()));
     }
     m
+}
+
+/// An index's name in the table and its key attributes (template.yaml's `gsi1` and `gsi2`).
+pub fn index_name(which: Index) -> &'static str {
+    match which {
+        Index::First => "gsi1",
+        Index::Second => "gsi2",
+    }
+}
+
+/// An index's partition and sort key attributes.
+pub fn index_attributes(which: Index) -> (&'static str, &'static str) {
+    match which {
+        Index::First => ("gsi1pk", "gsi1sk"),
+        Index::Second => ("gsi2pk", "gsi2sk"),
+    }
 }
 
 /// The table's TTL attribute (Unix seconds; template.yaml's `TimeToLiveSpecification`).
@@ -83,15 +102,19 @@ pub fn item_from_attrs(m: &Attrs) -> Result<Item, StoreError> {
         Some(b) => from_attr(b).map_err(corrupt)?,
         None => return Err(corrupt("missing body".into())),
     };
-    let index = match (s("gsi1pk"), s("gsi1sk")) {
-        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
-        _ => None,
+    let index_of = |which: Index| {
+        let (pk, sk) = index_attributes(which);
+        match (s(pk), s(sk)) {
+            (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
+            _ => None,
+        }
     };
+    let (index, index2) = (index_of(Index::First), index_of(Index::Second));
     let expires_at = match m.get(TTL_ATTRIBUTE) {
         Some(AttributeValue::N(n)) => Some(n.parse::<i64>().map_err(|e| corrupt(format!("ttl: {e}")))?),
         _ => None,
     };
-    Ok(Item { pk, sk, version, index, body, expires_at })
+    Ok(Item { pk, sk, version, index, index2, body, expires_at })
 }
 
 pub(crate) fn key_attrs(pk: &str, sk: &str) -> Attrs {
@@ -111,7 +134,8 @@ mod tests {
             7,
             json!({"s": "x", "n": 12.50, "b": true, "z": null, "l": [1, "2"], "m": {"k": "v"}}),
         )
-        .with_index("I", "0001");
+        .with_index("I", "0001")
+        .with_index2("M", "2026-12");
         let back = item_from_attrs(&item_to_attrs(&item)).unwrap();
         assert_eq!(back, item);
     }

@@ -4,7 +4,8 @@
 //!
 //! One table, keys `pk` (S) and `sk` (S); the number attribute `v` is the item's version; the map
 //! attribute `body` holds the item's JSON as native DynamoDB types (so the table stays readable in
-//! the console); the global secondary index `gsi1` is keyed on `gsi1pk`/`gsi1sk`. Counters are
+//! the console); the global secondary indexes `gsi1` and `gsi2` are keyed on `gsi1pk`/`gsi1sk` and
+//! `gsi2pk`/`gsi2sk` (every attribute projected; `gsi2` is sparse). Counters are
 //! items with a number attribute `n`, bumped with `ADD`.
 
 use std::collections::HashMap;
@@ -13,18 +14,19 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, CreateGlobalSecondaryIndexAction, Delete,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    ReturnValue, ScalarAttributeType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
 use coverdesk::deps::{ConfigError, TABLE_ENV};
 use coverdesk::store::{
-    validate_key, validate_transaction, Cond, Cursor, Item, Page, Store, StoreError, Write, MAX_PAGE,
+    validate_key, validate_transaction, Cond, Cursor, Index, Item, Page, Store, StoreError, Write, MAX_PAGE,
 };
 
 mod item;
-pub use item::{from_attr, item_from_attrs, item_to_attrs, to_attr, TTL_ATTRIBUTE};
+pub use item::{from_attr, index_attributes, index_name, item_from_attrs, item_to_attrs, to_attr, TTL_ATTRIBUTE};
 use item::{key_attrs, Attrs};
 
 /// The AWS configuration (region, credentials, endpoints) from the standard environment, loaded
@@ -40,8 +42,6 @@ pub async fn from_env(config: &aws_config::SdkConfig) -> Result<DynamoStore, Con
     store.warm_up().await;
     Ok(store)
 }
-
-pub const INDEX_NAME: &str = "gsi1";
 
 /// The key of the warm-up read: no area's key has this shape (theirs are `<AREA>#...`).
 const WARM_UP_KEY: &str = "coverdesk-warm-up";
@@ -134,8 +134,10 @@ impl DynamoStore {
         }
     }
 
-    /// Creates the table with its index (on-demand billing), as `template.yaml` declares it. For
-    /// DynamoDB Local and tests; production tables come from the SAM template.
+    /// Creates the table with its two indexes (on-demand billing), as `template.yaml` declares it;
+    /// a table made before the second index existed gets it added (as CloudFormation adds it to a
+    /// deployed stack's). For DynamoDB Local and tests; production tables come from the SAM
+    /// template.
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let s = |n: &str| {
             AttributeDefinition::builder()
@@ -146,35 +148,65 @@ impl DynamoStore {
         };
         let k =
             |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().map_err(build_err);
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(INDEX_NAME)
-            .key_schema(k("gsi1pk", KeyType::Hash)?)
-            .key_schema(k("gsi1sk", KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
-            .build()
-            .map_err(build_err)?;
-        let res = self
+        let all = || Projection::builder().projection_type(ProjectionType::All).build();
+        let mut create = self
             .client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(s("pk")?)
             .attribute_definitions(s("sk")?)
-            .attribute_definitions(s("gsi1pk")?)
-            .attribute_definitions(s("gsi1sk")?)
             .key_schema(k("pk", KeyType::Hash)?)
-            .key_schema(k("sk", KeyType::Range)?)
-            .global_secondary_indexes(gsi)
-            .send()
-            .await;
-        match res {
+            .key_schema(k("sk", KeyType::Range)?);
+        for which in [Index::First, Index::Second] {
+            let (pk, sk) = index_attributes(which);
+            create = create.attribute_definitions(s(pk)?).attribute_definitions(s(sk)?).global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index_name(which))
+                    .key_schema(k(pk, KeyType::Hash)?)
+                    .key_schema(k(sk, KeyType::Range)?)
+                    .projection(all())
+                    .build()
+                    .map_err(build_err)?,
+            );
+        }
+        match create.send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+            Err(e) if e.code() == Some("ResourceInUseException") => {
+                let table = self.client.describe_table().table_name(&self.table).send().await;
+                let table = table.map_err(|e| unavailable(&e))?.table;
+                let has_second = table
+                    .and_then(|t| t.global_secondary_indexes)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|g| g.index_name.as_deref() == Some(index_name(Index::Second)));
+                if has_second {
+                    return Ok(());
+                }
+                let (pk, sk) = index_attributes(Index::Second);
+                let add = CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(index_name(Index::Second))
+                    .key_schema(k(pk, KeyType::Hash)?)
+                    .key_schema(k(sk, KeyType::Range)?)
+                    .projection(all())
+                    .build()
+                    .map_err(build_err)?;
+                self.client
+                    .update_table()
+                    .table_name(&self.table)
+                    .attribute_definitions(s(pk)?)
+                    .attribute_definitions(s(sk)?)
+                    .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(add).build())
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                Ok(())
+            }
             Err(e) => Err(unavailable(&e)),
         }
     }
 
-    fn page(&self, items: Option<&[Attrs]>, last: Option<&Attrs>, index: bool) -> Result<Page, StoreError> {
+    fn page(&self, items: Option<&[Attrs]>, last: Option<&Attrs>, index: Option<Index>) -> Result<Page, StoreError> {
         let now = chrono::Utc::now().timestamp();
         let mut items = items.unwrap_or_default().iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
         // Expired but not yet deleted by TTL: absent to every reader.
@@ -187,7 +219,9 @@ impl DynamoStore {
                     _ => None,
                 };
                 match (s("pk"), s("sk")) {
-                    (Some(pk), Some(sk)) => Some(Cursor { pk, sk, index_sk: if index { s("gsi1sk") } else { None } }),
+                    (Some(pk), Some(sk)) => {
+                        Some(Cursor { pk, sk, index_sk: index.and_then(|i| s(index_attributes(i).1)) })
+                    }
                     _ => return Err(StoreError::Backend("LastEvaluatedKey without keys".into())),
                 }
             }
@@ -246,26 +280,34 @@ impl Store for DynamoStore {
             q = q.set_exclusive_start_key(Some(key_attrs(&c.pk, &c.sk)));
         }
         let out = q.send().await.map_err(|e| unavailable(&e))?;
-        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), false)
+        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), None)
     }
 
-    async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
+    async fn query_index_in(
+        &self,
+        which: Index,
+        index_pk: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let (pk_attr, sk_attr) = index_attributes(which);
         let mut q = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(INDEX_NAME)
+            .index_name(index_name(which))
             .limit(limit.clamp(1, MAX_PAGE) as i32)
-            .key_condition_expression("gsi1pk = :pk")
+            .key_condition_expression("#ipk = :pk")
+            .expression_attribute_names("#ipk", pk_attr)
             .expression_attribute_values(":pk", AttributeValue::S(index_pk.into()));
         if let Some(c) = after {
             let mut k = key_attrs(&c.pk, &c.sk);
-            k.insert("gsi1pk".into(), AttributeValue::S(index_pk.into()));
-            k.insert("gsi1sk".into(), AttributeValue::S(c.index_sk.clone().unwrap_or_default()));
+            k.insert(pk_attr.into(), AttributeValue::S(index_pk.into()));
+            k.insert(sk_attr.into(), AttributeValue::S(c.index_sk.clone().unwrap_or_default()));
             q = q.set_exclusive_start_key(Some(k));
         }
         let out = q.send().await.map_err(|e| unavailable(&e))?;
-        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), true)
+        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), Some(which))
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -281,6 +323,29 @@ impl Store for DynamoStore {
         retrying(|| self.transact_once(items.clone())).await
     }
 
+    /// Each write its own request (a conditional PutItem or DeleteItem, billed once), up to
+    /// [`WRITES_AT_ONCE`] in flight.
+    async fn write_each(&self, writes: Vec<Write>) -> Vec<Result<(), StoreError>> {
+        let n = writes.len();
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITES_AT_ONCE));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, w) in writes.into_iter().enumerate() {
+            let (store, gate) = (self.clone(), gate.clone());
+            set.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                (i, store.transact(vec![w]).await)
+            });
+        }
+        let mut out: Vec<Result<(), StoreError>> =
+            (0..n).map(|_| Err(StoreError::Backend("the write's task ended without an answer".into()))).collect();
+        while let Some(joined) = set.join_next().await {
+            if let Ok((i, r)) = joined {
+                out[i] = r;
+            }
+        }
+        out
+    }
+
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {
         self.next_sequence_impl(pk, sk, count).await
     }
@@ -293,6 +358,9 @@ impl Store for DynamoStore {
         }
     }
 }
+
+/// Single writes [`Store::write_each`] keeps in flight at once.
+const WRITES_AT_ONCE: usize = 16;
 
 /// How often a transaction cancelled by a conflict is retried before the caller sees it.
 const CONTENTION_RETRIES: u32 = 6;

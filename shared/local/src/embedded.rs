@@ -1,7 +1,8 @@
 //! The embedded backend: one redb file, durable on every commit (fsync), for the local server.
 //!
-//! Layout: `items` maps `pk \0 sk` to the stored record; `index` maps
-//! `index_pk \0 index_sk \0 pk \0 sk` to nothing; `counters` maps `pk \0 sk` to a number. A
+//! Layout: `items` maps `pk \0 sk` to the stored record; `index` (the first index) and `index2`
+//! (the second) map `index_pk \0 index_sk \0 pk \0 sk` to nothing; `counters` maps `pk \0 sk` to
+//! a number. A
 //! transaction is one redb write transaction: every condition is checked, then every write applied,
 //! then one commit, so a crash leaves all or nothing.
 
@@ -14,11 +15,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use coverdesk::store::{
-    validate_key, validate_transaction, Cond, Cursor, IndexKey, Item, Page, Store, StoreError, Write, MAX_PAGE,
+    validate_key, validate_transaction, Cond, Cursor, Index, IndexKey, Item, Page, Store, StoreError, Write, MAX_PAGE,
 };
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 const INDEX: TableDefinition<&str, ()> = TableDefinition::new("index");
+const INDEX2: TableDefinition<&str, ()> = TableDefinition::new("index2");
+
+/// The table of an index's entries.
+fn index_table(index: Index) -> TableDefinition<'static, &'static str, ()> {
+    match index {
+        Index::First => INDEX,
+        Index::Second => INDEX2,
+    }
+}
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
 #[derive(Serialize, Deserialize)]
@@ -28,6 +38,10 @@ struct Stored {
     ipk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     isk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    i2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    i2sk: Option<String>,
     body: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
@@ -56,11 +70,19 @@ fn decode(pk: &str, sk: &str, bytes: &[u8]) -> Result<Item, StoreError> {
         sk: sk.to_string(),
         reason: e.to_string(),
     })?;
-    let index = match (s.ipk, s.isk) {
+    let key = |pk: Option<String>, sk: Option<String>| match (pk, sk) {
         (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
         _ => None,
     };
-    Ok(Item { pk: pk.to_string(), sk: sk.to_string(), version: s.v, index, body: s.body, expires_at: s.ttl })
+    Ok(Item {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        version: s.v,
+        index: key(s.ipk, s.isk),
+        index2: key(s.i2pk, s.i2sk),
+        body: s.body,
+        expires_at: s.ttl,
+    })
 }
 
 fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
@@ -68,6 +90,8 @@ fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
         v: item.version,
         ipk: item.index.as_ref().map(|i| i.pk.clone()),
         isk: item.index.as_ref().map(|i| i.sk.clone()),
+        i2pk: item.index2.as_ref().map(|i| i.pk.clone()),
+        i2sk: item.index2.as_ref().map(|i| i.sk.clone()),
         body: item.body.clone(),
         ttl: item.expires_at,
     };
@@ -118,6 +142,7 @@ impl EmbeddedStore {
         {
             tx.open_table(ITEMS).map_err(backend)?;
             tx.open_table(INDEX).map_err(backend)?;
+            tx.open_table(INDEX2).map_err(backend)?;
             tx.open_table(COUNTERS).map_err(backend)?;
         }
         tx.commit().map_err(backend)?;
@@ -176,6 +201,80 @@ fn scan<E>(
     Ok(page)
 }
 
+type ItemsTable<'t> = redb::Table<'t, &'static str, &'static [u8]>;
+type IndexTables<'t> = [redb::Table<'t, &'static str, ()>; 2];
+
+/// The items table and the two indexes' (first, second), open for writing.
+fn open_tables(tx: &redb::WriteTransaction) -> Result<(ItemsTable<'_>, IndexTables<'_>), StoreError> {
+    let items = tx.open_table(ITEMS).map_err(backend)?;
+    let indexes = [tx.open_table(INDEX).map_err(backend)?, tx.open_table(INDEX2).map_err(backend)?];
+    Ok((items, indexes))
+}
+
+/// The item stored at a key, expired or not (its index entries go with it either way).
+fn stored(items: &ItemsTable<'_>, (pk, sk): (&str, &str)) -> Result<Option<Item>, StoreError> {
+    match items.get(key(pk, sk).as_str()).map_err(backend)? {
+        Some(v) => Ok(Some(decode(pk, sk, v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether `cond` holds of what is stored: an expired item counts as absent, as on DynamoDB (see
+/// `dynamo::condition`).
+fn holds_over(cond: Cond, existing: Option<&Item>) -> bool {
+    let live = existing.filter(|e| e.is_live(chrono::Utc::now().timestamp()));
+    holds(cond, live.map(|e| e.version))
+}
+
+/// A put's index keys are keys too: non-empty partition, no NUL byte.
+fn check_index_keys(w: &Write) -> Result<(), StoreError> {
+    let Write::Put { item, .. } = w else { return Ok(()) };
+    for which in [Index::First, Index::Second] {
+        if let Some(ik) = item.index_key(which) {
+            if ik.pk.contains('\0') || ik.sk.contains('\0') || ik.pk.is_empty() {
+                return Err(StoreError::Invalid("bad index key".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies a write whose condition held over `existing`: the item and its index entries replaced
+/// or removed.
+fn apply(
+    items: &mut ItemsTable<'_>,
+    indexes: &mut IndexTables<'_>,
+    w: &Write,
+    existing: Option<Item>,
+) -> Result<(), StoreError> {
+    if matches!(w, Write::Check { .. }) {
+        return Ok(());
+    }
+    if let Some(old) = &existing {
+        for (which, index) in [Index::First, Index::Second].into_iter().zip(indexes.iter_mut()) {
+            if let Some(ik) = old.index_key(which) {
+                index.remove(index_key(&ik.pk, &ik.sk, &old.pk, &old.sk).as_str()).map_err(backend)?;
+            }
+        }
+    }
+    match w {
+        Write::Put { item, .. } => {
+            let bytes = encode(item)?;
+            items.insert(key(&item.pk, &item.sk).as_str(), bytes.as_slice()).map_err(backend)?;
+            for (which, index) in [Index::First, Index::Second].into_iter().zip(indexes.iter_mut()) {
+                if let Some(ik) = item.index_key(which) {
+                    index.insert(index_key(&ik.pk, &ik.sk, &item.pk, &item.sk).as_str(), ()).map_err(backend)?;
+                }
+            }
+        }
+        Write::Delete { pk, sk, .. } => {
+            items.remove(key(pk, sk).as_str()).map_err(backend)?;
+        }
+        Write::Check { .. } => {}
+    }
+    Ok(())
+}
+
 fn split_item_key(k: &str) -> Option<(&str, &str)> {
     k.split_once('\0')
 }
@@ -219,7 +318,13 @@ impl Store for EmbeddedStore {
         })
     }
 
-    async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
+    async fn query_index_in(
+        &self,
+        which: Index,
+        index_pk: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
         if index_pk.is_empty() || index_pk.contains('\0') {
             return Err(StoreError::Invalid("bad index key".into()));
         }
@@ -232,7 +337,7 @@ impl Store for EmbeddedStore {
         let skip_first = after.is_some();
         self.reading(move |db| {
             let tx = db.begin_read().map_err(backend)?;
-            let index = tx.open_table(INDEX).map_err(backend)?;
+            let index = tx.open_table(index_table(which)).map_err(backend)?;
             let items = tx.open_table(ITEMS).map_err(backend)?;
             let entries = index.range(start.as_str()..).map_err(backend)?.map(|e| e.map_err(backend));
             let load = |(k, _): &(AccessGuard<&str>, AccessGuard<()>)| {
@@ -251,7 +356,7 @@ impl Store for EmbeddedStore {
             let cursor = |last: &Item| Cursor {
                 pk: last.pk.clone(),
                 sk: last.sk.clone(),
-                index_sk: last.index.as_ref().map(|i| i.sk.clone()),
+                index_sk: last.index_key(which).map(|i| i.sk.clone()),
             };
             scan(entries, |(k, _)| k.value(), (&start, skip_first), &prefix, limit, load, cursor)
         })
@@ -259,59 +364,72 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
+        writes.iter().try_for_each(check_index_keys)?;
         self.blocking(move |db| {
             let tx = db.begin_write().map_err(backend)?;
             {
-                let mut items = tx.open_table(ITEMS).map_err(backend)?;
-                let mut index = tx.open_table(INDEX).map_err(backend)?;
+                let (mut items, mut indexes) = open_tables(&tx)?;
                 // Check every condition first; an early return drops (aborts) the transaction.
                 let mut current: Vec<Option<Item>> = Vec::with_capacity(writes.len());
                 for (i, w) in writes.iter().enumerate() {
-                    let (pk, sk) = w.key();
-                    let existing = match items.get(key(pk, sk).as_str()).map_err(backend)? {
-                        Some(v) => Some(decode(pk, sk, v.value())?),
-                        None => None,
-                    };
-                    // An expired item counts as absent, as on DynamoDB (see `dynamo::condition`).
-                    let live = existing.as_ref().filter(|e| e.is_live(chrono::Utc::now().timestamp()));
-                    if !holds(w.cond(), live.map(|e| e.version)) {
+                    let existing = stored(&items, w.key())?;
+                    if !holds_over(w.cond(), existing.as_ref()) {
                         return Err(StoreError::ConditionFailed { index: i });
                     }
                     current.push(existing);
                 }
                 for (w, existing) in writes.iter().zip(current) {
-                    if matches!(w, Write::Check { .. }) {
-                        continue;
-                    }
-                    if let Some(old) = &existing {
-                        if let Some(ik) = &old.index {
-                            index.remove(index_key(&ik.pk, &ik.sk, &old.pk, &old.sk).as_str()).map_err(backend)?;
-                        }
-                    }
-                    match w {
-                        Write::Put { item, .. } => {
-                            let bytes = encode(item)?;
-                            items.insert(key(&item.pk, &item.sk).as_str(), bytes.as_slice()).map_err(backend)?;
-                            if let Some(ik) = &item.index {
-                                if ik.pk.contains('\0') || ik.sk.contains('\0') || ik.pk.is_empty() {
-                                    return Err(StoreError::Invalid("bad index key".into()));
-                                }
-                                index
-                                    .insert(index_key(&ik.pk, &ik.sk, &item.pk, &item.sk).as_str(), ())
-                                    .map_err(backend)?;
-                            }
-                        }
-                        Write::Delete { pk, sk, .. } => {
-                            items.remove(key(pk, sk).as_str()).map_err(backend)?;
-                        }
-                        Write::Check { .. } => {}
-                    }
+                    apply(&mut items, &mut indexes, w, existing)?;
                 }
             }
             tx.commit().map_err(backend)?;
             Ok(())
         })
         .await
+    }
+
+    /// Every write checked and applied on its own, in order, and one commit for them all.
+    async fn write_each(&self, writes: Vec<Write>) -> Vec<Result<(), StoreError>> {
+        let n = writes.len();
+        let checked: Vec<Result<Write, StoreError>> = writes
+            .into_iter()
+            .map(|w| {
+                let (pk, sk) = w.key();
+                validate_key(pk, sk)?;
+                check_index_keys(&w)?;
+                Ok(w)
+            })
+            .collect();
+        let done = self
+            .blocking(move |db| {
+                let tx = db.begin_write().map_err(backend)?;
+                let mut out = Vec::with_capacity(checked.len());
+                {
+                    let (mut items, mut indexes) = open_tables(&tx)?;
+                    for w in checked {
+                        out.push(match w {
+                            Err(e) => Err(e),
+                            Ok(w) => {
+                                let existing = stored(&items, w.key())?;
+                                if holds_over(w.cond(), existing.as_ref()) {
+                                    apply(&mut items, &mut indexes, &w, existing)?;
+                                    Ok(())
+                                } else {
+                                    Err(StoreError::ConditionFailed { index: 0 })
+                                }
+                            }
+                        });
+                    }
+                }
+                tx.commit().map_err(backend)?;
+                Ok(out)
+            })
+            .await;
+        match done {
+            Ok(out) => out,
+            // Nothing was committed: every write failed alike.
+            Err(e) => (0..n).map(|_| Err(StoreError::Backend(e.to_string()))).collect(),
+        }
     }
 
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, StoreError> {

@@ -456,7 +456,13 @@ mod import_auth_tests {
         async fn query(&self, _: &str, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
             Ok(Page::default())
         }
-        async fn query_index(&self, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
+        async fn query_index_in(
+            &self,
+            _: crate::store::Index,
+            _: &str,
+            _: Option<&Cursor>,
+            _: usize,
+        ) -> Result<Page, StoreError> {
             Ok(Page::default())
         }
         async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {

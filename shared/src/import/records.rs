@@ -27,20 +27,19 @@ impl Importer {
         let repo = self.repo();
         for chunk in imports.chunks(RECORDS_PER_WRITE) {
             let group: Vec<&TxnRecord> = chunk.iter().map(|(_, rec)| rec).collect();
-            if repo.record_imported(&group).await? == Recorded::IdTaken {
-                // Someone imported one of these meanwhile: one at a time to find which.
-                for (i, rec) in chunk {
-                    if repo.record_imported(&[rec]).await? == Recorded::All {
-                        continue;
-                    }
-                    // The same batch delivered twice at once: the other run recorded it.
-                    if repo.imported(&rec.id).await?.is_some_and(|other| other.batch_id == batch_id) {
-                        continue;
-                    }
-                    discard(self.ports.objects.as_ref(), &repo, &rec.id, rec.documents.iter().map(|d| d.key.as_str()))
-                        .await;
-                    results[*i] = duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
+            let recorded = repo.record_imported(&group).await?;
+            for ((i, rec), how) in chunk.iter().zip(recorded) {
+                if how == Recorded::Written {
+                    continue;
                 }
+                // Someone imported it meanwhile. The same batch delivered twice at once: the
+                // other run recorded it, and it is this batch's.
+                if repo.imported(&rec.id).await?.is_some_and(|other| other.batch_id == batch_id) {
+                    continue;
+                }
+                discard(self.ports.objects.as_ref(), &repo, &rec.id, rec.documents.iter().map(|d| d.key.as_str()))
+                    .await;
+                results[*i] = duplicate(&rec.id, &rec.policy_number, "by a batch running at the same time");
             }
             finished(chunk.len());
         }

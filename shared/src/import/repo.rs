@@ -1,7 +1,9 @@
 //! The import area's repository: it alone knows the import's keys and items and writes them.
 //!
 //! Keys (same table): transaction imported `T#<t>#IMP#TX#<id>` / `TX` (written only if absent:
-//! that is the 3001 rule), latest refused attempt `T#<t>#IMP#TX#<id>` / `TRY`, batch
+//! that is the 3001 rule; listed in the first index under its invoice number, in the second under
+//! its report month `T#<t>#IMP#REP#<yyyy-mm>` / `<date>#<id>`: the record is its own report line),
+//! latest refused attempt `T#<t>#IMP#TX#<id>` / `TRY`, batch
 //! `T#<t>#IMP#B#<batch>` / `META` and its results in chunks `R#<00000>` of [`CHUNK`]; a
 //! single-transaction batch's results one per position `I#<000001>`, with the count of positions
 //! received in the counter `RECEIVED`. The batch's partition also holds the webhook events that
@@ -15,22 +17,24 @@ use serde_json::{json, Value};
 use super::model::{BatchMeta, BatchStatus, TxnRecord, TxnResult};
 use super::report::{months, ReportLine};
 use crate::servicing::model::EventType;
-use crate::store::{Cond, Cursor, Item, Store, StoreError, Write, MAX_PAGE};
+use crate::store::{Cond, Cursor, Index, Item, Store, StoreError, Write, MAX_PAGE};
 use crate::types::TeamId;
 use chrono::NaiveDate;
 
 /// Results per stored chunk: 200 worst-case results stay well under DynamoDB's 400 KB item limit.
 pub const CHUNK: usize = 200;
-/// Imported records written per transaction (one [`ImportRepo::record_imported`] takes at most so
-/// many): each is two items, the record and its report line, and a transaction holds 100.
-pub const RECORDS_PER_WRITE: usize = 50;
+/// Imported records handed to the store at once ([`ImportRepo::record_imported`]): each its own
+/// conditional write.
+pub const RECORDS_PER_WRITE: usize = 100;
 /// Refused attempts written per transaction.
 const ATTEMPTS_PER_WRITE: usize = 25;
 
 fn tx_pk(team: &TeamId, id: &str) -> String {
     format!("T#{team}#IMP#TX#{id}")
 }
-/// A month's report lines (sorted by report date, then id).
+/// A month's imported transactions in the second index (sorted by report date, then id); and,
+/// in the table, the partition of the report lines written before that index (each a copy of
+/// its record's line, written beside the record), read too.
 fn report_pk(team: &TeamId, month: &str) -> String {
     format!("T#{team}#IMP#REP#{month}")
 }
@@ -83,13 +87,17 @@ fn meta_item(team: &TeamId, meta: &BatchMeta, version: u64) -> Item {
     }
 }
 
-/// An imported record's item, listed under its invoice number when it has one.
+/// An imported record's item, listed under its invoice number when it has one, and under the
+/// month of its report line when it has one.
 fn imported_item(team: &TeamId, rec: &TxnRecord, version: u64) -> Item {
-    let item = Item::new(tx_pk(team, &rec.id), IMPORTED_SK, version, json!(rec));
-    match rec.transaction.as_ref().and_then(|t| t.filing.invoice_number.as_deref()) {
-        Some(invoice) => item.with_index(invoice_pk(team, invoice), rec.id.clone()),
-        None => item,
+    let mut item = Item::new(tx_pk(team, &rec.id), IMPORTED_SK, version, json!(rec));
+    if let Some(invoice) = rec.transaction.as_ref().and_then(|t| t.filing.invoice_number.as_deref()) {
+        item = item.with_index(invoice_pk(team, invoice), rec.id.clone());
     }
+    if let Some(line) = ReportLine::of(rec) {
+        item = item.with_index2(report_pk(team, &line.month()), report_sk(&line));
+    }
+    item
 }
 
 /// A batch whose lease ran out: its team and its record.
@@ -119,13 +127,13 @@ pub async fn stale_batches(
     Ok(out)
 }
 
-/// How writing imported records went.
+/// How writing an imported record went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
-    /// Every record was written.
-    All,
-    /// One of the ids was imported meanwhile (by another batch or a second delivery of this
-    /// one): nothing of this group was written.
+    /// The record was written.
+    Written,
+    /// Its id was imported meanwhile (by another batch or a second delivery of this one): not
+    /// written.
     IdTaken,
 }
 
@@ -367,16 +375,34 @@ impl ImportRepo {
         Ok((records, next))
     }
 
-    /// The report lines of the months `from..=to` touches (the caller keeps the days it wants).
+    /// The report lines of the months `from..=to` touches (the caller keeps the days it wants):
+    /// each imported record of the month (the second index), and the lines written before that
+    /// index in the month's partition, each transaction once.
     pub async fn report_lines(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ReportLine>, StoreError> {
         let mut lines = Vec::new();
         for month in months(from, to) {
             let pk = report_pk(&self.team, &month);
             let mut after: Option<Cursor> = None;
             loop {
+                let page = self.store.query_index_in(Index::Second, &pk, after.as_ref(), MAX_PAGE).await?;
+                for item in &page.items {
+                    let rec: TxnRecord = item.decode()?;
+                    lines.extend(ReportLine::of(&rec));
+                }
+                match page.next {
+                    Some(c) => after = Some(c),
+                    None => break,
+                }
+            }
+            let indexed: std::collections::HashSet<String> = lines.iter().map(|l| l.id.clone()).collect();
+            after = None;
+            loop {
                 let page = self.store.query(&pk, "", after.as_ref(), MAX_PAGE).await?;
                 for item in &page.items {
-                    lines.push(item.decode()?);
+                    let line: ReportLine = item.decode()?;
+                    if !indexed.contains(&line.id) {
+                        lines.push(line);
+                    }
                 }
                 match page.next {
                     Some(c) => after = Some(c),
@@ -405,25 +431,27 @@ impl ImportRepo {
         }
     }
 
-    /// Writes imported records, each only if its id was never imported (the 3001 rule), all or
-    /// none; at most 100 at a time.
-    pub async fn record_imported(&self, records: &[&TxnRecord]) -> Result<Recorded, StoreError> {
+    /// Writes imported records, each on its own and only if its id was never imported (the 3001
+    /// rule): one conditional write per record, which is also its report line (the second
+    /// index), so no record is ever without its line or a line without its record. How each went,
+    /// in order; the first failure of the store is the answer when there is one (the records
+    /// written before it stay: a rerun finds them its own).
+    pub async fn record_imported(&self, records: &[&TxnRecord]) -> Result<Vec<Recorded>, StoreError> {
         debug_assert!(records.len() <= RECORDS_PER_WRITE);
         let writes = records
             .iter()
-            .flat_map(|rec| {
-                let line = ReportLine::of(rec).map(|l| Write::Put {
-                    item: Item::new(report_pk(&self.team, &l.month()), report_sk(&l), 1, json!(l)),
-                    cond: Cond::Any,
-                });
-                std::iter::once(Write::Put { item: imported_item(&self.team, rec, 1), cond: Cond::Absent }).chain(line)
-            })
+            .map(|rec| Write::Put { item: imported_item(&self.team, rec, 1), cond: Cond::Absent })
             .collect();
-        match self.store.transact(writes).await {
-            Ok(()) => Ok(Recorded::All),
-            Err(StoreError::ConditionFailed { .. }) => Ok(Recorded::IdTaken),
-            Err(e) => Err(e),
-        }
+        self.store
+            .write_each(writes)
+            .await
+            .into_iter()
+            .map(|r| match r {
+                Ok(()) => Ok(Recorded::Written),
+                Err(StoreError::ConditionFailed { .. }) => Ok(Recorded::IdTaken),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 
     /// The latest refused attempt of each id (replacing an earlier one).

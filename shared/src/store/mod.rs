@@ -4,7 +4,8 @@
 //! `DynamoStore`, linked only by the functions that use it) gives the same guarantees, checked by one contract suite (`tests/store_contract.rs`):
 //! - items live under a partition key `pk` and sort key `sk`, and carry a `version` and a JSON body;
 //! - `query` returns one partition's items whose `sk` starts with a prefix, in `sk` order, paged;
-//! - `query_index` returns items by their secondary key (`index_pk`, ordered by `index_sk`);
+//! - `query_index` returns items by their secondary key (`index_pk`, ordered by `index_sk`) in the
+//!   first index, `query_index_in` in either ([`Index`]): an item may be listed in both at once;
 //! - `transact` applies up to [`MAX_TRANSACT_ITEMS`] conditional writes all or nothing, and names the
 //!   first write whose condition failed;
 //! - `next_sequence` hands out increasing numbers, never the same one twice.
@@ -28,8 +29,10 @@ pub struct Item {
     pub sk: String,
     /// Bumped by the writer on every change; conditions compare it.
     pub version: u64,
-    /// Secondary index keys, when the item is listed in the index.
+    /// Secondary index keys, when the item is listed in the first index ([`Index::First`]).
     pub index: Option<IndexKey>,
+    /// Its keys in the second index ([`Index::Second`]), when it is listed there too.
+    pub index2: Option<IndexKey>,
     pub body: Value,
     /// When a transient item (a client transaction id, a merge record, a delivery attempt)
     /// expires, in Unix seconds: from then on every read treats it as absent, and DynamoDB's TTL
@@ -56,7 +59,7 @@ impl Item {
     }
 
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, version: u64, body: Value) -> Self {
-        Item { pk: pk.into(), sk: sk.into(), version, index: None, body, expires_at: None }
+        Item { pk: pk.into(), sk: sk.into(), version, index: None, index2: None, body, expires_at: None }
     }
 
     /// The item expires at `at` (see [`Item::expires_at`]).
@@ -74,6 +77,30 @@ impl Item {
         self.index = Some(IndexKey { pk: pk.into(), sk: sk.into() });
         self
     }
+
+    /// The item listed in the second index too.
+    pub fn with_index2(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.index2 = Some(IndexKey { pk: pk.into(), sk: sk.into() });
+        self
+    }
+
+    /// Its keys in `index`, if it is listed there.
+    pub fn index_key(&self, index: Index) -> Option<&IndexKey> {
+        match index {
+            Index::First => self.index.as_ref(),
+            Index::Second => self.index2.as_ref(),
+        }
+    }
+}
+
+/// The table's two secondary indexes (DynamoDB's `gsi1` and `gsi2`, every attribute projected).
+/// The first lists every area's items (accounts by team, jobs by due time, ...); the second is
+/// sparse, for an item that needs a second order beside its first: an imported transaction by the
+/// month its office files it in (the tax report), beside its invoice number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    First,
+    Second,
 }
 
 /// What must hold of the stored item before a write applies.
@@ -171,12 +198,38 @@ pub trait Store: Send + Sync {
     /// `after` when given, at most `limit` (capped at [`MAX_PAGE`]).
     async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError>;
 
-    /// Items whose index key has partition `index_pk`, in index sort-key order. Eventually
-    /// consistent in DynamoDB: a caller that must see its own write reads the item by key.
-    async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError>;
+    /// Items whose key in `index` has partition `index_pk`, in that index's sort-key order.
+    /// Eventually consistent in DynamoDB: a caller that must see its own write reads the item by
+    /// key.
+    async fn query_index_in(
+        &self,
+        index: Index,
+        index_pk: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+
+    /// [`Store::query_index_in`] the first index.
+    async fn query_index(&self, index_pk: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
+        self.query_index_in(Index::First, index_pk, after, limit).await
+    }
 
     /// Applies every write or none.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// Applies each write on its own, its condition checked for it alone: the outcome of each,
+    /// in the order given (a failed condition is `ConditionFailed { index: 0 }`, its write's
+    /// own). Not all or none: a crash may leave any of them applied. For writes that need no
+    /// partner, at the write units of single writes (a DynamoDB transaction bills every item
+    /// twice): DynamoDB sends each as its own request, a few at a time; the embedded store
+    /// commits them together. One by one here, for stores that need nothing better.
+    async fn write_each(&self, writes: Vec<Write>) -> Vec<Result<(), StoreError>> {
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            out.push(self.transact(vec![w]).await);
+        }
+        out
+    }
 
     /// Reserves `count` consecutive numbers of the counter at (`pk`, `sk`) and returns the first.
     /// Counters start at 1.
@@ -273,7 +326,7 @@ impl Store for NoStore {
     async fn query(&self, _: &str, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
         Err(Self::refuse())
     }
-    async fn query_index(&self, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
+    async fn query_index_in(&self, _: Index, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
         Err(Self::refuse())
     }
     async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {
