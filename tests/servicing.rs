@@ -559,6 +559,23 @@ async fn control_characters_in_ids_are_404_or_400(t: Transport) {
     }
 }
 
+/// Issue 23: what the consumer page's poll costs: the pull and its actions in one query of the
+/// pull's partition (no read of the pull apart), however many actions it has.
+async fn reading_a_pull_is_one_query(t: Transport) {
+    let w = world(t).await;
+    let user = format!("user_{}", support::unique("x").replace('-', ""));
+    let email = |n: u32| json!({"type": "UPDATE_CONTACT_INFO", "payload": {"email": format!("n{n}@example.com")}});
+    let p = connect(&w, "sandbox", &user, "pass_good", json!([email(1), email(2), email(3)])).await;
+    let shown = wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
+    let counting = support::CountingStore::new(w.api.store());
+    let svc = coverdesk::servicing::service::Servicing::new(&counting, &w.api.deps.keys, &w.api.deps.catalogue);
+    let read = svc.get_pull(&w.api.team, &p.id).await.unwrap();
+    assert_eq!(counting.take(), (0, 1, 0), "one query, no read apart");
+    assert_eq!(counting.items.load(std::sync::atomic::Ordering::SeqCst), 4, "the pull and its three actions");
+    assert_eq!(read["servicing_actions"].as_array().map(Vec::len), Some(3));
+    assert_eq!(read["servicing_actions"], shown["servicing_actions"]);
+}
+
 both_stores!(
     three_actions_confirm_reject_confirm,
     a_validation_error_stops_the_pull,
@@ -568,6 +585,7 @@ both_stores!(
     webhooks_retry_log_and_redeliver,
     bad_input_and_auth_are_refused,
     control_characters_in_ids_are_404_or_400,
+    reading_a_pull_is_one_query,
 );
 
 /// A worker that died holding a job: the job is taken up again once its lease runs out, and the

@@ -118,6 +118,28 @@ async fn the_index_lists_items_by_index_key_and_follows_changes(s: &dyn Store) {
     assert_eq!(y.items.iter().map(|i| i.pk.as_str()).collect::<Vec<_>>(), vec!["ACC#2", "ACC#9"]);
 }
 
+async fn a_range_of_sort_keys_is_read_in_order_and_paged(s: &dyn Store) {
+    let mut writes = Vec::new();
+    for sk in ["SA#001", "AT#1", "PULL", "CRED", "EV#000001", "SA#000", "RD#1", "WH#x", "SA#"] {
+        writes.push(put(Item::new("R#1", sk, 1, json!({"sk": sk})), Cond::Absent));
+    }
+    writes.push(put(Item::new("R#10", "PULL", 1, json!({})), Cond::Absent));
+    writes.push(put(Item::new("R#", "SA#000", 1, json!({})), Cond::Absent));
+    s.transact(writes).await.unwrap();
+    let sks = |p: &coverdesk::store::Page| p.items.iter().map(|i| i.sk.clone()).collect::<Vec<_>>();
+    let all = s.query_between("R#1", ("PULL", "SA#~"), None, 100).await.unwrap();
+    assert_eq!(sks(&all), ["PULL", "RD#1", "SA#", "SA#000", "SA#001"]);
+    assert!(all.next.is_none());
+    let first = s.query_between("R#1", ("PULL", "SA#~"), None, 2).await.unwrap();
+    assert_eq!(sks(&first), ["PULL", "RD#1"]);
+    let rest = s.query_between("R#1", ("PULL", "SA#~"), first.next.as_ref(), 10).await.unwrap();
+    assert_eq!(sks(&rest), ["SA#", "SA#000", "SA#001"]);
+    // Both ends included; nothing of another partition.
+    let exact = s.query_between("R#1", ("SA#000", "SA#001"), None, 10).await.unwrap();
+    assert_eq!(sks(&exact), ["SA#000", "SA#001"]);
+    assert!(s.query_between("R#2", ("A", "Z"), None, 10).await.unwrap().items.is_empty());
+}
+
 async fn the_second_index_lists_apart_from_the_first(s: &dyn Store) {
     let body = |i: u32| json!({"i": i});
     for i in [3u32, 1, 2] {
@@ -295,6 +317,7 @@ contract!(
     queries_page_in_sort_key_order_within_a_prefix,
     the_index_lists_items_by_index_key_and_follows_changes,
     the_second_index_lists_apart_from_the_first,
+    a_range_of_sort_keys_is_read_in_order_and_paged,
     write_each_applies_each_write_on_its_own,
     transactions_are_bounded_like_dynamodb,
     sequences_never_repeat,

@@ -168,6 +168,15 @@ impl Store for FlakyStore {
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
         self.inner.query(pk, sk_prefix, after, limit).await
     }
+    async fn query_between(
+        &self,
+        pk: &str,
+        range: (&str, &str),
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.inner.query_between(pk, range, after, limit).await
+    }
     async fn query_index_in(
         &self,
         index: coverdesk::store::Index,
@@ -218,6 +227,15 @@ impl Store for CrashingStore {
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
         self.inner.query(pk, sk_prefix, after, limit).await
+    }
+    async fn query_between(
+        &self,
+        pk: &str,
+        range: (&str, &str),
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.inner.query_between(pk, range, after, limit).await
     }
     async fn query_index_in(
         &self,
@@ -302,6 +320,18 @@ impl Store for CountingStore {
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
         self.queries.fetch_add(1, Ordering::SeqCst);
         let page = self.inner.query(pk, sk_prefix, after, limit).await?;
+        self.items.fetch_add(page.items.len(), Ordering::SeqCst);
+        Ok(page)
+    }
+    async fn query_between(
+        &self,
+        pk: &str,
+        range: (&str, &str),
+        after: Option<&coverdesk::store::Cursor>,
+        limit: usize,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        let page = self.inner.query_between(pk, range, after, limit).await?;
         self.items.fetch_add(page.items.len(), Ordering::SeqCst);
         Ok(page)
     }

@@ -283,6 +283,30 @@ impl Store for DynamoStore {
         self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), None)
     }
 
+    async fn query_between(
+        &self,
+        pk: &str,
+        (first, last): (&str, &str),
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(limit.clamp(1, MAX_PAGE) as i32)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+            .expression_attribute_values(":first", AttributeValue::S(first.into()))
+            .expression_attribute_values(":last", AttributeValue::S(last.into()));
+        if let Some(c) = after {
+            q = q.set_exclusive_start_key(Some(key_attrs(&c.pk, &c.sk)));
+        }
+        let out = q.send().await.map_err(|e| unavailable(&e))?;
+        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), None)
+    }
+
     async fn query_index_in(
         &self,
         which: Index,

@@ -167,13 +167,13 @@ impl EmbeddedStore {
 }
 
 /// One page of a range scan from `start` (skipped when it is the cursor's own entry) while keys
-/// keep `prefix`; with `limit` items read and more to come, the cursor is the last item's. Both
-/// queries (table and index) page through this.
+/// are `within` the range; with `limit` items read and more to come, the cursor is the last
+/// item's. Every query (table, range and index) pages through this.
 fn scan<E>(
     entries: impl Iterator<Item = Result<E, StoreError>>,
     key_of: impl Fn(&E) -> &str,
     (start, skip_first): (&str, bool),
-    prefix: &str,
+    within: impl Fn(&str) -> bool,
     limit: usize,
     load: impl Fn(&E) -> Result<Item, StoreError>,
     cursor: impl Fn(&Item) -> Cursor,
@@ -186,7 +186,7 @@ fn scan<E>(
         if skip_first && k == start {
             continue;
         }
-        if !k.starts_with(prefix) {
+        if !within(k) {
             break;
         }
         if let Some(last) = page.items.last().filter(|_| page.items.len() == limit) {
@@ -275,6 +275,37 @@ fn apply(
     Ok(())
 }
 
+impl EmbeddedStore {
+    /// A page of partition `pk`'s items from the key `from` (or after the cursor) while keys are
+    /// `within` the range: the table queries' one scan.
+    fn items_from(
+        &self,
+        pk: &str,
+        from: &str,
+        within: impl Fn(&str) -> bool,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let start = match after {
+            Some(c) => key(pk, &c.sk),
+            None => from.to_string(),
+        };
+        let skip_first = after.is_some();
+        self.reading(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let t = tx.open_table(ITEMS).map_err(backend)?;
+            let entries = t.range(start.as_str()..).map_err(backend)?.map(|e| e.map_err(backend));
+            let load = |(k, v): &(AccessGuard<&str>, AccessGuard<&[u8]>)| {
+                let (ipk, isk) = split_item_key(k.value()).ok_or_else(|| backend("malformed key"))?;
+                decode(ipk, isk, v.value())
+            };
+            let cursor = |last: &Item| Cursor { pk: last.pk.clone(), sk: last.sk.clone(), index_sk: None };
+            scan(entries, |(k, _)| k.value(), (&start, skip_first), within, limit, load, cursor)
+        })
+    }
+}
+
 fn split_item_key(k: &str) -> Option<(&str, &str)> {
     k.split_once('\0')
 }
@@ -298,24 +329,22 @@ impl Store for EmbeddedStore {
         if pk.is_empty() || pk.contains('\0') || sk_prefix.contains('\0') {
             return Err(StoreError::Invalid("bad query key".into()));
         }
-        let limit = limit.clamp(1, MAX_PAGE);
         let prefix = format!("{pk}\0{sk_prefix}");
-        let start = match after {
-            Some(c) => key(pk, &c.sk),
-            None => prefix.clone(),
-        };
-        let skip_first = after.is_some();
-        self.reading(move |db| {
-            let tx = db.begin_read().map_err(backend)?;
-            let t = tx.open_table(ITEMS).map_err(backend)?;
-            let entries = t.range(start.as_str()..).map_err(backend)?.map(|e| e.map_err(backend));
-            let load = |(k, v): &(AccessGuard<&str>, AccessGuard<&[u8]>)| {
-                let (ipk, isk) = split_item_key(k.value()).ok_or_else(|| backend("malformed key"))?;
-                decode(ipk, isk, v.value())
-            };
-            let cursor = |last: &Item| Cursor { pk: last.pk.clone(), sk: last.sk.clone(), index_sk: None };
-            scan(entries, |(k, _)| k.value(), (&start, skip_first), &prefix, limit, load, cursor)
-        })
+        self.items_from(pk, &prefix, |k| k.starts_with(&prefix), after, limit)
+    }
+
+    async fn query_between(
+        &self,
+        pk: &str,
+        (first, last): (&str, &str),
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        if pk.is_empty() || pk.contains('\0') || first.contains('\0') || last.contains('\0') {
+            return Err(StoreError::Invalid("bad query key".into()));
+        }
+        let (from, to) = (key(pk, first), key(pk, last));
+        self.items_from(pk, &from, |k| k <= to.as_str(), after, limit)
     }
 
     async fn query_index_in(
@@ -358,7 +387,7 @@ impl Store for EmbeddedStore {
                 sk: last.sk.clone(),
                 index_sk: last.index_key(which).map(|i| i.sk.clone()),
             };
-            scan(entries, |(k, _)| k.value(), (&start, skip_first), &prefix, limit, load, cursor)
+            scan(entries, |(k, _)| k.value(), (&start, skip_first), |k| k.starts_with(&prefix), limit, load, cursor)
         })
     }
 

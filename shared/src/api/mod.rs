@@ -456,6 +456,15 @@ mod import_auth_tests {
         async fn query(&self, _: &str, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
             Ok(Page::default())
         }
+        async fn query_between(
+            &self,
+            _: &str,
+            _: (&str, &str),
+            _: Option<&Cursor>,
+            _: usize,
+        ) -> Result<Page, StoreError> {
+            Ok(Page::default())
+        }
         async fn query_index_in(
             &self,
             _: crate::store::Index,

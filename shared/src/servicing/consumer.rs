@@ -27,8 +27,7 @@ impl Servicing<'_> {
         };
         b.end()?;
         for _ in 0..4 {
-            let (mut pull, version) = self.load_pull(team, pull_id).await?;
-            let actions = self.load_actions(team, pull_id).await?;
+            let ((mut pull, version), actions) = self.load_pull_with_actions(team, pull_id).await?;
             let (mut action, av) = actions
                 .into_iter()
                 .find(|(a, _)| a.servicing_action_id == action_id)

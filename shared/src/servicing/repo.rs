@@ -37,7 +37,7 @@ use serde_json::Value;
 
 use super::model::{event_body, ConnectToken, Consent, Event, EventType, Pull, ServicingAction, Subject, MAX_ACTIONS};
 use crate::crypto::Sealed;
-use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::store::{Cond, Item, Store, StoreError, Write, MAX_PAGE};
 use crate::types::TeamId;
 
 /// The job a table stream record names, by its partition key: `(team, subject)`, or `None` when
@@ -149,6 +149,9 @@ fn versioned<T: DeserializeOwned>(item: &Item) -> Result<(T, u64), StoreError> {
     Ok((item.decode()?, item.version))
 }
 
+/// A pull with its version, and its actions in position order with theirs.
+pub(crate) type PullAndActions = ((Pull, u64), Vec<(ServicingAction, u64)>);
+
 /// One team's servicing items in the store.
 #[derive(Clone, Copy)]
 pub(crate) struct Repo<'a> {
@@ -181,6 +184,30 @@ impl Repo<'_> {
     pub async fn actions(&self, pull_id: &str) -> Result<Vec<(ServicingAction, u64)>, StoreError> {
         let page = self.store.query(&self.pull_pk(pull_id), keys::ACTION_PREFIX, None, MAX_ACTIONS + 1).await?;
         page.items.iter().map(versioned).collect()
+    }
+
+    /// The pull with its version and its actions in position order, each with its version: one
+    /// strongly consistent query of the partition from `PULL` to the last action (the pull's
+    /// redelivery requests, which sort between them, are skipped).
+    pub async fn pull_with_actions(&self, pull_id: &str) -> Result<Option<PullAndActions>, StoreError> {
+        let pk = self.pull_pk(pull_id);
+        let last = format!("{}~", keys::ACTION_PREFIX);
+        let (mut pull, mut actions, mut after) = (None, Vec::new(), None);
+        loop {
+            let page = self.store.query_between(&pk, (keys::PULL_SK, &last), after.as_ref(), MAX_PAGE).await?;
+            for item in &page.items {
+                if item.sk == keys::PULL_SK {
+                    pull = Some(versioned(item)?);
+                } else if item.sk.starts_with(keys::ACTION_PREFIX) {
+                    actions.push(versioned(item)?);
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(pull.map(|p| (p, actions)))
     }
 
     /// The action at `position` of a pull.

@@ -135,6 +135,15 @@ impl<'a> Servicing<'a> {
         self.repo(team).pull(pull_id).await?.ok_or_else(|| ServicingError::not_found("The pull"))
     }
 
+    /// The pull and its actions, in one read.
+    pub async fn load_pull_with_actions(
+        &self,
+        team: &TeamId,
+        pull_id: &str,
+    ) -> Result<super::repo::PullAndActions, ServicingError> {
+        self.repo(team).pull_with_actions(pull_id).await?.ok_or_else(|| ServicingError::not_found("The pull"))
+    }
+
     pub async fn load_actions(&self, team: &TeamId, pull_id: &str) -> Result<Vec<(ServicingAction, u64)>, StoreError> {
         self.repo(team).actions(pull_id).await
     }
@@ -330,9 +339,8 @@ impl<'a> Servicing<'a> {
     }
 
     pub async fn get_pull(&self, team: &TeamId, pull_id: &str) -> Result<Value, ServicingError> {
-        let (pull, _) = self.load_pull(team, pull_id).await?;
-        let actions: Vec<ServicingAction> =
-            self.load_actions(team, pull_id).await?.into_iter().map(|(a, _)| a).collect();
+        let ((pull, _), actions) = self.load_pull_with_actions(team, pull_id).await?;
+        let actions: Vec<ServicingAction> = actions.into_iter().map(|(a, _)| a).collect();
         Ok(pull_view(&pull, &actions))
     }
 
@@ -355,10 +363,7 @@ impl<'a> Servicing<'a> {
         offset: usize,
     ) -> Result<Value, ServicingError> {
         let actions: Vec<ServicingAction> = match pull_id {
-            Some(p) => {
-                self.load_pull(team, p).await?;
-                self.load_actions(team, p).await?.into_iter().map(|(a, _)| a).collect()
-            }
+            Some(p) => self.load_pull_with_actions(team, p).await?.1.into_iter().map(|(a, _)| a).collect(),
             None => {
                 let (total, pointers) = self.repo(team).pointers_newest_first(offset, limit).await?;
                 let mut out = Vec::new();

@@ -161,7 +161,7 @@ impl Worker {
     /// prepare the next queued one; each ends in one conditional save, or says when to look again.
     async fn step(&self, team: &TeamId, pull_id: &str) -> Result<Step, ServicingError> {
         let s = self.servicing();
-        let (pull, version) = match s.load_pull(team, pull_id).await {
+        let ((pull, version), actions) = match s.load_pull_with_actions(team, pull_id).await {
             Ok(p) => p,
             Err(ServicingError::NotFound(_)) => return Ok(Step::Idle),
             Err(e) => return Err(e),
@@ -182,7 +182,6 @@ impl Worker {
             return self.login(team, conn.as_ref(), (pull, version), (secrets, sv)).await;
         }
         let session = secrets.session.clone().unwrap_or_default();
-        let actions = s.load_actions(team, pull_id).await?;
         let on = Session { team, conn: conn.as_ref(), session: &session };
         match pull.status {
             PullStatus::SubmittingConfirmation => self.submit_confirmed(on, (pull, version), actions).await,

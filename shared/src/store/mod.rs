@@ -3,7 +3,8 @@
 //! Every backend (the embedded [`embedded::EmbeddedStore`] and the `coverdesk-dynamo` crate's
 //! `DynamoStore`, linked only by the functions that use it) gives the same guarantees, checked by one contract suite (`tests/store_contract.rs`):
 //! - items live under a partition key `pk` and sort key `sk`, and carry a `version` and a JSON body;
-//! - `query` returns one partition's items whose `sk` starts with a prefix, in `sk` order, paged;
+//! - `query` returns one partition's items whose `sk` starts with a prefix, in `sk` order, paged
+//!   (`query_between`: whose `sk` is in a range);
 //! - `query_index` returns items by their secondary key (`index_pk`, ordered by `index_sk`) in the
 //!   first index, `query_index_in` in either ([`Index`]): an item may be listed in both at once;
 //! - `transact` applies up to [`MAX_TRANSACT_ITEMS`] conditional writes all or nothing, and names the
@@ -198,6 +199,17 @@ pub trait Store: Send + Sync {
     /// `after` when given, at most `limit` (capped at [`MAX_PAGE`]).
     async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError>;
 
+    /// Items of partition `pk` whose sort key is between `first` and `last` (both included), in
+    /// sort-key order, after `after` when given, at most `limit` (capped at [`MAX_PAGE`]):
+    /// neighbouring kinds of one partition read in one request.
+    async fn query_between(
+        &self,
+        pk: &str,
+        first_last: (&str, &str),
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+
     /// Items whose key in `index` has partition `index_pk`, in that index's sort-key order.
     /// Eventually consistent in DynamoDB: a caller that must see its own write reads the item by
     /// key.
@@ -324,6 +336,9 @@ impl Store for NoStore {
         Err(Self::refuse())
     }
     async fn query(&self, _: &str, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
+        Err(Self::refuse())
+    }
+    async fn query_between(&self, _: &str, _: (&str, &str), _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
         Err(Self::refuse())
     }
     async fn query_index_in(&self, _: Index, _: &str, _: Option<&Cursor>, _: usize) -> Result<Page, StoreError> {
