@@ -59,6 +59,25 @@ pub struct Worker {
     pub allow_private: bool,
 }
 
+/// An action the consumer has to answer (waiting for the answer, or the answer being applied):
+/// while one is, no other is prepared.
+fn waiting(a: &ServicingAction) -> bool {
+    matches!(a.status, ActionStatus::WaitingForConsumerConfirmation | ActionStatus::SubmittingConfirmation)
+}
+
+/// The action prepared with the carrier's `confirmation`: it and the pull wait for the consumer;
+/// the event that says so.
+fn wait_for_consumer(
+    pull: &mut Pull,
+    action: &mut ServicingAction,
+    confirmation: serde_json::Value,
+) -> (EventType, serde_json::Value) {
+    action.status = ActionStatus::WaitingForConsumerConfirmation;
+    action.confirmation_data = Some(confirmation);
+    pull.status = PullStatus::WaitingForConsumerConfirmation;
+    (EventType::ServicingWaitingForConsumerConfirmation, json!({"servicing_action_id": action.servicing_action_id}))
+}
+
 enum Step {
     /// Something changed; look again.
     Again,
@@ -179,7 +198,7 @@ impl Worker {
         };
         let (secrets, sv) = s.open_secrets(team, pull_id).await?;
         if matches!(pull.status, PullStatus::Queued | PullStatus::Processing) || secrets.session.is_none() {
-            return self.login(team, conn.as_ref(), (pull, version), (secrets, sv)).await;
+            return self.login(team, conn.as_ref(), (pull, version), (secrets, sv), actions).await;
         }
         let session = secrets.session.clone().unwrap_or_default();
         let on = Session { team, conn: conn.as_ref(), session: &session };
@@ -190,13 +209,17 @@ impl Worker {
     }
 
     /// Logs in (with the MFA answer the consumer gave, if any): the pull moves to servicing, to an
-    /// MFA question, or to `NOT_AUTHENTICATED`, and an `AUTH_STATUS` event says which.
+    /// MFA question, or to `NOT_AUTHENTICATED`, and an `AUTH_STATUS` event says which. Logged in,
+    /// the first queued action is prepared in the same save (what the next step would write on its
+    /// own, one write less); when preparing it fails, the login is saved alone and the next step
+    /// prepares it again, as it always did.
     async fn login(
         &self,
         team: &TeamId,
         conn: &dyn connector::Connector,
         (mut pull, version): (Pull, u64),
         (mut secrets, sv): (super::model::Secrets, u64),
+        actions: Vec<(ServicingAction, u64)>,
     ) -> Result<Step, ServicingError> {
         let auth = |status: &str, msg: Option<&str>| json!({"auth_status": status, "login_error_message": msg});
         let event = match conn.login(team, &secrets, &pull.mfa).await {
@@ -241,8 +264,19 @@ impl Worker {
         };
         let extra = vec![self.servicing().secrets_write(team, &pull.pull_id, &secrets, sv)?];
         tracing::info!(pull = %pull.pull_id, status = pull.status.code(), "login step");
-        let events = vec![(EventType::AuthStatus, event)];
-        self.save(PullChange { events, extra, ..PullChange::of(pull, version) }).await
+        let mut events = vec![(EventType::AuthStatus, event)];
+        let mut prepared = vec![];
+        if let (PullStatus::Servicing, Some(session)) = (pull.status, secrets.session.as_deref()) {
+            let any_waiting = actions.iter().any(|(a, _)| waiting(a));
+            let queued = actions.into_iter().find(|(a, _)| a.status == ActionStatus::Queued);
+            if let (false, Some((mut action, av))) = (any_waiting, queued) {
+                if let Ok(confirmation) = conn.prepare(team, session, &action).await {
+                    events.push(wait_for_consumer(&mut pull, &mut action, confirmation));
+                    prepared.push((action, av));
+                }
+            }
+        }
+        self.save(PullChange { events, extra, actions: prepared, ..PullChange::of(pull, version) }).await
     }
 
     /// Applies the action the consumer confirmed; the pull goes back to servicing.
@@ -252,6 +286,9 @@ impl Worker {
         (mut pull, version): (Pull, u64),
         actions: Vec<(ServicingAction, u64)>,
     ) -> Result<Step, ServicingError> {
+        // Nothing queued behind it: applied, the pull is complete in the same save (what the next
+        // step would write on its own, one write less).
+        let last = !actions.iter().any(|(a, _)| a.status == ActionStatus::Queued);
         let Some((mut action, av)) =
             actions.into_iter().find(|(a, _)| a.status == ActionStatus::SubmittingConfirmation)
         else {
@@ -261,9 +298,16 @@ impl Worker {
         match on.conn.apply(on.team, on.session, &action).await {
             Ok(()) => {
                 action.status = ActionStatus::Success;
-                pull.status = PullStatus::Servicing;
                 tracing::info!(pull = %pull.pull_id, action = action.action_type.code(), "action applied");
-                self.save(PullChange { actions: vec![(action, av)], ..PullChange::of(pull, version) }).await
+                let events = if last {
+                    pull.status = PullStatus::Success;
+                    tracing::info!(pull = %pull.pull_id, "pull complete");
+                    vec![(EventType::Complete, json!({}))]
+                } else {
+                    pull.status = PullStatus::Servicing;
+                    vec![]
+                };
+                self.save(PullChange { actions: vec![(action, av)], events, ..PullChange::of(pull, version) }).await
             }
             Err(e) => self.action_failed(pull, version, action, av, e).await,
         }
@@ -277,9 +321,6 @@ impl Worker {
         (mut pull, version): (Pull, u64),
         actions: Vec<(ServicingAction, u64)>,
     ) -> Result<Step, ServicingError> {
-        let waiting = |a: &ServicingAction| {
-            matches!(a.status, ActionStatus::WaitingForConsumerConfirmation | ActionStatus::SubmittingConfirmation)
-        };
         if actions.iter().any(|(a, _)| waiting(a)) {
             return Ok(Step::Idle);
         }
@@ -291,11 +332,7 @@ impl Worker {
         };
         match on.conn.prepare(on.team, on.session, &action).await {
             Ok(confirmation) => {
-                action.status = ActionStatus::WaitingForConsumerConfirmation;
-                action.confirmation_data = Some(confirmation);
-                pull.status = PullStatus::WaitingForConsumerConfirmation;
-                let data = json!({"servicing_action_id": action.servicing_action_id});
-                let events = vec![(EventType::ServicingWaitingForConsumerConfirmation, data)];
+                let events = vec![wait_for_consumer(&mut pull, &mut action, confirmation)];
                 self.save(PullChange { actions: vec![(action, av)], events, ..PullChange::of(pull, version) }).await
             }
             Err(e) => self.action_failed(pull, version, action, av, e).await,
