@@ -1494,6 +1494,42 @@ async fn a_crash_between_records_resumes_with_nothing_lost_or_twice(t: Transport
     assert_eq!(got, vec![3001, 0], "{again}");
 }
 
+/// Issue 23: report lines written before the second index (an item of their own in the month's
+/// partition) are still counted, each transaction once: one whose record is also listed in the
+/// index (a record rewritten since, say) is not counted twice.
+async fn report_lines_written_before_the_index_still_count_once(t: Transport) {
+    use coverdesk::import::report::ReportLine;
+    use coverdesk::store::{Cond, Item, Write};
+    let api = TestApi::new(t).await;
+    let docs = Docs::start().await;
+    let id = uid("rep");
+    let body = post_batch(&api, json!([seed_example(&docs, &id)])).await;
+    assert_eq!(body["transactions"][0]["status"], 0, "{body}");
+    let repo = coverdesk::import::repo::ImportRepo::new(api.store(), &api.team);
+    let rec = repo.imported(&id).await.unwrap().unwrap();
+    let line = ReportLine::of(&rec).unwrap();
+    let older = ReportLine { id: format!("{id}-older"), ..line.clone() };
+    let pk = format!("T#{}#IMP#REP#{}", api.team.as_str(), line.month());
+    let writes = [&line, &older]
+        .iter()
+        .map(|l| Write::Put {
+            item: Item::new(pk.clone(), format!("{}#{}", l.date, l.id), 1, serde_json::to_value(l).unwrap()),
+            cond: Cond::Any,
+        })
+        .collect();
+    api.store().transact(writes).await.unwrap();
+    let mut ids: Vec<String> = repo
+        .report_lines(line.date, line.date)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.id.starts_with(&id))
+        .map(|l| l.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![id.clone(), format!("{id}-older")]);
+}
+
 both_stores!(
     an_api_key_opens_the_import_api_until_it_is_revoked,
     the_seed_example_imports_with_its_documents,
@@ -1512,6 +1548,7 @@ both_stores!(
     a_batch_whose_import_died_is_resumed_after_its_lease,
     an_upload_is_imported_a_window_at_a_time,
     a_crash_between_records_resumes_with_nothing_lost_or_twice,
+    report_lines_written_before_the_index_still_count_once,
 );
 
 // ---- crash and rerun ----

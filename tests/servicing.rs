@@ -559,6 +559,35 @@ async fn control_characters_in_ids_are_404_or_400(t: Transport) {
     }
 }
 
+/// Issue 23: a login that succeeds prepares the first action in the same save; its `AUTH_STATUS`
+/// event still tells the state the login left (`SERVICING`), the next the one after. When that
+/// first action cannot be prepared (no such policy), the login is saved alone and the next step
+/// stops the pull with its `ERROR`, as before the two were saved together.
+async fn a_login_and_the_first_preparation_are_told_apart(t: Transport) {
+    let w = world(t).await;
+    let user = format!("user_{}", support::unique("x").replace('-', ""));
+    let p = connect(&w, "sandbox", &user, "pass_good", json!([add_mortgagee("SBX-HOME-1", "SECOND")])).await;
+    let got = w.hooks.wait_for(&p.id, "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION", 1).await;
+    assert_eq!(types(&got), ["AUTH_STATUS:SUCCESS", "SERVICING_WAITING_FOR_CONSUMER_CONFIRMATION"]);
+    assert_eq!(got[0].body["status"], "SERVICING");
+    assert_eq!(got[1].body["status"], "WAITING_FOR_CONSUMER_CONFIRMATION");
+    assert_signed_and_ordered(&got);
+
+    let user = format!("user_{}", support::unique("x").replace('-', ""));
+    let refused = json!([add_mortgagee("NO-SUCH-POLICY", "SECOND"), add_mortgagee("SBX-HOME-1", "THIRD")]);
+    let p = connect(&w, "sandbox", &user, "pass_good", refused).await;
+    let got = w.hooks.wait_for(&p.id, "ERROR", 1).await;
+    assert_eq!(types(&got), ["AUTH_STATUS:SUCCESS", "ERROR"]);
+    assert_eq!(
+        (got[0].body["status"].as_str(), got[1].body["status"].as_str()),
+        (Some("SERVICING"), Some("VALIDATION_ERROR"))
+    );
+    assert_eq!(got[1].body["data"]["servicing_action_id"], p.actions[0].as_str());
+    let v = wait_status(&w, &p.id, "VALIDATION_ERROR").await;
+    assert_eq!(v["servicing_actions"][0]["validation_error_type"], "INVALID_POLICY_NUMBER");
+    assert_eq!(v["servicing_actions"][1]["status"], "QUEUED");
+}
+
 /// Issue 23: what the consumer page's poll costs: the pull and its actions in one query of the
 /// pull's partition (no read of the pull apart), however many actions it has.
 async fn reading_a_pull_is_one_query(t: Transport) {
@@ -586,6 +615,7 @@ both_stores!(
     bad_input_and_auth_are_refused,
     control_characters_in_ids_are_404_or_400,
     reading_a_pull_is_one_query,
+    a_login_and_the_first_preparation_are_told_apart,
 );
 
 /// A worker that died holding a job: the job is taken up again once its lease runs out, and the

@@ -376,7 +376,7 @@ def operations(base, docs, quick):
         body = [transaction(i, docs, f"in{batch_tag[0]}") for i in range(size)]
         return call(base, "POST", "/import/v1/transactions?mode=sync", body)
     ops.append((f"inline batch of {size}, a document each", 256, lambda: None, inline,
-                (2 * size + 4, 0, 2 * size + 4, size, 0, "per transaction: its record (the duplicate guard) and its report line; documents stored; the batch's record")))
+                (2 * size + 4, 0, 2 * size + 4, size, 0, "per transaction: its record (the duplicate guard, a conditional put) and its listing by report month; documents stored; the batch's record")))
     big = 50 if quick else 1000
 
     def background(st):

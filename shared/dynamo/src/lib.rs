@@ -191,16 +191,22 @@ impl DynamoStore {
                     .projection(all())
                     .build()
                     .map_err(build_err)?;
-                self.client
+                let added = self
+                    .client
                     .update_table()
                     .table_name(&self.table)
                     .attribute_definitions(s(pk)?)
                     .attribute_definitions(s(sk)?)
                     .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(add).build())
                     .send()
-                    .await
-                    .map_err(|e| unavailable(&e))?;
-                Ok(())
+                    .await;
+                match added {
+                    Ok(_) => Ok(()),
+                    // Another run of the command added it (or is adding it) meanwhile.
+                    Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+                    Err(e) if e.message().is_some_and(|m| m.contains("already exists")) => Ok(()),
+                    Err(e) => Err(unavailable(&e)),
+                }
             }
             Err(e) => Err(unavailable(&e)),
         }

@@ -439,7 +439,14 @@ impl Store for EmbeddedStore {
                         out.push(match w {
                             Err(e) => Err(e),
                             Ok(w) => {
-                                let existing = stored(&items, w.key())?;
+                                // An item that cannot be read back fails its own write only.
+                                let existing = match stored(&items, w.key()) {
+                                    Err(e @ StoreError::Corrupt { .. }) => {
+                                        out.push(Err(e));
+                                        continue;
+                                    }
+                                    other => other?,
+                                };
                                 if holds_over(w.cond(), existing.as_ref()) {
                                     apply(&mut items, &mut indexes, &w, existing)?;
                                     Ok(())

@@ -377,7 +377,8 @@ impl ImportRepo {
 
     /// The report lines of the months `from..=to` touches (the caller keeps the days it wants):
     /// each imported record of the month (the second index), and the lines written before that
-    /// index in the month's partition, each transaction once.
+    /// index in the month's partition, each transaction once. The index is eventually consistent
+    /// in DynamoDB: a transaction imported a moment ago may take a moment to be counted.
     pub async fn report_lines(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ReportLine>, StoreError> {
         let mut lines = Vec::new();
         for month in months(from, to) {
@@ -387,7 +388,14 @@ impl ImportRepo {
                 let page = self.store.query_index_in(Index::Second, &pk, after.as_ref(), MAX_PAGE).await?;
                 for item in &page.items {
                     let rec: TxnRecord = item.decode()?;
-                    lines.extend(ReportLine::of(&rec));
+                    let Some(mut line) = ReportLine::of(&rec) else { continue };
+                    // Its date as listed when it was written (the filing rule of that day), so the
+                    // line stays in the month it is kept under even if the rule changes since.
+                    let listed = item.index2.as_ref().and_then(|k| k.sk.split_once('#'));
+                    if let Some(date) = listed.and_then(|(d, _)| d.parse::<NaiveDate>().ok()) {
+                        line.date = date;
+                    }
+                    lines.push(line);
                 }
                 match page.next {
                     Some(c) => after = Some(c),

@@ -1,6 +1,7 @@
-//! What a team owes each jurisdiction for a period (issue 20): every imported transaction leaves a
-//! small report line under the month of the date its office files it by (the jurisdiction's
-//! `[filing] date`, our choice where no source says), and the report sums the lines of a period by
+//! What a team owes each jurisdiction for a period (issue 20): every imported transaction is its
+//! own report line, its record listed under the month of the date its office files it by (the
+//! jurisdiction's `[filing] date`, our choice where no source says; `import::repo` keeps the
+//! listing), and the report sums the lines of a period by
 //! jurisdiction and charge -- premium, fees, each charge, counts, and the figures no source
 //! confirms counted apart -- with each office's filing and payment terms as its source gives them.
 

@@ -47,8 +47,7 @@ impl Servicing<'_> {
                 action.status = ActionStatus::Unconfirmed;
                 pull.status = PullStatus::Servicing;
             }
-            let change =
-                PullChange { pull, version, actions: vec![(action, av)], events: vec![], extra: vec![], poke: true };
+            let change = PullChange { actions: vec![(action, av)], poke: true, ..PullChange::of(pull, version) };
             match self.repo(team).commit_pull(change, self.now).await? {
                 Ok(_) => return Ok(json!({"pull_id": pull_id})),
                 // Another confirmation or the worker got there first: look again.
@@ -80,7 +79,7 @@ impl Servicing<'_> {
             let (mut secrets, sv) = self.open_secrets(team, pull_id).await?;
             f(&mut pull, &mut secrets)?;
             let extra = vec![self.secrets_write(team, pull_id, &secrets, sv)?];
-            let change = PullChange { pull, version, actions: vec![], events: vec![], extra, poke: true };
+            let change = PullChange { extra, poke: true, ..PullChange::of(pull, version) };
             match self.repo(team).commit_pull(change, self.now).await? {
                 Ok(_) => return Ok(json!({"pull_id": pull_id})),
                 // The worker or another request got there first: look again.

@@ -35,7 +35,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{event_body, ConnectToken, Consent, Event, EventType, Pull, ServicingAction, Subject, MAX_ACTIONS};
+use super::model::{
+    event_body, ConnectToken, Consent, Event, EventType, Pull, PullStatus, ServicingAction, Subject, MAX_ACTIONS,
+};
 use crate::crypto::Sealed;
 use crate::store::{Cond, Item, Store, StoreError, Write, MAX_PAGE};
 use crate::types::TeamId;
@@ -118,6 +120,10 @@ pub(crate) struct PullChange {
     pub version: u64,
     /// Actions written, with the version each was read at (0 for new ones).
     pub actions: Vec<(ServicingAction, u64)>,
+    /// Webhook events of a state the change passes through on its way, each told with the
+    /// pull's status at that point (a login's `AUTH_STATUS` when the same save also prepares the
+    /// first action): numbered first.
+    pub earlier: Vec<(PullStatus, EventType, Value)>,
     /// Webhook events the change causes, numbered from the pull's next sequence.
     pub events: Vec<(EventType, Value)>,
     /// Further writes of the same transaction (credentials, consent, pointers).
@@ -129,7 +135,7 @@ pub(crate) struct PullChange {
 impl PullChange {
     /// A change to `pull` (read at `version`) alone: no action, event or other write, no poke.
     pub fn of(pull: Pull, version: u64) -> PullChange {
-        PullChange { pull, version, actions: vec![], events: vec![], extra: vec![], poke: false }
+        PullChange { pull, version, actions: vec![], earlier: vec![], events: vec![], extra: vec![], poke: false }
     }
 }
 
@@ -376,11 +382,15 @@ impl Repo<'_> {
         debug_assert_eq!(&c.pull.team_id, self.team);
         c.pull.updated_at = now;
         let mut events = Vec::new();
-        for (t, data) in &c.events {
+        let told = c.earlier.iter().map(|(s, t, d)| (Some(*s), t, d)).chain(c.events.iter().map(|(t, d)| (None, t, d)));
+        for (status, t, data) in told {
             let seq = c.pull.next_event;
             c.pull.next_event += 1;
             let event_id = format!("{}.{seq}", c.pull.pull_id);
-            let body = event_body(&c.pull, &event_id, seq, *t, data, now);
+            let body = match status {
+                Some(s) => event_body(&Pull { status: s, ..c.pull.clone() }, &event_id, seq, *t, data, now),
+                None => event_body(&c.pull, &event_id, seq, *t, data, now),
+            };
             events.push(Event { event_id, sequence: seq, event_type: *t, created_at: now, body });
         }
         let mut writes = vec![self.put_pull(&c.pull, c.version)];

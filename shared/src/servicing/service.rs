@@ -233,7 +233,7 @@ impl<'a> Servicing<'a> {
             next_event: 1,
         };
         extra.extend(token_use);
-        let change = PullChange { pull, version: 0, actions: action_rows, events: vec![], extra, poke: true };
+        let change = PullChange { actions: action_rows, extra, poke: true, ..PullChange::of(pull, 0) };
         match repo.commit_pull(change, self.now).await? {
             Ok(_) => {}
             // Another consent used the token first (or it expired meanwhile): it admits one pull.

@@ -264,8 +264,9 @@ impl Worker {
         };
         let extra = vec![self.servicing().secrets_write(team, &pull.pull_id, &secrets, sv)?];
         tracing::info!(pull = %pull.pull_id, status = pull.status.code(), "login step");
-        let mut events = vec![(EventType::AuthStatus, event)];
-        let mut prepared = vec![];
+        // Told with the status the login left, even when the save goes on to prepare an action.
+        let earlier = vec![(pull.status, EventType::AuthStatus, event)];
+        let (mut events, mut prepared) = (vec![], vec![]);
         if let (PullStatus::Servicing, Some(session)) = (pull.status, secrets.session.as_deref()) {
             let any_waiting = actions.iter().any(|(a, _)| waiting(a));
             let queued = actions.into_iter().find(|(a, _)| a.status == ActionStatus::Queued);
@@ -276,7 +277,7 @@ impl Worker {
                 }
             }
         }
-        self.save(PullChange { events, extra, actions: prepared, ..PullChange::of(pull, version) }).await
+        self.save(PullChange { earlier, events, extra, actions: prepared, ..PullChange::of(pull, version) }).await
     }
 
     /// Applies the action the consumer confirmed; the pull goes back to servicing.
@@ -397,15 +398,7 @@ impl Worker {
         }
         tracing::info!(pull = %pull.pull_id, status = status.code(), "pull stopped");
         let actions = action.into_iter().collect();
-        self.save(PullChange {
-            pull,
-            version,
-            actions,
-            events: vec![(EventType::Error, data)],
-            extra: vec![],
-            poke: false,
-        })
-        .await
+        self.save(PullChange { actions, events: vec![(EventType::Error, data)], ..PullChange::of(pull, version) }).await
     }
 
     /// The local worker: sweeps until the process ends.
