@@ -184,12 +184,46 @@ pub fn request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
 /// standard error when not at a terminal ([`set_local_json`]), else as text through the log.
 pub fn local_request(request_id: &str, route: &str, status: u16, latency_ms: u64) {
     if LOCAL_JSON.load(Ordering::Relaxed) {
-        use std::io::Write as _;
-        // One write (standard error is unbuffered); a log that cannot be written (a closed pipe)
-        // must not fail the request it logs.
-        let _ = std::io::stderr().lock().write_all(&local_line(request_id, route, status, latency_ms));
+        // A copy into memory, not a write(2) per request: the writer thread writes what is
+        // pending every LOG_EVERY (or at once past LOG_PENDING_MAX), in order.
+        WRITER.call_once(|| {
+            let _ = std::thread::Builder::new().name("request-log".into()).spawn(|| loop {
+                std::thread::sleep(LOG_EVERY);
+                flush_local();
+            });
+        });
+        let line = local_line(request_id, route, status, latency_ms);
+        let full = {
+            let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+            pending.extend_from_slice(&line);
+            pending.len() >= LOG_PENDING_MAX
+        };
+        if full {
+            flush_local();
+        }
     } else {
         tracing::info!(route, status, latency_ms, request_id, "request");
+    }
+}
+
+/// Request lines not written yet ([`local_request`]).
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Held while pending lines are written, so they reach standard error in the order they came.
+static WRITING: Mutex<()> = Mutex::new(());
+static WRITER: std::sync::Once = std::sync::Once::new();
+/// How long a local request line may wait to be written (README, "Log lines").
+pub const LOG_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// Pending lines past this many bytes are written at once.
+const LOG_PENDING_MAX: usize = 64 * 1024;
+
+/// Writes the local request lines still pending (the server calls it once more as it stops).
+/// A log that cannot be written (a closed pipe) must not fail anything: its lines are dropped.
+pub fn flush_local() {
+    use std::io::Write as _;
+    let _order = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    let lines = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+    if !lines.is_empty() {
+        let _ = std::io::stderr().lock().write_all(&lines);
     }
 }
 

@@ -110,7 +110,7 @@ impl std::fmt::Display for BodyGone {
 impl std::error::Error for BodyGone {}
 
 async fn serve_one(
-    deps: Deps,
+    deps: Arc<Deps>,
     body_timeout: Duration,
     site: Arc<Site>,
     req: Request<Incoming>,
@@ -133,7 +133,7 @@ struct Site {
 }
 
 async fn answer(
-    deps: Deps,
+    deps: Arc<Deps>,
     body_timeout: Duration,
     site: &Site,
     parts: http::request::Parts,
@@ -229,6 +229,7 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     }));
+    let shared = Arc::new(deps);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -239,7 +240,11 @@ pub async fn serve_with(listener: TcpListener, deps: Deps, timeouts: Timeouts) -
                 continue;
             }
         };
-        let deps = deps.clone();
+        // Answers go out whole as soon as written (as the hello's do): Nagle's algorithm would
+        // hold a small answer back waiting for an acknowledgement.
+        let _ = stream.set_nodelay(true);
+        // One shared copy of the dependencies per server, not a copy per request.
+        let deps = shared.clone();
         let site = site.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| serve_one(deps.clone(), timeouts.body, site.clone(), req));

@@ -81,11 +81,12 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     pub fn json(status: u16, v: &Value) -> Self {
-        ApiResponse {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: serde_json::to_vec(v).unwrap_or_default(),
-        }
+        ApiResponse::json_text(status, serde_json::to_vec(v).unwrap_or_default())
+    }
+
+    /// An answer whose JSON text is already written.
+    pub fn json_text(status: u16, body: Vec<u8>) -> Self {
+        ApiResponse { status, headers: vec![("content-type", "application/json".into())], body }
     }
 }
 

@@ -84,8 +84,7 @@ fn jwt(req: &ApiRequest) -> Option<&str> {
 /// GET /carriers
 pub async fn list_carriers(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     let q = list_query(req, &["products"])?;
-    let list: Vec<Value> = deps.catalogue.list(&q.products).iter().map(|c| c.view()).collect();
-    ok(json!({"carriers": list}))
+    Ok(ApiResponse::json_text(200, deps.catalogue.list_json(&q.products)))
 }
 
 /// GET /carriers/{carrierId}

@@ -50,6 +50,8 @@ impl Carrier {
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     pub carriers: Vec<Carrier>,
+    /// Each carrier's view as JSON text, made once: a list answer is these, joined.
+    views: Vec<Vec<u8>>,
 }
 
 pub const PRODUCTS: &[&str] = &["personal", "commercial"];
@@ -60,7 +62,9 @@ impl Catalogue {
     }
 
     pub fn parse(text: &str) -> Result<Catalogue, serde_json::Error> {
-        Ok(Catalogue { carriers: serde_json::from_str(text)? })
+        let carriers: Vec<Carrier> = serde_json::from_str(text)?;
+        let views = carriers.iter().map(|c| serde_json::to_vec(&c.view())).collect::<Result<_, _>>()?;
+        Ok(Catalogue { carriers, views })
     }
 
     pub fn get(&self, id: &str) -> Option<&Carrier> {
@@ -69,11 +73,29 @@ impl Catalogue {
 
     /// Carriers offering any of `products` (all when empty).
     pub fn list(&self, products: &[String]) -> Vec<&Carrier> {
-        self.carriers
-            .iter()
-            .filter(|c| products.is_empty() || c.products.iter().any(|p| products.contains(p)))
-            .collect()
+        self.carriers.iter().filter(|c| offers(c, products)).collect()
     }
+
+    /// `{"carriers": [...]}` of the carriers [`Catalogue::list`] gives, as JSON text: the views
+    /// made once, joined (the same bytes as the list's views serialised; a test compares).
+    pub fn list_json(&self, products: &[String]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.views.iter().map(Vec::len).sum::<usize>());
+        out.extend_from_slice(b"{\"carriers\":[");
+        let shown = self.carriers.iter().zip(&self.views).filter(|(c, _)| offers(c, products));
+        for (i, (_, view)) in shown.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(view);
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
+/// Whether a carrier offers any of `products` (every carrier does when none is asked for).
+fn offers(c: &Carrier, products: &[String]) -> bool {
+    products.is_empty() || c.products.iter().any(|p| products.contains(p))
 }
 
 #[cfg(test)]
@@ -89,5 +111,15 @@ mod tests {
             assert!(carrier.products.iter().all(|p| PRODUCTS.contains(&p.as_str())));
         }
         assert!(c.get("sandbox_commercial_readonly").unwrap().view().get("servicingActions").is_none());
+    }
+
+    #[test]
+    fn the_list_answer_is_the_views_serialised() {
+        let c = Catalogue::builtin();
+        for products in [vec![], vec!["personal".to_string()], vec!["commercial".into()], vec!["none".into()]] {
+            let views: Vec<Value> = c.list(&products).iter().map(|c| c.view()).collect();
+            let want = serde_json::to_vec(&json!({"carriers": views})).unwrap();
+            assert_eq!(String::from_utf8(c.list_json(&products)).unwrap(), String::from_utf8(want).unwrap());
+        }
     }
 }

@@ -52,7 +52,8 @@ impl Item {
     /// The body read back as `T`; a body that does not fit is [`StoreError::Corrupt`], never
     /// skipped. The one decoder of every area's items.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_value(self.body.clone()).map_err(|e| StoreError::Corrupt {
+        // Read from the body in place: no copy of the whole body first.
+        T::deserialize(&self.body).map_err(|e| StoreError::Corrupt {
             pk: self.pk.clone(),
             sk: self.sk.clone(),
             reason: e.to_string(),
