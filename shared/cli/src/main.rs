@@ -5,11 +5,6 @@
 //! The embedded store lives in `COVERDESK_DATA_DIR` (default `.coverdesk/`); `--store dynamodb`
 //! uses `COVERDESK_TABLE` and the standard AWS environment.
 
-/// mimalloc, not glibc's malloc: the local server allocates a little per request on every thread,
-/// and glibc's arenas spent a fifth of a `GET /carriers` (README, "Local server throughput").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
