@@ -66,6 +66,11 @@ impl Selection {
         Selection { names: None, checksum: true, links: true }
     }
 
+    /// Whether every member is shown (no `fields`).
+    pub(super) fn is_every(&self) -> bool {
+        self.names.is_none() && self.checksum && self.links
+    }
+
     /// The element `{attributes, checksum, links}` as selected.
     pub(super) fn apply(&self, mut element: Value) -> Value {
         let Some(names) = &self.names else { return element };
