@@ -1040,11 +1040,10 @@ fn the_local_server_logs_json_when_not_on_a_terminal() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    server.kill().unwrap();
+    // Stopped as a supervisor stops it (SIGTERM): the request lines still pending are written.
+    stop(&mut server);
     let mut logs = String::new();
     server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
-    server.wait().unwrap();
     assert!(answered, "{logs}");
     assert!(!logs.contains('\u{1b}'), "terminal escapes in {logs}");
     let lines: Vec<serde_json::Value> = logs
@@ -1134,11 +1133,10 @@ fn an_api_key_from_the_cli_never_reaches_a_log_line() {
     ));
     let wrong =
         call(format!("GET /import/v1/transactions/x?apikey={key}x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    server.kill().unwrap();
+    // Stopped as a supervisor stops it (SIGTERM): the request lines still pending are written.
+    stop(&mut server);
     let mut logs = String::new();
     server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
-    server.wait().unwrap();
     assert!(by_header.starts_with("HTTP/1.1 200") && by_query.starts_with("HTTP/1.1 200"), "{by_header}\n{by_query}");
     assert!(twice.starts_with("HTTP/1.1 400") && wrong.starts_with("HTTP/1.1 401"), "{twice}\n{wrong}");
     assert!(!twice.contains(&key) && !wrong.contains(&key), "an answer holds the key");
@@ -1178,4 +1176,19 @@ fn every_checkov_skip_says_why() {
         }
     }
     assert!(skips > 0);
+}
+
+/// Stops a `coverdesk serve` child with SIGTERM and waits for it to end (it writes what it has
+/// pending first); SIGKILL only if it has not ended within 10 s.
+fn stop(server: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if server.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
 }

@@ -187,10 +187,11 @@ pub fn local_request(request_id: &str, route: &str, status: u16, latency_ms: u64
         // A copy into memory, not a write(2) per request: the writer thread writes what is
         // pending every LOG_EVERY (or at once past LOG_PENDING_MAX), in order.
         WRITER.call_once(|| {
-            let _ = std::thread::Builder::new().name("request-log".into()).spawn(|| loop {
+            let spawned = std::thread::Builder::new().name("request-log".into()).spawn(|| loop {
                 std::thread::sleep(LOG_EVERY);
                 flush_local();
             });
+            WRITER_RUNS.store(spawned.is_ok(), Ordering::Relaxed);
         });
         let line = local_line(request_id, route, status, latency_ms);
         let full = {
@@ -198,7 +199,8 @@ pub fn local_request(request_id: &str, route: &str, status: u16, latency_ms: u64
             pending.extend_from_slice(&line);
             pending.len() >= LOG_PENDING_MAX
         };
-        if full {
+        // Without its thread (none could be started), each line is written at once, as before.
+        if full || !WRITER_RUNS.load(Ordering::Relaxed) {
             flush_local();
         }
     } else {
@@ -211,6 +213,7 @@ static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// Held while pending lines are written, so they reach standard error in the order they came.
 static WRITING: Mutex<()> = Mutex::new(());
 static WRITER: std::sync::Once = std::sync::Once::new();
+static WRITER_RUNS: AtomicBool = AtomicBool::new(false);
 /// How long a local request line may wait to be written (README, "Log lines").
 pub const LOG_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Pending lines past this many bytes are written at once.

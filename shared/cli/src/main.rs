@@ -250,9 +250,11 @@ async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
         // Logs that go to a collector: one JSON line, and no credential in it.
         tracing::info!(url = %format!("http://{addr}"), data = %data_dir(), "serving every route");
     }
+    // Ctrl-C, or SIGTERM as a supervisor stops a service: both stop it the same way.
     tokio::select! {
         r = coverdesk_local::serve(listener, deps) => return r.map_err(|e| e.to_string()),
         _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
     }
     // No new request is taken; imports that requests started finish first, else their documents
     // stay with no record. A second Ctrl-C stops at once.
@@ -266,6 +268,16 @@ async fn serve(port: u16, host: &str, store: StoreArg) -> Result<(), String> {
     }
     coverdesk::metrics::flush_local();
     Ok(())
+}
+
+/// Resolves when the process is asked to stop with SIGTERM (never where there is no such signal).
+async fn terminated() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        term.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// Uploads `file` as the team's batch and imports it as the S3 trigger would. Fails (exit 1) when
@@ -505,7 +517,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(command)) {
+    let outcome = runtime.block_on(run(command));
+    // Every task stopped (a kept-alive connection may have answered after the stop's own flush):
+    // the request lines still pending are written.
+    drop(runtime);
+    coverdesk::metrics::flush_local();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("coverdesk: {e}");

@@ -81,6 +81,7 @@ impl Catalogue {
     pub fn list_json(&self, products: &[String]) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.views.iter().map(Vec::len).sum::<usize>());
         out.extend_from_slice(b"{\"carriers\":[");
+        debug_assert_eq!(self.carriers.len(), self.views.len(), "a view per carrier");
         let shown = self.carriers.iter().zip(&self.views).filter(|(c, _)| offers(c, products));
         for (i, (_, view)) in shown.enumerate() {
             if i > 0 {
