@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::model::*;
+use crate::json::object;
 
 pub fn typekey(code: &str) -> Value {
     json!({"code": code, "name": typekey_name(code)})
@@ -107,12 +108,6 @@ fn account_links(a: &Account) -> Value {
     }
     links.insert("jobs".into(), link(&format!("{uri}/jobs"), &["get"]));
     Value::Object(links)
-}
-
-/// An object of these members, their values moved in: `json!` copies a `Value` it is given
-/// whole (it serialises it again), which every answer's envelope would pay for twice.
-fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
-    Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 pub fn account_element(a: &Versioned<Account>) -> Value {

@@ -2,11 +2,12 @@
 //! the webhook events of import batches (their delivery log and redelivery, as a pull's).
 //! Errors use the original's envelope `{"error": "<ENUM>", "message": "..."}`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{header, ApiRequest, ApiResponse, Query};
 use crate::deps::Deps;
 use crate::import::repo::ImportRepo;
+use crate::json::object;
 use crate::servicing::input;
 use crate::servicing::model::Subject;
 use crate::servicing::service::Servicing;
@@ -120,7 +121,7 @@ pub async fn widget_get_pull(deps: &Deps, params: &[String], req: &ApiRequest) -
     no_query(req)?;
     let svc = svc(deps);
     let w = svc.widget_auth(jwt(req), p(params, 0))?;
-    ok(json!({"success": true, "pull": svc.get_pull(&w.team, &w.pull_id).await?}))
+    ok(object([("success", Value::Bool(true)), ("pull", svc.get_pull(&w.team, &w.pull_id).await?)]))
 }
 
 /// POST /widget/pull/{pullId}/idvoptions
@@ -194,7 +195,7 @@ pub async fn list_pulls(deps: &Deps, params: &[String], req: &ApiRequest) -> Ans
 pub async fn get_pull(deps: &Deps, params: &[String], req: &ApiRequest) -> Answer {
     let team = team_auth(deps, req, p(params, 0)).await?;
     no_query(req)?;
-    ok(json!({"success": true, "pull": svc(deps).get_pull(&team, p(params, 1)).await?}))
+    ok(object([("success", Value::Bool(true)), ("pull", svc(deps).get_pull(&team, p(params, 1)).await?)]))
 }
 
 /// GET /teams/{teamId}/pulls/{pullId}/events
@@ -249,7 +250,7 @@ pub async fn list_webhooks(deps: &Deps, params: &[String], req: &ApiRequest) -> 
     let team = team_auth(deps, req, p(params, 0)).await?;
     no_query(req)?;
     let list: Vec<Value> = hooks(deps).list(&team).await?.iter().map(|(w, _)| w.view()).collect();
-    ok(json!({"webhooks": list}))
+    ok(object([("webhooks", Value::Array(list))]))
 }
 
 /// PATCH /teams/{teamId}/webhooks/{webhookId}

@@ -16,6 +16,7 @@ use super::render::{action_view, pull_view};
 use super::repo::{ActionPointer, Conflict, Named, PullChange, Repo};
 use super::ServicingError;
 use crate::crypto::{uuid, Keys, Sealed};
+use crate::json::object;
 use crate::store::{Store, StoreError};
 use crate::types::TeamId;
 
@@ -352,7 +353,7 @@ impl<'a> Servicing<'a> {
                 self.load_actions(team, &p.pull_id).await?.into_iter().map(|(a, _)| a).collect();
             pulls.push(pull_view(p, &actions));
         }
-        Ok(json!({"total_pulls": total, "pulls": pulls}))
+        Ok(object([("total_pulls", json!(total)), ("pulls", Value::Array(pulls))]))
     }
 
     pub async fn list_servicings(
@@ -370,14 +371,13 @@ impl<'a> Servicing<'a> {
                 for ptr in &pointers {
                     out.push(self.action_by_pointer(team, ptr).await?);
                 }
-                return Ok(
-                    json!({"total_servicings": total, "servicings": out.iter().map(action_view).collect::<Vec<_>>()}),
-                );
+                let page = out.iter().map(action_view).collect();
+                return Ok(object([("total_servicings", json!(total)), ("servicings", Value::Array(page))]));
             }
         };
         let total = actions.len();
         let page: Vec<Value> = actions.iter().skip(offset).take(limit).map(action_view).collect();
-        Ok(json!({"total_servicings": total, "servicings": page}))
+        Ok(object([("total_servicings", json!(total)), ("servicings", Value::Array(page))]))
     }
 
     async fn action_by_pointer(&self, team: &TeamId, ptr: &ActionPointer) -> Result<ServicingAction, ServicingError> {

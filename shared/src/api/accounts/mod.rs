@@ -205,7 +205,11 @@ fn collection(path: &str, p: &Paging, data: Vec<Value>, has_more: bool, total: O
     if p.offset > 0 {
         links.insert("prev".into(), href(p.offset.saturating_sub(p.size)));
     }
-    let mut out = json!({"count": data.len(), "data": data, "links": links});
+    let mut out = crate::json::object([
+        ("count", json!(data.len())),
+        ("data", Value::Array(data)),
+        ("links", Value::Object(links)),
+    ]);
     if let Some(t) = total {
         out["total"] = json!(t);
     }
