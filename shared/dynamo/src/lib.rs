@@ -173,15 +173,8 @@ impl DynamoStore {
         match create.send().await {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceInUseException") => {
-                let table = self.client.describe_table().table_name(&self.table).send().await;
-                let table = table.map_err(|e| unavailable(&e))?.table;
-                let has_second = table
-                    .and_then(|t| t.global_secondary_indexes)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|g| g.index_name.as_deref() == Some(index_name(Index::Second)));
-                if has_second {
-                    return Ok(());
+                if self.second_index_status().await?.is_some() {
+                    return self.second_index_active().await;
                 }
                 let (pk, sk) = index_attributes(Index::Second);
                 let add = CreateGlobalSecondaryIndexAction::builder()
@@ -201,14 +194,47 @@ impl DynamoStore {
                     .send()
                     .await;
                 match added {
-                    Ok(_) => Ok(()),
+                    Ok(_) => {}
                     // Another run of the command added it (or is adding it) meanwhile.
-                    Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
-                    Err(e) if e.message().is_some_and(|m| m.contains("already exists")) => Ok(()),
-                    Err(e) => Err(unavailable(&e)),
+                    Err(e) if e.code() == Some("ResourceInUseException") => {}
+                    Err(e) if e.message().is_some_and(|m| m.contains("already exists")) => {}
+                    Err(e) => return Err(unavailable(&e)),
                 }
+                self.second_index_active().await
             }
             Err(e) => Err(unavailable(&e)),
+        }
+    }
+
+    /// The second index's status as the table describes it (`None`: the table has no such index).
+    async fn second_index_status(&self) -> Result<Option<String>, StoreError> {
+        let table = self.client.describe_table().table_name(&self.table).send().await;
+        let table = table.map_err(|e| unavailable(&e))?.table;
+        Ok(table
+            .and_then(|t| t.global_secondary_indexes)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|g| g.index_name.as_deref() == Some(index_name(Index::Second)))
+            .map(|g| g.index_status.map(|s| s.as_str().to_string()).unwrap_or_else(|| "ACTIVE".into())))
+    }
+
+    /// Waits (up to two minutes) for the second index, just added, to be usable: DynamoDB
+    /// builds an index added to a table in the background, and DynamoDB Local refuses writes to
+    /// the table until it is done.
+    async fn second_index_active(&self) -> Result<(), StoreError> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            if self.second_index_status().await?.as_deref() == Some("ACTIVE") {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "the index {} of {} is still being built; run the command again in a while",
+                    index_name(Index::Second),
+                    self.table
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
 
