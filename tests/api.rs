@@ -1714,7 +1714,7 @@ async fn a_search_costs_a_query_per_key_and_a_read_per_account_shown(backend: su
         let body = account_of(person(&first, &last), place("1253 Paloma Ave", "San Mateo", "CA", "94403"));
         svc.create(input::new_account(&body).unwrap(), None).await.unwrap();
     }
-    let counting = std::sync::Arc::new(support::CountingStore::new(under.store.clone()));
+    let counting = std::sync::Arc::new(support::CountingStore::counting(under.store.clone()));
     let svc = Accounts::new(counting.as_ref(), &team);
     let by_name = Search::Criteria(Box::new(Criteria {
         first_name: Some("Ray".into()),
@@ -1756,7 +1756,7 @@ async fn a_list_page_reads_the_page_and_one_more(backend: support::Backend) {
         let body = account_of(person("Pat", &format!("Page{i}")), place("1 Main St", "Austin", "TX", "78701"));
         svc.create(input::new_account(&body).unwrap(), None).await.unwrap();
     }
-    let counting = std::sync::Arc::new(support::CountingStore::new(under.store.clone()));
+    let counting = std::sync::Arc::new(support::CountingStore::counting(under.store.clone()));
     let svc = Accounts::new(counting.as_ref(), &team);
     let items = || counting.items.swap(0, std::sync::atomic::Ordering::SeqCst);
     let page = |offset: usize, total: bool| ListQuery {
@@ -1805,7 +1805,7 @@ async fn credentials_are_kept_seconds_and_a_rotated_secret_stops_within_them() {
     assert!(CREDENTIAL_TTL <= std::time::Duration::from_secs(10), "issue 23: revoked within 10 s");
     let (store, _dir) = support::embedded_store();
     let (team, secret) = create_team(store.as_ref(), "t", Some(&support::unique("cred")), None, None).await.unwrap();
-    let counting = support::CountingStore::new(store.clone());
+    let counting = support::CountingStore::counting(store.clone());
     let kept = Credentials::new(std::time::Duration::from_millis(300));
     let with = |s: &str| basic(&team.client_id, s);
     for _ in 0..3 {

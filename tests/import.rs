@@ -1455,7 +1455,7 @@ async fn a_crash_between_records_resumes_with_nothing_lost_or_twice(t: Transport
     let key = format!("uploads/{}/crash.json", api.team.as_str());
     api.deps.objects.put_bytes(&key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
     let mut dying = api.deps.imports();
-    dying.store = Arc::new(support::CrashingStore { inner: api.store(), left: 130.into() });
+    dying.store = Arc::new(support::CrashingStore::crashing_after(api.store(), 130));
     let none = |_: usize, _: usize| {};
     let died = coverdesk::import::upload::import_object(&dying, "local", &key, "e1", &none).await;
     assert!(died.is_err(), "the import was to die mid-way");
@@ -1949,8 +1949,7 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     // Issue 10: the store fails (throttled): the event fails so that Lambda retries it, and the
     // result file says the import failed meanwhile; once the store answers, the retry imports and
     // the result file says so.
-    let flaky =
-        Arc::new(support::FlakyStore { inner: deps.store.clone(), failing: std::sync::atomic::AtomicBool::new(true) });
+    let flaky = Arc::new(support::FlakyStore::flaky(deps.store.clone(), true));
     let mut failing = deps.clone();
     failing.store = flaky.clone();
     let ids: Vec<String> = (0..3).map(|i| uid(&format!("retry-{i}"))).collect();

@@ -816,7 +816,7 @@ async fn the_worker_events_run_jobs_and_sweeps() {
     let mut first = job;
     first["dynamodb"]["SequenceNumber"] = serde_json::json!("200");
     v["Records"] = serde_json::json!([other, first, second]);
-    let flaky = std::sync::Arc::new(support::FlakyStore { inner: store, failing: true.into() });
+    let flaky = std::sync::Arc::new(support::FlakyStore::flaky(store, true));
     let failing = support::test_deps(flaky.clone());
     let out = coverdesk_lambda::handle_worker_event(&failing, event(v.clone())).await;
     assert_eq!((out.skipped, out.ran, out.failed_at.as_deref()), (1, 0, Some("200")), "{out:?}");

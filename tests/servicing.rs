@@ -596,7 +596,7 @@ async fn reading_a_pull_is_one_query(t: Transport) {
     let email = |n: u32| json!({"type": "UPDATE_CONTACT_INFO", "payload": {"email": format!("n{n}@example.com")}});
     let p = connect(&w, "sandbox", &user, "pass_good", json!([email(1), email(2), email(3)])).await;
     let shown = wait_status(&w, &p.id, "WAITING_FOR_CONSUMER_CONFIRMATION").await;
-    let counting = support::CountingStore::new(w.api.store());
+    let counting = support::CountingStore::counting(w.api.store());
     let svc = coverdesk::servicing::service::Servicing::new(&counting, &w.api.deps.keys, &w.api.deps.catalogue);
     let read = svc.get_pull(&w.api.team, &p.id).await.unwrap();
     assert_eq!(counting.take(), (0, 1, 0), "one query, no read apart");
@@ -705,7 +705,7 @@ async fn a_store_failure_during_authentication_is_503_not_401(backend: support::
     let client = support::unique("flaky");
     let (team, secret) =
         coverdesk::auth::create_team(under.store.as_ref(), "flaky", Some(&client), None, None).await.unwrap();
-    let flaky = Arc::new(support::FlakyStore { inner: under.store.clone(), failing: Default::default() });
+    let flaky = Arc::new(support::FlakyStore::flaky(under.store.clone(), false));
     let deps = support::test_deps(flaky.clone());
     let call = |path: &'static str, method: &'static str, auth: String| {
         let deps = deps.clone();

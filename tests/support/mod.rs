@@ -144,19 +144,66 @@ pub async fn store_for(backend: Backend) -> StoreUnderTest {
 pub mod api;
 pub mod hooks;
 
-/// A store that answers reads with `Unavailable` (DynamoDB throttling or an outage) while
-/// `failing` is set, and passes everything to the store under it otherwise.
-pub struct FlakyStore {
+/// A store call, as a test wrapper ([`Around`]) sees it before it reaches the store under it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Call {
+    Get,
+    Query,
+    Transact,
+    /// [`Store::write_each`] of this many writes.
+    WriteEach(usize),
+    NextSequence,
+    Sequence,
+}
+
+/// What a test wrapper ([`Wrapped`]) adds around the store under it: every call is shown to
+/// `before` first (an error answers the call instead), every page read to `read`; of a
+/// `write_each`, only the first `kept(n)` writes reach the store, the others fail with `lost()`.
+/// A new `Store` method is forwarded once, in `Wrapped`.
+pub trait Around: Send + Sync + 'static {
+    fn before(&self, _call: Call) -> Result<(), coverdesk::store::StoreError> {
+        Ok(())
+    }
+    fn read(&self, _page: &coverdesk::store::Page) {}
+    fn kept(&self, n: usize) -> usize {
+        n
+    }
+    fn lost(&self) -> coverdesk::store::StoreError {
+        coverdesk::store::StoreError::Unavailable("lost (test)".into())
+    }
+}
+
+/// The store under it with `around` added to every call.
+pub struct Wrapped<A> {
     pub inner: Arc<dyn Store>,
-    pub failing: std::sync::atomic::AtomicBool,
+    pub around: A,
+}
+
+impl<A: Around> Wrapped<A> {
+    pub fn new(inner: Arc<dyn Store>, around: A) -> Self {
+        Wrapped { inner, around }
+    }
+    fn page(
+        &self,
+        page: Result<coverdesk::store::Page, coverdesk::store::StoreError>,
+    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
+        let page = page?;
+        self.around.read(&page);
+        Ok(page)
+    }
+}
+
+impl<A> std::ops::Deref for Wrapped<A> {
+    type Target = A;
+    fn deref(&self) -> &A {
+        &self.around
+    }
 }
 
 #[async_trait::async_trait]
-impl Store for FlakyStore {
+impl<A: Around> Store for Wrapped<A> {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<coverdesk::store::Item>, coverdesk::store::StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(coverdesk::store::StoreError::Unavailable("throttled (test)".into()));
-        }
+        self.around.before(Call::Get)?;
         self.inner.get(pk, sk).await
     }
     async fn query(
@@ -166,7 +213,8 @@ impl Store for FlakyStore {
         after: Option<&coverdesk::store::Cursor>,
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.inner.query(pk, sk_prefix, after, limit).await
+        self.around.before(Call::Query)?;
+        self.page(self.inner.query(pk, sk_prefix, after, limit).await)
     }
     async fn query_between(
         &self,
@@ -175,7 +223,8 @@ impl Store for FlakyStore {
         after: Option<&coverdesk::store::Cursor>,
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.inner.query_between(pk, range, after, limit).await
+        self.around.before(Call::Query)?;
+        self.page(self.inner.query_between(pk, range, after, limit).await)
     }
     async fn query_index_in(
         &self,
@@ -184,116 +233,125 @@ impl Store for FlakyStore {
         after: Option<&coverdesk::store::Cursor>,
         limit: usize,
     ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.inner.query_index_in(index, index_pk, after, limit).await
+        self.around.before(Call::Query)?;
+        self.page(self.inner.query_index_in(index, index_pk, after, limit).await)
     }
     async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
+        self.around.before(Call::Transact)?;
         self.inner.transact(writes).await
     }
-    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
-        self.inner.next_sequence(pk, sk, count).await
-    }
-    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, coverdesk::store::StoreError> {
-        self.inner.sequence(pk, sk).await
-    }
-}
-
-/// A store whose process "dies" after `left` more single writes ([`Store::write_each`], the
-/// import's records): from then on every write fails, as if nothing after it ever ran. Reads
-/// pass through.
-pub struct CrashingStore {
-    pub inner: Arc<dyn Store>,
-    pub left: std::sync::atomic::AtomicIsize,
-}
-
-impl CrashingStore {
-    fn crashed() -> coverdesk::store::StoreError {
-        coverdesk::store::StoreError::Unavailable("crashed (test)".into())
-    }
-    fn dead(&self) -> bool {
-        self.left.load(Ordering::SeqCst) < 0
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for CrashingStore {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<coverdesk::store::Item>, coverdesk::store::StoreError> {
-        self.inner.get(pk, sk).await
-    }
-    async fn query(
+    async fn write_each(
         &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&coverdesk::store::Cursor>,
-        limit: usize,
-    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.inner.query(pk, sk_prefix, after, limit).await
-    }
-    async fn query_between(
-        &self,
-        pk: &str,
-        range: (&str, &str),
-        after: Option<&coverdesk::store::Cursor>,
-        limit: usize,
-    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.inner.query_between(pk, range, after, limit).await
-    }
-    async fn query_index_in(
-        &self,
-        index: coverdesk::store::Index,
-        index_pk: &str,
-        after: Option<&coverdesk::store::Cursor>,
-        limit: usize,
-    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.inner.query_index_in(index, index_pk, after, limit).await
-    }
-    async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
-        if self.dead() {
-            return Err(Self::crashed());
+        mut writes: Vec<coverdesk::store::Write>,
+    ) -> Vec<Result<(), coverdesk::store::StoreError>> {
+        let n = writes.len();
+        if let Err(e) = self.around.before(Call::WriteEach(n)) {
+            return std::iter::once(Err(e)).chain((1..n).map(|_| Err(self.around.lost()))).take(n).collect();
         }
-        self.inner.transact(writes).await
-    }
-    async fn write_each(&self, writes: Vec<coverdesk::store::Write>) -> Vec<Result<(), coverdesk::store::StoreError>> {
-        let n = writes.len() as isize;
-        let before = self.left.fetch_sub(n, Ordering::SeqCst);
-        let kept = before.clamp(0, n) as usize;
-        let mut writes = writes;
-        let lost = writes.split_off(kept);
+        let lost = writes.split_off(self.around.kept(n).min(n));
         let mut out = if writes.is_empty() { vec![] } else { self.inner.write_each(writes).await };
-        out.extend(lost.iter().map(|_| Err(Self::crashed())));
+        out.extend(lost.iter().map(|_| Err(self.around.lost())));
         out
     }
     async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
-        if self.dead() {
-            return Err(Self::crashed());
-        }
+        self.around.before(Call::NextSequence)?;
         self.inner.next_sequence(pk, sk, count).await
     }
     async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, coverdesk::store::StoreError> {
+        self.around.before(Call::Sequence)?;
         self.inner.sequence(pk, sk).await
     }
 }
 
-/// A store that counts the requests made through it, by kind, and passes each to the store under
-/// it (the cost of one operation, measured on the real backends).
-pub struct CountingStore {
-    pub inner: Arc<dyn Store>,
+/// Reads of one item answer `Unavailable` (DynamoDB throttling or an outage) while `failing` is
+/// set; everything else passes to the store under it.
+#[derive(Default)]
+pub struct Flaky {
+    pub failing: std::sync::atomic::AtomicBool,
+}
+pub type FlakyStore = Wrapped<Flaky>;
+
+impl Around for Flaky {
+    fn before(&self, call: Call) -> Result<(), coverdesk::store::StoreError> {
+        if call == Call::Get && self.failing.load(Ordering::SeqCst) {
+            return Err(coverdesk::store::StoreError::Unavailable("throttled (test)".into()));
+        }
+        Ok(())
+    }
+}
+
+impl FlakyStore {
+    pub fn flaky(inner: Arc<dyn Store>, failing: bool) -> Self {
+        Wrapped::new(inner, Flaky { failing: failing.into() })
+    }
+}
+
+/// The process "dies" after `left` more single writes ([`Store::write_each`], the import's
+/// records): from then on every write fails, as if nothing after it ever ran. Reads pass through.
+pub struct Crashing {
+    pub left: std::sync::atomic::AtomicIsize,
+}
+pub type CrashingStore = Wrapped<Crashing>;
+
+impl Around for Crashing {
+    fn before(&self, call: Call) -> Result<(), coverdesk::store::StoreError> {
+        let dead = self.left.load(Ordering::SeqCst) < 0;
+        match call {
+            Call::Transact | Call::NextSequence if dead => Err(self.lost()),
+            _ => Ok(()),
+        }
+    }
+    fn kept(&self, n: usize) -> usize {
+        let before = self.left.fetch_sub(n as isize, Ordering::SeqCst);
+        before.clamp(0, n as isize) as usize
+    }
+    fn lost(&self) -> coverdesk::store::StoreError {
+        coverdesk::store::StoreError::Unavailable("crashed (test)".into())
+    }
+}
+
+impl CrashingStore {
+    pub fn crashing_after(inner: Arc<dyn Store>, writes: isize) -> Self {
+        Wrapped::new(inner, Crashing { left: writes.into() })
+    }
+}
+
+/// Counts the requests made through it, by kind (the cost of one operation, measured on the
+/// real backends).
+#[derive(Default)]
+pub struct Counting {
     pub gets: std::sync::atomic::AtomicUsize,
     pub queries: std::sync::atomic::AtomicUsize,
     pub writes: std::sync::atomic::AtomicUsize,
     /// Items the queries returned.
     pub items: std::sync::atomic::AtomicUsize,
 }
+pub type CountingStore = Wrapped<Counting>;
+
+impl Around for Counting {
+    fn before(&self, call: Call) -> Result<(), coverdesk::store::StoreError> {
+        let counter = match call {
+            Call::Get | Call::Sequence => &self.gets,
+            Call::Query => &self.queries,
+            Call::Transact | Call::NextSequence => &self.writes,
+            Call::WriteEach(n) => {
+                // Each one its own request.
+                self.writes.fetch_add(n, Ordering::SeqCst);
+                return Ok(());
+            }
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn read(&self, page: &coverdesk::store::Page) {
+        self.items.fetch_add(page.items.len(), Ordering::SeqCst);
+    }
+}
 
 #[allow(dead_code)]
 impl CountingStore {
-    pub fn new(inner: Arc<dyn Store>) -> Self {
-        CountingStore {
-            inner,
-            gets: Default::default(),
-            queries: Default::default(),
-            writes: Default::default(),
-            items: Default::default(),
-        }
+    pub fn counting(inner: Arc<dyn Store>) -> Self {
+        Wrapped::new(inner, Counting::default())
     }
     /// (reads of one item, queries, transactions and counters) so far, and back to zero.
     pub fn take(&self) -> (usize, usize, usize) {
@@ -302,62 +360,6 @@ impl CountingStore {
             self.queries.swap(0, Ordering::SeqCst),
             self.writes.swap(0, Ordering::SeqCst),
         )
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for CountingStore {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<coverdesk::store::Item>, coverdesk::store::StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(pk, sk).await
-    }
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&coverdesk::store::Cursor>,
-        limit: usize,
-    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        let page = self.inner.query(pk, sk_prefix, after, limit).await?;
-        self.items.fetch_add(page.items.len(), Ordering::SeqCst);
-        Ok(page)
-    }
-    async fn query_between(
-        &self,
-        pk: &str,
-        range: (&str, &str),
-        after: Option<&coverdesk::store::Cursor>,
-        limit: usize,
-    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        let page = self.inner.query_between(pk, range, after, limit).await?;
-        self.items.fetch_add(page.items.len(), Ordering::SeqCst);
-        Ok(page)
-    }
-    async fn query_index_in(
-        &self,
-        index: coverdesk::store::Index,
-        index_pk: &str,
-        after: Option<&coverdesk::store::Cursor>,
-        limit: usize,
-    ) -> Result<coverdesk::store::Page, coverdesk::store::StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        let page = self.inner.query_index_in(index, index_pk, after, limit).await?;
-        self.items.fetch_add(page.items.len(), Ordering::SeqCst);
-        Ok(page)
-    }
-    async fn transact(&self, writes: Vec<coverdesk::store::Write>) -> Result<(), coverdesk::store::StoreError> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.transact(writes).await
-    }
-    async fn next_sequence(&self, pk: &str, sk: &str, count: u64) -> Result<u64, coverdesk::store::StoreError> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.next_sequence(pk, sk, count).await
-    }
-    async fn sequence(&self, pk: &str, sk: &str) -> Result<u64, coverdesk::store::StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.sequence(pk, sk).await
     }
 }
 

@@ -238,6 +238,34 @@ impl DynamoStore {
         }
     }
 
+    /// One page of a partition, strongly consistent: `pk = :pk` and the sort-key condition
+    /// `sk_condition` (empty, or starting with ` AND `) over `values`, from after the cursor.
+    async fn query_partition(
+        &self,
+        pk: &str,
+        sk_condition: &str,
+        values: &[(&str, &str)],
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(limit.clamp(1, MAX_PAGE) as i32)
+            .key_condition_expression(format!("pk = :pk{sk_condition}"))
+            .expression_attribute_values(":pk", AttributeValue::S(pk.into()));
+        for (name, value) in values {
+            q = q.expression_attribute_values(*name, AttributeValue::S((*value).into()));
+        }
+        if let Some(c) = after {
+            q = q.set_exclusive_start_key(Some(key_attrs(&c.pk, &c.sk)));
+        }
+        let out = q.send().await.map_err(|e| unavailable(&e))?;
+        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), None)
+    }
+
     fn page(&self, items: Option<&[Attrs]>, last: Option<&Attrs>, index: Option<Index>) -> Result<Page, StoreError> {
         let now = chrono::Utc::now().timestamp();
         let mut items = items.unwrap_or_default().iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
@@ -295,24 +323,11 @@ impl Store for DynamoStore {
     }
 
     async fn query(&self, pk: &str, sk_prefix: &str, after: Option<&Cursor>, limit: usize) -> Result<Page, StoreError> {
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .limit(limit.clamp(1, MAX_PAGE) as i32)
-            .expression_attribute_values(":pk", AttributeValue::S(pk.into()));
-        q = if sk_prefix.is_empty() {
-            q.key_condition_expression("pk = :pk")
+        if sk_prefix.is_empty() {
+            self.query_partition(pk, "", &[], after, limit).await
         } else {
-            q.key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-                .expression_attribute_values(":p", AttributeValue::S(sk_prefix.into()))
-        };
-        if let Some(c) = after {
-            q = q.set_exclusive_start_key(Some(key_attrs(&c.pk, &c.sk)));
+            self.query_partition(pk, " AND begins_with(sk, :p)", &[(":p", sk_prefix)], after, limit).await
         }
-        let out = q.send().await.map_err(|e| unavailable(&e))?;
-        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), None)
     }
 
     async fn query_between(
@@ -322,21 +337,8 @@ impl Store for DynamoStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .limit(limit.clamp(1, MAX_PAGE) as i32)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
-            .expression_attribute_values(":first", AttributeValue::S(first.into()))
-            .expression_attribute_values(":last", AttributeValue::S(last.into()));
-        if let Some(c) = after {
-            q = q.set_exclusive_start_key(Some(key_attrs(&c.pk, &c.sk)));
-        }
-        let out = q.send().await.map_err(|e| unavailable(&e))?;
-        self.page(out.items.as_deref(), out.last_evaluated_key.as_ref(), None)
+        let range = [(":first", first), (":last", last)];
+        self.query_partition(pk, " AND sk BETWEEN :first AND :last", &range, after, limit).await
     }
 
     async fn query_index_in(
