@@ -10,7 +10,9 @@
 # target/tools (started here on a free port). The table is created and seeded with the examples.
 # The import function's event imports for real: the sample's transaction, a new id each run, with
 # the two documents California asks for, served here, fetched by the function and stored in an
-# S3-API server (AWS_ENDPOINT_URL_S3, or moto from target/tools on a free port).
+# S3-API server (AWS_ENDPOINT_URL_S3, or moto from target/tools on a free port). Every request
+# the binaries make passes a timing proxy: each first answer is split into the time in the
+# route's own requests and the rest (coldstart.py --proxy).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 T="${CARGO_TARGET_DIR:-target}"
@@ -59,7 +61,7 @@ import json, sys
 event = json.load(open("events/import-transactions.json"))
 [txn] = json.loads(event["body"])
 txn["id"] = "cold-__RUN__"
-txn["transaction_documents"] = [{"code": c, "url": f"http://127.0.0.1:{sys.argv[1]}/{f}.pdf"}
+txn["transaction_documents"] = [{"code": c, "url": f"http://__DOCS__/{f}.pdf"}
                                 for c, f in (("D1DISC", "d1"), ("POLIC", "polic"))]
 event["body"] = json.dumps([txn])
 json.dump(event, sys.stdout)
@@ -71,5 +73,9 @@ for p in "${FUNCTIONS[@]}"; do
   bins+=("$T/$PROFILE/$p@$event")
 done
 hellos=(); for p in "${PAIRS[@]}"; do hellos+=(--hello "$p"); done
-python3 benches/coldstart/coldstart.py -n "$N" --event events/accounts-get.json "${env_args[@]}" "${hellos[@]}" \
-  --warm-up hello-dynamo-warm=hello-dynamo "${bins[@]}"
+# Every request to DynamoDB Local, the S3-API server and the document server passes a timing proxy
+# (the route's own requests, told apart from the rest of a first answer).
+proxies=(--proxy "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" --proxy "AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3"
+  --proxy "DOCS=http://127.0.0.1:$DOCS_PORT")
+python3 benches/coldstart/coldstart.py -n "$N" --event events/accounts-get.json "${env_args[@]}" "${proxies[@]}" \
+  "${hellos[@]}" --warm-up hello-dynamo-warm=hello-dynamo "${bins[@]}"
