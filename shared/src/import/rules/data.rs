@@ -269,18 +269,7 @@ impl Reader<'_> {
 impl Rules {
     /// Parses every file; on failure, every problem found, each naming its file and place.
     pub fn parse(files: &[(&str, &str)], defaults: &str) -> Result<Rules, Vec<String>> {
-        let mut problems = Vec::new();
-        let mut r = Reader { file: "defaults.toml", problems: vec![] };
-        let common: Vec<StateDocument> = match toml::from_str::<DefaultsData>(defaults) {
-            Ok(d) => {
-                d.document.into_iter().enumerate().map(|(i, x)| r.document(&format!("document[{i}]"), x)).collect()
-            }
-            Err(e) => {
-                r.problem("file", e.message());
-                vec![]
-            }
-        };
-        problems.append(&mut r.problems);
+        let (common, mut problems) = common_documents(defaults);
         let mut jurisdictions = BTreeMap::new();
         for (code, text) in files {
             let file = format!("{code}.toml");
@@ -297,4 +286,31 @@ impl Rules {
             Err(problems)
         }
     }
+
+    /// One jurisdiction's file read alone, with the common documents (what an import or a rules
+    /// request needs: the other 53 files are not read).
+    pub fn parse_one((code, text): (&str, &str), defaults: &str) -> Result<Jurisdiction, Vec<String>> {
+        let (common, mut problems) = common_documents(defaults);
+        let file = format!("{code}.toml");
+        let mut r = Reader { file: &file, problems: vec![] };
+        let read = r.jurisdiction(code, text, &common);
+        problems.append(&mut r.problems);
+        match read {
+            Some(j) if problems.is_empty() => Ok(j),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// The documents of `defaults.toml`, and the problems found reading them.
+fn common_documents(defaults: &str) -> (Vec<StateDocument>, Vec<String>) {
+    let mut r = Reader { file: "defaults.toml", problems: vec![] };
+    let common: Vec<StateDocument> = match toml::from_str::<DefaultsData>(defaults) {
+        Ok(d) => d.document.into_iter().enumerate().map(|(i, x)| r.document(&format!("document[{i}]"), x)).collect(),
+        Err(e) => {
+            r.problem("file", e.message());
+            vec![]
+        }
+    };
+    (common, r.problems)
 }

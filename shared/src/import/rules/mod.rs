@@ -9,7 +9,7 @@
 //! no figure of its own.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -408,14 +408,23 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| match Rules::parse(DATA, DEFAUL
     Err(problems) => panic!("the tax-rule data does not parse: {}", problems.join("; ")),
 });
 
-/// The compiled-in rules, parsed on first use.
+/// The compiled-in rules, parsed on first use (the CLI, the checks).
 pub fn rules() -> &'static Rules {
     &RULES
 }
 
+/// Each jurisdiction's rules, parsed on its first use: a cold start's first import or rules
+/// request reads its one file, not all 54 (about 5 ms of a cold start's first answer).
+static EACH: [OnceLock<Jurisdiction>; DATA.len()] = [const { OnceLock::new() }; DATA.len()];
+
 /// The rules of a jurisdiction; `None`: no department (status 1004).
 pub fn jurisdiction(code: &str) -> Option<&'static Jurisdiction> {
-    rules().jurisdictions.get(code)
+    let i = DATA.iter().position(|(c, _)| *c == code)?;
+    Some(EACH[i].get_or_init(|| match Rules::parse_one(DATA[i], DEFAULTS) {
+        Ok(j) => j,
+        // As RULES: compiled-in data that the test suite parses and checks whole.
+        Err(problems) => panic!("the tax-rule data does not parse: {}", problems.join("; ")),
+    }))
 }
 
 #[cfg(test)]
@@ -468,6 +477,19 @@ mod tests {
 
     fn money(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn each_jurisdiction_read_alone_is_the_one_read_with_all() {
+        for code in JURISDICTIONS {
+            let alone = jurisdiction(code).unwrap_or_else(|| panic!("{code}"));
+            assert_eq!(format!("{alone:?}"), format!("{:?}", rules().jurisdictions[code]), "{code}");
+        }
+        assert!(jurisdiction("ZZ").is_none() && jurisdiction("").is_none());
+        let one = DATA.iter().find(|(c, _)| *c == "CA").copied().unwrap();
+        let broken = ("CA", &one.1[..one.1.len() / 2]);
+        assert!(Rules::parse_one(broken, DEFAULTS).is_err(), "half a file is refused");
+        assert!(Rules::parse_one(("NY", one.1), DEFAULTS).is_err(), "a file under another code is refused");
     }
 
     #[test]
