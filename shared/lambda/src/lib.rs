@@ -105,6 +105,7 @@ pub async fn serve(route: Route, handler: Handler, mut deps: Deps) -> Result<(),
     if route.needs().objects {
         // Documents are fetched inside the API request: within its timeout.
         deps.fetch_limits = coverdesk::fetch::FetchLimits::within_request();
+        prepare_fetcher(&deps);
     }
     let deps = &deps;
     lambda_http::run(service_fn(move |req: Request| async move {
@@ -302,8 +303,21 @@ pub async fn handle_upload_event(
     }
 }
 
+/// Has the document fetcher load its TLS roots (the system's certificates, read and parsed: a few
+/// milliseconds) on another thread while the function polls for its first event, instead of
+/// inside the first request that fetches a document. A failure is the first fetch's to report.
+pub fn prepare_fetcher(deps: &Deps) {
+    let fetcher = deps.fetcher.clone();
+    tokio::spawn(async move {
+        if let Err(e) = fetcher.ready().await {
+            tracing::warn!(error = %e, "the document fetcher could not be prepared");
+        }
+    });
+}
+
 /// The rest of the upload function's `main` (its dependencies: the store and the bucket).
 pub async fn serve_s3_import(deps: Deps) -> Result<(), lambda_http::Error> {
+    prepare_fetcher(&deps);
     let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<UploadEvent>| async move {
