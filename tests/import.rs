@@ -1997,6 +1997,55 @@ async fn documents_fetched_inside_a_request_share_its_time_budget() {
     assert!(r["transactions"][1]["status_message"].as_str().unwrap().contains("time ran out"), "{r}");
 }
 
+/// Issue 23: a transaction's documents are fetched at once, not one after another: both of its
+/// documents are asked for while neither has been answered; once answered, it imports with both,
+/// in its order. A transaction whose second document cannot be fetched keeps none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactions_documents_are_fetched_at_once() {
+    let docs = Docs::start().await;
+    let api = TestApi::new(Transport::Lambda).await;
+    let id = uid("together");
+    let both_held = with(
+        seed_example(&docs, &id),
+        "transaction_documents",
+        json!([
+            {"code": "D1DISC", "url": docs.url(&format!("/held/d1-{id}")), "id": 1},
+            {"code": "POLIC", "url": docs.url(&format!("/held/polic-{id}")), "id": 2}
+        ]),
+    );
+    let posting = tokio::spawn({
+        let api = api.clone();
+        async move { post_batch(&api, json!([both_held])).await }
+    });
+    let started = std::time::Instant::now();
+    while docs.held_hits.load(Ordering::SeqCst) < 2 {
+        assert!(started.elapsed().as_secs() < 20, "the second document waited for the first");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    docs.release();
+    let r = posting.await.unwrap();
+    assert_eq!(r["transactions"][0]["status"], 0, "{r}");
+    let stored = api.deps.objects.list(&coverdesk::import::document_prefix(&api.team, &id)).await.unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored[0].contains("/00-D1DISC-") && stored[1].contains("/01-POLIC-"), "in its order: {stored:?}");
+
+    let lost = uid("lost");
+    let second_missing = with(
+        seed_example(&docs, &lost),
+        "transaction_documents",
+        json!([
+            {"code": "D1DISC", "url": docs.url(&format!("/doc/d1-{lost}")), "id": 1},
+            {"code": "POLIC", "url": docs.url("/missing"), "id": 2}
+        ]),
+    );
+    let r = post_batch(&api, json!([second_missing])).await;
+    assert_eq!(r["transactions"][0]["status"], 2002, "{r}");
+    let message = r["transactions"][0]["status_message"].as_str().unwrap_or_default();
+    assert!(message.contains("'POLIC' (transaction_documents[1])"), "{r}");
+    let prefix = coverdesk::import::document_prefix(&api.team, &lost);
+    assert_eq!(api.deps.objects.list(&prefix).await.unwrap(), Vec::<String>::new(), "nothing left behind");
+}
+
 /// Issue 10: a document request carries the invocation's X-Ray trace header, and none outside an
 /// invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,34 +95,53 @@ impl Importer {
 
 impl Importer {
     /// The documents `docs` of transaction `id` in the object store, at key positions `first`
-    /// onwards, `sem` permitting; at the first that cannot be stored, those this call stored are
-    /// removed (never one an imported record names) and the answer says which and why.
+    /// onwards, all at once as `sem` permits (a transaction's first answer waits for its slowest
+    /// document, not for the sum of them); if any cannot be stored, those stored are removed once
+    /// every one has finished (never one an imported record names) and the answer names the first
+    /// in order that failed, and why.
     pub(super) async fn store_all(
         &self,
         id: &str,
         docs: &[Document],
         first: usize,
-        sem: &tokio::sync::Semaphore,
+        sem: &Arc<tokio::sync::Semaphore>,
         deadline: Option<Instant>,
     ) -> Result<Vec<StoredDocument>, String> {
-        let Imports { objects, fetcher, spool, limits, .. } = &self.ports;
         let prefix = document_prefix(&self.team, id);
-        let mut stored = Vec::new();
+        let mut set = tokio::task::JoinSet::new();
         for (i, d) in docs.iter().enumerate() {
-            let _permit = sem.acquire().await;
-            let key = document_key(&prefix, first + i, d);
-            match store_document(objects.as_ref(), fetcher.as_ref(), d, key, spool, limits, deadline).await {
-                Ok(s) => stored.push(s),
-                Err(why) => {
-                    // Leave nothing behind.
-                    let keys = stored.iter().map(|s| s.key.as_str());
-                    discard(objects.as_ref(), &self.repo(), id, keys).await;
-                    return Err(format!(
-                        "Error: document '{}' (transaction_documents[{i}]) could not be fetched: {why}.",
-                        d.code
-                    ));
-                }
+            let (imp, sem, d, key) = (self.clone(), sem.clone(), d.clone(), document_key(&prefix, first + i, d));
+            set.spawn(async move {
+                let _permit = sem.acquire().await;
+                let Imports { objects, fetcher, spool, limits, .. } = &imp.ports;
+                (i, store_document(objects.as_ref(), fetcher.as_ref(), &d, key, spool, limits, deadline).await)
+            });
+        }
+        let mut each: Vec<Option<Result<StoredDocument, String>>> = docs.iter().map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, r)) => each[i] = Some(r),
+                // A task that panicked stored nothing the others know of: its slot stays empty.
+                Err(e) => tracing::warn!(error = %e, "a document's task failed"),
             }
+        }
+        let mut stored = Vec::with_capacity(docs.len());
+        let mut failed = None;
+        for (i, r) in each.into_iter().enumerate() {
+            match r {
+                Some(Ok(s)) => stored.push(s),
+                Some(Err(why)) => failed = failed.or(Some((i, why))),
+                None => failed = failed.or(Some((i, "it could not be fetched; try again".to_string()))),
+            }
+        }
+        if let Some((i, why)) = failed {
+            // Leave nothing behind.
+            let keys = stored.iter().map(|s| s.key.as_str());
+            discard(self.ports.objects.as_ref(), &self.repo(), id, keys).await;
+            return Err(format!(
+                "Error: document '{}' (transaction_documents[{i}]) could not be fetched: {why}.",
+                docs[i].code
+            ));
         }
         Ok(stored)
     }

@@ -84,7 +84,7 @@ impl Importer {
         };
         let new: Vec<Document> =
             docs.into_iter().filter(|d| !record.documents.iter().any(|s| holds(&s.key, d))).collect();
-        let sem = tokio::sync::Semaphore::new(1);
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(super::model::FETCH_CONCURRENCY));
         let deadline = self.ports.limits.budget.map(|b| tokio::time::Instant::now() + b);
         let stored = match self.store_all(&id, &new, record.documents.len(), &sem, deadline).await {
             Ok(stored) => stored,

@@ -20,6 +20,9 @@ pub mod stream;
 pub mod transaction;
 pub mod upload;
 
+/// Where a transaction's documents are stored (the tests look there).
+pub use documents::document_prefix;
+
 use crate::objects::ObjectError;
 use crate::store::StoreError;
 
