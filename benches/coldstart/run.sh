@@ -4,6 +4,7 @@
 # first poll = init, and to the first answer), all in one run so the machine's noise hits all
 # alike; prints medians, sizes and each one's ratio to the first (the bare runtime).
 #   benches/coldstart/run.sh [-n 15]
+#   BEFORE=/path/to/other/target benches/coldstart/run.sh -n 15   # an earlier build beside this one
 #   benches/coldstart/run.sh --quick     # debug builds, one run each: its checks (every binary
 #                                        # answers its event without an error), not its figures
 # Needs DynamoDB Local: AWS_ENDPOINT_URL_DYNAMODB, or the one tests/run.sh installed under
@@ -73,6 +74,17 @@ for p in "${FUNCTIONS[@]}"; do
   bins+=("$T/$PROFILE/$p@$event")
 done
 hellos=(); for p in "${PAIRS[@]}"; do hellos+=(--hello "$p"); done
+# BEFORE=<another target directory> (an earlier commit's build): its binary of each function runs
+# in the same run as before-<function>, beside the same hello, for a before/after of one run.
+if [ -n "${BEFORE:-}" ]; then
+  for p in "${FUNCTIONS[@]}"; do
+    [ -x "$BEFORE/$PROFILE/$p" ] || continue
+    cp "$BEFORE/$PROFILE/$p" "$WORK/before-$p"
+    event="events/$p.json"; [ "$p" = import-transactions ] && event="$WORK/import-transactions.json"
+    bins+=("$WORK/before-$p@$event")
+    for pair in "${PAIRS[@]}"; do [ "${pair%%=*}" = "$p" ] && hellos+=(--hello "before-$pair"); done
+  done
+fi
 # Every request to DynamoDB Local, the S3-API server and the document server passes a timing proxy
 # (the route's own requests, told apart from the rest of a first answer).
 proxies=(--proxy "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" --proxy "AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3"
