@@ -96,9 +96,9 @@ impl Importer {
 impl Importer {
     /// The documents `docs` of transaction `id` in the object store, at key positions `first`
     /// onwards, all at once as `sem` permits (a transaction's first answer waits for its slowest
-    /// document, not for the sum of them); if any cannot be stored, those stored are removed once
-    /// every one has finished (never one an imported record names) and the answer names the first
-    /// in order that failed, and why.
+    /// document, not for the sum of them); once one fails, those not yet started are not fetched,
+    /// those stored are removed once every one has ended (never one an imported record names),
+    /// and the answer names the first in order that failed, and why.
     pub(super) async fn store_all(
         &self,
         id: &str,
@@ -108,35 +108,49 @@ impl Importer {
         deadline: Option<Instant>,
     ) -> Result<Vec<StoredDocument>, String> {
         let prefix = document_prefix(&self.team, id);
+        let keys: Vec<String> = docs.iter().enumerate().map(|(i, d)| document_key(&prefix, first + i, d)).collect();
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut set = tokio::task::JoinSet::new();
         for (i, d) in docs.iter().enumerate() {
-            let (imp, sem, d, key) = (self.clone(), sem.clone(), d.clone(), document_key(&prefix, first + i, d));
+            let (imp, sem, d, key, failed) = (self.clone(), sem.clone(), d.clone(), keys[i].clone(), failed.clone());
             set.spawn(async move {
                 let _permit = sem.acquire().await;
+                if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (i, None);
+                }
                 let Imports { objects, fetcher, spool, limits, .. } = &imp.ports;
-                (i, store_document(objects.as_ref(), fetcher.as_ref(), &d, key, spool, limits, deadline).await)
+                let r = store_document(objects.as_ref(), fetcher.as_ref(), &d, key, spool, limits, deadline).await;
+                if r.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                (i, Some(r))
             });
         }
-        let mut each: Vec<Option<Result<StoredDocument, String>>> = docs.iter().map(|_| None).collect();
+        // Per document: stored, failed, not started (another failed first), or its task lost.
+        let mut each: Vec<Option<Option<Result<StoredDocument, String>>>> = docs.iter().map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
             match joined {
                 Ok((i, r)) => each[i] = Some(r),
-                // A task that panicked stored nothing the others know of: its slot stays empty.
                 Err(e) => tracing::warn!(error = %e, "a document's task failed"),
             }
         }
         let mut stored = Vec::with_capacity(docs.len());
-        let mut failed = None;
+        let (mut failure, mut lost) = (None, Vec::new());
         for (i, r) in each.into_iter().enumerate() {
             match r {
-                Some(Ok(s)) => stored.push(s),
-                Some(Err(why)) => failed = failed.or(Some((i, why))),
-                None => failed = failed.or(Some((i, "it could not be fetched; try again".to_string()))),
+                Some(Some(Ok(s))) => stored.push(s),
+                Some(Some(Err(why))) => failure = failure.or(Some((i, why))),
+                Some(None) => {}
+                // A task that panicked may have stored its document: its key is removed too.
+                None => {
+                    lost.push(keys[i].as_str());
+                    failure = failure.or(Some((i, "an internal error stopped it; try again".to_string())));
+                }
             }
         }
-        if let Some((i, why)) = failed {
+        if let Some((i, why)) = failure {
             // Leave nothing behind.
-            let keys = stored.iter().map(|s| s.key.as_str());
+            let keys = stored.iter().map(|s| s.key.as_str()).chain(lost);
             discard(self.ports.objects.as_ref(), &self.repo(), id, keys).await;
             return Err(format!(
                 "Error: document '{}' (transaction_documents[{i}]) could not be fetched: {why}.",
