@@ -487,7 +487,8 @@ mod tests {
         }
         assert!(jurisdiction("ZZ").is_none() && jurisdiction("").is_none());
         let one = DATA.iter().find(|(c, _)| *c == "CA").copied().unwrap();
-        let broken = ("CA", &one.1[..one.1.len() / 2]);
+        let half = (0..=one.1.len() / 2).rev().find(|&i| one.1.is_char_boundary(i)).unwrap_or(0);
+        let broken = ("CA", &one.1[..half]);
         assert!(Rules::parse_one(broken, DEFAULTS).is_err(), "half a file is refused");
         assert!(Rules::parse_one(("NY", one.1), DEFAULTS).is_err(), "a file under another code is refused");
     }
