@@ -10,14 +10,14 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// Checks that `bytes` are one JSON value whose objects have no duplicate member name and whose
-/// strings and names hold no lone surrogate. The message names a line and column, never the text.
 /// An object of these members, their values moved in. `json!` copies a `Value` it is given whole
 /// (it serialises it again): an answer's envelope built with it pays for its contents twice.
 pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
     Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
+/// Checks that `bytes` are one JSON value whose objects have no duplicate member name and whose
+/// strings and names hold no lone surrogate. The message names a line and column, never the text.
 pub fn check(bytes: &[u8]) -> Result<(), String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     Strict.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| e.to_string())
