@@ -20,13 +20,7 @@ pub fn to_api_request(req: Request) -> ApiRequest {
         Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    ApiRequest {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body,
-    }
+    ApiRequest::from_parts(parts, body)
 }
 
 pub fn to_lambda_response(r: ApiResponse) -> Response<Body> {

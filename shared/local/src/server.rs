@@ -142,20 +142,13 @@ async fn answer(
     if api::is_openapi(&parts.method, parts.uri.path()) {
         return Ok(api::openapi_response(site.openapi.clone()));
     }
-    let request = |parts: http::request::Parts, body: Bytes| ApiRequest {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body,
-    };
     if hyper::body::Body::is_end_stream(&body) {
         // No body to wait for (a GET, a DELETE): no timer, nothing to collect.
-        return Ok(api::handle(&deps, request(parts, Bytes::new())).await);
+        return Ok(api::handle(&deps, ApiRequest::from_parts(parts, Bytes::new())).await);
     }
     let limit = api::body_limit(parts.uri.path());
     let api_response = match tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => api::handle(&deps, request(parts, collected.to_bytes())).await,
+        Ok(Ok(collected)) => api::handle(&deps, ApiRequest::from_parts(parts, collected.to_bytes())).await,
         Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             api::too_large(parts.uri.path())
         }

@@ -72,6 +72,19 @@ pub struct ApiRequest {
     pub body: Bytes,
 }
 
+impl ApiRequest {
+    /// A request from its HTTP head and its whole body (the local server's, a Lambda event's).
+    pub fn from_parts(parts: http::request::Parts, body: Bytes) -> ApiRequest {
+        ApiRequest {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiResponse {
     pub status: u16,
