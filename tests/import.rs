@@ -113,6 +113,14 @@ impl Docs {
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+    /// Returns once `n` requests for held documents have arrived (failing with `why` after 20 s).
+    async fn held_asked(&self, n: usize, why: &str) {
+        let started = std::time::Instant::now();
+        while self.held_hits.load(Ordering::SeqCst) < n {
+            assert!(started.elapsed().as_secs() < 20, "{why}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
     /// Answers every request for `/held/<name>`, those waiting and those to come.
     fn release(&self) {
         self.released.send_replace(true);
@@ -1672,12 +1680,18 @@ async fn serve_on(
 /// The seed's example whose first document is answered at once and whose second is held until
 /// [`Docs::release`].
 fn held_second_document(docs: &Docs, id: &str) -> Value {
+    two_documents(docs, id, &format!("/doc/d1-{id}"), &format!("/held/polic-{id}"))
+}
+
+/// The seed example as transaction `id` with the two documents California asks for, at these
+/// paths of the document server.
+fn two_documents(docs: &Docs, id: &str, d1: &str, polic: &str) -> Value {
     with(
         seed_example(docs, id),
         "transaction_documents",
         json!([
-            {"code": "D1DISC", "url": docs.url(&format!("/doc/d1-{id}")), "id": 1},
-            {"code": "POLIC", "url": docs.url(&format!("/held/polic-{id}")), "id": 2}
+            {"code": "D1DISC", "url": docs.url(d1), "id": 1},
+            {"code": "POLIC", "url": docs.url(polic), "id": 2}
         ]),
     )
 }
@@ -1694,11 +1708,7 @@ async fn post_and_hang_up(addr: SocketAddr, path: &str, auth: &str, body: &Value
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(body.as_bytes()).await.unwrap();
-    let started = std::time::Instant::now();
-    while docs.held_hits.load(Ordering::SeqCst) < held {
-        assert!(started.elapsed().as_secs() < 20, "the documents were never asked for");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    docs.held_asked(held, "the documents were never asked for").await;
     drop(stream);
 }
 
@@ -2005,23 +2015,12 @@ async fn a_transactions_documents_are_fetched_at_once() {
     let docs = Docs::start().await;
     let api = TestApi::new(Transport::Lambda).await;
     let id = uid("together");
-    let both_held = with(
-        seed_example(&docs, &id),
-        "transaction_documents",
-        json!([
-            {"code": "D1DISC", "url": docs.url(&format!("/held/d1-{id}")), "id": 1},
-            {"code": "POLIC", "url": docs.url(&format!("/held/polic-{id}")), "id": 2}
-        ]),
-    );
+    let both_held = two_documents(&docs, &id, &format!("/held/d1-{id}"), &format!("/held/polic-{id}"));
     let posting = tokio::spawn({
         let api = api.clone();
         async move { post_batch(&api, json!([both_held])).await }
     });
-    let started = std::time::Instant::now();
-    while docs.held_hits.load(Ordering::SeqCst) < 2 {
-        assert!(started.elapsed().as_secs() < 20, "the second document waited for the first");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    docs.held_asked(2, "the second document waited for the first").await;
     docs.release();
     let r = posting.await.unwrap();
     assert_eq!(r["transactions"][0]["status"], 0, "{r}");
@@ -2030,14 +2029,7 @@ async fn a_transactions_documents_are_fetched_at_once() {
     assert!(stored[0].contains("/00-D1DISC-") && stored[1].contains("/01-POLIC-"), "in its order: {stored:?}");
 
     let lost = uid("lost");
-    let second_missing = with(
-        seed_example(&docs, &lost),
-        "transaction_documents",
-        json!([
-            {"code": "D1DISC", "url": docs.url(&format!("/doc/d1-{lost}")), "id": 1},
-            {"code": "POLIC", "url": docs.url("/missing"), "id": 2}
-        ]),
-    );
+    let second_missing = two_documents(&docs, &lost, &format!("/doc/d1-{lost}"), "/missing");
     let r = post_batch(&api, json!([second_missing])).await;
     assert_eq!(r["transactions"][0]["status"], 2002, "{r}");
     let message = r["transactions"][0]["status_message"].as_str().unwrap_or_default();
