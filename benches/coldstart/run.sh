@@ -26,7 +26,10 @@ FUNCTIONS=(carriers-list accounts-get tax-rules-get import-transactions widget-c
 # difference between the two; a function that keeps data is compared with it).
 # Each function is also compared with the hello that builds the same clients and nothing else
 # (carriers-list: lambda_http alone), and, for those that make the warm-up read, without its cost.
-HELLOS=(hello-runtime hello-http hello-dynamo hello-dynamo-warm hello-dynamo-s3)
+# hello-import-requests: hello-dynamo-s3 with the warm-up read that makes the import's requests
+# for the sample event (one transaction, two documents) and nothing else: what the route's
+# requests cost a client, its side of each request included.
+HELLOS=(hello-runtime hello-http hello-dynamo hello-dynamo-warm hello-dynamo-s3 hello-import-requests)
 PAIRS=(carriers-list=hello-http accounts-get=hello-dynamo+warm tax-rules-get=hello-dynamo+warm
   import-transactions=hello-dynamo-s3+warm widget-consent-and-connect=hello-dynamo+warm)
 args=(); for p in "${HELLOS[@]}" "${FUNCTIONS[@]}"; do args+=(-p "$p"); done
@@ -70,7 +73,10 @@ PY
 env_args+=(--env "AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3" --env COVERDESK_ALLOW_PRIVATE_URLS=true)
 # Every binary is run from a copy in one folder (a copy just written runs from the page cache as
 # every other does: an earlier build's copy would otherwise start faster than this build's).
-bins=(); for p in "${HELLOS[@]}"; do cp "$T/$PROFILE/$p" "$WORK/$p"; bins+=("$WORK/$p"); done
+bins=(); for p in "${HELLOS[@]}"; do
+  cp "$T/$PROFILE/$p" "$WORK/$p"
+  if [ "$p" = hello-import-requests ]; then bins+=("$WORK/$p@$WORK/import-transactions.json"); else bins+=("$WORK/$p"); fi
+done
 for p in "${FUNCTIONS[@]}"; do
   event="events/$p.json"; [ "$p" = import-transactions ] && event="$WORK/import-transactions.json"
   cp "$T/$PROFILE/$p" "$WORK/$p"
@@ -93,4 +99,5 @@ fi
 proxies=(--proxy "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" --proxy "AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3"
   --proxy "DOCS=http://127.0.0.1:$DOCS_PORT")
 python3 benches/coldstart/coldstart.py -n "$N" --event events/accounts-get.json "${env_args[@]}" "${proxies[@]}" \
-  "${hellos[@]}" --warm-up hello-dynamo-warm=hello-dynamo "${bins[@]}"
+  "${hellos[@]}" --warm-up hello-dynamo-warm=hello-dynamo --timeline import-transactions \
+  --replica import-transactions=hello-import-requests "${bins[@]}"
