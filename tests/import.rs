@@ -2133,7 +2133,7 @@ async fn a_batchs_documents_cost_one_head_and_one_put_each_and_a_duplicate_none(
     let folder = tempfile::tempdir().unwrap();
     let counting = support::CountingObjects::new(Arc::new(coverdesk::objects::FolderStore::new(folder.path())));
     let deps = support::test_deps(store).with_objects(counting.clone());
-    let importer = deps.imports().importer(&team).await.unwrap();
+    let importer = deps.imports().importer(&team);
     let id = uid("first-run");
     let body = serde_json::to_vec(&json!([seed_example(&docs, &id)])).unwrap();
     let (_, results) = importer.import(&uid("batch"), &body, "api", &|_, _| {}).await.unwrap();

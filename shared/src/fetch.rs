@@ -87,10 +87,6 @@ impl FetchError {
 /// guards every address and redirect; tests may stand in their own.
 #[async_trait::async_trait]
 pub trait DocumentFetcher: Send + Sync {
-    /// Builds what fetching needs (the TLS roots) if it is not built yet: an error means no
-    /// document can be fetched at all.
-    async fn ready(&self) -> Result<(), String>;
-
     /// One attempt: `url` (redirects followed, at most `limits.max_redirects`, each URL checked)
     /// into a temporary file under `dir`, at most `limits.max_bytes`.
     async fn fetch_once(&self, url: &str, dir: &Path, limits: &FetchLimits) -> Result<Fetched, FetchError>;
@@ -126,10 +122,6 @@ pub struct NoFetcher;
 
 #[async_trait::async_trait]
 impl DocumentFetcher for NoFetcher {
-    async fn ready(&self) -> Result<(), String> {
-        Err("no document fetcher in these dependencies (a bug: add one with Deps::with_http)".into())
-    }
-
     async fn fetch_once(&self, _: &str, _: &Path, _: &FetchLimits) -> Result<Fetched, FetchError> {
         Err(FetchError::Network("no document fetcher in these dependencies".into()))
     }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 /// `deps` with this crate's document fetcher and webhook sender, each built on first use (a
-/// function that never fetches or sends never loads the TLS roots), allowed private addresses
+/// function that never fetches or sends builds no TLS configuration), allowed private addresses
 /// when `deps.allow_private_urls` is.
 pub fn connect(deps: Deps) -> Deps {
     let allow = deps.allow_private_urls;
@@ -59,16 +59,21 @@ pub type HttpsClient = hyper_util::client::legacy::Client<
     http_body_util::Full<bytes::Bytes>,
 >;
 
-/// The HTTPS client over the guarded resolver: HTTP/1.1, rustls with the system's roots, a
-/// 10-second connect timeout; redirects are never followed by it.
+/// The HTTPS client over the guarded resolver: HTTP/1.1, rustls trusting the roots of Mozilla's
+/// CA program (`webpki-roots`, compiled in: nothing read or parsed when a function starts; the
+/// system's roots cost a cold start's first fetch several milliseconds of reading and parsing
+/// every certificate), a 10-second connect timeout; redirects are never followed by it. Every
+/// address it reaches is public ([`GuardedResolver`]), so every certificate it is shown is a
+/// public CA's: a private CA is not trusted. The roots are as new as `webpki-roots` in
+/// Cargo.lock (README, "TLS roots of outgoing requests").
 pub fn https_client(allow_private: bool) -> Result<HttpsClient, String> {
     let mut http =
         hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(GuardedResolver { allow_private });
     http.enforce_http(false);
     http.set_connect_timeout(Some(StdDuration::from_secs(10)));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-        .map_err(|e| format!("TLS roots: {e}"))?
+        .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("TLS configuration: {e}"))?
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
@@ -84,13 +89,13 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher whose client is built now: an error means the TLS roots could not be loaded.
+    /// A fetcher whose client is built now.
     pub fn new(allow_private: bool, limits: FetchLimits) -> Result<Fetcher, String> {
         let client = tokio::sync::OnceCell::new_with(Some(https_client(allow_private)?));
         Ok(Fetcher { client, allow_private, limits })
     }
 
-    /// A fetcher whose client is built by its first fetch (or [`DocumentFetcher::ready`]).
+    /// A fetcher whose client is built by its first fetch.
     pub fn lazy(allow_private: bool, limits: FetchLimits) -> Fetcher {
         Fetcher { client: tokio::sync::OnceCell::new(), allow_private, limits }
     }
@@ -153,16 +158,12 @@ impl Fetcher {
 
 #[async_trait]
 impl DocumentFetcher for Fetcher {
-    async fn ready(&self) -> Result<(), String> {
-        self.client().await.map(|_| ())
-    }
-
     async fn fetch_once(&self, url: &str, dir: &Path, limits: &FetchLimits) -> Result<Fetched, FetchError> {
         self.once(url, dir, limits).await
     }
 }
 
-/// The production sender: HTTP/1.1 over rustls with the system's roots, no redirects followed,
+/// The production sender: HTTP/1.1 over rustls ([`https_client`]'s roots), no redirects followed,
 /// addresses guarded.
 pub struct HttpSender {
     client: HttpsClient,
@@ -175,8 +176,8 @@ impl HttpSender {
     }
 }
 
-/// An [`HttpSender`] built on first use, so functions that never send a webhook do not load the
-/// system's TLS roots at cold start.
+/// An [`HttpSender`] built on first use, so functions that never send a webhook build no TLS
+/// configuration at cold start.
 pub struct LazyHttpSender {
     allow_private: bool,
     inner: tokio::sync::OnceCell<Result<HttpSender, String>>,

@@ -100,11 +100,8 @@ pub async fn serve(route: Route, handler: Handler, mut deps: Deps) -> Result<(),
         // Documents are fetched inside the API request: within its timeout.
         deps.fetch_limits = coverdesk::fetch::FetchLimits::within_request();
     }
-    let (deps, first) = (&deps, &std::sync::Once::new());
+    let deps = &deps;
     lambda_http::run(service_fn(move |req: Request| async move {
-        if route.needs().objects {
-            first.call_once(|| prepare_fetcher(deps));
-        }
         Ok::<_, Infallible>(invoke(deps, route, handler, req).await)
     }))
     .await
@@ -299,25 +296,11 @@ pub async fn handle_upload_event(
     }
 }
 
-/// Has the document fetcher load its TLS roots (the system's certificates, read and parsed: a few
-/// milliseconds) in a task of its own as the first event arrives, while that request waits for
-/// its first reads (the team, the duplicate check), instead of after them, when it fetches its
-/// first document; init stays as lean as the hello's. A failure is the first fetch's to report.
-pub fn prepare_fetcher(deps: &Deps) {
-    let fetcher = deps.fetcher.clone();
-    tokio::spawn(async move {
-        if let Err(e) = fetcher.ready().await {
-            tracing::warn!(error = %e, "the document fetcher could not be prepared");
-        }
-    });
-}
-
 /// The rest of the upload function's `main` (its dependencies: the store and the bucket).
 pub async fn serve_s3_import(deps: Deps) -> Result<(), lambda_http::Error> {
-    let (deps, first) = (&deps, &std::sync::Once::new());
+    let deps = &deps;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<UploadEvent>| async move {
-            first.call_once(|| prepare_fetcher(deps));
             coverdesk::net::set_trace_id(event.context.xray_trace_id.clone());
             handle_upload_event(deps, &event.payload).await.map_err(lambda_http::Error::from)
         },

@@ -22,10 +22,9 @@ use crate::types::TeamId;
 /// through an upload.
 pub const MAX_IMPORT_BODY: usize = 6 << 20;
 
-/// The importer of transactions posted by `team` (its fetcher made ready here, only by a request
-/// that will fetch).
-async fn importer(deps: &Deps, team: &TeamId) -> Result<Importer, ImportError> {
-    deps.imports().importer(team).await.map_err(ImportError::internal)
+/// The importer of transactions posted by `team`.
+fn importer(deps: &Deps, team: &TeamId) -> Importer {
+    deps.imports().importer(team)
 }
 
 /// The query of an import request, read against the route's names and `apikey` (an API key may
@@ -76,7 +75,7 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
     };
     // Both ways run to their end even if the client hangs up ([`to_the_end`]).
     if inline {
-        let (imp, body) = (importer(deps, &team).await?, req.body.clone());
+        let (imp, body) = (importer(deps, &team), req.body.clone());
         let (meta, results) =
             to_the_end(async move { Ok(imp.import(&batch_id, &body, "api", &|_, _| {}).await?) }).await?;
         return Ok(ApiResponse::json(200, &batch_view(&meta, &results)));
@@ -101,7 +100,7 @@ pub const MAX_ITEM_BODY: usize = 1 << 20;
 /// that transaction's result and the batch's status.
 pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, &super::authenticate_import(deps, req).await?).await?;
+    let imp = importer(deps, &super::authenticate_import(deps, req).await?);
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
@@ -254,7 +253,7 @@ pub async fn add_invoice_documents(deps: &Deps, _: &[String], req: &ApiRequest) 
 
 async fn add_documents(deps: &Deps, req: &ApiRequest, id: Option<String>) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, &super::authenticate_import(deps, req).await?).await?;
+    let imp = importer(deps, &super::authenticate_import(deps, req).await?);
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }

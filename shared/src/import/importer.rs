@@ -24,11 +24,9 @@ pub struct Imports {
 }
 
 impl Imports {
-    /// The importer of `team`'s transactions, once the fetcher is ready (it loads the TLS roots on
-    /// first use: an error means no document could be fetched).
-    pub async fn importer(&self, team: &TeamId) -> Result<Importer, String> {
-        self.fetcher.ready().await?;
-        Ok(Importer { ports: self.clone(), team: team.clone() })
+    /// The importer of `team`'s transactions.
+    pub fn importer(&self, team: &TeamId) -> Importer {
+        Importer { ports: self.clone(), team: team.clone() }
     }
 }
 

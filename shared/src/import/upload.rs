@@ -28,9 +28,6 @@ pub enum UploadError {
     Objects(#[from] ObjectError),
     #[error(transparent)]
     Batch(#[from] BatchError),
-    /// The document fetcher could not be built (TLS roots).
-    #[error("document fetcher: {0}")]
-    Fetcher(String),
 }
 
 impl UploadError {
@@ -50,7 +47,6 @@ impl UploadError {
             UploadError::Batch(BatchError::NotJson(_) | BatchError::NotArray | BatchError::Envelope(_)) => {
                 "the batch is not a JSON array"
             }
-            UploadError::Fetcher(_) => "the document fetcher could not start",
         }
     }
 }
@@ -291,7 +287,7 @@ async fn import_to(
         let max = deps.max_upload_bytes;
         return reject(format!("The batch file is {size} bytes; an upload may be at most {max} bytes.")).await;
     }
-    let importer = deps.importer(team).await.map_err(UploadError::Fetcher)?;
+    let importer = deps.importer(team);
     let mut out = ResultFile::create(&result_file, batch_id).map_err(io)?;
     let mut append = |results: &[TxnResult]| {
         out.append(results).map_err(|e| BatchError::Objects(ObjectError::Backend(e.to_string())))
