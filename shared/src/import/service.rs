@@ -47,14 +47,9 @@ pub fn batch_id_for_object(bucket: &str, key: &str, etag: &str) -> String {
 }
 
 impl Importer {
-    /// A batch and, once processed, its results.
-    pub async fn load_batch(&self, batch_id: &str) -> Result<Option<(BatchMeta, Vec<TxnResult>)>, StoreError> {
-        self.repo().batch_with_results(batch_id).await
-    }
-
-    /// Imports `body` (the seed's array, in memory: a POST) as batch `batch_id`, a window at a
-    /// time; `progress(done, total)` is called as transactions finish. A batch already processed
-    /// answers with its stored results; one left half done (a crash) runs again.
+    /// Imports `body` (the seed's array, in memory: a POST) as the new batch `batch_id` (a POST's
+    /// id is random: no batch has it yet, so nothing is read to find one), a window at a time;
+    /// `progress(done, total)` is called as transactions finish.
     pub async fn import(
         &self,
         batch_id: &str,
@@ -67,11 +62,6 @@ impl Importer {
             windows.push_back(window);
             Ok(())
         })?;
-        if let Some((meta, results)) = self.load_batch(batch_id).await? {
-            if meta.status == BatchStatus::Processed {
-                return Ok((meta, results));
-            }
-        }
         let mut results = Vec::with_capacity(total);
         let run = Run { batch_id, source, progress };
         let meta = self
