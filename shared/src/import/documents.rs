@@ -116,33 +116,34 @@ impl Importer {
             set.spawn(async move {
                 let _permit = sem.acquire().await;
                 if failed.load(std::sync::atomic::Ordering::SeqCst) {
-                    return (i, None);
+                    return (i, Slot::Skipped);
                 }
                 let Imports { objects, fetcher, spool, limits, .. } = &imp.ports;
-                let r = store_document(objects.as_ref(), fetcher.as_ref(), &d, key, spool, limits, deadline).await;
-                if r.is_err() {
-                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                match store_document(objects.as_ref(), fetcher.as_ref(), &d, key, spool, limits, deadline).await {
+                    Ok(s) => (i, Slot::Stored(s)),
+                    Err(why) => {
+                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        (i, Slot::Failed(why))
+                    }
                 }
-                (i, Some(r))
             });
         }
-        // Per document: stored, failed, not started (another failed first), or its task lost.
-        let mut each: Vec<Option<Option<Result<StoredDocument, String>>>> = docs.iter().map(|_| None).collect();
+        let mut each: Vec<Slot> = docs.iter().map(|_| Slot::Lost).collect();
         while let Some(joined) = set.join_next().await {
             match joined {
-                Ok((i, r)) => each[i] = Some(r),
+                Ok((i, slot)) => each[i] = slot,
                 Err(e) => tracing::warn!(error = %e, "a document's task failed"),
             }
         }
         let mut stored = Vec::with_capacity(docs.len());
         let (mut failure, mut lost) = (None, Vec::new());
-        for (i, r) in each.into_iter().enumerate() {
-            match r {
-                Some(Some(Ok(s))) => stored.push(s),
-                Some(Some(Err(why))) => failure = failure.or(Some((i, why))),
-                Some(None) => {}
+        for (i, slot) in each.into_iter().enumerate() {
+            match slot {
+                Slot::Stored(s) => stored.push(s),
+                Slot::Failed(why) => failure = failure.or(Some((i, why))),
+                Slot::Skipped => {}
                 // A task that panicked may have stored its document: its key is removed too.
-                None => {
+                Slot::Lost => {
                     lost.push(keys[i].as_str());
                     failure = failure.or(Some((i, "an internal error stopped it; try again".to_string())));
                 }
@@ -159,6 +160,16 @@ impl Importer {
         }
         Ok(stored)
     }
+}
+
+/// What became of one document of a transaction in [`Importer::store_all`].
+enum Slot {
+    Stored(StoredDocument),
+    Failed(String),
+    /// Not started: another document of the transaction failed first.
+    Skipped,
+    /// Its task never reported (it panicked): it may have stored its document.
+    Lost,
 }
 
 /// A document's key: its transaction's prefix, its position, its code and its source's digest.
