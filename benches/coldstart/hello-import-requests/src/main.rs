@@ -44,13 +44,21 @@ fn s(v: &str) -> AttributeValue {
 
 impl Clients {
     async fn get(&self, pk: &str) -> Result<(), Error> {
-        self.dynamo.get_item().table_name(&self.table).key("pk", s(pk)).key("sk", s("#")).consistent_read(true).send().await?;
+        self.dynamo
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s("#"))
+            .consistent_read(true)
+            .send()
+            .await?;
         Ok(())
     }
 
     async fn put(&self, pk: &str, bytes: usize) -> Result<(), Error> {
         let body = "x".repeat(bytes);
-        let put = self.dynamo.put_item().table_name(&self.table).item("pk", s(pk)).item("sk", s("#")).item("body", s(&body));
+        let put =
+            self.dynamo.put_item().table_name(&self.table).item("pk", s(pk)).item("sk", s("#")).item("body", s(&body));
         put.send().await?;
         Ok(())
     }
