@@ -112,9 +112,9 @@ impl Importer {
         self.import_windows(&run, total, Some(upload), windows, out).await
     }
 
-    /// The import itself: the batch marked processing, then each window of transactions
-    /// assessed, checked against the ids seen before (in this batch and imported earlier), its
-    /// documents fetched, its records and results written and handed to `out`; then the batch
+    /// The import itself: the batch marked processing (while the first window is screened), then
+    /// each window of transactions assessed, checked against the ids seen before (in this batch
+    /// and imported earlier), its documents fetched, its records and results written and handed to `out`; then the batch
     /// marked processed. Holds one window at a time (and a 16-byte digest per id seen).
     async fn import_windows(
         &self,
@@ -126,19 +126,30 @@ impl Importer {
     ) -> Result<BatchMeta, BatchError> {
         let Run { batch_id, source, progress } = *run;
         let now = Utc::now();
-        let mut meta = self.begin(batch_id, source, total, now, upload).await?;
-        let repo = self.repo();
         let mut seen = HashSet::new();
+        // The first window is read, assessed and checked against the ids imported before while
+        // the batch is marked processing: both only read or write the batch's own record, and
+        // nothing else is written before the mark, so the import waits one round trip less.
+        let first = async {
+            match windows.next().await {
+                Some(window) => Ok::<_, BatchError>(Some(self.screen(batch_id, window?, &mut seen).await?)),
+                None => Ok(None),
+            }
+        };
+        let (mut meta, mut first) = tokio::try_join!(self.begin(batch_id, source, total, now, upload), first)?;
+        let repo = self.repo();
         let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let finished = |n: usize| progress(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n, total);
         let mut read = 0;
-        while let Some(window) = windows.next().await {
-            let window = window?;
-            let mut outcomes = assess_each(window.iter());
-            drop(window);
-            mark_repeated_ids(&mut outcomes, &mut seen);
-            self.mark_imported_before(batch_id, &mut outcomes).await?;
+        loop {
+            let outcomes = match first.take() {
+                Some(outcomes) => outcomes,
+                None => match windows.next().await {
+                    Some(window) => self.screen(batch_id, window?, &mut seen).await?,
+                    None => break,
+                },
+            };
             finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
             let docs = self.fetch_documents(&outcomes).await?;
             let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
@@ -169,7 +180,17 @@ impl Importer {
         Ok(meta)
     }
 
-    /// The batch marked `processing` before any transaction is touched.
+    /// A window's transactions, each assessed on its own, an id seen before in the batch refused,
+    /// and those imported before found (one read each): what to fetch and record.
+    async fn screen(&self, batch_id: &str, window: Raws, seen: &mut HashSet<u128>) -> Result<Vec<Outcome>, BatchError> {
+        let mut outcomes = assess_each(window.iter());
+        drop(window);
+        mark_repeated_ids(&mut outcomes, seen);
+        self.mark_imported_before(batch_id, &mut outcomes).await?;
+        Ok(outcomes)
+    }
+
+    /// The batch marked `processing` before any transaction is recorded.
     async fn begin(
         &self,
         batch_id: &str,
