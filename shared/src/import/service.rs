@@ -128,15 +128,18 @@ impl Importer {
         let now = Utc::now();
         let mut seen = HashSet::new();
         // The first window is read, assessed and checked against the ids imported before while
-        // the batch is marked processing: both only read or write the batch's own record, and
-        // nothing else is written before the mark, so the import waits one round trip less.
+        // the batch is marked processing: the mark writes only the batch's record and the
+        // screening only reads, and nothing else is written until both have ended, so the import
+        // waits one round trip less. Both run to their end (`join!`, not `try_join!`): a window
+        // that cannot be read never cuts the mark off half-way; the mark's error comes first.
         let first = async {
             match windows.next().await {
                 Some(window) => Ok::<_, BatchError>(Some(self.screen(batch_id, window?, &mut seen).await?)),
                 None => Ok(None),
             }
         };
-        let (mut meta, mut first) = tokio::try_join!(self.begin(batch_id, source, total, now, upload), first)?;
+        let (meta, first) = tokio::join!(self.begin(batch_id, source, total, now, upload), first);
+        let (mut meta, mut first) = (meta?, first?);
         let repo = self.repo();
         let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
         let done = std::sync::atomic::AtomicUsize::new(0);

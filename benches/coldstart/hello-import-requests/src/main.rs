@@ -3,7 +3,8 @@
 //! invocation, the requests import-transactions makes for one transaction with two documents,
 //! in its order and with its concurrency, on the same clients (the SDK's DynamoDB and S3 clients
 //! from one configuration; documents through hyper-rustls with the compiled-in roots, built on
-//! first use): a GetItem (the team), a PutItem (the batch), a GetItem (the duplicate check);
+//! first use): a GetItem (the team), then at once a PutItem (the batch) and a GetItem (the
+//! duplicate check);
 //! per document at once, a HEAD, the document's GET and its PUT (from memory); then PutItem
 //! (the record), PutItem (the results), Query (the team's webhooks), PutItem (the batch
 //! processed). Items are about the import's sizes. The documents are the two `http` URLs in the
@@ -77,8 +78,8 @@ impl Clients {
     async fn import(&'static self, event: &str) -> Result<(), Error> {
         let run = format!("hello-import#{}", std::process::id());
         self.get("TEAM#hello").await?;
-        self.put(&format!("{run}#batch"), 400).await?;
-        self.get(&format!("{run}#txn")).await?;
+        let (batch, txn) = (format!("{run}#batch"), format!("{run}#txn"));
+        tokio::try_join!(self.put(&batch, 400), self.get(&txn))?;
         let urls = event.split('"').filter(|p| p.starts_with("http://") || p.starts_with("https://"));
         let mut each = tokio::task::JoinSet::new();
         for (n, url) in urls.enumerate() {
