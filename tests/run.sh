@@ -17,7 +17,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="${COVERDESK_TOOLS:-$PWD/target/tools}"
 mkdir -p "$TOOLS"
-step() { printf '\n== %s\n' "$*"; }
+# Each step's time, printed as the next one begins and all together at the end: what makes the
+# command long (the goal: under 20 minutes from a clean clone).
+STEP_NAME=""; STEP_AT=$EPOCHREALTIME; RUN_AT=$EPOCHREALTIME; STEP_TIMES=""
+seconds_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }'; }
+step() {
+  if [ -n "$STEP_NAME" ]; then
+    local took; took=$(seconds_since "$STEP_AT")
+    printf '(%s s)\n' "$took"
+    STEP_TIMES+="$(printf '%6s s  %s' "$took" "$STEP_NAME")"$'\n'
+  fi
+  STEP_NAME="$*"; STEP_AT=$EPOCHREALTIME
+  printf '\n== %s\n' "$*"
+}
 
 step "tools"
 # SAM itself, and cargo-lambda (its PyPI package brings zig, the cross linker) for `sam build`:
@@ -178,3 +190,6 @@ if [ "$(cat "$TOOLS/sam-build.rc" 2>/dev/null)" != "0" ] || [ ! -x target/sam/bu
   exit 1
 fi
 echo "sam build of carriers-list: $(cat "$TOOLS/sam-build.seconds") s in the background"
+step "the steps' times"
+printf '%s' "$STEP_TIMES"
+echo "in all: $(seconds_since "$RUN_AT") s"
