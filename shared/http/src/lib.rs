@@ -64,8 +64,8 @@ pub type HttpsClient = hyper_util::client::legacy::Client<
 /// system's roots cost a cold start's first fetch several milliseconds of reading and parsing
 /// every certificate), a 10-second connect timeout; redirects are never followed by it. Every
 /// address it reaches is public ([`GuardedResolver`]; unless private addresses are allowed, as on
-/// a laptop), so every certificate it is shown is a public CA's: a private CA is not trusted. The roots are as new as `webpki-roots` in
-/// Cargo.lock (README, "TLS roots of outgoing requests").
+/// a laptop), so every certificate it is shown is a public CA's: a private CA is not trusted. The
+/// roots are as new as `webpki-roots` in Cargo.lock (README, "TLS roots of outgoing requests").
 pub fn https_client(allow_private: bool) -> Result<HttpsClient, String> {
     let mut http =
         hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(GuardedResolver { allow_private });

@@ -12,7 +12,7 @@ use crate::import::render::{batch_view, results_page};
 use crate::import::repo::ImportRepo;
 use crate::import::report::TaxReport;
 use crate::import::rules::jurisdiction;
-use crate::import::service::{count_batch, new_batch_id, Importer};
+use crate::import::service::{count_batch, new_batch_id};
 use crate::import::single::read_item;
 use crate::import::upload::admit;
 use crate::import::{to_the_end, ImportError};
@@ -21,11 +21,6 @@ use crate::types::TeamId;
 /// The largest batch a POST may carry (Lambda's synchronous payload limit); larger batches go
 /// through an upload.
 pub const MAX_IMPORT_BODY: usize = 6 << 20;
-
-/// The importer of transactions posted by `team`.
-fn importer(deps: &Deps, team: &TeamId) -> Importer {
-    deps.imports().importer(team)
-}
 
 /// The query of an import request, read against the route's names and `apikey` (an API key may
 /// come as a query parameter on every import route).
@@ -75,7 +70,7 @@ pub async fn import_transactions(deps: &Deps, _: &[String], req: &ApiRequest) ->
     };
     // Both ways run to their end even if the client hangs up ([`to_the_end`]).
     if inline {
-        let (imp, body) = (importer(deps, &team), req.body.clone());
+        let (imp, body) = (deps.imports().importer(&team), req.body.clone());
         let (meta, results) =
             to_the_end(async move { Ok(imp.import(&batch_id, &body, "api", &|_, _| {}).await?) }).await?;
         return Ok(ApiResponse::json(200, &batch_view(&meta, &results)));
@@ -100,7 +95,7 @@ pub const MAX_ITEM_BODY: usize = 1 << 20;
 /// that transaction's result and the batch's status.
 pub async fn import_transaction(deps: &Deps, _: &[String], req: &ApiRequest) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, &super::authenticate_import(deps, req).await?);
+    let imp = deps.imports().importer(&super::authenticate_import(deps, req).await?);
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }
@@ -253,7 +248,7 @@ pub async fn add_invoice_documents(deps: &Deps, _: &[String], req: &ApiRequest) 
 
 async fn add_documents(deps: &Deps, req: &ApiRequest, id: Option<String>) -> Answer {
     one_query(req, "", false)?;
-    let imp = importer(deps, &super::authenticate_import(deps, req).await?);
+    let imp = deps.imports().importer(&super::authenticate_import(deps, req).await?);
     if req.body.len() > MAX_ITEM_BODY {
         return Err(ImportError::TooLarge(MAX_ITEM_BODY));
     }

@@ -114,8 +114,8 @@ impl Importer {
 
     /// The import itself: the batch marked processing (while the first window is screened), then
     /// each window of transactions assessed, checked against the ids seen before (in this batch
-    /// and imported earlier), its documents fetched, its records and results written and handed to `out`; then the batch
-    /// marked processed. Holds one window at a time (and a 16-byte digest per id seen).
+    /// and imported earlier), its documents fetched, its records and results written and handed
+    /// to `out`; then the batch marked processed. Holds one window at a time (and a 16-byte digest per id seen).
     async fn import_windows(
         &self,
         run: &Run<'_>,
