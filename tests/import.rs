@@ -36,6 +36,11 @@ struct Docs {
     released: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
+/// A document past what the fetcher keeps in memory (`IN_MEMORY_MAX`, 1 MiB): 3 MiB.
+fn large_document() -> Vec<u8> {
+    (0..3u32 << 20).map(|i| (i % 251) as u8).collect()
+}
+
 fn pdf(name: &str) -> Vec<u8> {
     format!("%PDF-1.4 document {name} {}", "x".repeat(2000)).into_bytes()
 }
@@ -86,6 +91,8 @@ impl Docs {
                                 (200, pdf("slow"), None)
                             } else if path == "/big" {
                                 (200, vec![b'x'; 300 << 10], None)
+                            } else if path == "/large" {
+                                (200, large_document(), None)
                             } else if path == "/to-doc" {
                                 (302, vec![], Some("/doc/redirected".into()))
                             } else if path == "/to-ftp" {
@@ -934,7 +941,11 @@ async fn a_batch_whose_import_died_is_resumed_after_its_lease(t: Transport) {
     let batch = json!([seed_example(&docs, &uid("r1")), seed_example(&docs, &uid("r2"))]).to_string().into_bytes();
     for (id, lease) in [(&dead, -1), (&live, 10)] {
         let key = coverdesk::import::upload::api_upload_key(&api.team, id);
-        api.deps.objects.put_bytes(&key, batch.clone(), "application/json").await.unwrap();
+        api.deps
+            .objects
+            .put_bytes(&key, batch.clone(), &coverdesk::objects::ObjectMeta::plain("application/json"))
+            .await
+            .unwrap();
         repo.put_batch(&stuck(id, &key, lease), 1).await.unwrap();
     }
     let gone_key = coverdesk::import::upload::api_upload_key(&api.team, &gone);
@@ -978,7 +989,7 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
         .collect();
     let key = format!("uploads/{}/windows.json", api.team.as_str());
     let body = serde_json::to_vec_pretty(&batch).unwrap();
-    api.deps.objects.put_bytes(&key, body, "application/json").await.unwrap();
+    api.deps.objects.put_bytes(&key, body, &coverdesk::objects::ObjectMeta::plain("application/json")).await.unwrap();
     let seen = std::sync::Mutex::new(Vec::new());
     let progress = |done: usize, total: usize| seen.lock().unwrap().push((done, total));
     let out =
@@ -1027,7 +1038,7 @@ async fn an_upload_is_imported_a_window_at_a_time(t: Transport) {
     small.max_upload_bytes = 1000;
     let key = format!("uploads/{}/too-large.json", api.team.as_str());
     let big = serde_json::to_vec(&batch[..10]).unwrap();
-    api.deps.objects.put_bytes(&key, big, "application/json").await.unwrap();
+    api.deps.objects.put_bytes(&key, big, &coverdesk::objects::ObjectMeta::plain("application/json")).await.unwrap();
     let out =
         coverdesk::import::upload::import_object(&small.imports(), "local", &key, "w2", &|_, _| {}).await.unwrap();
     assert_eq!((out.total, out.rejected), (0, true));
@@ -1461,7 +1472,15 @@ async fn a_crash_between_records_resumes_with_nothing_lost_or_twice(t: Transport
     let ids: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
     let batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
     let key = format!("uploads/{}/crash.json", api.team.as_str());
-    api.deps.objects.put_bytes(&key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
+    api.deps
+        .objects
+        .put_bytes(
+            &key,
+            serde_json::to_vec(&batch).unwrap(),
+            &coverdesk::objects::ObjectMeta::plain("application/json"),
+        )
+        .await
+        .unwrap();
     let mut dying = api.deps.imports();
     dying.store = Arc::new(support::CrashingStore::crashing_after(api.store(), 130));
     let none = |_: usize, _: usize| {};
@@ -1881,7 +1900,15 @@ async fn object_stores_keep_what_they_are_given() {
         // What was stored beside it comes back: a rerun reuses a stored document by it.
         let stat = s.head("documents/t/b/x/00-POLIC").await.unwrap().unwrap();
         assert_eq!((stat.size, &stat.meta), (14, &meta));
-        s.put_bytes("results/t/r.json", b"{}".to_vec(), "application/json").await.unwrap();
+        s.put_bytes("results/t/r.json", b"{}".to_vec(), &coverdesk::objects::ObjectMeta::plain("application/json"))
+            .await
+            .unwrap();
+        assert!(s.head("results/t/r.json").await.unwrap().is_none_or(|st| st.meta.sha256.is_empty()));
+        // A small document, stored from memory: its metadata is kept as a file's is.
+        s.put_bytes("documents/t/b/y/00-DEC", b"small".to_vec(), &meta).await.unwrap();
+        let stat = s.head("documents/t/b/y/00-DEC").await.unwrap().unwrap();
+        assert_eq!((stat.size, &stat.meta), (5, &meta));
+        s.delete("documents/t/b/y/00-DEC").await.unwrap();
         assert_eq!(s.list("documents/").await.unwrap(), vec!["documents/t/b/x/00-POLIC".to_string()]);
         assert_eq!(
             s.list("results/t/").await.unwrap(),
@@ -1890,7 +1917,7 @@ async fn object_stores_keep_what_they_are_given() {
         s.delete("documents/t/b/x/00-POLIC").await.unwrap();
         assert_eq!(s.get_bytes("documents/t/b/x/00-POLIC").await.unwrap(), None);
         assert_eq!(s.head("documents/t/b/x/00-POLIC").await.unwrap(), None);
-        assert!(s.put_bytes("../escape", vec![], "x").await.is_err());
+        assert!(s.put_bytes("../escape", vec![], &coverdesk::objects::ObjectMeta::plain("x")).await.is_err());
     }
 }
 
@@ -1926,7 +1953,9 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     let mut batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
     batch.push(with(seed_example(&docs, &uid("bad")), "transaction_type", json!("XX")));
     let key = "uploads/team-a/2026-11-22.json";
-    s3.put_bytes(key, serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
+    s3.put_bytes(key, serde_json::to_vec(&batch).unwrap(), &coverdesk::objects::ObjectMeta::plain("application/json"))
+        .await
+        .unwrap();
     let event = s3_event(s3.bucket(), &["uploads/team-a/2026-11-22.json"], "abc123");
     let out = coverdesk_lambda::handle_s3_event(&deps, &event).await.unwrap();
     assert_eq!(out["imported"][0]["imported"], 30, "{out}");
@@ -1941,7 +1970,13 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
         serde_json::from_slice(&s3.get_bytes("results/team-a/2026-11-22.result.json").await.unwrap().unwrap()).unwrap();
     assert_eq!(result2, result, "the same answer, no duplicates");
     // A batch file that is not JSON gets one clear error in its result.
-    s3.put_bytes("uploads/team-a/broken.json", b"[{".to_vec(), "application/json").await.unwrap();
+    s3.put_bytes(
+        "uploads/team-a/broken.json",
+        b"[{".to_vec(),
+        &coverdesk::objects::ObjectMeta::plain("application/json"),
+    )
+    .await
+    .unwrap();
     // Beside it, records that can never be imported are skipped and counted, not retried: a key
     // outside uploads/, an object already deleted, a record naming no key.
     let mut ev = s3_event(
@@ -1964,7 +1999,13 @@ async fn an_s3_upload_is_imported_once_however_often_it_is_delivered() {
     failing.store = flaky.clone();
     let ids: Vec<String> = (0..3).map(|i| uid(&format!("retry-{i}"))).collect();
     let batch: Vec<Value> = ids.iter().map(|id| seed_example(&docs, id)).collect();
-    s3.put_bytes("uploads/team-a/retried.json", serde_json::to_vec(&batch).unwrap(), "application/json").await.unwrap();
+    s3.put_bytes(
+        "uploads/team-a/retried.json",
+        serde_json::to_vec(&batch).unwrap(),
+        &coverdesk::objects::ObjectMeta::plain("application/json"),
+    )
+    .await
+    .unwrap();
     let ev = s3_event(s3.bucket(), &["uploads/team-a/retried.json"], "r1");
     let e = coverdesk_lambda::handle_s3_event(&failing, &ev).await.expect_err("a retryable failure");
     assert!(!e.is_permanent(), "{e}");
@@ -2049,9 +2090,43 @@ async fn document_requests_carry_the_trace_header() {
     coverdesk::net::set_trace_id(Some(trace.into()));
     let got = fetcher.fetch(&docs.url("/echo-trace"), dir.path()).await.unwrap();
     coverdesk::net::set_trace_id(None);
-    assert_eq!(std::fs::read_to_string(&got.file).unwrap(), trace);
+    assert_eq!(body_of(&got), trace.as_bytes());
     let got = fetcher.fetch(&docs.url("/echo-trace"), dir.path()).await.unwrap();
-    assert_eq!(std::fs::read_to_string(&got.file).unwrap(), "");
+    assert_eq!(body_of(&got), b"");
+}
+
+/// A small document stays in memory (no file, no spool folder needed); one past 1 MiB is spooled
+/// to a file in the folder given, created then, whole and with its digest; the file goes when
+/// the document is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_documents_stay_in_memory_and_large_ones_are_spooled() {
+    use sha2::Digest;
+    let docs = Docs::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("not-yet-made");
+    let fetcher = coverdesk_http::Fetcher::new(true, Default::default()).unwrap();
+    let small = fetcher.fetch(&docs.url("/doc/s"), &dir).await.unwrap();
+    assert!(matches!(small.body, coverdesk::fetch::Body::Memory(_)), "{:?}", small.size);
+    assert_eq!(body_of(&small), pdf("s"));
+    assert_eq!(small.sha256, format!("{:x}", sha2::Sha256::digest(pdf("s"))));
+    assert!(!dir.exists(), "nothing spooled, no folder made");
+
+    let large = fetcher.fetch(&docs.url("/large"), &dir).await.unwrap();
+    let coverdesk::fetch::Body::File(path) = &large.body else { panic!("a 3 MiB document is spooled") };
+    assert!(path.starts_with(&dir));
+    assert_eq!((large.size, body_of(&large)), (3 << 20, large_document()));
+    assert_eq!(large.sha256, format!("{:x}", sha2::Sha256::digest(large_document())));
+    let path = path.to_path_buf();
+    drop(large);
+    assert!(!path.exists(), "the spooled file goes with the document");
+}
+
+/// A fetched document's bytes, wherever the fetcher kept them.
+fn body_of(f: &coverdesk::fetch::Fetched) -> Vec<u8> {
+    match &f.body {
+        coverdesk::fetch::Body::Memory(b) => b.clone(),
+        coverdesk::fetch::Body::File(p) => std::fs::read(p).unwrap(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2120,27 +2195,68 @@ async fn control_characters_in_ids_never_reach_the_store(t: Transport) {
     assert_eq!(api.get(&format!("/import/v1/transactions/{good}")).await.status, 200);
 }
 
-/// Issue 23: what a batch's documents cost the bucket. Each document is asked for (HEAD) before
-/// it is stored: its key is the transaction's, so a crashed run or the same transaction sent again
-/// in another batch may have stored it (then it is reused, not fetched); a transaction imported
-/// before is refused (3001) with no fetch, HEAD or PUT at all. Reuse on a rerun is
-/// `a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan`'s.
+/// Issue 23: what a batch's documents cost the bucket. A first run stores each document with one
+/// conditional PUT (stored only if its key is free) and asks for nothing first; a transaction
+/// imported before is refused (3001) with no fetch, HEAD or PUT at all. When its documents were
+/// stored before (a crashed run, the same transaction sent in another batch: here another
+/// store's import of it into the same bucket), the PUT finds the key taken and one HEAD reads the
+/// stored copy, which the record names; also when the document's URL no longer answers. Reuse on
+/// a rerun after a crash is also `a_killed_cli_import_resumes_on_rerun_and_leaves_no_orphan`'s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batchs_documents_cost_one_head_and_one_put_each_and_a_duplicate_none() {
+async fn a_batchs_documents_cost_one_put_each_a_duplicate_none_and_a_stored_copy_is_reused() {
     let docs = Docs::start().await;
-    let (store, _dir) = support::embedded_store();
-    let team = coverdesk::examples::ensure_local_team(store.as_ref()).await.unwrap();
     let folder = tempfile::tempdir().unwrap();
     let counting = support::CountingObjects::new(Arc::new(coverdesk::objects::FolderStore::new(folder.path())));
-    let deps = support::test_deps(store).with_objects(counting.clone());
-    let importer = deps.imports().importer(&team);
-    let id = uid("first-run");
-    let body = serde_json::to_vec(&json!([seed_example(&docs, &id)])).unwrap();
-    let (_, results) = importer.import(&uid("batch"), &body, "api", &|_, _| {}).await.unwrap();
-    assert_eq!(results[0].status, 0, "{:?}", results[0].status_message);
     let counts = || (counting.heads.swap(0, Ordering::SeqCst), counting.puts.swap(0, Ordering::SeqCst));
-    assert_eq!(counts(), (2, 2), "two documents: each asked for, then stored");
-    let (_, again) = importer.import(&uid("batch"), &body, "api", &|_, _| {}).await.unwrap();
+    // A server of one document that can be stopped, for the URL that stops answering.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gone_url = format!("http://{}/d", listener.local_addr().unwrap());
+    let gone = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req: hyper::Request<hyper::body::Incoming>| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(pdf("gone")))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let id = uid("first-run");
+    let mut txn = seed_example(&docs, &id);
+    txn["transaction_documents"][1]["url"] = json!(gone_url);
+    let body = serde_json::to_vec(&json!([txn])).unwrap();
+    // An importer on a store of its own, over the one bucket.
+    let importer = async || {
+        let (store, dir) = support::embedded_store();
+        let team = coverdesk::examples::ensure_local_team(store.as_ref()).await.unwrap();
+        (support::test_deps(store).with_objects(counting.clone()).imports().importer(&team), dir)
+    };
+
+    let (first, _dir1) = importer().await;
+    let (_, results) = first.import(&uid("batch"), &body, "api", &|_, _| {}).await.unwrap();
+    assert_eq!(results[0].status, 0, "{:?}", results[0].status_message);
+    assert_eq!(counts(), (0, 2), "two documents: each stored by one PUT, nothing asked for first");
+    let (_, again) = first.import(&uid("batch"), &body, "api", &|_, _| {}).await.unwrap();
     assert_eq!(again[0].status, 3001);
     assert_eq!(counts(), (0, 0));
+
+    // Stored before: both keys are taken; each PUT says so, a HEAD reads the stored copy.
+    let prefix = coverdesk::import::document_prefix(&coverdesk::types::TeamId::new("local"), &id);
+    let stored = counting.list(&prefix).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    let (second, _dir2) = importer().await;
+    let (_, results) = second.import(&uid("batch"), &body, "api", &|_, _| {}).await.unwrap();
+    assert_eq!(results[0].status, 0, "{:?}", results[0].status_message);
+    assert_eq!(counts(), (2, 2), "each PUT found its key taken; each stored copy read once");
+    // The URL stops answering: the stored copy is still reused, nothing fetched or stored again.
+    gone.abort();
+    let _ = gone.await;
+    let (third, _dir3) = importer().await;
+    let (_, results) = third.import(&uid("batch"), &body, "api", &|_, _| {}).await.unwrap();
+    assert_eq!(results[0].status, 0, "{:?}", results[0].status_message);
+    assert_eq!(counts(), (2, 1), "the answering URL's PUT found its key taken; both copies read");
+    assert_eq!(counting.list(&prefix).await.unwrap(), stored, "the same two objects");
 }

@@ -190,7 +190,7 @@ async fn an_upload_delivered_twice_is_told_once_and_a_lost_one_fails(t: Transpor
     let api = &w.api;
     let key = format!("uploads/{}/{}.json", api.team, uid("daily"));
     let body = serde_json::to_vec(&json!([txn(&uid("up"), "BD"), txn(&uid("up"), "BD")])).unwrap();
-    api.deps.objects.put_bytes(&key, body, "application/json").await.unwrap();
+    api.deps.objects.put_bytes(&key, body, &coverdesk::objects::ObjectMeta::plain("application/json")).await.unwrap();
     let imports = api.deps.imports();
     let once = coverdesk::import::upload::import_object(&imports, "local", &key, "e1", &|_, _| {}).await.unwrap();
     let twice = coverdesk::import::upload::import_object(&imports, "local", &key, "e1", &|_, _| {}).await.unwrap();
@@ -241,7 +241,15 @@ async fn an_upload_that_is_no_batch_is_told_as_failed_once(t: Transport) {
     let w = world(t).await;
     let api = &w.api;
     let key = format!("uploads/{}/{}.json", api.team, uid("broken"));
-    api.deps.objects.put_bytes(&key, b"{\"not\": \"an array\"}".to_vec(), "application/json").await.unwrap();
+    api.deps
+        .objects
+        .put_bytes(
+            &key,
+            b"{\"not\": \"an array\"}".to_vec(),
+            &coverdesk::objects::ObjectMeta::plain("application/json"),
+        )
+        .await
+        .unwrap();
     let imports = api.deps.imports();
     let once = coverdesk::import::upload::import_object(&imports, "local", &key, "e1", &|_, _| {}).await.unwrap();
     let twice = coverdesk::import::upload::import_object(&imports, "local", &key, "e1", &|_, _| {}).await.unwrap();

@@ -846,7 +846,11 @@ async fn the_upload_event_imports_the_object_it_names() {
     let sample = std::fs::read_to_string(root().join("events/import-transactions.json")).unwrap();
     let batch = serde_json::from_str::<serde_json::Value>(&sample).unwrap()["body"].as_str().unwrap().to_string();
     deps.objects
-        .put_bytes("uploads/local/batch-2026-11-22.json", batch.into_bytes(), "application/json")
+        .put_bytes(
+            "uploads/local/batch-2026-11-22.json",
+            batch.into_bytes(),
+            &coverdesk::objects::ObjectMeta::plain("application/json"),
+        )
         .await
         .unwrap();
     let out = coverdesk_lambda::handle_s3_event(&deps, &event).await.unwrap();

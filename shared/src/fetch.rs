@@ -1,9 +1,10 @@
 //! Fetching documents from client-supplied URLs, which are hostile: the port ([`DocumentFetcher`])
 //! and its rules. Only http(s); no loopback, private, link-local or metadata address, checked on
 //! the URL and on every redirect and every DNS answer; a size cap enforced while streaming; a
-//! timeout per attempt; retries on 5xx and on network failures ([`fetch`]). The body is streamed
-//! to a temporary file while its SHA-256 is computed. The HTTP client that does it is the
-//! `coverdesk-http` crate's: the domain holds no transport.
+//! timeout per attempt; retries on 5xx and on network failures ([`fetch`]). The body is kept in
+//! memory up to [`IN_MEMORY_MAX`] while its SHA-256 is computed, and spooled to a temporary file
+//! past that ([`Body`]). The HTTP client that does it is the `coverdesk-http` crate's: the domain
+//! holds no transport.
 
 use std::path::Path;
 use std::time::Duration;
@@ -53,10 +54,25 @@ impl FetchLimits {
     }
 }
 
-/// A fetched document, spooled to a temporary file (deleted when this is dropped).
+/// The largest document kept in memory on its way to the object store; a larger one is spooled to
+/// a temporary file as it arrives. 1 MiB: at most [`crate::import::model::FETCH_CONCURRENCY`] (16)
+/// documents are fetched at once, so an import holds 16 MiB of them at most, and a typical
+/// policy PDF (tens to hundreds of KB) costs no file, no blocking-pool hand-off per write and no
+/// unlink (what a cold function's first answer pays; README, "Cold start").
+pub const IN_MEMORY_MAX: usize = 1 << 20;
+
+/// A fetched document's bytes: in memory when small, else in a temporary file (deleted when this
+/// is dropped).
+#[derive(Debug)]
+pub enum Body {
+    Memory(Vec<u8>),
+    File(tempfile::TempPath),
+}
+
+/// A fetched document.
 #[derive(Debug)]
 pub struct Fetched {
-    pub file: tempfile::TempPath,
+    pub body: Body,
     pub size: u64,
     pub content_type: String,
     pub sha256: String,
@@ -87,12 +103,13 @@ impl FetchError {
 /// guards every address and redirect; tests may stand in their own.
 #[async_trait::async_trait]
 pub trait DocumentFetcher: Send + Sync {
-    /// One attempt: `url` (redirects followed, at most `limits.max_redirects`, each URL checked)
-    /// into a temporary file under `dir`, at most `limits.max_bytes`.
+    /// One attempt: `url` (redirects followed, at most `limits.max_redirects`, each URL checked),
+    /// at most `limits.max_bytes`, in memory or, past [`IN_MEMORY_MAX`], in a temporary file under
+    /// `dir` (created then: [`crate::spool::ready`]).
     async fn fetch_once(&self, url: &str, dir: &Path, limits: &FetchLimits) -> Result<Fetched, FetchError>;
 }
 
-/// Fetches `url` into a temporary file under `dir`, retrying what may succeed on a retry (network
+/// Fetches `url` (spooling under `dir` past [`IN_MEMORY_MAX`]), retrying what may succeed on a retry (network
 /// failures and 5xx), each attempt bounded by `limits.timeout`, waiting 200 ms, 800 ms, ... between.
 pub async fn fetch(
     fetcher: &dyn DocumentFetcher,

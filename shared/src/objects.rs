@@ -1,7 +1,9 @@
 //! The object store port (uploaded batch files, fetched documents, result files) and its
 //! adapters: S3 in production (the `coverdesk-s3` crate, linked by the import functions only), a
-//! folder on a laptop, and [`NoObjects`] for the functions that store no object. Documents arrive as spooled temporary files
-//! and are streamed from disk, so no document is ever held whole in memory.
+//! folder on a laptop, and [`NoObjects`] for the functions that store no object. A document
+//! arrives in memory when small and as a spooled temporary file past
+//! [`crate::fetch::IN_MEMORY_MAX`], streamed from disk then, so no large document is ever held
+//! whole in memory.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +26,14 @@ pub struct ObjectMeta {
     pub sha256: String,
 }
 
+impl ObjectMeta {
+    /// An object's content type alone, no digest (a result file, an upload): stored without
+    /// metadata, so [`ObjectStore::head`] does not take it for a document.
+    pub fn plain(content_type: &str) -> ObjectMeta {
+        ObjectMeta { content_type: content_type.to_string(), sha256: String::new() }
+    }
+}
+
 /// An object's size and the [`ObjectMeta`] stored beside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stat {
@@ -36,7 +46,13 @@ pub trait ObjectStore: Send + Sync {
     /// Stores the file at `path` under `key` (streamed from disk). An empty `meta.sha256` stores
     /// the object without metadata (a result file: [`ObjectStore::head`] is for documents).
     async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError>;
-    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError>;
+    /// Stores `bytes` under `key`, `meta` as [`ObjectStore::put_file`] stores it.
+    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, meta: &ObjectMeta) -> Result<(), ObjectError>;
+    /// Stores a fetched document's body under `key` (from memory or from its spooled file) only
+    /// if nothing is stored there yet, in one request (S3: `If-None-Match: *`): whether it stored
+    /// it. `false` leaves what is there untouched (a rerun's, or another batch's with the same
+    /// transaction: [`ObjectStore::head`] tells what).
+    async fn put_new(&self, key: &str, body: crate::fetch::Body, meta: &ObjectMeta) -> Result<bool, ObjectError>;
     /// The whole object, or `None`. For small objects (a result file read back); an upload is
     /// read with [`ObjectStore::get_file`].
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError>;
@@ -97,13 +113,9 @@ impl FolderStore {
         }
         tokio::fs::rename(&tmp, dest).await.map_err(io)
     }
-}
-
-#[async_trait]
-impl ObjectStore for FolderStore {
-    async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
-        let dest = self.path(key)?;
-        self.write_atomically(&dest, async |tmp| tokio::fs::copy(path, tmp).await.map(|_| ())).await?;
+    /// `meta` in `<file>.meta.json` beside the object at `dest`, after it (a document whose
+    /// metadata is missing counts as absent: [`ObjectStore::head`]); none when it has no digest.
+    async fn write_meta(&self, dest: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
         if meta.sha256.is_empty() {
             return Ok(());
         }
@@ -111,10 +123,34 @@ impl ObjectStore for FolderStore {
         let meta_path = PathBuf::from(format!("{}.meta.json", dest.display()));
         self.write_atomically(&meta_path, async |tmp| tokio::fs::write(tmp, meta_json.as_bytes()).await).await
     }
+}
 
-    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> Result<(), ObjectError> {
+#[async_trait]
+impl ObjectStore for FolderStore {
+    async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
         let dest = self.path(key)?;
-        self.write_atomically(&dest, async |tmp| tokio::fs::write(tmp, &bytes).await).await
+        self.write_atomically(&dest, async |tmp| tokio::fs::copy(path, tmp).await.map(|_| ())).await?;
+        self.write_meta(&dest, meta).await
+    }
+
+    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, meta: &ObjectMeta) -> Result<(), ObjectError> {
+        let dest = self.path(key)?;
+        self.write_atomically(&dest, async |tmp| tokio::fs::write(tmp, &bytes).await).await?;
+        self.write_meta(&dest, meta).await
+    }
+
+    /// Stored unless a complete document (its metadata written) is there; one cut off half-way is
+    /// replaced. Two processes putting the same key at once both store it, the last rename wins:
+    /// a folder is one machine's, and both copies are the transaction's same document.
+    async fn put_new(&self, key: &str, body: crate::fetch::Body, meta: &ObjectMeta) -> Result<bool, ObjectError> {
+        if self.head(key).await?.is_some_and(|stat| !stat.meta.sha256.is_empty()) {
+            return Ok(false);
+        }
+        match body {
+            crate::fetch::Body::Memory(bytes) => self.put_bytes(key, bytes, meta).await?,
+            crate::fetch::Body::File(path) => self.put_file(key, &path, meta).await?,
+        }
+        Ok(true)
     }
 
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
@@ -213,7 +249,10 @@ impl ObjectStore for NoObjects {
     async fn put_file(&self, _: &str, _: &Path, _: &ObjectMeta) -> Result<(), ObjectError> {
         Err(Self::refuse())
     }
-    async fn put_bytes(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), ObjectError> {
+    async fn put_bytes(&self, _: &str, _: Vec<u8>, _: &ObjectMeta) -> Result<(), ObjectError> {
+        Err(Self::refuse())
+    }
+    async fn put_new(&self, _: &str, _: crate::fetch::Body, _: &ObjectMeta) -> Result<bool, ObjectError> {
         Err(Self::refuse())
     }
     async fn get_bytes(&self, _: &str) -> Result<Option<Vec<u8>>, ObjectError> {

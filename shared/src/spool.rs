@@ -1,8 +1,9 @@
 //! The spool: local files an import works with (fetched documents on their way to the object
 //! store, an upload's copy, its result file while written). Each process spools in a folder of
 //! its own under `$TMPDIR/coverdesk-spool/`, holding a lock on it while it lives; the first use
-//! in a process removes the folders of processes that died (a crash, a Lambda timeout, SIGKILL)
-//! with whatever they left, so a Lambda sandbox's `/tmp` never fills with a dead import's files.
+//! ([`ready`]) in a process removes the folders of processes that died (a crash, a Lambda
+//! timeout, SIGKILL) with whatever they left, so a Lambda sandbox's `/tmp` never fills with a dead
+//! import's files.
 //! Folders of live processes (the local server beside a `coverdesk import`) are left alone.
 
 use std::fs::File;
@@ -12,25 +13,40 @@ use std::time::{Duration, SystemTime};
 
 const LOCK: &str = ".lock";
 
-/// This process's spool folder and the lock that marks it alive.
-static SPOOL: OnceLock<(PathBuf, Option<File>)> = OnceLock::new();
+/// This process's spool folder (named once; nothing on disk until [`ready`]).
+static OWN: OnceLock<PathBuf> = OnceLock::new();
+/// The lock that marks this process's folder alive, taken by the first [`ready`] of it.
+static LOCK_HELD: OnceLock<Option<File>> = OnceLock::new();
 
-/// This process's spool folder, created (and the dead processes' folders removed) on first use.
-/// Should the folder not be creatable, the error shows at the first file spooled in it.
+/// This process's spool folder. Naming it touches no disk: the folder is created, locked, and
+/// the dead processes' folders removed by the first [`ready`] -- so an import that spools nothing
+/// (its documents all small enough to stay in memory) pays none of it.
 pub fn dir() -> PathBuf {
-    SPOOL.get_or_init(|| open(&std::env::temp_dir().join("coverdesk-spool"))).0.clone()
+    OWN.get_or_init(|| {
+        let name = crate::crypto::uuid().unwrap_or_else(|_| std::process::id().to_string());
+        std::env::temp_dir().join("coverdesk-spool").join(name)
+    })
+    .clone()
 }
 
-fn open(root: &Path) -> (PathBuf, Option<File>) {
-    let name = crate::crypto::uuid().unwrap_or_else(|_| std::process::id().to_string());
-    let own = root.join(name);
+/// Makes `dir` ready to spool files in: this process's folder ([`dir`]) is created, locked and
+/// its neighbours swept on first use; any other folder (a test's, a bench's) is just created.
+pub fn ready(dir: &Path) -> std::io::Result<()> {
+    if OWN.get().is_some_and(|own| own == dir) {
+        LOCK_HELD.get_or_init(|| open(dir));
+    }
+    std::fs::create_dir_all(dir)
+}
+
+/// Creates `own`, takes its lock, and removes what dead processes left beside it.
+fn open(own: &Path) -> Option<File> {
     let lock =
-        std::fs::create_dir_all(&own).and_then(|()| File::create(own.join(LOCK))).ok().filter(|f| f.try_lock().is_ok());
-    let removed = sweep(root, &own);
+        std::fs::create_dir_all(own).and_then(|()| File::create(own.join(LOCK))).ok().filter(|f| f.try_lock().is_ok());
+    let removed = own.parent().map_or(0, |root| sweep(root, own));
     if removed > 0 {
         tracing::info!(removed, "removed the spool folders of processes that died");
     }
-    (own, lock)
+    lock
 }
 
 /// Removes what dead processes left under `root` (never `own`): a folder whose lock nobody holds,
@@ -76,7 +92,8 @@ mod tests {
     #[test]
     fn a_dead_process_folder_is_removed_and_a_live_one_kept() {
         let root = tempfile::tempdir().unwrap();
-        let (own, _own_lock) = open(root.path());
+        let own = root.path().join("own");
+        let _own_lock = open(&own);
         // A live process: its lock is held (by another open file description, as by another process).
         let live = root.path().join("live");
         std::fs::create_dir_all(&live).unwrap();

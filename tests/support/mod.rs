@@ -394,10 +394,19 @@ impl coverdesk::objects::ObjectStore for CountingObjects {
         &self,
         key: &str,
         bytes: Vec<u8>,
-        content_type: &str,
+        meta: &coverdesk::objects::ObjectMeta,
     ) -> Result<(), coverdesk::objects::ObjectError> {
         self.puts.fetch_add(1, Ordering::SeqCst);
-        self.inner.put_bytes(key, bytes, content_type).await
+        self.inner.put_bytes(key, bytes, meta).await
+    }
+    async fn put_new(
+        &self,
+        key: &str,
+        body: coverdesk::fetch::Body,
+        meta: &coverdesk::objects::ObjectMeta,
+    ) -> Result<bool, coverdesk::objects::ObjectError> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        self.inner.put_new(key, body, meta).await
     }
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, coverdesk::objects::ObjectError> {
         self.inner.get_bytes(key).await

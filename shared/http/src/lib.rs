@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use coverdesk::deps::Deps;
-use coverdesk::fetch::{DocumentFetcher, FetchError, FetchLimits, Fetched};
+use coverdesk::fetch::{Body, DocumentFetcher, FetchError, FetchLimits, Fetched, IN_MEMORY_MAX};
 use coverdesk::net::{check_url, is_public};
 use coverdesk::servicing::webhooks::{SendOutcome, WebhookSender};
 use http_body_util::BodyExt;
@@ -104,7 +104,7 @@ impl Fetcher {
         self.client.get_or_try_init(|| async { https_client(self.allow_private) }).await
     }
 
-    /// Fetches `url` into a temporary file under `dir` with this fetcher's limits, retrying what
+    /// Fetches `url` (spooled under `dir` past [`IN_MEMORY_MAX`]) with this fetcher's limits, retrying what
     /// may succeed on a retry ([`coverdesk::fetch::fetch`]).
     pub async fn fetch(&self, url: &str, dir: &Path) -> Result<Fetched, FetchError> {
         coverdesk::fetch::fetch(self, url, dir, &self.limits).await
@@ -238,8 +238,9 @@ impl WebhookSender for HttpSender {
     }
 }
 
-/// A successful answer's body streamed into a temporary file under `dir` while its SHA-256 is
-/// computed, cut off past `limits.max_bytes`.
+/// A successful answer's body, its SHA-256 computed as it arrives, cut off past
+/// `limits.max_bytes`: kept in memory up to [`IN_MEMORY_MAX`], and past that streamed into a
+/// temporary file under `dir` (what arrived so far written first).
 async fn spool(
     resp: hyper::Response<hyper::body::Incoming>,
     dir: &Path,
@@ -252,27 +253,43 @@ async fn spool(
         .filter(|v| v.len() <= 200)
         .unwrap_or("application/octet-stream")
         .to_string();
-    let tmp =
-        tempfile::Builder::new().prefix("doc-").tempfile_in(dir).map_err(|e| FetchError::Network(e.to_string()))?;
-    let (file, path) = tmp.into_parts();
-    let mut out = tokio::fs::File::from_std(file);
+    let failed = |e: std::io::Error| FetchError::Network(e.to_string());
     let mut hasher = Sha256::new();
     let mut size = 0u64;
+    let mut held: Vec<u8> = Vec::new();
+    let mut file: Option<(tokio::fs::File, tempfile::TempPath)> = None;
     let mut body = resp.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| FetchError::Network(e.to_string()))?;
-        if let Some(chunk) = frame.data_ref() {
-            size += chunk.len() as u64;
-            if size > limits.max_bytes {
-                return Err(FetchError::TooLarge(limits.max_bytes));
-            }
-            hasher.update(chunk);
-            out.write_all(chunk).await.map_err(|e| FetchError::Network(e.to_string()))?;
+        let Some(chunk) = frame.data_ref() else { continue };
+        size += chunk.len() as u64;
+        if size > limits.max_bytes {
+            return Err(FetchError::TooLarge(limits.max_bytes));
+        }
+        hasher.update(chunk);
+        if file.is_none() && held.len() + chunk.len() <= IN_MEMORY_MAX {
+            held.extend_from_slice(chunk);
+            continue;
+        }
+        if file.is_none() {
+            coverdesk::spool::ready(dir).map_err(failed)?;
+            let (f, path) = tempfile::Builder::new().prefix("doc-").tempfile_in(dir).map_err(failed)?.into_parts();
+            let mut f = tokio::fs::File::from_std(f);
+            f.write_all(&std::mem::take(&mut held)).await.map_err(failed)?;
+            file = Some((f, path));
+        }
+        if let Some((f, _)) = file.as_mut() {
+            f.write_all(chunk).await.map_err(failed)?;
         }
     }
-    out.flush().await.map_err(|e| FetchError::Network(e.to_string()))?;
-    let sha256 = hex::encode(hasher.finalize());
-    Ok(Fetched { file: path, size, content_type, sha256 })
+    let body = match file {
+        Some((mut f, path)) => {
+            f.flush().await.map_err(failed)?;
+            Body::File(path)
+        }
+        None => Body::Memory(held),
+    };
+    Ok(Fetched { body, size, content_type, sha256: hex::encode(hasher.finalize()) })
 }
 
 /// A redirect target relative to the URL that answered (RFC 3986 reference resolution: dot

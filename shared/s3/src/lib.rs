@@ -6,6 +6,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use coverdesk::deps::{ConfigError, BUCKET_ENV};
+use coverdesk::fetch::Body;
 use coverdesk::objects::{check_key, ObjectError, ObjectMeta, ObjectStore, Stat};
 
 /// The bucket named by `COVERDESK_BUCKET`, over an AWS configuration already loaded.
@@ -40,6 +41,36 @@ impl S3Store {
         &self.bucket
     }
 
+    /// One PutObject: `body` under `key`, its content type, and its digest as the `sha256`
+    /// metadata when it has one ([`ObjectStore::head`] reads it back); with `only_new`, only if no
+    /// object is there (`If-None-Match: *`): `false` when one is (412), or when another
+    /// conditional write of the key is in flight (409: the caller's HEAD tells which won).
+    async fn put(
+        &self,
+        key: &str,
+        body: aws_sdk_s3::primitives::ByteStream,
+        meta: &ObjectMeta,
+        only_new: bool,
+    ) -> Result<bool, ObjectError> {
+        check_key(key)?;
+        let mut put = self.client.put_object().bucket(&self.bucket).key(key).content_type(&meta.content_type);
+        if !meta.sha256.is_empty() {
+            put = put.metadata("sha256", &meta.sha256);
+        }
+        if only_new {
+            put = put.if_none_match("*");
+        }
+        match put.body(body).send().await {
+            Ok(_) => Ok(true),
+            Err(aws_sdk_s3::error::SdkError::ServiceError(e))
+                if only_new && matches!(e.raw().status().as_u16(), 409 | 412) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(&e)),
+        }
+    }
+
     /// Creates the bucket (tests and local setups).
     pub async fn create_bucket(&self) -> Result<(), ObjectError> {
         self.client.create_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
@@ -59,29 +90,24 @@ fn sdk_error<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>)
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn put_file(&self, key: &str, path: &Path, meta: &ObjectMeta) -> Result<(), ObjectError> {
-        check_key(key)?;
         let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
             .await
             .map_err(|e| ObjectError::Backend(e.to_string()))?;
-        let mut put = self.client.put_object().bucket(&self.bucket).key(key).content_type(&meta.content_type);
-        if !meta.sha256.is_empty() {
-            put = put.metadata("sha256", &meta.sha256);
-        }
-        put.body(body).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
+        self.put(key, body, meta, false).await.map(|_| ())
     }
 
-    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError> {
-        check_key(key)?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(bytes.into())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(&e))
+    async fn put_bytes(&self, key: &str, bytes: Vec<u8>, meta: &ObjectMeta) -> Result<(), ObjectError> {
+        self.put(key, bytes.into(), meta, false).await.map(|_| ())
+    }
+
+    async fn put_new(&self, key: &str, body: Body, meta: &ObjectMeta) -> Result<bool, ObjectError> {
+        let body = match body {
+            Body::Memory(bytes) => bytes.into(),
+            Body::File(path) => aws_sdk_s3::primitives::ByteStream::from_path(&path)
+                .await
+                .map_err(|e| ObjectError::Backend(e.to_string()))?,
+        };
+        self.put(key, body, meta, true).await
     }
 
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {

@@ -4,7 +4,6 @@
 
 use crate::types::TeamId;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -13,7 +12,6 @@ use tokio::time::Instant;
 use super::importer::{Importer, Imports, Outcome};
 use super::model::{BatchError, Document, StoredDocument, FETCH_CONCURRENCY};
 use super::repo::ImportRepo;
-use crate::fetch::{DocumentFetcher, FetchLimits};
 use crate::objects::{ObjectMeta, ObjectStore};
 use crate::store::StoreError;
 
@@ -65,14 +63,14 @@ pub(super) async fn discard<'k>(
 
 impl Importer {
     /// The documents of the accepted transactions, fetched a few at a time into the object store;
-    /// per transaction, what was stored or why it failed (nothing left behind then).
+    /// per transaction, what was stored or why it failed (nothing left behind then). `rerun`: the
+    /// batch's earlier run died, so its documents are likely stored: each is asked for (HEAD)
+    /// before it is fetched ([`store_document`]).
     pub(super) async fn fetch_documents(
         &self,
         outcomes: &[Outcome],
+        rerun: bool,
     ) -> Result<HashMap<usize, Result<Vec<StoredDocument>, String>>, BatchError> {
-        tokio::fs::create_dir_all(&self.ports.spool)
-            .await
-            .map_err(|e| BatchError::Objects(crate::objects::ObjectError::Backend(e.to_string())))?;
         let mut docs: HashMap<usize, Result<Vec<StoredDocument>, String>> = HashMap::new();
         let mut set = tokio::task::JoinSet::new();
         let sem = Arc::new(tokio::sync::Semaphore::new(FETCH_CONCURRENCY));
@@ -82,7 +80,9 @@ impl Importer {
             if let Outcome::Accepted(a) = o {
                 let t = a.transaction.clone();
                 let (imp, sem) = (self.clone(), sem.clone());
-                set.spawn(async move { (i, imp.store_all(&t.id, &t.transaction_documents, 0, &sem, deadline).await) });
+                set.spawn(async move {
+                    (i, imp.store_all(&t.id, &t.transaction_documents, 0, &sem, deadline, rerun).await)
+                });
             }
         }
         while let Some(joined) = set.join_next().await {
@@ -98,7 +98,8 @@ impl Importer {
     /// onwards, all at once as `sem` permits (a transaction's first answer waits for its slowest
     /// document, not for the sum of them); once one fails, those not yet started are not fetched,
     /// those stored are removed once every one has ended (never one an imported record names),
-    /// and the answer names the first in order that failed, and why.
+    /// and the answer names the first in order that failed, and why. `rerun` as in
+    /// [`Importer::fetch_documents`].
     pub(super) async fn store_all(
         &self,
         id: &str,
@@ -106,6 +107,7 @@ impl Importer {
         first: usize,
         sem: &Arc<tokio::sync::Semaphore>,
         deadline: Option<Instant>,
+        rerun: bool,
     ) -> Result<Vec<StoredDocument>, String> {
         let prefix = document_prefix(&self.team, id);
         let keys: Vec<String> = docs.iter().enumerate().map(|(i, d)| document_key(&prefix, first + i, d)).collect();
@@ -118,8 +120,7 @@ impl Importer {
                 if failed.load(std::sync::atomic::Ordering::SeqCst) {
                     return (i, Slot::Skipped);
                 }
-                let Imports { objects, fetcher, spool, limits, .. } = &imp.ports;
-                match store_document(objects.as_ref(), fetcher.as_ref(), &d, key, spool, limits, deadline).await {
+                match store_document(&imp.ports, &d, key, deadline, rerun).await {
                     Ok(s) => (i, Slot::Stored(s)),
                     Err(why) => {
                         failed.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -182,28 +183,24 @@ pub(super) fn holds(key: &str, d: &Document) -> bool {
     key.ends_with(&format!("-{}-{}", key_segment(&d.code), url_tag(&d.url)))
 }
 
-/// One document in the object store under `key`: the one stored there before, or fetched (by
-/// `deadline`, inside a request) and stored; else why not.
+/// One document in the object store under `key`: fetched (by `deadline`, inside a request) and
+/// stored if nothing is stored there yet, in one request; else the copy stored there before (the
+/// transaction sent again in another batch after a crash), also when its URL no longer answers;
+/// else why not. A first run makes one GET of the URL and one PUT, no HEAD: the store says
+/// whether the key was free ([`ObjectStore::put_new`]). A `rerun` of a batch that died asks for
+/// the stored copy first (a HEAD), so what the dead run stored is not fetched again.
 async fn store_document(
-    objects: &dyn ObjectStore,
-    fetcher: &dyn DocumentFetcher,
+    ports: &Imports,
     d: &Document,
     key: String,
-    spool: &Path,
-    limits: &FetchLimits,
     deadline: Option<Instant>,
+    rerun: bool,
 ) -> Result<StoredDocument, String> {
-    // Stored before (a rerun after a crash, a batch sent again): reused.
-    if let Ok(Some(stat)) = objects.head(&key).await {
-        if !stat.meta.sha256.is_empty() {
-            return Ok(StoredDocument {
-                code: d.code.clone(),
-                id: d.id,
-                key,
-                size: stat.size,
-                content_type: stat.meta.content_type,
-                sha256: stat.meta.sha256,
-            });
+    let Imports { objects, fetcher, spool, limits, .. } = ports;
+    let (objects, fetcher) = (objects.as_ref(), fetcher.as_ref());
+    if rerun {
+        if let Some(stored) = stored_before(objects, d, key.clone()).await {
+            return Ok(stored);
         }
     }
     let fetched = match deadline {
@@ -216,24 +213,41 @@ async fn store_document(
             }),
         None => crate::fetch::fetch(fetcher, &d.url, spool, limits).await,
     };
-    match fetched {
-        Ok(f) => {
-            let meta = ObjectMeta { content_type: f.content_type.clone(), sha256: f.sha256.clone() };
-            match objects.put_file(&key, &f.file, &meta).await {
-                Ok(()) => Ok(StoredDocument {
-                    code: d.code.clone(),
-                    id: d.id,
-                    key: key.clone(),
-                    size: f.size,
-                    content_type: f.content_type,
-                    sha256: f.sha256,
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "document store failed");
-                    Err("it could not be stored; try again".to_string())
-                }
-            }
+    let f = match fetched {
+        Ok(f) => f,
+        // Stored before, its URL since expired or down: the stored copy is reused.
+        Err(e) => return stored_before(objects, d, key).await.ok_or_else(|| e.to_string()),
+    };
+    let meta = ObjectMeta { content_type: f.content_type.clone(), sha256: f.sha256.clone() };
+    match objects.put_new(&key, f.body, &meta).await {
+        Ok(true) => Ok(StoredDocument {
+            code: d.code.clone(),
+            id: d.id,
+            key,
+            size: f.size,
+            content_type: f.content_type,
+            sha256: f.sha256,
+        }),
+        // Stored before: that copy is kept and named (the record says what it holds).
+        Ok(false) => {
+            stored_before(objects, d, key).await.ok_or_else(|| "it could not be stored; try again".to_string())
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, "document store failed");
+            Err("it could not be stored; try again".to_string())
+        }
     }
+}
+
+/// The copy of `d` stored under `key` before, complete (its digest stored beside it).
+async fn stored_before(objects: &dyn ObjectStore, d: &Document, key: String) -> Option<StoredDocument> {
+    let stat = objects.head(&key).await.ok()??;
+    (!stat.meta.sha256.is_empty()).then(|| StoredDocument {
+        code: d.code.clone(),
+        id: d.id,
+        key,
+        size: stat.size,
+        content_type: stat.meta.content_type,
+        sha256: stat.meta.sha256,
+    })
 }

@@ -86,7 +86,7 @@ impl Importer {
             docs.into_iter().filter(|d| !record.documents.iter().any(|s| holds(&s.key, d))).collect();
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(super::model::FETCH_CONCURRENCY));
         let deadline = self.ports.limits.budget.map(|b| tokio::time::Instant::now() + b);
-        let stored = match self.store_all(&id, &new, record.documents.len(), &sem, deadline).await {
+        let stored = match self.store_all(&id, &new, record.documents.len(), &sem, deadline, false).await {
             Ok(stored) => stored,
             Err(message) => return Ok(added(record, status::DOCUMENT_FETCH, message)),
         };

@@ -65,7 +65,7 @@ impl Importer {
         let mut results = Vec::with_capacity(total);
         let run = Run { batch_id, source, progress };
         let meta = self
-            .import_windows(&run, total, None, Windows::Memory(windows), &mut |window| {
+            .import_windows(&run, total, None, Windows::Memory(windows), false, &mut |window| {
                 results.extend_from_slice(window);
                 Ok(())
             })
@@ -95,33 +95,39 @@ impl Importer {
         .await
         .map_err(|e| ObjectError::Backend(e.to_string()))??;
         let repo = self.repo();
-        if let Some(meta) = repo.batch(batch_id).await? {
+        let found = repo.batch(batch_id).await?;
+        if let Some(meta) = found.as_ref() {
             if meta.status == BatchStatus::Processed {
                 let mut from = 0;
                 loop {
-                    let (page, next) = repo.results_page(&meta, from, WINDOW, &|_| true).await?;
+                    let (page, next) = repo.results_page(meta, from, WINDOW, &|_| true).await?;
                     out(&page)?;
                     match next {
                         Some(i) => from = i,
-                        None => return Ok(meta),
+                        None => return Ok(meta.clone()),
                     }
                 }
             }
         }
+        // Found still processing: an earlier run died (a redelivery, the sweep, `coverdesk import`
+        // run again), so its documents are asked for before they are fetched.
+        let rerun = found.is_some();
         let windows = Windows::File(stream::windows(path.to_path_buf()));
-        self.import_windows(&run, total, Some(upload), windows, out).await
+        self.import_windows(&run, total, Some(upload), windows, rerun, out).await
     }
 
     /// The import itself: the batch marked processing (while the first window is screened), then
     /// each window of transactions assessed, checked against the ids seen before (in this batch
     /// and imported earlier), its documents fetched, its records and results written and handed
     /// to `out`; then the batch marked processed. Holds one window at a time (and a 16-byte digest per id seen).
+    /// `rerun`: an earlier run of the batch died ([`Importer::fetch_documents`]).
     async fn import_windows(
         &self,
         run: &Run<'_>,
         total: usize,
         upload: Option<UploadRef>,
         mut windows: Windows,
+        rerun: bool,
         out: &mut (dyn FnMut(&[TxnResult]) -> Result<(), BatchError> + Send),
     ) -> Result<BatchMeta, BatchError> {
         let Run { batch_id, source, progress } = *run;
@@ -154,7 +160,7 @@ impl Importer {
                 },
             };
             finished(outcomes.iter().filter(|o| !matches!(o, Outcome::Accepted(_))).count());
-            let docs = self.fetch_documents(&outcomes).await?;
+            let docs = self.fetch_documents(&outcomes, rerun).await?;
             let results = self.record(batch_id, outcomes, docs, now, &finished).await?;
             repo.put_results(batch_id, read / CHUNK, &results).await?;
             for r in &results {

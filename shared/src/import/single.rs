@@ -93,7 +93,8 @@ impl Importer {
         }
         let mut outcomes = super::service::assess_each([item.transaction]);
         self.mark_imported_before(batch_id, &mut outcomes).await?;
-        let docs = self.fetch_documents(&outcomes).await?;
+        // A position sent again finds its documents by their keys being taken (no HEAD first).
+        let docs = self.fetch_documents(&outcomes, false).await?;
         let result = self.record(batch_id, outcomes, docs, now, &|_| {}).await?.remove(0);
         let first = repo.put_item_result(batch_id, item.current_item, &result).await?;
         let mut meta = repo.batch(batch_id).await?.unwrap_or(meta);

@@ -78,7 +78,7 @@ pub async fn admit(
     total: usize,
 ) -> Result<(BatchMeta, String), BatchError> {
     let key = api_upload_key(team, batch_id);
-    imports.objects.put_bytes(&key, body, "application/json").await?;
+    imports.objects.put_bytes(&key, body, &ObjectMeta::plain("application/json")).await?;
     let now = chrono::Utc::now();
     let meta = BatchMeta {
         batch_id: batch_id.to_string(),
@@ -244,7 +244,7 @@ async fn import_to(
 ) -> Result<UploadOutcome, UploadError> {
     let io = |e: std::io::Error| UploadError::Objects(ObjectError::Backend(e.to_string()));
     let spool = deps.spool.clone();
-    tokio::fs::create_dir_all(&spool).await.map_err(io)?;
+    crate::spool::ready(&spool).map_err(io)?;
     let name = crate::crypto::uuid().map_err(|e| ObjectError::Backend(e.to_string()))?;
     let (upload_file, result_file) =
         (spool.join(format!("upload-{name}.json")), spool.join(format!("result-{name}.json")));
@@ -308,7 +308,7 @@ async fn import_to(
 
 async fn write_result(deps: &Imports, key: &str, v: &Value) -> Result<(), UploadError> {
     let bytes = serde_json::to_vec_pretty(v).map_err(|e| ObjectError::Backend(e.to_string()))?;
-    Ok(deps.objects.put_bytes(key, bytes, "application/json").await?)
+    Ok(deps.objects.put_bytes(key, bytes, &ObjectMeta::plain("application/json")).await?)
 }
 
 /// Imports again every batch left processing past its lease (its import died: a crash, a

@@ -4,10 +4,9 @@
 //! in its order and with its concurrency, on the same clients (the SDK's DynamoDB and S3 clients
 //! from one configuration; documents through hyper-rustls with the compiled-in roots, built on
 //! first use): a GetItem (the team), then at once a PutItem (the batch) and a GetItem (the
-//! duplicate check);
-//! per document at once, a HEAD, the document's GET and its PUT (from memory); then PutItem
-//! (the record), PutItem (the results), Query (the team's webhooks), PutItem (the batch
-//! processed). Items are about the import's sizes. The documents are the two `http` URLs in the
+//! duplicate check); per document at once, the document's GET and its PUT (from memory,
+//! `If-None-Match: *`); then PutItem (the record), PutItem (the results), Query (the team's
+//! webhooks), PutItem (the batch processed). Items are about the import's sizes. The documents are the two `http` URLs in the
 //! event's body, found by a plain scan (no JSON parse: that is the function's own work).
 //! `import-transactions` less this is what the function adds to its requests.
 
@@ -66,12 +65,11 @@ impl Clients {
 
     async fn document(&self, run: &str, n: usize, url: &str) -> Result<(), Error> {
         let key = format!("hello/{run}/{n:02}");
-        let _ = self.s3.head_object().bucket(&self.bucket).key(&key).send().await;
         let docs = self.docs.get_or_try_init(|| async { docs_client() }).await?;
         let req = http::Request::get(url).body(http_body_util::Full::new(bytes::Bytes::new()))?;
         let body = docs.request(req).await?.into_body().collect().await?.to_bytes();
         let put = self.s3.put_object().bucket(&self.bucket).key(&key).content_type("application/pdf");
-        put.metadata("sha256", "0".repeat(64)).body(body.into()).send().await?;
+        put.metadata("sha256", "0".repeat(64)).if_none_match("*").body(body.into()).send().await?;
         Ok(())
     }
 
