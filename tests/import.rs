@@ -2095,6 +2095,43 @@ async fn document_requests_carry_the_trace_header() {
     assert_eq!(body_of(&got), b"");
 }
 
+/// Issue 23: a batch POSTed in the background (admitted, then imported from its stored body) is a
+/// first run: its documents are stored by one PUT each, nothing asked first. A batch an import
+/// had begun and died in is a rerun: each document is asked for (HEAD) before it is fetched, so
+/// what the dead run stored is not fetched again (`a_killed_cli_import_resumes_...` counts that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_batch_asks_for_no_document_and_a_rerun_of_one_that_died_asks_first() {
+    use coverdesk::import::{service::new_batch_id, upload};
+    let docs = Docs::start().await;
+    let (store, _dir) = support::embedded_store();
+    let team = coverdesk::examples::ensure_local_team(store.as_ref()).await.unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let counting = support::CountingObjects::new(Arc::new(coverdesk::objects::FolderStore::new(folder.path())));
+    let imports = support::test_deps(store.clone()).with_objects(counting.clone()).imports();
+    let counts = || (counting.heads.swap(0, Ordering::SeqCst), counting.puts.swap(0, Ordering::SeqCst));
+    let admitted = async |tag: &str| {
+        let body = serde_json::to_vec(&json!([seed_example(&docs, &uid(tag))])).unwrap();
+        let (meta, key) = upload::admit(&imports, &team, &new_batch_id().unwrap(), body, 1).await.unwrap();
+        (meta, key)
+    };
+
+    let (_, key) = admitted("background").await;
+    counts();
+    let out = upload::import_object(&imports, "local", &key, "", &|_, _| {}).await.unwrap();
+    assert_eq!((out.total, out.imported), (1, 1));
+    assert_eq!(counts(), (0, 3), "two documents stored by a PUT each, nothing asked; then the result file");
+
+    // Begun by a run that died before its documents: the rerun asks for each, then stores it.
+    let (meta, key) = admitted("died").await;
+    let begun = coverdesk::import::service::BatchMeta { chunks: 1, ..meta };
+    assert!(begun.begun());
+    coverdesk::import::repo::ImportRepo::new(store, &team).put_batch(&begun, 1).await.unwrap();
+    counts();
+    let out = upload::import_object(&imports, "local", &key, "", &|_, _| {}).await.unwrap();
+    assert_eq!((out.total, out.imported), (1, 1));
+    assert_eq!(counts(), (2, 3), "each document asked for first, then stored; then the result file");
+}
+
 /// A small document stays in memory (no file, no spool folder needed); one past 1 MiB is spooled
 /// to a file in the folder given, created then, whole and with its digest; the file goes when
 /// the document is dropped.

@@ -215,6 +215,8 @@ async fn store_document(
     };
     let f = match fetched {
         Ok(f) => f,
+        // A rerun asked already.
+        Err(e) if rerun => return Err(e.to_string()),
         // Stored before, its URL since expired or down: the stored copy is reused.
         Err(e) => return stored_before(objects, d, key).await.ok_or_else(|| e.to_string()),
     };

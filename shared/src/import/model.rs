@@ -460,6 +460,15 @@ pub struct BatchMeta {
     pub lease_until: Option<DateTime<Utc>>,
 }
 
+impl BatchMeta {
+    /// Whether an import run has begun this batch: a run counts its results' chunks as it begins
+    /// (a batch has at least one transaction); a batch only admitted (`upload::admit`: POSTed in
+    /// the background, waiting for its import) has none yet.
+    pub fn begun(&self) -> bool {
+        self.chunks > 0
+    }
+}
+
 /// An uploaded object: bucket, key and ETag (its batch id derives from them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadRef {

@@ -109,9 +109,10 @@ impl Importer {
                 }
             }
         }
-        // Found still processing: an earlier run died (a redelivery, the sweep, `coverdesk import`
-        // run again), so its documents are asked for before they are fetched.
-        let rerun = found.is_some();
+        // Found begun and still processing: an earlier run died (a redelivery, the sweep,
+        // `coverdesk import` run again), so its documents are asked for before they are fetched.
+        // An admitted batch (POSTed in the background) is found too, but no run has begun it.
+        let rerun = found.as_ref().is_some_and(BatchMeta::begun);
         let windows = Windows::File(stream::windows(path.to_path_buf()));
         self.import_windows(&run, total, Some(upload), windows, rerun, out).await
     }
