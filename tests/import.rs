@@ -1909,6 +1909,25 @@ async fn object_stores_keep_what_they_are_given() {
         let stat = s.head("documents/t/b/y/00-DEC").await.unwrap().unwrap();
         assert_eq!((stat.size, &stat.meta), (5, &meta));
         s.delete("documents/t/b/y/00-DEC").await.unwrap();
+        // A document stored only if its key is free, from memory or from a spooled file (past
+        // 1 MiB, deleted once stored); a key taken is left as it is.
+        let body = coverdesk::fetch::Body::Memory(b"small".to_vec());
+        assert!(s.put_new("documents/t/b/y/00-DEC", body, &meta).await.unwrap());
+        let again = coverdesk::fetch::Body::Memory(b"other".to_vec());
+        assert!(!s.put_new("documents/t/b/y/00-DEC", again, &meta).await.unwrap());
+        assert_eq!(s.get_bytes("documents/t/b/y/00-DEC").await.unwrap().unwrap(), b"small");
+        let spooled = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(spooled.path(), large_document()).unwrap();
+        let path = spooled.into_temp_path();
+        let file_path = path.to_path_buf();
+        assert!(s.put_new("documents/t/b/y/01-POLIC", coverdesk::fetch::Body::File(path), &meta).await.unwrap());
+        assert!(!file_path.exists(), "the spooled file is gone once stored");
+        assert_eq!(s.get_bytes("documents/t/b/y/01-POLIC").await.unwrap().unwrap(), large_document());
+        let stat = s.head("documents/t/b/y/01-POLIC").await.unwrap().unwrap();
+        assert_eq!((stat.size, &stat.meta), (3 << 20, &meta));
+        for key in ["documents/t/b/y/00-DEC", "documents/t/b/y/01-POLIC"] {
+            s.delete(key).await.unwrap();
+        }
         assert_eq!(s.list("documents/").await.unwrap(), vec!["documents/t/b/x/00-POLIC".to_string()]);
         assert_eq!(
             s.list("results/t/").await.unwrap(),

@@ -63,10 +63,19 @@ pub const IN_MEMORY_MAX: usize = 1 << 20;
 
 /// A fetched document's bytes: in memory when small, else in a temporary file (deleted when this
 /// is dropped).
-#[derive(Debug)]
 pub enum Body {
     Memory(Vec<u8>),
     File(tempfile::TempPath),
+}
+
+/// Never the bytes (a document in an error or test message would be up to 1 MiB of it).
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Memory(b) => write!(f, "Memory({} bytes)", b.len()),
+            Body::File(p) => write!(f, "File({})", p.display()),
+        }
+    }
 }
 
 /// A fetched document.
@@ -109,8 +118,9 @@ pub trait DocumentFetcher: Send + Sync {
     async fn fetch_once(&self, url: &str, dir: &Path, limits: &FetchLimits) -> Result<Fetched, FetchError>;
 }
 
-/// Fetches `url` (spooling under `dir` past [`IN_MEMORY_MAX`]), retrying what may succeed on a retry (network
-/// failures and 5xx), each attempt bounded by `limits.timeout`, waiting 200 ms, 800 ms, ... between.
+/// Fetches `url` (spooling under `dir` past [`IN_MEMORY_MAX`]), retrying what may succeed on a
+/// retry (network failures and 5xx), each attempt bounded by `limits.timeout`, waiting 200 ms,
+/// 800 ms, ... between.
 pub async fn fetch(
     fetcher: &dyn DocumentFetcher,
     url: &str,

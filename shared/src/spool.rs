@@ -19,8 +19,9 @@ static OWN: OnceLock<PathBuf> = OnceLock::new();
 static LOCK_HELD: OnceLock<Option<File>> = OnceLock::new();
 
 /// This process's spool folder. Naming it touches no disk: the folder is created, locked, and
-/// the dead processes' folders removed by the first [`ready`] -- so an import that spools nothing
-/// (its documents all small enough to stay in memory) pays none of it.
+/// the dead processes' folders removed by the first [`ready`] -- so a POSTed import that spools
+/// nothing (its documents all small enough to stay in memory) pays none of it; an upload's
+/// import spools its batch file, so it always does.
 pub fn dir() -> PathBuf {
     OWN.get_or_init(|| {
         let name = crate::crypto::uuid().unwrap_or_else(|_| std::process::id().to_string());

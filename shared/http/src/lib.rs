@@ -104,8 +104,8 @@ impl Fetcher {
         self.client.get_or_try_init(|| async { https_client(self.allow_private) }).await
     }
 
-    /// Fetches `url` (spooled under `dir` past [`IN_MEMORY_MAX`]) with this fetcher's limits, retrying what
-    /// may succeed on a retry ([`coverdesk::fetch::fetch`]).
+    /// Fetches `url` (spooled under `dir` past [`IN_MEMORY_MAX`]) with this fetcher's limits,
+    /// retrying what may succeed on a retry ([`coverdesk::fetch::fetch`]).
     pub async fn fetch(&self, url: &str, dir: &Path) -> Result<Fetched, FetchError> {
         coverdesk::fetch::fetch(self, url, dir, &self.limits).await
     }

@@ -43,15 +43,15 @@ impl S3Store {
 
     /// One PutObject: `body` under `key`, its content type, and its digest as the `sha256`
     /// metadata when it has one ([`ObjectStore::head`] reads it back); with `only_new`, only if no
-    /// object is there (`If-None-Match: *`): `false` when one is (412), or when another
-    /// conditional write of the key is in flight (409: the caller's HEAD tells which won).
+    /// object is there (`If-None-Match: *`): [`Put::Taken`] when one is (412), [`Put::Conflict`]
+    /// when another conditional write of the key is in flight (409).
     async fn put(
         &self,
         key: &str,
         body: aws_sdk_s3::primitives::ByteStream,
         meta: &ObjectMeta,
         only_new: bool,
-    ) -> Result<bool, ObjectError> {
+    ) -> Result<Put, ObjectError> {
         check_key(key)?;
         let mut put = self.client.put_object().bucket(&self.bucket).key(key).content_type(&meta.content_type);
         if !meta.sha256.is_empty() {
@@ -61,11 +61,12 @@ impl S3Store {
             put = put.if_none_match("*");
         }
         match put.body(body).send().await {
-            Ok(_) => Ok(true),
-            Err(aws_sdk_s3::error::SdkError::ServiceError(e))
-                if only_new && matches!(e.raw().status().as_u16(), 409 | 412) =>
-            {
-                Ok(false)
+            Ok(_) => Ok(Put::Stored),
+            Err(aws_sdk_s3::error::SdkError::ServiceError(e)) if only_new && e.raw().status().as_u16() == 412 => {
+                Ok(Put::Taken)
+            }
+            Err(aws_sdk_s3::error::SdkError::ServiceError(e)) if only_new && e.raw().status().as_u16() == 409 => {
+                Ok(Put::Conflict)
             }
             Err(e) => Err(sdk_error(&e)),
         }
@@ -75,6 +76,15 @@ impl S3Store {
     pub async fn create_bucket(&self) -> Result<(), ObjectError> {
         self.client.create_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(|e| sdk_error(&e))
     }
+}
+
+/// What a PutObject did.
+enum Put {
+    Stored,
+    /// `If-None-Match: *` and an object is there (412).
+    Taken,
+    /// `If-None-Match: *` and another conditional write of the key is in flight (409).
+    Conflict,
 }
 
 fn sdk_error<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> ObjectError {
@@ -101,13 +111,26 @@ impl ObjectStore for S3Store {
     }
 
     async fn put_new(&self, key: &str, body: Body, meta: &ObjectMeta) -> Result<bool, ObjectError> {
-        let body = match body {
-            Body::Memory(bytes) => bytes.into(),
-            Body::File(path) => aws_sdk_s3::primitives::ByteStream::from_path(&path)
-                .await
-                .map_err(|e| ObjectError::Backend(e.to_string()))?,
+        // A spooled file is read as the request is sent: its path (deleting the file when
+        // dropped) lives until the PUT has ended. A conflicting write in flight (409) is retried
+        // once, then left to the caller's HEAD.
+        let (bytes, path) = match body {
+            Body::Memory(b) => (bytes::Bytes::from(b), None),
+            Body::File(p) => (bytes::Bytes::new(), Some(p)),
         };
-        self.put(key, body, meta, true).await
+        let stream = async || match &path {
+            Some(path) => aws_sdk_s3::primitives::ByteStream::from_path(path)
+                .await
+                .map_err(|e| ObjectError::Backend(e.to_string())),
+            None => Ok(aws_sdk_s3::primitives::ByteStream::from(bytes.clone())),
+        };
+        match self.put(key, stream().await?, meta, true).await? {
+            Put::Conflict => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Ok(matches!(self.put(key, stream().await?, meta, true).await?, Put::Stored))
+            }
+            put => Ok(matches!(put, Put::Stored)),
+        }
     }
 
     async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {

@@ -6,8 +6,9 @@
 //! first use): a GetItem (the team), then at once a PutItem (the batch) and a GetItem (the
 //! duplicate check); per document at once, the document's GET and its PUT (from memory,
 //! `If-None-Match: *`); then PutItem (the record), PutItem (the results), Query (the team's
-//! webhooks), PutItem (the batch processed). Items are about the import's sizes. The documents are the two `http` URLs in the
-//! event's body, found by a plain scan (no JSON parse: that is the function's own work).
+//! webhooks), PutItem (the batch processed). Items are about the import's sizes. The documents
+//! are the two `http` URLs in the event's body, found by a plain scan (no JSON parse: that is the
+//! function's own work).
 //! `import-transactions` less this is what the function adds to its requests.
 
 use aws_sdk_dynamodb::types::AttributeValue;
