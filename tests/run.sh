@@ -64,9 +64,12 @@ rm -rf target/sam/build "$TOOLS/sam-install.rc" "$TOOLS/sam-build.rc"
   [ "$rc" = 0 ] || exit 0
   SAM_STARTED=$EPOCHREALTIME
   # Its own cargo target directory: no lock shared with the checks' builds running beside it.
+  # Not cached (samconfig.toml caches): a cached build first checksums every file under the
+  # function's CodeUri, the repository, target/ included, and fails when a file there vanishes
+  # meanwhile -- the checks' cargo builds beside it replace target/debug/incremental all the time.
   PATH="$TOOLS/sam/bin:$PATH" CARGO_TARGET_DIR="$PWD/target/sam/cargo" SAM_BUILD_MODE=debug SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
     nice "$TOOLS/sam/bin/sam" build CarriersListFunction --template template.yaml --build-dir target/sam/build \
-    --cache-dir target/sam/cache --parameter-overrides "Architecture=$SAM_ARCH" >"$TOOLS/sam-build.log" 2>&1 || rc=$?
+    --no-cached --parameter-overrides "Architecture=$SAM_ARCH" >"$TOOLS/sam-build.log" 2>&1 || rc=$?
   echo "$rc" >"$TOOLS/sam-build.rc"
   python3 -c "print(round($EPOCHREALTIME - $SAM_STARTED, 1))" >"$TOOLS/sam-build.seconds"
 ) &
